@@ -1,0 +1,183 @@
+"""Simulation: any cut-offs, from stored scores, with no model call.
+
+The stored scores of one cascade (its first pass and each stage's scorer) over a query set are
+loaded once into a :class:`ScoreMatrix`: row ``q`` holds query ``q``'s first-pass list (``N``
+documents deep, best first) and, for each stage, the score of each of those documents (NaN where
+not scored). :func:`simulate` then cuts and re-sorts with NumPy across all queries at once.
+
+>>> import numpy as np
+>>> from cascade_core.scorers import ScorerConfig
+>>> from cascade_core.cascade.spec import CascadeSpec, StageSpec
+>>> m = ScoreMatrix(query_ids=["q1"], doc_ids=["a", "b", "c"], docs=np.array([[0, 1, 2]]),
+...                 first=np.array([[3.0, 2.0, 1.0]]), stage_scores=[np.array([[0.1, 0.9, 0.5]])])
+>>> spec = CascadeSpec(ScorerConfig("bm25"), pool_size=3,
+...                    stages=[StageSpec(ScorerConfig("bi-encoder"), keep=2)], final_k=2)
+>>> run = simulate(spec, m)
+>>> run.final_doc_ids(0)
+['b', 'c']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import MissingScoresError, SpecError
+from .spec import CascadeSpec, StageSpec
+
+
+@dataclass
+class ScoreMatrix:
+    """Stored scores of one first pass and its stages, over a query set.
+
+    ``docs[q, j]`` is the corpus position of the ``j``-th first-pass document of query ``q``
+    (-1 past the end of a short list); ``doc_ids`` maps positions to ids.
+    """
+
+    query_ids: list[str]
+    doc_ids: list[str]                 # corpus position -> document id
+    docs: np.ndarray                   # [Q, N] int, -1 = padding
+    first: np.ndarray                  # [Q, N] first-pass scores, best first
+    stage_scores: list[np.ndarray]     # per stage: [Q, N], NaN = not scored yet
+    scorer_ids: list[str] = field(default_factory=list)   # first pass, then each stage
+    query_texts: list[str] = field(default_factory=list)
+
+    @property
+    def depth(self) -> int:
+        return self.docs.shape[1]
+
+    def __post_init__(self):
+        self.docs = np.asarray(self.docs)
+        self.first = np.asarray(self.first, dtype=float)
+        self.stage_scores = [np.asarray(s, dtype=float) for s in self.stage_scores]
+
+
+@dataclass
+class StageResult:
+    """One step of a simulated cascade, for every query.
+
+    ``order[q]`` lists the pool columns of the candidates that *entered* this step, sorted by the
+    step's (combined) score; the first ``keep`` survive, the rest are dropped here. For the first
+    pass the "entering" list is everything retrieved (``N`` deep) and ``keep`` is the pool size.
+    """
+
+    name: str
+    keep: int
+    order: np.ndarray      # [Q, C] pool columns, best first
+    valid: np.ndarray      # [Q, C] False where a short list is padded
+    scores: np.ndarray     # [Q, C] the score the step ranked by (combined)
+    raw: np.ndarray        # [Q, C] the step's own scorer output
+
+    @property
+    def n_in(self) -> np.ndarray:
+        """Candidates entering this step, per query."""
+        return self.valid.sum(axis=1)
+
+    @property
+    def n_kept(self) -> np.ndarray:
+        return self.valid[:, : self.keep].sum(axis=1)
+
+    def kept(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pool columns of the survivors, best first, and their validity mask: ``[Q, keep]``."""
+        return self.order[:, : self.keep], self.valid[:, : self.keep]
+
+
+@dataclass
+class CascadeRun:
+    """The result of simulating one spec: every step's ordering, for every query."""
+
+    spec: CascadeSpec
+    matrix: ScoreMatrix
+    steps: list[StageResult]   # first pass, then each stage
+
+    @property
+    def final(self) -> StageResult:
+        """The last step cut at ``final_k``."""
+        last = self.steps[-1]
+        return StageResult("final", min(self.spec.final_k, last.keep), last.order, last.valid,
+                           last.scores, last.raw)
+
+    def corpus_positions(self, step: StageResult) -> tuple[np.ndarray, np.ndarray]:
+        """Corpus positions of a step's survivors ``[Q, keep]`` (-1 where invalid) and the mask."""
+        cols, valid = step.kept()
+        pos = np.take_along_axis(self.matrix.docs, cols, axis=1)
+        return np.where(valid, pos, -1), valid
+
+    def final_doc_ids(self, q: int) -> list[str]:
+        pos, valid = self.corpus_positions(self.final)
+        return [self.matrix.doc_ids[p] for p, v in zip(pos[q], valid[q]) if v]
+
+    def dropped_at(self) -> np.ndarray:
+        """``[Q, N]``: for each first-pass column, the step index that dropped it.
+
+        ``len(steps)`` means it survived to the end; 0 means the first pass did not keep it
+        (it lies below the pool size); -1 marks padding.
+        """
+        Q, N = self.matrix.docs.shape
+        out = np.full((Q, N), len(self.steps), dtype=int)
+        rows = np.arange(Q)[:, None]
+        for i, step in enumerate(self.steps):
+            dropped = step.order[:, step.keep:]
+            dropped_valid = step.valid[:, step.keep:]
+            out[rows.repeat(dropped.shape[1], 1)[dropped_valid], dropped[dropped_valid]] = i
+        out[self.matrix.docs < 0] = -1
+        return out
+
+
+def simulate(spec: CascadeSpec, matrix: ScoreMatrix) -> CascadeRun:
+    """Run ``spec``'s cut-offs over stored scores. Pure NumPy: no model call, no I/O."""
+    if len(matrix.stage_scores) < len(spec.stages):
+        raise SpecError(f"the score matrix has {len(matrix.stage_scores)} stages of scores; "
+                        f"the spec has {len(spec.stages)}")
+    Q, N = matrix.docs.shape
+    pool = min(spec.pool_size, N)
+    all_cols = np.broadcast_to(np.arange(N), (Q, N))
+    valid_all = matrix.docs >= 0
+    first = np.where(valid_all, matrix.first, -np.inf)
+    steps = [StageResult("first pass", pool, all_cols, valid_all, first, first)]
+
+    cols, valid, incoming = all_cols[:, :pool], valid_all[:, :pool], first[:, :pool]
+    for s, stage in enumerate(spec.stages):
+        raw = np.take_along_axis(matrix.stage_scores[s], cols, axis=1)
+        missing = valid & np.isnan(raw)
+        if missing.any():
+            qs = np.flatnonzero(missing.any(axis=1))
+            raise MissingScoresError(
+                f"stage {stage.name!r} has no stored score for {int(missing.sum())} candidates "
+                f"({len(qs)} queries, first {matrix.query_ids[qs[0]]!r}); score them first")
+        combined = _combine(stage, raw, incoming, valid)
+        key = np.where(valid, combined, -np.inf)
+        # A stable sort on the negated key: ties keep the incoming order (deterministic).
+        order = np.argsort(-key, axis=1, kind="stable")
+        take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+        step = StageResult(stage.name, min(stage.keep, cols.shape[1]), take(cols), take(valid),
+                           take(combined), take(raw))
+        steps.append(step)
+        cols, valid = step.kept()
+        incoming = step.scores[:, : step.keep]
+    return CascadeRun(spec, matrix, steps)
+
+
+def _combine(stage: StageSpec, raw: np.ndarray, incoming: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The score a stage ranks by. ``incoming`` is already in incoming rank order."""
+    if stage.combine == "replace":
+        return raw
+    if stage.combine == "rrf":
+        key = np.where(valid, raw, -np.inf)
+        new_rank = np.argsort(np.argsort(-key, axis=1, kind="stable"), axis=1) + 1
+        old_rank = np.arange(1, raw.shape[1] + 1)[None, :]
+        return 1.0 / (stage.rrf_k + new_rank) + 1.0 / (stage.rrf_k + old_rank)
+    if stage.combine == "norm-sum":
+        return stage.weight * _minmax(raw, valid) + (1 - stage.weight) * _minmax(incoming, valid)
+    raise SpecError(f"unknown combine {stage.combine!r}")
+
+
+def _minmax(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Min-max normalise each row over its valid entries (a constant row becomes 1)."""
+    lo = np.where(valid, x, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(valid, x, -np.inf).max(axis=1, keepdims=True)
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), 1.0)
+    return np.where(valid, out, 0.0)

@@ -1,0 +1,292 @@
+"""CascadeSpec: a first pass, a pool size, 0-4 rerank stages with cut-offs, and a final k.
+
+Serialisable to YAML and JSON; every invalid spec is refused with a message saying what to change.
+
+>>> spec = CascadeSpec.from_dict({
+...     "first_pass": {"kind": "bm25"}, "pool_size": 100,
+...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "all-MiniLM-L6-v2"}, "keep": 20}],
+...     "final_k": 10})
+>>> spec.describe()
+'bm25 -> 100 -> bi-encoder(all-MiniLM-L6-v2) -> 20 -> final 10'
+>>> CascadeSpec.from_yaml(spec.to_yaml()) == spec
+True
+
+Semantics, stated once: each stage scores *every* candidate it receives, orders them by its
+(combined) score, keeps the top ``keep`` and **drops the rest** (nothing is appended below).
+``combine`` says how a stage's scores meet the order it received:
+
+* ``replace`` -- the stage's own score alone (the usual cascade);
+* ``rrf`` -- reciprocal rank fusion of this stage's rank and the incoming rank, ``1/(k+r)``, ``k``
+  = ``rrf_k`` (default 60; Qdrant's client uses 2);
+* ``norm-sum`` -- min-max normalise this stage's scores and the incoming scores over the
+  candidates present, then ``weight * new + (1 - weight) * incoming``. Exact in simulation
+  because it is recomputed over exactly the candidates present.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+
+import yaml
+
+from ..errors import SpecError
+from ..scorers import ScorerConfig, canonical_kind, retriever_kinds, scorer_kinds
+
+MAX_STAGES = 4
+MAX_POOL = 10_000
+COMBINES = ("replace", "rrf", "norm-sum")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    scorer: ScorerConfig
+    keep: int
+    name: str = ""
+    combine: str = "replace"
+    rrf_k: float = 60.0
+    weight: float = 0.5
+
+    def to_dict(self) -> dict:
+        out = {"name": self.name, "scorer": self.scorer.to_dict(), "keep": self.keep}
+        if self.combine != "replace":
+            out["combine"] = self.combine
+            out["rrf_k" if self.combine == "rrf" else "weight"] = (
+                self.rrf_k if self.combine == "rrf" else self.weight)
+        return out
+
+
+@dataclass(frozen=True)
+class CascadeSpec:
+    first_pass: ScorerConfig
+    pool_size: int = 100
+    stages: tuple[StageSpec, ...] = field(default_factory=tuple)
+    final_k: int = 10
+    name: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "stages", tuple(_name_stages(self.stages)))
+        self.validate()
+
+    # -- validation --------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        fp_kind = canonical_kind(self.first_pass.kind, retriever=True)
+        if fp_kind not in retriever_kinds():
+            raise SpecError(f"unknown first pass {self.first_pass.kind!r}; choose one of "
+                            f"{', '.join(retriever_kinds())}")
+        _positive_int(self.pool_size, "pool_size")
+        if self.pool_size > MAX_POOL:
+            raise SpecError(f"pool_size {self.pool_size} is above the limit of {MAX_POOL}")
+        if len(self.stages) > MAX_STAGES:
+            raise SpecError(f"a cascade has at most {MAX_STAGES} rerank stages; this one has {len(self.stages)}")
+        previous, previous_name = self.pool_size, "pool_size"
+        names = set()
+        for i, st in enumerate(self.stages, start=1):
+            label = f"stage {i} ({st.name or st.scorer.kind})"
+            if canonical_kind(st.scorer.kind) not in scorer_kinds():
+                raise SpecError(f"{label}: unknown scorer kind {st.scorer.kind!r}; choose one of "
+                                f"{', '.join(scorer_kinds())}")
+            _positive_int(st.keep, f"{label}: keep")
+            if st.keep > previous:
+                raise SpecError(f"{label}: keep={st.keep} is larger than {previous_name}={previous}; "
+                                "cut-offs must not grow from one stage to the next")
+            if st.combine not in COMBINES:
+                raise SpecError(f"{label}: combine must be one of {', '.join(COMBINES)}, not {st.combine!r}")
+            if st.combine == "rrf" and not st.rrf_k > 0:
+                raise SpecError(f"{label}: rrf_k must be > 0")
+            if st.combine == "norm-sum" and not 0 <= st.weight <= 1:
+                raise SpecError(f"{label}: weight must be between 0 and 1")
+            if st.name in names:
+                raise SpecError(f"two stages are named {st.name!r}; stage names must be unique")
+            names.add(st.name)
+            previous, previous_name = st.keep, f"the keep of stage {i}"
+        _positive_int(self.final_k, "final_k")
+        if self.final_k > previous:
+            raise SpecError(f"final_k={self.final_k} is larger than {previous_name}={previous}")
+
+    # -- convenience -------------------------------------------------------------------------
+
+    @property
+    def stage_names(self) -> list[str]:
+        """The first pass, then each stage's name."""
+        return ["first pass"] + [st.name for st in self.stages]
+
+    @property
+    def keeps(self) -> list[int]:
+        """How many candidates survive each step: the pool, then each stage's keep."""
+        return [self.pool_size] + [st.keep for st in self.stages]
+
+    def with_keeps(self, pool_size: int | None = None, keeps: list[int] | None = None,
+                   final_k: int | None = None) -> "CascadeSpec":
+        """A copy with other cut-offs (what a slider does)."""
+        stages = self.stages if keeps is None else tuple(
+            replace(st, keep=int(k)) for st, k in zip(self.stages, keeps))
+        return replace(self, pool_size=int(pool_size or self.pool_size), stages=stages,
+                       final_k=int(final_k or self.final_k))
+
+    def prefix(self, n_stages: int) -> "CascadeSpec":
+        """The first pass and the first ``n_stages`` stages (final_k clipped to fit)."""
+        stages = self.stages[:n_stages]
+        last = stages[-1].keep if stages else self.pool_size
+        return replace(self, stages=stages, final_k=min(self.final_k, last))
+
+    def describe(self) -> str:
+        parts = [self.first_pass.label, str(self.pool_size)]
+        for st in self.stages:
+            parts += [st.scorer.label, str(st.keep)]
+        return " -> ".join(parts) + f" -> final {self.final_k}"
+
+    # -- serialisation -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        out = {"first_pass": self.first_pass.to_dict(), "pool_size": self.pool_size,
+               "stages": [st.to_dict() for st in self.stages], "final_k": self.final_k}
+        if self.name:
+            out = {"name": self.name, **out}
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CascadeSpec":
+        if not isinstance(data, dict):
+            raise SpecError("a cascade spec must be a mapping with first_pass, pool_size, stages, final_k")
+        _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k"}, "spec")
+        if "first_pass" not in data:
+            raise SpecError("the spec has no first_pass (e.g. first_pass: {kind: bm25})")
+        stages_data = data.get("stages") or []
+        if not isinstance(stages_data, list):
+            raise SpecError("stages must be a list")
+        stages = []
+        for i, sd in enumerate(stages_data, start=1):
+            if not isinstance(sd, dict):
+                raise SpecError(f"stage {i} must be a mapping with scorer and keep")
+            _no_unknown(sd, {"name", "scorer", "keep", "combine", "rrf_k", "weight"}, f"stage {i}")
+            if "scorer" not in sd or "keep" not in sd:
+                raise SpecError(f"stage {i} needs a scorer and a keep (its cut-off)")
+            scorer = _scorer_config(sd["scorer"], f"stage {i} scorer")
+            stages.append(StageSpec(scorer=scorer, keep=_int(sd["keep"], f"stage {i} keep"),
+                                    name=str(sd.get("name") or ""),
+                                    combine=str(sd.get("combine", "replace")),
+                                    rrf_k=_float(sd.get("rrf_k", 60.0), f"stage {i} rrf_k"),
+                                    weight=_float(sd.get("weight", 0.5), f"stage {i} weight")))
+        pool = _int(data.get("pool_size", 100), "pool_size")
+        last = stages[-1].keep if stages else pool
+        return cls(first_pass=_scorer_config(data["first_pass"], "first_pass"),
+                   pool_size=pool, stages=tuple(stages),
+                   final_k=_int(data.get("final_k", min(10, last)), "final_k"),
+                   name=str(data.get("name") or ""))
+
+    @classmethod
+    def from_yaml(cls, text: str) -> "CascadeSpec":
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"the spec is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CascadeSpec":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"the spec is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path) -> "CascadeSpec":
+        """Read a spec file (``.json``, else YAML)."""
+        from pathlib import Path
+
+        p = Path(path)
+        if not p.is_file():
+            raise SpecError(f"spec file {path} does not exist")
+        text = p.read_text(encoding="utf-8")
+        return cls.from_json(text) if p.suffix.lower() == ".json" else cls.from_yaml(text)
+
+
+def parse_stage(text: str) -> StageSpec:
+    """Parse the CLI's compact stage form ``KIND[:MODEL]@KEEP``.
+
+    >>> parse_stage("bi:all-MiniLM-L6-v2@20").keep
+    20
+    >>> parse_stage("bm25@50").scorer
+    ScorerConfig(kind='bm25', model=None, params={})
+    """
+    body, sep, keep = text.rpartition("@")
+    if not sep or not body:
+        raise SpecError(f"stage {text!r}: expected KIND[:MODEL]@KEEP, e.g. bi:all-MiniLM-L6-v2@20")
+    kind, _, model = body.partition(":")
+    return StageSpec(ScorerConfig(canonical_kind(kind.strip()), model.strip() or None),
+                     _int(keep, f"stage {text!r} keep"))
+
+
+def parse_first_pass(text: str) -> ScorerConfig:
+    """Parse ``bm25``, ``dense:MODEL`` or ``hybrid:MODEL``.
+
+    >>> parse_first_pass("dense:all-MiniLM-L6-v2")
+    ScorerConfig(kind='dense', model='all-MiniLM-L6-v2', params={})
+    """
+    kind, _, model = text.partition(":")
+    return ScorerConfig(canonical_kind(kind.strip(), retriever=True), model.strip() or None)
+
+
+def _name_stages(stages) -> list[StageSpec]:
+    """Give unnamed stages their kind as a name, numbered when a kind repeats."""
+    out, seen = [], {}
+    for st in stages:
+        name = st.name or canonical_kind(st.scorer.kind)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1 and not st.name:
+            name = f"{name} #{seen[name]}"
+        out.append(replace(st, name=name))
+    return out
+
+
+def _scorer_config(data, where: str) -> ScorerConfig:
+    if isinstance(data, str):
+        kind, _, model = data.partition(":")
+        return ScorerConfig(kind.strip(), model.strip() or None)
+    if not isinstance(data, dict) or "kind" not in data:
+        raise SpecError(f"{where} must be a mapping with a kind (and a model where the kind has one)")
+    _no_unknown(data, {"kind", "model", "params"}, where)
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        raise SpecError(f"{where} params must be a mapping")
+    return ScorerConfig(str(data["kind"]), str(data["model"]) if data.get("model") else None, dict(params))
+
+
+def _no_unknown(data: dict, known: set, where: str) -> None:
+    unknown = set(data) - known
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                        f"known: {', '.join(sorted(known))}")
+
+
+def _int(value, what: str) -> int:
+    if isinstance(value, bool):
+        raise SpecError(f"{what} must be a whole number, not {value!r}")
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{what} must be a whole number, not {value!r}") from None
+    if not as_float.is_integer():
+        raise SpecError(f"{what} must be a whole number, not {value!r}")
+    return int(as_float)
+
+
+def _float(value, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{what} must be a number, not {value!r}") from None
+
+
+def _positive_int(value, what: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise SpecError(f"{what} must be a whole number >= 1, not {value!r}")

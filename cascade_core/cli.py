@@ -1,0 +1,292 @@
+"""The ``cascade`` command: evaluate cascades, index corpora, run the demo.
+
+    cascade eval --dataset ../shared/data/scifact --split test --first-pass bm25 --pool-size 80 \\
+        --stage bi:all-MiniLM-L6-v2@20 --stage cross:MODEL@10 --final-k 10 --json report.json
+    cascade index --dataset PATH --model all-MiniLM-L6-v2
+    cascade indexes [--drop NAME]
+    cascade demo
+
+Bad arguments and bad data print one ``error:`` line and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from .errors import CascadeError
+
+SAMPLE_DATASET = Path(__file__).resolve().parent.parent / "sample_data" / "scifact-mini"
+DEMO_SPEC = {
+    "name": "demo: BM25 -> 100 -> MiniLM -> 20",
+    "first_pass": {"kind": "bm25"}, "pool_size": 100,
+    "stages": [{"name": "bi-encoder", "scorer": {"kind": "bi-encoder", "model": "all-MiniLM-L6-v2"}, "keep": 20}],
+    "final_k": 10,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage dump
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cascade", description="Build, tune and evaluate cascade rerankers.")
+    p.add_argument("--home", help="data folder for scores and the embedded Qdrant (default: $CASCADE_HOME "
+                                  "or ~/.local/share/cascade-explorer)")
+    p.add_argument("--qdrant-url", help="use a Qdrant server instead of the embedded one (or set QDRANT_URL)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    e = sub.add_parser("eval", help="score once, simulate a cascade, report metrics per stage")
+    _dataset_args(e)
+    e.add_argument("--config", help="cascade spec file (YAML or JSON); flags below override it")
+    e.add_argument("--first-pass", help="bm25 | dense:MODEL | hybrid:MODEL (default bm25)")
+    e.add_argument("--pool-size", type=int, help="candidates the first pass keeps (default 100)")
+    e.add_argument("--stage", action="append", default=None, metavar="KIND[:MODEL]@KEEP",
+                   help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20 or cross:PATH@10 (repeat, in order)")
+    e.add_argument("--final-k", type=int, help="length of the final list (default 10)")
+    e.add_argument("--budget-ms", type=float, help="latency budget per query, in ms")
+    e.add_argument("--queries", type=int, help="evaluate only the first N judged queries")
+    e.add_argument("--sample-query", help="id of the query whose final list is printed (default: the first)")
+    e.add_argument("--live", type=int, default=0, metavar="N",
+                   help="also run N queries live through the real models and report measured p50/p95/p99")
+    e.add_argument("--json", dest="json_path", help="write the full report as JSON here")
+    e.add_argument("--save-spec", help="write the effective spec as YAML here")
+
+    i = sub.add_parser("index", help="encode a corpus into Qdrant (resumable)")
+    _dataset_args(i)
+    i.add_argument("--model", default="all-MiniLM-L6-v2", help="bi-encoder: packaged name, local folder or hub id")
+
+    x = sub.add_parser("indexes", help="list vector indexes (or drop one)")
+    x.add_argument("--drop", metavar="NAME", help="delete this index")
+
+    sub.add_parser("demo", help="evaluate the demo cascade on the bundled sample data")
+    return p
+
+
+def _dataset_args(p):
+    p.add_argument("--dataset", required=True, help="a BEIR, TREC, JSONL/CSV or SMART dataset folder or file")
+    p.add_argument("--split", help="qrels split (BEIR), default test")
+    p.add_argument("--format", default="auto", help="auto | beir | trec | jsonl | csv | smart")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CascadeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; everything scored so far is stored", file=sys.stderr)
+        return 130
+
+
+# -- commands -------------------------------------------------------------------------------
+
+def cmd_eval(args) -> int:
+    from .cascade.spec import CascadeSpec, parse_first_pass, parse_stage
+
+    base = CascadeSpec.load(args.config).to_dict() if args.config else {"first_pass": {"kind": "bm25"}}
+    if args.first_pass:
+        base["first_pass"] = parse_first_pass(args.first_pass).to_dict()
+    if args.pool_size is not None:
+        base["pool_size"] = args.pool_size
+    if args.stage is not None:
+        base["stages"] = [{"scorer": s.scorer.to_dict(), "keep": s.keep}
+                          for s in (parse_stage(t) for t in args.stage)]
+    if args.final_k is not None:
+        base["final_k"] = args.final_k
+    spec = CascadeSpec.from_dict(base)
+    if args.save_spec:
+        Path(args.save_spec).write_text(spec.to_yaml(), encoding="utf-8")
+    return _evaluate(args, spec, args.dataset)
+
+
+def cmd_demo(args) -> int:
+    from .cascade.spec import CascadeSpec
+
+    if not SAMPLE_DATASET.exists():
+        raise CascadeError(f"the bundled sample data is missing at {SAMPLE_DATASET}")
+    args.split = None
+    args.format = "auto"
+    for name in ("budget_ms", "queries", "sample_query", "json_path"):
+        setattr(args, name, None)
+    args.live = 5
+    return _evaluate(args, CascadeSpec.from_dict(DEMO_SPEC), SAMPLE_DATASET)
+
+
+def _evaluate(args, spec, dataset_path) -> int:
+    from .experiment import Experiment
+    from .progress import terminal_progress
+
+    dataset = _load(dataset_path, args.split, args.format)
+    ws = _workspace(args)
+    exp = Experiment(dataset, spec, ws)
+    if args.queries:
+        exp = Experiment(dataset, spec, ws, queries=exp.queries.subset(exp.queries.ids[: args.queries]))
+    print(f"Cascade: {spec.describe()}")
+    print(f"Evaluating on {len(exp.queries)} queries")
+    scoring = exp.ensure_scores(progress=terminal_progress())
+    result = exp.run(budget_ms=args.budget_ms)
+    live = exp.measure_live(args.live) if args.live else None
+    report = build_report(exp, result, scoring, live, args.sample_query)
+    print_report(report)
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(report, indent=2, default=_json_default), encoding="utf-8")
+        print(f"\nReport written to {args.json_path}")
+    return 0
+
+
+def cmd_index(args) -> int:
+    from .models import resolve_model
+    from .progress import terminal_progress
+
+    dataset = _load(args.dataset, args.split, args.format)
+    ws = _workspace(args)
+    index = ws.vector_index(dataset.corpus, resolve_model(args.model))
+    before = index.info()
+    if before.complete:
+        print(f"Index {index.name} is complete ({before.n_points} vectors): nothing to do")
+        return 0
+    rep = index.build(progress=terminal_progress())
+    print(f"Index {rep.name}: encoded {rep.encoded} documents in {rep.seconds:.1f} s "
+          f"({rep.docs_per_s:.1f} docs/s), {rep.already_stored} were already stored, "
+          f"{rep.truncated} truncated at {rep.max_tokens} tokens; complete: {rep.complete}")
+    return 0
+
+
+def cmd_indexes(args) -> int:
+    from .index import list_indexes
+
+    ws = _workspace(args)
+    if args.drop:
+        if not ws.qdrant.collection_exists(args.drop):
+            raise CascadeError(f"no index named {args.drop!r} (see `cascade indexes`)")
+        ws.qdrant.delete_collection(args.drop)
+        print(f"Dropped {args.drop}")
+        return 0
+    infos = list_indexes(ws.qdrant)
+    if not infos:
+        print(f"No indexes yet in {ws.qdrant_location} ({ws.home}); make one with `cascade index`.")
+    for info in infos:
+        print(f"{info.name}  model={info.model}  corpus={info.corpus}  vectors={info.n_points}/{info.n_docs}"
+              f"  dim={info.dim}  {'complete' if info.complete else 'INCOMPLETE'}")
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes}
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+def _load(path, split, fmt):
+    from .data import load_dataset
+
+    dataset = load_dataset(path, split=split, fmt=fmt)
+    counts = ", ".join(f"{k}: {v}" for k, v in dataset.report.counts.items())
+    print(f"Dataset {dataset.name}{f' (split {dataset.split})' if dataset.split else ''}: {counts}")
+    for finding in dataset.report.warnings:
+        print(f"  {finding}")
+    return dataset
+
+
+def _workspace(args):
+    from .workspace import Workspace
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return Workspace(args.home, qdrant_url=args.qdrant_url)
+
+
+def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
+    ev, lat = result.evaluation, result.latency
+    stages = []
+    for i, name in enumerate(exp.spec.stage_names):
+        st_eval = ev.steps[i] if ev else None
+        st_lat = lat.stages[i]
+        stages.append({
+            "name": name,
+            "kind": (exp.spec.first_pass if i == 0 else exp.spec.stages[i - 1].scorer).kind,
+            "scorer": exp.plan.scorer_ids[i],
+            "keep": exp.spec.keeps[i],
+            "candidates_in": None if i == 0 else (st_eval.n_in if st_eval else None),
+            "recall": st_eval.recall if st_eval else None,
+            "metrics": st_eval.means if st_eval else None,
+            "latency_ms": st_lat.predicted_ms,
+            "cumulative_ms": st_lat.cumulative_ms,
+            "measured_ms": live.get(name) if live else None,
+        })
+    queries = exp.queries
+    qid = sample_qid if sample_qid is not None else queries.ids[0]
+    if qid not in queries:
+        raise CascadeError(f"--sample-query {qid!r} is not among the evaluated queries")
+    qi = exp.matrix.query_ids.index(qid)
+    relevant = exp.dataset.qrels.relevant(qid)
+    corpus = exp.dataset.corpus
+    final_ids = result.run.final_doc_ids(qi)
+    final_scores = result.run.final.scores[qi, : len(final_ids)]
+    return {
+        "dataset": {"name": exp.dataset.name, "split": exp.dataset.split, "documents": len(corpus),
+                    "queries": len(queries)},
+        "spec": exp.spec.to_dict(),
+        "metrics": ev.final.means if ev else {},
+        "ndcg_gain": "linear (trec_eval)",
+        "stages": stages,
+        "latency": {"total_ms": lat.total_ms, "budget_ms": lat.budget_ms, "within_budget": lat.within_budget,
+                    "first_over_budget": lat.first_over_budget,
+                    "measured_total": live.get("total") if live else None},
+        "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
+                    "seconds": scoring.seconds},
+        "sample_query": {"id": qid, "text": queries.text_of(qid), "results": [
+            {"rank": r, "doc_id": d, "score": float(s), "grade": relevant.get(d, 0),
+             "title": corpus[d].title or corpus[d].text[:80]}
+            for r, (d, s) in enumerate(zip(final_ids, final_scores), start=1)]},
+    }
+
+
+def print_report(report: dict) -> None:
+    sq = report["sample_query"]
+    print(f"\nSample query {sq['id']}: {sq['text']}")
+    for r in sq["results"]:
+        mark = f"REL {r['grade']}" if r["grade"] > 0 else "     "
+        print(f"  {r['rank']:>3}. {mark}  {r['score']:9.4f}  {r['doc_id']:<12} {r['title'][:70]}")
+    m = report["metrics"]
+    if m:
+        print(f"\nFinal top {report['spec']['final_k']}: nDCG@10 {m['ndcg@10']:.3f}  MRR@10 {m['mrr@10']:.3f}  "
+              f"recall@10 {m['recall@10']:.3f}  MAP {m['map']:.3f}   (nDCG gain: {report['ndcg_gain']})")
+    print("\nStage          keep   recall  nDCG@10  oracle@10  pred. ms/query  measured p50/p95/p99 ms")
+    for st in report["stages"]:
+        rec = "   -  " if st["recall"] is None else f"{st['recall']:.3f}"
+        ndcg = "   -  " if not st["metrics"] else f"{st['metrics']['ndcg@10']:.3f}"
+        orc = "   -  " if not st["metrics"] else f"{st['metrics']['oracle_ndcg@10']:.3f}"
+        ms = "?" if math.isnan(st["latency_ms"]) else f"{st['latency_ms']:.1f}"
+        meas = st["measured_ms"]
+        meas_s = "" if not meas else f"{meas['p50']:.1f} / {meas['p95']:.1f} / {meas['p99']:.1f}"
+        print(f"{st['name'][:13]:<13} {st['keep']:>5}   {rec}   {ndcg}    {orc}      {ms:>9}       {meas_s}")
+    lat = report["latency"]
+    budget = "" if lat["budget_ms"] is None else (
+        f" against a budget of {lat['budget_ms']:.0f} ms: "
+        + ("within" if lat["within_budget"] else f"OVER from stage {lat['first_over_budget']!r}"))
+    print(f"Predicted total {lat['total_ms']:.1f} ms per query{budget}")
+    sc = report["scoring"]
+    pairs = sum(sc["scored_pairs"].values())
+    print(f"Scoring this run: {sc['retrieved_queries']} first-pass queries, {pairs} pairs scored "
+          f"({sc['seconds']:.1f} s); everything else came from the store")
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(type(obj).__name__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

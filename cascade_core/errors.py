@@ -1,0 +1,43 @@
+"""Errors with messages meant for people.
+
+Every error a user can cause (bad file, bad spec, unknown model) is a :class:`CascadeError`
+subclass whose ``str()`` is one line saying what is wrong and, where it helps, what to do.
+The CLI prints that line and exits non-zero; the dashboard shows it in ``st.error``.
+"""
+
+
+class CascadeError(Exception):
+    """Base class of every error a user can cause and fix."""
+
+
+class DataError(CascadeError):
+    """A dataset file is unreadable or malformed.
+
+    >>> str(DataError("duplicate document id '12'", file="corpus.jsonl", line=7))
+    "corpus.jsonl:7: duplicate document id '12'"
+    """
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None):
+        self.message = message
+        self.file = file
+        self.line = line
+        where = ""
+        if file is not None:
+            where = f"{file}:{line}: " if line is not None else f"{file}: "
+        super().__init__(f"{where}{message}")
+
+
+class SpecError(CascadeError):
+    """A cascade spec is invalid (cut-offs grow, unknown scorer kind, ...)."""
+
+
+class ModelError(CascadeError):
+    """A model cannot be found or loaded."""
+
+
+class IndexingError(CascadeError):
+    """A vector index is missing, incomplete, or incompatible."""
+
+
+class MissingScoresError(CascadeError):
+    """Simulation needs scores that are not in the store yet (run scoring first)."""

@@ -1,0 +1,113 @@
+"""Evaluate a simulated cascade against qrels: every step's recall funnel and metrics.
+
+For each step (the first pass, each stage) the metrics are computed on the list that step
+*keeps*, in its order; "final" is the last step cut at ``final_k``. The funnel's ``recall`` is
+the share of a query's judged-relevant documents still present after the step, so it can never
+rise from one step to the next. ``oracle_ndcg@10`` is the ceiling: the best nDCG@10 a perfect
+reordering of the step's survivors could reach.
+
+nDCG uses trec_eval's linear gain (gain = grade); see :mod:`cascade_core.metrics`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .cascade.simulate import CascadeRun, ScoreMatrix, StageResult
+from .data import Qrels
+from .metrics import RankedLists, evaluate, mean_metrics
+
+DEFAULT_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "precision@10", "map")
+FUNNEL_METRICS = ("recall", "oracle_ndcg@10")
+
+
+@dataclass
+class Relevance:
+    """The qrels seen through a score matrix: the grade of each first-pass column."""
+
+    grades: np.ndarray   # [Q, N]
+    ideal: np.ndarray    # [Q, M] judged-relevant grades, best first
+    n_relevant: np.ndarray
+
+    @classmethod
+    def of(cls, matrix: ScoreMatrix, qrels: Qrels) -> "Relevance":
+        Q, N = matrix.docs.shape
+        grades = np.zeros((Q, N))
+        rels = [qrels.relevant(q) for q in matrix.query_ids]
+        width = max([len(r) for r in rels] + [1])
+        ideal = np.zeros((Q, width))
+        position = {d: i for i, d in enumerate(matrix.doc_ids)}
+        for qi, rel in enumerate(rels):
+            if not rel:
+                continue
+            ideal[qi, : len(rel)] = sorted(rel.values(), reverse=True)
+            pos = np.array([position.get(d, -2) for d in rel])
+            g = np.array(list(rel.values()), dtype=float)
+            hit = np.flatnonzero(np.isin(matrix.docs[qi], pos))
+            if len(hit):
+                lookup = dict(zip(pos.tolist(), g.tolist()))
+                grades[qi, hit] = [lookup[p] for p in matrix.docs[qi, hit].tolist()]
+        return cls(grades, ideal, (ideal > 0).sum(axis=1))
+
+    def lists(self, cols: np.ndarray, valid: np.ndarray) -> RankedLists:
+        gains = np.where(valid, np.take_along_axis(self.grades, cols, axis=1), 0.0)
+        return RankedLists(gains, valid, self.ideal)
+
+
+@dataclass
+class StepEvaluation:
+    """One step's numbers: means, and per-query values in the run's query order."""
+
+    name: str
+    keep: int
+    n_in: float                       # mean candidates entering
+    n_kept: float                     # mean candidates kept
+    means: dict[str, float]
+    per_query: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def recall(self) -> float:
+        return self.means["recall"]
+
+
+@dataclass
+class RunEvaluation:
+    query_ids: list[str]
+    steps: list[StepEvaluation]       # first pass, then each stage
+    final: StepEvaluation
+    metrics: tuple[str, ...]
+
+    def table(self) -> pd.DataFrame:
+        """One row per step (and the final list): keep, candidates, funnel recall and metrics."""
+        rows = []
+        for st in self.steps + [self.final]:
+            rows.append({"step": st.name, "keep": st.keep, "candidates in": st.n_in,
+                         "kept": st.n_kept, **st.means})
+        return pd.DataFrame(rows).set_index("step")
+
+    def per_query(self, step: str = "final") -> pd.DataFrame:
+        st = next(s for s in self.steps + [self.final] if s.name == step)
+        return pd.DataFrame(st.per_query, index=pd.Index(self.query_ids, name="query"))
+
+    @property
+    def funnel(self) -> list[float]:
+        return [s.recall for s in self.steps]
+
+
+def evaluate_run(run: CascadeRun, qrels: Qrels, metrics=DEFAULT_METRICS,
+                 relevance: Relevance | None = None) -> RunEvaluation:
+    """Metrics of every step of ``run`` (pass ``relevance`` to reuse it across many runs)."""
+    rel = relevance or Relevance.of(run.matrix, qrels)
+    names = tuple(dict.fromkeys(list(metrics) + list(FUNNEL_METRICS)))
+    steps = [_step(st, rel, names) for st in run.steps]
+    return RunEvaluation(run.matrix.query_ids, steps, _step(run.final, rel, names), tuple(metrics))
+
+
+def _step(step: StageResult, rel: Relevance, names) -> StepEvaluation:
+    cols, valid = step.kept()
+    per_query = evaluate(rel.lists(cols, valid), names)
+    return StepEvaluation(step.name, step.keep, float(step.n_in.mean()), float(step.n_kept.mean()),
+                          mean_metrics(per_query), per_query)

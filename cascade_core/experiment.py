@@ -1,0 +1,110 @@
+"""An experiment: one dataset, one cascade, one workspace. The entry point for the CLI and the UI.
+
+>>> # exp = Experiment(load_dataset("sample_data/scifact-mini"), spec, Workspace())
+>>> # exp.ensure_scores(progress)            # slow once, then never again
+>>> # result = exp.run(spec.with_keeps(keeps=[30, 10]))   # fast: pure simulation
+>>> # result.evaluation.table(); result.latency.total_ms
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cascade.live import LiveResult, live_run
+from .cascade.simulate import CascadeRun, ScoreMatrix, simulate
+from .cascade.spec import CascadeSpec
+from .data import Dataset, QuerySet
+from .errors import CascadeError
+from .evaluation import DEFAULT_METRICS, Relevance, RunEvaluation, evaluate_run
+from .latency import CostModel, LatencyReport, percentiles_ms, predict_latency
+from .progress import ProgressCallback
+from .scoring import CascadePlan, ScoringReport, ensure_scores, load_matrix
+from .workspace import Workspace
+
+
+@dataclass
+class ExperimentResult:
+    run: CascadeRun
+    evaluation: RunEvaluation | None
+    latency: LatencyReport
+
+
+class Experiment:
+    """Binds a dataset and a spec to a workspace; caches the loaded score matrix.
+
+    The matrix is loaded for the spec's scorers at the depth stored; any spec with the same
+    first pass and scorers and cut-offs within what was scored simulates from it.
+    """
+
+    def __init__(self, dataset: Dataset, spec: CascadeSpec, workspace: Workspace,
+                 queries: QuerySet | None = None, metrics=DEFAULT_METRICS):
+        self.dataset = dataset
+        self.workspace = workspace
+        self.queries = queries if queries is not None else (
+            dataset.judged_queries if len(dataset.qrels) else dataset.queries)
+        if len(self.queries) == 0:
+            raise CascadeError(f"dataset {dataset.name!r} has no queries to evaluate")
+        self.metrics = tuple(metrics)
+        self.plan = CascadePlan(spec, dataset.corpus, workspace)
+        self._matrix: ScoreMatrix | None = None
+        self._relevance: Relevance | None = None
+
+    @property
+    def spec(self) -> CascadeSpec:
+        return self.plan.spec
+
+    def ensure_scores(self, spec: CascadeSpec | None = None,
+                      progress: ProgressCallback | None = None) -> ScoringReport:
+        """Score what ``spec`` (default: this experiment's) needs and is not stored yet."""
+        plan = self.plan if spec is None else self.plan.with_spec(spec)
+        report = ensure_scores(plan, self.queries, progress)
+        if plan.scorer_ids == self.plan.scorer_ids and (report.retrieved_queries or any(report.scored_pairs.values())):
+            self._matrix = None  # new scores: reload
+        return report
+
+    @property
+    def matrix(self) -> ScoreMatrix:
+        if self._matrix is None:
+            self._matrix = load_matrix(self.plan, self.queries)
+            self._relevance = None
+        return self._matrix
+
+    @property
+    def relevance(self) -> Relevance | None:
+        if not len(self.dataset.qrels):
+            return None
+        if self._relevance is None:
+            self._relevance = Relevance.of(self.matrix, self.dataset.qrels)
+        return self._relevance
+
+    def cost_models(self) -> list[CostModel]:
+        store = self.workspace.store
+        return [CostModel.fit(sid, store.costs(sid)) for sid in self.plan.scorer_ids]
+
+    def run(self, spec: CascadeSpec | None = None, budget_ms: float | None = None) -> ExperimentResult:
+        """Simulate (no model call), evaluate, and predict latency for ``spec``."""
+        spec = spec or self.spec
+        if [spec.first_pass] + [s.scorer for s in spec.stages] != \
+                [self.spec.first_pass] + [s.scorer for s in self.spec.stages]:
+            raise CascadeError("this spec uses other scorers: make a new Experiment for it")
+        run = simulate(spec, self.matrix)
+        evaluation = (evaluate_run(run, self.dataset.qrels, self.metrics, self.relevance)
+                      if self.relevance is not None else None)
+        n_in = [float(run.steps[0].n_kept.mean())] + [float(st.n_in.mean()) for st in run.steps[1:]]
+        latency = predict_latency(spec.stage_names, n_in, self.cost_models(), budget_ms)
+        return ExperimentResult(run, evaluation, latency)
+
+    def live(self, query: str, spec: CascadeSpec | None = None) -> LiveResult:
+        plan = self.plan if spec is None else self.plan.with_spec(spec)
+        return live_run(plan, query)
+
+    def measure_live(self, n_queries: int = 20, spec: CascadeSpec | None = None) -> dict[str, dict[str, float]]:
+        """Measured p50/p95/p99 ms per step over the first ``n_queries`` queries, run live."""
+        results = [self.live(self.queries.text_of(q), spec) for q in self.queries.ids[:n_queries]]
+        names = [s.name for s in results[0].steps] + ["total"]
+        samples = {n: [] for n in names}
+        for r in results:
+            for s in r.steps:
+                samples[s.name].append(s.ms / 1000.0)
+            samples["total"].append(r.total_ms / 1000.0)
+        return {n: percentiles_ms(v) for n, v in samples.items()}

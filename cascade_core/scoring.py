@@ -1,0 +1,160 @@
+"""Scoring, once: fill the score store with everything a spec needs, then load it for simulation.
+
+:func:`ensure_scores` runs the first pass at the pool depth and each stage over the candidates
+that can reach it under the spec, but only for (query, document) pairs not stored yet: a second
+identical run makes no model call. Every timed call is recorded for the cost model.
+To let a slider move up to some cut-off without scoring, ensure with the deepest spec you allow.
+
+>>> # plan = CascadePlan(spec, corpus, workspace); ensure_scores(plan, queries)
+>>> # matrix = load_matrix(plan, queries); run = simulate(spec, matrix)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cascade.simulate import ScoreMatrix, simulate
+from .cascade.spec import CascadeSpec
+from .data import Corpus, QuerySet
+from .progress import ProgressCallback, ProgressTracker
+from .store import query_key
+from .workspace import Workspace
+
+
+class CascadePlan:
+    """A spec bound to a corpus and a workspace: its retriever and scorers, built once."""
+
+    def __init__(self, spec: CascadeSpec, corpus: Corpus, workspace: Workspace):
+        self.spec = spec
+        self.corpus = corpus
+        self.workspace = workspace
+        self.retriever = workspace.retriever(spec.first_pass, corpus)
+        self.scorers = [workspace.scorer(st.scorer, corpus) for st in spec.stages]
+
+    @property
+    def scorer_ids(self) -> list[str]:
+        return [self.retriever.id] + [s.id for s in self.scorers]
+
+    def with_spec(self, spec: CascadeSpec) -> "CascadePlan":
+        """The same plan for a spec with other cut-offs (scorers reused when they are the same)."""
+        if spec.first_pass == self.spec.first_pass and [s.scorer for s in spec.stages] == [
+                s.scorer for s in self.spec.stages]:
+            clone = object.__new__(CascadePlan)
+            clone.__dict__.update(self.__dict__, spec=spec)
+            return clone
+        return CascadePlan(spec, self.corpus, self.workspace)
+
+
+@dataclass
+class ScoringReport:
+    """What :func:`ensure_scores` did: calls made per step, and time spent."""
+
+    retrieved_queries: int = 0
+    scored_pairs: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def model_calls(self) -> int:
+        return self.retrieved_queries + sum(1 for n in self.scored_pairs.values() if n)
+
+
+def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallback | None = None) -> ScoringReport:
+    """Compute and store every score ``plan.spec`` needs on ``queries`` that is not stored yet."""
+    start = time.perf_counter()
+    report = ScoringReport()
+    store, fp, spec = plan.workspace.store, plan.corpus.fingerprint, plan.spec
+
+    # 1. First pass, at the pool depth.
+    rid = plan.retriever.id
+    depths = store.retrieval_depths(rid, fp)
+    todo = [q for q in queries.ids if depths.get(query_key(queries.text_of(q)), 0) < spec.pool_size]
+    if todo:
+        plan.retriever.prepare(progress)
+        tracker = ProgressTracker(f"first pass ({spec.first_pass.label})", len(todo), progress, "queries")
+        costs = []
+        for qid in todo:
+            text = queries.text_of(qid)
+            t0 = time.perf_counter()
+            ids, scores = plan.retriever.retrieve(text, spec.pool_size)
+            costs.append((len(ids), len(text), time.perf_counter() - t0))
+            store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size)
+            tracker.advance(1)
+        store.record_costs(rid, costs)
+        report.retrieved_queries = len(todo)
+
+    # 2. Each stage, over the candidates that reach it under this spec.
+    for s, (stage, scorer) in enumerate(zip(spec.stages, plan.scorers)):
+        prefix = plan.with_spec(spec.prefix(s))
+        run = simulate(prefix.spec, load_matrix(prefix, queries))
+        cols, valid = run.steps[-1].kept()
+        docs = np.take_along_axis(run.matrix.docs, cols, axis=1)
+        stored = store.get_many(scorer.id, fp, {query_key(queries.text_of(q)) for q in run.matrix.query_ids})
+        work: list[tuple[str, list[str]]] = []
+        for qi, qid in enumerate(run.matrix.query_ids):
+            text = queries.text_of(qid)
+            have = stored.get(query_key(text), {})
+            need = [plan.corpus.documents[p].id for p in docs[qi][valid[qi]] if plan.corpus.documents[p].id not in have]
+            if need:
+                work.append((text, need))
+        n_pairs = sum(len(n) for _, n in work)
+        report.scored_pairs[stage.name] = n_pairs
+        if not work:
+            continue
+        scorer.prepare(sorted({d for _, need in work for d in need}), progress)
+        tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
+        costs = []
+        for text, need in work:
+            t0 = time.perf_counter()
+            scores = scorer.score(text, need)
+            costs.append((len(need), len(text) + sum(len(plan.corpus.text_of(d)) for d in need),
+                          time.perf_counter() - t0))
+            store.put(scorer.id, fp, query_key(text), need, scores)
+            tracker.advance(len(need))
+        store.record_costs(scorer.id, costs)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
+    """Read a spec's stored scores for ``queries`` into a :class:`ScoreMatrix`.
+
+    The first-pass lists are read at their stored depth (at least the pool size when
+    :func:`ensure_scores` has run); stage scores missing from the store are NaN.
+    """
+    store, fp, corpus = plan.workspace.store, plan.corpus.fingerprint, plan.corpus
+    qids = queries.ids
+    keys = [query_key(queries.text_of(q)) for q in qids]
+    first = store.get_many(plan.retriever.id, fp, keys)
+    lists = []
+    for key in keys:
+        found = first.get(key, {})
+        pos = np.fromiter((corpus.index_of(d) for d in found), dtype=np.int64, count=len(found))
+        sc = np.fromiter(found.values(), dtype=float, count=len(found))
+        order = np.lexsort((pos, -sc))  # best first; ties by corpus order, as retrieval does
+        lists.append((pos[order], sc[order]))
+    depth = max([len(p) for p, _ in lists] + [1])
+    docs = np.full((len(qids), depth), -1, dtype=np.int64)
+    firsts = np.full((len(qids), depth), -np.inf)
+    for i, (p, s) in enumerate(lists):
+        docs[i, : len(p)] = p
+        firsts[i, : len(s)] = s
+    stage_scores = []
+    for scorer in plan.scorers:
+        got = store.get_many(scorer.id, fp, keys)
+        mat = np.full(docs.shape, np.nan)
+        for i, key in enumerate(keys):
+            scores = got.get(key)
+            if not scores:
+                continue
+            row = docs[i]
+            for j in range(len(lists[i][0])):
+                v = scores.get(corpus.documents[row[j]].id)
+                if v is not None:
+                    mat[i, j] = v
+        stage_scores.append(mat)
+    return ScoreMatrix(query_ids=qids, doc_ids=corpus.ids, docs=docs, first=firsts,
+                       stage_scores=stage_scores, scorer_ids=plan.scorer_ids,
+                       query_texts=[queries.text_of(q) for q in qids])

@@ -1,0 +1,95 @@
+"""The workspace: the data folder's score store, the Qdrant client, and shared loaded objects.
+
+One per process (the dashboard shares it between sessions). Qdrant is embedded (a folder under
+the data folder) unless a server URL is given, by argument or ``QDRANT_URL`` (with
+``QDRANT_API_KEY``); nothing else changes between the two.
+
+>>> import tempfile
+>>> ws = Workspace(tempfile.mkdtemp())
+>>> ws.qdrant_location
+'embedded'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from .data import Corpus
+from .errors import IndexingError
+from .home import cascade_home
+from .models import ResolvedModel
+from .scorers import Retriever, Scorer, ScorerConfig, ScorerContext, retriever_class, scorer_class
+from .store import ScoreStore
+
+
+class Workspace:
+    def __init__(self, home: str | Path | None = None, qdrant_url: str | None = None,
+                 qdrant_api_key: str | None = None):
+        self.home = Path(home) if home is not None else cascade_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.store = ScoreStore(self.home / "scores.sqlite")
+        self.qdrant_url = qdrant_url or os.environ.get("QDRANT_URL") or None
+        self.qdrant_api_key = qdrant_api_key or os.environ.get("QDRANT_API_KEY") or None
+        self._qdrant = None
+        self._lock = threading.RLock()
+        self.shared_objects: dict = {}   # BM25 indexes and the like, keyed by corpus + params
+        self._indexes: dict = {}
+
+    @property
+    def qdrant_location(self) -> str:
+        return self.qdrant_url or "embedded"
+
+    @property
+    def qdrant(self):
+        """The Qdrant client, opened on first use (embedded: one process per folder at a time)."""
+        with self._lock:
+            if self._qdrant is None:
+                self._qdrant = open_qdrant(self.home / "qdrant", self.qdrant_url, self.qdrant_api_key)
+            return self._qdrant
+
+    def vector_index(self, corpus: Corpus, model: ResolvedModel):
+        from .index import VectorIndex
+
+        key = (corpus.fingerprint, model.key)
+        with self._lock:
+            if key not in self._indexes:
+                self._indexes[key] = VectorIndex(self.qdrant, corpus, model)
+            return self._indexes[key]
+
+    def scorer(self, config: ScorerConfig, corpus: Corpus) -> Scorer:
+        return scorer_class(config.kind)(config, ScorerContext(corpus, self))
+
+    def retriever(self, config: ScorerConfig, corpus: Corpus) -> Retriever:
+        return retriever_class(config.kind)(config, ScorerContext(corpus, self))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._qdrant is not None:
+                self._qdrant.close()
+                self._qdrant = None
+
+
+def open_qdrant(path: Path, url: str | None = None, api_key: str | None = None):
+    """An embedded client on ``path``, or a client of the server at ``url`` (checked reachable)."""
+    from qdrant_client import QdrantClient
+
+    if url:
+        client = QdrantClient(url=url, api_key=api_key, timeout=10)
+        try:
+            client.get_collections()
+        except Exception as exc:  # noqa: BLE001 - connection errors come in many types
+            raise IndexingError(f"cannot reach the Qdrant server at {url}: {type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''} "
+                                "(check the URL, QDRANT_API_KEY, and that the server runs)") from exc
+        return client
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(path))
+    except RuntimeError as exc:
+        if "already accessed" in str(exc):
+            raise IndexingError(
+                f"the embedded Qdrant folder {path} is in use by another process (embedded mode "
+                "allows one at a time): stop it, or run a Qdrant server and set QDRANT_URL") from exc
+        raise

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# cascade-explorer: set everything up on a fresh machine, then run what you asked for.
+#
+#   ./run.sh demo    evaluate the demo cascade on the bundled sample data
+#   ./run.sh test    run the test suite (what CI runs)
+#   ./run.sh setup   only install
+#
+# Installs into ./.venv (override with VENV=...). torch is installed first, pinned to a CPU
+# build (torch==2.13.0 lies on this kind of machine's disk): left to itself, pip would pull a
+# multi-GB CUDA build through sentence-transformers.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${VENV:-.venv}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat pyproject.toml run.sh | sha1sum | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    echo "Installing into $VENV (first run only; a few minutes)..." >&2
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    touch "$stamp"
+  fi
+}
+
+cmd=${1:-demo}
+shift || true
+case "$cmd" in
+  setup) setup ;;
+  demo)
+    setup
+    exec "$VENV/bin/cascade" demo "$@"
+    ;;
+  test)
+    setup
+    export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh [demo|test|setup]" >&2
+    exit 2
+    ;;
+esac

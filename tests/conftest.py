@@ -1,0 +1,82 @@
+"""Shared fixtures: a small real dataset (from the bundled SciFact sample), a workspace in a
+temporary data folder, and a tiny locally built cross-encoder (real CrossEncoder, untrained
+weights: fine for plumbing and speed, never for quality claims)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data" / "scifact-mini"
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+TINY_QUERIES = 12
+TINY_OTHER_DOCS = 48
+
+
+@pytest.fixture(scope="session")
+def tiny_beir(tmp_path_factory) -> Path:
+    """A BEIR folder: the first 12 sample queries, their relevant documents and 48 others."""
+    out = tmp_path_factory.mktemp("tiny-beir")
+    corpus = [json.loads(line) for line in (SAMPLE / "corpus.jsonl").open(encoding="utf-8")]
+    queries = [json.loads(line) for line in (SAMPLE / "queries.jsonl").open(encoding="utf-8")]
+    qrels = [line.rstrip("\n").split("\t") for line in (SAMPLE / "qrels" / "test.tsv").open()][1:]
+    queries = queries[:TINY_QUERIES]
+    qids = {q["_id"] for q in queries}
+    qrels = [r for r in qrels if r[0] in qids]
+    keep = {r[1] for r in qrels}
+    keep |= set([d["_id"] for d in corpus if d["_id"] not in keep][:TINY_OTHER_DOCS])
+    (out / "qrels").mkdir()
+    with open(out / "corpus.jsonl", "w", encoding="utf-8") as f:
+        for d in corpus:
+            if d["_id"] in keep:
+                f.write(json.dumps(d) + "\n")
+    with open(out / "queries.jsonl", "w", encoding="utf-8") as f:
+        for q in queries:
+            f.write(json.dumps(q) + "\n")
+    with open(out / "qrels" / "test.tsv", "w", encoding="utf-8") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for r in qrels:
+            f.write("\t".join(r) + "\n")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tiny_beir):
+    from cascade_core.data import load_dataset
+
+    return load_dataset(tiny_beir, split="test")
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    from cascade_core.workspace import Workspace
+
+    ws = Workspace(tmp_path / "home")
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory) -> str:
+    """A real ``CrossEncoder`` folder: a 2-layer BERT with MiniLM's tokenizer, seeded weights."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from cascade_core.models import resolve_model
+
+    out = tmp_path_factory.mktemp("tiny-cross-encoder")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1, max_position_embeddings=512)
+    BertForSequenceClassification(config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2").location).save_pretrained(out)
+    return str(out)
