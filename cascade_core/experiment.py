@@ -48,6 +48,7 @@ class Experiment:
         self.plan = CascadePlan(spec, dataset.corpus, workspace)
         self._matrix: ScoreMatrix | None = None
         self._relevance: Relevance | None = None
+        self._cost_models: list[CostModel] | None = None
 
     @property
     def spec(self) -> CascadeSpec:
@@ -60,6 +61,7 @@ class Experiment:
         report = ensure_scores(plan, self.queries, progress)
         if plan.scorer_ids == self.plan.scorer_ids and (report.retrieved_queries or any(report.scored_pairs.values())):
             self._matrix = None  # new scores: reload
+        self._cost_models = None  # new timings
         return report
 
     @property
@@ -78,8 +80,11 @@ class Experiment:
         return self._relevance
 
     def cost_models(self) -> list[CostModel]:
-        store = self.workspace.store
-        return [CostModel.fit(sid, store.costs(sid)) for sid in self.plan.scorer_ids]
+        """Each step's cost model, fitted on every call recorded for its scorer (cached)."""
+        if self._cost_models is None:
+            store = self.workspace.store
+            self._cost_models = [CostModel.fit(sid, store.costs(sid)) for sid in self.plan.scorer_ids]
+        return self._cost_models
 
     def run(self, spec: CascadeSpec | None = None, budget_ms: float | None = None) -> ExperimentResult:
         """Simulate (no model call), evaluate, and predict latency for ``spec``."""

@@ -128,3 +128,26 @@ def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
         return CrossEncoder(loc, max_length=max_length, device="cpu", activation_fn=torch.nn.Identity())
 
     return _load("cross-encoder", model, make, max_length=max_length)
+
+
+def build_tiny_cross_encoder(folder: str | Path, seed: int = 0) -> str:
+    """Write a real but *untrained* 2-layer BERT ``CrossEncoder`` to ``folder``; return its path.
+
+    No pretrained cross-encoder can be downloaded on an offline machine. This one exercises
+    the whole cross-encoder path (tokenisation, batching, timing) at a realistic shape, so it
+    is good for plumbing tests and cost measurements, and worthless for quality. It reuses the
+    packaged MiniLM tokenizer. Same seed, same weights.
+    """
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    folder = Path(folder)
+    if (folder / "config.json").exists():
+        return str(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1, max_position_embeddings=512)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2").location).save_pretrained(folder)
+    return str(folder)

@@ -68,15 +68,6 @@ def workspace(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_cross_encoder(tmp_path_factory) -> str:
     """A real ``CrossEncoder`` folder: a 2-layer BERT with MiniLM's tokenizer, seeded weights."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from cascade_core.models import build_tiny_cross_encoder
 
-    from cascade_core.models import resolve_model
-
-    out = tmp_path_factory.mktemp("tiny-cross-encoder")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, num_labels=1, max_position_embeddings=512)
-    BertForSequenceClassification(config).save_pretrained(out)
-    AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2").location).save_pretrained(out)
-    return str(out)
+    return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder") / "model")

@@ -30,6 +30,7 @@ class LiveStep:
 class LiveResult:
     query: str
     steps: list[LiveStep]
+    final_k: int
 
     @property
     def total_ms(self) -> float:
@@ -37,7 +38,8 @@ class LiveResult:
 
     @property
     def final_doc_ids(self) -> list[str]:
-        return self.steps[-1].doc_ids
+        """The last step's survivors cut at the spec's ``final_k``."""
+        return self.steps[-1].doc_ids[: self.final_k]
 
 
 def live_run(plan, query: str) -> LiveResult:
@@ -76,4 +78,4 @@ def live_run(plan, query: str) -> LiveResult:
         keep_cols = cols[0][valid[0]]
         steps.append(LiveStep(step.name, [corpus.documents[p].id for p in docs[0, keep_cols]],
                               step.scores[0, : len(keep_cols)], n_scored, secs * 1000.0))
-    return LiveResult(query, steps)
+    return LiveResult(query, steps, spec.final_k)

@@ -1,0 +1,104 @@
+"""The `cascade` command: a real run writes the documented report; bad input gives one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def cascade(*args, home, cwd=None):
+    env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "cascade_core.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=600)
+
+
+def test_eval_prints_and_writes_the_report(tiny_beir, tiny_cross_encoder, tmp_path):
+    report_path = tmp_path / "report.json"
+    res = cascade("eval", "--dataset", str(tiny_beir), "--split", "test", "--first-pass", "bm25",
+                  "--pool-size", "30", "--stage", "bi:all-MiniLM-L6-v2@15",
+                  "--stage", f"cross:{tiny_cross_encoder}@8", "--final-k", "5", "--budget-ms", "1000",
+                  "--live", "2", "--json", str(report_path), home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "Sample query" in out and "nDCG@10" in out and "MRR@10" in out
+    report = json.loads(report_path.read_text())
+    assert {"ndcg@10", "mrr@10"} <= set(report["metrics"])
+    assert [s["name"] for s in report["stages"]] == ["first pass", "bi-encoder", "cross-encoder"]
+    assert [s["keep"] for s in report["stages"]] == [30, 15, 8]
+    recalls = [s["recall"] for s in report["stages"]]
+    assert recalls == sorted(recalls, reverse=True) and 0 < recalls[-1] <= 1
+    assert all(s["latency_ms"] > 0 for s in report["stages"])
+    assert all(s["measured_ms"]["p50"] > 0 for s in report["stages"])
+    assert len(report["sample_query"]["results"]) == 5
+
+    # The same run again: everything comes from the store.
+    again = cascade("eval", "--dataset", str(tiny_beir), "--first-pass", "bm25", "--pool-size", "30",
+                    "--stage", "bi:all-MiniLM-L6-v2@15", "--stage", f"cross:{tiny_cross_encoder}@8",
+                    "--final-k", "5", "--json", str(tmp_path / "again.json"), home=tmp_path / "home")
+    assert again.returncode == 0, again.stderr
+    second = json.loads((tmp_path / "again.json").read_text())
+    assert second["scoring"]["retrieved_queries"] == 0
+    assert sum(second["scoring"]["scored_pairs"].values()) == 0
+    assert second["metrics"] == pytest.approx(report["metrics"])
+
+
+def test_config_file_and_flag_override(tiny_beir, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("first_pass: {kind: bm25}\npool_size: 20\nstages: []\nfinal_k: 10\n")
+    res = cascade("eval", "--dataset", str(tiny_beir), "--config", str(config), "--pool-size", "25",
+                  "--json", str(tmp_path / "r.json"), "--save-spec", str(tmp_path / "s.yaml"),
+                  home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["spec"]["pool_size"] == 25
+    assert "pool_size: 25" in (tmp_path / "s.yaml").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "--dataset", "/nonexistent/folder"], "no such file or folder"),
+    (["eval", "--dataset", "{tiny}", "--stage", "bi:all-MiniLM-L6-v2@500"], "larger than pool_size"),
+    (["eval", "--dataset", "{tiny}", "--stage", "bi-encoder"], "KIND[:MODEL]@KEEP"),
+    (["eval", "--dataset", "{tiny}", "--first-pass", "magic"], "unknown first pass"),
+    (["eval", "--dataset", "{tiny}", "--stage", "cross:/no/such/model@5"], "does not exist"),
+    (["eval", "--dataset", "{tiny}", "--config", "/no/spec.yaml"], "does not exist"),
+    (["eval", "--dataset", "{tiny}", "--split", "dev"], "split"),
+    (["eval", "--dataset", "{tiny}", "--pool-size", "ten"], "invalid int value"),
+    (["eval"], "--dataset"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_gives_one_clear_line(args, message, tiny_beir, tmp_path):
+    args = [a.replace("{tiny}", str(tiny_beir)) for a in args]
+    res = cascade(*args, home=tmp_path / "home")
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], res.stderr
+
+
+def test_malformed_corpus_reports_file_and_line(tmp_path):
+    folder = tmp_path / "bad"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "1", "text": "ok"}\n{"_id": "2", "text": \n')
+    (folder / "queries.jsonl").write_text('{"_id": "q", "text": "x"}\n')
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
+    res = cascade("eval", "--dataset", str(folder), home=tmp_path / "home")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "corpus.jsonl:2" in res.stderr
+
+
+def test_index_and_indexes_commands(tiny_beir, tmp_path):
+    home = tmp_path / "home"
+    res = cascade("index", "--dataset", str(tiny_beir), "--model", "all-MiniLM-L6-v2", home=home)
+    assert res.returncode == 0, res.stderr
+    assert "complete: True" in res.stdout
+    again = cascade("index", "--dataset", str(tiny_beir), home=home)
+    assert "nothing to do" in again.stdout
+    listing = cascade("indexes", home=home)
+    name = listing.stdout.split()[0]
+    assert "complete" in listing.stdout and name.startswith("cx-")
+    assert cascade("indexes", "--drop", "nope", home=home).returncode == 2
+    assert cascade("indexes", "--drop", name, home=home).returncode == 0
+    assert "No indexes yet" in cascade("indexes", home=home).stdout
+    bad = cascade("index", "--dataset", str(tiny_beir), "--model", "/no/such/model", home=home)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
