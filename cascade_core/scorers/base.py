@@ -63,15 +63,10 @@ class ScorerContext:
     workspace: "Workspace"
 
 
-class Scorer(ABC):
-    """Scores documents of the corpus for a query. Higher is better.
-
-    ``pointwise`` scorers give each document a score that does not depend on which other
-    documents are scored with it: for them "score once, cut anywhere" is exact.
-    """
+class Component(ABC):
+    """What scorers and retrievers share: a config, the corpus, and the workspace."""
 
     kind: str = ""
-    pointwise: bool = True
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         self.config = config
@@ -83,6 +78,16 @@ class Scorer(ABC):
         """Stable cache key: kind, model key and every parameter that changes a score."""
         return self.config.kind
 
+
+class Scorer(Component):
+    """Scores documents of the corpus for a query. Higher is better.
+
+    ``pointwise`` scorers give each document a score that does not depend on which other
+    documents are scored with it: for them "score once, cut anywhere" is exact.
+    """
+
+    pointwise: bool = True
+
     def prepare(self, doc_ids: Sequence[str], progress=None) -> None:
         """Offline work on the document side (indexing) before timed scoring; default: none."""
 
@@ -91,19 +96,8 @@ class Scorer(ABC):
         """Scores of ``doc_ids`` for ``query``, as a float array in the same order."""
 
 
-class Retriever(ABC):
+class Retriever(Component):
     """A first pass: finds the top-``k`` documents of the whole corpus for a query."""
-
-    kind: str = ""
-
-    def __init__(self, config: ScorerConfig, ctx: ScorerContext):
-        self.config = config
-        self.ctx = ctx
-        self.corpus = ctx.corpus
-
-    @property
-    def id(self) -> str:
-        return self.config.kind
 
     def prepare(self, progress=None) -> None:
         """Build what retrieval needs (an index); default: none."""

@@ -24,7 +24,7 @@ _cache_lock = threading.Lock()
 
 
 def bm25_params(config: ScorerConfig) -> dict:
-    unknown = set(config.params) - set(DEFAULTS) - {"depth"}
+    unknown = set(config.params) - set(DEFAULTS)
     if unknown:
         from ..errors import SpecError
         raise SpecError(f"unknown BM25 parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
@@ -59,9 +59,8 @@ class BM25Index:
         return np.asarray(self.model.get_batch_scores(self.tokenizer.tokenize(query), idx), dtype=float)
 
 
-@register("bm25", "lexical")
-class BM25Scorer(Scorer):
-    """Rescore candidates with BM25 (corpus-wide statistics)."""
+class _UsesBM25Index:
+    """Shared by the BM25 scorer and retriever: the parameters and the per-corpus index."""
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
@@ -73,6 +72,11 @@ class BM25Scorer(Scorer):
         if self._index is None:
             self._index = BM25Index.shared(self.ctx, self.params)
         return self._index
+
+
+@register("bm25", "lexical")
+class BM25Scorer(_UsesBM25Index, Scorer):
+    """Rescore candidates with BM25 (corpus-wide statistics)."""
 
     @property
     def id(self) -> str:
@@ -86,19 +90,8 @@ class BM25Scorer(Scorer):
 
 
 @register("bm25", "lexical", retriever=True)
-class BM25Retriever(Retriever):
+class BM25Retriever(_UsesBM25Index, Retriever):
     """First pass: BM25 over the whole corpus, top-k."""
-
-    def __init__(self, config: ScorerConfig, ctx: ScorerContext):
-        super().__init__(config, ctx)
-        self.params = bm25_params(config)
-        self._index: BM25Index | None = None
-
-    @property
-    def index(self) -> BM25Index:
-        if self._index is None:
-            self._index = BM25Index.shared(self.ctx, self.params)
-        return self._index
 
     @property
     def id(self) -> str:

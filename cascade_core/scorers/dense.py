@@ -18,18 +18,18 @@ from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
 DEFAULT_BI_ENCODER = "all-MiniLM-L6-v2"
 
 
-def _index_for(config: ScorerConfig, ctx: ScorerContext):
-    model = resolve_model(config.model or DEFAULT_BI_ENCODER)
-    return ctx.workspace.vector_index(ctx.corpus, model)
-
-
-@register("bi-encoder", "bi", "dense")
-class BiEncoderScorer(Scorer):
-    """Cosine similarity of query and document embeddings (documents from the index)."""
+class _UsesVectorIndex:
+    """Shared by the bi-encoder scorer and the dense retriever: the index of their model."""
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
-        self.index = _index_for(config, ctx)
+        model = resolve_model(config.model or DEFAULT_BI_ENCODER)
+        self.index = ctx.workspace.vector_index(ctx.corpus, model)
+
+
+@register("bi-encoder", "bi", "dense")
+class BiEncoderScorer(_UsesVectorIndex, Scorer):
+    """Cosine similarity of query and document embeddings (documents from the index)."""
 
     @property
     def id(self) -> str:
@@ -46,12 +46,8 @@ class BiEncoderScorer(Scorer):
 
 
 @register("dense", "bi-encoder", "bi", retriever=True)
-class DenseRetriever(Retriever):
+class DenseRetriever(_UsesVectorIndex, Retriever):
     """First pass: nearest neighbours of the query embedding in the Qdrant index."""
-
-    def __init__(self, config: ScorerConfig, ctx: ScorerContext):
-        super().__init__(config, ctx)
-        self.index = _index_for(config, ctx)
 
     @property
     def id(self) -> str:
