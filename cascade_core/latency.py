@@ -37,7 +37,15 @@ class CostModel:
         if len(np.unique(n)) < 2:
             per = float(np.median(ms / np.maximum(n, 1)))
             return cls(scorer_id, 0.0, per, len(calls))
-        (fixed, per), _ = nnls(np.column_stack([np.ones_like(n), n]), ms)
+        design = np.column_stack([np.ones_like(n), n])
+        (fixed, per), _ = nnls(design, ms)
+        # Calls slowed by something else on the machine (a busy CPU, a first-call warm-up) are
+        # outliers, not costs: drop residuals beyond 3 MADs once and refit.
+        resid = ms - design @ np.array([fixed, per])
+        mad = np.median(np.abs(resid - np.median(resid))) or 1e-9
+        keep = np.abs(resid - np.median(resid)) <= 3 * 1.4826 * mad
+        if keep.sum() >= 2 and len(np.unique(n[keep])) >= 2:
+            (fixed, per), _ = nnls(design[keep], ms[keep])
         return cls(scorer_id, float(fixed), float(per), len(calls))
 
     @property

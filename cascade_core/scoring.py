@@ -128,6 +128,7 @@ def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
     qids = queries.ids
     keys = [query_key(queries.text_of(q)) for q in qids]
     first = store.get_many(plan.retriever.id, fp, keys)
+    stored_depths = store.retrieval_depths(plan.retriever.id, fp)
     lists = []
     for key in keys:
         found = first.get(key, {})
@@ -157,4 +158,5 @@ def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
         stage_scores.append(mat)
     return ScoreMatrix(query_ids=qids, doc_ids=corpus.ids, docs=docs, first=firsts,
                        stage_scores=stage_scores, scorer_ids=plan.scorer_ids,
-                       query_texts=[queries.text_of(q) for q in qids])
+                       query_texts=[queries.text_of(q) for q in qids],
+                       retrieved_depth=min((stored_depths.get(k, 0) for k in keys), default=0))

@@ -188,11 +188,14 @@ class ScoreStore:
                 [(scorer, int(n), int(c), float(s), now) for n, c, s in calls],
             )
 
-    def costs(self, scorer: str) -> np.ndarray:
-        """Every recorded call of a scorer as an array of rows ``(n_pairs, n_chars, seconds)``."""
+    def costs(self, scorer: str, most_recent: int = 5000) -> np.ndarray:
+        """The most recent recorded calls of a scorer as rows ``(n_pairs, n_chars, seconds)``.
+
+        Only recent calls count, so a model on faster hardware (or a fixed slowdown) ages out.
+        """
         rows = self._conn().execute(
-            "SELECT n_pairs, n_chars, seconds FROM costs WHERE scorer=?", (scorer,)
-        ).fetchall()
+            "SELECT n_pairs, n_chars, seconds FROM costs WHERE scorer=? ORDER BY rowid DESC LIMIT ?",
+            (scorer, most_recent)).fetchall()
         return np.asarray(rows, dtype=float).reshape(-1, 3)
 
     def n_scores(self, scorer: str | None = None) -> int:

@@ -42,6 +42,7 @@ class ScoreMatrix:
     stage_scores: list[np.ndarray]     # per stage: [Q, N], NaN = not scored yet
     scorer_ids: list[str] = field(default_factory=list)   # first pass, then each stage
     query_texts: list[str] = field(default_factory=list)
+    retrieved_depth: int | None = None  # first-pass depth stored for every query (None: N)
 
     @property
     def depth(self) -> int:
@@ -131,6 +132,9 @@ def simulate(spec: CascadeSpec, matrix: ScoreMatrix) -> CascadeRun:
         raise SpecError(f"the score matrix has {len(matrix.stage_scores)} stages of scores; "
                         f"the spec has {len(spec.stages)}")
     Q, N = matrix.docs.shape
+    if matrix.retrieved_depth is not None and spec.pool_size > matrix.retrieved_depth:
+        raise MissingScoresError(f"the first pass was stored {matrix.retrieved_depth} deep; a pool of "
+                                 f"{spec.pool_size} needs it retrieved deeper first")
     pool = min(spec.pool_size, N)
     all_cols = np.broadcast_to(np.arange(N), (Q, N))
     valid_all = matrix.docs >= 0

@@ -1,0 +1,14 @@
+"""cascade-explorer: the dashboard. Run with `streamlit run app.py` (or `./run.sh demo`)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="cascade-explorer", page_icon=":material/filter_alt:", layout="wide")
+
+PAGES = [
+    st.Page("pages/data.py", title="Data & index", icon=":material/database:", default=True),
+    st.Page("pages/build.py", title="Build", icon=":material/build:"),
+    st.Page("pages/flow.py", title="Flow", icon=":material/account_tree:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/monitoring:"),
+    st.Page("pages/live.py", title="Live", icon=":material/bolt:"),
+]
+st.navigation(PAGES).run()

@@ -1,0 +1,53 @@
+"""How candidates and judged-relevant documents flow through a simulated cascade.
+
+>>> # rows = flow_table(run, relevance)          # whole query set
+>>> # rows = flow_table(run, relevance, query=3) # one query
+>>> # rows[1]["relevant_lost"] -> relevant documents the first rerank stage dropped
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .cascade.simulate import CascadeRun
+from .evaluation import Relevance
+
+
+def relevant_kept(run: CascadeRun, relevance: Relevance) -> np.ndarray:
+    """``[steps, Q]``: judged-relevant documents each step keeps, per query."""
+    out = []
+    for step in run.steps:
+        cols, valid = step.kept()
+        out.append(((np.take_along_axis(relevance.grades, cols, axis=1) > 0) & valid).sum(axis=1))
+    return np.asarray(out)
+
+
+def flow_table(run: CascadeRun, relevance: Relevance | None, query: int | None = None,
+               corpus_size: int | None = None) -> pd.DataFrame:
+    """One row per step: candidates in, kept, dropped; relevant in, kept, lost.
+
+    For the whole query set the candidate counts are means per query and the relevant counts are
+    totals over queries (relevant documents are few: totals show them best). For one query
+    (``query`` = row index) every count is that query's. The first pass's "in" is the corpus.
+    """
+    rows = np.arange(len(run.matrix.query_ids)) if query is None else np.array([query])
+    n_corpus = corpus_size if corpus_size is not None else len(run.matrix.doc_ids)
+    kept_rel = relevant_kept(run, relevance)[:, rows] if relevance is not None else None
+    records = []
+    cand_in = np.full(len(rows), float(n_corpus))
+    rel_in = relevance.n_relevant[rows].astype(float) if relevance is not None else None
+    for i, step in enumerate(run.steps):
+        if i > 0:
+            cand_in = step.n_in[rows].astype(float)
+        kept = step.n_kept[rows].astype(float)
+        rec = {"step": step.name, "keep": step.keep,
+               "candidates_in": float(cand_in.mean()), "kept": float(kept.mean()),
+               "dropped": float((cand_in - kept).mean())}
+        if relevance is not None:
+            rk = kept_rel[i].astype(float)
+            rec.update(relevant_in=float(rel_in.sum()), relevant_kept=float(rk.sum()),
+                       relevant_lost=float((rel_in - rk).sum()))
+            rel_in = rk
+        records.append(rec)
+    return pd.DataFrame(records)

@@ -1,0 +1,56 @@
+"""Where should each cut-off be? Recall curves per step and the plateau where recall stops rising.
+
+A step's recall@k curve ranks the candidates the step *receives* by its own score, so it is
+conditional on the steps before it: it answers "if this stage kept k, how much of what is
+relevant would still be there?"
+
+>>> plateau(np.array([10, 20, 50, 100]), np.array([0.5, 0.8, 0.9, 0.9]))
+50
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .cascade.simulate import CascadeRun
+from .evaluation import Relevance
+
+PLATEAU_TOLERANCE = 0.005   # recall within half a point of its maximum counts as "stopped rising"
+
+
+def default_grid(max_k: int) -> np.ndarray:
+    """Cut-offs to try: every k up to 20, then about 40 more on a log scale up to ``max_k``."""
+    small = np.arange(1, min(20, max_k) + 1)
+    large = np.unique(np.geomspace(max(20, 1), max(max_k, 1), 40).round().astype(int))
+    return np.unique(np.concatenate([small, large[large <= max_k]]))
+
+
+def recall_curve(run: CascadeRun, relevance: Relevance, step: int, ks=None) -> pd.DataFrame:
+    """Mean recall@k over queries of one step's ordering of its input, for each k in ``ks``."""
+    st = run.steps[step]
+    n_in = st.order.shape[1]
+    ks = default_grid(n_in) if ks is None else np.asarray([k for k in ks if 1 <= k <= n_in])
+    rel = (np.take_along_axis(relevance.grades, st.order, axis=1) > 0) & st.valid
+    found = np.cumsum(rel, axis=1)[:, ks - 1]
+    n_rel = relevance.n_relevant[:, None].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(n_rel > 0, found / np.where(n_rel > 0, n_rel, 1), np.nan)
+    return pd.DataFrame({"k": ks, "recall": np.nanmean(recall, axis=0), "step": st.name})
+
+
+def plateau(ks: np.ndarray, recall: np.ndarray, tolerance: float = PLATEAU_TOLERANCE) -> int:
+    """The smallest k whose recall is within ``tolerance`` of the curve's maximum."""
+    recall = np.asarray(recall, dtype=float)
+    best = np.nanmax(recall)
+    return int(np.asarray(ks)[np.flatnonzero(recall >= best - tolerance)[0]])
+
+
+def recall_curves(run: CascadeRun, relevance: Relevance) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every step's curve (long format) and each step's plateau cut-off."""
+    frames, plateaus = [], {}
+    for i, st in enumerate(run.steps):
+        df = recall_curve(run, relevance, i)
+        frames.append(df)
+        plateaus[st.name] = plateau(df["k"].to_numpy(), df["recall"].to_numpy())
+    return pd.concat(frames, ignore_index=True), plateaus

@@ -1,0 +1,138 @@
+"""Plotly figures for the dashboard. They draw what cascade_core computed; they compute nothing.
+
+Colours are fixed per step position (first pass, stage 1, ...) so a stage looks the same on
+every page.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+STEP_COLORS = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3"]
+KEPT_COLOR = "#2CA02C"
+LOST_COLOR = "#D62728"
+BUDGET_COLOR = "#222222"
+
+
+def step_color(i: int) -> str:
+    return STEP_COLORS[i % len(STEP_COLORS)]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def candidate_funnel(flow: pd.DataFrame, per_query: bool = True) -> go.Figure:
+    """Candidates kept at each step (first the corpus), with in -> out in the labels."""
+    labels = ["corpus"] + list(flow["step"])
+    values = [flow["candidates_in"].iloc[0]] + list(flow["kept"])
+    text = [f"{values[0]:,.0f} documents"] + [
+        f"{r.candidates_in:,.0f} in -> {r.kept:,.0f} kept" for r in flow.itertuples()]
+    fig = go.Figure(go.Funnel(y=labels, x=values, text=text, textinfo="text",
+                              marker=dict(color=["#BBBBBB"] + [step_color(i) for i in range(len(flow))])))
+    fig.update_xaxes(title="documents" + (" per query (mean)" if per_query else ""))
+    return _layout(fig, "Candidates through the cascade" + (" (mean per query)" if per_query else ""))
+
+
+def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
+    """Judged-relevant documents: kept by each step (green) or lost there (red)."""
+    steps = list(flow["step"])
+    nodes = ["judged relevant"] + [f"kept by {s}" for s in steps] + [f"lost at {s}" for s in steps]
+    colors = ["#888888"] + [step_color(i) for i in range(len(steps))] + [LOST_COLOR] * len(steps)
+    src, dst, val, col = [], [], [], []
+    for i, r in enumerate(flow.itertuples()):
+        origin = 0 if i == 0 else i  # node i is "kept by step i-1"
+        if r.relevant_kept > 0:
+            src.append(origin); dst.append(1 + i); val.append(r.relevant_kept); col.append("rgba(44,160,44,0.45)")
+        if r.relevant_lost > 0:
+            src.append(origin); dst.append(1 + len(steps) + i); val.append(r.relevant_lost)
+            col.append("rgba(214,39,40,0.45)")
+    total = flow["relevant_in"].iloc[0]
+    labels = [f"{n} ({v:,.0f})" for n, v in zip(nodes, [total] + list(flow["relevant_kept"]) + list(flow["relevant_lost"]))]
+    fig = go.Figure(go.Sankey(node=dict(label=labels, color=colors, pad=18, thickness=16),
+                              link=dict(source=src, target=dst, value=val, color=col)))
+    scope = "all queries, totals" if whole_set else "this query"
+    return _layout(fig, f"Judged-relevant documents: kept vs lost ({scope})")
+
+
+def latency_bars(latency, measured: dict | None = None) -> go.Figure:
+    """Each step's predicted ms per query stacked against the budget line; the step that crosses
+    the budget is marked. ``measured`` (step -> p50 ms) adds a measured bar beside it."""
+    fig = go.Figure()
+    rows = ["predicted"] + (["measured p50"] if measured else [])
+    for i, st in enumerate(latency.stages):
+        ms = 0.0 if math.isnan(st.predicted_ms) else st.predicted_ms
+        xs = [ms] + ([measured.get(st.name, 0.0)] if measured else [])
+        name = st.name + ("  (OVER BUDGET)" if st.over_budget and latency.first_over_budget == st.name else "")
+        fig.add_trace(go.Bar(y=rows, x=xs, orientation="h", name=name, marker_color=step_color(i),
+                             marker_pattern_shape="x" if st.over_budget else "",
+                             text=[f"{x:.1f} ms" for x in xs], textposition="inside",
+                             hovertemplate=f"{st.name}: %{{x:.1f}} ms<extra></extra>"))
+    fig.update_layout(barmode="stack")
+    if latency.budget_ms is not None:
+        fig.add_vline(x=latency.budget_ms, line=dict(color=BUDGET_COLOR, dash="dash", width=2),
+                      annotation_text=f"budget {latency.budget_ms:.0f} ms", annotation_position="top")
+    fig.update_xaxes(title="ms per query")
+    verdict = ""
+    if latency.within_budget is not None:
+        verdict = " - within budget" if latency.within_budget else f" - over budget from {latency.first_over_budget}"
+    return _layout(fig, f"Latency budget: {latency.total_ms:.1f} ms predicted{verdict}", height=260)
+
+
+def recall_funnel(per_step_recall: dict[str, np.ndarray]) -> go.Figure:
+    """Recall after each step: mean (line) and the spread over queries (box)."""
+    fig = go.Figure()
+    names = list(per_step_recall)
+    for i, name in enumerate(names):
+        vals = per_step_recall[name]
+        fig.add_trace(go.Box(y=vals, name=name, marker_color=step_color(i), boxmean=True, showlegend=False,
+                             hovertemplate="recall %{y:.3f}<extra></extra>"))
+    means = [float(np.nanmean(per_step_recall[n])) for n in names]
+    fig.add_trace(go.Scatter(x=names, y=means, mode="lines+markers+text", name="mean recall",
+                             text=[f"{m:.1%}" for m in means], textposition="top center",
+                             line=dict(color="#333333")))
+    fig.update_yaxes(title="recall (share of judged-relevant kept)", tickformat=".0%", range=[0, 1.08])
+    fig.update_xaxes(title="after step")
+    return _layout(fig, "Recall funnel over the labeled queries (mean and spread)", height=420)
+
+
+def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[str, int]) -> go.Figure:
+    """recall@k per step (conditional on the steps before), its plateau and the current cut-off."""
+    fig = go.Figure()
+    for i, (name, df) in enumerate(curves.groupby("step", sort=False)):
+        color = step_color(i)
+        fig.add_trace(go.Scatter(x=df["k"], y=df["recall"], mode="lines", name=name, line=dict(color=color),
+                                 hovertemplate=f"{name}: recall@%{{x}} = %{{y:.3f}}<extra></extra>"))
+        k_plateau = plateaus.get(name)
+        if k_plateau is not None:
+            y = float(df.loc[df["k"] == k_plateau, "recall"].iloc[0])
+            fig.add_trace(go.Scatter(x=[k_plateau], y=[y], mode="markers+text", marker=dict(size=11, color=color,
+                                     symbol="diamond"), text=[f"plateau k={k_plateau}"], textposition="bottom right",
+                                     name=f"{name}: recall stops rising", showlegend=False))
+        if name in cutoffs:
+            fig.add_vline(x=cutoffs[name], line=dict(color=color, dash="dot"),
+                          annotation_text=f"{name} keeps {cutoffs[name]}", annotation_position="top left")
+    fig.update_xaxes(title="cut-off k (candidates kept)", type="log")
+    fig.update_yaxes(title="recall@k", tickformat=".0%")
+    return _layout(fig, "Recall@k of each step over the candidates it receives", height=420)
+
+
+def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
+    """Measured ms of a live run next to the predicted ms, per step."""
+    names = [s.name for s in steps]
+    fig = go.Figure([
+        go.Bar(x=names, y=[s.ms for s in steps], name="measured (this run)", marker_color="#444444",
+               text=[f"{s.ms:.1f}" for s in steps], textposition="outside"),
+        go.Bar(x=names, y=[predicted.get(n, float("nan")) for n in names], name="predicted (cost model)",
+               marker_color=[step_color(i) for i in range(len(names))],
+               text=[f"{predicted.get(n, float('nan')):.1f}" for n in names], textposition="outside"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title="ms")
+    return _layout(fig, "Live run: measured vs predicted latency per step")

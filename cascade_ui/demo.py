@@ -1,0 +1,27 @@
+"""The one-click demo: sample data, the demo preset, and every score its sliders can need."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cascade_core.cascade import CascadeSpec
+
+from . import state
+from .presets import DEMO_PRESET, preset_spec
+
+DEMO_MAX_POOL = 1000
+
+
+def run_demo(container) -> CascadeSpec:
+    """Load the sample, apply the demo preset, and score deep enough that any slider position
+    (pool up to 1000, any stage keep) simulates without a model call."""
+    state.load_dataset(state.SAMPLE_PATH, split="test", label="SciFact sample (bundled)")
+    spec = state.set_spec(preset_spec(DEMO_PRESET))
+    deepest = spec.with_keeps(pool_size=DEMO_MAX_POOL, keeps=[DEMO_MAX_POOL] * len(spec.stages),
+                              final_k=spec.final_k)
+    exp = state.experiment(spec)
+    with container.status("Preparing the demo: indexing the sample and scoring (first time only)...",
+                          expanded=True) as status:
+        exp.ensure_scores(deepest, progress=state.progress_callback(status))
+        status.update(label="Demo ready: every score is stored", state="complete", expanded=False)
+    return spec

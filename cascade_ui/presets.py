@@ -1,0 +1,73 @@
+"""Cascade presets named after common production shapes, built from the models available offline.
+
+No pretrained cross-encoder installs offline; presets with a cross-encoder stage use the model
+named in ``CROSS_ENCODER_ENV`` (a hub id or folder, for online users) or else a locally built,
+*untrained* stand-in that measures latency honestly and ranks at random: the UI says so.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cascade_core.home import cascade_home
+from cascade_core.models import build_tiny_cross_encoder
+
+CROSS_ENCODER_ENV = "CASCADE_CROSS_ENCODER"
+BI = "all-MiniLM-L6-v2"
+
+
+def stand_in_cross_encoder() -> str:
+    return build_tiny_cross_encoder(cascade_home() / "models" / "untrained-tiny-cross-encoder")
+
+
+def cross_encoder_model() -> tuple[str, bool]:
+    """The cross-encoder presets use, and whether it is the untrained stand-in."""
+    chosen = os.environ.get(CROSS_ENCODER_ENV)
+    if chosen:
+        return chosen, False
+    return stand_in_cross_encoder(), True
+
+
+def is_stand_in(model: str | None) -> bool:
+    return bool(model) and "untrained-tiny-cross-encoder" in model
+
+
+CE = "<cross-encoder>"  # filled in by preset_spec, so that listing presets loads no model
+
+
+def presets() -> dict[str, dict]:
+    """Preset name -> spec dict (cross-encoder still a placeholder). The demo preset comes first."""
+    out = {
+        "Demo: BM25 -> 100 -> bi-encoder -> 20": {
+            "name": "demo", "first_pass": {"kind": "bm25"}, "pool_size": 100,
+            "stages": [{"scorer": {"kind": "bi-encoder", "model": BI}, "keep": 20}], "final_k": 10},
+    }
+    ce = CE
+    out.update({
+        "BM25 -> 1000 -> bi-encoder -> 100 -> cross-encoder -> 20": {
+            "name": "bm25-bi-ce", "first_pass": {"kind": "bm25"}, "pool_size": 1000,
+            "stages": [{"scorer": {"kind": "bi-encoder", "model": BI}, "keep": 100},
+                       {"scorer": {"kind": "cross-encoder", "model": ce}, "keep": 20}], "final_k": 10},
+        "Hybrid -> 500 -> cross-encoder -> 30": {
+            "name": "hybrid-ce", "first_pass": {"kind": "hybrid", "model": BI, "params": {"rrf_k": 60}},
+            "pool_size": 500, "stages": [{"scorer": {"kind": "cross-encoder", "model": ce}, "keep": 30}],
+            "final_k": 10},
+        "Dense -> 200 -> cross-encoder -> 10": {
+            "name": "dense-ce", "first_pass": {"kind": "dense", "model": BI}, "pool_size": 200,
+            "stages": [{"scorer": {"kind": "cross-encoder", "model": ce}, "keep": 10}], "final_k": 10},
+    })
+    return out
+
+
+def preset_spec(name: str) -> dict:
+    """A preset's spec dict with its cross-encoder resolved (built on first use if a stand-in)."""
+    import copy
+
+    spec = copy.deepcopy(presets()[name])
+    for st in spec["stages"]:
+        if st["scorer"].get("model") == CE:
+            st["scorer"]["model"] = cross_encoder_model()[0]
+    return spec
+
+
+DEMO_PRESET = "Demo: BM25 -> 100 -> bi-encoder -> 20"

@@ -1,0 +1,163 @@
+"""Session state and shared resources for the dashboard.
+
+Shared by every session of the server process (``st.cache_resource``): the workspace (score
+store, Qdrant client), loaded datasets, experiments (with their loaded score matrices) and, via
+:mod:`cascade_core.models`, the models. Per session (``st.session_state``): which dataset, the
+spec being edited, the budget. So two tabs never see each other's settings, and nothing heavy
+is loaded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from cascade_core.cascade import CascadeSpec
+from cascade_core.errors import CascadeError, MissingScoresError
+from cascade_core.experiment import Experiment, ExperimentResult
+from cascade_core.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+# The demo's dataset; tests point it at a smaller one.
+SAMPLE_PATH = os.environ.get("CASCADE_SAMPLE_DATA", str(REPO / "sample_data" / "scifact-mini"))
+
+# session_state keys
+DATASET = "dataset_source"      # {"path", "split", "fmt", "label"}
+SPEC = "spec"                   # a spec dict (validated)
+BUDGET = "budget_ms"
+SPEC_VERSION = "spec_version"
+DEFAULT_BUDGET_MS = 100.0
+
+
+@st.cache_resource(show_spinner=False)
+def workspace() -> Workspace:
+    return Workspace()
+
+
+@st.cache_resource(show_spinner="Loading the dataset...", max_entries=8)
+def _dataset(path: str, split: str | None, fmt: str):
+    from cascade_core.data import load_dataset
+
+    return load_dataset(path, split=split, fmt=fmt)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _experiment(path: str, split: str | None, fmt: str, scorers_key: str) -> Experiment:
+    spec = CascadeSpec.from_dict(json.loads(scorers_key))
+    return Experiment(_dataset(path, split, fmt), spec, workspace())
+
+
+def load_dataset(path: str, split: str | None = None, fmt: str = "auto", label: str | None = None):
+    """Load and validate a dataset; on success it becomes this session's dataset.
+
+    On failure the error propagates and the session keeps the dataset it had.
+    """
+    ds = _dataset(path, split or None, fmt)
+    st.session_state[DATASET] = {"path": path, "split": split or None, "fmt": fmt,
+                                 "label": label or ds.name}
+    return ds
+
+
+def dataset():
+    src = st.session_state.get(DATASET)
+    return None if src is None else _dataset(src["path"], src["split"], src["fmt"])
+
+
+def dataset_label() -> str | None:
+    src = st.session_state.get(DATASET)
+    return None if src is None else src["label"]
+
+
+def spec() -> CascadeSpec | None:
+    data = st.session_state.get(SPEC)
+    return None if data is None else CascadeSpec.from_dict(data)
+
+
+def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
+    """Validate and store the session's spec (raises SpecError and keeps the old one if invalid).
+
+    A spec set from elsewhere than the cut-off sliders bumps ``spec_version``, which is part of
+    the sliders' keys, so the sliders start again from the new spec's values.
+    """
+    parsed = new if isinstance(new, CascadeSpec) else CascadeSpec.from_dict(new)
+    st.session_state[SPEC] = parsed.to_dict()
+    if not from_slider:
+        st.session_state[SPEC_VERSION] = st.session_state.get(SPEC_VERSION, 0) + 1
+    return parsed
+
+
+def spec_version() -> int:
+    return st.session_state.get(SPEC_VERSION, 0)
+
+
+def budget_ms() -> float:
+    return float(st.session_state.get(BUDGET, DEFAULT_BUDGET_MS))
+
+
+def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
+    """The shared experiment for this session's dataset and the spec's scorers."""
+    src, sp = st.session_state.get(DATASET), for_spec or spec()
+    if src is None or sp is None:
+        return None
+    # Cut-offs do not matter to the experiment: key it on the scorers only (deepest spec shape).
+    scorers = {"first_pass": sp.first_pass.to_dict(), "pool_size": sp.pool_size,
+               "stages": [{"scorer": s.scorer.to_dict(), "keep": s.keep, "name": s.name,
+                           "combine": s.combine, "rrf_k": s.rrf_k, "weight": s.weight}
+                          for s in sp.stages], "final_k": sp.final_k}
+    key = json.dumps({**scorers, "pool_size": 10_000,
+                      "stages": [{**s, "keep": 10_000} for s in scorers["stages"]], "final_k": 1},
+                     sort_keys=True)
+    return _experiment(src["path"], src["split"], src["fmt"], key)
+
+
+def progress_callback(container=None):
+    """A cascade_core progress callback drawing a Streamlit progress bar with time left."""
+    holder = (container or st).empty()
+    bar = {"widget": None, "task": None}
+
+    def update(event):
+        if bar["task"] != event.task:
+            bar["widget"] = holder.progress(0.0, text=event.describe())
+            bar["task"] = event.task
+        bar["widget"].progress(min(event.fraction, 1.0), text=event.describe())
+
+    return update
+
+
+def run_current(container=None) -> ExperimentResult | None:
+    """Simulate this session's spec; score first (with progress) whatever is not stored yet."""
+    sp = spec()
+    exp = experiment(sp)
+    if exp is None:
+        return None
+    try:
+        return exp.run(sp, budget_ms())
+    except MissingScoresError:
+        with (container or st).status("Scoring what these cut-offs need (stored: never again)...",
+                                      expanded=True) as status:
+            exp.ensure_scores(sp, progress=progress_callback(status))
+            status.update(label="Scores stored", state="complete", expanded=False)
+        return exp.run(sp, budget_ms())
+
+
+def show_error(exc: Exception) -> None:
+    """A CascadeError's one line, or a short generic message (never a raw traceback)."""
+    if isinstance(exc, CascadeError):
+        st.error(str(exc))
+    else:
+        st.error(f"Something went wrong: {type(exc).__name__}: {exc}")
+
+
+def require_dataset_and_spec() -> bool:
+    """Tell the user what to do first when this session has no dataset or no spec yet."""
+    if st.session_state.get(DATASET) is None:
+        st.info("No dataset loaded yet. Open **Data & index** and load the bundled sample "
+                "(or press **Run the demo** there).")
+        return False
+    if st.session_state.get(SPEC) is None:
+        st.info("No cascade yet. Open **Build** and pick a preset or build one.")
+        return False
+    return True

@@ -1,0 +1,66 @@
+"""Widgets shared by several pages: the sidebar status and the cut-off sliders."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cascade_core.errors import SpecError
+
+from . import state
+from .charts import step_color
+
+
+def fmt_ms(ms: float) -> str:
+    return "?" if ms != ms else (f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s")
+
+
+def sidebar_status() -> None:
+    """Which dataset and cascade this session is on, in the sidebar of every page."""
+    with st.sidebar:
+        label = state.dataset_label()
+        st.caption(f"**Dataset:** {label or 'none yet'}")
+        sp = state.spec()
+        st.caption(f"**Cascade:** {sp.describe() if sp else 'none yet'}")
+
+
+def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
+    """Sliders for the pool size, each stage's keep and final k; a move updates the session spec.
+
+    Only cut-offs move here (no model is called to simulate them); the scorers are set on Build.
+    """
+    sp = state.spec()
+    if sp is None:
+        return
+    box = where or st.sidebar
+    key_prefix = f"{key_prefix}-v{state.spec_version()}"
+    box.markdown("**Cut-offs**")
+    pool = box.slider("first pass keeps (pool size)", 1, 1000, sp.pool_size, key=f"{key_prefix}-pool")
+    keeps, previous = [], pool
+    for i, stage in enumerate(sp.stages, start=1):
+        value = min(stage.keep, previous)
+        k = box.slider(f"{stage.name} keeps", 1, max(previous, 2), value, key=f"{key_prefix}-stage{i}",
+                       help=f"Stage {i}: {stage.scorer.label}")
+        keeps.append(min(k, previous))
+        previous = keeps[-1]
+    final_k = box.slider("final k", 1, max(previous, 2), min(sp.final_k, previous), key=f"{key_prefix}-final")
+    budget = box.number_input("latency budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0,
+                              key=f"{key_prefix}-budget")
+    st.session_state[state.BUDGET] = budget
+    try:
+        state.set_spec(sp.with_keeps(pool_size=pool, keeps=keeps, final_k=min(final_k, previous)),
+                       from_slider=True)
+    except SpecError as exc:
+        box.error(str(exc))
+
+
+def legend_chips(names: list[str]) -> None:
+    """A one-line colour legend for the steps (same colours as every chart)."""
+    chips = " ".join(f":{_closest(step_color(i))}[■] {name}" for i, name in enumerate(names))
+    st.caption(chips)
+
+
+def _closest(hex_color: str) -> str:
+    # Streamlit's markdown colours are named; pick a near one for the chip.
+    table = {"#636EFA": "blue", "#EF553B": "red", "#00CC96": "green", "#AB63FA": "violet",
+             "#FFA15A": "orange", "#19D3F3": "blue"}
+    return table.get(hex_color, "gray")

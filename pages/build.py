@@ -1,0 +1,111 @@
+"""Build: the first pass, 1-4 rerank stages with cut-offs, final k, budget; presets; save/load YAML."""
+
+import streamlit as st
+
+from cascade_core.cascade import COMBINES, MAX_STAGES, CascadeSpec
+from cascade_core.errors import CascadeError
+from cascade_ui import state
+from cascade_ui.presets import DEMO_PRESET, is_stand_in, preset_spec, presets
+from cascade_ui.widgets import sidebar_status
+
+st.title("Build a cascade")
+sidebar_status()
+
+KINDS = {"bi-encoder": "bi-encoder (cosine of embeddings)", "cross-encoder": "cross-encoder (query-document pairs)",
+         "bm25": "BM25 over the candidates"}
+FIRST_PASSES = ["bm25", "dense", "hybrid"]
+
+with st.container(border=True):
+    c1, c2 = st.columns([3, 1])
+    name = c1.selectbox("Preset", list(presets()), index=0, key="preset")
+    if c2.button("Apply preset", key="apply-preset"):
+        try:
+            state.set_spec(preset_spec(name))
+        except CascadeError as exc:
+            st.error(str(exc))
+
+current = state.spec() or CascadeSpec.from_dict(preset_spec(DEMO_PRESET))
+v = state.spec_version()
+
+st.subheader("First pass")
+c1, c2, c3 = st.columns(3)
+fp_kind = c1.selectbox("Retriever", FIRST_PASSES, index=FIRST_PASSES.index(current.first_pass.kind)
+                       if current.first_pass.kind in FIRST_PASSES else 0, key=f"fp-kind-{v}")
+fp_model = current.first_pass.model or "all-MiniLM-L6-v2"
+fp_params = {}
+if fp_kind in ("dense", "hybrid"):
+    fp_model = c2.text_input("Bi-encoder model", fp_model, key=f"fp-model-{v}")
+if fp_kind == "hybrid":
+    rrf_k = c3.number_input("RRF k (Qdrant's client uses 2; papers 60)", 1, 1000,
+                            int(current.first_pass.params.get("rrf_k", 60)), key=f"fp-rrf-{v}")
+    fp_params = {"rrf_k": int(rrf_k)}
+pool = st.slider("Pool size (candidates the first pass keeps)", 1, 1000, current.pool_size, key=f"pool-{v}")
+
+st.subheader("Rerank stages")
+n_stages = st.number_input("Number of stages", 1, MAX_STAGES, max(len(current.stages), 1), key=f"n-stages-{v}")
+stages, previous = [], pool
+for i in range(int(n_stages)):
+    base = current.stages[i] if i < len(current.stages) else None
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([1, 2, 1])
+        kind = c1.selectbox(f"Stage {i + 1} scorer", list(KINDS), format_func=KINDS.get,
+                            index=list(KINDS).index(base.scorer.kind) if base and base.scorer.kind in KINDS else 0,
+                            key=f"kind-{v}-{i}")
+        default_model = (base.scorer.model if base and base.scorer.kind == kind else None) or (
+            "all-MiniLM-L6-v2" if kind == "bi-encoder" else "")
+        model = None
+        if kind != "bm25":
+            model = c2.text_input("Model (packaged name, local folder or hub id)", default_model or "",
+                                  key=f"model-{v}-{i}")
+            if kind == "cross-encoder" and is_stand_in(model):
+                c2.warning("Untrained stand-in cross-encoder: its latency is real, its ranking is random. "
+                           "Give a trained model (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 when online).")
+        combine = c3.selectbox("Combine with earlier scores", COMBINES,
+                               index=COMBINES.index(base.combine) if base else 0, key=f"combine-{v}-{i}")
+        keep = st.slider(f"Stage {i + 1} keeps", 1, max(previous, 2), min(base.keep if base else max(previous // 5, 1),
+                                                                            previous), key=f"keep-{v}-{i}")
+        keep = min(keep, previous)
+        stage = {"scorer": {"kind": kind, **({"model": model} if model else {})}, "keep": keep, "combine": combine}
+        if combine == "rrf":
+            stage["rrf_k"] = st.number_input("RRF k", 1, 1000, int(base.rrf_k if base else 60), key=f"rrfk-{v}-{i}")
+        if combine == "norm-sum":
+            stage["weight"] = st.slider("Weight of this stage", 0.0, 1.0, float(base.weight if base else 0.5),
+                                        key=f"weight-{v}-{i}")
+        stages.append(stage)
+        previous = keep
+
+c1, c2 = st.columns(2)
+final_k = c1.slider("Final k", 1, max(previous, 2), min(current.final_k, previous), key=f"final-{v}")
+budget = c2.number_input("Latency budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0,
+                         key=f"budget-{v}")
+st.caption("Each stage scores every candidate it receives, keeps the top `keep` and drops the rest "
+           "(nothing is appended below). Scores are computed once and stored; cut-offs are simulated.")
+
+draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_kind != "bm25" else {}),
+                                              **({"params": fp_params} if fp_params else {})},
+         "pool_size": pool, "stages": stages, "final_k": min(final_k, previous)}
+if st.button("Use this cascade", type="primary", key="use"):
+    try:
+        state.set_spec(draft)
+        st.session_state[state.BUDGET] = budget
+        st.success(f"Cascade set: {state.spec().describe()}. Open **Flow** or **Evaluate**.")
+    except CascadeError as exc:
+        st.error(f"Not a valid cascade: {exc}")
+
+st.subheader("Save and load")
+sp = state.spec()
+c1, c2 = st.columns(2)
+if sp is not None:
+    c1.download_button("Download spec (YAML)", sp.to_yaml(), file_name="cascade.yaml", mime="application/x-yaml",
+                       key="download")
+    c1.code(sp.to_yaml(), language="yaml")
+uploaded = c2.file_uploader("Load a spec (YAML or JSON)", type=["yaml", "yml", "json"], key="spec-upload")
+if uploaded is not None and c2.button("Load spec", key="load-spec"):
+    try:
+        text = uploaded.getvalue().decode("utf-8")
+        loaded = CascadeSpec.from_json(text) if uploaded.name.endswith(".json") else CascadeSpec.from_yaml(text)
+        state.set_spec(loaded)
+        st.success(f"Loaded: {loaded.describe()}")
+        st.rerun()
+    except (CascadeError, UnicodeDecodeError) as exc:
+        st.error(f"Could not load that spec: {exc}. Your current cascade is unchanged.")

@@ -1,0 +1,111 @@
+"""Data & index: load a dataset (sample, folder, upload), see its validation report, index it."""
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from cascade_core.errors import CascadeError
+from cascade_core.index import list_indexes
+from cascade_core.models import resolve_model
+from cascade_ui import state
+from cascade_ui.demo import run_demo
+from cascade_ui.widgets import sidebar_status
+
+st.title("Data & index")
+sidebar_status()
+
+with st.container(border=True):
+    st.subheader("Demo")
+    st.write("One click: the bundled SciFact sample (1,813 abstracts, 300 labeled queries), the "
+             "BM25 -> 100 -> MiniLM -> 20 cascade, and every score its sliders can need. The first "
+             "time it indexes the sample (about 2 minutes on 2 cores); after that it is instant.")
+    if st.button("Run the demo", type="primary", key="demo"):
+        try:
+            run_demo(st)
+            st.success("Demo ready. Open **Flow** or **Evaluate**, and move the cut-offs in the sidebar.")
+        except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
+            state.show_error(exc)
+
+st.subheader("Load a dataset")
+source = st.radio("Source", ["Bundled sample", "Folder or file path", "Upload files"], horizontal=True,
+                  key="source")
+path, split, fmt, label = None, None, "auto", None
+if source == "Bundled sample":
+    path, split, label = state.SAMPLE_PATH, "test", "SciFact sample (bundled)"
+    st.caption(f"`{path}`: SciFact test queries with hard distractors (CC BY-NC 2.0).")
+elif source == "Folder or file path":
+    path = st.text_input("Path", placeholder="/data/scifact  (BEIR, TREC, JSONL/CSV or SMART)", key="path")
+    c1, c2 = st.columns(2)
+    split = c1.text_input("qrels split (BEIR)", value="", placeholder="test", key="split") or None
+    fmt = c2.selectbox("Format", ["auto", "beir", "trec", "jsonl", "csv", "smart"], key="fmt")
+else:
+    files = st.file_uploader("Corpus, queries and qrels files (BEIR: corpus.jsonl, queries.jsonl, "
+                             "test.tsv; or corpus.csv/.jsonl, queries, qrels.tsv; or TREC files)",
+                             accept_multiple_files=True, key="upload")
+    if files:
+        digest = hashlib.sha1(b"".join(f.name.encode() + f.getvalue()[:4096] for f in files)).hexdigest()[:12]
+        folder = state.workspace().home / "uploads" / digest
+        folder.mkdir(parents=True, exist_ok=True)
+        names = {f.name for f in files}
+        beir = "corpus.jsonl" in names or "corpus.jsonl.gz" in names
+        for f in files:
+            target = folder / f.name
+            # BEIR keeps qrels in qrels/<split>.tsv: put stray .tsv files there.
+            if beir and f.name.endswith(".tsv") and not f.name.startswith(("corpus", "queries")):
+                target = folder / "qrels" / f.name
+                target.parent.mkdir(exist_ok=True)
+            target.write_bytes(f.getvalue())
+        path, label = str(folder), "uploaded: " + ", ".join(sorted(names))
+
+if st.button("Load and validate", key="load", disabled=not path):
+    try:
+        ds = state.load_dataset(path, split=split, fmt=fmt, label=label)
+        st.success(f"Loaded **{ds.name}**: {len(ds.corpus):,} documents, {len(ds.judged_queries):,} "
+                   "judged queries.")
+    except CascadeError as exc:
+        st.error(f"Could not load it: {exc}. The dataset you had before is still loaded.")
+    except Exception as exc:  # noqa: BLE001
+        state.show_error(exc)
+
+ds = state.dataset()
+if ds is not None:
+    st.subheader(f"Validation report: {state.dataset_label()}")
+    cols = st.columns(min(len(ds.report.counts), 5) or 1)
+    for i, (name, value) in enumerate(list(ds.report.counts.items())[:5]):
+        cols[i].metric(name, f"{value:,}")
+    if ds.report.findings:
+        rows = [{"level": f.level, "where": f"{f.file}:{f.line}" if f.line else (f.file or ""),
+                 "problem": f.message, "occurrences": f.count} for f in ds.report.findings]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.caption("No problems found.")
+
+st.subheader("Vector index")
+ws = state.workspace()
+if ds is None:
+    st.info("Load a dataset (or run the demo) to index it.")
+else:
+    model_name = st.text_input("Bi-encoder model", value="all-MiniLM-L6-v2", key="index-model",
+                               help="A packaged model, a local folder, or a Hugging Face id (needs network).")
+    if st.button("Build index", key="build-index"):
+        try:
+            index = ws.vector_index(ds.corpus, resolve_model(model_name))
+            with st.status(f"Indexing {len(ds.corpus):,} documents with {model_name}...", expanded=True) as status:
+                report = index.build(progress=state.progress_callback(status))
+                status.update(label=f"Index {report.name}: {report.encoded} encoded, {report.already_stored} "
+                                    f"already stored, {report.truncated} truncated at {report.max_tokens} tokens",
+                              state="complete", expanded=False)
+        except Exception as exc:  # noqa: BLE001
+            state.show_error(exc)
+try:
+    infos = list_indexes(ws.qdrant)
+    if infos:
+        st.dataframe(pd.DataFrame([{"index": i.name, "model": i.model, "corpus": i.corpus, "vectors": i.n_points,
+                                    "documents": i.n_docs, "dim": i.dim,
+                                    "complete": "yes" if i.complete else "no (resume by building again)"}
+                                   for i in infos]), hide_index=True, width="stretch")
+    else:
+        st.caption(f"No indexes yet in {ws.qdrant_location} Qdrant ({ws.home}).")
+except Exception as exc:  # noqa: BLE001
+    state.show_error(exc)

@@ -1,0 +1,48 @@
+"""Streamlit AppTest fixtures: one data folder and a small sample for every app test.
+
+``st.cache_resource`` lives as long as the process, so the app tests share one workspace: the
+environment is set once, before the first page runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[2]
+STATE_KEYS = ("dataset_source", "spec", "spec_version", "budget_ms")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def app_environment(tiny_beir, tmp_path_factory):
+    home = tmp_path_factory.mktemp("app-home")
+    os.environ["CASCADE_HOME"] = str(home)
+    os.environ["CASCADE_SAMPLE_DATA"] = str(tiny_beir)
+    import cascade_ui.state as state
+
+    state.SAMPLE_PATH = str(tiny_beir)  # in case the module was imported before
+    return home
+
+
+def page(name: str, carry: AppTest | dict | None = None, timeout: float = 300) -> AppTest:
+    """An AppTest of ``pages/<name>.py``, with another page's session state carried over."""
+    at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=timeout)
+    if carry is not None:
+        source = carry.session_state if isinstance(carry, AppTest) else carry
+        for key in STATE_KEYS:
+            if key in source:
+                at.session_state[key] = source[key]
+    return at
+
+
+@pytest.fixture(scope="session")
+def demo_state(app_environment):
+    """Session state after pressing "Run the demo" (on the small sample)."""
+    at = page("data")
+    at.run()
+    at.button(key="demo").click().run()
+    assert not at.error, [e.value for e in at.error]
+    return {key: at.session_state[key] for key in STATE_KEYS if key in at.session_state}

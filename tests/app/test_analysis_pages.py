@@ -1,0 +1,94 @@
+"""Flow, Evaluate and Live pages: what they show equals what the library computes."""
+
+import pytest
+
+from cascade_core.flow import flow_table
+from cascade_ui import state as ui_state
+from tests.app.conftest import page
+
+
+def experiment_for(demo_state, spec_dict):
+    from cascade_core.cascade import CascadeSpec
+
+    exp = ui_state._experiment(demo_state["dataset_source"]["path"], demo_state["dataset_source"]["split"],
+                               demo_state["dataset_source"]["fmt"], _key(spec_dict))
+    return exp, CascadeSpec.from_dict(spec_dict)
+
+
+def _key(spec_dict):
+    import json
+
+    stages = [{"scorer": s["scorer"], "keep": 10_000, "name": s.get("name", ""), "combine": s.get("combine", "replace"),
+               "rrf_k": float(s.get("rrf_k", 60.0)), "weight": float(s.get("weight", 0.5))} for s in spec_dict["stages"]]
+    return json.dumps({"first_pass": spec_dict["first_pass"], "pool_size": 10_000, "stages": stages, "final_k": 1},
+                      sort_keys=True)
+
+
+def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
+    at = page("flow", demo_state)
+    at.run()
+    assert not at.error and not at.exception
+    assert len(at.get("plotly_chart")) == 3
+    table = at.dataframe[0].value
+    assert list(table.index) == ["first pass", "bi-encoder"]
+    assert table.loc["bi-encoder", "kept"] == pytest.approx(20)
+
+    v = at.session_state["spec_version"]
+    at.slider(key=f"cut-v{v}-stage1").set_value(7).run()
+    table = at.dataframe[0].value
+    assert table.loc["bi-encoder", "kept"] == pytest.approx(7)
+    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    expected = flow_table(exp.run(spec).run, exp.relevance, corpus_size=len(exp.dataset.corpus))
+    assert table["relevant_kept"].tolist() == expected["relevant_kept"].tolist()
+
+
+def test_flow_page_for_one_query(demo_state, tiny_dataset):
+    at = page("flow", demo_state)
+    at.run()
+    qid = at.selectbox(key="flow-query").options[1]
+    at.selectbox(key="flow-query").set_value(qid).run()
+    table = at.dataframe[0].value
+    assert table.loc["first pass", "kept"] == min(100, len(tiny_dataset.corpus))
+    assert table.loc["first pass", "candidates_in"] == len(tiny_dataset.corpus)
+    assert table["relevant_in"].iloc[0] >= 1
+
+
+def test_evaluate_page_metrics_equal_the_library(demo_state):
+    at = page("evaluate", demo_state)
+    at.run()
+    assert not at.error and not at.exception
+    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    means = exp.run(spec).evaluation.final.means
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["nDCG@10"] == f"{means['ndcg@10']:.3f}"
+    assert shown["MRR@10"] == f"{means['mrr@10']:.3f}"
+    table = at.dataframe[0].value
+    assert table["recall"].is_monotonic_decreasing or table["recall"].iloc[:-1].is_monotonic_decreasing
+    assert len(at.dataframe[1].value) == len(exp.queries)
+
+    v = at.session_state["spec_version"]
+    at.slider(key=f"cut-v{v}-pool").set_value(30).run()
+    exp2, spec2 = experiment_for(demo_state, at.session_state["spec"])
+    assert spec2.pool_size == 30
+    assert {m.label: m.value for m in at.metric}["nDCG@10"] == f"{exp2.run(spec2).evaluation.final.means['ndcg@10']:.3f}"
+
+
+def test_live_page_runs_a_query_and_refuses_an_empty_one(demo_state):
+    at = page("live", demo_state)
+    at.run()
+    at.button(key="live-run").click().run()
+    assert len(at.error) == 1 and "empty" in at.error[0].value
+    at.text_input(key="live-query").input("stem cells differentiate into neurons").run()
+    at.button(key="live-run").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.metric[0].value.endswith("ms")
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.tabs) == 2
+
+
+def test_pages_without_a_dataset_say_what_to_do():
+    for name in ("flow", "evaluate", "live"):
+        at = page(name)
+        at.run()
+        assert not at.exception
+        assert "Data & index" in at.info[0].value

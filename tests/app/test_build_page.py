@@ -1,0 +1,59 @@
+"""Build page: presets, editing stages and cut-offs, refusing nothing silently, YAML export."""
+
+import yaml
+
+from tests.app.conftest import page
+
+
+def test_apply_demo_preset_then_edit_and_use(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    assert not at.exception
+    v = at.session_state["spec_version"]
+    at.slider(key=f"pool-{v}").set_value(60).run()
+    at.slider(key=f"keep-{v}-0").set_value(15).run()
+    at.slider(key=f"final-{v}").set_value(5).run()
+    at.button(key="use").click().run()
+    assert not at.error
+    spec = at.session_state["spec"]
+    assert (spec["pool_size"], spec["stages"][0]["keep"], spec["final_k"]) == (60, 15, 5)
+    assert "bm25 -> 60 -> bi-encoder(all-MiniLM-L6-v2) -> 15 -> final 5" in at.success[0].value
+
+
+def test_two_stages_with_rrf_and_yaml_download(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    at.number_input(key=f"n-stages-{v}").set_value(2).run()
+    at.selectbox(key=f"kind-{v}-1").set_value("bm25").run()
+    at.selectbox(key=f"combine-{v}-1").set_value("rrf").run()
+    at.number_input(key=f"rrfk-{v}-1").set_value(2).run()
+    at.button(key="use").click().run()
+    assert not at.error, [e.value for e in at.error]
+    spec = at.session_state["spec"]
+    assert [s["scorer"]["kind"] for s in spec["stages"]] == ["bi-encoder", "bm25"]
+    assert spec["stages"][1]["combine"] == "rrf" and spec["stages"][1]["rrf_k"] == 2
+    shown = yaml.safe_load(at.code[0].value)
+    assert shown["stages"][1]["rrf_k"] == 2
+    assert at.get("download_button")
+
+
+def test_cross_encoder_preset_warns_about_the_stand_in(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    at.selectbox(key="preset").set_value("Dense -> 200 -> cross-encoder -> 10").run()
+    at.button(key="apply-preset").click().run()
+    assert at.session_state["spec"]["pool_size"] == 200
+    assert any("Untrained stand-in" in w.value for w in at.warning)
+
+
+def test_unloadable_model_name_is_refused_when_scoring(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    at.text_input(key=f"model-{v}-0").input("/no/such/folder").run()
+    at.button(key="use").click().run()
+    # The spec itself is valid; the flow page then reports the model error clearly.
+    flow = page("flow", at)
+    flow.run()
+    assert len(flow.error) == 1 and "does not exist" in flow.error[0].value

@@ -1,0 +1,63 @@
+"""Data & index page: the demo, loading with a validation report, bad input, indexing."""
+
+from tests.app.conftest import page
+
+
+def test_starts_with_nothing_and_says_what_to_do():
+    at = page("data")
+    at.run()
+    assert not at.exception
+    assert any("Load a dataset" in i.value for i in at.info)
+
+
+def test_demo_loads_sample_scores_and_sets_the_cascade(demo_state):
+    spec = demo_state["spec"]
+    assert spec["first_pass"]["kind"] == "bm25" and spec["stages"][0]["scorer"]["kind"] == "bi-encoder"
+    assert demo_state["dataset_source"]["label"] == "SciFact sample (bundled)"
+
+
+def test_load_sample_shows_validation_counts(tiny_dataset):
+    at = page("data")
+    at.run()
+    at.radio(key="source").set_value("Bundled sample").run()
+    at.button(key="load").click().run()
+    assert not at.error
+    assert any("Loaded" in s.value for s in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["documents"] == f"{len(tiny_dataset.corpus):,}"
+    assert metrics["judged queries"] == f"{len(tiny_dataset.judged_queries):,}"
+
+
+def test_bad_path_is_an_error_and_keeps_the_loaded_dataset(tmp_path):
+    at = page("data")
+    at.run()
+    at.button(key="load").click().run()  # the bundled sample
+    before = at.session_state["dataset_source"]
+    bad = tmp_path / "broken"
+    (bad / "qrels").mkdir(parents=True)
+    (bad / "corpus.jsonl").write_text('{"_id": "1", "text": "fine"}\n{"_id": 2, "text": }\n')
+    (bad / "queries.jsonl").write_text('{"_id": "q", "text": "x"}\n')
+    (bad / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
+    at.radio(key="source").set_value("Folder or file path").run()
+    at.text_input(key="path").input(str(bad)).run()
+    at.button(key="load").click().run()
+    assert len(at.error) == 1
+    assert "corpus.jsonl:2" in at.error[0].value and "still loaded" in at.error[0].value
+    assert at.session_state["dataset_source"] == before
+
+
+def test_build_index_then_listed(demo_state):
+    at = page("data", demo_state)
+    at.run()
+    at.button(key="build-index").click().run()
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[-1].value
+    assert "all-MiniLM-L6-v2" in set(table["model"]) and "yes" in set(table["complete"])
+
+
+def test_unknown_model_is_a_clear_error(demo_state):
+    at = page("data", demo_state)
+    at.run()
+    at.text_input(key="index-model").input("/no/such/model").run()
+    at.button(key="build-index").click().run()
+    assert len(at.error) == 1 and "does not exist" in at.error[0].value
