@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cascade-explorer: set everything up on a fresh machine, then run what you asked for.
 #
-#   ./run.sh demo    evaluate the demo cascade on the bundled sample data
-#   ./run.sh test    run the test suite (what CI runs)
+#   ./run.sh demo    launch the dashboard (then press "Run the demo" on its first page)
+#   ./run.sh test    run the test suite (what CI runs), including the browser test
 #   ./run.sh setup   only install
 #
 # Installs into ./.venv (override with VENV=...). torch is installed first, pinned to a CPU
@@ -27,21 +27,40 @@ setup() {
   fi
 }
 
+# The browser test drives Debian's Chromium (never a browser a test tool downloads).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    return
+  fi
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing Debian's chromium for the browser test..." >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: /usr/bin/chromium is missing (install Debian's chromium): the browser test will be skipped" >&2
+  fi
+}
+
 cmd=${1:-demo}
 shift || true
 case "$cmd" in
   setup) setup ;;
   demo)
     setup
+    exec "$VENV/bin/streamlit" run app.py --browser.gatherUsageStats false "$@"
+    ;;
+  cli-demo)
+    setup
     exec "$VENV/bin/cascade" demo "$@"
     ;;
   test)
     setup
+    ensure_chromium
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)
-    echo "usage: ./run.sh [demo|test|setup]" >&2
+    echo "usage: ./run.sh [demo|test|setup|cli-demo]" >&2
     exit 2
     ;;
 esac

@@ -2,8 +2,8 @@
 
     cascade eval --dataset ../shared/data/scifact --split test --first-pass bm25 --pool-size 80 \\
         --stage bi:all-MiniLM-L6-v2@20 --stage cross:MODEL@10 --final-k 10 --json report.json
-    cascade index --dataset PATH --model all-MiniLM-L6-v2
-    cascade indexes [--drop NAME]
+    cascade index --dataset PATH --model all-MiniLM-L6-v2 [--qdrant-url URL]
+    cascade indexes [--drop NAME] [--qdrant-url URL]
     cascade demo
 
 Bad arguments and bad data print one ``error:`` line and exit with status 2, never a traceback.
@@ -36,9 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="cascade", description="Build, tune and evaluate cascade rerankers.")
-    p.add_argument("--home", help="data folder for scores and the embedded Qdrant (default: $CASCADE_HOME "
-                                  "or ~/.local/share/cascade-explorer)")
-    p.add_argument("--qdrant-url", help="use a Qdrant server instead of the embedded one (or set QDRANT_URL)")
+    _storage_args(p, default=None)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     e = sub.add_parser("eval", help="score once, simulate a cascade, report metrics per stage")
@@ -60,12 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("index", help="encode a corpus into Qdrant (resumable)")
     _dataset_args(i)
     i.add_argument("--model", default="all-MiniLM-L6-v2", help="bi-encoder: packaged name, local folder or hub id")
+    _storage_args(i, default=argparse.SUPPRESS)
 
     x = sub.add_parser("indexes", help="list vector indexes (or drop one)")
     x.add_argument("--drop", metavar="NAME", help="delete this index")
+    _storage_args(x, default=argparse.SUPPRESS)
 
     sub.add_parser("demo", help="evaluate the demo cascade on the bundled sample data")
     return p
+
+
+def _storage_args(p, default):
+    """``--home`` and ``--qdrant-url``: accepted before the subcommand and after it.
+
+    The subcommand's copies default to ``SUPPRESS`` (no attribute unless given), so they
+    override the global flags when given and leave them alone when not.
+    """
+    p.add_argument("--home", default=default, help="data folder for scores and the embedded Qdrant "
+                                                   "(default: $CASCADE_HOME or ~/.local/share/cascade-explorer)")
+    p.add_argument("--qdrant-url", default=default, metavar="URL",
+                   help="use the Qdrant server or cluster at URL instead of the embedded one (or set "
+                        "QDRANT_URL; the API key comes from QDRANT_API_KEY)")
 
 
 def _dataset_args(p):

@@ -71,19 +71,32 @@ class Workspace:
                 self._qdrant = None
 
 
+PROBE_TIMEOUT_S = 5      # a server that does not answer the first call in this long is "unreachable"
+REQUEST_TIMEOUT_S = 60   # real work (wait=True upserts on a busy cluster) may take longer
+
+
 def open_qdrant(path: Path, url: str | None = None, api_key: str | None = None):
-    """An embedded client on ``path``, or a client of the server at ``url`` (checked reachable)."""
+    """An embedded client on ``path``, or a client of the server at ``url`` (checked reachable).
+
+    The server path is the same code as the embedded one: every caller gets a ``QdrantClient``.
+    """
     from qdrant_client import QdrantClient
 
     if url:
-        client = QdrantClient(url=url, api_key=api_key, timeout=10)
+        # Probe first with a short timeout and no background version check: an unreachable
+        # server then fails within seconds (qdrant-client does not retry) with one clear line,
+        # instead of a warning from the version-check thread racing the error message.
+        probe = QdrantClient(url=url, api_key=api_key, timeout=PROBE_TIMEOUT_S, check_compatibility=False)
         try:
-            client.get_collections()
+            probe.get_collections()
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types
             raise IndexingError(f"cannot reach the Qdrant server at {url}: {type(exc).__name__}: "
                                 f"{str(exc).splitlines()[0] if str(exc) else ''} "
                                 "(check the URL, QDRANT_API_KEY, and that the server runs)") from exc
-        return client
+        finally:
+            probe.close()
+        # Reachable: this client keeps qdrant-client's client/server version check.
+        return QdrantClient(url=url, api_key=api_key, timeout=REQUEST_TIMEOUT_S)
     path.mkdir(parents=True, exist_ok=True)
     try:
         return QdrantClient(path=str(path))

@@ -4,6 +4,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -102,3 +105,71 @@ def test_index_and_indexes_commands(tiny_beir, tmp_path):
     assert "No indexes yet" in cascade("indexes", home=home).stdout
     bad = cascade("index", "--dataset", str(tiny_beir), "--model", "/no/such/model", home=home)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["index", "--dataset", "{tiny}", "--model", "no-such-model-xyz"], "cannot load bi-encoder model 'no-such-model-xyz'"),
+    (["index", "--dataset", "{empty}"], "no text to index"),
+    (["index", "--dataset", "{tiny}", "--qdrant-url", "http://127.0.0.1:9"], "http://127.0.0.1:9"),
+    (["indexes", "--qdrant-url", "http://127.0.0.1:9"], "http://127.0.0.1:9"),
+    (["--qdrant-url", "http://127.0.0.1:9", "indexes"], "http://127.0.0.1:9"),
+])
+def test_bad_index_input_gives_one_clear_line_and_harms_nothing(args, message, tiny_beir, tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "qrels").mkdir(parents=True)
+    (empty / "corpus.jsonl").write_text('{"_id": "1", "title": "", "text": ""}\n{"_id": "2", "text": " "}\n')
+    (empty / "queries.jsonl").write_text('{"_id": "q", "text": "x"}\n')
+    (empty / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
+    args = [a.replace("{tiny}", str(tiny_beir)).replace("{empty}", str(empty)) for a in args]
+    home = tmp_path / "home"
+    start = time.perf_counter()
+    res = cascade(*args, home=home)
+    # Fails fast: offline hub lookups and a refused connection are not retried for long.
+    assert time.perf_counter() - start < 30
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], res.stderr
+    assert "No indexes yet" in cascade("indexes", home=home).stdout  # nothing was created
+
+
+class _StubQdrant(BaseHTTPRequestHandler):
+    """Answers the two calls `cascade indexes` makes of a server: version and collection list."""
+
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self.seen.append(self.path)
+        body = {"title": "qdrant", "version": "1.15.0"} if self.path == "/" else {
+            "result": {"collections": []}, "status": "ok", "time": 0.0}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture
+def stub_qdrant():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StubQdrant)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _StubQdrant.seen = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tmp_path):
+    for args in (["indexes", "--qdrant-url", stub_qdrant], ["--qdrant-url", stub_qdrant, "indexes"]):
+        res = cascade(*args, home=tmp_path / "home")
+        assert res.returncode == 0, res.stderr
+        assert f"No indexes yet in {stub_qdrant}" in res.stdout
+    assert "/collections" in _StubQdrant.seen   # the server was asked, not the embedded store
+    other = tmp_path / "other"
+    res = cascade("indexes", "--home", str(other), home=tmp_path / "home")
+    assert res.returncode == 0 and f"embedded ({other})" in res.stdout
+    # The subcommand's flag wins over the global one.
+    res = cascade("--home", str(tmp_path / "home"), "indexes", "--home", str(other), home=tmp_path / "x")
+    assert f"embedded ({other})" in res.stdout

@@ -117,3 +117,26 @@ def test_killed_indexing_resumes_without_re_encoding(tiny_beir, tiny_dataset, tm
                                             normalize_embeddings=True)
     np.testing.assert_allclose(index.vectors(ids), direct, atol=1e-4)
     ws.close()
+
+
+def test_corpus_without_text_is_refused(workspace):
+    from cascade_core.data import Corpus, Document
+
+    empty = Corpus([Document("a", "", ""), Document("b", "  ", "")])
+    index = workspace.vector_index(empty, MINILM)
+    with pytest.raises(IndexingError, match="no text to index"):
+        index.build()
+    assert not workspace.qdrant.collection_exists(index.name)  # refused before anything is made
+
+
+def test_embedded_commits_are_relaxed_but_checkpointed(tiny_dataset, workspace):
+    """Guards the speed-up in ``_relax_embedded_commits``: a qdrant-client upgrade that moves
+    its internals would silently make indexing slower again; this test says so instead."""
+    from cascade_core.index import _relax_embedded_commits
+
+    index = workspace.vector_index(tiny_dataset.corpus, MINILM)
+    index.build(tiny_dataset.corpus.ids[:5])
+    conn = _relax_embedded_commits(workspace.qdrant, index.name)
+    assert conn is not None
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
