@@ -97,20 +97,24 @@ def budget_ms() -> float:
     return float(st.session_state.get(BUDGET, DEFAULT_BUDGET_MS))
 
 
+def experiment_key(sp: CascadeSpec) -> str:
+    """What identifies an experiment: the first pass and each stage's scorer and combination.
+
+    Cut-offs are left out (set to the widest), so every slider position shares one experiment
+    and its loaded score matrix.
+    """
+    widest = {"first_pass": sp.first_pass.to_dict(), "pool_size": 10_000, "final_k": 1,
+              "stages": [{"scorer": s.scorer.to_dict(), "keep": 10_000, "name": s.name, "combine": s.combine,
+                          "rrf_k": s.rrf_k, "weight": s.weight} for s in sp.stages]}
+    return json.dumps(widest, sort_keys=True)
+
+
 def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
     """The shared experiment for this session's dataset and the spec's scorers."""
     src, sp = st.session_state.get(DATASET), for_spec or spec()
     if src is None or sp is None:
         return None
-    # Cut-offs do not matter to the experiment: key it on the scorers only (deepest spec shape).
-    scorers = {"first_pass": sp.first_pass.to_dict(), "pool_size": sp.pool_size,
-               "stages": [{"scorer": s.scorer.to_dict(), "keep": s.keep, "name": s.name,
-                           "combine": s.combine, "rrf_k": s.rrf_k, "weight": s.weight}
-                          for s in sp.stages], "final_k": sp.final_k}
-    key = json.dumps({**scorers, "pool_size": 10_000,
-                      "stages": [{**s, "keep": 10_000} for s in scorers["stages"]], "final_k": 1},
-                     sort_keys=True)
-    return _experiment(src["path"], src["split"], src["fmt"], key)
+    return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp))
 
 
 def progress_callback(container=None):

@@ -8,20 +8,12 @@ from tests.app.conftest import page
 
 
 def experiment_for(demo_state, spec_dict):
+    """The experiment the app itself uses for this session state (shared through the cache)."""
     from cascade_core.cascade import CascadeSpec
 
-    exp = ui_state._experiment(demo_state["dataset_source"]["path"], demo_state["dataset_source"]["split"],
-                               demo_state["dataset_source"]["fmt"], _key(spec_dict))
-    return exp, CascadeSpec.from_dict(spec_dict)
-
-
-def _key(spec_dict):
-    import json
-
-    stages = [{"scorer": s["scorer"], "keep": 10_000, "name": s.get("name", ""), "combine": s.get("combine", "replace"),
-               "rrf_k": float(s.get("rrf_k", 60.0)), "weight": float(s.get("weight", 0.5))} for s in spec_dict["stages"]]
-    return json.dumps({"first_pass": spec_dict["first_pass"], "pool_size": 10_000, "stages": stages, "final_k": 1},
-                      sort_keys=True)
+    spec = CascadeSpec.from_dict(spec_dict)
+    src = demo_state["dataset_source"]
+    return ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec)), spec
 
 
 def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
