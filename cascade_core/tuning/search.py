@@ -1,0 +1,147 @@
+"""The budget tuner: score every cut-off combination of a grid from stored scores.
+
+Each combination is simulated (no model call) and scored on nDCG@10 and the final list's
+recall; its latency is predicted from the cost models with the candidates each stage receives.
+Combinations whose pairs were never scored are marked ``covered = False`` (score the grid first:
+``Experiment.ensure_scores`` for each spec scores only what is missing).
+
+>>> pareto_front(np.array([10.0, 20.0, 15.0, 30.0]), np.array([0.5, 0.7, 0.4, 0.7]))
+[0, 1]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..cascade.simulate import simulate
+from ..cascade.spec import CascadeSpec
+from ..errors import MissingScoresError, SpecError
+from ..latency import predict_latency
+from ..metrics import evaluate
+
+QUALITY = "ndcg@10"
+RECALL = "recall@10"
+
+
+@dataclass
+class GridResult:
+    """Every combination's cut-offs, quality, predicted latency and per-query quality."""
+
+    specs: list[CascadeSpec]
+    table: pd.DataFrame            # one row per spec: cut-offs, ndcg@10, recall@10, latency_ms, covered
+    per_query: np.ndarray          # [combinations, queries] per-query nDCG@10 (NaN if not covered)
+    query_ids: list[str]
+    budget_ms: float | None
+
+    def spec_at(self, i: int) -> CascadeSpec:
+        return self.specs[int(i)]
+
+
+def cutoff_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None) -> list[CascadeSpec]:
+    """Combinations of cut-offs for ``spec``'s shape: ``values`` geometric steps per step.
+
+    The pool ranges from ``final_k`` to ``max_pool`` (default: the spec's pool size); each stage
+    from ``final_k`` to what it receives. The current spec is always included.
+    """
+    top = max_pool or spec.pool_size
+    floor = spec.final_k
+
+    def steps(hi: int) -> list[int]:
+        if hi <= floor:
+            return [hi]
+        return sorted({int(round(v)) for v in np.geomspace(floor, hi, values)})
+
+    combos: list[tuple[int, ...]] = []
+
+    def extend(prefix: tuple[int, ...], depth: int) -> None:
+        if depth == len(spec.stages):
+            combos.append(prefix)
+            return
+        for k in steps(prefix[-1]):
+            extend(prefix + (k,), depth + 1)
+
+    for pool in steps(top):
+        extend((pool,), 0)
+    specs = [spec.with_keeps(pool_size=c[0], keeps=list(c[1:])) for c in combos]
+    if spec not in specs:
+        specs.append(spec)
+    return specs
+
+
+def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = None,
+                progress=None) -> GridResult:
+    """Simulate and score every spec (same scorers as ``experiment``'s) from stored scores."""
+    from ..progress import ProgressTracker
+
+    matrix, relevance = experiment.matrix, experiment.relevance
+    if relevance is None:
+        raise SpecError("tuning needs relevance judgments: this dataset has none")
+    models = experiment.cost_models()
+    rows, per_query = [], []
+    tracker = ProgressTracker("tuning: simulating cut-off combinations", len(specs), progress, "specs")
+    for spec in specs:
+        row = {"pool_size": spec.pool_size, **{f"keep {st.name}": st.keep for st in spec.stages},
+               "final_k": spec.final_k}
+        try:
+            run = simulate(spec, matrix)
+        except MissingScoresError:
+            rows.append({**row, QUALITY: np.nan, RECALL: np.nan, "latency_ms": np.nan, "covered": False})
+            per_query.append(np.full(len(matrix.query_ids), np.nan))
+            tracker.advance(1)
+            continue
+        cols, valid = run.final.kept()
+        values = evaluate(relevance.lists(cols, valid), [QUALITY, RECALL])
+        n_in = [float(run.steps[0].n_kept.mean())] + [float(st.n_in.mean()) for st in run.steps[1:]]
+        latency = predict_latency(spec.stage_names, n_in, models, budget_ms)
+        rows.append({**row, QUALITY: float(np.nanmean(values[QUALITY])), RECALL: float(np.nanmean(values[RECALL])),
+                     "latency_ms": latency.total_ms, "covered": True})
+        per_query.append(values[QUALITY])
+        tracker.advance(1)
+    table = pd.DataFrame(rows)
+    table["within_budget"] = table["covered"] & (
+        True if budget_ms is None else table["latency_ms"] <= budget_ms)
+    return GridResult(specs, table, np.asarray(per_query), list(matrix.query_ids), budget_ms)
+
+
+def best_within_budget(result: GridResult, queries: np.ndarray | None = None) -> int | None:
+    """Index of the combination with the best mean nDCG@10 (over ``queries``, default all)
+    among those within the budget; ties go to the cheaper one. None if none fits."""
+    ok = result.table["within_budget"].to_numpy()
+    if not ok.any():
+        return None
+    sub = result.per_query if queries is None else result.per_query[:, queries]
+    with np.errstate(all="ignore"):
+        quality = np.where(ok, np.nanmean(sub, axis=1), -np.inf)
+    latency = result.table["latency_ms"].to_numpy()
+    best = np.flatnonzero(quality >= quality.max() - 1e-12)
+    return int(best[np.argmin(latency[best])])
+
+
+def cheapest_within_recall(result: GridResult, tolerance: float = 0.01) -> int | None:
+    """The cheapest covered combination whose recall@10 is within ``tolerance`` of the best."""
+    t = result.table
+    covered = t["covered"].to_numpy()
+    if not covered.any():
+        return None
+    recall = t[RECALL].to_numpy()
+    ok = covered & (recall >= np.nanmax(recall[covered]) - tolerance)
+    latency = np.where(ok, t["latency_ms"].to_numpy(), np.inf)
+    return int(np.argmin(latency))
+
+
+def pareto_front(latency: np.ndarray, quality: np.ndarray) -> list[int]:
+    """Indices of the non-dominated points (no other is both cheaper-or-equal and better),
+    ordered by latency."""
+    latency, quality = np.asarray(latency, float), np.asarray(quality, float)
+    order = np.lexsort((-quality, latency))
+    front, best = [], -np.inf
+    for i in order:
+        if np.isnan(latency[i]) or np.isnan(quality[i]):
+            continue
+        if quality[i] > best:
+            front.append(int(i))
+            best = quality[i]
+    return front

@@ -1,0 +1,85 @@
+"""The budget tuner, Pareto frontier and held-out validation on constructed cases."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec
+from cascade_core.data import Qrels
+from cascade_core.evaluation import Relevance
+from cascade_core.latency import CostModel
+from cascade_core.scorers import ScorerConfig
+from cascade_core.tuning import (best_within_budget, cheapest_within_recall, cutoff_grid, grid_search,
+                                 holdout_validation, pareto_front)
+
+N = 40
+
+
+def constructed(n_queries=6):
+    """Each query's single relevant document sits at first-pass rank 15 (column 14); the stage
+    scores it highest. So any pool >= 15 finds it at rank 1, a smaller pool never does."""
+    docs = np.tile(np.arange(N), (n_queries, 1))
+    first = np.tile(np.arange(N, 0, -1, dtype=float), (n_queries, 1))
+    stage = np.random.default_rng(0).random((n_queries, N))
+    stage[:, 14] = 10.0
+    doc_ids = [f"d{i}" for i in range(N)]
+    matrix = ScoreMatrix([f"q{i}" for i in range(n_queries)], doc_ids, docs, first, [stage])
+    qrels = Qrels({f"q{i}": {"d14": 1} for i in range(n_queries)})
+    # first pass: 1 ms per query; the stage: 1 ms per candidate it scores
+    models = [CostModel("fp", 1.0, 0.0, 10), CostModel("st", 0.0, 1.0, 10)]
+    exp = SimpleNamespace(matrix=matrix, relevance=Relevance.of(matrix, qrels), cost_models=lambda: models)
+    spec = CascadeSpec(ScorerConfig("bm25"), pool_size=N, stages=[StageSpec(ScorerConfig("bi-encoder"), 10)],
+                       final_k=5)
+    return exp, spec
+
+
+def test_grid_covers_valid_combinations_only():
+    _, spec = constructed()
+    grid = cutoff_grid(spec, values=4)
+    assert spec in grid
+    for s in grid:
+        assert s.final_k <= s.stages[0].keep <= s.pool_size <= N
+
+
+def test_budget_decides_whether_the_relevant_document_is_reached():
+    exp, spec = constructed()
+    grid = [spec.with_keeps(pool_size=p, keeps=[k]) for p in (10, 14, 15, 20, 40) for k in (5, 10) if k <= p]
+    generous = grid_search(exp, grid, budget_ms=100)
+    best = generous.spec_at(best_within_budget(generous))
+    assert best.pool_size == 15  # the cheapest pool that reaches rank 15; nDCG@10 = 1
+    assert generous.table.loc[best_within_budget(generous), "ndcg@10"] == pytest.approx(1.0)
+    assert generous.table.loc[best_within_budget(generous), "latency_ms"] == pytest.approx(16.0)
+
+    tight = grid_search(exp, grid, budget_ms=15)  # 1 + pool <= 15: pool <= 14 never finds it
+    chosen = best_within_budget(tight)
+    assert tight.spec_at(chosen).pool_size <= 14
+    assert tight.table.loc[chosen, "ndcg@10"] == 0.0
+    assert best_within_budget(grid_search(exp, grid, budget_ms=1)) is None
+
+
+def test_cheapest_within_recall_and_pareto():
+    exp, spec = constructed()
+    grid = [spec.with_keeps(pool_size=p, keeps=[5]) for p in (10, 15, 20, 40)]
+    result = grid_search(exp, grid)
+    assert result.spec_at(cheapest_within_recall(result, 0.0)).pool_size == 15
+    front = pareto_front(result.table["latency_ms"], result.table["ndcg@10"])
+    assert [result.spec_at(i).pool_size for i in front] == [10, 15]
+
+
+def test_uncovered_combinations_are_marked_not_guessed():
+    exp, spec = constructed()
+    exp.matrix.stage_scores[0][:, 30:] = np.nan  # never scored below rank 30
+    result = grid_search(exp, [spec.with_keeps(pool_size=20, keeps=[5]), spec.with_keeps(pool_size=40, keeps=[5])])
+    assert result.table["covered"].tolist() == [True, False]
+    assert np.isnan(result.per_query[1]).all()
+
+
+def test_holdout_reports_spread_and_optimism():
+    exp, spec = constructed(n_queries=20)
+    grid = [spec.with_keeps(pool_size=p, keeps=[5]) for p in (10, 15, 40)]
+    result = grid_search(exp, grid, budget_ms=100)
+    h = holdout_validation(result, k=4, repeats=2)
+    assert len(h.folds) == 8
+    assert (h.folds["pool_size"] == 15).all()  # every fold finds the same answer here
+    assert h.held_out_mean == pytest.approx(1.0) and h.optimism == pytest.approx(0.0)
