@@ -136,3 +136,28 @@ def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="ms")
     return _layout(fig, "Live run: measured vs predicted latency per step")
+
+
+def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, chosen: int | None,
+                  budget_ms: float | None) -> go.Figure:
+    """Every tuned combination (latency vs nDCG@10), the Pareto frontier, the current spec and
+    the recommended one, and the budget line."""
+    covered = table[table["covered"]]
+    cut_cols = [c for c in table.columns if c == "pool_size" or c.startswith("keep ")]
+    label = covered[cut_cols].astype(int).astype(str).agg(" / ".join, axis=1)
+    fig = go.Figure(go.Scatter(x=covered["latency_ms"], y=covered["ndcg@10"], mode="markers", name="combinations",
+                               marker=dict(color="#BBBBBB", size=7), text=label,
+                               hovertemplate="cut-offs %{text}<br>%{x:.1f} ms, nDCG@10 %{y:.3f}<extra></extra>"))
+    f = table.loc[front]
+    fig.add_trace(go.Scatter(x=f["latency_ms"], y=f["ndcg@10"], mode="lines+markers", name="Pareto frontier",
+                             line=dict(color=step_color(0), shape="hv"), marker=dict(size=8)))
+    for idx, name, color, symbol in ((current, "current spec", step_color(1), "x"),
+                                     (chosen, "recommended", KEPT_COLOR, "star")):
+        if idx is not None and bool(table.loc[idx, "covered"]):
+            fig.add_trace(go.Scatter(x=[table.loc[idx, "latency_ms"]], y=[table.loc[idx, "ndcg@10"]], mode="markers",
+                                     name=name, marker=dict(color=color, size=16, symbol=symbol)))
+    if budget_ms is not None:
+        fig.add_vline(x=budget_ms, line=dict(color=BUDGET_COLOR, dash="dash"), annotation_text=f"budget {budget_ms:.0f} ms")
+    fig.update_xaxes(title="predicted latency (ms per query)")
+    fig.update_yaxes(title="nDCG@10")
+    return _layout(fig, "Quality vs latency of every cut-off combination", height=440)
