@@ -94,10 +94,11 @@ class CascadeRun:
 
     @property
     def final(self) -> StageResult:
-        """The last step cut at ``final_k``."""
+        """The last step's survivors (its input here) cut at ``final_k``."""
         last = self.steps[-1]
-        return StageResult("final", min(self.spec.final_k, last.keep), last.order, last.valid,
-                           last.scores, last.raw)
+        k = last.keep
+        return StageResult("final", min(self.spec.final_k, k), last.order[:, :k], last.valid[:, :k],
+                           last.scores[:, :k], last.raw[:, :k])
 
     def corpus_positions(self, step: StageResult) -> tuple[np.ndarray, np.ndarray]:
         """Corpus positions of a step's survivors ``[Q, keep]`` (-1 where invalid) and the mask."""
