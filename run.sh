@@ -13,6 +13,11 @@ cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 
+# pip, minus the "Location ... is ignored" lines some machines' pip configuration prints.
+quiet_pip() {
+  "$VENV/bin/python" -m pip -q "$@" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+}
+
 setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
@@ -20,9 +25,9 @@ setup() {
   local stamp="$VENV/.installed-$(cat pyproject.toml run.sh | sha1sum | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
     echo "Installing into $VENV (first run only; a few minutes)..." >&2
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    quiet_pip install --upgrade pip
+    quiet_pip install "$TORCH_SPEC"
+    quiet_pip install -e ".[test]"
     touch "$stamp"
   fi
 }
