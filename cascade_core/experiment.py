@@ -59,8 +59,10 @@ class Experiment:
         """Score what ``spec`` (default: this experiment's) needs and is not stored yet."""
         plan = self.plan if spec is None else self.plan.with_spec(spec)
         report = ensure_scores(plan, self.queries, progress)
-        if plan.scorer_ids == self.plan.scorer_ids and (report.retrieved_queries or any(report.scored_pairs.values())):
-            self._matrix = None  # new scores: reload
+        if plan.scorer_ids == self.plan.scorer_ids:
+            # Reload even when this call scored nothing: another experiment sharing a scorer may
+            # have stored what this one's loaded matrix lacks.
+            self._matrix = None
         self._cost_models = None  # new timings
         return report
 

@@ -161,3 +161,51 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
     fig.update_xaxes(title="predicted latency (ms per query)")
     fig.update_yaxes(title="nDCG@10")
     return _layout(fig, "Quality vs latency of every cut-off combination", height=440)
+
+
+def lost_by_stage_bars(by_stage: pd.DataFrame) -> go.Figure:
+    """Judged-relevant documents lost at each step (a row per step, index = step name, columns
+    ``lost``, ``share``, ``queries``), coloured like the step everywhere else; the final cut grey."""
+    names = list(by_stage.index)
+    colors = ["#888888" if n == "final" else step_color(i) for i, n in enumerate(names)]
+    fig = go.Figure(go.Bar(
+        x=names, y=by_stage["lost"], marker_color=colors,
+        text=[f"{n:,} ({s:.1%})" for n, s in zip(by_stage["lost"], by_stage["share"])], textposition="outside",
+        customdata=by_stage["queries"],
+        hovertemplate="%{x}: %{y} relevant lost, in %{customdata} queries<extra></extra>"))
+    fig.update_yaxes(title="judged-relevant documents lost")
+    fig.update_xaxes(title="lost at")
+    return _layout(fig, "Where the relevant documents are lost (all queries)", height=360)
+
+
+def score_distributions(dists, scale: str = "raw") -> go.Figure:
+    """Each step's scores, relevant (green) vs non-relevant (red), as a share of each group per bin
+    (from :func:`cascade_core.doctor.score_distributions`): one panel per step, own x axis."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=max(len(dists), 1), subplot_titles=[d.step for d in dists])
+    for i, d in enumerate(dists, start=1):
+        centres = (d.edges[:-1] + d.edges[1:]) / 2
+        width = float(d.edges[1] - d.edges[0])
+        for label, share, count, color in (("non-relevant", d.non_relevant_share, len(d.non_relevant), LOST_COLOR),
+                                           ("relevant", d.relevant_share, len(d.relevant), KEPT_COLOR)):
+            fig.add_trace(go.Bar(x=centres, y=share, width=width, name=f"{label}", legendgroup=label,
+                                 showlegend=i == 1, marker_color=color, opacity=0.55,
+                                 hovertemplate=f"{d.step}, {label} (n={count}): %{{y:.1%}} near %{{x:.3g}}<extra></extra>"),
+                          row=1, col=i)
+        fig.update_xaxes(title_text=f"{scale} score", row=1, col=i)
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(title_text="share of the group", tickformat=".0%", row=1, col=1)
+    return _layout(fig, f"Score distributions per step, judged relevant vs not ({scale})", height=380)
+
+
+def paired_differences(diffs: pd.Series, metric: str, a: str = "A", b: str = "B") -> go.Figure:
+    """Per-query ``metric`` difference A - B, sorted: wins above zero (green), losses below (red)."""
+    d = diffs.sort_values()
+    colors = [KEPT_COLOR if v > 0 else LOST_COLOR if v < 0 else "#BBBBBB" for v in d]
+    fig = go.Figure(go.Bar(x=list(range(1, len(d) + 1)), y=d.to_numpy(), marker_color=colors,
+                           customdata=list(d.index),
+                           hovertemplate="query %{customdata}: %{y:+.3f}<extra></extra>"))
+    fig.update_xaxes(title="queries, sorted by difference")
+    fig.update_yaxes(title=f"{metric}: {a} - {b}")
+    return _layout(fig, f"Per-query {metric}: {a} vs {b}", height=320)

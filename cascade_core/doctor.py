@@ -1,0 +1,429 @@
+"""The cascade doctor: detect the known failure modes of a cascade, with evidence and a fix.
+
+Every check runs on one simulated run (no model call) and says ``flagged``, ``ok``, ``not
+checked`` (the stored scores cannot tell; it says what would) or ``not applicable``. Only flagged
+checks become :class:`Finding` s. The criteria, stated once:
+
+**Pool too small** (``pool-too-small``): relevant documents lost before the rerank stages see
+them. Flagged when the first pass's recall at its stored depth ``N`` exceeds its recall at the
+pool size by at least ``pool_min_gain`` (2 points): recall is still rising at the cut-off, so a
+deeper pool would hand the stages relevant documents it now throws away (and so the first pass
+loses at least that share). Needs the first pass stored deeper than the pool. Fix: the pool at
+the plateau of the first pass's recall curve (the smallest k within half a point of its maximum,
+as the Evaluate page marks it), with its predicted latency; where the later stages have scores
+for the extra candidates, the fix is simulated, and when it would *not* raise the final quality
+(the stages do not rank the recovered documents into their lists) the finding says so and is
+only ``info``.
+
+**Quality gap too wide** (``quality-gap``): a cheap step too poor for the heavier stage after it
+to recover. For each step followed by a heavier stage (the first pass always counts as cheaper;
+between stages, the one with the higher predicted cost for the same candidates; unknown costs:
+the later stage), flagged when both hold: the cheap step drops at least ``gap_min_loss`` (10%) of
+the judged-relevant documents it receives, *and* on the candidates the cheap step keeps, the heavy
+stage's nDCG@10 beats the cheap step's by at least ``gap_min_ndcg`` (5 points). The heavy stage is
+clearly the better ranker, and a tenth of what is relevant never reaches it. Fix: cut the cheap
+step deeper (the plateau of its recall curve) or make it stronger (a hybrid first pass, or a
+bi-encoder stage in between).
+
+**Latency regression** (``latency-regression``): the cascade predicted to cost as much as, or
+more than, its single-pass baseline (the heaviest stage over the whole pool, see
+:func:`cascade_core.compare.baseline_spec`). Needs every step's cost measured; not applicable to
+a first pass and one stage, which *is* its single-pass baseline. Fix: drop the stages before
+the heavy one or cut harder before it.
+
+**Inconsistent score scales** (``score-scales``): a weighted sum of scores on different scales
+(BM25 0-40, cosine 0-1, cross-encoder logits -10..10) lets one scorer dominate whatever its
+weight. Flagged only where a step mixes scores *without* normalising them. This library's
+combinations all normalise: ``replace`` mixes nothing, ``rrf`` (stage combine and hybrid fusion)
+uses ranks only, ``norm-sum`` min-max normalises each list before its weighted sum; so with the
+built-in combinations this check passes and says why. :func:`score_distributions` shows each
+step's scores split relevant / non-relevant, raw or as each normalisation sees them.
+
+>>> import numpy as np
+>>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
+>>> from cascade_core.evaluation import Relevance
+>>> from cascade_core.latency import CostModel
+>>> # 2 queries, 6 documents; the first pass puts each query's relevant document at rank 5.
+>>> m = ScoreMatrix(["q1", "q2"], [f"d{i}" for i in range(6)], np.tile(np.arange(6), (2, 1)),
+...                 np.tile([6.0, 5, 4, 3, 2, 1], (2, 1)), [np.tile([1.0, 2, 3, 4, 9, 5], (2, 1))])
+>>> grades = np.zeros((2, 6)); grades[:, 4] = 1
+>>> rel = Relevance(grades, np.ones((2, 1)), np.array([1, 1]))
+>>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 3,
+...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 2}], "final_k": 1})
+>>> costs = [CostModel("fp", 1.0, 0.0, 9), CostModel("bi", 0.0, 1.0, 9)]
+>>> [f.kind for f in diagnose(simulate(spec, m), rel, costs)]
+['pool-too-small']
+>>> diagnose(simulate(spec, m), rel, costs)[0].evidence["plateau k"]
+5
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .cascade.simulate import CascadeRun, _minmax, simulate
+from .compare import baseline_spec, heaviest_stage, list_lengths, models_for, predicted_latency
+from .errors import MissingScoresError
+from .evaluation import Relevance, evaluate_run
+from .flow import relevant_kept
+from .latency import CostModel
+from .scorers import canonical_kind
+from .tuning import default_grid, plateau, recall_curve
+
+# What each way of meeting earlier scores does to score scales (all built-in ones are safe).
+NORMALISED_COMBINES = {
+    "replace": "the stage's own score alone: nothing is mixed",
+    "rrf": "reciprocal rank fusion: ranks only, score scales do not matter",
+    "norm-sum": "min-max normalised per list, then a weighted sum",
+}
+NORMALISATIONS = {
+    "raw": "the scorer's own output (BM25, cosine similarity, cross-encoder logits)",
+    "min-max": "per query's list, (s - min) / (max - min): what norm-sum (stage combine, hybrid fusion) sums",
+    "rrf": "1 / (k + rank) within the query's list, k = 60: what rrf (stage combine, hybrid fusion) sums",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    pool_min_gain: float = 0.02      # recall still rising: +2 points between the pool and depth N
+    gap_min_loss: float = 0.10       # cheap step drops >= 10% of the relevant documents it receives
+    gap_min_ndcg: float = 0.05       # ... and the heavy stage ranks its candidates >= 5 points better
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failure mode found: what, how sure, the numbers, and what to do."""
+
+    kind: str                        # pool-too-small | quality-gap | latency-regression | score-scales
+    severity: str                    # "warning", or "info" where the evidence says it costs little
+    title: str
+    explanation: str
+    evidence: dict = field(default_factory=dict)
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's verdict, flagged or not, with a one-line reason."""
+
+    kind: str
+    title: str
+    status: str                      # flagged | ok | not checked | not applicable
+    summary: str
+    finding: Finding | None = None
+    evidence: dict = field(default_factory=dict)
+
+
+def diagnose(run: CascadeRun, relevance: Relevance | None, cost_models: list[CostModel],
+             thresholds: Thresholds = Thresholds()) -> list[Finding]:
+    """The failure modes present in ``run`` (an empty list for a healthy cascade)."""
+    return [c.finding for c in run_checks(run, relevance, cost_models, thresholds) if c.finding]
+
+
+def run_checks(run: CascadeRun, relevance: Relevance | None, cost_models: list[CostModel],
+               thresholds: Thresholds = Thresholds()) -> list[Check]:
+    """Every check's verdict, in a fixed order (pool, gap, latency, scales)."""
+    checks = []
+    if relevance is None:
+        for kind, title in (("pool-too-small", "Stage-one pool size"), ("quality-gap", "Quality gap between stages")):
+            checks.append(Check(kind, title, "not checked", "needs relevance judgments: this dataset has none"))
+    else:
+        checks.append(check_pool(run, relevance, cost_models, thresholds))
+        checks.extend(check_quality_gaps(run, relevance, cost_models, thresholds))
+    checks.append(check_latency(run, cost_models))
+    checks.append(check_score_scales(run))
+    return checks
+
+
+# -- pool too small ---------------------------------------------------------------------------
+
+def check_pool(run: CascadeRun, relevance: Relevance, cost_models: list[CostModel],
+               thresholds: Thresholds = Thresholds()) -> Check:
+    kind, title = "pool-too-small", "Stage-one pool size"
+    spec, matrix = run.spec, run.matrix
+    lengths = list_lengths(matrix)
+    depth = min(matrix.retrieved_depth or matrix.depth, matrix.depth)
+    if (lengths < spec.pool_size).all() or (depth > spec.pool_size and (lengths <= spec.pool_size).all()):
+        # every list ended within the pool although more was asked for: nothing lies beyond it
+        return Check(kind, title, "ok", f"the pool of {spec.pool_size} holds every document the first pass returned")
+    if depth <= spec.pool_size:
+        return Check(kind, title, "not checked",
+                     f"the first pass is stored only {depth} deep, no deeper than the pool ({spec.pool_size}): "
+                     "retrieve deeper (a larger pool on the slider) to see whether recall still rises")
+    ks = np.union1d(default_grid(depth), [spec.pool_size])
+    curve = recall_curve(run, relevance, 0, ks)
+    r = dict(zip(curve["k"].tolist(), curve["recall"].tolist()))
+    at_pool, at_depth = r[spec.pool_size], r[int(curve["k"].max())]
+    n_rel = int(relevance.n_relevant.sum())
+    kept = int(relevant_kept(run, relevance)[0].sum())
+    below = _relevant_between(run, relevance, spec.pool_size, depth)
+    ev = {"pool": spec.pool_size, "recall at the pool": at_pool, "stored depth": depth,
+          "recall at the stored depth": at_depth, "gain (points)": 100 * (at_depth - at_pool),
+          "judged relevant": n_rel, "relevant lost at the pool": n_rel - kept,
+          "relevant just below the pool (within the stored depth)": below}
+    if at_depth - at_pool < thresholds.pool_min_gain:
+        return Check(kind, title, "ok", f"recall barely rises past the pool ({at_pool:.1%} at {spec.pool_size}, "
+                     f"{at_depth:.1%} at {depth}): a deeper pool would add under "
+                     f"{100 * thresholds.pool_min_gain:.0f} points", evidence=ev)
+    k = plateau(curve["k"].to_numpy(), curve["recall"].to_numpy())
+    now_ms = predicted_latency(spec, cost_models, lengths).total_ms
+    fixed = spec.with_keeps(pool_size=k)
+    fix_ms = predicted_latency(fixed, cost_models, lengths).total_ms
+    ev.update({"plateau k": k, "recall at the plateau": r[k], "predicted ms now": now_ms,
+               "predicted ms at the plateau": fix_ms})
+    severity, verdict = "warning", ""
+    effect = _simulated_effect(run, relevance, fixed)
+    if effect is None:
+        verdict = (f" Not verified: the later stages have no stored scores for the extra candidates; "
+                   f"set the pool to {k} to score them and see.")
+    else:
+        ev.update(effect)
+        d_ndcg, d_rec = effect["final nDCG@10 change (points)"], effect["final recall change (points)"]
+        verdict = (f" Simulated with the stored scores, the final list's nDCG@10 changes by {d_ndcg:+.1f} points "
+                   f"and its recall by {d_rec:+.1f}.")
+        if d_ndcg <= 0 and d_rec <= 0:
+            severity = "info"
+            verdict += (" The later stages do not rank the recovered documents into their lists, so a bigger pool "
+                        "alone does not pay here: a stronger rerank stage would.")
+    finding = Finding(
+        kind, severity, f"Pool too small: the first pass keeps {at_pool:.1%} of the relevant documents at "
+        f"{spec.pool_size}, {at_depth:.1%} at {depth}",
+        f"{n_rel - kept} of {n_rel} judged-relevant documents ({(n_rel - kept) / max(n_rel, 1):.1%}) are lost "
+        "before any rerank stage sees them, and the first pass's recall is still rising at the pool "
+        f"(+{100 * (at_depth - at_pool):.1f} points by {depth}).", ev,
+        f"Raise the pool to {k}, where the first pass's recall stops rising ({r[k]:.1%}); predicted latency "
+        f"{now_ms:.1f} -> {fix_ms:.1f} ms per query.{verdict}")
+    return Check(kind, title, "flagged", finding.title, finding, ev)
+
+
+def _relevant_between(run: CascadeRun, relevance: Relevance, start: int, stop: int) -> int:
+    """Judged-relevant documents at first-pass ranks ``start+1 .. stop``, summed over queries."""
+    grades = relevance.grades[:, start:stop]
+    return int(((grades > 0) & (run.matrix.docs[:, start:stop] >= 0)).sum())
+
+
+def _simulated_effect(run: CascadeRun, relevance: Relevance, other) -> dict | None:
+    """Final-list changes if ``other`` (new cut-offs) ran on the same stored scores; None if unscored."""
+    try:
+        new = simulate(other, run.matrix)
+    except MissingScoresError:
+        return None
+    a = evaluate_run(run, None, ("ndcg@10",), relevance).final.means
+    b = evaluate_run(new, None, ("ndcg@10",), relevance).final.means
+    return {"final nDCG@10 now": a["ndcg@10"], "final nDCG@10 with the fix": b["ndcg@10"],
+            "final nDCG@10 change (points)": 100 * (b["ndcg@10"] - a["ndcg@10"]),
+            "final recall change (points)": 100 * (b["recall"] - a["recall"])}
+
+
+# -- quality gap ------------------------------------------------------------------------------
+
+def check_quality_gaps(run: CascadeRun, relevance: Relevance, cost_models: list[CostModel],
+                       thresholds: Thresholds = Thresholds()) -> list[Check]:
+    """One check per (cheap step, heavier stage after it) pair; one "not applicable" without stages."""
+    kind, title = "quality-gap", "Quality gap between stages"
+    spec = run.spec
+    if not spec.stages:
+        return [Check(kind, title, "not applicable", "no rerank stage: nothing to recover what the first pass drops")]
+    ev_all = evaluate_run(run, None, ("ndcg@10",), relevance)
+    kept = relevant_kept(run, relevance).sum(axis=1)
+    received = np.concatenate([[relevance.n_relevant.sum()], kept[:-1]])
+    checks = []
+    for i in range(len(spec.stages)):
+        j = i + 1
+        cheap, heavy = run.steps[i].name, run.steps[j].name
+        pair_title = f"Quality gap: {cheap} -> {heavy}"
+        if i > 0 and not _heavier(cost_models, j, i, float(run.steps[i].n_in.mean())):
+            checks.append(Check(kind, pair_title, "not applicable",
+                                f"{heavy} is not predicted to cost more than {cheap}: not a cheap -> heavy pair"))
+            continue
+        loss = 1 - kept[i] / received[i] if received[i] else 0.0
+        nd_cheap, nd_heavy = ev_all.steps[i].means["ndcg@10"], ev_all.steps[j].means["ndcg@10"]
+        gap = nd_heavy - nd_cheap
+        ev = {"cheap step": cheap, "heavy stage": heavy, "relevant received": int(received[i]),
+              "relevant dropped": int(received[i] - kept[i]), "share dropped": float(loss),
+              f"{cheap} nDCG@10": nd_cheap, f"{heavy} nDCG@10": nd_heavy, "gap (nDCG@10 points)": 100 * gap,
+              f"ceiling after {cheap} (oracle nDCG@10)": ev_all.steps[i].means["oracle_ndcg@10"]}
+        if loss < thresholds.gap_min_loss or gap < thresholds.gap_min_ndcg:
+            why = (f"{cheap} drops {loss:.1%} of the relevant documents it receives"
+                   + ("" if loss < thresholds.gap_min_loss else " (a lot)")
+                   + f"; {heavy} ranks its candidates {100 * gap:+.1f} nDCG@10 points against {cheap}")
+            checks.append(Check(kind, pair_title, "ok", why, evidence=ev))
+            continue
+        curve = recall_curve(run, relevance, i)
+        k = plateau(curve["k"].to_numpy(), curve["recall"].to_numpy())
+        keeps = spec.keeps
+        keeps[i] = max(k, keeps[i])
+        deeper = spec.with_keeps(pool_size=keeps[0], keeps=keeps[1:])
+        lengths = list_lengths(run.matrix)
+        now_ms = predicted_latency(spec, cost_models, lengths).total_ms
+        fix_ms = predicted_latency(deeper, cost_models, lengths).total_ms
+        ev.update({"plateau k": k, "predicted ms now": now_ms, "predicted ms cut deeper": fix_ms})
+        where = "the pool" if i == 0 else f"{cheap}'s keep"
+        stronger = ("a stronger first pass (hybrid BM25 + dense), or a bi-encoder stage between them"
+                    if i == 0 else f"a stronger model than {cheap}")
+        finding = Finding(
+            kind, "warning", f"Quality gap too wide: {cheap} loses {loss:.0%} of the relevant documents before {heavy}",
+            f"{heavy} ranks the same candidates {100 * gap:.1f} nDCG@10 points better than {cheap}, yet {cheap} drops "
+            f"{int(received[i] - kept[i])} of the {int(received[i])} relevant documents it receives: the better model "
+            "never sees them, and no ordering it makes can bring them back.", ev,
+            f"Raise {where} to {keeps[i]} (where {cheap}'s recall stops rising; predicted {now_ms:.1f} -> "
+            f"{fix_ms:.1f} ms per query), or use {stronger}.")
+        checks.append(Check(kind, pair_title, "flagged", finding.title, finding, ev))
+    return checks
+
+
+def _heavier(cost_models: list[CostModel], j: int, i: int, n: float) -> bool:
+    """Step ``j`` costs more than step ``i`` for the same ``n`` candidates (unknown: assume so)."""
+    if len(cost_models) <= j or not (cost_models[i].known and cost_models[j].known):
+        return True
+    return cost_models[j].predict_ms(n) > cost_models[i].predict_ms(n)
+
+
+# -- latency regression -----------------------------------------------------------------------
+
+def check_latency(run: CascadeRun, cost_models: list[CostModel]) -> Check:
+    kind, title = "latency-regression", "Latency against a single pass"
+    spec = run.spec
+    if len(spec.stages) < 2:
+        return Check(kind, title, "not applicable",
+                     "a first pass and one stage is its own single-pass baseline: nothing cheaper to compare with")
+    if len(cost_models) < len(spec.stage_names) or not all(m.known for m in cost_models):
+        return Check(kind, title, "not checked", "some step has no measured cost yet: score it once to measure it")
+    lengths = list_lengths(run.matrix)
+    h = heaviest_stage(spec, cost_models)
+    base = baseline_spec(spec, cost_models)
+    cascade = predicted_latency(spec, cost_models, lengths)
+    single = predicted_latency(base, models_for(base, spec, cost_models), lengths)
+    heavy = spec.stages[h].name
+    heavy_in_cascade = cascade.stages[h + 1].predicted_ms
+    heavy_alone = single.stages[1].predicted_ms
+    others = [s for s in cascade.stages[1:] if s.name != heavy]
+    others_ms = sum(s.predicted_ms for s in others)
+    ev = {"cascade ms": cascade.total_ms, "single pass ms": single.total_ms,
+          "ratio": cascade.total_ms / single.total_ms if single.total_ms else float("nan"),
+          "heavy stage": heavy, f"{heavy} ms in the cascade": heavy_in_cascade,
+          f"{heavy} ms over the whole pool": heavy_alone,
+          "saved on the heavy stage ms": heavy_alone - heavy_in_cascade,
+          "other stages ms": others_ms}
+    if cascade.total_ms < single.total_ms:
+        return Check(kind, title, "ok", f"the cascade is predicted at {cascade.total_ms:.1f} ms per query, "
+                     f"{ev['ratio']:.2f} x the single pass ({single.total_ms:.1f} ms)", evidence=ev)
+    names = ", ".join(s.name for s in others)
+    before = [s.name for s in spec.stages[:h]]
+    finding = Finding(
+        kind, "warning", f"Latency regression: the cascade costs {cascade.total_ms:.1f} ms, the single pass "
+        f"{single.total_ms:.1f} ms",
+        f"Running {heavy} over the whole pool of {spec.pool_size} is predicted at {heavy_alone:.1f} ms; the cascade "
+        f"saves {heavy_alone - heavy_in_cascade:.1f} ms of it but spends {others_ms:.1f} ms on {names}.", ev,
+        (f"Cut harder before {heavy} (it receives {cascade.stages[h + 1].n_pairs:.0f} candidates) or drop "
+         f"{', '.join(before)}: " if before else f"Drop {names}: ")
+        + f"the single pass ({base.describe()}) is faster.")
+    return Check(kind, title, "flagged", finding.title, finding, ev)
+
+
+# -- score scales -----------------------------------------------------------------------------
+
+def check_score_scales(run: CascadeRun) -> Check:
+    kind, title = "score-scales", "Score scales in combinations"
+    spec = run.spec
+    mixed, safe = [], []
+    is_hybrid = canonical_kind(spec.first_pass.kind, retriever=True) == "hybrid"
+    fusion = spec.first_pass.params.get("fusion", "rrf") if is_hybrid else None
+    if fusion is not None:
+        (safe if fusion in NORMALISED_COMBINES else mixed).append(("first pass (hybrid fusion)", fusion))
+    for st in spec.stages:
+        if st.combine != "replace":
+            (safe if st.combine in NORMALISED_COMBINES else mixed).append((st.name, st.combine))
+    ev = {name: how for name, how in safe + mixed}
+    if not mixed:
+        if not safe:
+            return Check(kind, title, "ok", "every stage ranks by its own score alone: no scores are mixed",
+                         evidence=ev)
+        how = "; ".join(f"{n}: {c} ({NORMALISED_COMBINES[c]})" for n, c in safe)
+        return Check(kind, title, "ok", f"every combination is scale-safe: {how}", evidence=ev)
+    names = ", ".join(f"{n} ({c})" for n, c in mixed)
+    finding = Finding(
+        kind, "warning", f"Inconsistent score scales: {names} sums scores without normalising them",
+        "A weighted sum of raw scores on different scales lets the widest-ranging scorer decide the order whatever "
+        "its weight (BM25 spans tens, cosine similarity one unit, cross-encoder logits twenty).", ev,
+        "Use combine: norm-sum (min-max per list before the weighted sum) or rrf (ranks only); compare the score "
+        "distributions per stage to see the scales.")
+    return Check(kind, title, "flagged", finding.title, finding, ev)
+
+
+# -- score distributions ----------------------------------------------------------------------
+
+@dataclass
+class ScoreDistribution:
+    """One step's scores over the candidates it ranks, split relevant / non-relevant."""
+
+    step: str
+    scale: str                       # raw | min-max | rrf
+    relevant: np.ndarray
+    non_relevant: np.ndarray
+    edges: np.ndarray                # shared histogram bin edges
+    relevant_counts: np.ndarray
+    non_relevant_counts: np.ndarray
+
+    @property
+    def relevant_share(self) -> np.ndarray:
+        """Each bin's share of the relevant scores (so a few relevant show beside many others)."""
+        return self.relevant_counts / max(int(self.relevant_counts.sum()), 1)
+
+    @property
+    def non_relevant_share(self) -> np.ndarray:
+        return self.non_relevant_counts / max(int(self.non_relevant_counts.sum()), 1)
+
+    def summary(self) -> pd.DataFrame:
+        rows = {}
+        for label, v in (("relevant", self.relevant), ("non-relevant", self.non_relevant)):
+            q = np.percentile(v, [25, 50, 75]) if len(v) else [math.nan] * 3
+            rows[label] = {"count": len(v), "mean": _stat(np.mean, v), "std": _stat(np.std, v),
+                           "min": _stat(np.min, v), "p25": q[0], "median": q[1], "p75": q[2],
+                           "max": _stat(np.max, v)}
+        return pd.DataFrame(rows).T
+
+
+def score_distributions(run: CascadeRun, relevance: Relevance, scale: str = "raw", bins: int = 40,
+                        rrf_k: float = 60.0) -> list[ScoreDistribution]:
+    """Per step (first pass first), the scores its scorer gave the candidates it ranks, split by
+    judged relevance, with histogram counts on shared bins. ``scale`` picks the view: ``raw``,
+    ``min-max`` (per query's list, as norm-sum sees them) or ``rrf`` (``1/(rrf_k + rank)``)."""
+    if scale not in NORMALISATIONS:
+        raise ValueError(f"scale must be one of {', '.join(NORMALISATIONS)}, not {scale!r}")
+    out = []
+    for step in run.steps:
+        valid = step.valid & np.isfinite(step.raw)
+        values = _rescale(step.raw, valid, scale, rrf_k)
+        rel = (np.take_along_axis(relevance.grades, step.order, axis=1) > 0) & valid
+        r, nr = values[rel], values[valid & ~rel]
+        both = np.concatenate([r, nr])
+        lo, hi = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
+        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+        out.append(ScoreDistribution(step.name, scale, r, nr, edges, np.histogram(r, edges)[0],
+                                     np.histogram(nr, edges)[0]))
+    return out
+
+
+def distribution_table(dists: list[ScoreDistribution]) -> pd.DataFrame:
+    """Every step's summary, one row per (step, relevant / non-relevant)."""
+    frames = [d.summary().assign(step=d.step) for d in dists]
+    return pd.concat(frames).rename_axis("judged").reset_index().set_index(["step", "judged"])
+
+
+def _rescale(raw: np.ndarray, valid: np.ndarray, scale: str, rrf_k: float) -> np.ndarray:
+    if scale == "raw":
+        return raw
+    if scale == "min-max":
+        return _minmax(np.where(valid, raw, 0.0), valid)
+    key = np.where(valid, raw, -np.inf)
+    rank = np.argsort(np.argsort(-key, axis=1, kind="stable"), axis=1) + 1
+    return 1.0 / (rrf_k + rank)
+
+
+def _stat(fn, v) -> float:
+    return float(fn(v)) if len(v) else math.nan

@@ -1,0 +1,152 @@
+"""Compare & doctor: does each stage pay for itself, and which known failure modes does the cascade show?
+
+Every number comes from :mod:`cascade_core.compare` and :mod:`cascade_core.doctor`; this page
+only lays them out. Specs with other scorers (the single pass, the cascade without a stage) run
+in their own shared experiment (``state.experiment(spec)``), reusing every stored score.
+"""
+
+import math
+
+import streamlit as st
+
+from cascade_core import compare, doctor
+from cascade_ui import charts, state
+from cascade_ui.widgets import cutoff_sliders, sidebar_status
+
+METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
+
+
+def fmt(value) -> str:
+    """Evidence values: shares as they are (0-1), other floats with 3 significant digits."""
+    if isinstance(value, float):
+        return "?" if math.isnan(value) else f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def score_button(label: str, key: str, specs) -> None:
+    """Score what ``specs`` lack (once, stored), with a progress bar, then show the page again."""
+    if st.button(label, key=key):
+        with st.status("Scoring (stored: never again)...", expanded=True) as status:
+            compare.score_missing(state.experiment, specs, progress=state.progress_callback(status))
+            status.update(label="Scores stored", state="complete", expanded=False)
+        # Other experiments sharing these scorers reload lazily: when a simulation misses a score,
+        # state.run_current calls ensure_scores, which reloads the stored matrix.
+        st.rerun()
+
+
+def single_pass_section(result, costs):
+    st.subheader("The cascade against a single pass")
+    cmp = compare.single_pass(result, costs, state.experiment)
+    st.dataframe(cmp.table(), width="stretch", column_config={
+        **{m: st.column_config.NumberColumn(format="%.3f") for m in compare.COMPARE_METRICS},
+        "predicted ms": st.column_config.NumberColumn(format="%.2f")})
+    st.caption(f"Single pass: **{cmp.baseline.spec.describe()}**: the heaviest stage ({cmp.heaviest}, the "
+               "costliest over the whole pool by its measured cost model) scores every pool candidate itself. "
+               "Latency is predicted from the cost models; the last row is cascade / single pass.")
+    if cmp.same_as_cascade:
+        st.info("This cascade has one rerank stage over the whole pool: it *is* its own single pass. "
+                "The lift table below compares it with the first pass alone.")
+    if cmp.baseline.result is None:
+        st.warning(f"The single pass's quality needs scores not stored yet: {cmp.baseline.missing}")
+        score_button("Score the single pass", "score-baseline", [cmp.baseline.spec])
+    return cmp
+
+
+def lift_section(result, costs):
+    st.subheader("Does each stage pay for itself?")
+    lift = compare.stage_lifts(result, state.experiment, cost_models=costs)
+    table = lift.table()
+    st.dataframe(table, width="stretch", column_config={
+        **{c: st.column_config.NumberColumn(format="%+.1f") for c in table.columns if c.endswith("(points)")},
+        **{c: st.column_config.NumberColumn(format="%.3g") for c in table.columns if c.endswith(" p")}})
+    st.caption(f"Lift: the cascade's final metric minus the same cascade's without that stage, in points "
+               f"(100 x the difference); Wilcoxon signed-rank p per query. A stage pays for itself when it lifts "
+               f"at least one metric by {lift.min_points:g} points.")
+    for name in lift.flagged:
+        st.warning(f"**{name}** lifts neither recall@10 nor nDCG@10 by {lift.min_points:g} points: it costs "
+                   "latency and does not pay for itself. Drop it, or give it a stronger model.")
+    if lift.missing:
+        st.warning("Without some stage, the next one would see candidates it never scored: "
+                   + "; ".join(s.describe() for s in lift.missing))
+        score_button("Score what the lift needs", "score-lift", lift.missing)
+    return lift
+
+
+def wins_section(result, cmp, lift):
+    st.subheader("Per-query wins and losses")
+    options = {f"single pass ({cmp.baseline.spec.describe()})": cmp.baseline}
+    options.update({f"without {r.stage} ({r.without.spec.describe()})": r.without for r in lift.rows})
+    labels = list(options)
+    default = 1 if cmp.same_as_cascade and len(labels) > 1 else 0
+    c1, c2 = st.columns([3, 1])
+    choice = c1.selectbox("Compare the cascade with", labels, index=default, key="wl-baseline")
+    metric = c2.selectbox("Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get, key="wl-metric")
+    other = options[choice]
+    if other.result is None:
+        st.info("That spec's scores are not stored yet: score them above first.")
+        return
+    t = compare.wins_losses(result, other.result, metric)
+    cols = st.columns(6)
+    cols[0].metric("Wins", t.wins)
+    cols[1].metric("Losses", t.losses)
+    cols[2].metric("Ties", t.ties)
+    cols[3].metric("Mean difference", f"{t.mean_diff:+.4f}")
+    cols[4].metric("Wilcoxon p", fmt(t.wilcoxon_p))
+    cols[5].metric("Paired t-test p", fmt(t.ttest_p))
+    st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "
+               "p-values from scipy.stats.wilcoxon (signed-rank; ties left out) and scipy.stats.ttest_rel, two-sided. "
+               + " ".join(t.notes))
+    st.plotly_chart(charts.paired_differences(t.diffs, METRIC_LABELS[metric], "cascade", "compared"), key="wl-chart")
+
+
+def doctor_section(result, exp, costs):
+    st.subheader("Cascade doctor")
+    st.caption("Each check's criterion is stated in `cascade_core/doctor.py`. Flagged: a warning (or a note, where "
+               "the stored scores show the fix would not pay); passed: green; not checked: what would tell.")
+    for check in doctor.run_checks(result.run, exp.relevance, costs):
+        if check.finding is not None:
+            f = check.finding
+            note = "" if f.severity == "warning" else " (a note: the fix would not pay here)"
+            body = (f"**Flagged{note}: {f.title}**\n\n{f.explanation}\n\n**Fix:** {f.fix}\n\n**Evidence:** "
+                    + "; ".join(f"{k} = {fmt(v)}" for k, v in f.evidence.items()))
+            (st.warning if f.severity == "warning" else st.info)(body)
+        elif check.status == "ok":
+            st.success(f"**{check.title}**: {check.summary}")
+        else:
+            st.info(f"**{check.title}** ({check.status}): {check.summary}")
+
+
+def distributions_section(result, exp):
+    st.subheader("Score distributions per step")
+    scale = st.radio("Scale", list(doctor.NORMALISATIONS), horizontal=True, key="dist-scale",
+                     captions=list(doctor.NORMALISATIONS.values()))
+    dists = doctor.score_distributions(result.run, exp.relevance, scale)
+    st.plotly_chart(charts.score_distributions(dists, scale), key="dist-chart")
+    st.dataframe(doctor.distribution_table(dists), width="stretch")
+    st.caption("Each step's own scorer output over the candidates it ranks, split by judged relevance. Scales differ "
+               "between scorers; this library never sums raw scores: norm-sum min-max normalises each list first, "
+               "rrf uses ranks only.")
+
+
+st.title("Compare & doctor")
+sidebar_status()
+if state.require_dataset_and_spec():
+    cutoff_sliders()
+    try:
+        result = state.run_current()
+        exp = state.experiment()
+        costs = exp.cost_models()
+        if result.evaluation is None:
+            st.info("This dataset has no relevance judgments: quality comparisons need them. Latency and score-scale "
+                    "checks follow.")
+        elif not result.run.spec.stages:
+            st.info("This cascade has no rerank stage: there is nothing to compare. Add one on **Build**.")
+        else:
+            cmp = single_pass_section(result, costs)
+            lift = lift_section(result, costs)
+            wins_section(result, cmp, lift)
+        doctor_section(result, exp, costs)
+        if result.evaluation is not None:
+            distributions_section(result, exp)
+    except Exception as exc:  # noqa: BLE001
+        state.show_error(exc)

@@ -1,0 +1,107 @@
+"""Compare & doctor page: what it shows equals what cascade_core computes."""
+
+import pandas as pd
+import pytest
+
+from cascade_core import compare, doctor
+from cascade_core.cascade import CascadeSpec
+from cascade_ui import state as ui_state
+from tests.app.conftest import page
+
+
+def factory(demo_state):
+    """``spec -> experiment``: the app's own shared experiments for this session's dataset."""
+    src = demo_state["dataset_source"]
+    return lambda sp: ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(sp))
+
+
+def library(demo_state, spec_dict):
+    make = factory(demo_state)
+    spec = CascadeSpec.from_dict(spec_dict)
+    exp = make(spec)
+    return make, exp, exp.run(spec)
+
+
+def test_doctor_page_shows_the_library_numbers(demo_state):
+    at = page("doctor", demo_state)
+    at.run()
+    assert not at.error and not at.exception, [e.value for e in at.error]
+    make, exp, result = library(demo_state, at.session_state["spec"])
+    costs = exp.cost_models()
+
+    cmp = compare.single_pass(result, costs, make)
+    pd.testing.assert_frame_equal(at.dataframe[0].value, cmp.table(), check_names=False)
+    assert cmp.same_as_cascade and "its own single pass" in at.info[0].value
+
+    lift = compare.stage_lifts(result, make, cost_models=costs)
+    shown = at.dataframe[1].value
+    assert list(shown.index) == ["bi-encoder"]
+    for col in ("recall@10 lift (points)", "ndcg@10 lift (points)"):
+        assert shown.loc["bi-encoder", col] == pytest.approx(lift.table().loc["bi-encoder", col])
+
+    # one stage: wins and losses default to "without bi-encoder" (the single pass is the cascade itself)
+    assert at.selectbox(key="wl-baseline").value.startswith("without bi-encoder")
+    t = compare.wins_losses(result, lift.rows[0].without.result, "ndcg@10")
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Wins"], metrics["Losses"], metrics["Ties"]) == (str(t.wins), str(t.losses), str(t.ties))
+    assert metrics["Mean difference"] == f"{t.mean_diff:+.4f}"
+
+    checks = doctor.run_checks(result.run, exp.relevance, costs)
+    findings = [c.finding for c in checks if c.finding]
+    shown_text = [w.value for w in at.warning] + [i.value for i in at.info] + [s.value for s in at.success]
+    for c in checks:
+        title = c.finding.title if c.finding else c.title
+        assert any(title in text for text in shown_text), title
+    assert len(at.success) == sum(c.status == "ok" for c in checks)
+    assert len(findings) == sum(f.title in w.value for f in findings for w in at.warning + at.info)
+
+    assert len(at.get("plotly_chart")) == 2     # per-query differences, score distributions
+    dist = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance))
+    pd.testing.assert_frame_equal(at.dataframe[2].value, dist, check_names=False)
+
+    at.radio(key="dist-scale").set_value("min-max").run()
+    mm = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance, "min-max"))
+    pd.testing.assert_frame_equal(at.dataframe[2].value, mm, check_names=False)
+    at.selectbox(key="wl-metric").set_value("recall@10").run()
+    t10 = compare.wins_losses(result, lift.rows[0].without.result, "recall@10")
+    assert {m.label: m.value for m in at.metric}["Wins"] == str(t10.wins)
+
+
+def test_doctor_page_scores_what_a_lift_needs(demo_state):
+    """Two stages: without the bi-encoder, the BM25 stage would see the whole pool, never scored."""
+    two = dict(demo_state)
+    spec = CascadeSpec.from_dict(demo_state["spec"])
+    two["spec"] = CascadeSpec.from_dict({**spec.to_dict(), "stages": [
+        spec.stages[0].to_dict(), {"scorer": {"kind": "bm25"}, "keep": 10, "name": "bm25 rescoring"}]}).to_dict()
+    two["spec_version"] = demo_state.get("spec_version", 0) + 1
+    at = page("doctor", two)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    make, exp, result = library(two, at.session_state["spec"])
+    assert list(at.dataframe[0].value.index) == ["cascade", "single pass", "cascade / single pass"]
+    lift = compare.stage_lifts(result, make)
+    assert [s.describe() for s in lift.missing] == [compare.without_stage(result.run.spec, 0).describe()]
+    assert pd.isna(at.dataframe[1].value.loc["bi-encoder", "ndcg@10 lift (points)"])
+
+    at.button(key="score-lift").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    lift = compare.stage_lifts(result, make)
+    assert lift.missing == []
+    shown = at.dataframe[1].value
+    assert shown.loc["bi-encoder", "ndcg@10 lift (points)"] == pytest.approx(
+        lift.table().loc["bi-encoder", "ndcg@10 lift (points)"])
+    assert all(b.key != "score-lift" for b in at.button)
+
+    # The lift's scoring stored BM25-stage scores the cascade's own experiment had not loaded: a
+    # cut-off that needs them must find them (no "missing scores" error, no scoring again).
+    v = at.session_state["spec_version"]
+    at.slider(key=f"cut-v{v}-stage1").set_value(60).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.dataframe[0].value.index[0] == "cascade"
+
+
+def test_doctor_page_without_a_dataset_says_what_to_do():
+    at = page("doctor")
+    at.run()
+    assert not at.exception
+    assert "Data & index" in at.info[0].value
