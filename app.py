@@ -9,7 +9,9 @@ PAGES = [
     st.Page("pages/build.py", title="Build", icon=":material/build:"),
     st.Page("pages/flow.py", title="Flow", icon=":material/account_tree:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/monitoring:"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/troubleshoot:"),
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
+    st.Page("pages/doctor.py", title="Compare & doctor", icon=":material/stethoscope:"),
     st.Page("pages/live.py", title="Live", icon=":material/bolt:"),
 ]
 st.navigation(PAGES).run()

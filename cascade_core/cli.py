@@ -4,6 +4,7 @@
         --stage bi:all-MiniLM-L6-v2@20 --stage cross:MODEL@10 --final-k 10 --json report.json
     cascade index --dataset PATH --model all-MiniLM-L6-v2 [--qdrant-url URL]
     cascade indexes [--drop NAME] [--qdrant-url URL]
+    cascade explain --dataset PATH [spec flags as eval] [--query QID [--doc DOCID]]
     cascade demo
 
 Bad arguments and bad data print one ``error:`` line and exit with status 2, never a traceback.
@@ -41,12 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="score once, simulate a cascade, report metrics per stage")
     _dataset_args(e)
-    e.add_argument("--config", help="cascade spec file (YAML or JSON); flags below override it")
-    e.add_argument("--first-pass", help="bm25 | dense:MODEL | hybrid:MODEL (default bm25)")
-    e.add_argument("--pool-size", type=int, help="candidates the first pass keeps (default 100)")
-    e.add_argument("--stage", action="append", default=None, metavar="KIND[:MODEL]@KEEP",
-                   help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20 or cross:PATH@10 (repeat, in order)")
-    e.add_argument("--final-k", type=int, help="length of the final list (default 10)")
+    _spec_args(e)
     e.add_argument("--budget-ms", type=float, help="latency budget per query, in ms")
     e.add_argument("--queries", type=int, help="evaluate only the first N judged queries")
     e.add_argument("--sample-query", help="id of the query whose final list is printed (default: the first)")
@@ -65,7 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_args(x, default=argparse.SUPPRESS)
 
     sub.add_parser("demo", help="evaluate the demo cascade on the bundled sample data")
+
+    w = sub.add_parser("explain", help="why relevant documents were dropped: by stage, per query, per document")
+    _dataset_args(w)
+    _spec_args(w)
+    w.add_argument("--queries", type=int, help="use only the first N judged queries")
+    w.add_argument("--query", metavar="QID", help="show the path of each of this query's relevant documents")
+    w.add_argument("--doc", metavar="DOCID", help="with --query: who beat this document and what would keep it")
+    w.add_argument("--limit", type=int, default=10, help="how many of the candidates that beat it to show (default 10)")
     return p
+
+
+def _spec_args(p):
+    """The cascade spec flags, shared by ``eval`` and ``explain`` (read by :func:`_spec_from_args`)."""
+    p.add_argument("--config", help="cascade spec file (YAML or JSON); flags below override it")
+    p.add_argument("--first-pass", help="bm25 | dense:MODEL | hybrid:MODEL (default bm25)")
+    p.add_argument("--pool-size", type=int, help="candidates the first pass keeps (default 100)")
+    p.add_argument("--stage", action="append", default=None, metavar="KIND[:MODEL]@KEEP",
+                   help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20 or cross:PATH@10 (repeat, in order)")
+    p.add_argument("--final-k", type=int, help="length of the final list (default 10)")
 
 
 def _storage_args(p, default):
@@ -101,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- commands -------------------------------------------------------------------------------
 
-def cmd_eval(args) -> int:
+def _spec_from_args(args):
+    """The spec of ``--config`` (or BM25's defaults) with the spec flags laid over it."""
     from .cascade.spec import CascadeSpec, parse_first_pass, parse_stage
 
     base = CascadeSpec.load(args.config).to_dict() if args.config else {"first_pass": {"kind": "bm25"}}
@@ -114,7 +129,11 @@ def cmd_eval(args) -> int:
                           for s in (parse_stage(t) for t in args.stage)]
     if args.final_k is not None:
         base["final_k"] = args.final_k
-    spec = CascadeSpec.from_dict(base)
+    return CascadeSpec.from_dict(base)
+
+
+def cmd_eval(args) -> int:
+    spec = _spec_from_args(args)
     if args.save_spec:
         Path(args.save_spec).write_text(spec.to_yaml(), encoding="utf-8")
     return _evaluate(args, spec, args.dataset)
@@ -133,9 +152,9 @@ def cmd_demo(args) -> int:
     return _evaluate(args, CascadeSpec.from_dict(DEMO_SPEC), SAMPLE_DATASET)
 
 
-def _evaluate(args, spec, dataset_path) -> int:
+def _experiment(args, spec, dataset_path):
+    """Load the dataset and bind it to ``spec`` over its judged queries (the first ``--queries``)."""
     from .experiment import Experiment
-    from .progress import terminal_progress
 
     dataset = _load(dataset_path, args.split, args.format)
     ws = _workspace(args)
@@ -144,6 +163,13 @@ def _evaluate(args, spec, dataset_path) -> int:
         exp = Experiment(dataset, spec, ws, queries=exp.queries.subset(exp.queries.ids[: args.queries]))
     print(f"Cascade: {spec.describe()}")
     print(f"Evaluating on {len(exp.queries)} queries")
+    return exp
+
+
+def _evaluate(args, spec, dataset_path) -> int:
+    from .progress import terminal_progress
+
+    exp = _experiment(args, spec, dataset_path)
     scoring = exp.ensure_scores(progress=terminal_progress())
     result = exp.run(budget_ms=args.budget_ms)
     live = exp.measure_live(args.live) if args.live else None
@@ -164,10 +190,10 @@ def cmd_index(args) -> int:
     index = ws.vector_index(dataset.corpus, resolve_model(args.model))
     before = index.info()
     if before.complete:
-        print(f"Index {index.name} is complete ({before.n_points} vectors): nothing to do")
+        print(f"Index {index.name} in {ws.qdrant_location} is complete ({before.n_points} vectors): nothing to do")
         return 0
     rep = index.build(progress=terminal_progress())
-    print(f"Index {rep.name}: encoded {rep.encoded} documents in {rep.seconds:.1f} s "
+    print(f"Index {rep.name} in {ws.qdrant_location}: encoded {rep.encoded} documents in {rep.seconds:.1f} s "
           f"({rep.docs_per_s:.1f} docs/s), {rep.already_stored} were already stored, "
           f"{rep.truncated} truncated at {rep.max_tokens} tokens; complete: {rep.complete}")
     return 0
@@ -192,7 +218,40 @@ def cmd_indexes(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes}
+def cmd_explain(args) -> int:
+    from . import explain
+    from .progress import terminal_progress
+
+    if args.doc and not args.query:
+        raise CascadeError("--doc needs --query: the query the document was dropped for")
+    if args.limit < 1:
+        raise CascadeError(f"--limit must be at least 1, not {args.limit}")
+    exp = _experiment(args, _spec_from_args(args), args.dataset)
+    if exp.relevance is None:
+        raise CascadeError(f"dataset {exp.dataset.name!r} has no relevance judgments: nothing to explain")
+    # Unknown ids fail before any scoring.
+    if args.query is not None and args.query not in exp.queries:
+        raise CascadeError(f"unknown query id {args.query!r}: not among the {len(exp.queries)} judged queries "
+                           "evaluated")
+    if args.doc is not None and args.doc not in exp.dataset.corpus:
+        raise CascadeError(f"unknown document id {args.doc!r}: it is not in the corpus")
+    exp.ensure_scores(progress=terminal_progress())
+    run = exp.run().run
+    if args.query is None:
+        print_lost_by_stage(explain.lost_by_stage(run, exp.relevance, exp.dataset.qrels))
+        return 0
+    qi = explain.query_index(run, args.query)
+    print(f"\nQuery {args.query}: {exp.queries.text_of(args.query)}")
+    if args.doc is None:
+        print_relevant_paths(explain.relevant_paths(run, exp.dataset.qrels, qi))
+    else:
+        path = explain.document_path(run, qi, args.doc, exp.dataset.qrels.grade(args.query, args.doc))
+        print_document(exp, run, path, args.limit)
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes,
+            "explain": cmd_explain}
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -289,6 +348,60 @@ def print_report(report: dict) -> None:
     pairs = sum(sc["scored_pairs"].values())
     print(f"Scoring this run: {sc['retrieved_queries']} first-pass queries, {pairs} pairs scored "
           f"({sc['seconds']:.1f} s); everything else came from the store")
+
+
+def print_lost_by_stage(lost) -> None:
+    """The ``explain`` summary: where relevant documents are lost, and which queries lose them."""
+    print(f"\nJudged-relevant documents: {lost.n_relevant}; in the final lists: {lost.n_final}")
+    print("\nLost at         keep    lost   share  queries")
+    for r in lost.by_stage.reset_index().itertuples():
+        print(f"{r.step[:13]:<13} {r.keep:>6}  {r.lost:>6}  {r.share:>6.1%}  {r.queries:>7}")
+    worst = lost.documents.sort_values("rank_margin", kind="stable").dropna(subset=["rank_margin"])
+    if len(worst):
+        print("\nClosest misses (query, document, grade: rank / cut-off at the step that dropped it):")
+        for r in worst.head(10).itertuples():
+            print(f"  {r.query:<12} {r.doc_id:<12} grade {r.grade}  {r.step}: rank {r.rank} / {r.keep} "
+                  f"({r.rank_margin} short, score {r.score_margin:.4g} short)")
+    if lost.queries:
+        more = f" (+{len(lost.queries) - 10} more)" if len(lost.queries) > 10 else ""
+        print(f"\nQueries that lose relevant documents: {', '.join(lost.queries[:10])}{more}")
+        print("See one with --query QID, and one document with --query QID --doc DOCID.")
+
+
+def print_relevant_paths(paths) -> None:
+    """Each relevant document of one query: its outcome, then its rank / cut-off at every step."""
+    kept = sum(p.survived for p in paths)
+    print(f"Judged relevant: {len(paths)}; in the final list: {kept}")
+    for p in paths:
+        print(f"\n  {p.doc_id} (grade {p.grade}): {p.describe()}")
+        for s in p.steps:
+            if not s.reached:
+                continue
+            rank = "not retrieved" if s.rank is None else f"rank {s.rank:>4} / cut-off {s.keep:<5}"
+            score = "" if s.score is None else f"  score {s.score:10.4f}"
+            margin = "" if s.score_margin is None else f"  (last kept {s.cutoff_score:.4f})"
+            print(f"      {s.step[:13]:<13} {rank}{score}{margin}  {'kept' if s.survived else 'DROPPED'}")
+
+
+def print_document(exp, run, path, limit: int) -> None:
+    """One document: its path, who beat it where it was dropped, and the cut-off that keeps it."""
+    from .explain import beaten_by, describe_keeps, keeps_to_final
+
+    corpus = exp.dataset.corpus
+    print_relevant_paths([path])
+    if path.survived:
+        return
+    step = path.dropped_at
+    print(f"\nRanked above it at {step}:")
+    for r in beaten_by(run, path.query, step, path.doc_id, limit, exp.relevance).itertuples():
+        doc = corpus[r.doc_id]
+        mark = f"REL {r.grade}" if r.grade > 0 else "     "
+        print(f"  {r.rank:>4}. {mark} {r.score:10.4f}  {'kept   ' if r.kept else 'dropped'}  {r.doc_id:<12} "
+              f"{(doc.title or doc.text)[:60]}")
+    chain = keeps_to_final(run, path, costs=exp)   # its first item: the cut-off where it was dropped
+    print(f"\nTo keep it: {chain[0].describe()}")
+    if len(chain) > 1:
+        print(f"To reach the final list: {describe_keeps(chain)}")
 
 
 def _json_default(obj):

@@ -1,0 +1,102 @@
+"""Inspect: why was it dropped? Losses by stage, one query's relevant documents, one dropped document."""
+
+import string
+
+import streamlit as st
+
+from cascade_core import explain
+from cascade_ui import charts
+from cascade_ui.widgets import analysis_page, shown_errors
+
+# Every ASCII punctuation character may be backslash-escaped in Markdown: escaping them all keeps
+# document text from turning into links, emphasis, LaTeX ($), HTML or Streamlit directives.
+_MD_SPECIAL = {c: "\\" + c for c in string.punctuation}
+
+
+def md_escape(text: str) -> str:
+    return text.translate(str.maketrans(_MD_SPECIAL)).replace("\n", "  \n")
+
+
+def highlighted(spans) -> str:
+    """Markdown for (segment, is_query_term) spans: query terms on an orange background."""
+    return "".join(f":orange-background[{md_escape(s)}]" if hit else md_escape(s) for s, hit in spans)
+
+
+NUM = st.column_config.NumberColumn
+
+result, exp = analysis_page("Inspect")
+with shown_errors():
+    if exp.relevance is None:
+        st.info("This dataset has no relevance judgments: there is no relevant document to follow.")
+        st.stop()
+    run, qrels, corpus = result.run, exp.dataset.qrels, exp.dataset.corpus
+    lost = explain.lost_by_stage(run, exp.relevance, qrels)
+
+    # 1. Across the query set: which step loses the relevant documents.
+    st.subheader("Relevant documents lost, by stage")
+    c1, c2 = st.columns([2, 3])
+    c1.dataframe(lost.by_stage, width="stretch", column_config={
+        "keep": NUM("cut-off"), "lost": NUM("relevant lost"),
+        "share": NUM("share of all relevant", format="percent"), "queries": NUM("queries affected")})
+    c1.caption(f"{lost.n_final} of {lost.n_relevant} judged-relevant documents reach the final lists. "
+               "'first pass' includes those never retrieved; 'final': kept by the last stage but "
+               "below final k.")
+    c2.plotly_chart(charts.lost_by_stage_bars(lost.by_stage), key="lost-bars")
+    with st.expander(f"Every lost relevant document ({len(lost.documents)})"):
+        st.dataframe(lost.documents, hide_index=True, width="stretch", column_config={
+            "score_margin": NUM("score margin", format="%.4f")})
+
+    # 2. One query: the path of each of its relevant documents.
+    st.subheader("One query: its relevant documents, step by step")
+    qids = run.matrix.query_ids
+    qid = st.selectbox("Query (first shown: the first that loses a relevant document it retrieved)", qids,
+                       index=qids.index(lost.first_query) if lost.first_query else 0, key="inspect-query",
+                       format_func=lambda q: f"{q}: {exp.queries.text_of(q)[:80]}"
+                       + (f"  (loses {lost.lost_in(q)})" if lost.lost_in(q) else ""))
+    qi = qids.index(qid)
+    query_text = exp.queries.text_of(qid)
+    paths = explain.relevant_paths(run, qrels, qi)
+    st.dataframe(explain.paths_summary(paths), width="stretch", column_config={
+        "score margin": NUM(format="%.4f")})
+    with st.expander("Rank, score and cut-off at every step"):
+        st.dataframe(explain.paths_table(paths), hide_index=True, width="stretch", column_config={
+            c: NUM(format="%.4f") for c in ("score", "raw score", "score margin")})
+    st.caption("rank: within the candidates that step received (the first pass ranks its whole stored "
+               "list); rank margin: rank - cut-off (> 0: ranks it missed by); score margin: the last kept "
+               "candidate's score minus its own (the score the step ranked by).")
+
+    # 3. One dropped document: who beat it, both texts, what would have kept it.
+    dropped = {p.doc_id: p for p in paths if not p.survived}
+    if not dropped:
+        st.success("Every judged-relevant document of this query reaches the final list.")
+    else:
+        st.subheader("One dropped document")
+        doc = st.selectbox("Dropped relevant document", list(dropped), key=f"inspect-doc-{qid}",
+                           format_func=lambda d: f"{d}: {dropped[d].describe()}")
+        path = dropped[doc]
+        st.markdown(f"**{md_escape(doc)}** (grade {path.grade}): {md_escape(path.describe())}")
+        if path.in_corpus:
+            step = path.dropped_at
+            st.markdown(f"**Ranked above it at {md_escape(step)}**")
+            st.dataframe(explain.beaten_by(run, qi, step, doc, relevance=exp.relevance), hide_index=True,
+                         width="stretch", column_config={c: NUM(format="%.4f") for c in ("score", "raw")})
+            chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: this step's cut-off
+            st.markdown("**To keep it:** " + md_escape(chain[0].describe()))
+            if len(chain) > 1:
+                st.markdown("**To reach the final list:** " + md_escape(explain.describe_keeps(chain)))
+            st.caption("Predicted latency: each step's fitted cost for the candidates it would receive. A "
+                       "larger cut-off feeds every later stage more candidates.")
+
+            top = explain.ranking_at(run, qi, step, [1])
+            t1, t2, t3 = st.columns(3)
+            t1.markdown("**Query**")
+            t1.markdown(highlighted(explain.highlight_spans(query_text, query_text)))
+            t2.markdown(f"**Dropped: {md_escape(doc)}**")
+            t2.container(height=420).markdown(highlighted(explain.highlight_document(corpus, doc, query_text)))
+            if len(top):
+                top_id = top["doc_id"].iloc[0]
+                t3.markdown(f"**Ranked first at {md_escape(step)}: {md_escape(top_id)}**")
+                t3.container(height=420).markdown(
+                    highlighted(explain.highlight_document(corpus, top_id, query_text)))
+            st.caption("Query terms are highlighted where a word's stem matches one of the query's "
+                       "(BM25's tokenizer: stopwords ignored, so 'cells' matches 'cell').")
