@@ -101,15 +101,21 @@ def main() -> None:
             print(f"[{r + 1}] {name:<13} {wall:7.1f} s wall  {len(texts) / wall:6.1f} docs/s  "
                   f"{cpu:7.1f} s CPU", flush=True)
 
+    # Medians, and the best run of each: on a shared machine interference only ever adds time,
+    # so the fastest run is the closest to the cost of the work itself.
     med = {name: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
            for name, v in runs.items()}
-    print(f"\nmedian of {args.repeats}:")
+    best = {name: min(w for w, _ in v) for name, v in runs.items()}
+    print(f"\nover {args.repeats} run(s):")
     for name, (wall, cpu) in med.items():
-        print(f"{name:<13} {wall:7.1f} s wall  {len(texts) / wall:6.1f} docs/s  {cpu:7.1f} s CPU")
+        print(f"{name:<13} median {wall:7.1f} s wall  {len(texts) / wall:6.1f} docs/s  {cpu:7.1f} s CPU"
+              f"   best {best[name]:7.1f} s wall")
     ratio = med["index build"][0] / med["encode alone"][0]
-    cpu_ratio = med["index build"][1] / med["encode alone"][1]
-    print(f"ratio index / encode = {ratio:.3f} wall, {cpu_ratio:.3f} CPU  "
-          f"({'within' if ratio <= 1.10 else 'OVER'} the 1.10 target)")
+    print(f"ratio index / encode: median wall {ratio:.3f}, best wall "
+          f"{best['index build'] / best['encode alone']:.3f}, median CPU "
+          f"{med['index build'][1] / med['encode alone'][1]:.3f}  "
+          f"({'within' if ratio <= 1.10 else 'OVER'} the 1.10 target on median wall time)")
+
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,8 @@ the sizes asked for, with random unit-length 384-d vectors (all-MiniLM-L6-v2's s
 ``doc_id`` payload, and at each size times the query ``VectorIndex.search`` makes
 (``query_points(limit=100)``, payload ``doc_id``): median and p95 of ``--queries`` random queries.
 It prints a table as it goes, then the size at which the median passes ``--target-ms``
-(interpolated between measured sizes, or extrapolated linearly past the largest).
+(interpolated between measured sizes, or extrapolated linearly past the largest), and how long
+a new process takes to open the folder at the largest size.
 
     python benchmarks/bench_qdrant_local.py [--sizes 5000,20000,50000,100000,200000] [--queries 20]
 
@@ -102,9 +103,17 @@ def main() -> None:
             med, p95 = statistics.median(times), float(np.percentile(times, 95))
             measured.append((size, med, p95))
             print(f"{size:>9} {med:>10.1f} {p95:>8.1f} {load_s:>8.1f}", flush=True)
+        # Every new process (each `cascade` command, each dashboard start) reloads the whole
+        # collection from the folder before its first query: that too grows with the size.
+        client.close()
+        t0 = time.perf_counter()
+        client = QdrantClient(path=folder)
+        client.count(name)
+        reopen_s = time.perf_counter() - t0
     finally:
         client.close()
         shutil.rmtree(folder, ignore_errors=True)
+    print(f"opening the folder again (as every new process does) with {stored:,} points: {reopen_s:.1f} s")
 
     if len(measured) >= 2:
         at, how = crossing([m[0] for m in measured], [m[1] for m in measured], args.target_ms)
