@@ -17,7 +17,7 @@ from pathlib import Path
 
 import ir_measures
 import numpy as np
-from ir_measures import RR, R, nDCG
+from ir_measures import RR, nDCG
 
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import streamlit as st
-
 from cascade_core.cascade import CascadeSpec
 
 from . import state

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import streamlit as st
+
+from cascade_core.experiment import Experiment, ExperimentResult
 
 from cascade_core.errors import SpecError
 
@@ -64,3 +68,36 @@ def _closest(hex_color: str) -> str:
     table = {"#636EFA": "blue", "#EF553B": "red", "#00CC96": "green", "#AB63FA": "violet",
              "#FFA15A": "orange", "#19D3F3": "blue"}
     return table.get(hex_color, "gray")
+
+
+@contextmanager
+def shown_errors():
+    """Run a page's body; any error becomes an ``st.error`` line and stops the page (no traceback).
+
+    ``st.stop()`` inside still works: Streamlit's stop is a BaseException, not an Exception.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - shown to the user, not raised
+        state.show_error(exc)
+        st.stop()
+
+
+def analysis_page(title: str) -> tuple[ExperimentResult, Experiment]:
+    """The top of every page that analyses this session's cascade, and its current result.
+
+    Title, sidebar status and cut-off sliders; then the cascade simulated from stored scores
+    (scoring first, with progress, whatever was never scored). Without a dataset or spec it says
+    what to do first and stops the page. Usage, at the top of a page::
+
+        result, exp = analysis_page("Flow")
+        with shown_errors():
+            ...  # lay out result and exp
+    """
+    st.title(title)
+    sidebar_status()
+    if not state.require_dataset_and_spec():
+        st.stop()
+    cutoff_sliders()
+    with shown_errors():
+        return state.run_current(), state.experiment()

@@ -11,7 +11,7 @@ import streamlit as st
 
 from cascade_core import compare, doctor
 from cascade_ui import charts, state
-from cascade_ui.widgets import cutoff_sliders, sidebar_status
+from cascade_ui.widgets import analysis_page, shown_errors
 
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
 
@@ -128,25 +128,18 @@ def distributions_section(result, exp):
                "rrf uses ranks only.")
 
 
-st.title("Compare & doctor")
-sidebar_status()
-if state.require_dataset_and_spec():
-    cutoff_sliders()
-    try:
-        result = state.run_current()
-        exp = state.experiment()
-        costs = exp.cost_models()
-        if result.evaluation is None:
-            st.info("This dataset has no relevance judgments: quality comparisons need them. Latency and score-scale "
-                    "checks follow.")
-        elif not result.run.spec.stages:
-            st.info("This cascade has no rerank stage: there is nothing to compare. Add one on **Build**.")
-        else:
-            cmp = single_pass_section(result, costs)
-            lift = lift_section(result, costs)
-            wins_section(result, cmp, lift)
-        doctor_section(result, exp, costs)
-        if result.evaluation is not None:
-            distributions_section(result, exp)
-    except Exception as exc:  # noqa: BLE001
-        state.show_error(exc)
+result, exp = analysis_page("Compare & doctor")
+with shown_errors():
+    costs = exp.cost_models()
+    if result.evaluation is None:
+        st.info("This dataset has no relevance judgments: quality comparisons need them. Latency and score-scale "
+                "checks follow.")
+    elif not result.run.spec.stages:
+        st.info("This cascade has no rerank stage: there is nothing to compare. Add one on **Build**.")
+    else:
+        cmp = single_pass_section(result, costs)
+        lift = lift_section(result, costs)
+        wins_section(result, cmp, lift)
+    doctor_section(result, exp, costs)
+    if result.evaluation is not None:
+        distributions_section(result, exp)

@@ -7,7 +7,6 @@ import sys
 import zipfile
 
 import numpy as np
-import pytest
 
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate, StageSpec
 from cascade_core.data import Qrels

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cascade_core.errors import IndexingError
-from cascade_core.index import VectorIndex, list_indexes
+from cascade_core.index import list_indexes
 from cascade_core.models import load_bi_encoder, resolve_model
 
 MINILM = resolve_model("all-MiniLM-L6-v2")

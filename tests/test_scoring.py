@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from cascade_core.cascade import CascadeSpec, live_run, simulate
+from cascade_core.cascade import CascadeSpec, live_run
 from cascade_core.errors import MissingScoresError
-from cascade_core.evaluation import evaluate_run
 from cascade_core.experiment import Experiment
-from cascade_core.scoring import CascadePlan, ensure_scores, load_matrix
+from cascade_core.scoring import CascadePlan, ensure_scores
 
 
 def three_stage(cross_model, pool=40, keeps=(20, 10), final_k=5):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
-from .base import Retriever, ScorerConfig, ScorerContext, params_signature, register
+from .base import Retriever, ScorerConfig, ScorerContext, register
 from .bm25 import BM25Retriever, bm25_params
 from .dense import DenseRetriever
 

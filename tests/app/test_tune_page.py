@@ -1,10 +1,5 @@
 """Tune page: plateaus, the budget tuner's recommendation, held-out check, exports."""
 
-import io
-import zipfile
-
-import pytest
-
 from cascade_core.tuning import best_within_budget, cutoff_grid, grid_search
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
