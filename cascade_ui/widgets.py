@@ -18,9 +18,13 @@ def fmt_ms(ms: float) -> str:
     return "?" if ms != ms else (f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s")
 
 
-def sidebar_status() -> None:
-    """Which dataset and cascade this session is on, in the sidebar of every page."""
-    with st.sidebar:
+def sidebar_status(where=None) -> None:
+    """Which dataset and cascade this session is on, in the sidebar of every page.
+
+    Pages with cut-off sliders pass a container made above the sliders and call this after
+    them, so the line shows the cut-offs just moved, not the previous run's.
+    """
+    with where or st.sidebar:
         label = state.dataset_label()
         st.caption(f"**Dataset:** {label or 'none yet'}")
         sp = state.spec()
@@ -95,9 +99,11 @@ def analysis_page(title: str) -> tuple[ExperimentResult, Experiment]:
             ...  # lay out result and exp
     """
     st.title(title)
-    sidebar_status()
+    status = st.sidebar.container()
     if not state.require_dataset_and_spec():
+        sidebar_status(status)
         st.stop()
     cutoff_sliders()
+    sidebar_status(status)
     with shown_errors():
         return state.run_current(), state.experiment()

@@ -29,6 +29,8 @@ def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
     at.slider(key=f"cut-v{v}-stage1").set_value(7).run()
     table = at.dataframe[0].value
     assert table.loc["bi-encoder", "kept"] == pytest.approx(7)
+    # The sidebar's cascade line follows the slider in the same run, not one run late.
+    assert any("-> 7 -> final" in c.value for c in at.sidebar.caption)
     exp, spec = experiment_for(demo_state, at.session_state["spec"])
     expected = flow_table(exp.run(spec).run, exp.relevance, corpus_size=len(exp.dataset.corpus))
     assert table["relevant_kept"].tolist() == expected["relevant_kept"].tolist()
