@@ -85,7 +85,8 @@ class Experiment:
         """Each step's cost model, fitted on every call recorded for its scorer (cached)."""
         if self._cost_models is None:
             store = self.workspace.store
-            self._cost_models = [CostModel.fit(sid, store.costs(sid)) for sid in self.plan.scorer_ids]
+            self._cost_models = [CostModel.fit(sid, store.costs(sid), per_query=(i == 0))
+                                 for i, sid in enumerate(self.plan.scorer_ids)]
         return self._cost_models
 
     def run(self, spec: CascadeSpec | None = None, budget_ms: float | None = None) -> ExperimentResult:

@@ -2,12 +2,20 @@
 
 Every timed call of a scorer is stored as (pairs, characters, seconds). The model is
 ``ms = fixed + per_pair * pairs`` fitted by non-negative least squares, which is what a stage
-costs per query when it receives ``pairs`` candidates. A first pass is modelled the same way
-(its cost barely depends on how many it returns).
+costs per query when it receives ``pairs`` candidates. The fit needs calls of more than one
+size: scoring times a few queries' candidates in two parts of different sizes for that (see
+``scoring.py``), because a stage that always receives the whole pool would otherwise give one
+size only, and a per-query cost (encoding the query) would be mistaken for a per-pair one.
+
+A first pass is fitted ``per_query``: BM25 and a vector search score or scan the whole corpus
+whatever the pool size, so a smaller pool does not make it cheaper.
 
 >>> m = CostModel.fit("x", np.array([[10, 0, 0.011], [20, 0, 0.021], [40, 0, 0.041]]))
 >>> round(m.fixed_ms, 3), round(m.per_pair_ms, 3), round(m.predict_ms(100), 1)
 (1.0, 1.0, 101.0)
+>>> fp = CostModel.fit("bm25", np.array([[100, 0, 0.012], [1000, 0, 0.013], [100, 0, 0.011]]), per_query=True)
+>>> round(fp.predict_ms(10), 1), round(fp.predict_ms(1000), 1)
+(12.0, 12.0)
 """
 
 from __future__ import annotations
@@ -28,12 +36,19 @@ class CostModel:
     n_calls: int
 
     @classmethod
-    def fit(cls, scorer_id: str, calls: np.ndarray) -> "CostModel":
-        """Fit on rows ``(n_pairs, n_chars, seconds)``; with one call size, all cost is per pair."""
+    def fit(cls, scorer_id: str, calls: np.ndarray, per_query: bool = False) -> "CostModel":
+        """Fit on rows ``(n_pairs, n_chars, seconds)``.
+
+        ``per_query``: the cost does not depend on the pairs (a first pass): the median call.
+        With one call size only (costs stored before calibration), all cost is taken per pair:
+        the cautious reading, which never predicts a deeper cut-off cheaper than it is.
+        """
         calls = np.asarray(calls, dtype=float).reshape(-1, 3)
         if len(calls) == 0:
             return cls(scorer_id, float("nan"), float("nan"), 0)
         n, ms = calls[:, 0], calls[:, 2] * 1000.0
+        if per_query:
+            return cls(scorer_id, float(np.median(ms)), 0.0, len(calls))
         if len(np.unique(n)) < 2:
             per = float(np.median(ms / np.maximum(n, 1)))
             return cls(scorer_id, 0.0, per, len(calls))

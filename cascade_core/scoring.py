@@ -106,16 +106,41 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         scorer.prepare(sorted({d for _, need in work for d in need}), progress)
         tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
         costs = []
-        for text, need in work:
-            t0 = time.perf_counter()
-            scores = scorer.score(text, need)
-            costs.append((len(need), len(text) + sum(len(plan.corpus.text_of(d)) for d in need),
-                          time.perf_counter() - t0))
-            store.put(scorer.id, fp, query_key(text), need, scores)
+        for w, (text, need) in enumerate(work):
+            scores = []
+            for part in calibration_parts(need, w):
+                t0 = time.perf_counter()
+                scores.extend(scorer.score(text, part))
+                costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
+                              time.perf_counter() - t0))
+            store.put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float))
             tracker.advance(len(need))
         store.record_costs(scorer.id, costs)
     report.seconds = time.perf_counter() - start
     return report
+
+
+CALIBRATION_QUERIES = 8   # per scoring run: enough calls of two sizes for a stable fit, few extra calls
+
+
+def calibration_parts(need: list[str], i: int, n_calibrate: int = CALIBRATION_QUERIES) -> list[list[str]]:
+    """How to split the ``i``-th query's pairs into timed calls.
+
+    A stage usually receives the same number of candidates for every query (the whole pool), so
+    its timed calls would all have one size, and the cost model could not tell a per-query cost
+    (encoding the query) from a per-pair one (encoding each candidate). The first few queries
+    are therefore scored in two calls, a quarter and three quarters of their pairs. The scorers
+    are pointwise, so the scores are the same; it costs a few extra calls once.
+
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 0)]
+    [2, 6]
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 8)]
+    [8]
+    """
+    if i >= n_calibrate or len(need) < 4:
+        return [need]
+    cut = len(need) // 4
+    return [need[:cut], need[cut:]]
 
 
 def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:

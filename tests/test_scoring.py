@@ -7,6 +7,7 @@ from cascade_core.cascade import CascadeSpec, live_run
 from cascade_core.errors import MissingScoresError
 from cascade_core.experiment import Experiment
 from cascade_core.scoring import CascadePlan, ensure_scores
+from cascade_core.store import query_key
 
 
 def three_stage(cross_model, pool=40, keeps=(20, 10), final_k=5):
@@ -113,6 +114,29 @@ def test_latency_prediction_from_measured_costs(tiny_dataset, workspace, tiny_cr
     measured = exp.measure_live(3)
     assert set(measured) == {"first pass", "bi-encoder", "cross-encoder", "total"}
     assert measured["total"]["p50"] > 0
+
+
+def test_cost_model_tells_a_per_query_cost_from_a_per_pair_one(tiny_dataset, workspace, tiny_cross_encoder):
+    """Every stage receives the whole pool, yet its calls come in two sizes (calibration), the
+    split-scored pairs equal one-call scores, and the first pass costs the same at any pool."""
+    spec = three_stage(tiny_cross_encoder)
+    exp = Experiment(tiny_dataset, spec, workspace)
+    exp.ensure_scores()
+    for sid in exp.plan.scorer_ids[1:]:
+        sizes = workspace.store.costs(sid)[:, 0]
+        assert len(np.unique(sizes)) >= 2, sid
+    first, bi, cross = exp.cost_models()
+    assert first.per_pair_ms == 0 and first.fixed_ms > 0
+    assert first.predict_ms(10) == first.predict_ms(1000)
+    qid = tiny_dataset.queries.ids[0]
+    text = tiny_dataset.queries.text_of(qid)
+    cols, valid = exp.run().run.steps[1].kept()
+    row = exp.matrix.docs[0][cols[0][valid[0]]]
+    docs = [tiny_dataset.corpus.documents[p].id for p in row]
+    stored = workspace.store.get_many(cross.scorer_id, tiny_dataset.corpus.fingerprint,
+                                      {query_key(text)})
+    got = np.array([next(iter(stored.values()))[d] for d in docs])
+    np.testing.assert_allclose(got, exp.plan.scorers[1].score(text, docs), rtol=1e-4, atol=1e-5)
 
 
 def test_dense_and_hybrid_first_passes(tiny_dataset, workspace):
