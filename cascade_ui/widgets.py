@@ -12,6 +12,7 @@ from cascade_core.errors import SpecError
 
 from . import state
 from .charts import step_color
+from .presets import is_stand_in
 
 
 def fmt_ms(ms: float) -> str:
@@ -74,6 +75,14 @@ def _closest(hex_color: str) -> str:
     return table.get(hex_color, "gray")
 
 
+def stand_in_warning(spec) -> None:
+    """Say so wherever numbers come from the untrained stand-in cross-encoder (random ranking)."""
+    if spec is not None and any(is_stand_in(s.scorer.model) for s in spec.stages):
+        st.warning("This cascade uses the **untrained stand-in cross-encoder**: its latency is real, its "
+                   "ranking is random, so quality numbers after it mean nothing. Set "
+                   "`CASCADE_CROSS_ENCODER` to a trained one (a hub id or a folder) for real quality.")
+
+
 @contextmanager
 def shown_errors():
     """Run a page's body; any error becomes an ``st.error`` line and stops the page (no traceback).
@@ -105,5 +114,6 @@ def analysis_page(title: str) -> tuple[ExperimentResult, Experiment]:
         st.stop()
     cutoff_sliders()
     sidebar_status(status)
+    stand_in_warning(state.spec())
     with shown_errors():
         return state.run_current(), state.experiment()

@@ -78,6 +78,19 @@ def test_live_page_runs_a_query_and_refuses_an_empty_one(demo_state):
     assert at.metric[0].value.endswith("ms")
     assert len(at.get("plotly_chart")) == 1
     assert len(at.tabs) == 2
+    # Each tab lists what the real cascade returns for that query (live ranking is deterministic).
+    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    expected = exp.live("stem cells differentiate into neurons", spec)
+    for frame, step in zip(at.dataframe, expected.steps):
+        assert frame.value["doc"].tolist() == list(step.doc_ids)
+    assert at.tabs[1].label == f"bi-encoder ({len(expected.steps[1].doc_ids)})"
+
+    # A changed cascade hides the old result instead of showing it as this cascade's.
+    changed = dict(at.session_state["spec"], final_k=5)
+    at.session_state["spec"] = changed
+    at.run()
+    assert not at.exception and not at.dataframe
+    assert any("press **Run** again" in c.value for c in at.caption)
 
 
 def test_pages_without_a_dataset_say_what_to_do():
