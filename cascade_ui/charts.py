@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-STEP_COLORS = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3"]
+# No red or green among the steps: red and green mean "lost" and "kept" in every chart.
+STEP_COLORS = ["#636EFA", "#FFA15A", "#AB63FA", "#17BECF", "#8C564B", "#E377C2"]
 KEPT_COLOR = "#2CA02C"
 LOST_COLOR = "#D62728"
 BUDGET_COLOR = "#222222"
@@ -41,9 +42,16 @@ def candidate_funnel(flow: pd.DataFrame, per_query: bool = True) -> go.Figure:
 
 
 def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
-    """Judged-relevant documents: kept by each step (green) or lost there (red)."""
+    """Judged-relevant documents: kept by each step (green links) or lost there (red).
+
+    Node labels are short counts ("kept 322", "lost 14"); the step names stand above their
+    columns, because Plotly puts a node's label beside it, where long labels of neighbouring
+    columns run into each other.
+    """
     steps = list(flow["step"])
-    nodes = ["judged relevant"] + [f"kept by {s}" for s in steps] + [f"lost at {s}" for s in steps]
+    kept, lost = list(flow["relevant_kept"]), list(flow["relevant_lost"])
+    total = flow["relevant_in"].iloc[0]
+    labels = [f"relevant {total:,.0f}"] + [f"kept {v:,.0f}" for v in kept] + [f"lost {v:,.0f}" for v in lost]
     colors = ["#888888"] + [step_color(i) for i in range(len(steps))] + [LOST_COLOR] * len(steps)
     src, dst, val, col = [], [], [], []
     for i, r in enumerate(flow.itertuples()):
@@ -53,12 +61,16 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
         if r.relevant_lost > 0:
             src.append(origin); dst.append(1 + len(steps) + i); val.append(r.relevant_lost)
             col.append("rgba(214,39,40,0.45)")
-    total = flow["relevant_in"].iloc[0]
-    labels = [f"{n} ({v:,.0f})" for n, v in zip(nodes, [total] + list(flow["relevant_kept"]) + list(flow["relevant_lost"]))]
     fig = go.Figure(go.Sankey(node=dict(label=labels, color=colors, pad=18, thickness=16),
                               link=dict(source=src, target=dst, value=val, color=col)))
+    columns = ["judged relevant"] + steps
+    for i, name in enumerate(columns):
+        fig.add_annotation(x=i / max(len(columns) - 1, 1), y=1.08, xref="paper", yref="paper", text=f"<b>{name}</b>",
+                           showarrow=False, xanchor=["left", "center", "right"][min(i, 1) + (i == len(columns) - 1)])
     scope = "all queries, totals" if whole_set else "this query"
-    return _layout(fig, f"Judged-relevant documents: kept vs lost ({scope})")
+    fig = _layout(fig, f"Judged-relevant documents: kept vs lost ({scope})")
+    fig.update_layout(margin=dict(l=10, r=10, t=80, b=10))
+    return fig
 
 
 def latency_bars(latency, measured: dict | None = None) -> go.Figure:
@@ -79,21 +91,22 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
         fig.add_vline(x=latency.budget_ms, line=dict(color=BUDGET_COLOR, dash="dash", width=2),
                       annotation_text=f"budget {latency.budget_ms:.0f} ms", annotation_position="top")
     fig.update_xaxes(title="ms per query")
+    fig.update_yaxes(title="")
     verdict = ""
     if latency.within_budget is not None:
         verdict = " - within budget" if latency.within_budget else f" - over budget from {latency.first_over_budget}"
     return _layout(fig, f"Latency budget: {latency.total_ms:.1f} ms predicted{verdict}", height=260)
 
 
-def recall_funnel(per_step_recall: dict[str, np.ndarray]) -> go.Figure:
-    """Recall after each step: mean (line) and the spread over queries (box)."""
+def recall_funnel(per_step_recall: dict[str, np.ndarray], means: list[float]) -> go.Figure:
+    """Recall after each step: ``means`` (the library's funnel, a line) and the spread over
+    queries (per-query recall, a box per step)."""
     fig = go.Figure()
     names = list(per_step_recall)
     for i, name in enumerate(names):
         vals = per_step_recall[name]
         fig.add_trace(go.Box(y=vals, name=name, marker_color=step_color(i), boxmean=True, showlegend=False,
                              hovertemplate="recall %{y:.3f}<extra></extra>"))
-    means = [float(np.nanmean(per_step_recall[n])) for n in names]
     fig.add_trace(go.Scatter(x=names, y=means, mode="lines+markers+text", name="mean recall",
                              text=[f"{m:.1%}" for m in means], textposition="top center",
                              line=dict(color="#333333")))
@@ -173,7 +186,9 @@ def lost_by_stage_bars(by_stage: pd.DataFrame) -> go.Figure:
         text=[f"{n:,} ({s:.1%})" for n, s in zip(by_stage["lost"], by_stage["share"])], textposition="outside",
         customdata=by_stage["queries"],
         hovertemplate="%{x}: %{y} relevant lost, in %{customdata} queries<extra></extra>"))
-    fig.update_yaxes(title="judged-relevant documents lost")
+    # With nothing lost Plotly would centre the axis on 0 (-1..1): keep it from 0 up.
+    fig.update_yaxes(title="judged-relevant documents lost", rangemode="tozero",
+                     range=None if by_stage["lost"].max() > 0 else [0, 1])
     fig.update_xaxes(title="lost at")
     return _layout(fig, "Where the relevant documents are lost (all queries)", height=360)
 

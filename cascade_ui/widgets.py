@@ -11,7 +11,6 @@ from cascade_core.experiment import Experiment, ExperimentResult
 from cascade_core.errors import SpecError
 
 from . import state
-from .charts import step_color
 from .presets import is_stand_in
 
 
@@ -60,19 +59,6 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
                        from_slider=True)
     except SpecError as exc:
         box.error(str(exc))
-
-
-def legend_chips(names: list[str]) -> None:
-    """A one-line colour legend for the steps (same colours as every chart)."""
-    chips = " ".join(f":{_closest(step_color(i))}[■] {name}" for i, name in enumerate(names))
-    st.caption(chips)
-
-
-def _closest(hex_color: str) -> str:
-    # Streamlit's markdown colours are named; pick a near one for the chip.
-    table = {"#636EFA": "blue", "#EF553B": "red", "#00CC96": "green", "#AB63FA": "violet",
-             "#FFA15A": "orange", "#19D3F3": "blue"}
-    return table.get(hex_color, "gray")
 
 
 def stand_in_warning(spec) -> None:

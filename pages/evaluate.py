@@ -20,7 +20,7 @@ with shown_errors():
     c[3].metric("Predicted latency", f"{result.latency.total_ms:.1f} ms")
     st.caption(f"{len(ev.query_ids)} labeled queries. nDCG uses trec_eval's linear gain (gain = grade).")
 
-    st.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.steps}), key="funnel")
+    st.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.steps}, list(ev.funnel)), key="funnel")
 
     st.subheader("Metrics per stage")
     table = ev.table()[["keep", "candidates in", "recall", "ndcg@10", "mrr@10", "recall@10", "map",
