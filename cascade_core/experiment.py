@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from .cascade.live import LiveResult, live_run
@@ -34,6 +35,11 @@ class Experiment:
 
     The matrix is loaded for the spec's scorers at the depth stored; any spec with the same
     first pass and scorers and cut-offs within what was scored simulates from it.
+
+    One experiment may serve several dashboard sessions at once (it is cached per server
+    process), so it is thread-safe: scoring is serialised (two sessions never score the same
+    pairs twice), and a reader always gets a matrix and the relevance computed *for that
+    matrix* (:meth:`snapshot`), even while another session's scoring swaps in a fresh one.
     """
 
     def __init__(self, dataset: Dataset, spec: CascadeSpec, workspace: Workspace,
@@ -49,6 +55,8 @@ class Experiment:
         self._matrix: ScoreMatrix | None = None
         self._relevance: Relevance | None = None
         self._cost_models: list[CostModel] | None = None
+        self._scoring_lock = threading.Lock()
+        self._state_lock = threading.RLock()
 
     @property
     def spec(self) -> CascadeSpec:
@@ -58,36 +66,42 @@ class Experiment:
                       progress: ProgressCallback | None = None) -> ScoringReport:
         """Score what ``spec`` (default: this experiment's) needs and is not stored yet."""
         plan = self.plan if spec is None else self.plan.with_spec(spec)
-        report = ensure_scores(plan, self.queries, progress)
-        if plan.scorer_ids == self.plan.scorer_ids:
-            # Reload even when this call scored nothing: another experiment sharing a scorer may
-            # have stored what this one's loaded matrix lacks.
-            self._matrix = None
-        self._cost_models = None  # new timings
+        with self._scoring_lock:
+            report = ensure_scores(plan, self.queries, progress)
+        with self._state_lock:
+            if plan.scorer_ids == self.plan.scorer_ids:
+                # Reload even when this call scored nothing: another experiment sharing a scorer
+                # may have stored what this one's loaded matrix lacks.
+                self._matrix = None
+            self._cost_models = None  # new timings
         return report
+
+    def snapshot(self) -> tuple[ScoreMatrix, Relevance | None]:
+        """The loaded matrix and its relevance, consistent with each other."""
+        with self._state_lock:
+            if self._matrix is None:
+                self._matrix = load_matrix(self.plan, self.queries)
+                self._relevance = None
+            if self._relevance is None and len(self.dataset.qrels):
+                self._relevance = Relevance.of(self._matrix, self.dataset.qrels)
+            return self._matrix, self._relevance
 
     @property
     def matrix(self) -> ScoreMatrix:
-        if self._matrix is None:
-            self._matrix = load_matrix(self.plan, self.queries)
-            self._relevance = None
-        return self._matrix
+        return self.snapshot()[0]
 
     @property
     def relevance(self) -> Relevance | None:
-        if not len(self.dataset.qrels):
-            return None
-        if self._relevance is None:
-            self._relevance = Relevance.of(self.matrix, self.dataset.qrels)
-        return self._relevance
+        return self.snapshot()[1]
 
     def cost_models(self) -> list[CostModel]:
         """Each step's cost model, fitted on every call recorded for its scorer (cached)."""
-        if self._cost_models is None:
-            store = self.workspace.store
-            self._cost_models = [CostModel.fit(sid, store.costs(sid), per_query=(i == 0))
-                                 for i, sid in enumerate(self.plan.scorer_ids)]
-        return self._cost_models
+        with self._state_lock:
+            if self._cost_models is None:
+                store = self.workspace.store
+                self._cost_models = [CostModel.fit(sid, store.costs(sid), per_query=(i == 0))
+                                     for i, sid in enumerate(self.plan.scorer_ids)]
+            return self._cost_models
 
     def run(self, spec: CascadeSpec | None = None, budget_ms: float | None = None) -> ExperimentResult:
         """Simulate (no model call), evaluate, and predict latency for ``spec``."""
@@ -95,9 +109,10 @@ class Experiment:
         if [spec.first_pass] + [s.scorer for s in spec.stages] != \
                 [self.spec.first_pass] + [s.scorer for s in self.spec.stages]:
             raise CascadeError("this spec uses other scorers: make a new Experiment for it")
-        run = simulate(spec, self.matrix)
-        evaluation = (evaluate_run(run, self.dataset.qrels, self.metrics, self.relevance)
-                      if self.relevance is not None else None)
+        matrix, relevance = self.snapshot()
+        run = simulate(spec, matrix)
+        evaluation = (evaluate_run(run, self.dataset.qrels, self.metrics, relevance)
+                      if relevance is not None else None)
         n_in = [float(run.steps[0].n_kept.mean())] + [float(st.n_in.mean()) for st in run.steps[1:]]
         latency = predict_latency(spec.stage_names, n_in, self.cost_models(), budget_ms)
         return ExperimentResult(run, evaluation, latency)

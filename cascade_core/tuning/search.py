@@ -76,7 +76,7 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
     """Simulate and score every spec (same scorers as ``experiment``'s) from stored scores."""
     from ..progress import ProgressTracker
 
-    matrix, relevance = experiment.matrix, experiment.relevance
+    matrix, relevance = experiment.snapshot()  # consistent even while another session scores
     if relevance is None:
         raise SpecError("tuning needs relevance judgments: this dataset has none")
     models = experiment.cost_models()

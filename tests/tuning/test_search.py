@@ -28,7 +28,9 @@ def constructed(n_queries=6):
     qrels = Qrels({f"q{i}": {"d14": 1} for i in range(n_queries)})
     # first pass: 1 ms per query; the stage: 1 ms per candidate it scores
     models = [CostModel("fp", 1.0, 0.0, 10), CostModel("st", 0.0, 1.0, 10)]
-    exp = SimpleNamespace(matrix=matrix, relevance=Relevance.of(matrix, qrels), cost_models=lambda: models)
+    relevance = Relevance.of(matrix, qrels)
+    exp = SimpleNamespace(matrix=matrix, relevance=relevance, snapshot=lambda: (matrix, relevance),
+                          cost_models=lambda: models)
     spec = CascadeSpec(ScorerConfig("bm25"), pool_size=N, stages=[StageSpec(ScorerConfig("bi-encoder"), 10)],
                        final_k=5)
     return exp, spec
