@@ -10,6 +10,8 @@ from cascade_ui.widgets import sidebar_status
 
 st.title("Build a cascade")
 sidebar_status()
+if "build-flash" in st.session_state:
+    st.success(st.session_state.pop("build-flash"))
 
 KINDS = {"bi-encoder": "bi-encoder (cosine of embeddings)", "cross-encoder": "cross-encoder (query-document pairs)",
          "bm25": "BM25 over the candidates"}
@@ -32,13 +34,24 @@ c1, c2, c3 = st.columns(3)
 fp_kind = c1.selectbox("Retriever", FIRST_PASSES, index=FIRST_PASSES.index(current.first_pass.kind)
                        if current.first_pass.kind in FIRST_PASSES else 0, key=f"fp-kind-{v}")
 fp_model = current.first_pass.model or "all-MiniLM-L6-v2"
-fp_params = {}
+# Parameters this page has no widget for (BM25's k1/b, hybrid depth, ...) are kept as loaded.
+fp_params = dict(current.first_pass.params) if fp_kind == current.first_pass.kind else {}
 if fp_kind in ("dense", "hybrid"):
     fp_model = c2.text_input("Bi-encoder model", fp_model, key=f"fp-model-{v}")
 if fp_kind == "hybrid":
-    rrf_k = c3.number_input("RRF k (Qdrant's client uses 2; papers 60)", 1, 1000,
-                            int(current.first_pass.params.get("rrf_k", 60)), key=f"fp-rrf-{v}")
-    fp_params = {"rrf_k": int(rrf_k)}
+    fusions = ["rrf", "norm-sum"]
+    fusion = c3.selectbox("Fusion", fusions, index=fusions.index(fp_params.get("fusion", "rrf")),
+                          key=f"fp-fusion-{v}", help="rrf: reciprocal rank fusion; norm-sum: min-max "
+                          "normalised scores, weighted")
+    fp_params["fusion"] = fusion
+    if fusion == "rrf":
+        fp_params.pop("weight", None)
+        fp_params["rrf_k"] = int(c3.number_input("RRF k (Qdrant's client uses 2; papers 60)", 1, 1000,
+                                                 int(fp_params.get("rrf_k", 60)), key=f"fp-rrf-{v}"))
+    else:
+        fp_params.pop("rrf_k", None)
+        fp_params["weight"] = c3.slider("Weight of dense", 0.0, 1.0, float(fp_params.get("weight", 0.5)),
+                                        key=f"fp-weight-{v}")
 pool = st.slider("Pool size (candidates the first pass keeps)", 1, 1000, current.pool_size, key=f"pool-{v}")
 
 st.subheader("Rerank stages")
@@ -65,7 +78,10 @@ for i in range(int(n_stages)):
         keep = st.slider(f"Stage {i + 1} keeps", 1, max(previous, 2), min(base.keep if base else max(previous // 5, 1),
                                                                             previous), key=f"keep-{v}-{i}")
         keep = min(keep, previous)
-        stage = {"scorer": {"kind": kind, **({"model": model} if model else {})}, "keep": keep, "combine": combine}
+        same_kind = base is not None and base.scorer.kind == kind
+        stage = {"scorer": {"kind": kind, **({"model": model} if model else {}),
+                            **({"params": dict(base.scorer.params)} if same_kind and base.scorer.params else {})},
+                 "keep": keep, "combine": combine, **({"name": base.name} if same_kind and base.name else {})}
         if combine == "rrf":
             stage["rrf_k"] = st.number_input("RRF k", 1, 1000, int(base.rrf_k if base else 60), key=f"rrfk-{v}-{i}")
         if combine == "norm-sum":
@@ -105,7 +121,8 @@ if uploaded is not None and c2.button("Load spec", key="load-spec"):
         text = uploaded.getvalue().decode("utf-8")
         loaded = CascadeSpec.from_json(text) if uploaded.name.endswith(".json") else CascadeSpec.from_yaml(text)
         state.set_spec(loaded)
-        st.success(f"Loaded: {loaded.describe()}")
+        # Shown after the rerun that resets this page's widgets to the loaded spec.
+        st.session_state["build-flash"] = f"Loaded: {loaded.describe()}"
         st.rerun()
     except (CascadeError, UnicodeDecodeError) as exc:
         st.error(f"Could not load that spec: {exc}. Your current cascade is unchanged.")

@@ -57,3 +57,25 @@ def test_unloadable_model_name_is_refused_when_scoring(demo_state):
     flow = page("flow", at)
     flow.run()
     assert len(flow.error) == 1 and "does not exist" in flow.error[0].value
+
+
+def test_using_a_loaded_spec_unchanged_keeps_every_setting(demo_state):
+    """Settings the page has no widget for (BM25's k1/b, hybrid depth, stage names, scorer
+    parameters) survive "Use this cascade"; hybrid norm-sum fusion and its weight round-trip."""
+    from cascade_core.cascade import CascadeSpec
+
+    loaded = CascadeSpec.from_dict({
+        "name": "loaded", "first_pass": {"kind": "hybrid", "model": "all-MiniLM-L6-v2",
+                                         "params": {"fusion": "norm-sum", "weight": 0.7, "depth": 150, "k1": 1.2}},
+        "pool_size": 50, "final_k": 5,
+        "stages": [{"name": "rescore", "scorer": {"kind": "bm25", "params": {"k1": 1.5, "b": 0.6}}, "keep": 20}]})
+    at = page("build", demo_state)
+    at.session_state["spec"] = loaded.to_dict()
+    at.session_state["spec_version"] = demo_state.get("spec_version", 0) + 1
+    at.run()
+    v = at.session_state["spec_version"]
+    assert at.selectbox(key=f"fp-fusion-{v}").value == "norm-sum"
+    assert at.slider(key=f"fp-weight-{v}").value == 0.7
+    at.button(key="use").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert CascadeSpec.from_dict(at.session_state["spec"]) == loaded
