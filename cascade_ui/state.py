@@ -9,6 +9,7 @@ is loaded twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -37,33 +38,53 @@ def workspace() -> Workspace:
     return Workspace()
 
 
+def files_stamp(path: str) -> str:
+    """A cheap fingerprint of what lies at ``path`` (names, sizes, modification times), so that a
+    dataset edited on disk, or re-uploaded, is loaded again rather than served from the cache.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "c.jsonl"; _ = f.write_text("a")
+    >>> before = files_stamp(str(f)); _ = f.write_text("ab"); files_stamp(str(f)) != before
+    True
+    """
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    h = hashlib.sha1()
+    for p in files:
+        st_ = p.stat()
+        h.update(f"{p}|{st_.st_size}|{st_.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
 @st.cache_resource(show_spinner="Loading the dataset...", max_entries=8)
-def _dataset(path: str, split: str | None, fmt: str):
+def _dataset(path: str, split: str | None, fmt: str, stamp: str = ""):
     from cascade_core.data import load_dataset
 
     return load_dataset(path, split=split, fmt=fmt)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _experiment(path: str, split: str | None, fmt: str, scorers_key: str) -> Experiment:
+def _experiment(path: str, split: str | None, fmt: str, scorers_key: str, stamp: str = "") -> Experiment:
     spec = CascadeSpec.from_dict(json.loads(scorers_key))
-    return Experiment(_dataset(path, split, fmt), spec, workspace())
+    return Experiment(_dataset(path, split, fmt, stamp), spec, workspace())
 
 
 def load_dataset(path: str, split: str | None = None, fmt: str = "auto", label: str | None = None):
     """Load and validate a dataset; on success it becomes this session's dataset.
 
-    On failure the error propagates and the session keeps the dataset it had.
+    On failure the error propagates and the session keeps the dataset it had. The files are
+    read again when they changed since they were last loaded (see :func:`files_stamp`).
     """
-    ds = _dataset(path, split or None, fmt)
+    stamp = files_stamp(path)
+    ds = _dataset(path, split or None, fmt, stamp)
     st.session_state[DATASET] = {"path": path, "split": split or None, "fmt": fmt,
-                                 "label": label or ds.name}
+                                 "label": label or ds.name, "stamp": stamp}
     return ds
 
 
 def dataset():
     src = st.session_state.get(DATASET)
-    return None if src is None else _dataset(src["path"], src["split"], src["fmt"])
+    return None if src is None else _dataset(src["path"], src["split"], src["fmt"], src.get("stamp", ""))
 
 
 def dataset_label() -> str | None:
@@ -114,7 +135,7 @@ def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
     src, sp = st.session_state.get(DATASET), for_spec or spec()
     if src is None or sp is None:
         return None
-    return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp))
+    return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp), src.get("stamp", ""))
 
 
 def progress_callback(container=None):

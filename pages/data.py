@@ -44,7 +44,10 @@ else:
                              "test.tsv; or corpus.csv/.jsonl, queries, qrels.tsv; or TREC files)",
                              accept_multiple_files=True, key="upload")
     if files:
-        digest = hashlib.sha1(b"".join(f.name.encode() + f.getvalue()[:4096] for f in files)).hexdigest()[:12]
+        # The whole content names the folder: a file fixed anywhere, even past its first
+        # kilobytes, is a new upload, never the old one read back.
+        digest = hashlib.sha1(b"".join(hashlib.sha1(f.name.encode() + b"\0" + f.getvalue()).digest()
+                                       for f in files)).hexdigest()[:16]
         folder = state.workspace().home / "uploads" / digest
         folder.mkdir(parents=True, exist_ok=True)
         names = {f.name for f in files}

@@ -13,7 +13,7 @@ def experiment_for(demo_state, spec_dict):
 
     spec = CascadeSpec.from_dict(spec_dict)
     src = demo_state["dataset_source"]
-    return ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec)), spec
+    return ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec), src.get("stamp", "")), spec
 
 
 def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):

@@ -61,3 +61,22 @@ def test_unknown_model_is_a_clear_error(demo_state):
     at.text_input(key="index-model").input("/no/such/model").run()
     at.button(key="build-index").click().run()
     assert len(at.error) == 1 and "does not exist" in at.error[0].value
+
+
+def test_a_folder_edited_on_disk_is_read_again(tmp_path):
+    folder = tmp_path / "mine"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "1", "text": "cells divide"}\n')
+    (folder / "queries.jsonl").write_text('{"_id": "q", "text": "cells"}\n')
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
+    at = page("data")
+    at.run()
+    at.radio(key="source").set_value("Folder or file path").run()
+    at.text_input(key="path").input(str(folder)).run()
+    at.button(key="load").click().run()
+    assert {m.label: m.value for m in at.metric}["documents"] == "1"
+    with open(folder / "corpus.jsonl", "a") as f:
+        f.write('{"_id": "2", "text": "neurons fire"}\n')
+    at.button(key="load").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["documents"] == "2"

@@ -12,7 +12,7 @@ from tests.app.conftest import page
 def factory(demo_state):
     """``spec -> experiment``: the app's own shared experiments for this session's dataset."""
     src = demo_state["dataset_source"]
-    return lambda sp: ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(sp))
+    return lambda sp: ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(sp), src.get("stamp", ""))
 
 
 def library(demo_state, spec_dict):

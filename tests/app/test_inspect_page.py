@@ -17,7 +17,7 @@ def library_run(demo_state, spec_dict):
     """The app's own experiment for this session state (shared through the cache), simulated."""
     spec = CascadeSpec.from_dict(spec_dict)
     src = demo_state["dataset_source"]
-    exp = ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec))
+    exp = ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec), src.get("stamp", ""))
     return exp, exp.run(spec).run
 
 
