@@ -78,8 +78,9 @@ with shown_errors():
         if path.in_corpus:
             step = path.dropped_at
             st.markdown(f"**Ranked above it at {md_escape(step)}**")
-            st.dataframe(explain.beaten_by(run, qi, step, doc, relevance=exp.relevance), hide_index=True,
-                         width="stretch", column_config={c: NUM(format="%.4f") for c in ("score", "raw")})
+            beaten = explain.beaten_by(run, qi, step, doc, relevance=exp.relevance)
+            st.dataframe(beaten, hide_index=True, width="stretch",
+                         column_config={c: NUM(format="%.4f") for c in ("score", "raw")})
             chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: this step's cut-off
             st.markdown("**To keep it:** " + md_escape(chain[0].describe()))
             if len(chain) > 1:
@@ -87,16 +88,20 @@ with shown_errors():
             st.caption("Predicted latency: each step's fitted cost for the candidates it would receive. A "
                        "larger cut-off feeds every later stage more candidates.")
 
-            top = explain.ranking_at(run, qi, step, [1])
             t1, t2, t3 = st.columns(3)
             t1.markdown("**Query**")
             t1.markdown(highlighted(explain.highlight_spans(query_text, query_text)))
             t2.markdown(f"**Dropped: {md_escape(doc)}**")
             t2.container(height=420).markdown(highlighted(explain.highlight_document(corpus, doc, query_text)))
-            if len(top):
-                top_id = top["doc_id"].iloc[0]
-                t3.markdown(f"**Ranked first at {md_escape(step)}: {md_escape(top_id)}**")
+            if len(beaten):
+                # Default: the last candidate the step kept, the one the dropped document had to beat.
+                kept = beaten[beaten["kept"].astype(bool)]
+                options = list(beaten["doc_id"])
+                default = options.index(kept["doc_id"].iloc[-1]) if len(kept) else 0
+                other = t3.selectbox(f"Ranked above it at {step}", options, index=default,
+                                     key=f"inspect-other-{qid}-{doc}", format_func=lambda d: (
+                                         f"{d} (rank {int(beaten.loc[beaten['doc_id'] == d, 'rank'].iloc[0])})"))
                 t3.container(height=420).markdown(
-                    highlighted(explain.highlight_document(corpus, top_id, query_text)))
+                    highlighted(explain.highlight_document(corpus, other, query_text)))
             st.caption("Query terms are highlighted where a word's stem matches one of the query's "
                        "(BM25's tokenizer: stopwords ignored, so 'cells' matches 'cell').")

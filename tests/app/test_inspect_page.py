@@ -61,6 +61,10 @@ def test_inspect_page_shows_the_library_losses_and_a_dropped_documents_path(demo
     assert keep == "**To keep it:** " + keep_needed(run, path, costs=exp).describe()
     assert f" >= {step.rank} (now {step.keep})" in keep and "ms per query" in keep
     assert any(":orange-background[" in m.value for m in at.markdown)
+    # Beside it by default: the last candidate the step kept, the one it had to beat.
+    other = at.selectbox(key=f"inspect-other-{qid}-{doc}")
+    last_kept = beaten[beaten["kept"].astype(bool)]["doc_id"].iloc[-1]
+    assert other.value == last_kept and len(other.options) == len(beaten)
 
     # A slider move: the numbers follow, still the library's.
     v = at.session_state["spec_version"]
