@@ -38,48 +38,81 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="cascade", description="Build, tune and evaluate cascade rerankers.")
     _storage_args(p, default=None)
+    # Every subcommand takes the storage flags too (after its name), overriding the global ones.
+    storage = argparse.ArgumentParser(add_help=False)
+    _storage_args(storage, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    e = sub.add_parser("eval", help="score once, simulate a cascade, report metrics per stage")
+    e = sub.add_parser("eval", parents=[storage], help="score once, simulate a cascade, report metrics per stage")
     _dataset_args(e)
     _spec_args(e)
-    e.add_argument("--budget-ms", type=float, help="latency budget per query, in ms")
-    e.add_argument("--queries", type=int, help="evaluate only the first N judged queries")
+    e.add_argument("--budget-ms", type=positive_float, help="latency budget per query, in ms")
+    e.add_argument("--queries", type=positive_int, metavar="N", help="evaluate only the first N judged queries")
     e.add_argument("--sample-query", help="id of the query whose final list is printed (default: the first)")
-    e.add_argument("--live", type=int, default=0, metavar="N",
+    e.add_argument("--live", type=positive_int, metavar="N",
                    help="also run N queries live through the real models and report measured p50/p95/p99")
     e.add_argument("--json", dest="json_path", help="write the full report as JSON here")
     e.add_argument("--save-spec", help="write the effective spec as YAML here")
 
-    i = sub.add_parser("index", help="encode a corpus into Qdrant (resumable)")
+    i = sub.add_parser("index", parents=[storage], help="encode a corpus into Qdrant (resumable)")
     _dataset_args(i)
     i.add_argument("--model", default="all-MiniLM-L6-v2", help="bi-encoder: packaged name, local folder or hub id")
-    _storage_args(i, default=argparse.SUPPRESS)
 
-    x = sub.add_parser("indexes", help="list vector indexes (or drop one)")
-    x.add_argument("--drop", metavar="NAME", help="delete this index")
-    _storage_args(x, default=argparse.SUPPRESS)
+    x = sub.add_parser("indexes", parents=[storage], help="list vector indexes (or drop one)")
+    x.add_argument("--drop", metavar="NAME", help="delete this index (only this tool's, as listed)")
 
-    sub.add_parser("demo", help="evaluate the demo cascade on the bundled sample data")
+    sub.add_parser("demo", parents=[storage], help="evaluate the demo cascade on the bundled sample data")
 
-    w = sub.add_parser("explain", help="why relevant documents were dropped: by stage, per query, per document")
+    w = sub.add_parser("explain", parents=[storage],
+                       help="why relevant documents were dropped: by stage, per query, per document")
     _dataset_args(w)
     _spec_args(w)
-    w.add_argument("--queries", type=int, help="use only the first N judged queries")
+    w.add_argument("--queries", type=positive_int, metavar="N", help="use only the first N judged queries")
     w.add_argument("--query", metavar="QID", help="show the path of each of this query's relevant documents")
     w.add_argument("--doc", metavar="DOCID", help="with --query: who beat this document and what would keep it")
-    w.add_argument("--limit", type=int, default=10, help="how many of the candidates that beat it to show (default 10)")
+    w.add_argument("--limit", type=positive_int, default=10,
+                   help="how many of the candidates that beat it to show (default 10)")
     return p
+
+
+def positive_int(text: str) -> int:
+    """argparse type of the count flags: a whole number >= 1 (0 or -5 would silently mean "all" or "all but 5").
+
+    >>> positive_int("3")
+    3
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a whole number >= 1, not 0
+    """
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r} (give a whole number >= 1)") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {n}")
+    return n
+
+
+def positive_float(text: str) -> float:
+    """argparse type of ``--budget-ms``: a finite number > 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text}")
+    return x
 
 
 def _spec_args(p):
     """The cascade spec flags, shared by ``eval`` and ``explain`` (read by :func:`_spec_from_args`)."""
     p.add_argument("--config", help="cascade spec file (YAML or JSON); flags below override it")
     p.add_argument("--first-pass", help="bm25 | dense:MODEL | hybrid:MODEL (default bm25)")
-    p.add_argument("--pool-size", type=int, help="candidates the first pass keeps (default 100)")
+    p.add_argument("--pool-size", type=positive_int, help="candidates the first pass keeps (default 100)")
     p.add_argument("--stage", action="append", default=None, metavar="KIND[:MODEL]@KEEP",
                    help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20 or cross:PATH@10 (repeat, in order)")
-    p.add_argument("--final-k", type=int, help="length of the final list (default 10)")
+    p.add_argument("--final-k", type=positive_int, help="length of the final list (default 10)")
 
 
 def _storage_args(p, default):
@@ -106,11 +139,52 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except CascadeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted; everything scored so far is stored", file=sys.stderr)
         return 130
+    # Last resort: file problems are checked where they arise (with a better message); one
+    # that slips through is still one line naming the file, not a traceback.
+    except OSError as exc:
+        return _fail(describe_os_error(exc))
+    except UnicodeDecodeError as exc:
+        return _fail(f"{_file_in_traceback(exc) or 'a file'} is not UTF-8 text "
+                     f"(byte {exc.object[exc.start]:#04x} at offset {exc.start})")
+
+
+def _fail(message: str) -> int:
+    """Print the one ``error:`` line and give the exit status of bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``FILE: reason`` for an OSError (both files for a rename), else its text.
+
+    >>> describe_os_error(FileNotFoundError(2, "No such file or directory", "/no/r.json"))
+    '/no/r.json: No such file or directory'
+    """
+    if exc.filename is None:
+        return str(exc)
+    files = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else f"{exc.filename}"
+    return f"{files}: {exc.strerror or exc}"
+
+
+def _file_in_traceback(exc: BaseException) -> str | None:
+    """The name of the innermost open file among the traceback's local variables, if any.
+
+    A UnicodeDecodeError does not say which file it came from; the frame that was reading it
+    holds the open file object, which does.
+    """
+    import io
+
+    name, tb = None, exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, io.TextIOBase) and isinstance(getattr(value, "name", None), str):
+                name = value.name
+        tb = tb.tb_next
+    return name
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -133,9 +207,13 @@ def _spec_from_args(args):
 
 
 def cmd_eval(args) -> int:
+    # Output paths first: a missing folder must not surface after minutes of scoring.
+    for path, flag in ((args.json_path, "--json"), (args.save_spec, "--save-spec")):
+        if path:
+            check_writable(path, flag)
     spec = _spec_from_args(args)
     if args.save_spec:
-        Path(args.save_spec).write_text(spec.to_yaml(), encoding="utf-8")
+        _write(args.save_spec, spec.to_yaml(), "--save-spec")
     return _evaluate(args, spec, args.dataset)
 
 
@@ -170,15 +248,30 @@ def _evaluate(args, spec, dataset_path) -> int:
     from .progress import terminal_progress
 
     exp = _experiment(args, spec, dataset_path)
-    scoring = exp.ensure_scores(progress=terminal_progress())
+    if args.sample_query is not None and args.sample_query not in exp.queries:
+        raise CascadeError(f"--sample-query {args.sample_query!r} is not among the evaluated queries")
+    load_models(exp.plan)
+    # sys.stderr as it is now: terminal_progress's default is the stream of import time.
+    scoring = exp.ensure_scores(progress=terminal_progress(sys.stderr))
     result = exp.run(budget_ms=args.budget_ms)
     live = exp.measure_live(args.live) if args.live else None
     report = build_report(exp, result, scoring, live, args.sample_query)
     print_report(report)
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report, indent=2, default=_json_default), encoding="utf-8")
+        _write(args.json_path, json.dumps(report, indent=2, default=_json_default), "--json")
         print(f"\nReport written to {args.json_path}")
     return 0
+
+
+def load_models(plan) -> None:
+    """Load every step's model before any scoring starts.
+
+    Otherwise a mistyped model id of the last stage fails only after the first pass and the
+    stages before it have run (minutes on a real corpus). The loaders cache per process, so
+    scoring reuses what is loaded here.
+    """
+    for step in [plan.retriever, *plan.scorers]:
+        step.load_model()
 
 
 def cmd_index(args) -> int:
@@ -192,7 +285,7 @@ def cmd_index(args) -> int:
     if before.complete:
         print(f"Index {index.name} in {ws.qdrant_location} is complete ({before.n_points} vectors): nothing to do")
         return 0
-    rep = index.build(progress=terminal_progress())
+    rep = index.build(progress=terminal_progress(sys.stderr))
     print(f"Index {rep.name} in {ws.qdrant_location}: encoded {rep.encoded} documents in {rep.seconds:.1f} s "
           f"({rep.docs_per_s:.1f} docs/s), {rep.already_stored} were already stored, "
           f"{rep.truncated} truncated at {rep.max_tokens} tokens; complete: {rep.complete}")
@@ -200,8 +293,12 @@ def cmd_index(args) -> int:
 
 
 def cmd_indexes(args) -> int:
-    from .index import list_indexes
+    from .index import INDEX_PREFIX, list_indexes
 
+    if args.drop and not args.drop.startswith(INDEX_PREFIX):
+        # On a shared server, a typo must not delete somebody else's collection.
+        raise CascadeError(f"refusing to drop {args.drop!r}: it is not an index of this tool (their names "
+                           f"start with {INDEX_PREFIX!r}; see `cascade indexes`)")
     ws = _workspace(args)
     if args.drop:
         if not ws.qdrant.collection_exists(args.drop):
@@ -224,8 +321,6 @@ def cmd_explain(args) -> int:
 
     if args.doc and not args.query:
         raise CascadeError("--doc needs --query: the query the document was dropped for")
-    if args.limit < 1:
-        raise CascadeError(f"--limit must be at least 1, not {args.limit}")
     exp = _experiment(args, _spec_from_args(args), args.dataset)
     if exp.relevance is None:
         raise CascadeError(f"dataset {exp.dataset.name!r} has no relevance judgments: nothing to explain")
@@ -235,7 +330,8 @@ def cmd_explain(args) -> int:
                            "evaluated")
     if args.doc is not None and args.doc not in exp.dataset.corpus:
         raise CascadeError(f"unknown document id {args.doc!r}: it is not in the corpus")
-    exp.ensure_scores(progress=terminal_progress())
+    load_models(exp.plan)
+    exp.ensure_scores(progress=terminal_progress(sys.stderr))
     run = exp.run().run
     if args.query is None:
         print_lost_by_stage(explain.lost_by_stage(run, exp.relevance, exp.dataset.qrels))
@@ -265,6 +361,37 @@ def _load(path, split, fmt):
     for finding in dataset.report.warnings:
         print(f"  {finding}")
     return dataset
+
+
+def check_writable(path: str, flag: str) -> None:
+    """Refuse an output file that cannot be written, before any work; create nothing.
+
+    Nothing is written here: a run that fails later must not leave an empty report behind or
+    have overwritten an old one.
+
+    >>> check_writable("/no/such/folder/r.json", "--json")
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.CascadeError: --json /no/such/folder/r.json: the folder /no/such/folder does not exist
+    """
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        raise CascadeError(f"{flag} {path}: is a folder; give a file name")
+    if not folder.exists():
+        raise CascadeError(f"{flag} {path}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise CascadeError(f"{flag} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise CascadeError(f"{flag} {path}: not writable (permission denied)")
+
+
+def _write(path: str, text: str, flag: str) -> None:
+    """Write an output file; a failure checks could not foresee (disk full) is still one line."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CascadeError(f"{flag} {path}: cannot write it: {exc.strerror or exc}") from None
 
 
 def _workspace(args):

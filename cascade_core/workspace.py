@@ -13,11 +13,12 @@ the data folder) unless a server URL is given, by argument or ``QDRANT_URL`` (wi
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
 from .data import Corpus
-from .errors import IndexingError
+from .errors import CascadeError, IndexingError
 from .home import cascade_home
 from .models import ResolvedModel
 from .scorers import Retriever, Scorer, ScorerConfig, ScorerContext, retriever_class, scorer_class
@@ -27,9 +28,8 @@ from .store import ScoreStore
 class Workspace:
     def __init__(self, home: str | Path | None = None, qdrant_url: str | None = None,
                  qdrant_api_key: str | None = None):
-        self.home = Path(home) if home is not None else cascade_home()
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.store = ScoreStore(self.home / "scores.sqlite")
+        self.home = data_folder(Path(home) if home is not None else cascade_home())
+        self.store = open_store(self.home / "scores.sqlite")
         self.qdrant_url = qdrant_url or os.environ.get("QDRANT_URL") or None
         self.qdrant_api_key = qdrant_api_key or os.environ.get("QDRANT_API_KEY") or None
         self._qdrant = None
@@ -69,6 +69,35 @@ class Workspace:
             if self._qdrant is not None:
                 self._qdrant.close()
                 self._qdrant = None
+
+
+def data_folder(path: Path) -> Path:
+    """``path``, created if missing; refused with one line if it is a file or cannot be made.
+
+    >>> import tempfile
+    >>> data_folder(Path(tempfile.mkstemp()[1]))
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.CascadeError: the data folder ... is a file, not a folder (check --home or CASCADE_HOME)
+    """
+    if path.exists() and not path.is_dir():
+        # mkdir would raise FileExistsError: say which setting points at a file instead.
+        raise CascadeError(f"the data folder {path} is a file, not a folder (check --home or CASCADE_HOME)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CascadeError(f"cannot create the data folder {path}: {exc.strerror or exc} "
+                           "(check --home or CASCADE_HOME)") from None
+    return path
+
+
+def open_store(path: Path) -> ScoreStore:
+    """The score store at ``path``; a folder we may not write to is one line, not a sqlite traceback."""
+    try:
+        return ScoreStore(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise CascadeError(f"cannot open the score store {path}: {exc} (check --home or CASCADE_HOME, "
+                           "and that the folder is writable)") from None
 
 
 PROBE_TIMEOUT_S = 5      # a server that does not answer the first call in this long is "unreachable"

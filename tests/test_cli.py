@@ -161,7 +161,7 @@ def stub_qdrant():
     server.shutdown()
 
 
-def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tmp_path):
+def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tiny_beir, tmp_path):
     for args in (["indexes", "--qdrant-url", stub_qdrant], ["--qdrant-url", stub_qdrant, "indexes"]):
         res = cascade(*args, home=tmp_path / "home")
         assert res.returncode == 0, res.stderr
@@ -173,3 +173,13 @@ def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tmp_pat
     # The subcommand's flag wins over the global one.
     res = cascade("--home", str(tmp_path / "home"), "indexes", "--home", str(other), home=tmp_path / "x")
     assert f"embedded ({other})" in res.stdout
+    # eval takes them after its name too: --home decides where the scores go...
+    res = cascade("eval", "--dataset", str(tiny_beir), "--pool-size", "20", "--home", str(tmp_path / "eval-home"),
+                  home=tmp_path / "unused")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "eval-home" / "scores.sqlite").exists() and not (tmp_path / "unused").exists()
+    # ...and --qdrant-url which Qdrant a bi-encoder stage uses (this one is unreachable, so it says so).
+    res = cascade("eval", "--dataset", str(tiny_beir), "--stage", "bi:all-MiniLM-L6-v2@5",
+                  "--qdrant-url", "http://127.0.0.1:9", home=tmp_path / "home")
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert res.returncode == 2 and len(errors) == 1 and "http://127.0.0.1:9" in errors[0], res.stderr

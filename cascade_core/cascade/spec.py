@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 import yaml
 
 from ..errors import SpecError
-from ..scorers import ScorerConfig, canonical_kind, retriever_kinds, scorer_kinds
+from ..scorers import (ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class,
+                       scorer_kinds)
 
 MAX_STAGES = 4
 MAX_POOL = 10_000
@@ -75,6 +76,7 @@ class CascadeSpec:
         if fp_kind not in retriever_kinds():
             raise SpecError(f"unknown first pass {self.first_pass.kind!r}; choose one of "
                             f"{', '.join(retriever_kinds())}")
+        _check_params(retriever_class(fp_kind), self.first_pass, "first_pass")
         _positive_int(self.pool_size, "pool_size")
         if self.pool_size > MAX_POOL:
             raise SpecError(f"pool_size {self.pool_size} is above the limit of {MAX_POOL}")
@@ -87,6 +89,7 @@ class CascadeSpec:
             if canonical_kind(st.scorer.kind) not in scorer_kinds():
                 raise SpecError(f"{label}: unknown scorer kind {st.scorer.kind!r}; choose one of "
                                 f"{', '.join(scorer_kinds())}")
+            _check_params(scorer_class(st.scorer.kind), st.scorer, label)
             _positive_int(st.keep, f"{label}: keep")
             if st.keep > previous:
                 raise SpecError(f"{label}: keep={st.keep} is larger than {previous_name}={previous}; "
@@ -206,7 +209,13 @@ class CascadeSpec:
         p = Path(path)
         if not p.is_file():
             raise SpecError(f"spec file {path} does not exist")
-        text = p.read_text(encoding="utf-8")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"spec file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                            f"{exc.start}): save it as UTF-8 YAML or JSON") from None
+        except OSError as exc:
+            raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
         return cls.from_json(text) if p.suffix.lower() == ".json" else cls.from_yaml(text)
 
 
@@ -259,6 +268,15 @@ def _scorer_config(data, where: str) -> ScorerConfig:
     if not isinstance(params, dict):
         raise SpecError(f"{where} params must be a mapping")
     return ScorerConfig(str(data["kind"]), str(data["model"]) if data.get("model") else None, dict(params))
+
+
+def _check_params(cls, config: ScorerConfig, where: str) -> None:
+    """Check a step's parameters with its kind's own rules, so a bad one fails when the spec
+    is read (naming the step), not as a library's exception in the middle of scoring."""
+    try:
+        cls.parse_params(config.params)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
 
 
 def _no_unknown(data: dict, known: set, where: str) -> None:

@@ -14,6 +14,7 @@ A new kind of stage is one small class registered under a name:
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -72,6 +73,24 @@ class Component(ABC):
         self.config = config
         self.ctx = ctx
         self.corpus = ctx.corpus
+
+    @classmethod
+    def parse_params(cls, params: dict) -> dict:
+        """This kind's parameters, checked and with defaults filled in; a ``SpecError`` names a bad one.
+
+        The spec calls it when it is validated, so a misspelled name or a bad value fails before
+        any work, with a message (not a ``TypeError`` from deep inside a library); constructors
+        call it too. Default: the kind takes no parameters.
+        """
+        check_param_names(cls.kind, params, ())
+        return {}
+
+    def load_model(self) -> None:
+        """Load this step's model now, if it has one; default: none.
+
+        Loaded models are cached per process, so scoring reuses them: loading first only moves
+        the failure of a mistyped model id before the work of the steps ahead of it.
+        """
 
     @property
     def id(self) -> str:
@@ -154,3 +173,79 @@ def retriever_kinds() -> list[str]:
 def params_signature(params: dict) -> str:
     """``k1=0.9,b=0.4`` style string of parameters, sorted, for scorer ids."""
     return ",".join(f"{k}={params[k]}" for k in sorted(params))
+
+
+# -- parameter checks, shared by the kinds ------------------------------------------------------
+
+def check_param_names(kind: str, params: dict, known) -> None:
+    """Refuse parameter names ``kind`` does not have, listing those it has.
+
+    >>> check_param_names("cross-encoder", {"max_lenght": 256}, ("max_length", "batch_size"))
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.SpecError: unknown cross-encoder parameter(s) max_lenght; known: batch_size, max_length
+    """
+    unknown = set(params) - set(known)
+    if unknown:
+        raise SpecError(f"unknown {kind} parameter(s) {', '.join(sorted(map(str, unknown)))}; "
+                        f"known: {', '.join(sorted(known)) or 'none (it takes no parameters)'}")
+
+
+def number_param(kind: str, params: dict, name: str, default, low=None, high=None, *,
+                 low_open: bool = False, whole: bool = False):
+    """``params[name]`` (or ``default``) checked to be a finite number in range.
+
+    Numbers come back as given (so scorer ids, which show them, stay the same); numeric strings
+    are converted; whole numbers come back as ``int``.
+
+    >>> number_param("bm25", {"k1": 1.2}, "k1", 0.9, low=0)
+    1.2
+    >>> number_param("cross-encoder", {"max_length": "256"}, "max_length", 512, low=1, whole=True)
+    256
+    >>> number_param("bm25", {"b": "abc"}, "b", 0.4, low=0, high=1)
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.SpecError: bm25 parameter b must be a number between 0 and 1, not 'abc'
+    """
+    value = params.get(name, default)
+    num = _as_number(value)
+    if (num is None or not math.isfinite(num) or (whole and not float(num).is_integer())
+            or (low is not None and not (num > low if low_open else num >= low))
+            or (high is not None and not num <= high)):
+        raise SpecError(f"{kind} parameter {name} must be {_requirement(low, high, low_open, whole)}, "
+                        f"not {value!r}")
+    return int(num) if whole else num
+
+
+def bool_param(kind: str, params: dict, name: str, default: bool) -> bool:
+    """``params[name]`` (or ``default``) checked to be true or false (a string like "no" is truthy)."""
+    value = params.get(name, default)
+    if not isinstance(value, bool):
+        raise SpecError(f"{kind} parameter {name} must be true or false, not {value!r}")
+    return value
+
+
+def _as_number(value):
+    """``value`` as an int or float, or None when it is not a number (booleans are not)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _requirement(low, high, low_open: bool, whole: bool) -> str:
+    """What a value must be, in words: ``a number between 0 and 1``, ``a whole number >= 1``."""
+    what = "a whole number" if whole else "a number"
+    if low is not None and high is not None and not low_open:
+        return f"{what} between {low} and {high}"
+    if low is not None:
+        what += f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        what += f"{' and' if low is not None else ''} <= {high}"
+    return what

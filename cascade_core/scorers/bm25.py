@@ -16,7 +16,8 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from ..text import get_tokenizer
-from .base import Retriever, Scorer, ScorerConfig, ScorerContext, params_signature, register
+from .base import (Retriever, Scorer, ScorerConfig, ScorerContext, bool_param, check_param_names, number_param,
+                   params_signature, register)
 
 DEFAULTS = {"k1": 0.9, "b": 0.4, "epsilon": 0.25, "stem": True, "stopwords": True}
 
@@ -24,11 +25,29 @@ _cache_lock = threading.Lock()
 
 
 def bm25_params(config: ScorerConfig) -> dict:
-    unknown = set(config.params) - set(DEFAULTS)
-    if unknown:
-        from ..errors import SpecError
-        raise SpecError(f"unknown BM25 parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    return {k: config.params.get(k, v) for k, v in DEFAULTS.items()}
+    """The BM25 parameters of ``config``, checked, defaults filled in."""
+    return parse_bm25_params(config.params)
+
+
+def parse_bm25_params(params: dict, kind: str = "bm25", known=tuple(DEFAULTS)) -> dict:
+    """Check BM25's parameters here, not inside rank-bm25 (where ``k1: abc`` is a ``TypeError``).
+
+    Values come back as given, so scorer ids (which show them) do not change. ``known`` lets
+    the hybrid first pass list its own parameters beside BM25's in the unknown-name message.
+
+    >>> parse_bm25_params({"k1": 1.2})["k1"]
+    1.2
+    >>> parse_bm25_params({"b": 1.5})
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.SpecError: bm25 parameter b must be a number between 0 and 1, not 1.5
+    """
+    check_param_names(kind, params, known)
+    return {"k1": number_param(kind, params, "k1", DEFAULTS["k1"], low=0),
+            "b": number_param(kind, params, "b", DEFAULTS["b"], low=0, high=1),
+            "epsilon": number_param(kind, params, "epsilon", DEFAULTS["epsilon"], low=0),
+            "stem": bool_param(kind, params, "stem", DEFAULTS["stem"]),
+            "stopwords": bool_param(kind, params, "stopwords", DEFAULTS["stopwords"])}
 
 
 class BM25Index:
@@ -66,6 +85,10 @@ class _UsesBM25Index:
         super().__init__(config, ctx)
         self.params = bm25_params(config)
         self._index: BM25Index | None = None
+
+    @classmethod
+    def parse_params(cls, params: dict) -> dict:
+        return parse_bm25_params(params)
 
     @property
     def index(self) -> BM25Index:

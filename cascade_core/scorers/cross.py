@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import SpecError
 from ..models import load_cross_encoder, resolve_model
-from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
+from .base import (Scorer, ScorerConfig, ScorerContext, check_param_names, number_param, params_signature,
+                   register)
 
 
 @register("cross-encoder", "cross", "ce")
@@ -23,9 +24,25 @@ class CrossEncoderScorer(Scorer):
             raise SpecError("a cross-encoder stage needs a model: a hub id "
                             "(e.g. cross-encoder/ms-marco-MiniLM-L-6-v2) or a local folder")
         self.model = resolve_model(config.model)
-        self.max_length = int(config.params.get("max_length", 512))
-        self.batch_size = int(config.params.get("batch_size", 32))
+        params = self.parse_params(config.params)
+        self.max_length, self.batch_size = params["max_length"], params["batch_size"]
         self._encoder = None
+
+    @classmethod
+    def parse_params(cls, params: dict) -> dict:
+        """``max_length`` (tokens per pair, default 512) and ``batch_size`` (default 32).
+
+        A misspelled name is refused: ignored, it would silently score at the default length.
+
+        >>> CrossEncoderScorer.parse_params({"batch_size": 8})
+        {'max_length': 512, 'batch_size': 8}
+        """
+        check_param_names(cls.kind, params, ("max_length", "batch_size"))
+        return {"max_length": number_param(cls.kind, params, "max_length", 512, low=1, whole=True),
+                "batch_size": number_param(cls.kind, params, "batch_size", 32, low=1, whole=True)}
+
+    def load_model(self) -> None:
+        self.encoder  # noqa: B018 - loads and caches it
 
     @property
     def id(self) -> str:

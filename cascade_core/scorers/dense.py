@@ -27,8 +27,12 @@ class _UsesVectorIndex:
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
+        self.parse_params(config.params)   # none: a stray name is refused, not ignored
         model = resolve_model(config.model or DEFAULT_BI_ENCODER)
         self.index = ctx.workspace.vector_index(ctx.corpus, model)
+
+    def load_model(self) -> None:
+        self.index.encoder  # noqa: B018 - loads and caches it
 
 
 @register("bi-encoder", "bi", "dense")

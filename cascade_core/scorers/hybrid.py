@@ -16,34 +16,52 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
-from .base import Retriever, ScorerConfig, ScorerContext, register
-from .bm25 import BM25Retriever, bm25_params
+from .base import Retriever, ScorerConfig, ScorerContext, number_param, register
+from .bm25 import DEFAULTS as BM25_DEFAULTS, BM25Retriever, parse_bm25_params
 from .dense import DenseRetriever
 
 FUSIONS = ("rrf", "norm-sum")
+OWN_PARAMS = ("fusion", "rrf_k", "weight", "depth")   # the rest go to its BM25 side
 
 
 @register("hybrid", retriever=True)
 class HybridRetriever(Retriever):
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
-        p = dict(config.params)
-        self.fusion = p.pop("fusion", "rrf")
-        if self.fusion not in FUSIONS:
-            raise SpecError(f"unknown hybrid fusion {self.fusion!r}; choose one of {FUSIONS}")
-        self.rrf_k = float(p.pop("rrf_k", 60))
-        self.weight = float(p.pop("weight", 0.5))
-        self.depth = int(p.pop("depth", 100))
-        bm25_cfg = ScorerConfig("bm25", None, p)
-        bm25_params(bm25_cfg)  # validates what is left
+        own = self.parse_params(config.params)
+        self.fusion, self.rrf_k, self.weight, self.depth = (own[k] for k in OWN_PARAMS)
+        bm25_cfg = ScorerConfig("bm25", None, {k: v for k, v in config.params.items() if k not in OWN_PARAMS})
         self.bm25 = BM25Retriever(bm25_cfg, ctx)
         self.dense = DenseRetriever(ScorerConfig("dense", config.model), ctx)
+
+    @classmethod
+    def parse_params(cls, params: dict) -> dict:
+        """Fusion settings (every one given is checked, used by its fusion or not) and BM25's.
+
+        >>> HybridRetriever.parse_params({"rrf_k": 0})
+        Traceback (most recent call last):
+        ...
+        cascade_core.errors.SpecError: hybrid parameter rrf_k must be a number > 0, not 0
+        """
+        fusion = params.get("fusion", "rrf")
+        if fusion not in FUSIONS:
+            raise SpecError(f"unknown hybrid fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+        own = {"fusion": fusion,
+               "rrf_k": float(number_param("hybrid", params, "rrf_k", 60, low=0, low_open=True)),
+               "weight": float(number_param("hybrid", params, "weight", 0.5, low=0, high=1)),
+               "depth": number_param("hybrid", params, "depth", 100, low=1, whole=True)}
+        bm25 = parse_bm25_params({k: v for k, v in params.items() if k not in OWN_PARAMS}, "hybrid",
+                                 known=OWN_PARAMS + tuple(BM25_DEFAULTS))
+        return {**own, **bm25}
 
     @property
     def id(self) -> str:
         fusion = (f"rrf,rrf_k={self.rrf_k:g}" if self.fusion == "rrf"
                   else f"norm-sum,weight={self.weight:g}")
         return (f"first-pass:hybrid:{fusion},depth={self.depth}|{self.bm25.id}|{self.dense.id}")
+
+    def load_model(self) -> None:
+        self.dense.load_model()
 
     def prepare(self, progress=None) -> None:
         self.bm25.prepare(progress)
