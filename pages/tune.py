@@ -1,15 +1,205 @@
-"""Tune: where each cut-off should be, a budget tuner with its Pareto frontier, held-out checks, exports."""
+"""Tune: where each cut-off should be, a budget tuner with its Pareto frontier, held-out checks, exports.
+
+Every number comes from :mod:`cascade_core.tuning` (and the doctor, for the report); this page
+only lays them out. A tuning result belongs to the dataset and the cascade's scorers it was
+computed for: it is ignored as soon as either changes, so the chart and "Apply" never show or put
+back another cascade's cut-offs (or scorers, or another corpus's).
+"""
+
+import json
 
 import pandas as pd
 import streamlit as st
 
+from cascade_core import doctor
+from cascade_core.errors import CascadeError
 from cascade_core.export import python_snippet, trec_runs_zip
 from cascade_core.flow import flow_table
-from cascade_core.tuning import (best_within_budget, cheapest_within_recall, cutoff_grid, grid_search,
-                                 holdout_validation, pareto_front, recall_curves)
+from cascade_core.tuning import (OBJECTIVES, cutoff_grid, grid_search, holdout_validation, pareto_front,
+                                 recall_at_cutoffs, recall_curves)
 from cascade_ui import charts, state
+from cascade_ui.demo import DEMO_MAX_POOL
 from cascade_ui.report import html_report
 from cascade_ui.widgets import analysis_page, shown_errors
+
+TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
+# The deepest pool the sidebar and Build sliders offer (and the demo scores to): tuning deeper
+# would recommend a pool no slider can show.
+MAX_POOL = DEMO_MAX_POOL
+
+
+def tune_context(spec) -> str:
+    """What a tuning result belongs to: the dataset (with its files' stamp, so a re-upload counts)
+    and the cascade's shape: its scorers and how they combine (``state.experiment_key``), and
+    final k (nDCG@10 of a shorter final list differs). Cut-offs are left out: moving them is what
+    tuning does, and every combination was simulated from the same stored scores.
+    """
+    src = {k: v for k, v in (st.session_state.get(state.DATASET) or {}).items() if k != "label"}
+    return json.dumps([src, state.experiment_key(spec), spec.final_k], sort_keys=True, default=str)
+
+
+def remember(spec, tuned) -> None:
+    st.session_state[TUNED] = {"context": tune_context(spec), "result": tuned}
+
+
+def stored_result(spec):
+    """This session's tuning result if it belongs to the current dataset and cascade, else None
+    (a stale one is ignored, and the user told why there is no chart; going back to the cascade
+    it was tuned for shows it again)."""
+    stored = st.session_state.get(TUNED)
+    if stored is None:
+        return None
+    if not isinstance(stored, dict) or stored.get("context") != tune_context(spec):
+        st.info("The dataset or the cascade's scorers changed since the last tuning: press **Tune** again.")
+        return None
+    return stored["result"]
+
+
+def plateau_section(result, exp, spec):
+    st.subheader("Where recall stops rising")
+    curves, plateaus = recall_curves(result.run, exp.relevance)
+    at_cutoff = recall_at_cutoffs(result.run, exp.relevance)
+    rows = []
+    for name, keep in zip(spec.stage_names, spec.keeps):
+        c = curves[curves["step"] == name].set_index("k")["recall"]
+        rows.append({"step": name, "current cut-off": keep, "recall at it": at_cutoff[name],
+                     "suggested (plateau)": plateaus[name], "recall at plateau": c.get(plateaus[name])})
+    st.dataframe(pd.DataFrame(rows).set_index("step"), width="stretch", column_config={
+        "recall at it": st.column_config.NumberColumn(format="%.3f"),
+        "recall at plateau": st.column_config.NumberColumn(format="%.3f")})
+    st.caption("Plateau: the smallest k whose recall@k is within half a point of the step's best, over the "
+               "candidates the step receives (so it depends on the cut-offs before it).")
+    return curves, plateaus
+
+
+def score_uncovered(exp, spec, tuned) -> None:
+    """Offer to score the combinations whose pairs were never scored, then tune them again."""
+    uncovered = int((~tuned.table["covered"]).sum())
+    if not uncovered:
+        return
+    st.warning(f"{uncovered} combinations need scores never computed (deeper cut-offs reach new "
+               "candidates). Score them once to include them.")
+    if st.button("Score them", key="tune-score"):
+        missing = [tuned.specs[i] for i in range(len(tuned.specs)) if not tuned.table.loc[i, "covered"]]
+        with st.status("Scoring the uncovered combinations...", expanded=True) as status:
+            cb = state.progress_callback(status)
+            for s in missing:
+                exp.ensure_scores(s, progress=cb)
+        remember(spec, grid_search(exp, tuned.specs, tuned.budget_ms))
+        st.rerun()
+
+
+def holdout_section(tuned, rule, objective):
+    st.subheader("Held-out check")
+    c1, c2 = st.columns(2)
+    k = c1.slider("Folds", 2, 10, 5, key="tune-folds")
+    repeats = c2.slider("Repeats", 1, 5, 2, key="tune-repeats")
+    h = holdout_validation(tuned, k=k, repeats=repeats, rule=rule)
+    m = st.columns(3)
+    m[0].metric("In-sample nDCG@10", f"{h.in_sample:.3f}")
+    m[1].metric("Held-out nDCG@10", f"{h.held_out_mean:.3f} ± {h.held_out_std:.3f}")
+    m[2].metric("Optimism (in-sample - held-out)", f"{h.optimism:+.3f}")
+    st.dataframe(h.folds, hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(format="%.3f") for c in h.folds.columns if c.endswith("@10")})
+    st.caption(f"Each fold chooses by the same objective as above (*{objective}*) on its training queries "
+               "only, then is measured on the queries it never saw.")
+    return h
+
+
+def tuner_section(exp, spec):
+    """The budget tuner. Returns what the report needs: (result, front, current, chosen, holdout,
+    objective), or None before the first tuning of this cascade."""
+    st.subheader("Budget tuner")
+    c1, c2, c3 = st.columns(3)
+    budget = c1.number_input("Budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0, key="tune-budget")
+    values = c2.slider("Values tried per cut-off", 3, 8, 5, key="tune-values")
+    default_pool = min(max(spec.pool_size, exp.matrix.retrieved_depth or 0), MAX_POOL)
+    max_pool = c3.number_input("Largest pool to try", spec.final_k, MAX_POOL, default_pool, key="tune-max-pool")
+    objective = st.radio("Objective", list(OBJECTIVES), key="tune-objective", horizontal=True)
+    rule = OBJECTIVES[objective]
+    grid = cutoff_grid(spec, values=values, max_pool=int(max_pool))
+    st.caption(f"{len(grid)} cut-off combinations, each simulated from stored scores.")
+    if st.button("Tune", type="primary", key="tune-run"):
+        remember(spec, grid_search(exp, grid, budget, progress=state.progress_callback()))
+    stored = stored_result(spec)
+    if stored is None:
+        return None
+    score_uncovered(exp, spec, stored)
+    # The budget box judges the stored combinations directly (a budget only says which predicted
+    # latencies fit): the chart, the choice and the messages all use this one budget.
+    tuned = stored.with_budget(budget)
+    chosen = rule(tuned)
+    current = tuned.specs.index(spec) if spec in tuned.specs else None
+    front = pareto_front(tuned.table["latency_ms"], tuned.table["ndcg@10"])
+    st.plotly_chart(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms), key="pareto")
+    h = None
+    if chosen is None and not tuned.table["covered"].any():
+        st.error("None of the combinations has stored scores: score them above.")
+    elif chosen is None:
+        st.error(f"No combination fits a {tuned.budget_ms:.0f} ms budget: raise the budget or drop a stage.")
+    else:
+        best = tuned.spec_at(chosen)
+        row = tuned.table.loc[chosen]
+        st.success(f"Recommended: **{best.describe()}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
+                   f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query.")
+        if st.button("Apply the recommendation", key="tune-apply"):
+            # Only the cut-offs: the scorers are the current cascade's (the context guarantees it).
+            state.set_spec(spec.with_keeps(pool_size=best.pool_size, keeps=[s.keep for s in best.stages],
+                                           final_k=best.final_k))
+            st.rerun()
+        h = holdout_section(tuned, rule, objective)
+    with st.expander("Every combination"):
+        st.dataframe(tuned.table.sort_values("latency_ms"), hide_index=True, width="stretch")
+    return tuned, front, current, chosen, h, objective
+
+
+def report_html(title, summary, result, exp, spec, curves, plateaus, tuning) -> str:
+    """The one-file report: flow, funnels, latency, recall curves, tuning, and the doctor's findings.
+
+    Called only when the user downloads it (it inlines plotly.js, ~5 MB), on Streamlit's download
+    thread: so no ``st.`` call in here, everything it needs is passed in.
+    """
+    flow = flow_table(result.run, exp.relevance, corpus_size=len(exp.dataset.corpus))
+    figures = [charts.candidate_funnel(flow), charts.relevant_sankey(flow), charts.latency_bars(result.latency),
+               charts.recall_funnel({s.name: s.per_query["recall"] for s in result.evaluation.steps},
+                                    list(result.evaluation.funnel)),
+               charts.recall_curves(curves, plateaus, dict(zip(spec.stage_names, spec.keeps)))]
+    tables = {"Metrics per stage": result.evaluation.table()}
+    if tuning is not None:
+        tuned, front, current, chosen, h, _ = tuning
+        figures.append(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms))
+        if h is not None:
+            tables["Held-out validation"] = h.folds
+    try:
+        findings = [(f.title, f"{f.explanation} Fix: {f.fix}")
+                    for f in doctor.diagnose(result.run, exp.relevance, exp.cost_models())]
+    except CascadeError as exc:  # the report still has everything else
+        findings = [("The doctor could not run", str(exc))]
+    return html_report(title, summary, figures, tables, findings=findings)
+
+
+def export_section(result, exp, spec, curves, plateaus, tuning):
+    st.subheader("Export")
+    src = st.session_state[state.DATASET]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.download_button("Spec (YAML)", spec.to_yaml(), file_name="cascade.yaml", key="export-yaml")
+    snippet = python_snippet(spec, src["path"], src["split"], state.budget_ms())
+    c2.download_button("Python snippet", snippet, file_name="run_cascade.py", key="export-py")
+    # The run files and the report are built on click, not on every rerun: a slider move stays fast.
+    run = result.run
+    c3.download_button("TREC run files (zip)", lambda: trec_runs_zip(run), file_name="cascade-runs.zip",
+                       mime="application/zip", key="export-trec")
+    summary = {"dataset": state.dataset_label(), "queries": str(len(exp.queries)),
+               "nDCG@10": f"{result.evaluation.final.means['ndcg@10']:.3f}",
+               "predicted latency": f"{result.latency.total_ms:.1f} ms per query"}
+    if tuning is not None:
+        summary.update({"tuning objective": tuning[-1], "tuning budget": f"{tuning[0].budget_ms:.0f} ms per query"})
+    title = f"Cascade report: {spec.describe()}"
+    c4.download_button("HTML report", lambda: report_html(title, summary, result, exp, spec, curves, plateaus, tuning),
+                       file_name="cascade-report.html", mime="text/html", key="export-html")
+    with st.expander("The Python snippet"):
+        st.code(snippet, language="python")
+
 
 result, exp = analysis_page("Tune")
 with shown_errors():
@@ -17,107 +207,6 @@ with shown_errors():
     if exp.relevance is None:
         st.info("Tuning needs relevance judgments; this dataset has none.")
         st.stop()
-
-    st.subheader("Where recall stops rising")
-    curves, plateaus = recall_curves(result.run, exp.relevance)
-    rows = []
-    for name, keep in zip(spec.stage_names, spec.keeps):
-        c = curves[curves["step"] == name].set_index("k")["recall"]
-        at = c[c.index <= keep].iloc[-1] if (c.index <= keep).any() else float("nan")
-        rows.append({"step": name, "current cut-off": keep, "recall at it": at,
-                     "suggested (plateau)": plateaus[name], "recall at plateau": c.get(plateaus[name])})
-    st.dataframe(pd.DataFrame(rows).set_index("step"), width="stretch", column_config={
-        "recall at it": st.column_config.NumberColumn(format="%.3f"),
-        "recall at plateau": st.column_config.NumberColumn(format="%.3f")})
-    st.caption("Plateau: the smallest k whose recall@k is within half a point of the step's best, over the "
-               "candidates the step receives (so it depends on the cut-offs before it).")
-
-    st.subheader("Budget tuner")
-    c1, c2, c3 = st.columns(3)
-    budget = c1.number_input("Budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0, key="tune-budget")
-    values = c2.slider("Values tried per cut-off", 3, 8, 5, key="tune-values")
-    max_pool = c3.number_input("Largest pool to try", spec.final_k, 10_000,
-                               max(spec.pool_size, min(exp.matrix.retrieved_depth or spec.pool_size, 1000)),
-                               key="tune-max-pool")
-    objective = st.radio("Objective", ["best nDCG@10 within the budget",
-                                       "cheapest within 1 point of the best recall@10"], key="tune-objective",
-                         horizontal=True)
-    grid = cutoff_grid(spec, values=values, max_pool=int(max_pool))
-    st.caption(f"{len(grid)} cut-off combinations, each simulated from stored scores.")
-    if st.button("Tune", type="primary", key="tune-run"):
-        tuned = grid_search(exp, grid, budget, progress=state.progress_callback())
-        st.session_state["tune-result"] = tuned
-    tuned = st.session_state.get("tune-result")
-    if tuned is not None:
-        uncovered = int((~tuned.table["covered"]).sum())
-        if uncovered:
-            st.warning(f"{uncovered} combinations need scores never computed (deeper cut-offs reach new "
-                       "candidates). Score them once to include them.")
-            if st.button("Score them", key="tune-score"):
-                missing = [tuned.specs[i] for i in range(len(tuned.specs)) if not tuned.table.loc[i, "covered"]]
-                with st.status("Scoring the uncovered combinations...", expanded=True) as status:
-                    cb = state.progress_callback(status)
-                    for s in missing:
-                        exp.ensure_scores(s, progress=cb)
-                st.session_state["tune-result"] = grid_search(exp, tuned.specs, budget)
-                st.rerun()
-        chosen = (best_within_budget(tuned) if objective.startswith("best")
-                  else cheapest_within_recall(tuned, 0.01))
-        current = tuned.specs.index(spec) if spec in tuned.specs else None
-        front = pareto_front(tuned.table["latency_ms"], tuned.table["ndcg@10"])
-        st.plotly_chart(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms), key="pareto")
-        if chosen is None:
-            st.error(f"No combination fits a {budget:.0f} ms budget: raise the budget or drop a stage.")
-        else:
-            best = tuned.spec_at(chosen)
-            row = tuned.table.loc[chosen]
-            st.success(f"Recommended: **{best.describe()}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
-                       f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query.")
-            if st.button("Apply the recommendation", key="tune-apply"):
-                state.set_spec(best)
-                st.rerun()
-            st.session_state["tune-chosen"] = chosen
-
-            st.subheader("Held-out check")
-            c1, c2 = st.columns(2)
-            k = c1.slider("Folds", 2, 10, 5, key="tune-folds")
-            repeats = c2.slider("Repeats", 1, 5, 2, key="tune-repeats")
-            h = holdout_validation(tuned, k=k, repeats=repeats)
-            st.session_state["tune-holdout"] = h
-            m = st.columns(3)
-            m[0].metric("In-sample nDCG@10", f"{h.in_sample:.3f}")
-            m[1].metric("Held-out nDCG@10", f"{h.held_out_mean:.3f} ± {h.held_out_std:.3f}")
-            m[2].metric("Optimism (in-sample - held-out)", f"{h.optimism:+.3f}")
-            st.dataframe(h.folds, hide_index=True, width="stretch", column_config={
-                c: st.column_config.NumberColumn(format="%.3f") for c in ("train ndcg@10", "held-out ndcg@10")})
-        with st.expander("Every combination"):
-            st.dataframe(tuned.table.sort_values("latency_ms"), hide_index=True, width="stretch")
-
-    st.subheader("Export")
-    src = st.session_state[state.DATASET]
-    c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("Spec (YAML)", spec.to_yaml(), file_name="cascade.yaml", key="export-yaml")
-    snippet = python_snippet(spec, src["path"], src["split"], state.budget_ms())
-    c2.download_button("Python snippet", snippet, file_name="run_cascade.py", key="export-py")
-    c3.download_button("TREC run files (zip)", trec_runs_zip(result.run), file_name="cascade-runs.zip",
-                       key="export-trec")
-    flow = flow_table(result.run, exp.relevance, corpus_size=len(exp.dataset.corpus))
-    figures = [charts.candidate_funnel(flow), charts.relevant_sankey(flow), charts.latency_bars(result.latency),
-               charts.recall_funnel({s.name: s.per_query["recall"] for s in result.evaluation.steps}),
-               charts.recall_curves(curves, plateaus, dict(zip(spec.stage_names, spec.keeps)))]
-    tables = {"Metrics per stage": result.evaluation.table()}
-    if tuned is not None:
-        figures.append(charts.pareto_figure(tuned.table, pareto_front(tuned.table["latency_ms"],
-                                                                      tuned.table["ndcg@10"]),
-                                            None, st.session_state.get("tune-chosen"), tuned.budget_ms))
-        if "tune-holdout" in st.session_state:
-            tables["Held-out validation"] = st.session_state["tune-holdout"].folds
-    report = html_report(f"Cascade report: {spec.describe()}",
-                         {"dataset": state.dataset_label(), "queries": str(len(exp.queries)),
-                          "nDCG@10": f"{result.evaluation.final.means['ndcg@10']:.3f}",
-                          "predicted latency": f"{result.latency.total_ms:.1f} ms per query"},
-                         figures, tables, findings=None)
-    c4.download_button("HTML report", report, file_name="cascade-report.html", mime="text/html",
-                       key="export-html")
-    with st.expander("The Python snippet"):
-        st.code(snippet, language="python")
+    curves, plateaus = plateau_section(result, exp, spec)
+    tuning = tuner_section(exp, spec)
+    export_section(result, exp, spec, curves, plateaus, tuning)

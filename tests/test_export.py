@@ -73,3 +73,16 @@ def test_snippet_runs(tiny_beir, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "first pass: kept 5" in res.stdout or "first pass: kept" in res.stdout
     assert "ndcg@10" in res.stdout
+
+
+def test_html_report_shows_findings_and_every_figure():
+    import plotly.graph_objects as go
+
+    from cascade_ui.report import html_report
+
+    figures = [go.Figure(layout={"title": {"text": t}}) for t in ("Candidates through the cascade", "Pareto")]
+    out = html_report("r", {}, figures, {}, findings=[("Stage-one pool size too small", "recall still rising")])
+    assert "<h2>Doctor</h2>" in out and "Stage-one pool size too small" in out and "recall still rising" in out
+    assert "Candidates through the cascade" in out and "Pareto" in out
+    assert out.count("* plotly.js v") == 1  # inlined once, so the file opens offline
+    assert "No known failure mode detected" in html_report("r", {}, [], {}, findings=[])

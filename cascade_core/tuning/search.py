@@ -5,13 +5,20 @@ recall; its latency is predicted from the cost models with the candidates each s
 Combinations whose pairs were never scored are marked ``covered = False`` (score the grid first:
 ``Experiment.ensure_scores`` for each spec scores only what is missing).
 
+Two objectives choose a combination (:data:`OBJECTIVES`, by name): the best nDCG@10 within the
+budget, or the cheapest within a point of the best recall@10. Each is a rule
+``rule(result, queries=None) -> index or None``, so held-out validation can re-apply the very
+rule the user chose on each fold's training queries.
+
 >>> pareto_front(np.array([10.0, 20.0, 15.0, 30.0]), np.array([0.5, 0.7, 0.4, 0.7]))
 [0, 1]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -35,9 +42,22 @@ class GridResult:
     per_query: np.ndarray          # [combinations, queries] per-query nDCG@10 (NaN if not covered)
     query_ids: list[str]
     budget_ms: float | None
+    per_query_recall: np.ndarray | None = None   # [combinations, queries] per-query recall@10
 
     def spec_at(self, i: int) -> CascadeSpec:
         return self.specs[int(i)]
+
+    def with_budget(self, budget_ms: float | None) -> "GridResult":
+        """The same combinations judged against another budget (no simulation: a budget only
+        decides which predicted latencies fit).
+
+        >>> t = pd.DataFrame({"latency_ms": [5.0, 50.0, np.nan], "covered": [True, True, False]})
+        >>> GridResult([], t, np.zeros((3, 1)), ["q"], None).with_budget(10).table["within_budget"].tolist()
+        [True, False, False]
+        """
+        table = self.table.copy()
+        table["within_budget"] = _within(table, budget_ms)
+        return replace(self, table=table, budget_ms=budget_ms)
 
 
 def cutoff_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None) -> list[CascadeSpec]:
@@ -80,7 +100,7 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
     if relevance is None:
         raise SpecError("tuning needs relevance judgments: this dataset has none")
     models = experiment.cost_models()
-    rows, per_query = [], []
+    rows, per_query, per_query_recall = [], [], []
     tracker = ProgressTracker("tuning: simulating cut-off combinations", len(specs), progress, "specs")
     for spec in specs:
         row = {"pool_size": spec.pool_size, **{f"keep {st.name}": st.keep for st in spec.stages},
@@ -90,6 +110,7 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
         except MissingScoresError:
             rows.append({**row, QUALITY: np.nan, RECALL: np.nan, "latency_ms": np.nan, "covered": False})
             per_query.append(np.full(len(matrix.query_ids), np.nan))
+            per_query_recall.append(np.full(len(matrix.query_ids), np.nan))
             tracker.advance(1)
             continue
         cols, valid = run.final.kept()
@@ -99,11 +120,16 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
         rows.append({**row, QUALITY: float(np.nanmean(values[QUALITY])), RECALL: float(np.nanmean(values[RECALL])),
                      "latency_ms": latency.total_ms, "covered": True})
         per_query.append(values[QUALITY])
+        per_query_recall.append(values[RECALL])
         tracker.advance(1)
     table = pd.DataFrame(rows)
-    table["within_budget"] = table["covered"] & (
-        True if budget_ms is None else table["latency_ms"] <= budget_ms)
-    return GridResult(specs, table, np.asarray(per_query), list(matrix.query_ids), budget_ms)
+    table["within_budget"] = _within(table, budget_ms)
+    return GridResult(specs, table, np.asarray(per_query), list(matrix.query_ids), budget_ms,
+                      np.asarray(per_query_recall))
+
+
+def _within(table: pd.DataFrame, budget_ms: float | None) -> pd.Series:
+    return table["covered"] & (True if budget_ms is None else table["latency_ms"] <= budget_ms)
 
 
 def best_within_budget(result: GridResult, queries: np.ndarray | None = None) -> int | None:
@@ -120,16 +146,33 @@ def best_within_budget(result: GridResult, queries: np.ndarray | None = None) ->
     return int(best[np.argmin(latency[best])])
 
 
-def cheapest_within_recall(result: GridResult, tolerance: float = 0.01) -> int | None:
-    """The cheapest covered combination whose recall@10 is within ``tolerance`` of the best."""
+def cheapest_within_recall(result: GridResult, tolerance: float = 0.01,
+                           queries: np.ndarray | None = None) -> int | None:
+    """The cheapest covered combination whose mean recall@10 (over ``queries``, default all) is
+    within ``tolerance`` of the best. The budget plays no part. None if nothing is covered."""
     t = result.table
     covered = t["covered"].to_numpy()
     if not covered.any():
         return None
-    recall = t[RECALL].to_numpy()
+    if queries is None:
+        recall = t[RECALL].to_numpy()
+    elif result.per_query_recall is None:
+        raise ValueError("this GridResult has no per-query recall@10: re-run grid_search")
+    else:
+        with np.errstate(all="ignore"):
+            recall = np.nanmean(result.per_query_recall[:, queries], axis=1)
     ok = covered & (recall >= np.nanmax(recall[covered]) - tolerance)
     latency = np.where(ok, t["latency_ms"].to_numpy(), np.inf)
     return int(np.argmin(latency))
+
+
+Rule = Callable[..., "int | None"]   # rule(result, queries=None) -> chosen index or None
+
+# The tuner's objectives by name (what the Tune page offers); each is a rule as above.
+OBJECTIVES: dict[str, Rule] = {
+    "best nDCG@10 within the budget": best_within_budget,
+    "cheapest within 1 point of the best recall@10": partial(cheapest_within_recall, tolerance=0.01),
+}
 
 
 def pareto_front(latency: np.ndarray, quality: np.ndarray) -> list[int]:

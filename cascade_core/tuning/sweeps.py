@@ -39,6 +39,28 @@ def recall_curve(run: CascadeRun, relevance: Relevance, step: int, ks=None) -> p
     return pd.DataFrame({"k": ks, "recall": np.nanmean(recall, axis=0), "step": st.name})
 
 
+def recall_at_cutoffs(run: CascadeRun, relevance: Relevance) -> dict[str, float]:
+    """Each step's mean recall at exactly its own cut-off (``keep``), by step name.
+
+    The same quantity as the step's recall curve at ``k = keep``, but at the cut-off itself rather
+    than the nearest grid point. A cut-off deeper than what the step receives keeps everything.
+
+    >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
+    >>> # 1 query, 30 documents, relevant ones at first-pass ranks 3 and 23; the pool is 23.
+    >>> m = ScoreMatrix(["q"], [f"d{i}" for i in range(30)], np.arange(30)[None], -np.arange(30.0)[None], [])
+    >>> grades = np.zeros((1, 30)); grades[0, [2, 22]] = 1
+    >>> rel = Relevance(grades, np.ones((1, 1)), np.array([2]))
+    >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 23, "final_k": 10})
+    >>> recall_at_cutoffs(simulate(spec, m), rel)
+    {'first pass': 1.0}
+    """
+    out = {}
+    for i, st in enumerate(run.steps):
+        k = max(1, min(int(st.keep), st.order.shape[1]))
+        out[st.name] = float(recall_curve(run, relevance, i, ks=[k])["recall"].iloc[0])
+    return out
+
+
 def plateau(ks: np.ndarray, recall: np.ndarray, tolerance: float = PLATEAU_TOLERANCE) -> int:
     """The smallest k whose recall is within ``tolerance`` of the curve's maximum."""
     recall = np.asarray(recall, dtype=float)

@@ -1,22 +1,59 @@
 """Tune page: plateaus, the budget tuner's recommendation, held-out check, exports."""
 
-from cascade_core.tuning import best_within_budget, cutoff_grid, grid_search
+import html
+import io
+import zipfile
+
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+
+from cascade_core import doctor
+from cascade_core.tuning import (OBJECTIVES, best_within_budget, cutoff_grid, grid_search, holdout_validation,
+                                 recall_at_cutoffs)
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
 
+CHEAPEST = "cheapest within 1 point of the best recall@10"
 
-def test_tuner_recommends_what_the_library_does_and_applies_it(demo_state):
+
+def tuned_page(demo_state, budget=1000.0, objective=None):
+    """The Tune page after pressing Tune (with ``budget``, and ``objective`` if given)."""
     at = page("tune", demo_state)
     at.run()
     assert not at.error and not at.exception, [e.value for e in at.error]
-    plateau_table = at.dataframe[0].value
-    assert list(plateau_table.index) == ["first pass", "bi-encoder"]
-
-    at.number_input(key="tune-budget").set_value(1000.0).run()
+    at.number_input(key="tune-budget").set_value(budget).run()
+    if objective is not None:
+        at.radio(key="tune-objective").set_value(objective).run()
     at.button(key="tune-run").click().run()
-    assert not at.error, [e.value for e in at.error]
+    assert not at.exception
+    return at
+
+
+def library_grid(demo_state, at, budget):
     exp, spec = experiment_for(demo_state, at.session_state["spec"])
-    lib = grid_search(exp, cutoff_grid(spec, values=5, max_pool=int(at.number_input(key="tune-max-pool").value)), 1000.0)
+    grid = cutoff_grid(spec, values=at.slider(key="tune-values").value,
+                       max_pool=int(at.number_input(key="tune-max-pool").value))
+    return exp, spec, grid_search(exp, grid, budget)
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch):
+    """file name -> the callable a download button builds its file with (on click, not per rerun)."""
+    made = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return made
+
+
+def test_tuner_recommends_what_the_library_does_and_applies_it(demo_state):
+    at = tuned_page(demo_state)
+    assert not at.error, [e.value for e in at.error]
+    exp, spec, lib = library_grid(demo_state, at, 1000.0)
     best = lib.spec_at(best_within_budget(lib))
     assert best.describe() in at.success[0].value
     assert len(at.get("plotly_chart")) == 1
@@ -25,21 +62,130 @@ def test_tuner_recommends_what_the_library_does_and_applies_it(demo_state):
 
     at.button(key="tune-apply").click().run()
     assert at.session_state["spec"]["pool_size"] == best.pool_size
+    assert [s["keep"] for s in at.session_state["spec"]["stages"]] == [s.keep for s in best.stages]
+
+
+def test_recall_at_the_current_cut_off_comes_from_the_library(demo_state):
+    at = page("tune", demo_state)
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table.index) == ["first pass", "bi-encoder"]
+    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    expected = recall_at_cutoffs(exp.run(spec).run, exp.relevance)
+    assert table["recall at it"].to_dict() == pytest.approx(expected)
 
 
 def test_no_combination_within_an_impossible_budget(demo_state):
-    at = page("tune", demo_state)
-    at.run()
+    at = tuned_page(demo_state, budget=1.0)
+    assert any("No combination fits a 1 ms budget" in e.value for e in at.error)
+
+
+def test_a_new_budget_is_judged_without_tuning_again_and_quoted_as_used(demo_state):
+    at = tuned_page(demo_state, budget=1000.0)
+    assert not at.error
     at.number_input(key="tune-budget").set_value(1.0).run()
-    at.button(key="tune-run").click().run()
-    assert any("No combination fits" in e.value for e in at.error)
+    # The message quotes the budget the (absent) choice was made against: the one in the box.
+    assert [e.value for e in at.error if "No combination fits" in e.value] == [
+        "No combination fits a 1 ms budget: raise the budget or drop a stage."]
+    assert not at.success
 
 
-def test_exports_are_real_files(demo_state):
+def test_held_out_folds_choose_by_the_chosen_objective(demo_state):
+    at = tuned_page(demo_state, objective=CHEAPEST)
+    assert not at.error, [e.value for e in at.error]
+    exp, spec, lib = library_grid(demo_state, at, 1000.0)
+    rule = OBJECTIVES[CHEAPEST]
+    assert lib.spec_at(rule(lib)).describe() in at.success[0].value
+    expected = holdout_validation(lib, k=at.slider(key="tune-folds").value,
+                                  repeats=at.slider(key="tune-repeats").value, rule=rule)
+    folds = at.dataframe[1].value
+    assert folds["pool_size"].tolist() == expected.folds["pool_size"].tolist()
+    assert folds["held-out ndcg@10"].tolist() == pytest.approx(expected.folds["held-out ndcg@10"].tolist())
+    assert any(CHEAPEST in c.value for c in at.caption)
+
+
+def test_a_result_belongs_to_its_cascade_and_dataset(demo_state):
+    at = tuned_page(demo_state)
+    assert len(at.get("plotly_chart")) == 1
+    tuned_spec = dict(at.session_state["spec"])
+
+    # Moving a cut-off keeps the result: that is what tuning is about.
+    v = at.session_state["spec_version"]
+    at.slider(key=f"cut-v{v}-stage1").set_value(15).run()
+    assert at.session_state["spec"]["final_k"] == tuned_spec["final_k"]
+    assert len(at.get("plotly_chart")) == 1 and at.button(key="tune-apply")
+
+    # Another cascade (here: without its bi-encoder stage): the old chart and "Apply" are gone.
+    at.session_state["spec"] = {**tuned_spec, "stages": []}
+    at.session_state["spec_version"] = v + 1
+    at.run()
+    assert not at.exception
+    assert not at.get("plotly_chart")
+    assert not [b for b in at.button if b.key == "tune-apply"]
+    assert any("press **Tune** again" in i.value for i in at.info)
+
+    # The cascade it was tuned for again: the result shows again.
+    at.session_state["spec"] = tuned_spec
+    at.session_state["spec_version"] = v + 2
+    at.run()
+    assert len(at.get("plotly_chart")) == 1
+
+    # Another dataset (here: the same folder re-uploaded with other contents, i.e. a new stamp).
+    at.session_state["dataset_source"] = {**demo_state["dataset_source"], "stamp": "another-upload"}
+    at.run()
+    assert not at.exception
+    assert not at.get("plotly_chart")
+    assert not [b for b in at.button if b.key == "tune-apply"]
+
+
+def test_largest_pool_stops_where_the_sliders_stop(demo_state):
     at = page("tune", demo_state)
     at.run()
+    v = at.session_state["spec_version"]
+    assert at.number_input(key="tune-max-pool").max == at.slider(key=f"cut-v{v}-pool").max == 1000
+
+
+def test_exports_are_built_on_click_only(demo_state, deferred_downloads, monkeypatch):
+    import cascade_core.export
+    import cascade_ui.report
+
+    built = []
+    for module, name in ((cascade_ui.report, "html_report"), (cascade_core.export, "trec_runs_zip")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k: built.append(_n) or _f(*a, **k))
+    at = page("tune", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    at.slider(key=f"cut-v{v}-stage1").set_value(9).run()
     buttons = {b.proto.label: b for b in at.get("download_button")}
     assert set(buttons) >= {"Spec (YAML)", "Python snippet", "TREC run files (zip)", "HTML report"}
+    assert built == []  # two reruns, no report or zip built
     snippet = at.code[-1].value
     compile(snippet, "run_cascade.py", "exec")  # valid Python
     assert "CascadeSpec.from_yaml" in snippet
+
+    names = zipfile.ZipFile(io.BytesIO(deferred_downloads["cascade-runs.zip"]())).namelist()
+    assert names[-1] == "final.run" and built == ["trec_runs_zip"]
+
+
+def test_html_report_has_doctor_findings_tuning_and_every_chart(demo_state, deferred_downloads):
+    # A pool of 5 loses relevant documents that BM25 ranks just below it: the doctor flags it.
+    state = {**demo_state, "spec": {**demo_state["spec"], "pool_size": 5, "final_k": 5,
+                                    "stages": [{**demo_state["spec"]["stages"][0], "keep": 5}]}}
+    at = tuned_page(state)
+    assert not at.error
+    report = deferred_downloads["cascade-report.html"]()
+
+    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    findings = doctor.diagnose(exp.run(spec).run, exp.relevance, exp.cost_models())
+    assert findings and "<h2>Doctor</h2>" in report
+    for f in findings:
+        assert html.escape(f.title) in report
+    for chart_title in ("Candidates through the cascade", "Judged-relevant documents: kept vs lost",
+                        "Latency budget:", "Recall funnel over the labeled queries",
+                        "Recall@k of each step over the candidates it receives",
+                        "Quality vs latency of every cut-off combination", "Held-out validation", "Metrics per stage"):
+        assert chart_title.lower() in report.lower(), chart_title
+    # The Pareto chart marks the current spec and the recommendation.
+    assert '"name":"current spec"' in report and '"name":"recommended"' in report
+    assert "tuning objective" in report

@@ -10,7 +10,7 @@ from cascade_core.data import Qrels
 from cascade_core.evaluation import Relevance
 from cascade_core.latency import CostModel
 from cascade_core.scorers import ScorerConfig
-from cascade_core.tuning import (best_within_budget, cheapest_within_recall, cutoff_grid, grid_search,
+from cascade_core.tuning import (OBJECTIVES, best_within_budget, cheapest_within_recall, cutoff_grid, grid_search,
                                  holdout_validation, pareto_front)
 
 N = 40
@@ -85,3 +85,65 @@ def test_holdout_reports_spread_and_optimism():
     assert len(h.folds) == 8
     assert (h.folds["pool_size"] == 15).all()  # every fold finds the same answer here
     assert h.held_out_mean == pytest.approx(1.0) and h.optimism == pytest.approx(0.0)
+
+
+def one_hard_query(n_queries=200):
+    """Every query's relevant document is at first-pass rank 4 (column 3), except the last
+    query's, at rank 15 (column 14); the stage scores the relevant document highest. So pool 10
+    misses one query in 200 (recall@10 0.995, within a point of the best) while pool 15 finds
+    all: the two objectives disagree (best nDCG@10: 15; cheapest within a point: 10)."""
+    docs = np.tile(np.arange(N), (n_queries, 1))
+    first = np.tile(np.arange(N, 0, -1, dtype=float), (n_queries, 1))
+    stage = np.random.default_rng(0).random((n_queries, N))
+    rel_col = np.full(n_queries, 3)
+    rel_col[-1] = 14
+    stage[np.arange(n_queries), rel_col] = 10.0
+    matrix = ScoreMatrix([f"q{i}" for i in range(n_queries)], [f"d{i}" for i in range(N)], docs, first, [stage])
+    qrels = Qrels({f"q{i}": {f"d{c}": 1} for i, c in enumerate(rel_col)})
+    models = [CostModel("fp", 1.0, 0.0, 10), CostModel("st", 0.0, 1.0, 10)]
+    relevance = Relevance.of(matrix, qrels)
+    exp = SimpleNamespace(matrix=matrix, relevance=relevance, snapshot=lambda: (matrix, relevance),
+                          cost_models=lambda: models)
+    spec = CascadeSpec(ScorerConfig("bm25"), pool_size=N, stages=[StageSpec(ScorerConfig("bi-encoder"), 10)],
+                       final_k=5)
+    return grid_search(exp, [spec.with_keeps(pool_size=p, keeps=[5]) for p in (10, 15, 40)], budget_ms=100)
+
+
+def test_holdout_folds_use_the_chosen_objective():
+    result = one_hard_query()
+    by_ndcg, by_recall = (OBJECTIVES["best nDCG@10 within the budget"],
+                          OBJECTIVES["cheapest within 1 point of the best recall@10"])
+    assert result.spec_at(by_ndcg(result)).pool_size == 15
+    assert result.spec_at(by_recall(result)).pool_size == 10
+
+    h = holdout_validation(result, k=4, repeats=2, rule=by_recall)
+    # Whether the hard query is trained on or held out, pool 10 stays within a point: every fold.
+    assert len(h.folds) == 8 and (h.folds["pool_size"] == 10).all()
+    assert h.in_sample_index == by_recall(result)
+    assert h.in_sample == pytest.approx(0.995)
+    assert {"train recall@10", "held-out recall@10"} <= set(h.folds.columns)
+
+    # The default rule, for contrast: folds that train on the hard query pick pool 15.
+    default = holdout_validation(result, k=4, repeats=2)
+    assert default.in_sample_index == by_ndcg(result)
+    assert set(default.folds["pool_size"]) == {10, 15}
+
+
+def test_cheapest_within_recall_on_a_subset_of_queries():
+    result = one_hard_query()
+    easy = np.arange(199)  # without the hard query pool 10 is as good as any, and cheapest
+    assert result.spec_at(cheapest_within_recall(result, 0.0, queries=easy)).pool_size == 10
+    assert result.spec_at(cheapest_within_recall(result, 0.0)).pool_size == 15
+
+
+def test_a_new_budget_rejudges_without_simulating():
+    result = one_hard_query()  # latencies 11, 16, 41 ms
+    assert result.with_budget(12).table["within_budget"].tolist() == [True, False, False]
+    assert result.with_budget(12).budget_ms == 12 and result.budget_ms == 100
+    assert result.spec_at(best_within_budget(result.with_budget(12))).pool_size == 10
+    assert best_within_budget(result.with_budget(5)) is None
+
+
+def test_holdout_with_no_choice_still_reports():
+    h = holdout_validation(one_hard_query().with_budget(1), k=3, repeats=1)
+    assert h.folds.empty and "held-out ndcg@10" in h.folds.columns and h.in_sample_index is None
