@@ -73,6 +73,9 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
     todo = [q for q in queries.ids if depths.get(query_key(queries.text_of(q)), 0) < spec.pool_size]
     if todo:
         plan.retriever.prepare(progress)
+        # One untimed call first: a model's or a library's first call pays one-off set-up
+        # (thread pools, lazy buffers) that would be read as the cost of every query.
+        plan.retriever.retrieve(queries.text_of(todo[0]), 1)
         tracker = ProgressTracker(f"first pass ({spec.first_pass.label})", len(todo), progress, "queries")
         costs = []
         for qid in todo:
@@ -104,6 +107,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         if not work:
             continue
         scorer.prepare(sorted({d for _, need in work for d in need}), progress)
+        scorer.score(work[0][0], work[0][1][:1])   # untimed warm-up, as for the first pass
         tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
         costs = []
         for w, (text, need) in enumerate(work):
