@@ -10,6 +10,16 @@ from .presets import DEMO_PRESET, preset_spec
 DEMO_MAX_POOL = 1000
 
 
+def pool_slider_max(pool_size: int) -> int:
+    """The pool sliders' right end: the demo's scored depth, or further if a loaded spec asks
+    for more (a slider whose value lies past its end is an error, not a clamp).
+
+    >>> pool_slider_max(200), pool_slider_max(2500)
+    (1000, 2500)
+    """
+    return max(DEMO_MAX_POOL, pool_size)
+
+
 def run_demo(container) -> CascadeSpec:
     """Load the sample, apply the demo preset, and score deep enough that any slider position
     (pool up to 1000, any stage keep) simulates without a model call."""

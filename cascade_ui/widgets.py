@@ -11,6 +11,7 @@ from cascade_core.experiment import Experiment, ExperimentResult
 from cascade_core.errors import SpecError
 
 from . import state
+from .demo import pool_slider_max
 from .presets import is_stand_in
 
 
@@ -42,7 +43,7 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
     box = where or st.sidebar
     key_prefix = f"{key_prefix}-v{state.spec_version()}"
     box.markdown("**Cut-offs**")
-    pool = box.slider("first pass keeps (pool size)", 1, 1000, sp.pool_size, key=f"{key_prefix}-pool")
+    pool = box.slider("first pass keeps (pool size)", 1, pool_slider_max(sp.pool_size), sp.pool_size, key=f"{key_prefix}-pool")
     keeps, previous = [], pool
     for i, stage in enumerate(sp.stages, start=1):
         value = min(stage.keep, previous)

@@ -5,6 +5,7 @@ import streamlit as st
 from cascade_core.cascade import COMBINES, MAX_STAGES, CascadeSpec
 from cascade_core.errors import CascadeError
 from cascade_ui import state
+from cascade_ui.demo import pool_slider_max
 from cascade_ui.presets import DEMO_PRESET, is_stand_in, preset_spec, presets
 from cascade_ui.widgets import sidebar_status
 
@@ -52,7 +53,8 @@ if fp_kind == "hybrid":
         fp_params.pop("rrf_k", None)
         fp_params["weight"] = c3.slider("Weight of dense", 0.0, 1.0, float(fp_params.get("weight", 0.5)),
                                         key=f"fp-weight-{v}")
-pool = st.slider("Pool size (candidates the first pass keeps)", 1, 1000, current.pool_size, key=f"pool-{v}")
+pool = st.slider("Pool size (candidates the first pass keeps)", 1, pool_slider_max(current.pool_size),
+                 current.pool_size, key=f"pool-{v}")
 
 st.subheader("Rerank stages")
 n_stages = st.number_input("Number of stages", 1, MAX_STAGES, max(len(current.stages), 1), key=f"n-stages-{v}")

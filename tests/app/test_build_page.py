@@ -79,3 +79,17 @@ def test_using_a_loaded_spec_unchanged_keeps_every_setting(demo_state):
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
     assert CascadeSpec.from_dict(at.session_state["spec"]) == loaded
+
+
+def test_a_loaded_spec_with_a_pool_past_the_demo_depth_is_shown_not_refused(demo_state):
+    """A spec file may ask for a pool of 2,500: the slider reaches it (Streamlit refuses a value
+    past a slider's end). The analysis pages' cut-off sliders share ``pool_slider_max``."""
+    spec = dict(demo_state["spec"], pool_size=2500)
+    at = page("build", demo_state)
+    at.session_state["spec"] = spec
+    at.session_state["spec_version"] = demo_state.get("spec_version", 0) + 1
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    v = at.session_state["spec_version"]
+    assert at.slider(key=f"pool-{v}").value == 2500
+    assert at.slider(key=f"pool-{v}").max == 2500
