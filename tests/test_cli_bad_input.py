@@ -70,6 +70,8 @@ CROSS_STAGE = "first_pass: {kind: bm25}\nstages: [{scorer: {kind: cross, model: 
     ("first_pass: {kind: bm25}\nstages: [{scorer: {kind: bi, params: {normalise: true}}, keep: 10}]",
      "unknown bi-encoder parameter(s) normalise; known: none"),
     ("first_pass: {kind: dense, model: all-MiniLM-L6-v2, params: {ef: 64}}", "unknown dense parameter(s) ef"),
+    ("first_pass: {kind: bm25}\nstages: [{scorer: {kind: bm25, model: minilm}, keep: 10}]",
+     "stage 1 (bm25): bm25 takes no model (got 'minilm')"),
 ])
 def test_bad_step_parameters_fail_when_the_spec_is_read(spec, message, tiny_beir, tmp_path, capsys):
     config = tmp_path / "spec.yaml"

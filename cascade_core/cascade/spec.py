@@ -273,6 +273,9 @@ def _scorer_config(data, where: str) -> ScorerConfig:
 def _check_params(cls, config: ScorerConfig, where: str) -> None:
     """Check a step's parameters with its kind's own rules, so a bad one fails when the spec
     is read (naming the step), not as a library's exception in the middle of scoring."""
+    if config.model and not cls.takes_model:
+        raise SpecError(f"{where}: {config.kind} takes no model (got {config.model!r}); "
+                        "leave the model out")
     try:
         cls.parse_params(config.params)
     except SpecError as exc:

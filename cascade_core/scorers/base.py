@@ -68,6 +68,7 @@ class Component(ABC):
     """What scorers and retrievers share: a config, the corpus, and the workspace."""
 
     kind: str = ""
+    takes_model: bool = True   # False: a model given to this kind is refused, not silently ignored
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         self.config = config

@@ -81,6 +81,8 @@ class BM25Index:
 class _UsesBM25Index:
     """Shared by the BM25 scorer and retriever: the parameters and the per-corpus index."""
 
+    takes_model = False
+
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
         self.params = bm25_params(config)

@@ -70,6 +70,9 @@ def test_duplicate_kinds_get_numbered_names():
     ({"stages": [{"scorer": {"kind": "bm25"}, "keep": 5, "cutoff": 3}]}, "unknown key"),
     ({"colour": "red"}, "unknown key"),
     ({"stages": "bm25"}, "stages must be a list"),
+    ({"stages": [{"scorer": {"kind": "bm25", "model": "all-MiniLM-L6-v2"}, "keep": 5}]},
+     "bm25 takes no model"),
+    ({"first_pass": {"kind": "bm25", "model": "splade"}}, "first_pass: bm25 takes no model"),
 ])
 def test_invalid_specs_are_refused_with_a_reason(change, message):
     data = {"first_pass": {"kind": "bm25"}, "pool_size": 100, "final_k": 10, **change}
