@@ -16,10 +16,15 @@ from cascade_ui.widgets import analysis_page, shown_errors
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
 
 
-def fmt(value) -> str:
-    """Evidence values: shares as they are (0-1), other floats with 3 significant digits."""
+def fmt(value, name: str = "") -> str:
+    """Evidence values for people: shares and recalls (0-1, by their name) as percentages,
+    other floats with 3 significant digits, big ones with thousands separators."""
     if isinstance(value, float):
-        return "?" if math.isnan(value) else f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+        if math.isnan(value):
+            return "?"
+        if "share" in name or name.startswith("recall"):
+            return f"{value:.1%}"
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 
@@ -108,7 +113,7 @@ def doctor_section(result, exp, costs):
             f = check.finding
             note = "" if f.severity == "warning" else " (a note: the fix would not pay here)"
             body = (f"**Flagged{note}: {f.title}**\n\n{f.explanation}\n\n**Fix:** {f.fix}\n\n**Evidence:** "
-                    + "; ".join(f"{k} = {fmt(v)}" for k, v in f.evidence.items()))
+                    + "; ".join(f"{k} = {fmt(v, k)}" for k, v in f.evidence.items()))
             (st.warning if f.severity == "warning" else st.info)(body)
         elif check.status == "ok":
             st.success(f"**{check.title}**: {check.summary}")

@@ -54,6 +54,11 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
         assert any(title in text for text in shown_text), title
     assert len(at.success) == sum(c.status == "ok" for c in checks)
     assert len(findings) == sum(f.title in w.value for f in findings for w in at.warning + at.info)
+    for f in findings:   # evidence for people: recalls and shares as percentages
+        shown_finding = next(t for t in shown_text if f.title in t)
+        for name, value in f.evidence.items():
+            if isinstance(value, float) and ("share" in name or name.startswith("recall")):
+                assert f"{name} = {value:.1%}" in shown_finding
 
     assert len(at.get("plotly_chart")) == 2     # per-query differences, score distributions
     dist = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance))
