@@ -148,3 +148,17 @@ def test_dense_and_hybrid_first_passes(tiny_dataset, workspace):
         exp.ensure_scores()
         ev = exp.run().evaluation
         assert ev.final.means["ndcg@10"] > 0.3, fp  # real retrieval on real data finds relevant docs
+
+
+def test_hybrid_gives_no_rrf_credit_to_bm25_hits_that_match_no_term(tiny_dataset, workspace):
+    """A query no document shares a word with: BM25's top-k is all zero scores in corpus order,
+    which must not be fused as if it were a ranking. Hybrid then equals the dense ranking."""
+    from cascade_core.scorers import ScorerConfig, ScorerContext, retriever_class
+
+    ctx = ScorerContext(tiny_dataset.corpus, workspace)
+    hybrid = retriever_class("hybrid")(ScorerConfig("hybrid", "all-MiniLM-L6-v2", {"depth": 10}), ctx)
+    dense = retriever_class("dense")(ScorerConfig("dense", "all-MiniLM-L6-v2"), ctx)
+    hybrid.prepare()
+    query = "qwxzv plorkt"
+    assert not (hybrid.bm25.index.scores_all(query) > 0).any()
+    assert hybrid.retrieve(query, 10)[0] == dense.retrieve(query, 10)[0]

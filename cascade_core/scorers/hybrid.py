@@ -58,7 +58,9 @@ class HybridRetriever(Retriever):
     def id(self) -> str:
         fusion = (f"rrf,rrf_k={self.rrf_k:g}" if self.fusion == "rrf"
                   else f"norm-sum,weight={self.weight:g}")
-        return (f"first-pass:hybrid:{fusion},depth={self.depth}|{self.bm25.id}|{self.dense.id}")
+        # "lexical=matched": BM25 hits that match no query term are left out (see matched_only);
+        # a new id, so lists stored before that rule are not reused as if made by it.
+        return (f"first-pass:hybrid:{fusion},depth={self.depth},lexical=matched|{self.bm25.id}|{self.dense.id}")
 
     def load_model(self) -> None:
         self.dense.load_model()
@@ -69,10 +71,25 @@ class HybridRetriever(Retriever):
 
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         depth = max(k, self.depth)
-        lists = [self.bm25.retrieve(query, depth), self.dense.retrieve(query, depth)]
+        lists = [matched_only(*self.bm25.retrieve(query, depth)), self.dense.retrieve(query, depth)]
         fused = fuse(lists, self.fusion, self.rrf_k, weights=[1 - self.weight, self.weight])
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [d for d, _ in ranked], np.asarray([s for _, s in ranked])
+
+
+def matched_only(ids: list[str], scores: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The BM25 hits with a positive score: those that match at least one query term.
+
+    When fewer documents than the fusion depth share a term with the query, BM25's top-k is
+    padded with zero-score documents in corpus order; under RRF each would earn 1/(k + rank)
+    as if BM25 had ranked it, and push out a document the dense side found.
+
+    >>> matched_only(["a", "b", "c"], np.array([2.0, 0.5, 0.0]))
+    (['a', 'b'], array([2. , 0.5]))
+    """
+    scores = np.asarray(scores, dtype=float)
+    keep = scores > 0
+    return [d for d, k in zip(ids, keep) if k], scores[keep]
 
 
 def fuse(lists, fusion: str, rrf_k: float = 60, weights=None) -> dict[str, float]:
