@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,19 +98,49 @@ _lock = threading.Lock()
 _loaded: dict[tuple, object] = {}
 
 
+HUB_PROBE_TIMEOUT_S = 3
+_hub_probe: dict = {}
+
+
+def hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers a TCP connection, asked at most once a minute.
+
+    Without this, a hub id on a machine with no network spends ~50 s in the hub client's
+    retries before failing; with it, the load goes straight to the local cache (and fails at
+    once, with a clear message, if the model is not there).
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    now = time.monotonic()
+    if now - _hub_probe.get("at", -1e9) > 60:
+        from urllib.parse import urlparse
+
+        url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+        try:
+            socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                     timeout=HUB_PROBE_TIMEOUT_S).close()
+            _hub_probe["ok"] = True
+        except OSError:
+            _hub_probe["ok"] = False
+        _hub_probe["at"] = now
+    return _hub_probe["ok"]
+
+
 def _load(kind: str, model: ResolvedModel, factory, **kwargs):
     key = (kind, model.location, tuple(sorted(kwargs.items())))
     with _lock:
         if key not in _loaded:
+            offline = not model.local and not hub_reachable()
             try:
-                _loaded[key] = factory(model.location, **kwargs)
+                _loaded[key] = factory(model.location, local_files_only=offline, **kwargs)
             except Exception as exc:  # noqa: BLE001 - many libraries, many exception types
                 hint = "" if model.local else (
-                    " It is not packaged or a local folder, so it must come from the Hugging Face hub:"
-                    " check the id and your network, or pass a local folder."
+                    " It is not packaged or a local folder, so it must come from the Hugging Face hub"
+                    + (", which cannot be reached from here (and it is not in the local cache)" if offline else "")
+                    + ": check the id and your network, or pass a local folder."
                     f" Packaged here: {', '.join(PACKAGED)}.")
                 raise ModelError(f"cannot load {kind} model {model.name!r}: {type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else ''}.{hint}") from exc
+                                 f"{str(exc).splitlines()[0].rstrip('.') if str(exc) else ''}.{hint}") from exc
         return _loaded[key]
 
 
@@ -116,7 +148,8 @@ def load_bi_encoder(model: ResolvedModel):
     """A ``SentenceTransformer``, loaded once per process and shared."""
     from sentence_transformers import SentenceTransformer
 
-    return _load("bi-encoder", model, lambda loc: SentenceTransformer(loc, device="cpu"))
+    return _load("bi-encoder", model, lambda loc, local_files_only: SentenceTransformer(
+        loc, device="cpu", local_files_only=local_files_only))
 
 
 def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
@@ -124,8 +157,9 @@ def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
     import torch
     from sentence_transformers import CrossEncoder
 
-    def make(loc, max_length):
-        return CrossEncoder(loc, max_length=max_length, device="cpu", activation_fn=torch.nn.Identity())
+    def make(loc, local_files_only, max_length):
+        return CrossEncoder(loc, max_length=max_length, device="cpu", activation_fn=torch.nn.Identity(),
+                            local_files_only=local_files_only)
 
     return _load("cross-encoder", model, make, max_length=max_length)
 

@@ -267,3 +267,20 @@ def test_models_loaded_first_are_the_ones_scoring_uses(tiny_dataset, tiny_cross_
     plan.scorers[0].prepare(tiny_dataset.corpus.ids[:3])
     assert plan.scorers[0].encoder is encoder
     assert len(plan.scorers[0].score("a query", tiny_dataset.corpus.ids[:3])) == 3
+
+
+def test_hub_id_with_no_hub_in_reach_fails_at_once(tmp_path):
+    """No HF_HUB_OFFLINE, and a hub that refuses connections: the hub client would retry for
+    ~50 s; the probe sends the load to the local cache, which fails at once and says why."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))   # port 9: refused
+    code = ("from cascade_core.models import load_cross_encoder, resolve_model\n"
+            "load_cross_encoder(resolve_model('no-such-org/no-such-model'))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode != 0
+    assert "which cannot be reached from here (and it is not in the local cache)" in res.stderr
+    assert "Retrying" not in res.stderr
