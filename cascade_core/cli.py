@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import cli_tune
 from .errors import CascadeError
 
 SAMPLE_DATASET = Path(__file__).resolve().parent.parent / "sample_data" / "scifact-mini"
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--doc", metavar="DOCID", help="with --query: who beat this document and what would keep it")
     w.add_argument("--limit", type=positive_int, default=10,
                    help="how many of the candidates that beat it to show (default 10)")
+    cli_tune.add_parsers(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
     return p
 
 
@@ -347,7 +349,7 @@ def cmd_explain(args) -> int:
 
 
 COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes,
-            "explain": cmd_explain}
+            "explain": cmd_explain, "tune": cli_tune.cmd_tune, "doctor": cli_tune.cmd_doctor}
 
 
 # -- helpers --------------------------------------------------------------------------------

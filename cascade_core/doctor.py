@@ -427,3 +427,18 @@ def _rescale(raw: np.ndarray, valid: np.ndarray, scale: str, rrf_k: float) -> np
 
 def _stat(fn, v) -> float:
     return float(fn(v)) if len(v) else math.nan
+
+
+def format_evidence(value, name: str = "") -> str:
+    """An evidence value for people: recalls and shares (0-1) as percentages, floats to 3 digits.
+
+    >>> format_evidence(0.1234, "share dropped"), format_evidence(12.345, "gap (points)"), format_evidence(7)
+    ('12.3%', '12.3', '7')
+    """
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "?"
+        if "share" in name or name.startswith("recall"):
+            return f"{value:.1%}"
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)

@@ -112,7 +112,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         costs = []
         for w, (text, need) in enumerate(work):
             scores = []
-            for part in calibration_parts(need, w):
+            for part in calibration_parts(need, w, len(work)):
                 t0 = time.perf_counter()
                 scores.extend(scorer.score(text, part))
                 costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
@@ -127,21 +127,25 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
 CALIBRATION_QUERIES = 8   # per scoring run: enough calls of two sizes for a stable fit, few extra calls
 
 
-def calibration_parts(need: list[str], i: int, n_calibrate: int = CALIBRATION_QUERIES) -> list[list[str]]:
-    """How to split the ``i``-th query's pairs into timed calls.
+def calibration_parts(need: list[str], i: int, n_queries: int,
+                      n_calibrate: int = CALIBRATION_QUERIES) -> list[list[str]]:
+    """How to split the ``i``-th of ``n_queries`` queries' pairs into timed calls.
 
     A stage usually receives the same number of candidates for every query (the whole pool), so
     its timed calls would all have one size, and the cost model could not tell a per-query cost
-    (encoding the query) from a per-pair one (encoding each candidate). The first few queries
-    are therefore scored in two calls, a quarter and three quarters of their pairs. The scorers
-    are pointwise, so the scores are the same; it costs a few extra calls once.
+    (encoding the query) from a per-pair one (encoding each candidate). ``n_calibrate`` queries,
+    spread evenly over the run, are therefore scored in two calls, a quarter and three quarters
+    of their pairs. The scorers are pointwise, so the scores are the same; it costs a few extra
+    calls once. Spread, not the first few: a burst of other work on the machine (another process
+    encoding) then slows a few calibration calls, not all of them, and the fit drops those.
 
-    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 0)]
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 0, 80)]
     [2, 6]
-    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 8)]
-    [8]
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 10, 80)], [len(p) for p in calibration_parts(list("abcdefgh"), 5, 80)]
+    ([2, 6], [8])
     """
-    if i >= n_calibrate or len(need) < 4:
+    stride = max(1, n_queries // n_calibrate)
+    if len(need) < 4 or i % stride or i // stride >= n_calibrate:
         return [need]
     cut = len(need) // 4
     return [need[:cut], need[cut:]]

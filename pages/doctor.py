@@ -5,8 +5,6 @@ only lays them out. Specs with other scorers (the single pass, the cascade witho
 in their own shared experiment (``state.experiment(spec)``), reusing every stored score.
 """
 
-import math
-
 import streamlit as st
 
 from cascade_core import compare, doctor
@@ -14,18 +12,6 @@ from cascade_ui import charts, state
 from cascade_ui.widgets import analysis_page, shown_errors
 
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
-
-
-def fmt(value, name: str = "") -> str:
-    """Evidence values for people: shares and recalls (0-1, by their name) as percentages,
-    other floats with 3 significant digits, big ones with thousands separators."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "?"
-        if "share" in name or name.startswith("recall"):
-            return f"{value:.1%}"
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
 
 
 def score_button(label: str, key: str, specs) -> None:
@@ -96,8 +82,8 @@ def wins_section(result, cmp, lift):
     cols[1].metric("Losses", t.losses)
     cols[2].metric("Ties", t.ties)
     cols[3].metric("Mean difference", f"{t.mean_diff:+.4f}")
-    cols[4].metric("Wilcoxon p", fmt(t.wilcoxon_p))
-    cols[5].metric("Paired t-test p", fmt(t.ttest_p))
+    cols[4].metric("Wilcoxon p", doctor.format_evidence(t.wilcoxon_p))
+    cols[5].metric("Paired t-test p", doctor.format_evidence(t.ttest_p))
     st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "
                "p-values from scipy.stats.wilcoxon (signed-rank; ties left out) and scipy.stats.ttest_rel, two-sided. "
                + " ".join(t.notes))
@@ -113,7 +99,7 @@ def doctor_section(result, exp, costs):
             f = check.finding
             note = "" if f.severity == "warning" else " (a note: the fix would not pay here)"
             body = (f"**Flagged{note}: {f.title}**\n\n{f.explanation}\n\n**Fix:** {f.fix}\n\n**Evidence:** "
-                    + "; ".join(f"{k} = {fmt(v, k)}" for k, v in f.evidence.items()))
+                    + "; ".join(f"{k} = {doctor.format_evidence(v, k)}" for k, v in f.evidence.items()))
             (st.warning if f.severity == "warning" else st.info)(body)
         elif check.status == "ok":
             st.success(f"**{check.title}**: {check.summary}")

@@ -183,3 +183,60 @@ def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tiny_be
                   "--qdrant-url", "http://127.0.0.1:9", home=tmp_path / "home")
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert res.returncode == 2 and len(errors) == 1 and "http://127.0.0.1:9" in errors[0], res.stderr
+
+
+def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path):
+    from cascade_core.cascade import CascadeSpec
+    from cascade_core.data import load_dataset
+    from cascade_core.experiment import Experiment
+    from cascade_core.tuning import best_within_budget, cutoff_grid, grid_search
+    from cascade_core.workspace import Workspace
+
+    home, saved, report_path = tmp_path / "home", tmp_path / "tuned.yaml", tmp_path / "tune.json"
+    args = ("tune", "--dataset", str(tiny_beir), "--pool-size", "40", "--stage", "bi:all-MiniLM-L6-v2@20",
+            "--final-k", "5", "--budget-ms", "10000", "--values", "4", "--folds", "3", "--repeats", "1")
+    res = cascade(*args, "--save-spec", str(saved), "--json", str(report_path), home=home)
+    assert res.returncode == 0, res.stderr
+    assert "Pareto front" in res.stdout and "Recommended" in res.stdout and "Held-out check (3-fold x 1" in res.stdout
+    report = json.loads(report_path.read_text())
+    tuned_spec = CascadeSpec.load(saved)
+
+    # The same answer from the library, on the same stored scores (and costs).
+    given = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 40, "final_k": 5,
+                                   "stages": [{"scorer": {"kind": "bi-encoder", "model": "all-MiniLM-L6-v2"}, "keep": 20}]})
+    ws = Workspace(home)
+    try:
+        exp = Experiment(load_dataset(tiny_beir, split="test"), given, ws)
+        tuned = grid_search(exp, cutoff_grid(given, values=4), 10000)
+        best = best_within_budget(tuned)
+    finally:
+        ws.close()
+    assert tuned_spec == tuned.spec_at(best)
+    assert report["recommended"]["index"] == best
+    assert len(report["combinations"]) == len(tuned.specs) and len(report["held_out"]["folds"]) == 3
+    assert report["combinations"][best]["ndcg@10"] == pytest.approx(tuned.table.loc[best, "ndcg@10"])
+
+    # Tuning again scores nothing: every combination lies within what the first run stored.
+    again = cascade(*args, home=home)
+    assert again.returncode == 0 and "scoring:" not in again.stderr and "first pass" not in again.stderr
+
+
+def test_tune_with_a_budget_nothing_fits_says_so(tiny_beir, tmp_path):
+    res = cascade("tune", "--dataset", str(tiny_beir), "--pool-size", "20", "--stage", "bi:all-MiniLM-L6-v2@10",
+                  "--final-k", "5", "--budget-ms", "0.001", home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr
+    assert "No combination fits a 0.001 ms budget" in res.stdout
+
+
+def test_doctor_prints_every_check_with_its_verdict(tiny_beir, tmp_path):
+    res = cascade("doctor", "--dataset", str(tiny_beir), "--pool-size", "5", "--stage", "bi:all-MiniLM-L6-v2@5",
+                  "--final-k", "5", home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr
+    assert "[ok] Quality gap" in res.stdout and "Latency against a single pass" in res.stdout
+    assert "[ok] Score scales" in res.stdout
+    # the first pass is retrieved deeper (--depth) than the 5-document pool: recall still rises
+    # past it on this corpus, so the pool is flagged, with its evidence (recalls in per cent)
+    assert "[WARNING] Pool too small" in res.stdout
+    assert "Fix: Raise the pool" in res.stdout and "recall at the pool = " in res.stdout
+    assert "1 finding(s)." in res.stdout
+    assert "finding(s)." in res.stdout

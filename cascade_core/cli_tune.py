@@ -1,0 +1,155 @@
+"""``cascade tune`` and ``cascade doctor``: the Tune and Compare & doctor pages' answers in a terminal.
+
+    cascade tune --dataset ../shared/data/scifact --first-pass bm25 --pool-size 1000 \\
+        --stage bi:all-MiniLM-L6-v2@100 --budget-ms 30 --save-spec tuned.yaml
+    cascade doctor --dataset sample_data/scifact-mini --pool-size 100 --stage bi@20
+
+``tune`` scores the given cascade once at its deepest (every stage over the whole pool, stored),
+then simulates a geometric grid of cut-offs below it, prints the quality/latency Pareto front,
+the recommendation for the objective, and its held-out spread. ``doctor`` prints every check of
+:mod:`cascade_core.doctor` with its evidence and fix. Both only lay out what the library returns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from .errors import CascadeError
+
+OBJECTIVE_FLAGS = {"best": "best nDCG@10 within the budget",
+                   "cheapest": "cheapest within 1 point of the best recall@10"}
+
+
+def add_parsers(sub, storage, dataset_args, spec_args, positive_int, positive_float) -> None:
+    """Add ``tune`` and ``doctor`` to the ``cascade`` parser (``cli.build_parser`` calls it)."""
+    t = sub.add_parser("tune", parents=[storage],
+                       help="where should the cut-offs be: a budget tuner with a held-out check")
+    dataset_args(t)
+    spec_args(t)
+    t.add_argument("--budget-ms", type=positive_float, help="latency budget per query, in ms (default: none)")
+    t.add_argument("--objective", choices=list(OBJECTIVE_FLAGS), default="best",
+                   help="best: best nDCG@10 within the budget; cheapest: cheapest within 1 point of the "
+                        "best recall@10 (default best)")
+    t.add_argument("--values", type=positive_int, default=6, help="cut-off values tried per step (default 6)")
+    t.add_argument("--folds", type=positive_int, default=5, help="held-out check: folds (default 5)")
+    t.add_argument("--repeats", type=positive_int, default=2, help="held-out check: repeats (default 2)")
+    t.add_argument("--queries", type=positive_int, metavar="N", help="tune on the first N judged queries only")
+    t.add_argument("--save-spec", help="write the recommended spec as YAML here")
+    t.add_argument("--json", dest="json_path", help="write every combination and the recommendation as JSON")
+
+    d = sub.add_parser("doctor", parents=[storage],
+                       help="the known failure modes of a cascade, with evidence and a fix")
+    dataset_args(d)
+    spec_args(d)
+    d.add_argument("--queries", type=positive_int, metavar="N", help="use only the first N judged queries")
+    d.add_argument("--depth", type=positive_int, default=1000,
+                   help="retrieve the first pass this deep, to see whether a larger pool would find more "
+                        "relevant documents (default 1000; the first pass costs the same at any depth)")
+
+
+def cmd_tune(args) -> int:
+    from . import cli
+    from .progress import terminal_progress
+    from .tuning import OBJECTIVES, cutoff_grid, grid_search, holdout_validation, pareto_front
+
+    if args.values < 2:
+        raise CascadeError("--values must be at least 2: one value per step is no choice")
+    if args.folds < 2:
+        raise CascadeError("--folds must be at least 2: a held-out check needs queries it did not tune on")
+    for path, flag in ((args.json_path, "--json"), (args.save_spec, "--save-spec")):
+        if path:
+            cli.check_writable(path, flag)
+    spec = cli._spec_from_args(args)
+    exp = cli._experiment(args, spec, args.dataset)
+    if exp.relevance is None:
+        raise CascadeError(f"dataset {exp.dataset.name!r} has no relevance judgments: nothing to tune against")
+    cli.load_models(exp.plan)
+    # Every stage over the whole pool: then any cut-off at or below the given ones simulates
+    # from stored scores. Scored once; a second run makes no model call.
+    deepest = spec.with_keeps(pool_size=spec.pool_size, keeps=[spec.pool_size] * len(spec.stages),
+                              final_k=spec.final_k)
+    exp.ensure_scores(deepest, progress=terminal_progress(sys.stderr))
+    grid = cutoff_grid(spec, values=args.values)
+    tuned = grid_search(exp, grid, args.budget_ms)
+    objective = OBJECTIVE_FLAGS[args.objective]
+    rule = OBJECTIVES[objective]
+
+    table = tuned.table
+    front = pareto_front(table["latency_ms"].to_numpy(), table["ndcg@10"].to_numpy())
+    print(f"\n{len(grid)} cut-off combinations simulated; the quality/latency Pareto front "
+          "(no other combination is both cheaper and better):")
+    shown = table.loc[front, [c for c in table.columns if c not in ("covered",)]]
+    print(shown.round({"ndcg@10": 3, "recall@10": 3, "latency_ms": 1}).to_string(index=False))
+
+    current = grid.index(spec)
+    row = table.loc[current]
+    print(f"\nGiven cascade: nDCG@10 {row['ndcg@10']:.3f}, recall@10 {row['recall@10']:.3f}, "
+          f"predicted {_ms(row['latency_ms'])} per query")
+    chosen = rule(tuned)
+    report = {"objective": objective, "budget_ms": args.budget_ms, "combinations": table.to_dict("records"),
+              "pareto_front": [int(i) for i in front], "given": current, "recommended": None}
+    if chosen is None:
+        what = f"a {args.budget_ms:g} ms budget" if args.budget_ms else "the objective"
+        print(f"No combination fits {what}: raise the budget or drop a stage.")
+    else:
+        best = tuned.spec_at(chosen)
+        row = table.loc[chosen]
+        print(f"Recommended ({objective}"
+              f"{f', budget {args.budget_ms:g} ms' if args.budget_ms else ''}): {best.describe()}\n"
+              f"  nDCG@10 {row['ndcg@10']:.3f}, recall@10 {row['recall@10']:.3f}, "
+              f"predicted {_ms(row['latency_ms'])} per query")
+        h = holdout_validation(tuned, k=args.folds, repeats=args.repeats, rule=rule)
+        if len(h.folds):
+            held = h.folds["held-out ndcg@10"]
+            print(f"Held-out check ({args.folds}-fold x {args.repeats}, each fold tuned on the others): "
+                  f"nDCG@10 {h.held_out_mean:.3f} +- {h.held_out_std:.3f} (min {held.min():.3f}, "
+                  f"max {held.max():.3f}); in-sample {h.in_sample:.3f}, optimism {h.optimism:+.3f}")
+            cutoffs = [c for c in h.folds.columns if c == "pool_size" or c.startswith("keep ")]
+            picks = h.folds.groupby(cutoffs).size()
+            print(f"  cut-offs the folds chose: {len(picks)} distinct, the most common "
+                  f"{dict(zip(cutoffs, picks.idxmax() if len(cutoffs) > 1 else [picks.idxmax()]))} "
+                  f"in {picks.max()} of {len(h.folds)}")
+            report["held_out"] = {"mean": h.held_out_mean, "std": h.held_out_std, "in_sample": h.in_sample,
+                                  "optimism": h.optimism, "folds": h.folds.to_dict("records")}
+        report["recommended"] = {"index": int(chosen), "spec": best.to_dict()}
+        if args.save_spec:
+            cli._write(args.save_spec, best.to_yaml(), "--save-spec")
+            print(f"\nRecommended spec written to {args.save_spec}")
+    if args.json_path:
+        cli._write(args.json_path, json.dumps(report, indent=2, default=cli._json_default), "--json")
+        print(f"Report written to {args.json_path}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from . import cli, doctor
+    from .progress import terminal_progress
+
+    spec = cli._spec_from_args(args)
+    exp = cli._experiment(args, spec, args.dataset)
+    cli.load_models(exp.plan)
+    progress = terminal_progress(sys.stderr)
+    # The pool check compares recall at the pool with recall deeper down: only the first pass
+    # is needed that deep, not the stages.
+    exp.ensure_scores(spec.prefix(0).with_keeps(pool_size=max(args.depth, spec.pool_size)), progress=progress)
+    exp.ensure_scores(progress=progress)
+    run = exp.run().run
+    flagged = 0
+    print()
+    for check in doctor.run_checks(run, exp.relevance, exp.cost_models()):
+        f = check.finding
+        if f is None:
+            print(f"[{check.status}] {check.title}: {check.summary}")
+            continue
+        flagged += 1
+        label = "WARNING" if f.severity == "warning" else "note (the fix would not pay here)"
+        print(f"[{label}] {f.title}\n  {f.explanation}\n  Fix: {f.fix}\n  Evidence: "
+              + "; ".join(f"{k} = {doctor.format_evidence(v, k)}" for k, v in f.evidence.items()))
+    print(f"\n{flagged} finding(s).")
+    return 0
+
+
+def _ms(value: float) -> str:
+    return "? ms (no recorded cost)" if math.isnan(value) else f"{value:.1f} ms"
