@@ -108,9 +108,10 @@ def cmd_tune(args) -> int:
                   f"max {held.max():.3f}); in-sample {h.in_sample:.3f}, optimism {h.optimism:+.3f}")
             cutoffs = [c for c in h.folds.columns if c == "pool_size" or c.startswith("keep ")]
             picks = h.folds.groupby(cutoffs).size()
-            print(f"  cut-offs the folds chose: {len(picks)} distinct, the most common "
-                  f"{dict(zip(cutoffs, picks.idxmax() if len(cutoffs) > 1 else [picks.idxmax()]))} "
-                  f"in {picks.max()} of {len(h.folds)}")
+            common = picks.idxmax() if len(cutoffs) > 1 else (picks.idxmax(),)
+            print(f"  cut-offs the folds chose: {len(picks)} distinct; the most common, "
+                  + ", ".join(f"{c} {int(v)}" for c, v in zip(cutoffs, common))
+                  + f", in {picks.max()} of {len(h.folds)} folds")
             report["held_out"] = {"mean": h.held_out_mean, "std": h.held_out_std, "in_sample": h.in_sample,
                                   "optimism": h.optimism, "folds": h.folds.to_dict("records")}
         report["recommended"] = {"index": int(chosen), "spec": best.to_dict()}
