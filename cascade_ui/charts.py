@@ -129,10 +129,15 @@ def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[
                                      symbol="diamond"), text=[f"plateau k={k_plateau}"], textposition="bottom right",
                                      name=f"{name}: recall stops rising", showlegend=False))
         if name in cutoffs:
-            fig.add_vline(x=cutoffs[name], line=dict(color=color, dash="dot"),
-                          annotation_text=f"{name} keeps {cutoffs[name]}", annotation_position="top left")
+            # A trace, not add_vline: on a log axis a shape's x is read as log10(x) (k=100 drew
+            # at 10^100 and squashed every curve to the left edge).
+            k = cutoffs[name]
+            fig.add_trace(go.Scatter(x=[k, k], y=[0, 1.0], mode="lines+text", line=dict(color=color, dash="dot"),
+                                     text=["", f"{name} keeps {k}"], textposition="top left",
+                                     name=f"{name}: cut-off", showlegend=False,
+                                     hovertemplate=f"{name} keeps {k}<extra></extra>"))
     fig.update_xaxes(title="cut-off k (candidates kept)", type="log")
-    fig.update_yaxes(title="recall@k", tickformat=".0%")
+    fig.update_yaxes(title="recall@k", tickformat=".0%", range=[0, 1.08])
     return _layout(fig, "Recall@k of each step over the candidates it receives", height=420)
 
 
