@@ -189,14 +189,19 @@ def check_pool(run: CascadeRun, relevance: Relevance, cost_models: list[CostMode
             severity = "info"
             verdict += (" The later stages do not rank the recovered documents into their lists, so a bigger pool "
                         "alone does not pay here: a stronger rerank stage would.")
+    # A note's headline must not read as "raise the pool" when the simulation says it would not pay.
+    headline = ("Pool too small" if severity == "warning"
+                else "Relevant documents lie below the pool, but a deeper pool would not pay")
+    fix = (f"Raise the pool to {k}, where the first pass's recall stops rising ({r[k]:.1%}); predicted latency "
+           f"{now_ms:.1f} -> {fix_ms:.1f} ms per query.{verdict}" if severity == "warning" else
+           f"Keep the pool: raising it to {k} (recall {r[k]:.1%}, predicted latency {now_ms:.1f} -> "
+           f"{fix_ms:.1f} ms per query) would not help.{verdict}")
     finding = Finding(
-        kind, severity, f"Pool too small: the first pass keeps {at_pool:.1%} of the relevant documents at "
+        kind, severity, f"{headline}: the first pass keeps {at_pool:.1%} of the relevant documents at "
         f"{spec.pool_size}, {at_depth:.1%} at {depth}",
         f"{n_rel - kept} of {n_rel} judged-relevant documents ({(n_rel - kept) / max(n_rel, 1):.1%}) are lost "
         "before any rerank stage sees them, and the first pass's recall is still rising at the pool "
-        f"(+{100 * (at_depth - at_pool):.1f} points by {depth}).", ev,
-        f"Raise the pool to {k}, where the first pass's recall stops rising ({r[k]:.1%}); predicted latency "
-        f"{now_ms:.1f} -> {fix_ms:.1f} ms per query.{verdict}")
+        f"(+{100 * (at_depth - at_pool):.1f} points by {depth}).", ev, fix)
     return Check(kind, title, "flagged", finding.title, finding, ev)
 
 
@@ -247,6 +252,14 @@ def check_quality_gaps(run: CascadeRun, relevance: Relevance, cost_models: list[
               "relevant dropped": int(received[i] - kept[i]), "share dropped": float(loss),
               f"{cheap} nDCG@10": nd_cheap, f"{heavy} nDCG@10": nd_heavy, "gap (nDCG@10 points)": 100 * gap,
               f"ceiling after {cheap} (oracle nDCG@10)": ev_all.steps[i].means["oracle_ndcg@10"]}
+        if gap < 0:
+            # The failure mode is a heavy stage that ranks better but cannot recover what the cheap
+            # one dropped; a stage that ranks worse has no gap to close. Not "ok" either: say so.
+            checks.append(Check(kind, pair_title, "not applicable",
+                                f"{heavy} ranks its candidates {100 * gap:+.1f} nDCG@10 points against {cheap}: "
+                                f"no better than the step before it, so there is no gap for it to close; whether "
+                                f"it pays for itself is the stage-lift question", evidence=ev))
+            continue
         if loss < thresholds.gap_min_loss or gap < thresholds.gap_min_ndcg:
             why = (f"{cheap} drops {loss:.1%} of the relevant documents it receives"
                    + ("" if loss < thresholds.gap_min_loss else " (a lot)")
