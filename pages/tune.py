@@ -15,7 +15,7 @@ from cascade_core import doctor
 from cascade_core.errors import CascadeError
 from cascade_core.export import python_snippet, trec_runs_zip
 from cascade_core.flow import flow_table
-from cascade_core.tuning import (OBJECTIVES, cutoff_grid, grid_search, holdout_validation, pareto_front,
+from cascade_core.tuning import (OBJECTIVES, best_within_budget, cutoff_grid, grid_search, holdout_validation, pareto_front,
                                  recall_at_cutoffs, recall_curves)
 from cascade_ui import charts, state
 from cascade_ui.demo import DEMO_MAX_POOL
@@ -28,29 +28,32 @@ TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
 MAX_POOL = DEMO_MAX_POOL
 
 
-def tune_context(spec) -> str:
+def tune_context(spec, grid_settings=None) -> str:
     """What a tuning result belongs to: the dataset (with its files' stamp, so a re-upload counts)
     and the cascade's shape: its scorers and how they combine (``state.experiment_key``), and
-    final k (nDCG@10 of a shorter final list differs). Cut-offs are left out: moving them is what
-    tuning does, and every combination was simulated from the same stored scores.
+    final k (nDCG@10 of a shorter final list differs); and the grid it searched (values per
+    cut-off, largest pool), so changing those asks for a new run instead of showing the old grid.
+    Cut-offs are left out: moving them is what tuning does, and every combination was simulated
+    from the same stored scores.
     """
     src = {k: v for k, v in (st.session_state.get(state.DATASET) or {}).items() if k != "label"}
-    return json.dumps([src, state.experiment_key(spec), spec.final_k], sort_keys=True, default=str)
+    return json.dumps([src, state.experiment_key(spec), spec.final_k, grid_settings], sort_keys=True, default=str)
 
 
-def remember(spec, tuned) -> None:
-    st.session_state[TUNED] = {"context": tune_context(spec), "result": tuned}
+def remember(spec, tuned, grid_settings) -> None:
+    st.session_state[TUNED] = {"context": tune_context(spec, grid_settings), "result": tuned}
 
 
-def stored_result(spec):
-    """This session's tuning result if it belongs to the current dataset and cascade, else None
-    (a stale one is ignored, and the user told why there is no chart; going back to the cascade
-    it was tuned for shows it again)."""
+def stored_result(spec, grid_settings):
+    """This session's tuning result if it belongs to the current dataset, cascade and grid, else
+    None (a stale one is ignored, and the user told why there is no chart; going back to the
+    settings it was tuned for shows it again)."""
     stored = st.session_state.get(TUNED)
     if stored is None:
         return None
-    if not isinstance(stored, dict) or stored.get("context") != tune_context(spec):
-        st.info("The dataset or the cascade's scorers changed since the last tuning: press **Tune** again.")
+    if not isinstance(stored, dict) or stored.get("context") != tune_context(spec, grid_settings):
+        st.info("The dataset, the cascade's scorers or the grid settings changed since the last tuning: "
+                "press **Tune** again.")
         return None
     return stored["result"]
 
@@ -72,7 +75,7 @@ def plateau_section(result, exp, spec):
     return curves, plateaus
 
 
-def score_uncovered(exp, spec, tuned) -> None:
+def score_uncovered(exp, spec, tuned, grid_settings) -> None:
     """Offer to score the combinations whose pairs were never scored, then tune them again."""
     uncovered = int((~tuned.table["covered"]).sum())
     if not uncovered:
@@ -85,7 +88,7 @@ def score_uncovered(exp, spec, tuned) -> None:
             cb = state.progress_callback(status)
             for s in missing:
                 exp.ensure_scores(s, progress=cb)
-        remember(spec, grid_search(exp, tuned.specs, tuned.budget_ms))
+        remember(spec, grid_search(exp, tuned.specs, tuned.budget_ms), grid_settings)
         st.rerun()
 
 
@@ -111,20 +114,25 @@ def tuner_section(exp, spec):
     objective), or None before the first tuning of this cascade."""
     st.subheader("Budget tuner")
     c1, c2, c3 = st.columns(3)
-    budget = c1.number_input("Budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0, key="tune-budget")
+    # One budget for the whole app: the sidebar's (Flow and Evaluate judge against it too).
+    budget = state.budget_ms()
+    c1.metric("Budget (ms per query)", f"{budget:g}", help="The sidebar's latency budget, shared by every page")
     values = c2.slider("Values tried per cut-off", 3, 8, 5, key="tune-values")
     default_pool = min(max(spec.pool_size, exp.matrix.retrieved_depth or 0), MAX_POOL)
     max_pool = c3.number_input("Largest pool to try", spec.final_k, MAX_POOL, default_pool, key="tune-max-pool")
     objective = st.radio("Objective", list(OBJECTIVES), key="tune-objective", horizontal=True)
     rule = OBJECTIVES[objective]
+    if rule is not best_within_budget:   # the one objective the budget constrains
+        st.caption("This objective ignores the budget: it looks for the cheapest cut-offs that keep recall.")
+    grid_settings = [int(values), int(max_pool)]
     grid = cutoff_grid(spec, values=values, max_pool=int(max_pool))
     st.caption(f"{len(grid)} cut-off combinations, each simulated from stored scores.")
     if st.button("Tune", type="primary", key="tune-run"):
-        remember(spec, grid_search(exp, grid, budget, progress=state.progress_callback()))
-    stored = stored_result(spec)
+        remember(spec, grid_search(exp, grid, budget, progress=state.progress_callback()), grid_settings)
+    stored = stored_result(spec, grid_settings)
     if stored is None:
         return None
-    score_uncovered(exp, spec, stored)
+    score_uncovered(exp, spec, stored, grid_settings)
     # The budget box judges the stored combinations directly (a budget only says which predicted
     # latencies fit): the chart, the choice and the messages all use this one budget.
     tuned = stored.with_budget(budget)
@@ -140,8 +148,12 @@ def tuner_section(exp, spec):
     else:
         best = tuned.spec_at(chosen)
         row = tuned.table.loc[chosen]
-        st.success(f"Recommended: **{best.describe()}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
-                   f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query.")
+        said = (f"Recommended: **{best.describe()}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
+                f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query.")
+        if row["latency_ms"] > tuned.budget_ms:   # only an objective that ignores the budget gets here
+            st.warning(said + f" That is over the {tuned.budget_ms:g} ms budget: this objective ignores it.")
+        else:
+            st.success(said)
         if st.button("Apply the recommendation", key="tune-apply"):
             # Only the cut-offs: the scorers are the current cascade's (the context guarantees it).
             state.set_spec(spec.with_keeps(pool_size=best.pool_size, keeps=[s.keep for s in best.stages],

@@ -16,12 +16,17 @@ from tests.app.test_analysis_pages import experiment_for
 CHEAPEST = "cheapest within 1 point of the best recall@10"
 
 
+def sidebar_budget(at):
+    """The one latency budget of the app: the sidebar's (Tune has no budget of its own)."""
+    return at.number_input(key=f"cut-v{at.session_state['spec_version']}-budget")
+
+
 def tuned_page(demo_state, budget=1000.0, objective=None):
     """The Tune page after pressing Tune (with ``budget``, and ``objective`` if given)."""
     at = page("tune", demo_state)
     at.run()
     assert not at.error and not at.exception, [e.value for e in at.error]
-    at.number_input(key="tune-budget").set_value(budget).run()
+    sidebar_budget(at).set_value(budget).run()
     if objective is not None:
         at.radio(key="tune-objective").set_value(objective).run()
     at.button(key="tune-run").click().run()
@@ -83,11 +88,29 @@ def test_no_combination_within_an_impossible_budget(demo_state):
 def test_a_new_budget_is_judged_without_tuning_again_and_quoted_as_used(demo_state):
     at = tuned_page(demo_state, budget=1000.0)
     assert not at.error
-    at.number_input(key="tune-budget").set_value(1.0).run()
-    # The message quotes the budget the (absent) choice was made against: the one in the box.
+    sidebar_budget(at).set_value(1.0).run()
+    # The message quotes the budget the (absent) choice was made against: the sidebar's.
     assert [e.value for e in at.error if "No combination fits" in e.value] == [
         "No combination fits a 1 ms budget: raise the budget or drop a stage."]
     assert not at.success
+    assert {m.label: m.value for m in at.metric}["Budget (ms per query)"] == "1"
+
+
+def test_an_objective_that_ignores_the_budget_says_so_when_its_choice_is_over_it(demo_state):
+    at = tuned_page(demo_state, budget=1.0, objective=CHEAPEST)
+    assert any("ignores the budget" in c.value for c in at.caption)
+    assert not at.success
+    assert any("over the 1 ms budget: this objective ignores it" in w.value for w in at.warning)
+
+
+def test_changing_the_grid_asks_for_a_new_run(demo_state):
+    at = tuned_page(demo_state)
+    assert len(at.get("plotly_chart")) == 1
+    at.slider(key="tune-values").set_value(3).run()
+    assert not at.get("plotly_chart")
+    assert any("grid settings changed" in i.value for i in at.info)
+    at.button(key="tune-run").click().run()
+    assert len(at.get("plotly_chart")) == 1
 
 
 def test_held_out_folds_choose_by_the_chosen_objective(demo_state):
