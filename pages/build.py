@@ -10,7 +10,9 @@ from cascade_ui.presets import DEMO_PRESET, is_stand_in, preset_spec, presets
 from cascade_ui.widgets import sidebar_status
 
 st.title("Build a cascade")
-sidebar_status()
+# Filled at the end of the page: an action on this page (the demo, a preset, a load) must show
+# in the sidebar in the same run, not the next one.
+sidebar_slot = st.sidebar.container()
 if "build-flash" in st.session_state:
     st.success(st.session_state.pop("build-flash"))
 
@@ -128,3 +130,5 @@ if uploaded is not None and c2.button("Load spec", key="load-spec"):
         st.rerun()
     except (CascadeError, UnicodeDecodeError) as exc:
         st.error(f"Could not load that spec: {exc}. Your current cascade is unchanged.")
+
+sidebar_status(sidebar_slot)

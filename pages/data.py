@@ -13,7 +13,9 @@ from cascade_ui.demo import run_demo
 from cascade_ui.widgets import sidebar_status
 
 st.title("Data & index")
-sidebar_status()
+# Filled at the end of the page: an action on this page (the demo, a preset, a load) must show
+# in the sidebar in the same run, not the next one.
+sidebar_slot = st.sidebar.container()
 
 with st.container(border=True):
     st.subheader("Demo")
@@ -112,3 +114,5 @@ try:
         st.caption(f"No indexes yet in {ws.qdrant_location} Qdrant ({ws.home}).")
 except Exception as exc:  # noqa: BLE001
     state.show_error(exc)
+
+sidebar_status(sidebar_slot)

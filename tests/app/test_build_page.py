@@ -93,3 +93,15 @@ def test_a_loaded_spec_with_a_pool_past_the_demo_depth_is_shown_not_refused(demo
     v = at.session_state["spec_version"]
     assert at.slider(key=f"pool-{v}").value == 2500
     assert at.slider(key=f"pool-{v}").max == 2500
+
+
+def test_apply_preset_shows_in_the_sidebar_at_once(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    name = next(o for o in at.selectbox(key="preset").options if o.startswith("Hybrid"))
+    at.selectbox(key="preset").set_value(name).run()
+    at.button(key="apply-preset").click().run()
+    applied = at.session_state["spec"]
+    assert applied["first_pass"]["kind"] == "hybrid"
+    from cascade_core.cascade import CascadeSpec
+    assert f"**Cascade:** {CascadeSpec.from_dict(applied).describe()}" in [c.value for c in at.sidebar.caption]

@@ -26,6 +26,8 @@ def test_load_sample_shows_validation_counts(tiny_dataset):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["documents"] == f"{len(tiny_dataset.corpus):,}"
     assert metrics["judged queries"] == f"{len(tiny_dataset.judged_queries):,}"
+    # the sidebar names the dataset in the same run that loaded it (it used to lag one run)
+    assert "**Dataset:** none yet" not in [c.value for c in at.sidebar.caption]
 
 
 def test_bad_path_is_an_error_and_keeps_the_loaded_dataset(tmp_path):
