@@ -80,11 +80,16 @@ class RunEvaluation:
     final: StepEvaluation
     metrics: tuple[str, ...]
 
-    def table(self) -> pd.DataFrame:
-        """One row per step (and the final list): keep, candidates, funnel recall and metrics."""
+    def table(self, corpus_size: int | None = None) -> pd.DataFrame:
+        """One row per step (and the final list): keep, candidates, funnel recall and metrics.
+
+        ``corpus_size``: what the first pass's "candidates in" is (it ranks the whole corpus, as
+        :func:`~cascade_core.flow.flow_table` says); without it, the depth its lists were read at.
+        """
         rows = []
-        for st in self.steps + [self.final]:
-            rows.append({"step": st.name, "keep": st.keep, "candidates in": st.n_in,
+        for i, st in enumerate(self.steps + [self.final]):
+            n_in = float(corpus_size) if i == 0 and corpus_size is not None else st.n_in
+            rows.append({"step": st.name, "keep": st.keep, "candidates in": n_in,
                          "kept": st.n_kept, **st.means})
         return pd.DataFrame(rows).set_index("step")
 

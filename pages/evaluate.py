@@ -23,8 +23,9 @@ with shown_errors():
     st.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.steps}, list(ev.funnel)), key="funnel")
 
     st.subheader("Metrics per stage")
-    table = ev.table()[["keep", "candidates in", "recall", "ndcg@10", "mrr@10", "recall@10", "map",
-                        "oracle_ndcg@10"]]
+    # The first pass's "candidates in" is the corpus, as on Flow (not the depth its lists were stored at).
+    table = ev.table(corpus_size=len(exp.dataset.corpus))[
+        ["keep", "candidates in", "recall", "ndcg@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]]
     st.dataframe(table, width="stretch", column_config={
         "candidates in": st.column_config.NumberColumn(format="%.1f"),
         **{col: st.column_config.NumberColumn(format="%.3f")

@@ -176,7 +176,7 @@ def report_html(title, summary, result, exp, spec, curves, plateaus, tuning) -> 
                charts.recall_funnel({s.name: s.per_query["recall"] for s in result.evaluation.steps},
                                     list(result.evaluation.funnel)),
                charts.recall_curves(curves, plateaus, dict(zip(spec.stage_names, spec.keeps)))]
-    tables = {"Metrics per stage": result.evaluation.table()}
+    tables = {"Metrics per stage": result.evaluation.table(corpus_size=len(exp.dataset.corpus))}
     if tuning is not None:
         tuned, front, current, chosen, h, _ = tuning
         figures.append(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms))

@@ -57,6 +57,7 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
     assert shown["nDCG@10"] == f"{means['ndcg@10']:.3f}"
     assert shown["MRR@10"] == f"{means['mrr@10']:.3f}"
     table = at.dataframe[0].value
+    assert table["candidates in"].iloc[0] == len(exp.dataset.corpus)     # the same number Flow shows
     assert table["recall"].is_monotonic_decreasing or table["recall"].iloc[:-1].is_monotonic_decreasing
     assert len(at.dataframe[1].value) == len(exp.queries)
 
