@@ -49,16 +49,30 @@ if state.require_dataset_and_spec():
         st.caption("The dataset or cascade changed since the last live run: press **Run** again.")
     elif stored:
         _, ran_query, live, predicted = stored
+        if query.strip() and query != ran_query:
+            st.info(f"The results below are for the query **{ran_query}**: press **Run** for the new one.")
         with shown_errors():
-            st.metric("Total measured", f"{live.total_ms:.1f} ms",
-                      help=f"Query: {ran_query}")
+            st.metric("Total measured", f"{live.total_ms:.1f} ms", help=f"Query: {ran_query}")
+            st.caption(f"Query: *{ran_query}*. The first run in a server process also loads the models and "
+                       "warms them up (a cold start); run again for the steady-state timings the cost model predicts.")
             st.plotly_chart(charts.live_latency(live.steps, predicted), key="live-latency")
             ds = state.dataset()
-            tabs = st.tabs([f"{s.name} ({len(s.doc_ids)})" for s in live.steps])
-            for tab, step in zip(tabs, live.steps):
+            final = live.final_doc_ids
+            tabs = st.tabs([f"final ({len(final)})"] + [f"{s.name} ({len(s.doc_ids)})" for s in live.steps])
+
+            def ranked(tab, doc_ids, scores):
                 rows = [{"rank": r, "doc": d, "score": float(sc),
                          "title": ds.corpus[d].title or ds.corpus[d].text[:80]}
-                        for r, (d, sc) in enumerate(zip(step.doc_ids, step.scores), start=1)]
-                tab.caption(f"Scored {step.n_scored} candidates in {step.ms:.1f} ms; kept {len(step.doc_ids)}.")
+                        for r, (d, sc) in enumerate(zip(doc_ids, scores), start=1)]
                 tab.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                               column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+
+            tabs[0].caption(f"The final list: the top {live.final_k} of {live.steps[-1].name}'s ranking.")
+            ranked(tabs[0], final, live.steps[-1].scores[: len(final)])
+            for i, (tab, step) in enumerate(zip(tabs[1:], live.steps)):
+                if i == 0:   # a first pass ranks the whole corpus, whatever the pool it keeps
+                    tab.caption(f"Searched the whole corpus ({len(ds.corpus):,} documents) in {step.ms:.1f} ms; "
+                                f"kept the top {len(step.doc_ids)}.")
+                else:
+                    tab.caption(f"Scored {step.n_scored} candidates in {step.ms:.1f} ms; kept {len(step.doc_ids)}.")
+                ranked(tab, step.doc_ids, step.scores)

@@ -78,13 +78,21 @@ def test_live_page_runs_a_query_and_refuses_an_empty_one(demo_state):
     assert not at.error, [e.value for e in at.error]
     assert at.metric[0].value.endswith("ms")
     assert len(at.get("plotly_chart")) == 1
-    assert len(at.tabs) == 2
-    # Each tab lists what the real cascade returns for that query (live ranking is deterministic).
+    assert len(at.tabs) == 3
+    # Each tab lists what the real cascade returns for that query (live ranking is deterministic):
+    # the final list first, then every step's survivors.
     exp, spec = experiment_for(demo_state, at.session_state["spec"])
     expected = exp.live("stem cells differentiate into neurons", spec)
-    for frame, step in zip(at.dataframe, expected.steps):
+    assert at.dataframe[0].value["doc"].tolist() == expected.final_doc_ids
+    assert at.tabs[0].label == f"final ({spec.final_k})"
+    for frame, step in zip(at.dataframe[1:], expected.steps):
         assert frame.value["doc"].tolist() == list(step.doc_ids)
-    assert at.tabs[1].label == f"bi-encoder ({len(expected.steps[1].doc_ids)})"
+    assert at.tabs[2].label == f"bi-encoder ({len(expected.steps[1].doc_ids)})"
+    assert any("Searched the whole corpus" in c.value for c in at.tabs[1].caption)
+
+    # A new query typed but not run: the old results say which query they belong to.
+    at.text_input(key="live-query").input("vitamin D and bone density").run()
+    assert any("for the query **stem cells differentiate into neurons**" in i.value for i in at.info)
 
     # A changed cascade hides the old result instead of showing it as this cascade's.
     changed = dict(at.session_state["spec"], final_k=5)
