@@ -16,16 +16,21 @@ from .evaluation import Relevance
 
 def relevant_kept(run: CascadeRun, relevance: Relevance) -> np.ndarray:
     """``[steps, Q]``: judged-relevant documents each step keeps, per query."""
-    out = []
-    for step in run.steps:
-        cols, valid = step.kept()
-        out.append(((np.take_along_axis(relevance.grades, cols, axis=1) > 0) & valid).sum(axis=1))
-    return np.asarray(out)
+    return np.asarray([relevant_survivors(step, relevance) for step in run.steps])
+
+
+def relevant_survivors(step, relevance: Relevance) -> np.ndarray:
+    """``[Q]``: judged-relevant documents among ``step``'s survivors, per query."""
+    cols, valid = step.kept()
+    return ((np.take_along_axis(relevance.grades, cols, axis=1) > 0) & valid).sum(axis=1)
 
 
 def flow_table(run: CascadeRun, relevance: Relevance | None, query: int | None = None,
-               corpus_size: int | None = None) -> pd.DataFrame:
+               corpus_size: int | None = None, final: bool = False) -> pd.DataFrame:
     """One row per step: candidates in, kept, dropped; relevant in, kept, lost.
+
+    ``final``: a last row "final" for the cut at final k, when it is shorter than what the last
+    step keeps (relevant documents the last step kept can still miss the final list).
 
     For the whole query set the candidate counts are means per query and the relevant counts are
     totals over queries (relevant documents are few: totals show them best). For one query
@@ -37,7 +42,12 @@ def flow_table(run: CascadeRun, relevance: Relevance | None, query: int | None =
     records = []
     cand_in = np.full(len(rows), float(n_corpus))
     rel_in = relevance.n_relevant[rows].astype(float) if relevance is not None else None
-    for i, step in enumerate(run.steps):
+    steps = list(run.steps)
+    if final and run.final.keep < run.steps[-1].keep:
+        steps.append(run.final)
+        if relevance is not None:
+            kept_rel = np.vstack([kept_rel, relevant_survivors(run.final, relevance)[rows]])
+    for i, step in enumerate(steps):
         if i > 0:
             cand_in = step.n_in[rows].astype(float)
         kept = step.n_kept[rows].astype(float)

@@ -17,10 +17,16 @@ STEP_COLORS = ["#636EFA", "#FFA15A", "#AB63FA", "#17BECF", "#8C564B", "#E377C2"]
 KEPT_COLOR = "#2CA02C"
 LOST_COLOR = "#D62728"
 BUDGET_COLOR = "#222222"
+FINAL_COLOR = "#888888"
 
 
 def step_color(i: int) -> str:
     return STEP_COLORS[i % len(STEP_COLORS)]
+
+
+def row_color(i: int, name: str) -> str:
+    """A table row's colour: its step's, or grey for the final cut (no scorer of its own)."""
+    return FINAL_COLOR if name == "final" else step_color(i)
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
@@ -36,7 +42,7 @@ def candidate_funnel(flow: pd.DataFrame, per_query: bool = True) -> go.Figure:
     text = [f"{values[0]:,.0f} documents"] + [
         f"{r.candidates_in:,.0f} in -> {r.kept:,.0f} kept" for r in flow.itertuples()]
     fig = go.Figure(go.Funnel(y=labels, x=values, text=text, textinfo="text",
-                              marker=dict(color=["#BBBBBB"] + [step_color(i) for i in range(len(flow))])))
+                              marker=dict(color=["#BBBBBB"] + [row_color(i, n) for i, n in enumerate(flow["step"])])))
     fig.update_xaxes(title="documents" + (" per query (mean)" if per_query else ""))
     return _layout(fig, "Candidates through the cascade" + (" (mean per query)" if per_query else ""))
 
@@ -51,17 +57,23 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
     steps = list(flow["step"])
     kept, lost = list(flow["relevant_kept"]), list(flow["relevant_lost"])
     total = flow["relevant_in"].iloc[0]
+    n = len(steps)
     labels = [f"relevant {total:,.0f}"] + [f"kept {v:,.0f}" for v in kept] + [f"lost {v:,.0f}" for v in lost]
-    colors = ["#888888"] + [step_color(i) for i in range(len(steps))] + [LOST_COLOR] * len(steps)
+    colors = ["#888888"] + [row_color(i, name) for i, name in enumerate(steps)] + [LOST_COLOR] * n
+    # Fixed positions: step i's "kept" and "lost" nodes share column i+1 (left to itself, Plotly
+    # pushes every sink to the last column, so the first pass's losses stood beside the last stage's).
+    xs = [0.001] + [(i + 1) / n * 0.998 for i in range(n)] * 2
+    ys = [0.35] + [0.35] * n + [0.9] * n
     src, dst, val, col = [], [], [], []
     for i, r in enumerate(flow.itertuples()):
         origin = 0 if i == 0 else i  # node i is "kept by step i-1"
         if r.relevant_kept > 0:
             src.append(origin); dst.append(1 + i); val.append(r.relevant_kept); col.append("rgba(44,160,44,0.45)")
         if r.relevant_lost > 0:
-            src.append(origin); dst.append(1 + len(steps) + i); val.append(r.relevant_lost)
+            src.append(origin); dst.append(1 + n + i); val.append(r.relevant_lost)
             col.append("rgba(214,39,40,0.45)")
-    fig = go.Figure(go.Sankey(node=dict(label=labels, color=colors, pad=18, thickness=16),
+    fig = go.Figure(go.Sankey(arrangement="fixed",
+                              node=dict(label=labels, color=colors, pad=18, thickness=16, x=xs, y=ys),
                               link=dict(source=src, target=dst, value=val, color=col)))
     columns = ["judged relevant"] + steps
     for i, name in enumerate(columns):
@@ -185,7 +197,7 @@ def lost_by_stage_bars(by_stage: pd.DataFrame) -> go.Figure:
     """Judged-relevant documents lost at each step (a row per step, index = step name, columns
     ``lost``, ``share``, ``queries``), coloured like the step everywhere else; the final cut grey."""
     names = list(by_stage.index)
-    colors = ["#888888" if n == "final" else step_color(i) for i, n in enumerate(names)]
+    colors = [row_color(i, n) for i, n in enumerate(names)]
     fig = go.Figure(go.Bar(
         x=names, y=by_stage["lost"], marker_color=colors,
         text=[f"{n:,} ({s:.1%})" for n, s in zip(by_stage["lost"], by_stage["share"])], textposition="outside",

@@ -13,7 +13,7 @@ with shown_errors():
                           format_func=lambda q: q if q == "All queries" else
                           f"{q}: {exp.queries.text_of(q)[:90]}")
     qi = None if choice == "All queries" else qids.index(choice)
-    flow = flow_table(result.run, exp.relevance, query=qi, corpus_size=len(exp.dataset.corpus))
+    flow = flow_table(result.run, exp.relevance, query=qi, corpus_size=len(exp.dataset.corpus), final=True)
 
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.candidate_funnel(flow, per_query=qi is None), key="funnel")
@@ -29,8 +29,9 @@ with shown_errors():
                    f"from **{lat.first_over_budget}** on.")
 
     table = flow.copy()
-    table["predicted ms/query"] = [s.predicted_ms for s in lat.stages]
-    table["cumulative ms"] = [s.cumulative_ms for s in lat.stages]
+    extra = len(table) - len(lat.stages)   # the final cut's row: it costs nothing
+    table["predicted ms/query"] = [s.predicted_ms for s in lat.stages] + [0.0] * extra
+    table["cumulative ms"] = [s.cumulative_ms for s in lat.stages] + [lat.total_ms] * extra
     st.subheader("Per stage")
     st.dataframe(table.set_index("step"), width="stretch", column_config={
         "candidates_in": st.column_config.NumberColumn("candidates in", format="%.1f"),

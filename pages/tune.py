@@ -171,7 +171,7 @@ def report_html(title, summary, result, exp, spec, curves, plateaus, tuning) -> 
     Called only when the user downloads it (it inlines plotly.js, ~5 MB), on Streamlit's download
     thread: so no ``st.`` call in here, everything it needs is passed in.
     """
-    flow = flow_table(result.run, exp.relevance, corpus_size=len(exp.dataset.corpus))
+    flow = flow_table(result.run, exp.relevance, corpus_size=len(exp.dataset.corpus), final=True)
     figures = [charts.candidate_funnel(flow), charts.relevant_sankey(flow), charts.latency_bars(result.latency),
                charts.recall_funnel({s.name: s.per_query["recall"] for s in result.evaluation.steps},
                                     list(result.evaluation.funnel)),

@@ -22,8 +22,12 @@ def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
     assert not at.error and not at.exception
     assert len(at.get("plotly_chart")) == 3
     table = at.dataframe[0].value
-    assert list(table.index) == ["first pass", "bi-encoder"]
-    assert table.loc["bi-encoder", "kept"] == pytest.approx(20)
+    # the final cut (top 10 of the bi-encoder's 20) is a step of its own: relevant documents the
+    # bi-encoder kept can still miss the final list
+    assert list(table.index) == ["first pass", "bi-encoder", "final"]
+    assert table.loc["bi-encoder", "kept"] == pytest.approx(20) and table.loc["final", "kept"] == pytest.approx(10)
+    assert table.loc["final", "relevant_in"] == table.loc["bi-encoder", "relevant_kept"]
+    assert table.loc["final", "predicted ms/query"] == 0
 
     v = at.session_state["spec_version"]
     at.slider(key=f"cut-v{v}-stage1").set_value(7).run()
@@ -32,8 +36,9 @@ def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
     # The sidebar's cascade line follows the slider in the same run, not one run late.
     assert any("-> 7 -> final" in c.value for c in at.sidebar.caption)
     exp, spec = experiment_for(demo_state, at.session_state["spec"])
-    expected = flow_table(exp.run(spec).run, exp.relevance, corpus_size=len(exp.dataset.corpus))
+    expected = flow_table(exp.run(spec).run, exp.relevance, corpus_size=len(exp.dataset.corpus), final=True)
     assert table["relevant_kept"].tolist() == expected["relevant_kept"].tolist()
+    assert list(table.index) == ["first pass", "bi-encoder"]   # final k follows the keep down to 7: no cut left
 
 
 def test_flow_page_for_one_query(demo_state, tiny_dataset):
