@@ -62,8 +62,11 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
     colors = ["#888888"] + [row_color(i, name) for i, name in enumerate(steps)] + [LOST_COLOR] * n
     # Fixed positions: step i's "kept" and "lost" nodes share column i+1 (left to itself, Plotly
     # pushes every sink to the last column, so the first pass's losses stood beside the last stage's).
+    # y is a node's centre, from the top, in shares of the tallest column (the judged relevant).
+    share = [v / total if total else 0.0 for v in kept], [v / total if total else 0.0 for v in lost]
     xs = [0.001] + [(i + 1) / n * 0.998 for i in range(n)] * 2
-    ys = [0.35] + [0.35] * n + [0.9] * n
+    ys = ([0.5] + [max(k / 2, 0.001) for k in share[0]]
+          + [min(k + lv / 2 + 0.04, 0.999) for k, lv in zip(*share)])
     src, dst, val, col = [], [], [], []
     for i, r in enumerate(flow.itertuples()):
         origin = 0 if i == 0 else i  # node i is "kept by step i-1"
