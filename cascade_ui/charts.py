@@ -230,7 +230,8 @@ def score_distributions(dists, scale: str = "raw") -> go.Figure:
                           row=1, col=i)
         fig.update_xaxes(title_text=f"{scale} score", row=1, col=i)
     fig.update_layout(barmode="overlay")
-    fig.update_yaxes(title_text="share of the group", tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%")   # every panel in per cent, not only the first
+    fig.update_yaxes(title_text="share of the group", row=1, col=1)
     return _layout(fig, f"Score distributions per step, judged relevant vs not ({scale})", height=380)
 
 

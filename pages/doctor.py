@@ -67,6 +67,7 @@ def wins_section(result, cmp, lift):
     st.subheader("Per-query wins and losses")
     options = {f"single pass ({cmp.baseline.spec.describe()})": cmp.baseline}
     options.update({f"without {r.stage} ({r.without.spec.describe()})": r.without for r in lift.rows})
+    short = dict(zip(options, ["single pass"] + [f"without {r.stage}" for r in lift.rows]))
     labels = list(options)
     default = 1 if cmp.same_as_cascade and len(labels) > 1 else 0
     c1, c2 = st.columns([3, 1])
@@ -87,7 +88,8 @@ def wins_section(result, cmp, lift):
     st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "
                "p-values from scipy.stats.wilcoxon (signed-rank; ties left out) and scipy.stats.ttest_rel, two-sided. "
                + " ".join(t.notes))
-    st.plotly_chart(charts.paired_differences(t.diffs, METRIC_LABELS[metric], "cascade", "compared"), key="wl-chart")
+    st.plotly_chart(charts.paired_differences(t.diffs, METRIC_LABELS[metric], "cascade", short[choice]),
+                    key="wl-chart")
 
 
 def doctor_section(result, exp, costs):
