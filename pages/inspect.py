@@ -44,7 +44,10 @@ with shown_errors():
     c2.plotly_chart(charts.lost_by_stage_bars(lost.by_stage), key="lost-bars")
     with st.expander(f"Every lost relevant document ({len(lost.documents)})"):
         st.dataframe(lost.documents, hide_index=True, width="stretch", column_config={
-            "score_margin": NUM("score margin", format="%.4f")})
+            "doc_id": st.column_config.TextColumn("document"),
+            "rank": NUM("rank (empty: never retrieved)"),
+            "rank_margin": NUM("rank margin", help="ranks short of the cut-off"),
+            "score_margin": NUM("score margin", format="%.4f", help="score short of the last kept candidate")})
 
     # 2. One query: the path of each of its relevant documents.
     st.subheader("One query: its relevant documents, step by step")

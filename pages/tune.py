@@ -161,7 +161,14 @@ def tuner_section(exp, spec):
             st.rerun()
         h = holdout_section(tuned, rule, objective)
     with st.expander("Every combination"):
-        st.dataframe(tuned.table.sort_values("latency_ms"), hide_index=True, width="stretch")
+        st.dataframe(tuned.table.sort_values("latency_ms"), hide_index=True, width="stretch", column_config={
+            "pool_size": st.column_config.NumberColumn("pool size"),
+            "final_k": st.column_config.NumberColumn("final k"),
+            "ndcg@10": st.column_config.NumberColumn("nDCG@10", format="%.3f"),
+            "recall@10": st.column_config.NumberColumn(format="%.3f"),
+            "latency_ms": st.column_config.NumberColumn("predicted latency", format="%.1f ms"),
+            "covered": st.column_config.CheckboxColumn("scores stored"),
+            "within_budget": st.column_config.CheckboxColumn("within budget")})
     return tuned, front, current, chosen, h, objective
 
 
