@@ -1,6 +1,7 @@
 """Data & index: load a dataset (sample, folder, upload), see its validation report, index it."""
 
 import hashlib
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -63,13 +64,22 @@ else:
             target.write_bytes(f.getvalue())
         path, label = str(folder), "uploaded: " + ", ".join(sorted(names))
 
+def as_uploaded(text: str) -> str:
+    """``text`` with the uploads folder left out of file paths: a user knows their file's name,
+    not the content hash we store it under."""
+    src = st.session_state.get(state.DATASET) or {}
+    for folder in {str(Path(p)) for p in (path, src.get("path")) if p and "uploads" in Path(p).parts}:
+        text = text.replace(folder + "/", "").replace(folder, "the upload")
+    return text
+
+
 if st.button("Load and validate", key="load", disabled=not path):
     try:
         ds = state.load_dataset(path, split=split, fmt=fmt, label=label)
-        st.success(f"Loaded **{ds.name}**: {len(ds.corpus):,} documents, {len(ds.judged_queries):,} "
+        st.success(f"Loaded **{label or ds.name}**: {len(ds.corpus):,} documents, {len(ds.judged_queries):,} "
                    "judged queries.")
     except CascadeError as exc:
-        st.error(f"Could not load it: {exc}. The dataset you had before is still loaded.")
+        st.error(as_uploaded(f"Could not load it: {exc}. The dataset you had before is still loaded."))
     except Exception as exc:  # noqa: BLE001
         state.show_error(exc)
 
@@ -80,7 +90,7 @@ if ds is not None:
     for i, (name, value) in enumerate(list(ds.report.counts.items())[:5]):
         cols[i].metric(name, f"{value:,}")
     if ds.report.findings:
-        rows = [{"level": f.level, "where": f"{f.file}:{f.line}" if f.line else (f.file or ""),
+        rows = [{"level": f.level, "where": as_uploaded(f"{f.file}:{f.line}" if f.line else (f.file or "")),
                  "problem": f.message, "occurrences": f.count} for f in ds.report.findings]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     else:

@@ -82,3 +82,19 @@ def test_a_folder_edited_on_disk_is_read_again(tmp_path):
     at.button(key="load").click().run()
     assert not at.error, [e.value for e in at.error]
     assert {m.label: m.value for m in at.metric}["documents"] == "2"
+
+
+def test_upload_errors_name_the_users_file_not_our_storage_folder(tmp_path):
+    """Uploads are stored under <home>/uploads/<content hash>/: messages name the file only."""
+    folder = tmp_path / "uploads" / "f44cb3da2b865672"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "1", "text": "fine"}\n{"_id": 2, "text": }\n')
+    (folder / "queries.jsonl").write_text('{"_id": "q", "text": "x"}\n')
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
+    at = page("data")
+    at.run()
+    at.radio(key="source").set_value("Folder or file path").run()
+    at.text_input(key="path").input(str(folder)).run()
+    at.button(key="load").click().run()
+    assert len(at.error) == 1
+    assert "corpus.jsonl:2" in at.error[0].value and str(folder) not in at.error[0].value
