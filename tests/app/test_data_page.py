@@ -65,10 +65,10 @@ def test_unknown_model_is_a_clear_error(demo_state):
     assert len(at.error) == 1 and "does not exist" in at.error[0].value
 
 
-def test_a_folder_edited_on_disk_is_read_again(tmp_path):
-    folder = tmp_path / "mine"
+def load_folder(folder, corpus_jsonl: str):
+    """Write a one-query BEIR folder with this corpus, load it on the Data page; the AppTest."""
     (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text('{"_id": "1", "text": "cells divide"}\n')
+    (folder / "corpus.jsonl").write_text(corpus_jsonl)
     (folder / "queries.jsonl").write_text('{"_id": "q", "text": "cells"}\n')
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
     at = page("data")
@@ -76,6 +76,12 @@ def test_a_folder_edited_on_disk_is_read_again(tmp_path):
     at.radio(key="source").set_value("Folder or file path").run()
     at.text_input(key="path").input(str(folder)).run()
     at.button(key="load").click().run()
+    return at
+
+
+def test_a_folder_edited_on_disk_is_read_again(tmp_path):
+    folder = tmp_path / "mine"
+    at = load_folder(folder, '{"_id": "1", "text": "cells divide"}\n')
     assert {m.label: m.value for m in at.metric}["documents"] == "1"
     with open(folder / "corpus.jsonl", "a") as f:
         f.write('{"_id": "2", "text": "neurons fire"}\n')
@@ -87,14 +93,6 @@ def test_a_folder_edited_on_disk_is_read_again(tmp_path):
 def test_upload_errors_name_the_users_file_not_our_storage_folder(tmp_path):
     """Uploads are stored under <home>/uploads/<content hash>/: messages name the file only."""
     folder = tmp_path / "uploads" / "f44cb3da2b865672"
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text('{"_id": "1", "text": "fine"}\n{"_id": 2, "text": }\n')
-    (folder / "queries.jsonl").write_text('{"_id": "q", "text": "x"}\n')
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
-    at = page("data")
-    at.run()
-    at.radio(key="source").set_value("Folder or file path").run()
-    at.text_input(key="path").input(str(folder)).run()
-    at.button(key="load").click().run()
+    at = load_folder(folder, '{"_id": "1", "text": "fine"}\n{"_id": 2, "text": }\n')
     assert len(at.error) == 1
     assert "corpus.jsonl:2" in at.error[0].value and str(folder) not in at.error[0].value

@@ -16,6 +16,18 @@ from cascade_core.tuning import (OBJECTIVES, best_within_budget, cheapest_within
 N = 40
 
 
+def fake_experiment(matrix, qrels):
+    """What the tuner reads of an Experiment, over ``matrix``: first pass 1 ms per query, the
+    stage 1 ms per candidate it scores; and the BM25 -> N -> bi-encoder -> 10 -> 5 spec."""
+    models = [CostModel("fp", 1.0, 0.0, 10), CostModel("st", 0.0, 1.0, 10)]
+    relevance = Relevance.of(matrix, qrels)
+    exp = SimpleNamespace(matrix=matrix, relevance=relevance, snapshot=lambda: (matrix, relevance),
+                          cost_models=lambda: models)
+    spec = CascadeSpec(ScorerConfig("bm25"), pool_size=N, stages=[StageSpec(ScorerConfig("bi-encoder"), 10)],
+                       final_k=5)
+    return exp, spec
+
+
 def constructed(n_queries=6):
     """Each query's single relevant document sits at first-pass rank 15 (column 14); the stage
     scores it highest. So any pool >= 15 finds it at rank 1, a smaller pool never does."""
@@ -26,14 +38,7 @@ def constructed(n_queries=6):
     doc_ids = [f"d{i}" for i in range(N)]
     matrix = ScoreMatrix([f"q{i}" for i in range(n_queries)], doc_ids, docs, first, [stage])
     qrels = Qrels({f"q{i}": {"d14": 1} for i in range(n_queries)})
-    # first pass: 1 ms per query; the stage: 1 ms per candidate it scores
-    models = [CostModel("fp", 1.0, 0.0, 10), CostModel("st", 0.0, 1.0, 10)]
-    relevance = Relevance.of(matrix, qrels)
-    exp = SimpleNamespace(matrix=matrix, relevance=relevance, snapshot=lambda: (matrix, relevance),
-                          cost_models=lambda: models)
-    spec = CascadeSpec(ScorerConfig("bm25"), pool_size=N, stages=[StageSpec(ScorerConfig("bi-encoder"), 10)],
-                       final_k=5)
-    return exp, spec
+    return fake_experiment(matrix, qrels)
 
 
 def test_grid_covers_valid_combinations_only():
@@ -100,12 +105,7 @@ def one_hard_query(n_queries=200):
     stage[np.arange(n_queries), rel_col] = 10.0
     matrix = ScoreMatrix([f"q{i}" for i in range(n_queries)], [f"d{i}" for i in range(N)], docs, first, [stage])
     qrels = Qrels({f"q{i}": {f"d{c}": 1} for i, c in enumerate(rel_col)})
-    models = [CostModel("fp", 1.0, 0.0, 10), CostModel("st", 0.0, 1.0, 10)]
-    relevance = Relevance.of(matrix, qrels)
-    exp = SimpleNamespace(matrix=matrix, relevance=relevance, snapshot=lambda: (matrix, relevance),
-                          cost_models=lambda: models)
-    spec = CascadeSpec(ScorerConfig("bm25"), pool_size=N, stages=[StageSpec(ScorerConfig("bi-encoder"), 10)],
-                       final_k=5)
+    exp, spec = fake_experiment(matrix, qrels)
     return grid_search(exp, [spec.with_keeps(pool_size=p, keeps=[5]) for p in (10, 15, 40)], budget_ms=100)
 
 
