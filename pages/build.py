@@ -4,8 +4,10 @@ import streamlit as st
 
 from cascade_core.cascade import COMBINES, MAX_STAGES, CascadeSpec
 from cascade_core.errors import CascadeError
+from cascade_core.scorers import canonical_kind
 from cascade_ui import state
 from cascade_ui.demo import pool_slider_max
+from cascade_ui.kinds import kind_caption, kind_choices, kind_class, model_widget, param_widgets
 from cascade_ui.presets import DEMO_PRESET, is_stand_in, preset_spec, presets
 from cascade_ui.widgets import sidebar_status
 
@@ -16,9 +18,9 @@ sidebar_slot = st.sidebar.container()
 if "build-flash" in st.session_state:
     st.success(st.session_state.pop("build-flash"))
 
-KINDS = {"bi-encoder": "bi-encoder (cosine of embeddings)", "cross-encoder": "cross-encoder (query-document pairs)",
-         "bm25": "BM25 over the candidates"}
-FIRST_PASSES = ["bm25", "dense", "hybrid"]
+# Every kind, its label, model default and parameters come from the registry (one file per kind).
+STAGE_KINDS, STAGE_LABELS = kind_choices()
+FIRST_PASS_KINDS, FIRST_PASS_LABELS = kind_choices(retriever=True)
 
 with st.container(border=True):
     c1, c2 = st.columns([3, 1])
@@ -34,13 +36,17 @@ v = state.spec_version()
 
 st.subheader("First pass")
 c1, c2, c3 = st.columns(3)
-fp_kind = c1.selectbox("Retriever", FIRST_PASSES, index=FIRST_PASSES.index(current.first_pass.kind)
-                       if current.first_pass.kind in FIRST_PASSES else 0, key=f"fp-kind-{v}")
-fp_model = current.first_pass.model or "all-MiniLM-L6-v2"
-# Parameters this page has no widget for (BM25's k1/b, hybrid depth, ...) are kept as loaded.
-fp_params = dict(current.first_pass.params) if fp_kind == current.first_pass.kind else {}
-if fp_kind in ("dense", "hybrid"):
-    fp_model = c2.text_input("Bi-encoder model", fp_model, key=f"fp-model-{v}")
+fp_current = canonical_kind(current.first_pass.kind, retriever=True)
+fp_kind = c1.selectbox("Retriever", FIRST_PASS_KINDS, format_func=FIRST_PASS_LABELS.get,
+                       index=FIRST_PASS_KINDS.index(fp_current) if fp_current in FIRST_PASS_KINDS else 0,
+                       key=f"fp-kind-{v}")
+fp_cls = kind_class(fp_kind, retriever=True)
+c1.caption(kind_caption(fp_cls))
+# Parameters of another kind are dropped; those of this kind without a widget are kept as loaded.
+fp_params = dict(current.first_pass.params) if fp_kind == fp_current else {}
+# Keyed by kind too: a model typed for one kind is not carried over to another.
+fp_model = model_widget(c2, fp_cls, current.first_pass.model if fp_kind == fp_current else None,
+                        key=f"fp-model-{v}-{fp_kind}")
 if fp_kind == "hybrid":
     fusions = ["rrf", "norm-sum"]
     fusion = c3.selectbox("Fusion", fusions, index=fusions.index(fp_params.get("fusion", "rrf")),
@@ -55,6 +61,10 @@ if fp_kind == "hybrid":
         fp_params.pop("rrf_k", None)
         fp_params["weight"] = c3.slider("Weight of dense", 0.0, 1.0, float(fp_params.get("weight", 0.5)),
                                         key=f"fp-weight-{v}")
+HAND_DRAWN = ("fusion", "rrf_k", "weight") if fp_kind == "hybrid" else ()   # the fusion controls above
+if any(p.name not in HAND_DRAWN for p in fp_cls.parameters):
+    with st.expander(f"{fp_kind} parameters"):
+        fp_params = param_widgets(st, fp_cls, fp_params, key=f"fp-param-{v}-{fp_kind}", skip=HAND_DRAWN)
 pool = st.slider("Pool size (candidates the first pass keeps)", 1, pool_slider_max(current.pool_size),
                  current.pool_size, key=f"pool-{v}")
 
@@ -65,26 +75,28 @@ for i in range(int(n_stages)):
     base = current.stages[i] if i < len(current.stages) else None
     with st.container(border=True):
         c1, c2, c3 = st.columns([1, 2, 1])
-        kind = c1.selectbox(f"Stage {i + 1} scorer", list(KINDS), format_func=KINDS.get,
-                            index=list(KINDS).index(base.scorer.kind) if base and base.scorer.kind in KINDS else 0,
+        base_kind = canonical_kind(base.scorer.kind) if base else None
+        kind = c1.selectbox(f"Stage {i + 1} scorer", STAGE_KINDS, format_func=STAGE_LABELS.get,
+                            index=STAGE_KINDS.index(base_kind) if base_kind in STAGE_KINDS else 0,
                             key=f"kind-{v}-{i}")
-        default_model = (base.scorer.model if base and base.scorer.kind == kind else None) or (
-            "all-MiniLM-L6-v2" if kind == "bi-encoder" else "")
-        model = None
-        if kind != "bm25":
-            model = c2.text_input("Model (packaged name, local folder or hub id)", default_model or "",
-                                  key=f"model-{v}-{i}")
-            if kind == "cross-encoder" and is_stand_in(model):
-                c2.warning("Untrained stand-in cross-encoder: its latency is real, its ranking is random. "
-                           "Give a trained model (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 when online).")
+        cls = kind_class(kind)
+        c1.caption(kind_caption(cls))
+        model = model_widget(c2, cls, base.scorer.model if base_kind == kind else None, key=f"model-{v}-{i}-{kind}")
+        if is_stand_in(model):
+            c2.warning("Untrained stand-in cross-encoder: its latency is real, its ranking is random. "
+                       "Give a trained model (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 when online).")
         combine = c3.selectbox("Combine with earlier scores", COMBINES,
                                index=COMBINES.index(base.combine) if base else 0, key=f"combine-{v}-{i}")
         keep = st.slider(f"Stage {i + 1} keeps", 1, max(previous, 2), min(base.keep if base else max(previous // 5, 1),
                                                                             previous), key=f"keep-{v}-{i}")
         keep = min(keep, previous)
-        same_kind = base is not None and base.scorer.kind == kind
+        same_kind = base is not None and base_kind == kind
+        params = dict(base.scorer.params) if same_kind else {}
+        if cls.parameters:
+            with st.expander(f"Stage {i + 1} parameters"):
+                params = param_widgets(st, cls, params, key=f"param-{v}-{i}-{kind}")
         stage = {"scorer": {"kind": kind, **({"model": model} if model else {}),
-                            **({"params": dict(base.scorer.params)} if same_kind and base.scorer.params else {})},
+                            **({"params": params} if params else {})},
                  "keep": keep, "combine": combine, **({"name": base.name} if same_kind and base.name else {})}
         if combine == "rrf":
             stage["rrf_k"] = st.number_input("RRF k", 1, 1000, int(base.rrf_k if base else 60), key=f"rrfk-{v}-{i}")
@@ -101,7 +113,7 @@ budget = c2.number_input("Latency budget (ms per query)", 1.0, 100_000.0, state.
 st.caption("Each stage scores every candidate it receives, keeps the top `keep` and drops the rest "
            "(nothing is appended below). Scores are computed once and stored; cut-offs are simulated.")
 
-draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_kind != "bm25" else {}),
+draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_model else {}),
                                               **({"params": fp_params} if fp_params else {})},
          "pool_size": pool, "stages": stages, "final_k": min(final_k, previous)}
 if st.button("Use this cascade", type="primary", key="use"):

@@ -1,8 +1,10 @@
 """Scorers (rerank stages) and retrievers (first passes), each kind one small registered class."""
 
-from .base import (Retriever, Scorer, ScorerConfig, ScorerContext, canonical_kind, register,
-                   retriever_class, retriever_kinds, scorer_class, scorer_kinds)
-from . import bm25, cross, dense, hybrid  # noqa: F401 - registers the built-in kinds
+from .base import (COST_SHAPES, Param, Retriever, Scorer, ScorerConfig, ScorerContext, aliases_of,
+                   canonical_kind, describe_kind, register, registered, retriever_class, retriever_kinds,
+                   scorer_class, scorer_kinds, unregister)
+from . import bm25, cross, dense, hybrid, late, sparse  # noqa: F401 - registers the built-in kinds
 
-__all__ = ["Retriever", "Scorer", "ScorerConfig", "ScorerContext", "canonical_kind", "register",
-           "retriever_class", "retriever_kinds", "scorer_class", "scorer_kinds"]
+__all__ = ["COST_SHAPES", "Param", "Retriever", "Scorer", "ScorerConfig", "ScorerContext", "aliases_of",
+           "canonical_kind", "describe_kind", "register", "registered", "retriever_class", "retriever_kinds",
+           "scorer_class", "scorer_kinds", "unregister"]

@@ -1,15 +1,30 @@
 """One protocol for every stage: a scorer scores (query, documents); a retriever finds candidates.
 
-A new kind of stage is one small class registered under a name:
+A new kind of stage is one small class registered under a name. The class declares all the
+Build page and the CLI say about it: a label, its model (and offline default), its parameters,
+whether it is pointwise, and its cost shape. Its parameters are checked, and its cache id
+derived from kind, model and every parameter, with no code of its own:
 
 >>> @register("constant")
 ... class ConstantScorer(Scorer):
-...     def __init__(self, config, ctx):
-...         super().__init__(config, ctx)
+...     label = "constant (a test kind)"
+...     takes_model = False
+...     parameters = (Param("value", "number", 1.0, low=0, help="the score every document gets"),)
+...     cost_shape = "per-query"
 ...     def score(self, query, doc_ids):
-...         return np.ones(len(doc_ids))
+...         return np.full(len(doc_ids), self.parse_params(self.config.params)["value"])
 >>> scorer_class("constant").__name__
 'ConstantScorer'
+>>> print(describe_kind(ConstantScorer))
+constant: constant (a test kind); no model; pointwise; cost per query
+    value (a number >= 0, default 1.0): the score every document gets
+>>> ConstantScorer(ScorerConfig("constant", params={"value": 2}), None).id
+'constant:-:value=2'
+>>> ConstantScorer.parse_params({"valeu": 2})
+Traceback (most recent call last):
+...
+cascade_core.errors.SpecError: unknown constant parameter(s) valeu; known: value
+>>> unregister("constant")   # (this example's kind is not for keeps)
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ from ..errors import SpecError
 
 if TYPE_CHECKING:
     from ..data import Corpus
+    from ..models import ResolvedModel
     from ..workspace import Workspace
 
 
@@ -64,16 +80,33 @@ class ScorerContext:
     workspace: "Workspace"
 
 
+COST_SHAPES = {
+    # What one query costs, in words (the Build page, the CLI's help and the docs show it). The
+    # cost model fits ``fixed + per_pair * candidates`` on measured calls whatever the shape.
+    "per-pair": "the model reads every (query, document) pair: cost grows with the candidates",
+    "per-query": "the query is encoded once; the documents' side is precomputed and stored, "
+                 "so each candidate adds only a lookup and a product",
+}
+
+
 class Component(ABC):
-    """What scorers and retrievers share: a config, the corpus, and the workspace."""
+    """What scorers and retrievers share: a config, the corpus, and the workspace.
+
+    The class attributes below are the kind's declaration: the registry's whole knowledge of it.
+    """
 
     kind: str = ""
+    label: str = ""            # for people: what it is, in a few words ("BM25 over the candidates")
     takes_model: bool = True   # False: a model given to this kind is refused, not silently ignored
+    default_model: str | None = None   # used when no model is given; None with a model: one is required
+    default_model_note: str = ""       # shown beside the default model (e.g. that it is a stand-in)
+    parameters: tuple["Param", ...] = ()
+    cost_shape: str = "per-pair"       # a key of COST_SHAPES
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         self.config = config
         self.ctx = ctx
-        self.corpus = ctx.corpus
+        self.corpus = ctx.corpus if ctx is not None else None
 
     @classmethod
     def parse_params(cls, params: dict) -> dict:
@@ -81,10 +114,30 @@ class Component(ABC):
 
         The spec calls it when it is validated, so a misspelled name or a bad value fails before
         any work, with a message (not a ``TypeError`` from deep inside a library); constructors
-        call it too. Default: the kind takes no parameters.
+        call it too. Default: the declared ``parameters``, in their order.
         """
-        check_param_names(cls.kind, params, ())
-        return {}
+        check_param_names(cls.kind, params, [p.name for p in cls.parameters])
+        return {p.name: p.parse(cls.kind, params) for p in cls.parameters}
+
+    @property
+    def model_name(self) -> str | None:
+        """The model asked for, or the kind's default; a ``SpecError`` when the kind needs one."""
+        if not self.takes_model:
+            return None
+        name = self.config.model or self.default_model
+        if not name:
+            raise SpecError(f"a {self.kind} step needs a model: a packaged name, a local folder or a hub id")
+        return name
+
+    @property
+    def resolved_model(self) -> "ResolvedModel | None":
+        """:attr:`model_name` resolved once (a folder's key hashes its files)."""
+        if "_resolved_model" not in self.__dict__:
+            from ..models import resolve_model
+
+            name = self.model_name
+            self.__dict__["_resolved_model"] = resolve_model(name) if name else None
+        return self.__dict__["_resolved_model"]
 
     def load_model(self) -> None:
         """Load this step's model now, if it has one; default: none.
@@ -93,10 +146,31 @@ class Component(ABC):
         the failure of a mistyped model id before the work of the steps ahead of it.
         """
 
+    def resolved_models(self) -> list["ResolvedModel"]:
+        """The models whose weights make this step's scores: by default the step's own model
+        (:attr:`resolved_model`), none for a kind that takes no model (BM25 and the like).
+
+        Each stored score then records the model's content hash (:mod:`cascade_core.provenance`),
+        and the doctor can tell when the files behind a model name changed. A kind whose model
+        lives elsewhere (the hybrid first pass's dense side) overrides this; a new kind that
+        forgets to still records its own model.
+        """
+        model = self.resolved_model if self.takes_model else None
+        return [model] if model is not None else []
+
+    id_prefix = ""   # retrievers: "first-pass:", so a kind's lists and its stage scores never share an id
+
     @property
     def id(self) -> str:
-        """Stable cache key: kind, model key and every parameter that changes a score."""
-        return self.config.kind
+        """Stable cache key: kind, model key and every parameter that changes a score.
+
+        Default: ``KIND:MODEL_KEY:PARAMS`` over every declared parameter (normalised, so ``256``
+        and ``"256"`` share scores), ``-`` for no model. A kind that overrides it takes on the
+        duty to change the id with everything that changes a score.
+        """
+        model = self.resolved_model
+        return (f"{self.id_prefix}{self.kind}:{model.key if model else '-'}:"
+                f"{params_signature(self.parse_params(self.config.params))}")
 
 
 class Scorer(Component):
@@ -119,6 +193,9 @@ class Scorer(Component):
 class Retriever(Component):
     """A first pass: finds the top-``k`` documents of the whole corpus for a query."""
 
+    id_prefix = "first-pass:"
+    cost_shape = "per-query"
+
     def prepare(self, progress=None) -> None:
         """Build what retrieval needs (an index); default: none."""
 
@@ -137,12 +214,20 @@ def register(kind: str, *aliases: str, retriever: bool = False) -> Callable[[typ
 
     def deco(cls: type) -> type:
         cls.kind = kind
+        _check_declaration(cls)
         (_RETRIEVERS if retriever else _SCORERS)[kind] = cls
         for a in aliases:
             _ALIASES[(a, retriever)] = kind
         return cls
 
     return deco
+
+
+def unregister(kind: str, retriever: bool = False) -> None:
+    """Remove a kind and its aliases (a test's or a plugin's kind, when it is done with it)."""
+    (_RETRIEVERS if retriever else _SCORERS).pop(kind, None)
+    for key in [k for k, v in _ALIASES.items() if v == kind and k[1] == retriever]:
+        del _ALIASES[key]
 
 
 def canonical_kind(kind: str, retriever: bool = False) -> str:
@@ -171,12 +256,117 @@ def retriever_kinds() -> list[str]:
     return sorted(_RETRIEVERS)
 
 
+def registered(retriever: bool = False) -> dict[str, type]:
+    """Every registered kind (rerank stages, or first passes) -> its class, by name.
+
+    What the Build page offers and the CLI's help lists: no other list of kinds exists.
+    """
+    table = _RETRIEVERS if retriever else _SCORERS
+    return {k: table[k] for k in sorted(table)}
+
+
+def aliases_of(kind: str, retriever: bool = False) -> list[str]:
+    """Other names the command line accepts for ``kind`` (``bi`` for ``bi-encoder``)."""
+    return sorted(a for (a, r), k in _ALIASES.items() if r == retriever and k == kind and a != kind)
+
+
+def describe_kind(cls: type) -> str:
+    """One kind in words: name, label, model, pointwise, cost shape; then a line per parameter."""
+    if not cls.takes_model:
+        model = "no model"
+    elif cls.default_model:
+        model = f"model: default {cls.default_model}"
+    else:
+        model = "model: required"
+    facts = [model]
+    if issubclass(cls, Scorer):
+        facts.append("pointwise" if cls.pointwise else "listwise (scores depend on the other candidates)")
+    facts.append(f"cost {cls.cost_shape.replace('-', ' ')}")
+    head = f"{cls.kind}: {cls.label}; {'; '.join(facts)}"
+    notes = [f"    note: {cls.default_model_note}"] if cls.takes_model and cls.default_model_note else []
+    return "\n".join([head] + notes + [f"    {p.describe()}" for p in cls.parameters])
+
+
+def _check_declaration(cls: type) -> None:
+    """A kind's declaration is read by the UI and the CLI: refuse a malformed one at import."""
+    if not cls.label:
+        cls.label = cls.kind
+    if cls.cost_shape not in COST_SHAPES:
+        raise ValueError(f"kind {cls.kind!r}: cost_shape must be one of {', '.join(COST_SHAPES)}, "
+                         f"not {cls.cost_shape!r}")
+    names = [p.name for p in cls.parameters]
+    if len(set(names)) != len(names):
+        raise ValueError(f"kind {cls.kind!r} declares a parameter twice: {names}")
+
+
 def params_signature(params: dict) -> str:
     """``k1=0.9,b=0.4`` style string of parameters, sorted, for scorer ids."""
     return ",".join(f"{k}={params[k]}" for k in sorted(params))
 
 
-# -- parameter checks, shared by the kinds ------------------------------------------------------
+# -- parameter declarations and checks, shared by the kinds -------------------------------------
+
+PARAM_TYPES = ("number", "int", "bool", "choice")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a kind: name, type, default, range or choices, and a help line.
+
+    ``type``: ``number`` (int or float), ``int`` (whole number), ``bool``, or ``choice`` (one of
+    ``choices``). ``low``/``high`` bound numbers (``low_open``: strictly above ``low``).
+
+    >>> p = Param("b", "number", 0.4, low=0, high=1, help="length normalisation")
+    >>> p.parse("bm25", {"b": "0.75"}), p.parse("bm25", {})
+    (0.75, 0.4)
+    >>> p.describe()
+    'b (a number between 0 and 1, default 0.4): length normalisation'
+    >>> Param("fusion", "choice", "rrf", choices=("rrf", "norm-sum")).parse("hybrid", {"fusion": "max"})
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.SpecError: hybrid parameter fusion must be one of rrf, norm-sum, not 'max'
+    """
+
+    name: str
+    type: str
+    default: object
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple = ()
+    help: str = ""
+
+    def __post_init__(self):
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"parameter {self.name}: type must be one of {', '.join(PARAM_TYPES)}")
+        if self.type == "choice" and self.default not in self.choices:
+            raise ValueError(f"parameter {self.name}: default {self.default!r} is not among its choices")
+
+    def parse(self, kind: str, params: dict):
+        """``params[name]`` (or the default), checked; a ``SpecError`` names the kind and the rule."""
+        if self.type == "bool":
+            return bool_param(kind, params, self.name, self.default)
+        if self.type == "choice":
+            value = params.get(self.name, self.default)
+            if value not in self.choices:
+                raise SpecError(f"{kind} parameter {self.name} must be one of "
+                                f"{', '.join(map(str, self.choices))}, not {value!r}")
+            return value
+        return number_param(kind, params, self.name, self.default, self.low, self.high,
+                            low_open=self.low_open, whole=self.type == "int")
+
+    def describe(self) -> str:
+        """``name (rule, default D): help``, for help texts and listings."""
+        if self.type == "bool":
+            rule = "true or false"
+        elif self.type == "choice":
+            rule = "one of " + ", ".join(map(str, self.choices))
+        else:
+            rule = _requirement(self.low, self.high, self.low_open, self.type == "int")
+        default = str(self.default).lower() if isinstance(self.default, bool) else self.default
+        text = f"{self.name} ({rule}, default {default})"
+        return f"{text}: {self.help}" if self.help else text
+
 
 def check_param_names(kind: str, params: dict, known) -> None:
     """Refuse parameter names ``kind`` does not have, listing those it has.

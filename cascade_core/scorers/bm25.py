@@ -16,10 +16,18 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from ..text import get_tokenizer
-from .base import (Retriever, Scorer, ScorerConfig, ScorerContext, bool_param, check_param_names, number_param,
-                   params_signature, register)
+from .base import (Param, Retriever, Scorer, ScorerConfig, ScorerContext, bool_param, check_param_names,
+                   number_param, params_signature, register)
 
 DEFAULTS = {"k1": 0.9, "b": 0.4, "epsilon": 0.25, "stem": True, "stopwords": True}
+# The declaration the Build page draws and the CLI lists; parse_bm25_params checks the same rules.
+PARAMS = (
+    Param("k1", "number", DEFAULTS["k1"], low=0, help="term-frequency saturation"),
+    Param("b", "number", DEFAULTS["b"], low=0, high=1, help="document-length normalisation"),
+    Param("epsilon", "number", DEFAULTS["epsilon"], low=0, help="floor of negative idf, as a share of the mean idf"),
+    Param("stem", "bool", DEFAULTS["stem"], help="Snowball stemming"),
+    Param("stopwords", "bool", DEFAULTS["stopwords"], help="drop English stopwords"),
+)
 
 _cache_lock = threading.Lock()
 
@@ -82,6 +90,8 @@ class _UsesBM25Index:
     """Shared by the BM25 scorer and retriever: the parameters and the per-corpus index."""
 
     takes_model = False
+    parameters = PARAMS
+    cost_shape = "per-query"
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
@@ -103,6 +113,8 @@ class _UsesBM25Index:
 class BM25Scorer(_UsesBM25Index, Scorer):
     """Rescore candidates with BM25 (corpus-wide statistics)."""
 
+    label = "BM25 over the candidates"
+
     @property
     def id(self) -> str:
         return f"bm25:{params_signature(self.params)}"
@@ -117,6 +129,8 @@ class BM25Scorer(_UsesBM25Index, Scorer):
 @register("bm25", "lexical", retriever=True)
 class BM25Retriever(_UsesBM25Index, Retriever):
     """First pass: BM25 over the whole corpus, top-k."""
+
+    label = "BM25 (lexical)"
 
     @property
     def id(self) -> str:

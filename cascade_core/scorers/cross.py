@@ -12,12 +12,16 @@ import numpy as np
 
 from ..errors import SpecError
 from ..models import load_cross_encoder, resolve_model
-from .base import (Scorer, ScorerConfig, ScorerContext, check_param_names, number_param, params_signature,
-                   register)
+from .base import Param, Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 
 @register("cross-encoder", "cross", "ce")
 class CrossEncoderScorer(Scorer):
+    label = "cross-encoder (query-document pairs)"
+    parameters = (Param("max_length", "int", 512, low=1, help="tokens per (query, document) pair; longer is cut"),
+                  Param("batch_size", "int", 32, low=1, help="pairs per model call (speed only)"))
+    cost_shape = "per-pair"
+
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
         if not config.model:
@@ -28,21 +32,11 @@ class CrossEncoderScorer(Scorer):
         self.max_length, self.batch_size = params["max_length"], params["batch_size"]
         self._encoder = None
 
-    @classmethod
-    def parse_params(cls, params: dict) -> dict:
-        """``max_length`` (tokens per pair, default 512) and ``batch_size`` (default 32).
-
-        A misspelled name is refused: ignored, it would silently score at the default length.
-
-        >>> CrossEncoderScorer.parse_params({"batch_size": 8})
-        {'max_length': 512, 'batch_size': 8}
-        """
-        check_param_names(cls.kind, params, ("max_length", "batch_size"))
-        return {"max_length": number_param(cls.kind, params, "max_length", 512, low=1, whole=True),
-                "batch_size": number_param(cls.kind, params, "batch_size", 32, low=1, whole=True)}
-
     def load_model(self) -> None:
         self.encoder  # noqa: B018 - loads and caches it
+
+    def resolved_models(self) -> list:
+        return [self.model]
 
     @property
     def id(self) -> str:

@@ -25,6 +25,9 @@ DEFAULT_BI_ENCODER = "all-MiniLM-L6-v2"
 class _UsesVectorIndex:
     """Shared by the bi-encoder scorer and the dense retriever: the index of their model."""
 
+    default_model = DEFAULT_BI_ENCODER
+    cost_shape = "per-query"   # documents' vectors are stored in the index
+
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
         self.parse_params(config.params)   # none: a stray name is refused, not ignored
@@ -34,10 +37,15 @@ class _UsesVectorIndex:
     def load_model(self) -> None:
         self.index.encoder  # noqa: B018 - loads and caches it
 
+    def resolved_models(self) -> list:
+        return [self.index.model]
+
 
 @register("bi-encoder", "bi", "dense")
 class BiEncoderScorer(_UsesVectorIndex, Scorer):
     """Cosine similarity of query and document embeddings (documents from the index)."""
+
+    label = "bi-encoder (cosine of embeddings)"
 
     @property
     def id(self) -> str:
@@ -73,6 +81,8 @@ class BiEncoderScorer(_UsesVectorIndex, Scorer):
 @register("dense", "bi-encoder", "bi", retriever=True)
 class DenseRetriever(_UsesVectorIndex, Retriever):
     """First pass: nearest neighbours of the query embedding in the Qdrant index."""
+
+    label = "dense (bi-encoder in Qdrant)"
 
     @property
     def id(self) -> str:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
-from .base import Retriever, ScorerConfig, ScorerContext, number_param, register
-from .bm25 import DEFAULTS as BM25_DEFAULTS, BM25Retriever, parse_bm25_params
-from .dense import DenseRetriever
+from ..fusion import make_fusion
+from .base import Param, Retriever, ScorerConfig, ScorerContext, number_param, register
+from .bm25 import DEFAULTS as BM25_DEFAULTS, PARAMS as BM25_PARAMS, BM25Retriever, parse_bm25_params
+from .dense import DEFAULT_BI_ENCODER, DenseRetriever
 
 FUSIONS = ("rrf", "norm-sum")
 OWN_PARAMS = ("fusion", "rrf_k", "weight", "depth")   # the rest go to its BM25 side
@@ -26,6 +27,17 @@ OWN_PARAMS = ("fusion", "rrf_k", "weight", "depth")   # the rest go to its BM25 
 
 @register("hybrid", retriever=True)
 class HybridRetriever(Retriever):
+    label = "hybrid (BM25 + dense, fused)"
+    default_model = DEFAULT_BI_ENCODER
+    # Declared for the Build page and the CLI's listing; parse_params below checks the same rules.
+    parameters = (
+        Param("fusion", "choice", "rrf", choices=FUSIONS, help="rrf: reciprocal rank fusion; "
+              "norm-sum: min-max normalised scores, weighted"),
+        Param("rrf_k", "number", 60, low=0, low_open=True, help="RRF constant (Qdrant's client uses 2; papers 60)"),
+        Param("weight", "number", 0.5, low=0, high=1, help="norm-sum: the weight of dense (BM25 gets the rest)"),
+        Param("depth", "int", 100, low=1, help="candidates each side retrieves before fusion (at least k)"),
+    ) + BM25_PARAMS
+
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
         own = self.parse_params(config.params)
@@ -65,6 +77,9 @@ class HybridRetriever(Retriever):
     def load_model(self) -> None:
         self.dense.load_model()
 
+    def resolved_models(self) -> list:
+        return self.dense.resolved_models()
+
     def prepare(self, progress=None) -> None:
         self.bm25.prepare(progress)
         self.dense.prepare(progress)
@@ -72,7 +87,7 @@ class HybridRetriever(Retriever):
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         depth = max(k, self.depth)
         lists = [matched_only(*self.bm25.retrieve(query, depth)), self.dense.retrieve(query, depth)]
-        fused = fuse(lists, self.fusion, self.rrf_k, weights=[1 - self.weight, self.weight])
+        fused = make_fusion(self.fusion, self.rrf_k, self.weight).fuse(lists, weights=[1 - self.weight, self.weight])
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [d for d, _ in ranked], np.asarray([s for _, s in ranked])
 
@@ -90,24 +105,3 @@ def matched_only(ids: list[str], scores: np.ndarray) -> tuple[list[str], np.ndar
     scores = np.asarray(scores, dtype=float)
     keep = scores > 0
     return [d for d, k in zip(ids, keep) if k], scores[keep]
-
-
-def fuse(lists, fusion: str, rrf_k: float = 60, weights=None) -> dict[str, float]:
-    """Fuse ranked lists ``[(doc_ids, scores), ...]`` into ``{doc_id: fused score}``.
-
-    >>> fuse([(["a", "b"], [3.0, 1.0]), (["b", "c"], [0.9, 0.1])], "rrf", rrf_k=60)["b"] == 1/62 + 1/61
-    True
-    """
-    weights = weights or [1.0] * len(lists)
-    out: dict[str, float] = {}
-    for (ids, scores), w in zip(lists, weights):
-        if fusion == "rrf":
-            for rank, d in enumerate(ids, start=1):
-                out[d] = out.get(d, 0.0) + 1.0 / (rrf_k + rank)
-        else:
-            s = np.asarray(scores, dtype=float)
-            span = s.max() - s.min() if len(s) else 0.0
-            norm = (s - s.min()) / span if span > 0 else np.ones_like(s)
-            for d, v in zip(ids, norm):
-                out[d] = out.get(d, 0.0) + w * float(v)
-    return out

@@ -51,7 +51,7 @@ def test_unloadable_model_name_is_refused_when_scoring(demo_state):
     at = page("build", demo_state)
     at.run()
     v = at.session_state["spec_version"]
-    at.text_input(key=f"model-{v}-0").input("/no/such/folder").run()
+    at.text_input(key=f"model-{v}-0-bi-encoder").input("/no/such/folder").run()
     at.button(key="use").click().run()
     # The spec itself is valid; the flow page then reports the model error clearly.
     flow = page("flow", at)
@@ -105,3 +105,29 @@ def test_apply_preset_shows_in_the_sidebar_at_once(demo_state):
     assert applied["first_pass"]["kind"] == "hybrid"
     from cascade_core.cascade import CascadeSpec
     assert f"**Cascade:** {CascadeSpec.from_dict(applied).describe()}" in [c.value for c in at.sidebar.caption]
+
+
+def test_every_registered_kind_is_offered_with_its_default_model_and_parameters(demo_state):
+    """The page lists the registry's kinds (no list of its own), pre-fills each kind's default
+    model, says when that default is a stand-in, and draws the kind's declared parameters."""
+    from cascade_core.scorers import registered
+
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    assert len(at.selectbox(key=f"kind-{v}-0").options) == len(registered())
+    assert len(at.selectbox(key=f"fp-kind-{v}").options) == len(registered(retriever=True))
+    at.selectbox(key=f"kind-{v}-0").set_value("late").run()
+    assert at.text_input(key=f"model-{v}-0-late").value == "all-MiniLM-L6-v2"
+    assert any("Stand-in" in i.value for i in at.info)
+    at.selectbox(key=f"kind-{v}-0").set_value("cross-encoder").run()
+    assert at.text_input(key=f"model-{v}-0-cross-encoder").value == ""   # no default: not carried over
+    at.selectbox(key=f"kind-{v}-0").set_value("late").run()
+    at.selectbox(key=f"fp-kind-{v}").set_value("sparse").run()
+    assert at.text_input(key=f"fp-model-{v}-sparse").value == "splade-tiny"
+    at.number_input(key=f"fp-param-{v}-sparse-max_length").set_value(128).run()
+    at.button(key="use").click().run()
+    assert not at.error, [e.value for e in at.error]
+    spec = at.session_state["spec"]
+    assert spec["first_pass"] == {"kind": "sparse", "model": "splade-tiny", "params": {"max_length": 128}}
+    assert spec["stages"][0]["scorer"] == {"kind": "late", "model": "all-MiniLM-L6-v2"}
