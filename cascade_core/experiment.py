@@ -17,7 +17,7 @@ from .cascade.spec import CascadeSpec
 from .data import Dataset, QuerySet
 from .errors import CascadeError
 from .evaluation import DEFAULT_METRICS, Relevance, RunEvaluation, evaluate_run
-from .latency import CostModel, LatencyReport, percentiles_ms, predict_latency
+from .latency import CostModel, LatencyReport, percentiles_ms, predict_spec_latency
 from .progress import ProgressCallback
 from .scoring import CascadePlan, ScoringReport, ensure_scores, load_matrix
 from .workspace import Workspace
@@ -106,16 +106,35 @@ class Experiment:
     def run(self, spec: CascadeSpec | None = None, budget_ms: float | None = None) -> ExperimentResult:
         """Simulate (no model call), evaluate, and predict latency for ``spec``."""
         spec = spec or self.spec
-        if [spec.first_pass] + [s.scorer for s in spec.stages] != \
-                [self.spec.first_pass] + [s.scorer for s in self.spec.stages]:
+        if spec.scorer_key() != self.spec.scorer_key():
             raise CascadeError("this spec uses other scorers: make a new Experiment for it")
         matrix, relevance = self.snapshot()
         run = simulate(spec, matrix)
         evaluation = (evaluate_run(run, self.dataset.qrels, self.metrics, relevance)
                       if relevance is not None else None)
-        n_in = [float(run.steps[0].n_kept.mean())] + [float(st.n_in.mean()) for st in run.steps[1:]]
-        latency = predict_latency(spec.stage_names, n_in, self.cost_models(), budget_ms)
+        latency = predict_spec_latency(spec, matrix.lengths, self.cost_models(), budget_ms)
         return ExperimentResult(run, evaluation, latency)
+
+    def provenance_checks(self) -> list:
+        """The doctor's ``provenance`` and ``latency-machine`` checks of each step's stored scores
+        (of this experiment's queries) and timings: see :mod:`cascade_core.doctor.provenance`."""
+        from .doctor.provenance import check_provenance
+
+        return check_provenance(self.workspace.store, self.dataset.corpus.fingerprint, self.plan,
+                                self._query_keys())
+
+    def provenance_report(self) -> dict:
+        """What made each step's stored scores and timings (model fingerprints, library versions,
+        machines, counts) and this environment, as plain data for JSON and HTML reports."""
+        from .doctor.provenance import provenance_report
+
+        return provenance_report(self.workspace.store, self.dataset.corpus.fingerprint, self.plan,
+                                 self._query_keys())
+
+    def _query_keys(self) -> list[str]:
+        from .store import query_key
+
+        return [query_key(self.queries.text_of(q)) for q in self.queries.ids]
 
     def live(self, query: str, spec: CascadeSpec | None = None) -> LiveResult:
         plan = self.plan if spec is None else self.plan.with_spec(spec)

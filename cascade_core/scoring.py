@@ -2,7 +2,9 @@
 
 :func:`ensure_scores` runs the first pass at the pool depth and each stage over the candidates
 that can reach it under the spec, but only for (query, document) pairs not stored yet: a second
-identical run makes no model call. Every timed call is recorded for the cost model.
+identical run makes no model call. Every timed call is recorded for the cost model. Scores and
+timings carry the provenance of the run that made them (model fingerprints, library versions,
+machine: :mod:`cascade_core.provenance`), for the doctor's provenance check.
 To let a slider move up to some cut-off without scoring, ensure with the deepest spec you allow.
 
 >>> # plan = CascadePlan(spec, corpus, workspace); ensure_scores(plan, queries)
@@ -20,6 +22,7 @@ from .cascade.simulate import ScoreMatrix, simulate
 from .cascade.spec import CascadeSpec
 from .data import Corpus, QuerySet
 from .progress import ProgressCallback, ProgressTracker
+from .provenance import step_provenance
 from .store import query_key
 from .workspace import Workspace
 
@@ -40,8 +43,7 @@ class CascadePlan:
 
     def with_spec(self, spec: CascadeSpec) -> "CascadePlan":
         """The same plan for a spec with other cut-offs (scorers reused when they are the same)."""
-        if spec.first_pass == self.spec.first_pass and [s.scorer for s in spec.stages] == [
-                s.scorer for s in self.spec.stages]:
+        if spec.scorer_key() == self.spec.scorer_key():
             clone = object.__new__(CascadePlan)
             clone.__dict__.update(self.__dict__, spec=spec)
             return clone
@@ -76,6 +78,8 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         # One untimed call first: a model's or a library's first call pays one-off set-up
         # (thread pools, lazy buffers) that would be read as the cost of every query.
         plan.retriever.retrieve(queries.text_of(todo[0]), 1)
+        # After the warm-up: the model is loaded, so the run records the weights that score.
+        run_id = store.start_run(rid, fp, step_provenance(plan.retriever))
         tracker = ProgressTracker(f"first pass ({spec.first_pass.label})", len(todo), progress, "queries")
         costs = []
         for qid in todo:
@@ -83,9 +87,9 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
             t0 = time.perf_counter()
             ids, scores = plan.retriever.retrieve(text, spec.pool_size)
             costs.append((len(ids), len(text), time.perf_counter() - t0))
-            store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size)
+            store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size, run=run_id)
             tracker.advance(1)
-        store.record_costs(rid, costs)
+        store.record_costs(rid, costs, run=run_id)
         report.retrieved_queries = len(todo)
 
     # 2. Each stage, over the candidates that reach it under this spec.
@@ -108,6 +112,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
             continue
         scorer.prepare(sorted({d for _, need in work for d in need}), progress)
         scorer.score(work[0][0], work[0][1][:1])   # untimed warm-up, as for the first pass
+        run_id = store.start_run(scorer.id, fp, step_provenance(scorer))
         tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
         costs = []
         for w, (text, need) in enumerate(work):
@@ -117,9 +122,9 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                 scores.extend(scorer.score(text, part))
                 costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
                               time.perf_counter() - t0))
-            store.put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float))
+            store.put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float), run=run_id)
             tracker.advance(len(need))
-        store.record_costs(scorer.id, costs)
+        store.record_costs(scorer.id, costs, run=run_id)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -7,16 +7,27 @@ query never reuses stale ones. Nothing stored is ever scored again.
 SQLite in WAL mode: many readers (dashboard sessions) and one writer at a time are safe; each
 thread gets its own connection.
 
+Provenance: each scoring run registers what produced it (:meth:`ScoreStore.start_run`: model
+fingerprints, library versions, machine; see :mod:`cascade_core.provenance`) and its scores and
+cost records carry the run's id. Rows stored before provenance was recorded have none (NULL):
+"unknown provenance", counted apart by :meth:`ScoreStore.score_provenance`.
+
 >>> import tempfile, os
 >>> store = ScoreStore(os.path.join(tempfile.mkdtemp(), "scores.sqlite"))
 >>> store.put("bm25", "corpus1", query_key("cats"), ["d1", "d2"], [2.5, 0.5])
 >>> store.get("bm25", "corpus1", query_key("cats"), ["d1", "d3"])
 {'d1': 2.5}
+>>> run = store.start_run("bm25", "corpus1", {"models": {}, "versions": {"rank-bm25": "0.2.2"},
+...                                           "machine": {"id": "m1", "cores": 2}})
+>>> store.put("bm25", "corpus1", query_key("dogs"), ["d1"], [1.0], run=run)
+>>> [(p["run"], p["scores"], p["versions"]) for p in store.score_provenance("bm25", "corpus1")]
+[(None, 2, None), (1, 1, {'rank-bm25': '0.2.2'})]
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
@@ -37,6 +48,7 @@ CREATE TABLE IF NOT EXISTS scores (
     query TEXT NOT NULL,
     doc TEXT NOT NULL,
     score REAL NOT NULL,
+    run INTEGER,                 -- runs.id; NULL: stored before provenance was recorded
     PRIMARY KEY (set_id, query, doc)
 ) WITHOUT ROWID;
 -- A first-pass retrieval stores its top `depth` documents; deeper asks retrieve again.
@@ -52,10 +64,27 @@ CREATE TABLE IF NOT EXISTS costs (
     n_pairs INTEGER NOT NULL,
     n_chars INTEGER NOT NULL,
     seconds REAL NOT NULL,
-    recorded_at REAL NOT NULL
+    recorded_at REAL NOT NULL,
+    run INTEGER                  -- runs.id (its machine); NULL: recorded before provenance
 );
 CREATE INDEX IF NOT EXISTS costs_by_scorer ON costs (scorer);
+-- What produced a scoring run (see cascade_core.provenance); scores and costs point here.
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    scorer TEXT NOT NULL,
+    corpus TEXT NOT NULL,
+    models TEXT NOT NULL,        -- JSON {model name: content fingerprint}
+    versions TEXT NOT NULL,      -- JSON {library: version}
+    machine TEXT NOT NULL,       -- JSON {hostname, cpu, cores, machine, system, id}
+    machine_id TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_scorer ON runs (scorer, corpus);
 """
+# Added to stores made before provenance: NULL in old rows means "unknown provenance".
+RUN_COLUMNS = ("scores", "costs")
+# Named columns: a migrated table has the run column last, a new one too, so both take this.
+INSERT_SCORE = "INSERT OR REPLACE INTO scores (set_id, query, doc, score, run) VALUES (?, ?, ?, ?, ?)"
 
 
 def query_key(text: str) -> str:
@@ -77,6 +106,25 @@ class ScoreStore:
         self._set_ids: dict[tuple[str, str], int] = {}
         with self._conn() as conn:
             conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the ``run`` column to a store made before provenance was recorded (rows kept, NULL).
+
+        ``ADD COLUMN`` with a NULL default only rewrites the schema, not the rows: instant even on
+        a large store. Two processes opening an old store at once may race: the loser's "duplicate
+        column" is the winner's work, not an error.
+        """
+        conn = self._conn()
+        for table in RUN_COLUMNS:
+            if "run" in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                continue
+            try:
+                with conn:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN run INTEGER")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
     # -- connections -------------------------------------------------------------------------
 
@@ -108,23 +156,23 @@ class ScoreStore:
 
     # -- scores ------------------------------------------------------------------------------
 
-    def put(self, scorer: str, corpus: str, query: str, docs: Sequence[str], scores: Iterable[float]) -> None:
-        """Store the scores of ``docs`` for one query (replacing any already there)."""
+    def put(self, scorer: str, corpus: str, query: str, docs: Sequence[str], scores: Iterable[float],
+            run: int | None = None) -> None:
+        """Store the scores of ``docs`` for one query (replacing any already there), made by ``run``
+        (:meth:`start_run`; None: unknown provenance)."""
         sid = self._set_id(scorer, corpus)
-        rows = [(sid, query, d, float(s)) for d, s in zip(docs, scores)]
+        rows = [(sid, query, d, float(s), run) for d, s in zip(docs, scores)]
         conn = self._conn()
         with conn:
-            conn.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", rows)
+            conn.executemany(INSERT_SCORE, rows)
 
-    def put_many(self, scorer: str, corpus: str, rows: Iterable[tuple[str, str, float]]) -> None:
-        """Store ``(query key, doc id, score)`` rows in one transaction."""
+    def put_many(self, scorer: str, corpus: str, rows: Iterable[tuple[str, str, float]],
+                 run: int | None = None) -> None:
+        """Store ``(query key, doc id, score)`` rows in one transaction, made by ``run``."""
         sid = self._set_id(scorer, corpus)
         conn = self._conn()
         with conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)",
-                ((sid, q, d, float(s)) for q, d, s in rows),
-            )
+            conn.executemany(INSERT_SCORE, ((sid, q, d, float(s), run) for q, d, s in rows))
 
     def get(self, scorer: str, corpus: str, query: str, docs: Sequence[str] | None = None) -> dict[str, float]:
         """Stored scores of one query: all of them, or those of ``docs`` that are present."""
@@ -156,16 +204,13 @@ class ScoreStore:
     # -- first-pass retrievals ---------------------------------------------------------------
 
     def put_retrieval(self, scorer: str, corpus: str, query: str, docs: Sequence[str],
-                      scores: Sequence[float], depth: int) -> None:
-        """Store a first-pass result list and the depth it is complete to."""
+                      scores: Sequence[float], depth: int, run: int | None = None) -> None:
+        """Store a first-pass result list and the depth it is complete to, made by ``run``."""
         sid = self._set_id(scorer, corpus)
         conn = self._conn()
         with conn:
             conn.execute("DELETE FROM scores WHERE set_id=? AND query=?", (sid, query))
-            conn.executemany(
-                "INSERT INTO scores VALUES (?, ?, ?, ?)",
-                [(sid, query, d, float(s)) for d, s in zip(docs, scores)],
-            )
+            conn.executemany(INSERT_SCORE, [(sid, query, d, float(s), run) for d, s in zip(docs, scores)])
             conn.execute("INSERT OR REPLACE INTO retrievals VALUES (?, ?, ?)", (sid, query, int(depth)))
 
     def retrieval_depths(self, scorer: str, corpus: str) -> dict[str, int]:
@@ -178,14 +223,14 @@ class ScoreStore:
 
     # -- costs -------------------------------------------------------------------------------
 
-    def record_costs(self, scorer: str, calls: Iterable[tuple[int, int, float]]) -> None:
-        """Record timed calls as ``(n_pairs, n_chars, seconds)``."""
+    def record_costs(self, scorer: str, calls: Iterable[tuple[int, int, float]], run: int | None = None) -> None:
+        """Record timed calls as ``(n_pairs, n_chars, seconds)``, timed in ``run`` (its machine)."""
         now = time.time()
         conn = self._conn()
         with conn:
             conn.executemany(
-                "INSERT INTO costs VALUES (?, ?, ?, ?, ?)",
-                [(scorer, int(n), int(c), float(s), now) for n, c, s in calls],
+                "INSERT INTO costs (scorer, n_pairs, n_chars, seconds, recorded_at, run) VALUES (?, ?, ?, ?, ?, ?)",
+                [(scorer, int(n), int(c), float(s), now, run) for n, c, s in calls],
             )
 
     def costs(self, scorer: str, most_recent: int = 5000) -> np.ndarray:
@@ -197,6 +242,112 @@ class ScoreStore:
             "SELECT n_pairs, n_chars, seconds FROM costs WHERE scorer=? ORDER BY rowid DESC LIMIT ?",
             (scorer, most_recent)).fetchall()
         return np.asarray(rows, dtype=float).reshape(-1, 3)
+
+    # -- provenance --------------------------------------------------------------------------
+
+    def start_run(self, scorer: str, corpus: str, provenance: dict) -> int:
+        """The id of a run of ``scorer`` on ``corpus`` with this provenance (``{"models": {name:
+        fingerprint}, "versions": {library: version}, "machine": {..., "id": ...}}``, as
+        :func:`cascade_core.provenance.step_provenance` makes it), to pass to the ``put`` methods.
+
+        A run with identical provenance is reused: a row says *what* produced scores, not when,
+        so scoring more queries with the same model, libraries and machine adds no row.
+        """
+        models = json.dumps(provenance.get("models") or {}, sort_keys=True)
+        versions = json.dumps(provenance.get("versions") or {}, sort_keys=True)
+        machine = provenance.get("machine") or {}
+        machine_json = json.dumps(machine, sort_keys=True)
+        key = (scorer, corpus, models, versions, machine_json)
+        conn = self._conn()
+        sql = "SELECT id FROM runs WHERE scorer=? AND corpus=? AND models=? AND versions=? AND machine=?"
+        row = conn.execute(sql + " ORDER BY id DESC LIMIT 1", key).fetchone()
+        if row is not None:
+            return row[0]
+        with conn:
+            cur = conn.execute(
+                "INSERT INTO runs (scorer, corpus, models, versions, machine, machine_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", key + (str(machine.get("id", "")), time.time()))
+        return cur.lastrowid
+
+    def runs(self, ids: Iterable[int]) -> dict[int, dict]:
+        """``{run id: {"scorer", "corpus", "models", "versions", "machine", "machine_id", "created_at"}}``."""
+        ids = sorted({int(i) for i in ids if i is not None})
+        out: dict[int, dict] = {}
+        for lo in range(0, len(ids), 500):   # SQLite caps bound parameters per statement
+            chunk = ids[lo:lo + 500]
+            for rid, scorer, corpus, models, versions, machine, mid, at in self._conn().execute(
+                    f"SELECT id, scorer, corpus, models, versions, machine, machine_id, created_at FROM runs "
+                    f"WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                out[rid] = {"scorer": scorer, "corpus": corpus, "models": json.loads(models),
+                            "versions": json.loads(versions), "machine": json.loads(machine),
+                            "machine_id": mid, "created_at": at}
+        return out
+
+    def score_provenance(self, scorer: str, corpus: str, query_keys: Iterable[str] | None = None) -> list[dict]:
+        """The runs behind the stored scores of ``scorer`` on ``corpus`` (of ``query_keys`` only, if
+        given): one dict per run with ``run`` (None: unknown provenance, stored before it was
+        recorded), ``scores`` (how many) and the run's ``models``, ``versions``, ``machine``,
+        ``machine_id``, ``created_at`` (None for unknown); unknown first, then by run id.
+        """
+        sid = self._set_id(scorer, corpus, create=False)
+        if sid is None:
+            return []
+        conn = self._conn()
+        if query_keys is None:
+            counts = dict(conn.execute("SELECT run, COUNT(*) FROM scores WHERE set_id=? GROUP BY run", (sid,)))
+        else:
+            wanted = set(query_keys)
+            counts = {}
+            # grouped per query in SQL (the primary key's order), filtered here: one pass, no
+            # parameter-count limit however many queries are asked about
+            for q, run, n in conn.execute(
+                    "SELECT query, run, COUNT(*) FROM scores WHERE set_id=? GROUP BY query, run", (sid,)):
+                if q in wanted:
+                    counts[run] = counts.get(run, 0) + n
+        return self._with_runs(counts, "scores")
+
+    def cost_provenance(self, scorer: str, most_recent: int = 5000) -> list[dict]:
+        """The runs behind the cost records :meth:`costs` returns (its ``most_recent`` calls), as
+        :meth:`score_provenance` gives them, with ``calls`` (how many) in place of ``scores``."""
+        counts = dict(self._conn().execute(
+            "SELECT run, COUNT(*) FROM (SELECT run FROM costs WHERE scorer=? ORDER BY rowid DESC LIMIT ?) "
+            "GROUP BY run", (scorer, most_recent)))
+        return self._with_runs(counts, "calls")
+
+    def _with_runs(self, counts: dict, what: str) -> list[dict]:
+        runs = self.runs(counts)
+        out = []
+        for rid in sorted(counts, key=lambda r: (r is not None, r or 0)):
+            info = runs.get(rid) if rid is not None else None
+            row = {"run": rid, what: counts[rid]}
+            for field in ("models", "versions", "machine", "machine_id", "created_at"):
+                row[field] = info[field] if info else None
+            out.append(row)
+        return out
+
+    def drop_scores(self, scorer: str, corpus: str) -> int:
+        """Forget every stored score (and first-pass depth) of ``scorer`` on ``corpus``, so the
+        next run scores them again; returns how many scores were deleted."""
+        sid = self._set_id(scorer, corpus, create=False)
+        if sid is None:
+            return 0
+        conn = self._conn()
+        with conn:
+            n = conn.execute("DELETE FROM scores WHERE set_id=?", (sid,)).rowcount
+            conn.execute("DELETE FROM retrievals WHERE set_id=?", (sid,))
+        return n
+
+    def drop_costs(self, scorer: str) -> int:
+        """Forget every cost record of ``scorer`` (on any corpus); returns how many were deleted."""
+        conn = self._conn()
+        with conn:
+            return conn.execute("DELETE FROM costs WHERE scorer=?", (scorer,)).rowcount
+
+    def scorers(self, corpus: str) -> dict[str, int]:
+        """``{scorer id: stored scores}`` of every scorer with scores on ``corpus``."""
+        return dict(self._conn().execute(
+            "SELECT s.scorer, COUNT(*) FROM scores JOIN score_sets s ON scores.set_id = s.id "
+            "WHERE s.corpus=? GROUP BY s.scorer ORDER BY s.scorer", (corpus,)).fetchall())
 
     def n_scores(self, scorer: str | None = None) -> int:
         if scorer is None:
