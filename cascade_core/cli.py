@@ -5,7 +5,9 @@
     cascade index --dataset PATH --model all-MiniLM-L6-v2 [--qdrant-url URL]
     cascade indexes [--drop NAME] [--qdrant-url URL]
     cascade explain --dataset PATH [spec flags as eval] [--query QID [--doc DOCID]]
-    cascade demo
+    cascade tune / cascade doctor --dataset PATH [spec flags as eval]   (cli_tune.py)
+    cascade forget --dataset PATH [--scorer ID]                         (cli_forget.py)
+    cascade demo [--json FILE]
 
 Bad arguments and bad data print one ``error:`` line and exit with status 2, never a traceback.
 """
@@ -19,16 +21,10 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_tune
+from . import cli_forget, cli_tune
 from .errors import CascadeError
 
-SAMPLE_DATASET = Path(__file__).resolve().parent.parent / "sample_data" / "scifact-mini"
-DEMO_SPEC = {
-    "name": "demo: BM25 -> 100 -> MiniLM -> 20",
-    "first_pass": {"kind": "bm25"}, "pool_size": 100,
-    "stages": [{"name": "bi-encoder", "scorer": {"kind": "bi-encoder", "model": "all-MiniLM-L6-v2"}, "keep": 20}],
-    "final_k": 10,
-}
+from .demo import DEMO_SPEC, SAMPLE_DATASET
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("indexes", parents=[storage], help="list vector indexes (or drop one)")
     x.add_argument("--drop", metavar="NAME", help="delete this index (only this tool's, as listed)")
 
-    sub.add_parser("demo", parents=[storage], help="evaluate the demo cascade on the bundled sample data")
+    dm = sub.add_parser("demo", parents=[storage], help="evaluate the demo cascade on the bundled sample data")
+    dm.add_argument("--json", dest="json_path", help="write the report (as `cascade eval --json`) here")
 
     w = sub.add_parser("explain", parents=[storage],
                        help="why relevant documents were dropped: by stage, per query, per document")
@@ -74,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--limit", type=positive_int, default=10,
                    help="how many of the candidates that beat it to show (default 10)")
     cli_tune.add_parsers(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
+    cli_forget.add_parser(sub, storage, _dataset_args)
     return p
 
 
@@ -108,13 +106,40 @@ def positive_float(text: str) -> float:
 
 
 def _spec_args(p):
-    """The cascade spec flags, shared by ``eval`` and ``explain`` (read by :func:`_spec_from_args`)."""
+    """The cascade spec flags, shared by ``eval`` and ``explain`` (read by :func:`_spec_from_args`).
+
+    The kinds they accept, with labels, models and parameters, come from the scorer registry
+    (listed after the flags in ``--help``): a kind added in one file shows up here by itself.
+    """
+    from .scorers import retriever_kinds, scorer_kinds
+
     p.add_argument("--config", help="cascade spec file (YAML or JSON); flags below override it")
-    p.add_argument("--first-pass", help="bm25 | dense:MODEL | hybrid:MODEL (default bm25)")
+    p.add_argument("--first-pass", metavar="KIND[:MODEL]",
+                   help=f"the first pass: {' | '.join(retriever_kinds())} (default bm25; kinds below)")
     p.add_argument("--pool-size", type=positive_int, help="candidates the first pass keeps (default 100)")
     p.add_argument("--stage", action="append", default=None, metavar="KIND[:MODEL]@KEEP",
-                   help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20 or cross:PATH@10 (repeat, in order)")
+                   help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20, sparse@10 or cross:PATH@10 (repeat, "
+                        f"in order); kinds: {', '.join(scorer_kinds())} (below)")
     p.add_argument("--final-k", type=positive_int, help="length of the final list (default 10)")
+    p.epilog = kinds_help()
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def kinds_help() -> str:
+    """The registered kinds, for ``--help``: name (and aliases), label, model, cost, parameters."""
+    from .scorers import aliases_of, describe_kind, registered
+
+    out = []
+    for retriever, title in ((False, "rerank stages (--stage KIND[:MODEL]@KEEP)"),
+                             (True, "first passes (--first-pass KIND[:MODEL])")):
+        out.append(f"{title}:")
+        for kind, cls in registered(retriever).items():
+            lines = describe_kind(cls).splitlines()
+            aliases = aliases_of(kind, retriever)
+            head = lines[0] if not aliases else lines[0].replace(f"{kind}:", f"{kind} (or {', '.join(aliases)}):", 1)
+            out += [f"  {head}"] + [f"  {line}" for line in lines[1:]]
+    out.append("Parameters are set in a --config spec file: stages: [{scorer: {kind: ..., params: {...}}, keep: ...}].")
+    return "\n".join(out)
 
 
 def _storage_args(p, default):
@@ -224,9 +249,11 @@ def cmd_demo(args) -> int:
 
     if not SAMPLE_DATASET.exists():
         raise CascadeError(f"the bundled sample data is missing at {SAMPLE_DATASET}")
+    if args.json_path:
+        check_writable(args.json_path, "--json")
     args.split = None
     args.format = "auto"
-    for name in ("budget_ms", "queries", "sample_query", "json_path"):
+    for name in ("budget_ms", "queries", "sample_query"):
         setattr(args, name, None)
     args.live = 5
     return _evaluate(args, CascadeSpec.from_dict(DEMO_SPEC), SAMPLE_DATASET)
@@ -349,7 +376,8 @@ def cmd_explain(args) -> int:
 
 
 COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes,
-            "explain": cmd_explain, "tune": cli_tune.cmd_tune, "doctor": cli_tune.cmd_doctor}
+            "explain": cmd_explain, "tune": cli_tune.cmd_tune, "doctor": cli_tune.cmd_doctor,
+            "forget": cli_forget.cmd_forget}
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -404,7 +432,12 @@ def _workspace(args):
 
 
 def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
+    from .lift import first_pass_lift, stage_changes
+
     ev, lat = result.evaluation, result.latency
+    lift = first_pass_lift(result.run, ev, lat) if ev else None
+    changes = {c.stage: c for c in stage_changes(result.run, ev)} if ev else {}
+    contributions = _contributions(exp, result) if ev else {}
     stages = []
     for i, name in enumerate(exp.spec.stage_names):
         st_eval = ev.steps[i] if ev else None
@@ -420,6 +453,11 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
             "latency_ms": st_lat.predicted_ms,
             "cumulative_ms": st_lat.cumulative_ms,
             "measured_ms": live.get(name) if live else None,
+            # a rerank stage's output against the list it received (None for the first pass)
+            "change_vs_input": ({m: c.to_dict() for m, c in changes[name].changes.items()}
+                                if name in changes else None),
+            # the cascade with this stage against the same cascade without it (None: first pass)
+            "contribution": contributions.get(name),
         })
     queries = exp.queries
     qid = sample_qid if sample_qid is not None else queries.ids[0]
@@ -435,6 +473,9 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
                     "queries": len(queries)},
         "spec": exp.spec.to_dict(),
         "metrics": ev.final.means if ev else {},
+        # the first pass alone (its own top final_k): what the cascade must beat
+        "first_pass": lift.first_pass_metrics() if lift else {},
+        "lift": lift.to_dict() if lift else None,
         "ndcg_gain": "linear (trec_eval)",
         "stages": stages,
         "latency": {"total_ms": lat.total_ms, "budget_ms": lat.budget_ms, "within_budget": lat.within_budget,
@@ -442,11 +483,25 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
                     "measured_total": live.get("total") if live else None},
         "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
                     "seconds": scoring.seconds},
+        # what made every stored score and timing used here: model fingerprints, libraries, machines
+        "provenance": exp.provenance_report(),
         "sample_query": {"id": qid, "text": queries.text_of(qid), "results": [
             {"rank": r, "doc_id": d, "score": float(s), "grade": relevant.get(d, 0),
              "title": corpus[d].title or corpus[d].text[:80]}
             for r, (d, s) in enumerate(zip(final_ids, final_scores), start=1)]},
     }
+
+
+def _contributions(exp, result) -> dict:
+    """Each stage's contribution: the final metrics with it minus without it, in points, from
+    stored scores only (a spec whose scores were never computed says so instead)."""
+    from .compare import experiment_factory, stage_lifts
+
+    make = experiment_factory(exp.dataset, exp.workspace, exp.queries)
+    lifts = stage_lifts(result, make, metrics=("ndcg@10", "mrr@10", "recall@10"), cost_models=exp.cost_models())
+    return {r.stage: {"without": r.without.spec.describe(), "lift_points": r.lift,
+                      "wilcoxon_p": {m: t.wilcoxon_p for m, t in r.tests.items()},
+                      "missing_scores": r.without.missing} for r in lifts.rows}
 
 
 def print_report(report: dict) -> None:
@@ -468,6 +523,25 @@ def print_report(report: dict) -> None:
         meas = st["measured_ms"]
         meas_s = "" if not meas else f"{meas['p50']:.1f} / {meas['p95']:.1f} / {meas['p99']:.1f}"
         print(f"{st['name'][:13]:<13} {st['keep']:>5}   {rec}   {ndcg}    {orc}      {ms:>9}       {meas_s}")
+    from .lift import metric_label
+
+    lift = report.get("lift")
+    if lift:
+        print("\nAgainst the first pass alone (same queries; paired Wilcoxon test per query):")
+        for metric, c in lift["metrics"].items():
+            flag = "WARNING: worse than the first pass. " if c["worse"] else ""
+            p = "?" if c["wilcoxon_p"] != c["wilcoxon_p"] else f"{c['wilcoxon_p']:.2g}"
+            print(f"  {flag}{metric_label(metric)} {c['before']:.3f} -> {c['after']:.3f} "
+                  f"({c['change_points']:+.1f} points; {c['wins']} queries better, {c['losses']} worse, p = {p})")
+        if lift["added_ms"] == lift["added_ms"]:
+            print(f"  The stages add {lift['added_ms']:.1f} ms per query (predicted) to the first pass's "
+                  f"{lift['first_pass_ms']:.1f} ms.")
+        for st in report["stages"][1:]:
+            change = (st.get("change_vs_input") or {}).get("ndcg@10")
+            if change and change["worse"]:
+                print(f"  WARNING: stage {st['name']!r} ranks worse than the list it receives: nDCG@10 "
+                      f"{change['before']:.3f} -> {change['after']:.3f} ({change['change_points']:+.1f} points); "
+                      "see `cascade doctor` for the fix")
     lat = report["latency"]
     budget = "" if lat["budget_ms"] is None else (
         f" against a budget of {lat['budget_ms']:.0f} ms: "

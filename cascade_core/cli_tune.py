@@ -5,8 +5,10 @@
     cascade doctor --dataset sample_data/scifact-mini --pool-size 100 --stage bi@20
 
 ``tune`` scores the given cascade once at its deepest (every stage over the whole pool, stored),
-then simulates a geometric grid of cut-offs below it, prints the quality/latency Pareto front,
-the recommendation for the objective, and its held-out spread. ``doctor`` prints every check of
+then simulates a geometric grid of cut-offs below it, times each stage's way of combining with
+the earlier scores (``--combine``), plus the first pass alone; it prints the quality/latency Pareto
+front, the recommendation for the objective (or, when nothing fits the budget, the closest
+options and how far over they are), and its held-out spread. ``doctor`` prints every check of
 :mod:`cascade_core.doctor` with its evidence and fix. Both only lay out what the library returns.
 """
 
@@ -16,7 +18,9 @@ import json
 import math
 import sys
 
-from .errors import CascadeError
+from .errors import CascadeError, SpecError
+from .fusion import parse_fusion
+from .tuning.search import DEFAULT_FUSIONS
 
 OBJECTIVE_FLAGS = {"best": "best nDCG@10 within the budget",
                    "cheapest": "cheapest within 1 point of the best recall@10"}
@@ -33,6 +37,9 @@ def add_parsers(sub, storage, dataset_args, spec_args, positive_int, positive_fl
                    help="best: best nDCG@10 within the budget; cheapest: cheapest within 1 point of the "
                         "best recall@10 (default best)")
     t.add_argument("--values", type=positive_int, default=6, help="cut-off values tried per step (default 6)")
+    t.add_argument("--combine", default=",".join(_fusion_flag(f) for f in DEFAULT_FUSIONS), metavar="LIST",
+                   help="how each stage may meet the earlier scores, comma-separated: replace, rrf[:K], "
+                        "norm-sum[:WEIGHT] (default: %(default)s); 'keep' tries only each stage's own")
     t.add_argument("--folds", type=positive_int, default=5, help="held-out check: folds (default 5)")
     t.add_argument("--repeats", type=positive_int, default=2, help="held-out check: repeats (default 2)")
     t.add_argument("--queries", type=positive_int, metavar="N", help="tune on the first N judged queries only")
@@ -44,20 +51,45 @@ def add_parsers(sub, storage, dataset_args, spec_args, positive_int, positive_fl
     dataset_args(d)
     spec_args(d)
     d.add_argument("--queries", type=positive_int, metavar="N", help="use only the first N judged queries")
+    d.add_argument("--json", dest="json_path", help="write every check (check, severity, stage, evidence, fix) here")
     d.add_argument("--depth", type=positive_int, default=1000,
                    help="retrieve the first pass this deep, to see whether a larger pool would find more "
                         "relevant documents (default 1000; the first pass costs the same at any depth)")
 
 
+def _fusion_flag(fusion) -> str:
+    """A fusion as ``--combine`` writes it: ``replace``, ``rrf:60``, ``norm-sum:0.5``."""
+    return ":".join([fusion.name] + [f"{v:g}" for v in fusion.params().values()])
+
+
+def parse_combine(text: str):
+    """``--combine``'s list of fusions (None for ``keep``: each stage keeps its own).
+
+    >>> [f.label for f in parse_combine("replace,norm-sum:0.3")]
+    ['replace', 'norm-sum 0.3']
+    """
+    if text.strip() == "keep":
+        return None
+    try:
+        fusions = [parse_fusion(part) for part in text.split(",") if part.strip()]
+    except SpecError as exc:
+        raise CascadeError(f"--combine: {exc}") from None
+    if not fusions:
+        raise CascadeError("--combine: give at least one of replace, rrf[:K], norm-sum[:WEIGHT], or keep")
+    return tuple(dict.fromkeys(fusions, None))   # no duplicates, order kept
+
+
 def cmd_tune(args) -> int:
     from . import cli
     from .progress import terminal_progress
-    from .tuning import OBJECTIVES, cutoff_grid, grid_search, holdout_validation, pareto_front
+    from .tuning import (OBJECTIVES, choice_columns, closest_over_budget, grid_search, holdout_validation,
+                         pareto_front, tuning_grid)
 
     if args.values < 2:
         raise CascadeError("--values must be at least 2: one value per step is no choice")
     if args.folds < 2:
         raise CascadeError("--folds must be at least 2: a held-out check needs queries it did not tune on")
+    fusions = parse_combine(args.combine)
     for path, flag in ((args.json_path, "--json"), (args.save_spec, "--save-spec")):
         if path:
             cli.check_writable(path, flag)
@@ -71,17 +103,18 @@ def cmd_tune(args) -> int:
     deepest = spec.with_keeps(pool_size=spec.pool_size, keeps=[spec.pool_size] * len(spec.stages),
                               final_k=spec.final_k)
     exp.ensure_scores(deepest, progress=terminal_progress(sys.stderr))
-    grid = cutoff_grid(spec, values=args.values)
-    tuned = grid_search(exp, grid, args.budget_ms)
+    grid = tuning_grid(spec, values=args.values, fusions=fusions)
+    tuned = grid_search(exp, grid, args.budget_ms, progress=terminal_progress(sys.stderr))
     objective = OBJECTIVE_FLAGS[args.objective]
     rule = OBJECTIVES[objective]
 
     table = tuned.table
     front = pareto_front(table["latency_ms"].to_numpy(), table["ndcg@10"].to_numpy())
-    print(f"\n{len(grid)} cut-off combinations simulated; the quality/latency Pareto front "
-          "(no other combination is both cheaper and better):")
-    shown = table.loc[front, [c for c in table.columns if c not in ("covered",)]]
-    print(shown.round({"ndcg@10": 3, "recall@10": 3, "latency_ms": 1}).to_string(index=False))
+    ways = "each stage's own combination" if fusions is None else ", ".join(f.label for f in fusions)
+    print(f"\n{len(grid)} combinations simulated (cut-offs x {ways}, and the first pass alone); the "
+          "quality/latency Pareto front (no other combination is both cheaper and better):")
+    shown = table.loc[front, [c for c in table.columns if c not in ("covered", "first_pass_only")]]
+    print(_round(shown).to_string(index=False))
 
     current = grid.index(spec)
     row = table.loc[current]
@@ -90,14 +123,27 @@ def cmd_tune(args) -> int:
     chosen = rule(tuned)
     report = {"objective": objective, "budget_ms": args.budget_ms, "combinations": table.to_dict("records"),
               "pareto_front": [int(i) for i in front], "given": current, "recommended": None}
+    first = table.index[table["first_pass_only"]]
+    if len(first):
+        row = table.loc[first[0]]
+        print(f"First pass alone: nDCG@10 {row['ndcg@10']:.3f}, recall@10 {row['recall@10']:.3f}, "
+              f"predicted {_ms(row['latency_ms'])} per query")
     if chosen is None:
         what = f"a {args.budget_ms:g} ms budget" if args.budget_ms else "the objective"
-        print(f"No combination fits {what}: raise the budget or drop a stage.")
+        print(f"No combination fits {what}. The closest (cheapest on the Pareto front):")
+        closest = closest_over_budget(tuned)
+        for i, r in closest.iterrows():
+            print(f"  {tuned.spec_at(i).describe()}{_combines(tuned.spec_at(i))}: nDCG@10 {r['ndcg@10']:.3f}, "
+                  f"predicted {_ms(r['latency_ms'])}, {r['over_ms']:.1f} ms over")
+        report["closest_over_budget"] = [{"index": int(i), "spec": tuned.spec_at(i).to_dict(),
+                                          "latency_ms": r["latency_ms"], "over_ms": r["over_ms"],
+                                          "ndcg@10": r["ndcg@10"]} for i, r in closest.iterrows()]
+        print("Raise the budget, cut harder or drop a stage.")
     else:
         best = tuned.spec_at(chosen)
         row = table.loc[chosen]
         print(f"Recommended ({objective}"
-              f"{f', budget {args.budget_ms:g} ms' if args.budget_ms else ''}): {best.describe()}\n"
+              f"{f', budget {args.budget_ms:g} ms' if args.budget_ms else ''}): {best.describe()}{_combines(best)}\n"
               f"  nDCG@10 {row['ndcg@10']:.3f}, recall@10 {row['recall@10']:.3f}, "
               f"predicted {_ms(row['latency_ms'])} per query")
         h = holdout_validation(tuned, k=args.folds, repeats=args.repeats, rule=rule)
@@ -106,15 +152,21 @@ def cmd_tune(args) -> int:
             print(f"Held-out check ({args.folds}-fold x {args.repeats}, each fold tuned on the others): "
                   f"nDCG@10 {h.held_out_mean:.3f} +- {h.held_out_std:.3f} (min {held.min():.3f}, "
                   f"max {held.max():.3f}); in-sample {h.in_sample:.3f}, optimism {h.optimism:+.3f}")
-            cutoffs = [c for c in h.folds.columns if c == "pool_size" or c.startswith("keep ")]
-            picks = h.folds.groupby(cutoffs).size()
+            cutoffs = choice_columns(h.folds)
+            picks = h.folds.groupby(cutoffs, dropna=False).size()
             common = picks.idxmax() if len(cutoffs) > 1 else (picks.idxmax(),)
-            print(f"  cut-offs the folds chose: {len(picks)} distinct; the most common, "
-                  + ", ".join(f"{c} {int(v)}" for c, v in zip(cutoffs, common))
+            print(f"  choices the folds made: {len(picks)} distinct; the most common, "
+                  + ", ".join(f"{c} {_plain(v)}" for c, v in zip(cutoffs, common))
                   + f", in {picks.max()} of {len(h.folds)} folds")
             report["held_out"] = {"mean": h.held_out_mean, "std": h.held_out_std, "in_sample": h.in_sample,
                                   "optimism": h.optimism, "folds": h.folds.to_dict("records")}
-        report["recommended"] = {"index": int(chosen), "spec": best.to_dict()}
+        report["recommended"] = {"index": int(chosen), "spec": best.to_dict(), "first_pass_only": not best.stages,
+                                 "ndcg@10": row["ndcg@10"], "recall@10": row["recall@10"],
+                                 "latency_ms": row["latency_ms"],
+                                 "stages": [{"name": st.name, "keep": st.keep, "combine": st.combine,
+                                             "weight": st.weight if st.combine == "norm-sum" else None,
+                                             "rrf_k": st.rrf_k if st.combine == "rrf" else None}
+                                            for st in best.stages]}
         if args.save_spec:
             cli._write(args.save_spec, best.to_yaml(), "--save-spec")
             print(f"\nRecommended spec written to {args.save_spec}")
@@ -128,6 +180,8 @@ def cmd_doctor(args) -> int:
     from . import cli, doctor
     from .progress import terminal_progress
 
+    if args.json_path:
+        cli.check_writable(args.json_path, "--json")
     spec = cli._spec_from_args(args)
     exp = cli._experiment(args, spec, args.dataset)
     cli.load_models(exp.plan)
@@ -139,17 +193,40 @@ def cmd_doctor(args) -> int:
     run = exp.run().run
     flagged = 0
     print()
-    for check in doctor.run_checks(run, exp.relevance, exp.cost_models()):
+    checks = doctor.run_checks(run, exp.relevance, exp.cost_models(), extra=exp.provenance_checks())
+    for check in checks:
         f = check.finding
         if f is None:
             print(f"[{check.status}] {check.title}: {check.summary}")
             continue
         flagged += 1
-        label = "WARNING" if f.severity == "warning" else "note (the fix would not pay here)"
+        label = "WARNING" if f.severity == "warning" else "note"
         print(f"[{label}] {f.title}\n  {f.explanation}\n  Fix: {f.fix}\n  Evidence: "
               + "; ".join(f"{k} = {doctor.format_evidence(v, k)}" for k, v in f.evidence.items()))
     print(f"\n{flagged} finding(s).")
+    if args.json_path:
+        report = {"spec": spec.to_dict(), "dataset": exp.dataset.name, "queries": len(exp.queries),
+                  "findings": [c.to_dict() for c in checks]}
+        cli._write(args.json_path, json.dumps(report, indent=2, default=cli._json_default), "--json")
+        print(f"Report written to {args.json_path}")
     return 0
+
+
+def _combines(spec) -> str:
+    """`` (combine: norm-sum 0.5)`` for the stages that do not simply replace; empty otherwise."""
+    fused = [f"{st.name} {st.fusion.label}" for st in spec.stages if st.combine != "replace"]
+    return f" (combine: {', '.join(fused)})" if fused else ""
+
+
+def _plain(value) -> str:
+    """A choice-column value as people write it: 464, norm-sum 0.5, - (first pass only)."""
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:g}"
+    return str(value)
+
+
+def _round(table):
+    return table.round({"ndcg@10": 3, "recall@10": 3, "latency_ms": 1})
 
 
 def _ms(value: float) -> str:

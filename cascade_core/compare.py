@@ -49,7 +49,7 @@ from scipy import stats
 from .cascade.simulate import ScoreMatrix
 from .cascade.spec import CascadeSpec
 from .errors import CascadeError, MissingScoresError
-from .latency import CostModel, LatencyReport, predict_latency
+from .latency import CostModel, LatencyReport, predict_spec_latency
 
 LIFT_METRICS = ("recall@10", "ndcg@10")
 MIN_LIFT_POINTS = 2.0           # a stage must lift some metric by 2 points to pay for itself
@@ -77,7 +77,7 @@ def experiment_factory(dataset, workspace, queries=None) -> ExperimentFactory:
     cache: dict = {}
 
     def make(spec: CascadeSpec):
-        key = (spec.first_pass, tuple(st.scorer for st in spec.stages))
+        key = spec.scorer_key()
         if key not in cache:
             cache[key] = Experiment(dataset, spec, workspace, queries)
         return cache[key]
@@ -151,17 +151,16 @@ def same_ranking(a: CascadeSpec, b: CascadeSpec) -> bool:
 
 def list_lengths(matrix: ScoreMatrix) -> np.ndarray:
     """Each query's first-pass list length in the stored matrix."""
-    return (np.asarray(matrix.docs) >= 0).sum(axis=1)
+    return matrix.lengths
 
 
 def predicted_latency(spec: CascadeSpec, cost_models: Sequence[CostModel], lengths=None,
                       budget_ms: float | None = None) -> LatencyReport:
     """Predicted cost per query of ``spec`` from cost models alone: no scores needed.
 
-    The pairs per step are counted as :meth:`Experiment.run` counts them (the first pass's kept
-    list, then what each stage receives), given each query's first-pass list length
-    (``lengths``; default: every list as long as the pool). So a spec whose scores are not
-    stored yet still gets its latency.
+    The pairs per step are counted by :func:`~cascade_core.latency.pairs_per_step` (as every
+    prediction is), given each query's first-pass list length (``lengths``; default: every list as
+    long as the pool). So a spec whose scores are not stored yet still gets its latency.
 
     >>> from cascade_core.cascade import CascadeSpec
     >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
@@ -170,12 +169,7 @@ def predicted_latency(spec: CascadeSpec, cost_models: Sequence[CostModel], lengt
     >>> [s.n_pairs for s in rep.stages], rep.total_ms
     ([70.0, 70.0], 37.0)
     """
-    n = np.asarray([spec.pool_size] if lengths is None else lengths, dtype=float)
-    counts, previous = [float(np.minimum(n, spec.pool_size).mean())], spec.pool_size
-    for st in spec.stages:
-        counts.append(float(np.minimum(n, previous).mean()))
-        previous = st.keep
-    return predict_latency(spec.stage_names, counts, list(cost_models), budget_ms)
+    return predict_spec_latency(spec, [spec.pool_size] if lengths is None else lengths, cost_models, budget_ms)
 
 
 def models_for(derived: CascadeSpec, spec: CascadeSpec, cost_models: Sequence[CostModel]) -> list[CostModel]:

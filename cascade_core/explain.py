@@ -50,7 +50,7 @@ from .cascade.spec import CascadeSpec
 from .data import Corpus, Qrels
 from .errors import CascadeError, MissingScoresError
 from .evaluation import Relevance
-from .latency import CostModel, LatencyReport, predict_latency
+from .latency import CostModel, LatencyReport, predict_spec_latency
 from .text import Tokenizer, get_tokenizer
 
 FINAL = "final"
@@ -388,12 +388,7 @@ def predicted_latency(run: CascadeRun, spec: CascadeSpec, costs, budget_ms: floa
 
 
 def _latency(run: CascadeRun, spec: CascadeSpec, models: list[CostModel], budget_ms) -> LatencyReport:
-    kept = np.minimum(spec.pool_size, run.steps[0].n_in)
-    n_in = [float(kept.mean())]
-    for stage in spec.stages:
-        n_in.append(float(kept.mean()))
-        kept = np.minimum(stage.keep, kept)
-    return predict_latency(spec.stage_names, n_in, models, budget_ms)
+    return predict_spec_latency(spec, run.matrix.lengths, models, budget_ms)
 
 
 def _with_cutoff(spec: CascadeSpec, i: int, keep: int) -> CascadeSpec:

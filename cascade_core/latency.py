@@ -110,6 +110,34 @@ def predict_latency(names: list[str], n_pairs: list[float], models: list[CostMod
     return LatencyReport(stages, budget_ms)
 
 
+def pairs_per_step(spec, lengths) -> list[float]:
+    """Candidates each step of ``spec`` scores per query (mean over queries): the one count that
+    every latency prediction uses (simulation, tuner, comparisons, explanations, the doctor).
+
+    The first pass counts what it keeps (its cost is per query anyway); each stage what it
+    receives, ``min(the cut-off before it, the query's first-pass list length)``. ``lengths``:
+    each query's first-pass list length (:attr:`ScoreMatrix.lengths`).
+
+    >>> from cascade_core.cascade import CascadeSpec
+    >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+    ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": 20}, {"scorer": {"kind": "bm25"}, "keep": 5}]})
+    >>> pairs_per_step(spec, [100, 40])
+    [70.0, 70.0, 20.0]
+    """
+    n = np.asarray(lengths, dtype=float)
+    kept = np.minimum(n, spec.pool_size)
+    counts = [float(kept.mean())]
+    for stage in spec.stages:
+        counts.append(float(kept.mean()))
+        kept = np.minimum(kept, stage.keep)
+    return counts
+
+
+def predict_spec_latency(spec, lengths, models: list[CostModel], budget_ms: float | None = None) -> LatencyReport:
+    """``spec``'s predicted cost per query from cost models and list lengths alone (no simulation)."""
+    return predict_latency(spec.stage_names, pairs_per_step(spec, lengths), list(models), budget_ms)
+
+
 def percentiles_ms(samples_s, qs=PERCENTILES) -> dict[str, float]:
     """``{"p50": ..., "p95": ..., "p99": ...}`` in ms from samples in seconds."""
     arr = np.asarray(samples_s, dtype=float) * 1000.0

@@ -17,6 +17,8 @@ STEP_COLORS = ["#636EFA", "#FFA15A", "#AB63FA", "#17BECF", "#8C564B", "#E377C2"]
 KEPT_COLOR = "#2CA02C"
 LOST_COLOR = "#D62728"
 BUDGET_COLOR = "#222222"
+# Ways of combining on the tuner's chart: neither red nor green, and apart from the step colours.
+COMBINE_COLORS = ["#9E9E9E", "#1F77B4", "#BCBD22", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B"]
 FINAL_COLOR = "#888888"
 
 
@@ -173,27 +175,43 @@ def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
 
 def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, chosen: int | None,
                   budget_ms: float | None) -> go.Figure:
-    """Every tuned combination (latency vs nDCG@10), the Pareto frontier, the current spec and
-    the recommended one, and the budget line."""
+    """Every tuned combination (latency vs nDCG@10), coloured by how its last stage combines, the
+    Pareto frontier, the first pass alone, the current spec, the recommended one, the budget line."""
     covered = table[table["covered"]]
-    cut_cols = [c for c in table.columns if c == "pool_size" or c.startswith("keep ")]
-    label = covered[cut_cols].astype(int).astype(str).agg(" / ".join, axis=1)
-    fig = go.Figure(go.Scatter(x=covered["latency_ms"], y=covered["ndcg@10"], mode="markers", name="combinations",
-                               marker=dict(color="#BBBBBB", size=7), text=label,
-                               hovertemplate="cut-offs %{text}<br>%{x:.1f} ms, nDCG@10 %{y:.3f}<extra></extra>"))
+    choice_cols = [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "combine "))]
+    label = covered[choice_cols].apply(lambda col: col.map(lambda v: "-" if pd.isna(v) else str(v))).agg(
+        " / ".join, axis=1)
+    combine_cols = [c for c in table.columns if c.startswith("combine ")]
+    way = covered[combine_cols[-1]] if combine_cols else pd.Series("cut-offs", index=covered.index)
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(covered[~covered.get("first_pass_only", False)].groupby(way, sort=True)):
+        fig.add_trace(go.Scatter(x=rows["latency_ms"], y=rows["ndcg@10"], mode="markers", name=str(name),
+                                 marker=dict(color=COMBINE_COLORS[i % len(COMBINE_COLORS)], size=7, opacity=0.75),
+                                 text=label[rows.index], legendgroup="ways",
+                                 legendgrouptitle_text=f"{combine_cols[-1]}" if combine_cols else None,
+                                 hovertemplate=f"{' / '.join(choice_cols)}: %{{text}}<br>%{{x:.1f}} ms, "
+                                               "nDCG@10 %{y:.3f}<extra></extra>"))
+    first = covered[covered["first_pass_only"]] if "first_pass_only" in covered else covered.iloc[0:0]
+    if len(first):
+        fig.add_trace(go.Scatter(x=first["latency_ms"], y=first["ndcg@10"], mode="markers+text",
+                                 name="first pass alone", text=["first pass alone"] * len(first),
+                                 textposition="top center",
+                                 marker=dict(color=FINAL_COLOR, size=14, symbol="square"),
+                                 hovertemplate="first pass alone: %{x:.1f} ms, nDCG@10 %{y:.3f}<extra></extra>"))
     f = table.loc[front]
-    fig.add_trace(go.Scatter(x=f["latency_ms"], y=f["ndcg@10"], mode="lines+markers", name="Pareto frontier",
-                             line=dict(color=step_color(0), shape="hv"), marker=dict(size=8)))
-    for idx, name, color, symbol in ((current, "current spec", step_color(1), "x"),
+    fig.add_trace(go.Scatter(x=f["latency_ms"], y=f["ndcg@10"], mode="lines", name="Pareto frontier",
+                             line=dict(color=step_color(0), shape="hv", width=2)))
+    for idx, name, color, symbol in ((current, "current spec", BUDGET_COLOR, "x"),
                                      (chosen, "recommended", KEPT_COLOR, "star")):
         if idx is not None and bool(table.loc[idx, "covered"]):
             fig.add_trace(go.Scatter(x=[table.loc[idx, "latency_ms"]], y=[table.loc[idx, "ndcg@10"]], mode="markers",
-                                     name=name, marker=dict(color=color, size=16, symbol=symbol)))
+                                     name=name, marker=dict(color=color, size=16, symbol=symbol,
+                                                            line=dict(color="white", width=1))))
     if budget_ms is not None:
         fig.add_vline(x=budget_ms, line=dict(color=BUDGET_COLOR, dash="dash"), annotation_text=f"budget {budget_ms:.0f} ms")
     fig.update_xaxes(title="predicted latency (ms per query)")
     fig.update_yaxes(title="nDCG@10")
-    return _layout(fig, "Quality vs latency of every cut-off combination", height=440)
+    return _layout(fig, "Quality vs latency of every combination (cut-offs and how stages combine)", height=460)
 
 
 def lost_by_stage_bars(by_stage: pd.DataFrame) -> go.Figure:
@@ -245,3 +263,90 @@ def paired_differences(diffs: pd.Series, metric: str, a: str = "A", b: str = "B"
     fig.update_xaxes(title="queries, sorted by difference")
     fig.update_yaxes(title=f"{metric}: {a} - {b}")
     return _layout(fig, f"Per-query {metric}: {a} vs {b}", height=320)
+
+
+def _log_ticks(lo: float, hi: float) -> list[int]:
+    """Readable ticks for a log axis from ``lo`` to ``hi``: 1, 2, 5, 10, 20, 50, ... (plotly's own
+    log ticks label the minor ones "2" and "5" without their decade).
+
+    >>> _log_ticks(10, 1000), _log_ticks(12, 18)
+    ([10, 20, 50, 100, 200, 500, 1000], [12, 18])
+    """
+    ticks = [t for t in (m * 10 ** e for e in range(0, 7) for m in (1, 2, 5)) if lo <= t <= hi]
+    # A narrow range holds one round number or none: label its ends too.
+    return ticks if len(ticks) >= 2 else sorted({int(lo), *ticks, int(hi)})
+
+
+def depth_quality(curves: dict[str, pd.DataFrame], verdicts: dict | None = None) -> go.Figure:
+    """Final nDCG@10 against each rerank stage's input depth (log x), the stage's input recall
+    (dashed, right axis), its current depth and peak, and the "phantom" depths where quality falls
+    while recall rises (red). ``curves``: stage name -> :func:`cascade_core.tuning.depth_curve`;
+    ``verdicts``: stage name -> :func:`cascade_core.tuning.phantom_depths` (optional). Depths
+    without stored scores are left out."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    verdicts = verdicts or {}
+    depths, ndcgs, recalls = [], [], []
+    for i, (name, curve) in enumerate(curves.items()):
+        df = curve[curve["covered"].astype(bool)].sort_values("depth")
+        if df.empty:
+            continue
+        # The step's colour on every page: its position among the steps (first pass 0).
+        pos = int(df["step_index"].iloc[0]) if "step_index" in df else i + 1
+        color = step_color(pos)
+        x, y, r = df["depth"].to_numpy(), df["ndcg@10"].to_numpy(float), df["recall_in"].to_numpy(float)
+        depths += list(x); ndcgs += list(y); recalls += list(r)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{name}: final nDCG@10",
+                                 line=dict(color=color), marker=dict(size=6), customdata=r,
+                                 hovertemplate=f"{name} handed %{{x}}: nDCG@10 %{{y:.3f}}, "
+                                               "recall in %{customdata:.1%}<extra></extra>"), secondary_y=False)
+        fig.add_trace(go.Scatter(x=x, y=r, mode="lines", name=f"{name}: recall into the stage",
+                                 line=dict(color=color, dash="dash", width=1.5),
+                                 hovertemplate=f"{name} handed %{{x}}: recall in %{{y:.1%}}<extra></extra>"),
+                      secondary_y=True)
+        v = verdicts.get(name)
+        phantom = [d for d in (v.phantom if v is not None else []) if d in set(x.tolist())]
+        if phantom:
+            at = df.set_index("depth").loc[phantom, "ndcg@10"]
+            fig.add_trace(go.Scatter(x=phantom, y=at.to_numpy(), mode="markers",
+                                     name=f"{name}: quality falls while recall rises",
+                                     marker=dict(color=LOST_COLOR, size=11, symbol="circle-open", line=dict(width=2.5)),
+                                     hovertemplate=f"{name} handed %{{x}}: nDCG@10 %{{y:.3f}}, below its peak while "
+                                                   "recall rises<extra></extra>"), secondary_y=False)
+        if v is not None and v.peak_depth is not None:
+            fig.add_trace(go.Scatter(x=[v.peak_depth], y=[v.peak_ndcg], mode="markers+text",
+                                     name=f"{name}: peak ({v.peak_depth})", text=[f"peak {v.peak_depth}"],
+                                     textposition="top center", textfont=dict(color=color),
+                                     marker=dict(color=color, size=14, symbol="star"),
+                                     hovertemplate=f"{name}: peak nDCG@10 %{{y:.3f}} at %{{x}}<extra></extra>"),
+                          secondary_y=False)
+        current = df[df["current"].astype(bool)]
+        if len(current):
+            d = int(current["depth"].iloc[0])
+            bad = d in phantom
+            fig.add_trace(go.Scatter(x=[d], y=[float(current["ndcg@10"].iloc[0])], mode="markers+text",
+                                     name=f"{name}: current depth ({d})", text=[f"now {d}"],
+                                     textposition="bottom center",
+                                     textfont=dict(color=LOST_COLOR if bad else color),
+                                     marker=dict(color=LOST_COLOR if bad else color, size=14, symbol="x"),
+                                     hovertemplate=f"{name} now handed %{{x}}: nDCG@10 %{{y:.3f}}<extra></extra>"),
+                          secondary_y=False)
+    if depths:
+        lo, hi = min(depths), max(depths)
+        ticks = _log_ticks(lo, hi)
+        fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks],
+                         range=[math.log10(lo) - 0.05, math.log10(hi) + 0.05])
+        y_lo, y_hi = float(np.nanmin(ndcgs)), float(np.nanmax(ndcgs))
+        pad = max(0.02, 0.12 * (y_hi - y_lo))     # room for the "peak" and "now" labels
+        fig.update_yaxes(range=[max(0.0, y_lo - pad), min(1.0, y_hi + pad) + 0.01], secondary_y=False)
+        r_lo, r_hi = float(np.nanmin(recalls)), float(np.nanmax(recalls))
+        r_pad = max(0.02, 0.1 * (r_hi - r_lo))
+        fig.update_yaxes(range=[max(0.0, r_lo - r_pad), min(1.0, r_hi + r_pad) + 0.01], secondary_y=True)
+    fig.update_xaxes(title="input depth: candidates the stage is handed (log scale)")
+    fig.update_yaxes(title="final nDCG@10 (lines)", tickformat=".2f", secondary_y=False)
+    fig.update_yaxes(title="recall into the stage (dashed)", tickformat=".0%", showgrid=False, automargin=True,
+                     secondary_y=True)
+    fig = _layout(fig, "Final quality against each stage's input depth", height=460)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return fig

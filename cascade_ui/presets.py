@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from cascade_core.demo import CAUTIONARY_SPEC, DEMO_SPEC
 from cascade_core.home import cascade_home
 from cascade_core.models import build_tiny_cross_encoder
 
@@ -36,12 +37,12 @@ CE = "<cross-encoder>"  # filled in by preset_spec, so that listing presets load
 
 
 def presets() -> dict[str, dict]:
-    """Preset name -> spec dict (cross-encoder still a placeholder). The demo preset comes first."""
-    out = {
-        "Demo: BM25 -> 100 -> bi-encoder -> 20": {
-            "name": "demo", "first_pass": {"kind": "bm25"}, "pool_size": 100,
-            "stages": [{"scorer": {"kind": "bi-encoder", "model": BI}, "keep": 20}], "final_k": 10},
-    }
+    """Preset name -> spec dict (cross-encoder still a placeholder). The demo preset comes first,
+    then the cautionary one: the same stage replacing BM25's order instead of fusing with it,
+    which ranks worse than BM25 alone on the sample (the doctor's harmful-stage check finds it)."""
+    import copy
+
+    out = {DEMO_PRESET: copy.deepcopy(DEMO_SPEC), CAUTIONARY_PRESET: copy.deepcopy(CAUTIONARY_SPEC)}
     ce = CE
     out.update({
         "BM25 -> 1000 -> bi-encoder -> 100 -> cross-encoder -> 20": {
@@ -70,4 +71,5 @@ def preset_spec(name: str) -> dict:
     return spec
 
 
-DEMO_PRESET = "Demo: BM25 -> 100 -> bi-encoder -> 20"
+DEMO_PRESET = "Demo: BM25 -> 100 -> bi-encoder fused with BM25 -> 20"
+CAUTIONARY_PRESET = "Cautionary: BM25 -> 100 -> bi-encoder replacing BM25's order -> 20"

@@ -10,7 +10,6 @@ is loaded twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -65,8 +64,7 @@ def _dataset(path: str, split: str | None, fmt: str, stamp: str = ""):
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _experiment(path: str, split: str | None, fmt: str, scorers_key: str, stamp: str = "") -> Experiment:
-    spec = CascadeSpec.from_dict(json.loads(scorers_key))
-    return Experiment(_dataset(path, split, fmt, stamp), spec, workspace())
+    return Experiment(_dataset(path, split, fmt, stamp), CascadeSpec.widest(scorers_key), workspace())
 
 
 def load_dataset(path: str, split: str | None = None, fmt: str = "auto", label: str | None = None):
@@ -119,15 +117,12 @@ def budget_ms() -> float:
 
 
 def experiment_key(sp: CascadeSpec) -> str:
-    """What identifies an experiment: the first pass and each stage's scorer and combination.
+    """What identifies an experiment: the spec's scorers (:meth:`CascadeSpec.scorer_key`).
 
-    Cut-offs are left out (set to the widest), so every slider position shares one experiment
-    and its loaded score matrix.
+    Cut-offs and combinations are left out, so every slider position and every way of combining
+    the same scores shares one experiment and its loaded score matrix.
     """
-    widest = {"first_pass": sp.first_pass.to_dict(), "pool_size": 10_000, "final_k": 1,
-              "stages": [{"scorer": s.scorer.to_dict(), "keep": 10_000, "name": s.name, "combine": s.combine,
-                          "rrf_k": s.rrf_k, "weight": s.weight} for s in sp.stages]}
-    return json.dumps(widest, sort_keys=True)
+    return sp.scorer_key()
 
 
 def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:

@@ -1,14 +1,15 @@
-"""Widgets shared by several pages: the sidebar status and the cut-off sliders."""
+"""Widgets shared by several pages: the sidebar status, the cut-off sliders, the lift headline."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
+import pandas as pd
 import streamlit as st
 
-from cascade_core.experiment import Experiment, ExperimentResult
-
 from cascade_core.errors import SpecError
+from cascade_core.experiment import Experiment, ExperimentResult
+from cascade_core.lift import first_pass_lift, metric_label, stage_changes
 
 from . import state
 from .demo import pool_slider_max
@@ -60,6 +61,58 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
                        from_slider=True)
     except SpecError as exc:
         box.error(str(exc))
+
+
+def lift_cards(result: ExperimentResult) -> None:
+    """The headline: the final list's nDCG@10, MRR@10 and recall@10 with their change against the
+    first pass alone (red when worse), the predicted latency with what the stages add, and a
+    warning when the cascade ranks worse than its own first pass. Numbers from cascade_core.lift."""
+    ev = result.evaluation
+    lift = first_pass_lift(result.run, ev, result.latency)
+    cols = st.columns(len(lift.changes) + 1)
+    for col, (metric, c) in zip(cols, lift.changes.items()):
+        p = c.test.wilcoxon_p
+        col.metric(metric_label(metric), f"{c.after:.3f}", delta=f"{c.points:+.1f} pts vs first pass",
+                   delta_color="normal" if abs(c.points) > 1e-9 else "off",
+                   help=f"First pass alone: {c.before:.3f}. Per query: {c.test.wins} better, {c.test.losses} worse, "
+                        f"{c.test.ties} tied; Wilcoxon signed-rank p = {'?' if p != p else f'{p:.2g}'} "
+                        "(scipy.stats.wilcoxon, two-sided).")
+    added = lift.added_ms
+    cols[-1].metric("Predicted latency", fmt_ms(result.latency.total_ms),
+                    delta=None if added != added else f"+{added:.1f} ms for the stages", delta_color="off",
+                    help="Predicted from the measured cost of each scorer: the first pass's "
+                         f"{fmt_ms(lift.first_pass_ms)} plus what the rerank stages add.")
+    if lift.worse and result.run.spec.stages:
+        st.warning("**This cascade ranks worse than its own first pass** on "
+                   + ", ".join(f"{metric_label(m)} ({lift.changes[m].points:+.1f} points)" for m in lift.worse)
+                   + f", and its stages cost {fmt_ms(added)} per query. See **Compare & doctor** for the fix "
+                   "(combining a stage with the earlier score instead of replacing it is the usual one).")
+    return lift
+
+
+WORSE_STYLE = "color: #D62728; font-weight: 600"   # the charts' "lost" red: a change for the worse
+
+
+def flag_worse(df: pd.DataFrame, formats: dict[str, str], worse_when_negative: list[str]):
+    """``df`` formatted (``formats``: column -> format string) with negative values of the named
+    columns in the warning red: a quality change for the worse never looks neutral."""
+    cols = [c for c in worse_when_negative if c in df.columns]
+    styler = df.style.format({c: f for c, f in formats.items() if c in df.columns}, na_rep="-")
+    return styler.map(lambda v: WORSE_STYLE if isinstance(v, (int, float)) and v < -1e-9 else "", subset=cols)
+
+
+def stage_changes_table(result: ExperimentResult):
+    """What each rerank stage does to the list it receives: nDCG@10 and MRR@10 in and out."""
+    rows = []
+    for ch in stage_changes(result.run, result.evaluation):
+        row = {"stage": ch.stage, "combine": result.run.spec.stages[ch.index].fusion.label}
+        for m, c in ch.changes.items():
+            row[f"{metric_label(m)} in"] = c.before
+            row[f"{metric_label(m)} out"] = c.after
+            row[f"{metric_label(m)} change (points)"] = c.points
+        row["Wilcoxon p (nDCG@10)"] = ch.changes["ndcg@10"].test.wilcoxon_p
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("stage") if rows else None
 
 
 def stand_in_warning(spec) -> None:

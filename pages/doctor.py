@@ -8,6 +8,8 @@ in their own shared experiment (``state.experiment(spec)``), reusing every store
 import streamlit as st
 
 from cascade_core import compare, doctor
+from cascade_core.doctor.depth import MIN_DROP
+from cascade_core.tuning import depth_curve, phantom_depths
 from cascade_ui import charts, state
 from cascade_ui.widgets import analysis_page, shown_errors
 
@@ -94,12 +96,12 @@ def wins_section(result, cmp, lift):
 
 def doctor_section(result, exp, costs):
     st.subheader("Cascade doctor")
-    st.caption("Each check's criterion is stated in `cascade_core/doctor.py`. Flagged: a warning (or a note, where "
+    st.caption("Each check's criterion is stated in `cascade_core/doctor/` (one module per check). Flagged: a warning (or a note, where "
                "the stored scores show the fix would not pay); passed: green; not checked: what would tell.")
-    for check in doctor.run_checks(result.run, exp.relevance, costs):
+    for check in doctor.run_checks(result.run, exp.relevance, costs, extra=exp.provenance_checks()):
         if check.finding is not None:
             f = check.finding
-            note = "" if f.severity == "warning" else " (a note: the fix would not pay here)"
+            note = "" if f.severity == "warning" else " (a note)"
             body = (f"**Flagged{note}: {f.title}**\n\n{f.explanation}\n\n**Fix:** {f.fix}\n\n**Evidence:** "
                     + "; ".join(f"{k} = {doctor.format_evidence(v, k)}" for k, v in f.evidence.items()))
             (st.warning if f.severity == "warning" else st.info)(body)
@@ -107,6 +109,20 @@ def doctor_section(result, exp, costs):
             st.success(f"**{check.title}**: {check.summary}")
         else:
             st.info(f"**{check.title}** ({check.status}): {check.summary}")
+
+
+def depth_section(result, exp):
+    st.subheader("Depth against quality")
+    curves, verdicts = {}, {}
+    for i, stage in enumerate(result.run.spec.stages):
+        curves[stage.name] = depth_curve(result.run, exp.relevance, i)
+        verdicts[stage.name] = phantom_depths(curves[stage.name], tolerance=MIN_DROP - 1e-9)
+    st.plotly_chart(charts.depth_quality(curves, verdicts), key="depth-chart")
+    st.caption("Final nDCG@10 as each rerank stage is handed more candidates (everything else as set), simulated "
+               "from stored scores; dashed: the share of judged-relevant documents that reach the stage. Red marks "
+               "'phantom' depths: quality falls although more relevant documents arrive, because deeper candidates "
+               "the stage wrongly prefers push them out (Drowning in Documents, arXiv 2411.11767). The doctor above "
+               "flags the current depth when it is one of them.")
 
 
 def distributions_section(result, exp):
@@ -134,5 +150,7 @@ with shown_errors():
         lift = lift_section(result, costs)
         wins_section(result, cmp, lift)
     doctor_section(result, exp, costs)
+    if result.evaluation is not None and result.run.spec.stages:
+        depth_section(result, exp)
     if result.evaluation is not None:
         distributions_section(result, exp)

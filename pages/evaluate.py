@@ -4,7 +4,7 @@ import streamlit as st
 
 from cascade_core.tuning import recall_curves
 from cascade_ui import charts
-from cascade_ui.widgets import analysis_page, shown_errors
+from cascade_ui.widgets import analysis_page, flag_worse, lift_cards, shown_errors, stage_changes_table
 
 result, exp = analysis_page("Evaluate")
 with shown_errors():
@@ -12,13 +12,24 @@ with shown_errors():
     if ev is None:
         st.info("This dataset has no relevance judgments: nothing to evaluate against.")
         st.stop()
-    m = ev.final.means
-    c = st.columns(4)
-    c[0].metric("nDCG@10", f"{m['ndcg@10']:.3f}")
-    c[1].metric("MRR@10", f"{m['mrr@10']:.3f}")
-    c[2].metric("Recall@10", f"{m['recall@10']:.3f}")
-    c[3].metric("Predicted latency", f"{result.latency.total_ms:.1f} ms")
-    st.caption(f"{len(ev.query_ids)} labeled queries. nDCG uses trec_eval's linear gain (gain = grade).")
+    lift = lift_cards(result)
+    st.caption(f"{len(ev.query_ids)} labeled queries. Changes are against the first pass alone (its own top "
+               f"{result.run.spec.final_k}), in points (100 x the difference); hover a card for the per-query "
+               "wins, losses and the paired test. nDCG uses trec_eval's linear gain (gain = grade).")
+    if result.run.spec.stages:
+        with st.expander("Against the first pass, and what each stage does to the list it receives",
+                         expanded=bool(lift.worse)):
+            st.dataframe(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",
+                                                   "change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}"},
+                                    ["change (points)"]), width="stretch")
+            changes = stage_changes_table(result)
+            change_cols = [c for c in changes.columns if "change" in c]
+            st.dataframe(flag_worse(changes, {**{c: "{:+.1f}" for c in change_cols},
+                                              **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
+                                              "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols), width="stretch")
+            st.caption("Second table: each stage's input is the list the step before it keeps, in that order; its "
+                       "output is the list it keeps. A negative change means the stage makes the ranking worse: "
+                       "the doctor on **Compare & doctor** flags it and simulates the fix.")
 
     st.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.steps}, list(ev.funnel)), key="funnel")
 

@@ -4,7 +4,8 @@ import streamlit as st
 
 from cascade_core.flow import flow_table
 from cascade_ui import charts
-from cascade_ui.widgets import analysis_page, fmt_ms, shown_errors
+from cascade_core.lift import first_pass_lift, metric_label
+from cascade_ui.widgets import WORSE_STYLE, analysis_page, fmt_ms, shown_errors
 
 result, exp = analysis_page("Flow")
 with shown_errors():
@@ -14,6 +15,15 @@ with shown_errors():
                           f"{q}: {exp.queries.text_of(q)[:90]}")
     qi = None if choice == "All queries" else qids.index(choice)
     flow = flow_table(result.run, exp.relevance, query=qi, corpus_size=len(exp.dataset.corpus), final=True)
+    ev = result.evaluation
+    if ev is not None and result.run.spec.stages:
+        lift = first_pass_lift(result.run, ev, result.latency)
+        said = "; ".join(f"{metric_label(m)} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points)"
+                         for m, c in lift.changes.items())
+        cost = "" if lift.added_ms != lift.added_ms else f", for {fmt_ms(lift.added_ms)} more per query (predicted)"
+        (st.warning if lift.worse else st.success)(
+            f"**Final list against the first pass alone** (all queries): {said}{cost}."
+            + (" **The cascade ranks worse than its own first pass**: see Compare & doctor." if lift.worse else ""))
 
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.candidate_funnel(flow, per_query=qi is None), key="funnel")
@@ -32,8 +42,18 @@ with shown_errors():
     extra = len(table) - len(lat.stages)   # the final cut's row: it costs nothing
     table["predicted ms/query"] = [s.predicted_ms for s in lat.stages] + [0.0] * extra
     table["cumulative ms"] = [s.cumulative_ms for s in lat.stages] + [lat.total_ms] * extra
+    if ev is not None:
+        # nDCG@10 of the list each step keeps (this query's, or the mean), against the first pass's
+        steps = {s.name: s for s in ev.steps + [ev.final]}
+        at = (lambda s: float(s.per_query["ndcg@10"][qi])) if qi is not None else (lambda s: s.means["ndcg@10"])
+        table["nDCG@10"] = [at(steps[name]) for name in table["step"]]
+        table["vs first pass (points)"] = 100 * (table["nDCG@10"] - table["nDCG@10"].iloc[0])
     st.subheader("Per stage")
-    st.dataframe(table.set_index("step"), width="stretch", column_config={
+    shown = table.set_index("step")
+    if ev is not None:
+        worse = lambda v: WORSE_STYLE if v < -1e-9 else ""  # noqa: E731 - a drop is a warning, in red
+        shown = shown.style.map(worse, subset=["vs first pass (points)"])
+    st.dataframe(shown, width="stretch", column_config={
         "candidates_in": st.column_config.NumberColumn("candidates in", format="%.1f"),
         "kept": st.column_config.NumberColumn("kept", format="%.1f"),
         "dropped": st.column_config.NumberColumn("dropped", format="%.1f"),
@@ -42,6 +62,8 @@ with shown_errors():
         "relevant_lost": st.column_config.NumberColumn("relevant lost", format="%d"),
         "predicted ms/query": st.column_config.NumberColumn(format="%.1f ms"),
         "cumulative ms": st.column_config.NumberColumn(format="%.1f ms"),
+        "nDCG@10": st.column_config.NumberColumn(format="%.3f"),
+        "vs first pass (points)": st.column_config.NumberColumn(format="%+.1f"),
     })
     st.caption("Candidate counts are means per query over the query set (or this query's own); "
                "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on every "

@@ -7,6 +7,7 @@ back another cascade's cut-offs (or scorers, or another corpus's).
 """
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -15,12 +16,14 @@ from cascade_core import doctor
 from cascade_core.errors import CascadeError
 from cascade_core.export import python_snippet, trec_runs_zip
 from cascade_core.flow import flow_table
-from cascade_core.tuning import (OBJECTIVES, best_within_budget, cutoff_grid, grid_search, holdout_validation, pareto_front,
-                                 recall_at_cutoffs, recall_curves)
+from cascade_core.tuning import (DEFAULT_FUSIONS, OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
+                                 holdout_validation, pareto_front, recall_at_cutoffs, recall_curves, tuning_grid)
 from cascade_ui import charts, state
 from cascade_ui.demo import DEMO_MAX_POOL
 from cascade_ui.report import html_report
-from cascade_ui.widgets import analysis_page, shown_errors
+from cascade_core.doctor.provenance import provenance_table
+from cascade_core.lift import first_pass_lift
+from cascade_ui.widgets import analysis_page, flag_worse, shown_errors, stage_changes_table
 
 TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
 # The deepest pool the sidebar and Build sliders offer (and the demo scores to): tuning deeper
@@ -28,13 +31,19 @@ TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
 MAX_POOL = DEMO_MAX_POOL
 
 
+def describe_choice(spec) -> str:
+    """A tuned combination in words: its cut-offs, and how each stage combines where it fuses."""
+    fused = [f"{st.name}: {st.fusion.label}" for st in spec.stages if st.combine != "replace"]
+    return spec.describe() + (f" (combine {', '.join(fused)})" if fused else "")
+
+
 def tune_context(spec, grid_settings=None) -> str:
     """What a tuning result belongs to: the dataset (with its files' stamp, so a re-upload counts)
-    and the cascade's shape: its scorers and how they combine (``state.experiment_key``), and
-    final k (nDCG@10 of a shorter final list differs); and the grid it searched (values per
-    cut-off, largest pool), so changing those asks for a new run instead of showing the old grid.
-    Cut-offs are left out: moving them is what tuning does, and every combination was simulated
-    from the same stored scores.
+    and the cascade's scorers (``state.experiment_key``) and final k (nDCG@10 of a shorter final
+    list differs); and the grid it searched (values per cut-off, largest pool, ways of combining),
+    so changing those asks for a new run instead of showing the old grid. Cut-offs and how the
+    stages combine are left out: choosing them is what tuning does, and every combination was
+    simulated from the same stored scores.
     """
     src = {k: v for k, v in (st.session_state.get(state.DATASET) or {}).items() if k != "label"}
     return json.dumps([src, state.experiment_key(spec), spec.final_k, grid_settings], sort_keys=True, default=str)
@@ -120,13 +129,22 @@ def tuner_section(exp, spec):
     values = c2.slider("Values tried per cut-off", 3, 8, 5, key="tune-values")
     default_pool = min(max(spec.pool_size, exp.matrix.retrieved_depth or 0), MAX_POOL)
     max_pool = c3.number_input("Largest pool to try", spec.final_k, MAX_POOL, default_pool, key="tune-max-pool")
+    by_label = {f.label: f for f in DEFAULT_FUSIONS}
+    ways = st.multiselect("How each stage may meet the earlier scores", list(by_label), default=list(by_label),
+                          key="tune-fusions",
+                          help="replace: the stage's own score alone; rrf: reciprocal rank fusion with the incoming "
+                               "rank (k = 60); norm-sum w: w x the stage's min-max normalised score + (1 - w) x the "
+                               "incoming one. Leave all out to keep each stage's own combination.")
     objective = st.radio("Objective", list(OBJECTIVES), key="tune-objective", horizontal=True)
     rule = OBJECTIVES[objective]
     if rule is not best_within_budget:   # the one objective the budget constrains
         st.caption("This objective ignores the budget: it looks for the cheapest cut-offs that keep recall.")
-    grid_settings = [int(values), int(max_pool)]
-    grid = cutoff_grid(spec, values=values, max_pool=int(max_pool))
-    st.caption(f"{len(grid)} cut-off combinations, each simulated from stored scores.")
+    grid_settings = [int(values), int(max_pool), list(ways)]
+    fusions = tuple(by_label[w] for w in ways) or None
+    grid = tuning_grid(spec, values=values, max_pool=int(max_pool), fusions=fusions)
+    how = f"{len(ways)} way(s) of combining per stage" if ways else "each stage's own combination"
+    st.caption(f"{len(grid)} combinations (cut-offs x {how}, and the first pass alone), each simulated from "
+               "stored scores.")
     if st.button("Tune", type="primary", key="tune-run"):
         remember(spec, grid_search(exp, grid, budget, progress=state.progress_callback()), grid_settings)
     stored = stored_result(spec, grid_settings)
@@ -144,24 +162,44 @@ def tuner_section(exp, spec):
     if chosen is None and not tuned.table["covered"].any():
         st.error("None of the combinations has stored scores: score them above.")
     elif chosen is None:
-        st.error(f"No combination fits a {tuned.budget_ms:.0f} ms budget: raise the budget or drop a stage.")
+        st.error(f"No combination fits a {tuned.budget_ms:.0f} ms budget, not even the first pass alone. The "
+                 "closest (the cheapest on the Pareto frontier) and how far over each is:")
+        closest = closest_over_budget(tuned)
+        st.dataframe(pd.DataFrame({
+            "combination": [describe_choice(tuned.spec_at(i)) for i in closest.index],
+            "nDCG@10": closest["ndcg@10"], "predicted ms": closest["latency_ms"], "over by ms": closest["over_ms"]}),
+            hide_index=True, width="stretch", column_config={
+                "nDCG@10": st.column_config.NumberColumn(format="%.3f"),
+                "predicted ms": st.column_config.NumberColumn(format="%.1f"),
+                "over by ms": st.column_config.NumberColumn(format="%.1f")})
+        st.caption("Raise the budget (sidebar), or make the first pass cheaper: predicted costs come from timings on "
+                   "this machine, so a busy machine predicts more.")
     else:
         best = tuned.spec_at(chosen)
         row = tuned.table.loc[chosen]
-        said = (f"Recommended: **{best.describe()}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
-                f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query.")
+        first = tuned.table[tuned.table["first_pass_only"]]
+        versus = ""
+        if len(first) and best.stages:
+            fp = first.iloc[0]
+            versus = f" (the first pass alone: nDCG@10 {fp['ndcg@10']:.3f}, {fp['latency_ms']:.1f} ms)"
+        said = (f"Recommended: **{describe_choice(best)}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
+                f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query{versus}.")
+        if not best.stages:
+            said += (" No stage beats the first pass within this budget and grid: the first pass alone is the best "
+                     "choice here.")
         if row["latency_ms"] > tuned.budget_ms:   # only an objective that ignores the budget gets here
             st.warning(said + f" That is over the {tuned.budget_ms:g} ms budget: this objective ignores it.")
         else:
             st.success(said)
         if st.button("Apply the recommendation", key="tune-apply"):
-            # Only the cut-offs: the scorers are the current cascade's (the context guarantees it).
-            state.set_spec(spec.with_keeps(pool_size=best.pool_size, keeps=[s.keep for s in best.stages],
-                                           final_k=best.final_k))
+            # Cut-offs and combinations; the scorers are the current cascade's (the context guarantees
+            # it), or none when the first pass alone won.
+            state.set_spec(replace(best, name=spec.name))
             st.rerun()
         h = holdout_section(tuned, rule, objective)
     with st.expander("Every combination"):
         st.dataframe(tuned.table.sort_values("latency_ms"), hide_index=True, width="stretch", column_config={
+            "first_pass_only": st.column_config.CheckboxColumn("first pass alone"),
             "pool_size": st.column_config.NumberColumn("pool size"),
             "final_k": st.column_config.NumberColumn("final k"),
             "ndcg@10": st.column_config.NumberColumn("nDCG@10", format="%.3f"),
@@ -183,18 +221,36 @@ def report_html(title, summary, result, exp, spec, curves, plateaus, tuning) -> 
                charts.recall_funnel({s.name: s.per_query["recall"] for s in result.evaluation.steps},
                                     list(result.evaluation.funnel)),
                charts.recall_curves(curves, plateaus, dict(zip(spec.stage_names, spec.keeps)))]
-    tables = {"Metrics per stage": result.evaluation.table(corpus_size=len(exp.dataset.corpus))}
+    lift = first_pass_lift(result.run, result.evaluation, result.latency)
+    tables = {}
+    warnings = []
+    if spec.stages:
+        tables["Against the first pass alone"] = flag_worse(
+            lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}", "change (points)": "{:+.1f}",
+                           "Wilcoxon p": "{:.2g}"}, ["change (points)"])
+        changes = stage_changes_table(result)
+        change_cols = [c for c in changes.columns if "change" in c]
+        tables["What each stage does to the list it receives"] = flag_worse(
+            changes, {**{c: "{:+.1f}" for c in change_cols},
+                      **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
+                      "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols)
+        if lift.worse:
+            warnings.append("This cascade ranks worse than its own first pass on "
+                            + ", ".join(f"{m} ({lift.changes[m].points:+.1f} points)" for m in lift.worse) + ".")
+    tables["Metrics per stage"] = result.evaluation.table(corpus_size=len(exp.dataset.corpus))
+    tables["Provenance: what made these scores and timings"] = provenance_table(exp.provenance_report())
     if tuning is not None:
         tuned, front, current, chosen, h, _ = tuning
         figures.append(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms))
         if h is not None:
             tables["Held-out validation"] = h.folds
     try:
-        findings = [(f.title, f"{f.explanation} Fix: {f.fix}")
-                    for f in doctor.diagnose(result.run, exp.relevance, exp.cost_models())]
+        findings = [(f.title, f"{f.explanation} Fix: {f.fix}", f.severity)
+                    for f in doctor.diagnose(result.run, exp.relevance, exp.cost_models(),
+                                             extra=exp.provenance_checks())]
     except CascadeError as exc:  # the report still has everything else
         findings = [("The doctor could not run", str(exc))]
-    return html_report(title, summary, figures, tables, findings=findings)
+    return html_report(title, summary, figures, tables, findings=findings, warnings=warnings)
 
 
 def export_section(result, exp, spec, curves, plateaus, tuning):
@@ -211,6 +267,11 @@ def export_section(result, exp, spec, curves, plateaus, tuning):
     summary = {"dataset": state.dataset_label(), "queries": str(len(exp.queries)),
                "nDCG@10": f"{result.evaluation.final.means['ndcg@10']:.3f}",
                "predicted latency": f"{result.latency.total_ms:.1f} ms per query"}
+    if spec.stages:
+        lift = first_pass_lift(result.run, result.evaluation, result.latency)
+        summary["against the first pass alone"] = "; ".join(
+            f"{m} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points, Wilcoxon p {c.test.wilcoxon_p:.2g})"
+            for m, c in lift.changes.items()) + f"; the stages add {lift.added_ms:.1f} ms per query"
     if tuning is not None:
         summary.update({"tuning objective": tuning[-1], "tuning budget": f"{tuning[0].budget_ms:.0f} ms per query"})
     title = f"Cascade report: {spec.describe()}"

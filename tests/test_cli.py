@@ -35,6 +35,17 @@ def test_eval_prints_and_writes_the_report(tiny_beir, tiny_cross_encoder, tmp_pa
     assert all(s["latency_ms"] > 0 for s in report["stages"])
     assert all(s["measured_ms"]["p50"] > 0 for s in report["stages"])
     assert len(report["sample_query"]["results"]) == 5
+    # against the first pass alone, and each stage against its input and against the cascade without it
+    assert set(report["first_pass"]) == {"ndcg@10", "mrr@10", "recall@10"}
+    assert report["first_pass"]["ndcg@10"] == pytest.approx(report["stages"][0]["metrics"]["ndcg@10"])
+    assert report["lift"]["metrics"]["ndcg@10"]["after"] == pytest.approx(report["metrics"]["ndcg@10"])
+    assert report["stages"][0]["change_vs_input"] is None and report["stages"][0]["contribution"] is None
+    cross = report["stages"][2]
+    assert cross["change_vs_input"]["ndcg@10"]["before"] == pytest.approx(report["stages"][1]["metrics"]["ndcg@10"])
+    assert cross["contribution"]["without"].endswith("-> 15 -> final 5") and not cross["contribution"]["missing_scores"]
+    # without the bi-encoder, the cross-encoder would see candidates it never scored: said, not guessed
+    assert "no stored score" in report["stages"][1]["contribution"]["missing_scores"]
+    assert {s["step"] for s in report["provenance"]["steps"]} == {"first pass", "bi-encoder", "cross-encoder"}
 
     # The same run again: everything comes from the store.
     again = cascade("eval", "--dataset", str(tiny_beir), "--first-pass", "bm25", "--pool-size", "30",
@@ -189,7 +200,7 @@ def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path)
     from cascade_core.cascade import CascadeSpec
     from cascade_core.data import load_dataset
     from cascade_core.experiment import Experiment
-    from cascade_core.tuning import best_within_budget, cutoff_grid, grid_search
+    from cascade_core.tuning import best_within_budget, grid_search, tuning_grid
     from cascade_core.workspace import Workspace
 
     home, saved, report_path = tmp_path / "home", tmp_path / "tuned.yaml", tmp_path / "tune.json"
@@ -207,7 +218,7 @@ def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path)
     ws = Workspace(home)
     try:
         exp = Experiment(load_dataset(tiny_beir, split="test"), given, ws)
-        tuned = grid_search(exp, cutoff_grid(given, values=4), 10000)
+        tuned = grid_search(exp, tuning_grid(given, values=4), 10000)
         best = best_within_budget(tuned)
     finally:
         ws.close()
@@ -215,6 +226,12 @@ def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path)
     assert report["recommended"]["index"] == best
     assert len(report["combinations"]) == len(tuned.specs) and len(report["held_out"]["folds"]) == 3
     assert report["combinations"][best]["ndcg@10"] == pytest.approx(tuned.table.loc[best, "ndcg@10"])
+    # the recommendation says how each stage combines, not only where it cuts
+    (stage,) = report["recommended"]["stages"]
+    chosen = tuned.spec_at(best).stages[0]
+    assert (stage["keep"], stage["combine"]) == (chosen.keep, chosen.combine)
+    assert stage["weight"] == (chosen.weight if chosen.combine == "norm-sum" else None)
+    assert sum(c["first_pass_only"] for c in report["combinations"]) == 1   # the first pass alone is a candidate
 
     # Tuning again scores nothing: every combination lies within what the first run stored.
     again = cascade(*args, home=home)
@@ -226,17 +243,28 @@ def test_tune_with_a_budget_nothing_fits_says_so(tiny_beir, tmp_path):
                   "--final-k", "5", "--budget-ms", "0.001", home=tmp_path / "home")
     assert res.returncode == 0, res.stderr
     assert "No combination fits a 0.001 ms budget" in res.stdout
+    # ... and the closest options, with how far over the budget each is
+    assert "The closest" in res.stdout and " ms over" in res.stdout
 
 
 def test_doctor_prints_every_check_with_its_verdict(tiny_beir, tmp_path):
     res = cascade("doctor", "--dataset", str(tiny_beir), "--pool-size", "5", "--stage", "bi:all-MiniLM-L6-v2@5",
-                  "--final-k", "5", home=tmp_path / "home")
+                  "--final-k", "5", "--json", str(tmp_path / "doctor.json"), home=tmp_path / "home")
     assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "doctor.json").read_text())
+    for f in report["findings"]:
+        assert {"check", "severity", "stage", "evidence", "fix"} <= set(f)
+        assert f["severity"] in ("ok", "info", "warning")
+    by_check = {f["check"]: f for f in report["findings"]}
+    assert by_check["pool-too-small"]["severity"] == "warning" and by_check["pool-too-small"]["fix"]
+    assert by_check["harmful-stage"]["stage"] == "bi-encoder"
+    # scored just now, by this machine: provenance and latency are both known and consistent
+    assert {f["severity"] for f in report["findings"] if f["check"] in ("provenance", "latency-machine")} == {"ok"}
     assert "[ok] Quality gap" in res.stdout and "Latency against a single pass" in res.stdout
     assert "[ok] Score scales" in res.stdout
     # the first pass is retrieved deeper (--depth) than the 5-document pool: recall still rises
     # past it on this corpus, so the pool is flagged, with its evidence (recalls in per cent)
     assert "[WARNING] Pool too small" in res.stdout
     assert "Fix: Raise the pool" in res.stdout and "recall at the pool = " in res.stdout
-    assert "1 finding(s)." in res.stdout
-    assert "finding(s)." in res.stdout
+    n_flagged = sum(f["status"] == "flagged" for f in report["findings"])
+    assert f"{n_flagged} finding(s)." in res.stdout

@@ -45,8 +45,21 @@ class ScoreMatrix:
     retrieved_depth: int | None = None  # first-pass depth stored for every query (None: N)
 
     @property
+    def lengths(self) -> np.ndarray:
+        """Each query's first-pass list length (shorter than the depth where a list ran out)."""
+        return (np.asarray(self.docs) >= 0).sum(axis=1)
+
+    @property
     def depth(self) -> int:
         return self.docs.shape[1]
+
+    def without_stage(self, index: int) -> "ScoreMatrix":
+        """The same scores without stage ``index``'s (0-based): what a spec without that stage
+        simulates from (stage scores are matched to a spec's stages by position)."""
+        from dataclasses import replace
+
+        return replace(self, stage_scores=self.stage_scores[:index] + self.stage_scores[index + 1:],
+                       scorer_ids=self.scorer_ids[:index + 1] + self.scorer_ids[index + 2:])
 
     def __post_init__(self):
         self.docs = np.asarray(self.docs)
@@ -165,24 +178,5 @@ def simulate(spec: CascadeSpec, matrix: ScoreMatrix) -> CascadeRun:
 
 
 def _combine(stage: StageSpec, raw: np.ndarray, incoming: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """The score a stage ranks by. ``incoming`` is already in incoming rank order."""
-    if stage.combine == "replace":
-        return raw
-    if stage.combine == "rrf":
-        key = np.where(valid, raw, -np.inf)
-        new_rank = np.argsort(np.argsort(-key, axis=1, kind="stable"), axis=1) + 1
-        old_rank = np.arange(1, raw.shape[1] + 1)[None, :]
-        return 1.0 / (stage.rrf_k + new_rank) + 1.0 / (stage.rrf_k + old_rank)
-    if stage.combine == "norm-sum":
-        return stage.weight * _minmax(raw, valid) + (1 - stage.weight) * _minmax(incoming, valid)
-    raise SpecError(f"unknown combine {stage.combine!r}")
-
-
-def _minmax(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Min-max normalise each row over its valid entries (a constant row becomes 1)."""
-    lo = np.where(valid, x, np.inf).min(axis=1, keepdims=True)
-    hi = np.where(valid, x, -np.inf).max(axis=1, keepdims=True)
-    span = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), 1.0)
-    return np.where(valid, out, 0.0)
+    """The score a stage ranks by (see :mod:`cascade_core.fusion`). ``incoming`` is in incoming rank order."""
+    return stage.fusion.combine(raw, incoming, valid)

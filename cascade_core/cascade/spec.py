@@ -31,12 +31,12 @@ from dataclasses import dataclass, field, replace
 import yaml
 
 from ..errors import SpecError
+from ..fusion import COMBINES, Fusion, make_fusion
 from ..scorers import (ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class,
                        scorer_kinds)
 
 MAX_STAGES = 4
 MAX_POOL = 10_000
-COMBINES = ("replace", "rrf", "norm-sum")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,15 @@ class StageSpec:
     combine: str = "replace"
     rrf_k: float = 60.0
     weight: float = 0.5
+
+    @property
+    def fusion(self) -> Fusion:
+        """How this stage meets the incoming order (:mod:`cascade_core.fusion`)."""
+        return make_fusion(self.combine, self.rrf_k, self.weight)
+
+    def with_fusion(self, fusion: Fusion) -> "StageSpec":
+        """A copy combining by ``fusion`` (what the tuner and the doctor's fixes try)."""
+        return replace(self, combine=fusion.name, **fusion.params())
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "scorer": self.scorer.to_dict(), "keep": self.keep}
@@ -133,6 +142,30 @@ class CascadeSpec:
         stages = self.stages[:n_stages]
         last = stages[-1].keep if stages else self.pool_size
         return replace(self, stages=stages, final_k=min(self.final_k, last))
+
+    def scorer_key(self) -> str:
+        """What must be scored, and nothing else: the first pass and each stage's scorer, in order.
+
+        Cut-offs, combinations and names are left out: every spec with the same key simulates from
+        one stored score matrix (one :class:`~cascade_core.experiment.Experiment`). The one
+        answer to "do these two specs share scorers?".
+
+        >>> a = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+        ...     "stages": [{"scorer": {"kind": "bi", "model": "m"}, "keep": 20}]})
+        >>> b = a.with_keeps(pool_size=50, keeps=[5], final_k=5)
+        >>> a.scorer_key() == b.scorer_key(), a.scorer_key() == a.prefix(0).scorer_key()
+        (True, False)
+        """
+        configs = [(self.first_pass, True)] + [(st.scorer, False) for st in self.stages]
+        return json.dumps([{**c.to_dict(), "kind": canonical_kind(c.kind, retriever=r)} for c, r in configs],
+                          sort_keys=True)
+
+    @classmethod
+    def widest(cls, scorer_key: str) -> "CascadeSpec":
+        """The widest spec over a :meth:`scorer_key`'s scorers (pool and every keep at the limit)."""
+        configs = [_scorer_config(c, "scorer key") for c in json.loads(scorer_key)]
+        return cls(first_pass=configs[0], pool_size=MAX_POOL, final_k=1,
+                   stages=tuple(StageSpec(c, keep=MAX_POOL) for c in configs[1:]))
 
     def describe(self) -> str:
         parts = [self.first_pass.label, str(self.pool_size)]

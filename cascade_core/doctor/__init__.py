@@ -11,9 +11,15 @@ deeper pool would hand the stages relevant documents it now throws away (and so 
 loses at least that share). Needs the first pass stored deeper than the pool. Fix: the pool at
 the plateau of the first pass's recall curve (the smallest k within half a point of its maximum,
 as the Evaluate page marks it), with its predicted latency; where the later stages have scores
-for the extra candidates, the fix is simulated, and when it would *not* raise the final quality
-(the stages do not rank the recovered documents into their lists) the finding says so and is
-only ``info``.
+for the extra candidates, the fix is simulated, and when it would not raise the final nDCG@10 or
+recall by at least ``pool_min_payoff`` (half a point: the stages do not rank the recovered
+documents into their lists) the finding says so and is only ``info``.
+
+**Harmful stage** (``harmful-stage``, :mod:`.harm`): a stage whose output ranks worse than the list
+it received. **Depth against quality** (``depth-quality``, :mod:`.depth`): a stage handed so many
+candidates that quality falls while recall rises ("phantom" hits). **Provenance** (``provenance``,
+``latency-machine``, :mod:`.provenance`): stored scores from mixed or changed model revisions or
+library versions, and latency measured on another machine. Each module states its criterion.
 
 **Quality gap too wide** (``quality-gap``): a cheap step too poor for the heavier stage after it
 to recover. For each step followed by a heavier stage (the first pass always counts as cheaper;
@@ -60,26 +66,26 @@ step's scores split relevant / non-relevant, raw or as each normalisation sees t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .cascade.simulate import CascadeRun, _minmax, simulate
-from .compare import baseline_spec, heaviest_stage, list_lengths, models_for, predicted_latency
-from .errors import MissingScoresError
-from .evaluation import Relevance, evaluate_run
-from .flow import relevant_kept
-from .latency import CostModel
-from .scorers import canonical_kind
-from .tuning import default_grid, plateau, recall_curve
+from ..cascade.simulate import CascadeRun, simulate
+from ..compare import baseline_spec, heaviest_stage, list_lengths, models_for, predicted_latency
+from ..errors import MissingScoresError
+from ..evaluation import Relevance, evaluate_run
+from ..flow import relevant_kept
+from ..fusion import FUSIONS, RRF, minmax
+from ..latency import CostModel
+from ..scorers import canonical_kind
+from ..tuning import default_grid, plateau, recall_curve
+from . import harm
+from .depth import check_depth_quality
+from .findings import Check, Finding, Thresholds, format_evidence
 
-# What each way of meeting earlier scores does to score scales (all built-in ones are safe).
-NORMALISED_COMBINES = {
-    "replace": "the stage's own score alone: nothing is mixed",
-    "rrf": "reciprocal rank fusion: ranks only, score scales do not matter",
-    "norm-sum": "min-max normalised per list, then a weighted sum",
-}
+# What each way of meeting earlier scores does to score scales (every built-in one is safe).
+NORMALISED_COMBINES = {name: f.scale_note for name, f in FUSIONS.items()}
 NORMALISATIONS = {
     "raw": "the scorer's own output (BM25, cosine similarity, cross-encoder logits)",
     "min-max": "per query's list, (s - min) / (max - min): what norm-sum (stage combine, hybrid fusion) sums",
@@ -87,55 +93,31 @@ NORMALISATIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    pool_min_gain: float = 0.02      # recall still rising: +2 points between the pool and depth N
-    gap_min_loss: float = 0.10       # cheap step drops >= 10% of the relevant documents it receives
-    gap_min_ndcg: float = 0.05       # ... and the heavy stage ranks its candidates >= 5 points better
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One failure mode found: what, how sure, the numbers, and what to do."""
-
-    kind: str                        # pool-too-small | quality-gap | latency-regression | score-scales
-    severity: str                    # "warning", or "info" where the evidence says it costs little
-    title: str
-    explanation: str
-    evidence: dict = field(default_factory=dict)
-    fix: str = ""
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check's verdict, flagged or not, with a one-line reason."""
-
-    kind: str
-    title: str
-    status: str                      # flagged | ok | not checked | not applicable
-    summary: str
-    finding: Finding | None = None
-    evidence: dict = field(default_factory=dict)
-
-
 def diagnose(run: CascadeRun, relevance: Relevance | None, cost_models: list[CostModel],
-             thresholds: Thresholds = Thresholds()) -> list[Finding]:
+             thresholds: Thresholds = Thresholds(), extra: list[Check] | None = None) -> list[Finding]:
     """The failure modes present in ``run`` (an empty list for a healthy cascade)."""
-    return [c.finding for c in run_checks(run, relevance, cost_models, thresholds) if c.finding]
+    return [c.finding for c in run_checks(run, relevance, cost_models, thresholds, extra) if c.finding]
 
 
 def run_checks(run: CascadeRun, relevance: Relevance | None, cost_models: list[CostModel],
-               thresholds: Thresholds = Thresholds()) -> list[Check]:
-    """Every check's verdict, in a fixed order (pool, gap, latency, scales)."""
+               thresholds: Thresholds = Thresholds(), extra: list[Check] | None = None) -> list[Check]:
+    """Every check's verdict, in a fixed order: pool, quality gaps, harmful stages, depth against
+    quality, latency, score scales, then ``extra`` (checks that need more than the run, such as the provenance of
+    the stored scores: :meth:`Experiment.provenance_checks`)."""
     checks = []
     if relevance is None:
-        for kind, title in (("pool-too-small", "Stage-one pool size"), ("quality-gap", "Quality gap between stages")):
+        for kind, title in (("pool-too-small", "Stage-one pool size"), ("quality-gap", "Quality gap between stages"),
+                            (harm.KIND, "Does each stage rank better than its input?")):
             checks.append(Check(kind, title, "not checked", "needs relevance judgments: this dataset has none"))
+        checks.extend(check_depth_quality(run, relevance))
     else:
         checks.append(check_pool(run, relevance, cost_models, thresholds))
         checks.extend(check_quality_gaps(run, relevance, cost_models, thresholds))
+        checks.extend(harm.check_harmful_stages(run, relevance))
+        checks.extend(check_depth_quality(run, relevance))
     checks.append(check_latency(run, cost_models))
     checks.append(check_score_scales(run))
+    checks.extend(extra or [])
     return checks
 
 
@@ -185,10 +167,12 @@ def check_pool(run: CascadeRun, relevance: Relevance, cost_models: list[CostMode
         d_ndcg, d_rec = effect["final nDCG@10 change (points)"], effect["final recall change (points)"]
         verdict = (f" Simulated with the stored scores, the final list's nDCG@10 changes by {d_ndcg:+.1f} points "
                    f"and its recall by {d_rec:+.1f}.")
-        if d_ndcg <= 0 and d_rec <= 0:
+        if d_ndcg < thresholds.pool_min_payoff and d_rec < thresholds.pool_min_payoff:
+            # Under half a point either way is not worth the latency of a deeper pool: a note.
             severity = "info"
-            verdict += (" The later stages do not rank the recovered documents into their lists, so a bigger pool "
-                        "alone does not pay here: a stronger rerank stage would.")
+            verdict += (f" The later stages rank too few of the recovered documents into their lists (under "
+                        f"{thresholds.pool_min_payoff:g} points either way), so a bigger pool alone does not pay "
+                        "here: a stronger rerank stage would.")
     # A note's headline must not read as "raise the pool" when the simulation says it would not pay.
     headline = ("Pool too small" if severity == "warning"
                 else "Relevant documents lie below the pool, but a deeper pool would not pay")
@@ -258,7 +242,8 @@ def check_quality_gaps(run: CascadeRun, relevance: Relevance, cost_models: list[
             checks.append(Check(kind, pair_title, "not applicable",
                                 f"{heavy} ranks its candidates {100 * gap:+.1f} nDCG@10 points against {cheap}: "
                                 f"no better than the step before it, so there is no gap for it to close; whether "
-                                f"it pays for itself is the stage-lift question", evidence=ev))
+                                f"it ranks worse than its input is the harmful-stage check's question", evidence=ev,
+                                stage=heavy))
             continue
         if loss < thresholds.gap_min_loss or gap < thresholds.gap_min_ndcg:
             why = (f"{cheap} drops {loss:.1%} of the relevant documents it receives"
@@ -432,26 +417,9 @@ def _rescale(raw: np.ndarray, valid: np.ndarray, scale: str, rrf_k: float) -> np
     if scale == "raw":
         return raw
     if scale == "min-max":
-        return _minmax(np.where(valid, raw, 0.0), valid)
-    key = np.where(valid, raw, -np.inf)
-    rank = np.argsort(np.argsort(-key, axis=1, kind="stable"), axis=1) + 1
-    return 1.0 / (rrf_k + rank)
+        return minmax(np.where(valid, raw, 0.0), valid)
+    return RRF(rrf_k).rank_scores(raw, valid)
 
 
 def _stat(fn, v) -> float:
     return float(fn(v)) if len(v) else math.nan
-
-
-def format_evidence(value, name: str = "") -> str:
-    """An evidence value for people: recalls and shares (0-1) as percentages, floats to 3 digits.
-
-    >>> format_evidence(0.1234, "share dropped"), format_evidence(12.345, "gap (points)"), format_evidence(7)
-    ('12.3%', '12.3', '7')
-    """
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "?"
-        if "share" in name or name.startswith("recall"):
-            return f"{value:.1%}"
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .search import GridResult, Rule, best_within_budget
+from .search import GridResult, Rule, best_within_budget, choice_columns
 
 
 @dataclass
@@ -57,7 +57,7 @@ def holdout_validation(result: GridResult, k: int = 5, repeats: int = 2, seed: i
     n = result.per_query.shape[1]
     k = max(2, min(k, n))
     rows = []
-    cutoff_cols = [c for c in result.table.columns if c == "pool_size" or c.startswith("keep ")]
+    cutoff_cols = choice_columns(result.table)   # cut-offs and combinations: the whole choice
     for r in range(repeats):
         for f, test in enumerate(_folds(n, k, seed + r)):
             train = np.setdiff1d(np.arange(n), test)

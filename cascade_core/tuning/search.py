@@ -5,6 +5,11 @@ recall; its latency is predicted from the cost models with the candidates each s
 Combinations whose pairs were never scored are marked ``covered = False`` (score the grid first:
 ``Experiment.ensure_scores`` for each spec scores only what is missing).
 
+:func:`tuning_grid` searches how the stages combine as well as where they cut: each stage may
+``replace`` the incoming order or fuse with it (``rrf``, ``norm-sum`` at a few weights, see
+:mod:`cascade_core.fusion`), and "the first pass alone" is always a candidate, so a cascade that
+does not beat its own first pass can never be recommended over it.
+
 Two objectives choose a combination (:data:`OBJECTIVES`, by name): the best nDCG@10 within the
 budget, or the cheapest within a point of the best recall@10. Each is a rule
 ``rule(result, queries=None) -> index or None``, so held-out validation can re-apply the very
@@ -26,11 +31,16 @@ import pandas as pd
 from ..cascade.simulate import simulate
 from ..cascade.spec import CascadeSpec
 from ..errors import MissingScoresError, SpecError
-from ..latency import predict_latency
+from ..fusion import RRF, Fusion, NormSum, Replace
+from ..latency import predict_spec_latency
 from ..metrics import evaluate
 
 QUALITY = "ndcg@10"
 RECALL = "recall@10"
+# The combinations the tuner tries per stage by default: replace, RRF with the usual k, and a
+# normalised sum at three weights (a small grid: each weight multiplies the grid's size).
+DEFAULT_FUSIONS: tuple[Fusion, ...] = (Replace(), RRF(60), NormSum(0.3), NormSum(0.5), NormSum(0.7))
+FIRST_PASS_ONLY = "first pass only"
 
 
 @dataclass
@@ -91,6 +101,47 @@ def cutoff_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None)
     return specs
 
 
+def first_pass_only(spec: CascadeSpec) -> CascadeSpec:
+    """``spec``'s first pass alone, its own top ``final_k`` as the final list (no stage)."""
+    return replace(spec, stages=(), pool_size=spec.final_k, final_k=spec.final_k, name=FIRST_PASS_ONLY)
+
+
+def tuning_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None,
+                fusions: tuple[Fusion, ...] | None = DEFAULT_FUSIONS, with_first_pass: bool = True) -> list[CascadeSpec]:
+    """Cut-offs (:func:`cutoff_grid`) times each stage's way of combining (``fusions``), plus the
+    first pass alone. ``fusions=None`` keeps each stage's own combination (cut-offs only).
+
+    >>> from cascade_core.cascade import CascadeSpec
+    >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+    ...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 20}]})
+    >>> grid = tuning_grid(spec, values=3)
+    >>> len(grid), grid[-1].describe()
+    (41, 'bm25 -> 10 -> final 10')
+    >>> sorted({s.stages[0].fusion.label for s in grid if s.stages})
+    ['norm-sum 0.3', 'norm-sum 0.5', 'norm-sum 0.7', 'replace', 'rrf k=60']
+    """
+    import itertools
+
+    cuts = cutoff_grid(spec, values=values, max_pool=max_pool)
+    if not fusions or not spec.stages:
+        specs = list(cuts)
+    else:
+        specs = []
+        for cut in cuts:
+            for choice in itertools.product(fusions, repeat=len(spec.stages)):
+                specs.append(replace(cut, stages=tuple(st.with_fusion(f) for st, f in zip(cut.stages, choice))))
+        if spec not in specs:
+            specs.append(spec)
+    if with_first_pass and spec.stages:
+        specs.append(first_pass_only(spec))
+    return specs
+
+
+def choice_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a grid table that say what was chosen: pool size, each keep, each combine."""
+    return [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "combine "))]
+
+
 def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = None,
                 progress=None) -> GridResult:
     """Simulate and score every spec (same scorers as ``experiment``'s) from stored scores."""
@@ -101,10 +152,11 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
         raise SpecError("tuning needs relevance judgments: this dataset has none")
     models = experiment.cost_models()
     rows, per_query, per_query_recall = [], [], []
-    tracker = ProgressTracker("tuning: simulating cut-off combinations", len(specs), progress, "specs")
+    tracker = ProgressTracker("tuning: simulating combinations", len(specs), progress, "specs")
     for spec in specs:
         row = {"pool_size": spec.pool_size, **{f"keep {st.name}": st.keep for st in spec.stages},
-               "final_k": spec.final_k}
+               **{f"combine {st.name}": st.fusion.label for st in spec.stages},
+               "final_k": spec.final_k, "first_pass_only": not spec.stages}
         try:
             run = simulate(spec, matrix)
         except MissingScoresError:
@@ -115,14 +167,19 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
             continue
         cols, valid = run.final.kept()
         values = evaluate(relevance.lists(cols, valid), [QUALITY, RECALL])
-        n_in = [float(run.steps[0].n_kept.mean())] + [float(st.n_in.mean()) for st in run.steps[1:]]
-        latency = predict_latency(spec.stage_names, n_in, models, budget_ms)
+        latency = predict_spec_latency(spec, matrix.lengths, models, budget_ms)
         rows.append({**row, QUALITY: float(np.nanmean(values[QUALITY])), RECALL: float(np.nanmean(values[RECALL])),
                      "latency_ms": latency.total_ms, "covered": True})
         per_query.append(values[QUALITY])
         per_query_recall.append(values[RECALL])
         tracker.advance(1)
     table = pd.DataFrame(rows)
+    # Stage columns of the first-pass-only row: no such stage (not NaN, which reads as "unknown").
+    for c in table.columns:
+        if c.startswith("combine "):
+            table[c] = table[c].fillna("-")
+        elif c.startswith("keep "):
+            table[c] = table[c].astype("Int64")   # whole numbers, <NA> where the stage is absent
     table["within_budget"] = _within(table, budget_ms)
     return GridResult(specs, table, np.asarray(per_query), list(matrix.query_ids), budget_ms,
                       np.asarray(per_query_recall))
@@ -164,6 +221,17 @@ def cheapest_within_recall(result: GridResult, tolerance: float = 0.01,
     ok = covered & (recall >= np.nanmax(recall[covered]) - tolerance)
     latency = np.where(ok, t["latency_ms"].to_numpy(), np.inf)
     return int(np.argmin(latency))
+
+
+def closest_over_budget(result: GridResult, n: int = 3) -> pd.DataFrame:
+    """When nothing fits the budget: the ``n`` cheapest non-dominated combinations over it, with
+    how far over they are (``over_ms``). Empty when something fits or nothing is covered."""
+    t = result.table
+    if result.budget_ms is None or t["within_budget"].any() or not t["covered"].any():
+        return t.iloc[0:0].assign(over_ms=[])
+    front = pareto_front(t["latency_ms"].to_numpy(), t[QUALITY].to_numpy())
+    rows = t.loc[front].sort_values("latency_ms").head(n)
+    return rows.assign(over_ms=rows["latency_ms"] - result.budget_ms)
 
 
 Rule = Callable[..., "int | None"]   # rule(result, queries=None) -> chosen index or None

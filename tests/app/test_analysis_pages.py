@@ -57,14 +57,23 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
     at.run()
     assert not at.error and not at.exception
     exp, spec = experiment_for(demo_state, at.session_state["spec"])
-    means = exp.run(spec).evaluation.final.means
-    shown = {m.label: m.value for m in at.metric}
-    assert shown["nDCG@10"] == f"{means['ndcg@10']:.3f}"
-    assert shown["MRR@10"] == f"{means['mrr@10']:.3f}"
-    table = at.dataframe[0].value
+    result = exp.run(spec)
+    means = result.evaluation.final.means
+    first = result.evaluation.steps[0].means
+    shown = {m.label: m for m in at.metric}
+    assert shown["nDCG@10"].value == f"{means['ndcg@10']:.3f}"
+    assert shown["MRR@10"].value == f"{means['mrr@10']:.3f}"
+    # each headline card says its change against the first pass alone, in points
+    for label, metric in (("nDCG@10", "ndcg@10"), ("MRR@10", "mrr@10"), ("Recall@10", "recall@10")):
+        assert shown[label].delta == f"{100 * (means[metric] - first[metric]):+.1f} pts vs first pass"
+    tables = [d.value for d in at.dataframe]
+    lift = next(t for t in tables if "first pass" in t.columns and "cascade" in t.columns)
+    assert lift.loc["nDCG@10", "first pass"] == pytest.approx(first["ndcg@10"])
+    assert lift.loc["nDCG@10", "cascade"] == pytest.approx(means["ndcg@10"])
+    table = next(t for t in tables if "candidates in" in t.columns)
     assert table["candidates in"].iloc[0] == len(exp.dataset.corpus)     # the same number Flow shows
     assert table["recall"].is_monotonic_decreasing or table["recall"].iloc[:-1].is_monotonic_decreasing
-    assert len(at.dataframe[1].value) == len(exp.queries)
+    assert len(tables[-1]) == len(exp.queries)
 
     v = at.session_state["spec_version"]
     at.slider(key=f"cut-v{v}-pool").set_value(30).run()

@@ -31,7 +31,8 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
 
     cmp = compare.single_pass(result, costs, make)
     pd.testing.assert_frame_equal(at.dataframe[0].value, cmp.table(), check_names=False)
-    assert cmp.same_as_cascade and "its own single pass" in at.info[0].value
+    # the demo's stage fuses with BM25; its single pass is the same stage replacing BM25's order
+    assert not cmp.same_as_cascade and cmp.baseline.spec.stages[0].combine == "replace"
 
     lift = compare.stage_lifts(result, make, cost_models=costs)
     shown = at.dataframe[1].value
@@ -39,14 +40,15 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     for col in ("recall@10 lift (points)", "ndcg@10 lift (points)"):
         assert shown.loc["bi-encoder", col] == pytest.approx(lift.table().loc["bi-encoder", col])
 
-    # one stage: wins and losses default to "without bi-encoder" (the single pass is the cascade itself)
-    assert at.selectbox(key="wl-baseline").value.startswith("without bi-encoder")
-    t = compare.wins_losses(result, lift.rows[0].without.result, "ndcg@10")
+    # wins and losses default to the single pass (the stage alone, replacing)
+    assert at.selectbox(key="wl-baseline").value.startswith("single pass")
+    t = compare.wins_losses(result, cmp.baseline.result, "ndcg@10")
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Wins"], metrics["Losses"], metrics["Ties"]) == (str(t.wins), str(t.losses), str(t.ties))
     assert metrics["Mean difference"] == f"{t.mean_diff:+.4f}"
 
-    checks = doctor.run_checks(result.run, exp.relevance, costs)
+    checks = doctor.run_checks(result.run, exp.relevance, costs, extra=exp.provenance_checks())
+    assert {c.kind for c in checks} >= {"harmful-stage", "depth-quality", "provenance", "latency-machine"}
     findings = [c.finding for c in checks if c.finding]
     shown_text = [w.value for w in at.warning] + [i.value for i in at.info] + [s.value for s in at.success]
     for c in checks:
@@ -60,7 +62,7 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
             if isinstance(value, float) and ("share" in name or name.startswith("recall")):
                 assert f"{name} = {value:.1%}" in shown_finding
 
-    assert len(at.get("plotly_chart")) == 2     # per-query differences, score distributions
+    assert len(at.get("plotly_chart")) == 3     # per-query differences, depth against quality, score distributions
     dist = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance))
     pd.testing.assert_frame_equal(at.dataframe[2].value, dist, check_names=False)
 
@@ -68,7 +70,7 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     mm = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance, "min-max"))
     pd.testing.assert_frame_equal(at.dataframe[2].value, mm, check_names=False)
     at.selectbox(key="wl-metric").set_value("recall@10").run()
-    t10 = compare.wins_losses(result, lift.rows[0].without.result, "recall@10")
+    t10 = compare.wins_losses(result, cmp.baseline.result, "recall@10")
     assert {m.label: m.value for m in at.metric}["Wins"] == str(t10.wins)
 
 

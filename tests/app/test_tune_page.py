@@ -8,8 +8,8 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from cascade_core import doctor
-from cascade_core.tuning import (OBJECTIVES, best_within_budget, cutoff_grid, grid_search, holdout_validation,
-                                 recall_at_cutoffs)
+from cascade_core.tuning import (OBJECTIVES, best_within_budget, grid_search, holdout_validation,
+                                 recall_at_cutoffs, tuning_grid)
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
 
@@ -36,7 +36,7 @@ def tuned_page(demo_state, budget=1000.0, objective=None):
 
 def library_grid(demo_state, at, budget):
     exp, spec = experiment_for(demo_state, at.session_state["spec"])
-    grid = cutoff_grid(spec, values=at.slider(key="tune-values").value,
+    grid = tuning_grid(spec, values=at.slider(key="tune-values").value,
                        max_pool=int(at.number_input(key="tune-max-pool").value))
     return exp, spec, grid_search(exp, grid, budget)
 
@@ -80,20 +80,57 @@ def test_recall_at_the_current_cut_off_comes_from_the_library(demo_state):
     assert table["recall at it"].to_dict() == pytest.approx(expected)
 
 
-def test_no_combination_within_an_impossible_budget(demo_state):
+@pytest.fixture
+def slow_first_pass(demo_state):
+    """The demo's first pass priced at 50 ms a query (cost records added for the test, removed
+    after): then not even the first pass alone fits a 1 ms budget, whatever this machine's speed."""
+    exp, _ = experiment_for(demo_state, demo_state["spec"])
+    store, scorer = exp.workspace.store, exp.plan.scorer_ids[0]
+    conn = store._conn()
+    before = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM costs").fetchone()[0]
+    store.record_costs(scorer, [(100, 0, 0.050)] * 5000)
+    exp._cost_models = None
+    yield exp
+    with conn:
+        conn.execute("DELETE FROM costs WHERE rowid > ?", (before,))
+    exp._cost_models = None
+
+
+def test_no_combination_within_an_impossible_budget_shows_the_closest(demo_state, slow_first_pass):
     at = tuned_page(demo_state, budget=1.0)
     assert any("No combination fits a 1 ms budget" in e.value for e in at.error)
+    closest = next(d.value for d in at.dataframe if "over by ms" in d.value.columns)
+    assert len(closest) >= 1 and (closest["over by ms"] > 0).all()
+    # the cheapest option is the first pass alone, 49 ms over
+    assert closest["predicted ms"].iloc[0] == pytest.approx(50.0)
+    assert closest["over by ms"].iloc[0] == pytest.approx(49.0)
+    assert closest["combination"].iloc[0] == "bm25 -> 10 -> final 10"
 
 
-def test_a_new_budget_is_judged_without_tuning_again_and_quoted_as_used(demo_state):
+def test_a_new_budget_is_judged_without_tuning_again_and_quoted_as_used(demo_state, slow_first_pass):
     at = tuned_page(demo_state, budget=1000.0)
     assert not at.error
     sidebar_budget(at).set_value(1.0).run()
     # The message quotes the budget the (absent) choice was made against: the sidebar's.
     assert [e.value for e in at.error if "No combination fits" in e.value] == [
-        "No combination fits a 1 ms budget: raise the budget or drop a stage."]
+        "No combination fits a 1 ms budget, not even the first pass alone. The closest (the cheapest on the "
+        "Pareto frontier) and how far over each is:"]
     assert not at.success
     assert {m.label: m.value for m in at.metric}["Budget (ms per query)"] == "1"
+
+
+def test_the_tuner_searches_how_stages_combine_and_the_first_pass_alone(demo_state):
+    at = tuned_page(demo_state)
+    exp, spec, lib = library_grid(demo_state, at, 1000.0)
+    table = lib.table
+    assert table["first_pass_only"].sum() == 1
+    assert set(table["combine bi-encoder"]) == {"-", "replace", "rrf k=60", "norm-sum 0.3", "norm-sum 0.5",
+                                                "norm-sum 0.7"}
+    best = lib.spec_at(best_within_budget(lib))
+    at.button(key="tune-apply").click().run()
+    applied = at.session_state["spec"]
+    assert [(s.get("combine", "replace"), s.get("weight")) for s in applied["stages"]] == [
+        (st.combine, st.weight if st.combine == "norm-sum" else None) for st in best.stages]
 
 
 def test_an_objective_that_ignores_the_budget_says_so_when_its_choice_is_over_it(demo_state):
@@ -207,7 +244,8 @@ def test_html_report_has_doctor_findings_tuning_and_every_chart(demo_state, defe
     for chart_title in ("Candidates through the cascade", "Judged-relevant documents: kept vs lost",
                         "Latency budget:", "Recall funnel over the labeled queries",
                         "Recall@k of each step over the candidates it receives",
-                        "Quality vs latency of every cut-off combination", "Held-out validation", "Metrics per stage"):
+                        "Quality vs latency of every combination", "Held-out validation", "Metrics per stage",
+                        "Against the first pass alone", "What each stage does to the list it receives"):
         assert chart_title.lower() in report.lower(), chart_title
     # The Pareto chart marks the current spec and the recommendation.
     assert '"name":"current spec"' in report and '"name":"recommended"' in report

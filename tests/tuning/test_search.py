@@ -147,3 +147,28 @@ def test_a_new_budget_rejudges_without_simulating():
 def test_holdout_with_no_choice_still_reports():
     h = holdout_validation(one_hard_query().with_budget(1), k=3, repeats=1)
     assert h.folds.empty and "held-out ndcg@10" in h.folds.columns and h.in_sample_index is None
+
+
+def test_the_grid_searches_how_stages_combine_and_includes_the_first_pass_alone():
+    from cascade_core.fusion import NormSum, Replace
+    from cascade_core.tuning import closest_over_budget, first_pass_only, tuning_grid
+
+    exp, spec = constructed()
+    grid = tuning_grid(spec, values=3, fusions=(Replace(), NormSum(0.5)))
+    assert first_pass_only(spec) in grid and spec in grid
+    assert {s.stages[0].fusion.label for s in grid if s.stages} == {"replace", "norm-sum 0.5"}
+    result = grid_search(exp, grid, budget_ms=100)
+    t = result.table
+    first = t[t["first_pass_only"]]
+    assert len(first) == 1 and first["latency_ms"].iloc[0] == pytest.approx(1.0)   # the first pass alone
+    assert first["combine bi-encoder"].iloc[0] == "-" and first["keep bi-encoder"].isna().all()
+    assert set(t.loc[~t["first_pass_only"], "combine bi-encoder"]) == {"replace", "norm-sum 0.5"}
+    # held-out folds report the whole choice, combination included
+    h = holdout_validation(result, k=3, repeats=1)
+    assert "combine bi-encoder" in h.folds.columns
+    # nothing fits a tiny budget: the closest options, cheapest first, with how far over they are
+    tight = result.with_budget(0.5)
+    closest = closest_over_budget(tight)
+    assert best_within_budget(tight) is None and len(closest) >= 1
+    assert closest["over_ms"].iloc[0] == pytest.approx(0.5) and closest["first_pass_only"].iloc[0]
+    assert closest_over_budget(result).empty                  # something fits: nothing to show
