@@ -84,8 +84,8 @@ COST_SHAPES = {
     # What one query costs, in words (the Build page, the CLI's help and the docs show it). The
     # cost model fits ``fixed + per_pair * candidates`` on measured calls whatever the shape.
     "per-pair": "the model reads every (query, document) pair: cost grows with the candidates",
-    "per-query": "the query is encoded once; the documents' side is precomputed and stored, "
-                 "so each candidate adds only a lookup and a product",
+    "per-query": "the cost is mostly per query (encoding the query, or searching an index built ahead); "
+                 "each candidate adds little",
 }
 
 
@@ -177,7 +177,9 @@ class Scorer(Component):
     """Scores documents of the corpus for a query. Higher is better.
 
     ``pointwise`` scorers give each document a score that does not depend on which other
-    documents are scored with it: for them "score once, cut anywhere" is exact.
+    documents are scored with it: for them "score once, cut anywhere" is exact. A listwise one
+    (False) is stored per candidate list it saw (:mod:`cascade_core.cascade.listwise`). A kind
+    whose parameters decide declares None and sets ``pointwise`` on each instance.
     """
 
     pointwise: bool = True
@@ -280,11 +282,22 @@ def describe_kind(cls: type) -> str:
         model = "model: required"
     facts = [model]
     if issubclass(cls, Scorer):
-        facts.append("pointwise" if cls.pointwise else "listwise (scores depend on the other candidates)")
+        facts.append(pointwise_words(cls.pointwise))
     facts.append(f"cost {cls.cost_shape.replace('-', ' ')}")
     head = f"{cls.kind}: {cls.label}; {'; '.join(facts)}"
     notes = [f"    note: {cls.default_model_note}"] if cls.takes_model and cls.default_model_note else []
     return "\n".join([head] + notes + [f"    {p.describe()}" for p in cls.parameters])
+
+
+def pointwise_words(pointwise: bool | None) -> str:
+    """A kind's ``pointwise`` declaration in words: ``None`` is a kind whose parameters decide.
+
+    >>> pointwise_words(True), pointwise_words(None)
+    ('pointwise', 'pointwise or listwise, by its mode parameter')
+    """
+    if pointwise is None:
+        return "pointwise or listwise, by its mode parameter"
+    return "pointwise" if pointwise else "listwise (scores depend on the other candidates)"
 
 
 def _check_declaration(cls: type) -> None:
@@ -306,15 +319,16 @@ def params_signature(params: dict) -> str:
 
 # -- parameter declarations and checks, shared by the kinds -------------------------------------
 
-PARAM_TYPES = ("number", "int", "bool", "choice")
+PARAM_TYPES = ("number", "int", "bool", "choice", "text")
 
 
 @dataclass(frozen=True)
 class Param:
     """One parameter of a kind: name, type, default, range or choices, and a help line.
 
-    ``type``: ``number`` (int or float), ``int`` (whole number), ``bool``, or ``choice`` (one of
-    ``choices``). ``low``/``high`` bound numbers (``low_open``: strictly above ``low``).
+    ``type``: ``number`` (int or float), ``int`` (whole number), ``bool``, ``choice`` (one of
+    ``choices``) or ``text`` (a string: a server URL, the name of an environment variable).
+    ``low``/``high`` bound numbers (``low_open``: strictly above ``low``).
 
     >>> p = Param("b", "number", 0.4, low=0, high=1, help="length normalisation")
     >>> p.parse("bm25", {"b": "0.75"}), p.parse("bm25", {})
@@ -325,6 +339,8 @@ class Param:
     Traceback (most recent call last):
     ...
     cascade_core.errors.SpecError: hybrid parameter fusion must be one of rrf, norm-sum, not 'max'
+    >>> Param("base_url", "text", "", help="server URL").parse("llm", {"base_url": " http://h:8000/v1 "})
+    'http://h:8000/v1'
     """
 
     name: str
@@ -346,6 +362,13 @@ class Param:
         """``params[name]`` (or the default), checked; a ``SpecError`` names the kind and the rule."""
         if self.type == "bool":
             return bool_param(kind, params, self.name, self.default)
+        if self.type == "text":
+            value = params.get(self.name, self.default)
+            if value is None:
+                value = ""
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise SpecError(f"{kind} parameter {self.name} must be text, not {value!r}")
+            return str(value).strip()
         if self.type == "choice":
             value = params.get(self.name, self.default)
             if value not in self.choices:
@@ -359,11 +382,14 @@ class Param:
         """``name (rule, default D): help``, for help texts and listings."""
         if self.type == "bool":
             rule = "true or false"
+        elif self.type == "text":
+            rule = "text"
         elif self.type == "choice":
             rule = "one of " + ", ".join(map(str, self.choices))
         else:
             rule = _requirement(self.low, self.high, self.low_open, self.type == "int")
-        default = str(self.default).lower() if isinstance(self.default, bool) else self.default
+        default = str(self.default).lower() if isinstance(self.default, bool) else (
+            "none" if self.default == "" else self.default)
         text = f"{self.name} ({rule}, default {default})"
         return f"{text}: {self.help}" if self.help else text
 

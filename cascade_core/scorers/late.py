@@ -47,6 +47,7 @@ import numpy as np
 from ..models import ResolvedModel, _load
 from ..progress import ProgressTracker
 from .base import Param, Scorer, ScorerConfig, ScorerContext, register
+from .batching import length_sorted_batches, token_lengths
 
 DEFAULT_LATE = "all-MiniLM-L6-v2"   # a stand-in: trained for mean pooling, not MaxSim
 TOKEN_BUDGET = 8192    # tokens per model call when encoding documents
@@ -136,10 +137,7 @@ class TokenEncoder:
         return None if tid is None or tid == self.tokenizer.unk_token_id else tid
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        if not len(texts):
-            return []
-        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-        return [len(x) for x in ids]
+        return token_lengths(self.tokenizer, texts)
 
     def encode(self, texts: Sequence[str], max_length: int, is_query: bool,
                lengths: Sequence[int] | None = None) -> list[np.ndarray]:
@@ -151,13 +149,8 @@ class TokenEncoder:
         prefix = self.query_prefix_id if is_query else self.document_prefix_id
         room = max_length - (prefix is not None)   # the prefix token takes one place, as in PyLate
         lengths = list(lengths) if lengths is not None else self.token_lengths(texts)
-        order = np.argsort([-min(n, room) for n in lengths], kind="stable")
         out: list = [None] * len(texts)
-        i = 0
-        while i < len(order):
-            width = max(1, min(lengths[order[i]], room))
-            batch = order[i:i + max(1, TOKEN_BUDGET // width)]
-            i += len(batch)
+        for batch in length_sorted_batches(lengths, room, TOKEN_BUDGET):
             enc = self.tokenizer([texts[j] for j in batch], truncation=True, max_length=room,
                                  padding=True, return_tensors="pt")
             ids, attention = enc["input_ids"], enc["attention_mask"]

@@ -38,6 +38,7 @@ from ..index import BuildReport
 from ..models import ResolvedModel, _load
 from ..progress import ProgressCallback, ProgressTracker
 from .base import Param, Retriever, Scorer, ScorerConfig, ScorerContext, register
+from .batching import length_sorted_batches, token_lengths
 from .bm25 import top_k
 
 DEFAULT_SPARSE = "splade-tiny"
@@ -78,10 +79,7 @@ class SparseEncoder:
         self._torch = torch
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        if not len(texts):
-            return []
-        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-        return [len(x) for x in ids]
+        return token_lengths(self.tokenizer, texts)
 
     def encode(self, texts: Sequence[str], max_length: int, lengths: Sequence[int] | None = None):
         """Vectors of ``texts`` (rows in order), cut at ``max_length`` tokens (and the model's limit).
@@ -96,13 +94,8 @@ class SparseEncoder:
         if not len(texts):
             return sp.csr_matrix((0, self.vocab_size), dtype=np.float32)
         lengths = list(lengths) if lengths is not None else self.token_lengths(texts)
-        order = np.argsort([-min(n, max_length) for n in lengths], kind="stable")
         rows: list = [None] * len(texts)
-        i = 0
-        while i < len(order):
-            width = max(1, min(lengths[order[i]], max_length))
-            batch = order[i:i + max(1, TOKEN_BUDGET // width)]
-            i += len(batch)
+        for batch in length_sorted_batches(lengths, max_length, TOKEN_BUDGET):
             enc = self.tokenizer([texts[j] for j in batch], truncation=True, max_length=max_length,
                                  padding=True, return_tensors="pt")
             with torch.inference_mode():
