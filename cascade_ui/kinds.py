@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cascade_core.errors import SpecError
 from cascade_core.scorers import COST_SHAPES, registered
+from cascade_core.scorers.base import pointwise_words
 
 MODEL_LABEL = "Model (packaged name, local folder or hub id)"
 
@@ -37,7 +38,7 @@ def kind_caption(cls) -> str:
     """
     parts = []
     if hasattr(cls, "pointwise"):
-        parts.append("pointwise" if cls.pointwise else "listwise: scores depend on the other candidates")
+        parts.append(pointwise_words(cls.pointwise).replace(" (", ": ").rstrip(")"))
     parts.append(f"cost {cls.cost_shape.replace('-', ' ')}: {COST_SHAPES[cls.cost_shape]}")
     return "; ".join(parts)
 
@@ -79,6 +80,8 @@ def param_widgets(container, cls, params: dict, key: str, skip=()) -> dict:
 def _widget(container, p, current, key: str):
     if p.type == "bool":
         return container.checkbox(p.name, bool(current), key=key, help=p.help or None)
+    if p.type == "text":
+        return container.text_input(p.name, str(current), key=key, help=p.help or None).strip()
     if p.type == "choice":
         options = list(p.choices)
         return container.selectbox(p.name, options, index=options.index(current) if current in options else 0,

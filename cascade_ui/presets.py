@@ -73,3 +73,11 @@ def preset_spec(name: str) -> dict:
 
 DEMO_PRESET = "Demo: BM25 -> 100 -> bi-encoder fused with BM25 -> 20"
 CAUTIONARY_PRESET = "Cautionary: BM25 -> 100 -> bi-encoder replacing BM25's order -> 20"
+# What a preset is for, shown under the preset box (numbers: `cascade demo`, `cascade doctor`).
+PRESET_NOTES = {
+    DEMO_PRESET: "The demo: MiniLM's score fused with BM25's (norm-sum 0.5). On the bundled sample it beats BM25 "
+                 "alone: nDCG@10 0.737 against 0.691.",
+    CAUTIONARY_PRESET: "The cautionary example: the same MiniLM stage *replacing* BM25's order ranks worse than BM25 "
+                       "alone on the sample (nDCG@10 0.682 against 0.691). Apply it and open Compare & doctor: the "
+                       "doctor flags the stage and simulates the fix.",
+}

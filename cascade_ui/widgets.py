@@ -104,7 +104,7 @@ def flag_worse(df: pd.DataFrame, formats: dict[str, str], worse_when_negative: l
 def stage_changes_table(result: ExperimentResult):
     """What each rerank stage does to the list it receives: nDCG@10 and MRR@10 in and out."""
     rows = []
-    for ch in stage_changes(result.run, result.evaluation):
+    for ch in stage_changes(result.run, result.evaluation, ("ndcg@10", "mrr@10")):
         row = {"stage": ch.stage, "combine": result.run.spec.stages[ch.index].fusion.label}
         for m, c in ch.changes.items():
             row[f"{metric_label(m)} in"] = c.before

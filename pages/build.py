@@ -8,7 +8,7 @@ from cascade_core.scorers import canonical_kind
 from cascade_ui import state
 from cascade_ui.demo import pool_slider_max
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, model_widget, param_widgets
-from cascade_ui.presets import DEMO_PRESET, is_stand_in, preset_spec, presets
+from cascade_ui.presets import DEMO_PRESET, PRESET_NOTES, is_stand_in, preset_spec, presets
 from cascade_ui.widgets import sidebar_status
 
 st.title("Build a cascade")
@@ -25,6 +25,8 @@ FIRST_PASS_KINDS, FIRST_PASS_LABELS = kind_choices(retriever=True)
 with st.container(border=True):
     c1, c2 = st.columns([3, 1])
     name = c1.selectbox("Preset", list(presets()), index=0, key="preset")
+    if name in PRESET_NOTES:
+        c1.caption(PRESET_NOTES[name])
     if c2.button("Apply preset", key="apply-preset"):
         try:
             state.set_spec(preset_spec(name))

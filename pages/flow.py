@@ -49,14 +49,14 @@ with shown_errors():
         table["nDCG@10"] = [at(steps[name]) for name in table["step"]]
         table["vs first pass (points)"] = 100 * (table["nDCG@10"] - table["nDCG@10"].iloc[0])
     st.subheader("Per stage")
-    shown = table.set_index("step")
+    # "dropped" is candidates in minus kept: left out so that the quality columns fit on screen
+    shown = table.drop(columns=["dropped"]).set_index("step")
     if ev is not None:
         worse = lambda v: WORSE_STYLE if v < -1e-9 else ""  # noqa: E731 - a drop is a warning, in red
         shown = shown.style.map(worse, subset=["vs first pass (points)"])
     st.dataframe(shown, width="stretch", column_config={
         "candidates_in": st.column_config.NumberColumn("candidates in", format="%.1f"),
         "kept": st.column_config.NumberColumn("kept", format="%.1f"),
-        "dropped": st.column_config.NumberColumn("dropped", format="%.1f"),
         "relevant_in": st.column_config.NumberColumn("relevant in", format="%d"),
         "relevant_kept": st.column_config.NumberColumn("relevant kept", format="%d"),
         "relevant_lost": st.column_config.NumberColumn("relevant lost", format="%d"),
