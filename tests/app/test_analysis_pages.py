@@ -122,3 +122,36 @@ def test_pages_without_a_dataset_say_what_to_do():
         at.run()
         assert not at.exception
         assert "Data & index" in at.info[0].value
+
+
+def test_a_cascade_worse_than_its_first_pass_is_a_warning_on_evaluate_and_flow(demo_state):
+    """The demo spec with its stage replacing BM25's order and a deep pool: on this tiny set the
+    stage ranks worse than BM25 (the library says by how much; the pages must say so, in red)."""
+    from cascade_core.lift import first_pass_lift
+
+    spec = {**demo_state["spec"], "stages": [{**demo_state["spec"]["stages"][0], "combine": "replace"}]}
+    state = {**demo_state, "spec": spec}
+    exp, sp = experiment_for(state, spec)
+    result = exp.run(sp)
+    lift = first_pass_lift(result.run, result.evaluation, result.latency)
+
+    at = page("evaluate", state)
+    at.run()
+    assert not at.exception
+    cards = {m.label: m for m in at.metric}
+    for metric, label in (("ndcg@10", "nDCG@10"), ("mrr@10", "MRR@10")):
+        assert cards[label].delta == f"{lift.changes[metric].points:+.1f} pts vs first pass"
+    warned = any("ranks worse than its own first pass" in w.value for w in at.warning)
+    assert warned == bool({"ndcg@10", "mrr@10", "recall@10"} & set(lift.worse))
+
+    at = page("flow", state)
+    at.run()
+    table = at.dataframe[0].value
+    ev = result.evaluation
+    assert table.loc["first pass", "nDCG@10"] == pytest.approx(ev.steps[0].means["ndcg@10"])
+    assert table.loc["bi-encoder", "nDCG@10"] == pytest.approx(ev.steps[1].means["ndcg@10"])
+    assert table.loc["bi-encoder", "vs first pass (points)"] == pytest.approx(
+        100 * (ev.steps[1].means["ndcg@10"] - ev.steps[0].means["ndcg@10"]))
+    banner = (at.warning if lift.worse else at.success)[0].value
+    assert banner.startswith("**Final list against the first pass alone**")
+    assert f"nDCG@10 {lift.changes['ndcg@10'].before:.3f} -> {lift.changes['ndcg@10'].after:.3f}" in banner

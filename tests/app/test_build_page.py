@@ -131,3 +131,17 @@ def test_every_registered_kind_is_offered_with_its_default_model_and_parameters(
     spec = at.session_state["spec"]
     assert spec["first_pass"] == {"kind": "sparse", "model": "splade-tiny", "params": {"max_length": 128}}
     assert spec["stages"][0]["scorer"] == {"kind": "late", "model": "all-MiniLM-L6-v2"}
+
+
+def test_the_cautionary_preset_says_what_it_is_for(demo_state):
+    from cascade_ui.presets import CAUTIONARY_PRESET, DEMO_PRESET
+
+    at = page("build", demo_state)
+    at.run()
+    assert any("beats BM25" in c.value for c in at.caption)        # the demo preset's note
+    at.selectbox(key="preset").set_value(CAUTIONARY_PRESET).run()
+    assert any("cautionary example" in c.value for c in at.caption)
+    at.button(key="apply-preset").click().run()
+    stage = at.session_state["spec"]["stages"][0]
+    assert stage.get("combine", "replace") == "replace"
+    assert DEMO_PRESET != CAUTIONARY_PRESET
