@@ -133,7 +133,7 @@ def cmd_tune(args) -> int:
         print(f"No combination fits {what}. The closest (cheapest on the Pareto front):")
         closest = closest_over_budget(tuned)
         for i, r in closest.iterrows():
-            print(f"  {tuned.spec_at(i).describe()}{_combines(tuned.spec_at(i))}: nDCG@10 {r['ndcg@10']:.3f}, "
+            print(f"  {tuned.spec_at(i).describe()}: nDCG@10 {r['ndcg@10']:.3f}, "
                   f"predicted {_ms(r['latency_ms'])}, {r['over_ms']:.1f} ms over")
         report["closest_over_budget"] = [{"index": int(i), "spec": tuned.spec_at(i).to_dict(),
                                           "latency_ms": r["latency_ms"], "over_ms": r["over_ms"],
@@ -143,7 +143,7 @@ def cmd_tune(args) -> int:
         best = tuned.spec_at(chosen)
         row = table.loc[chosen]
         print(f"Recommended ({objective}"
-              f"{f', budget {args.budget_ms:g} ms' if args.budget_ms else ''}): {best.describe()}{_combines(best)}\n"
+              f"{f', budget {args.budget_ms:g} ms' if args.budget_ms else ''}): {best.describe()}\n"
               f"  nDCG@10 {row['ndcg@10']:.3f}, recall@10 {row['recall@10']:.3f}, "
               f"predicted {_ms(row['latency_ms'])} per query")
         h = holdout_validation(tuned, k=args.folds, repeats=args.repeats, rule=rule)
@@ -193,7 +193,7 @@ def cmd_doctor(args) -> int:
     run = exp.run().run
     flagged = 0
     print()
-    checks = doctor.run_checks(run, exp.relevance, exp.cost_models(), extra=exp.provenance_checks())
+    checks = doctor.by_severity(doctor.run_checks(run, exp.relevance, exp.cost_models(), extra=exp.provenance_checks()))
     for check in checks:
         f = check.finding
         if f is None:
@@ -210,12 +210,6 @@ def cmd_doctor(args) -> int:
         cli._write(args.json_path, json.dumps(report, indent=2, default=cli._json_default), "--json")
         print(f"Report written to {args.json_path}")
     return 0
-
-
-def _combines(spec) -> str:
-    """`` (combine: norm-sum 0.5)`` for the stages that do not simply replace; empty otherwise."""
-    fused = [f"{st.name} {st.fusion.label}" for st in spec.stages if st.combine != "replace"]
-    return f" (combine: {', '.join(fused)})" if fused else ""
 
 
 def _plain(value) -> str:

@@ -51,8 +51,10 @@ from .cascade.spec import CascadeSpec
 from .errors import CascadeError, MissingScoresError
 from .latency import CostModel, LatencyReport, predict_spec_latency
 
-LIFT_METRICS = ("recall@10", "ndcg@10")
+LIFT_METRICS = ("ndcg@10", "mrr@10", "recall@10")
 MIN_LIFT_POINTS = 2.0           # a stage must lift some metric by 2 points to pay for itself
+RANKING_DROP_POINTS = 0.5       # ... and never lower the ranking (nDCG@10, MRR@10) by half a point or more
+RANKING_METRICS = ("ndcg@10", "mrr@10")
 COMPARE_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
 
@@ -264,13 +266,32 @@ class StageLift:
 
     @property
     def pays(self) -> bool | None:
-        """Some metric lifted by at least ``min_points`` (None while the scores are missing).
+        """Some metric lifted by at least ``min_points``, and no ranking metric (nDCG@10, MRR@10)
+        lowered by ``RANKING_DROP_POINTS`` or more (None while the scores are missing).
 
         One metric is enough: a stage that lifts nDCG@10 by 10 points pays for itself even when
-        recall@10 was already saturated and cannot move.
+        recall@10 was already saturated and cannot move. But a stage that brings relevant documents
+        into the top 10 while ranking them worse does not: it is the doctor's harmful stage.
         """
         vals = [v for v in self.lift.values() if not math.isnan(v)]
-        return None if not vals else max(vals) >= self.min_points
+        if not vals:
+            return None
+        return max(vals) >= self.min_points and not self.lowers_ranking
+
+    @property
+    def lowers_ranking(self) -> bool:
+        return any(self.lift.get(m, 0.0) <= -RANKING_DROP_POINTS for m in RANKING_METRICS)
+
+    @property
+    def verdict(self) -> str:
+        """The judgement in words, for tables."""
+        if self.pays is None:
+            return "not known: scores missing"
+        if self.pays:
+            return "pays for itself"
+        if self.lowers_ranking:
+            return "does not pay: it lowers the ranking"
+        return f"does not pay: lifts no metric by {self.min_points:g} points"
 
 
 @dataclass
@@ -292,13 +313,13 @@ class LiftReport:
         """One row per stage: lift per metric (points), under-threshold flags, the verdict."""
         records = []
         for r in self.rows:
-            rec = {"stage": r.stage, "compared with": r.without.spec.describe()}
+            rec = {"stage": r.stage, "verdict": r.verdict}
             for m in self.metrics:
                 rec[f"{m} lift (points)"] = r.lift[m]
-                rec[f"{m} under {self.min_points:g}"] = None if math.isnan(r.lift[m]) else r.lift[m] < self.min_points
             for m in self.metrics:
                 rec[f"{m} Wilcoxon p"] = r.tests[m].wilcoxon_p if m in r.tests else float("nan")
             rec["pays for itself"] = r.pays
+            rec["compared with"] = r.without.spec.describe()
             records.append(rec)
         return pd.DataFrame(records).set_index("stage")
 

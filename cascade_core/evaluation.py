@@ -79,6 +79,7 @@ class RunEvaluation:
     steps: list[StepEvaluation]       # first pass, then each stage
     final: StepEvaluation
     metrics: tuple[str, ...]
+    first_pass_alone: StepEvaluation | None = None   # the first pass cut at final_k: the baseline
 
     def table(self, corpus_size: int | None = None) -> pd.DataFrame:
         """One row per step (and the final list): keep, candidates, funnel recall and metrics.
@@ -108,7 +109,8 @@ def evaluate_run(run: CascadeRun, qrels: Qrels, metrics=DEFAULT_METRICS,
     rel = relevance or Relevance.of(run.matrix, qrels)
     names = tuple(dict.fromkeys(list(metrics) + list(FUNNEL_METRICS)))
     steps = [_step(st, rel, names) for st in run.steps]
-    return RunEvaluation(run.matrix.query_ids, steps, _step(run.final, rel, names), tuple(metrics))
+    return RunEvaluation(run.matrix.query_ids, steps, _step(run.final, rel, names), tuple(metrics),
+                         _step(run.first_pass_alone, rel, names))
 
 
 def _step(step: StageResult, rel: Relevance, names) -> StepEvaluation:

@@ -121,7 +121,7 @@ class Experiment:
         from .doctor.provenance import check_provenance
 
         return check_provenance(self.workspace.store, self.dataset.corpus.fingerprint, self.plan,
-                                self._query_keys())
+                                self._query_keys(), dataset=self.dataset.source or "DATASET")
 
     def provenance_report(self) -> dict:
         """What made each step's stored scores and timings (model fingerprints, library versions,

@@ -14,7 +14,10 @@ import zipfile
 from .cascade.simulate import CascadeRun
 from .cascade.spec import CascadeSpec
 
-SNIPPET = '''"""Run the tuned cascade "{name}" with cascade_core (pip install -e . in cascade-explorer)."""
+SNIPPET = '''"""Run the cascade "{name}" with cascade_core (pip install -e . in cascade-explorer).
+
+Stop the dashboard first, or set QDRANT_URL: the embedded Qdrant folder serves one process at a time.
+"""
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
 from cascade_core.experiment import Experiment

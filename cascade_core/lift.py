@@ -25,8 +25,9 @@ Every number is on the same queries and the same stored scores, so the paired te
 ...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 4}], "final_k": 2})
 >>> run = simulate(spec, m)
 >>> lift = first_pass_lift(run, evaluate_run(run, None, ("ndcg@10", "mrr@10", "recall@10"), rel))
+>>> # the first pass alone ships its own top 2 (final_k): the relevant document, 3rd, is not in it
 >>> lift.changes["mrr@10"].first_pass, lift.changes["mrr@10"].final, lift.changes["mrr@10"].points
-(0.3333333333333333, 1.0, 66.66666666666667)
+(0.0, 1.0, 100.0)
 >>> [c.stage for c in stage_changes(run, evaluate_run(run, None, ("ndcg@10",), rel), ("ndcg@10",))]
 ['bi-encoder']
 """
@@ -86,6 +87,13 @@ class MetricChange:
         return (f"{metric_label(self.metric)} {self.before:.3f} -> {self.after:.3f} ({self.points:+.1f} points "
                 f"against {before}; {t.wins} wins, {t.losses} losses, {p})")
 
+    def evidence(self) -> str:
+        """How sure the change is, in words: ``not significant at 5%: p = 0.62; 77 better, 66 worse``."""
+        t = self.test
+        p = "p = ?" if math.isnan(t.wilcoxon_p) else f"p = {t.wilcoxon_p:.2g}"
+        verdict = "significant" if self.significant else f"not significant at {SIGNIFICANCE:.0%}"
+        return f"{verdict}: {p}; {t.wins} queries better, {t.losses} worse"
+
     def to_dict(self) -> dict:
         t = self.test
         return {"before": self.before, "after": self.after, "change_points": self.points,
@@ -141,11 +149,12 @@ def first_pass_lift(run: CascadeRun, evaluation: RunEvaluation, latency: Latency
                     metrics: Sequence[str] = LIFT_METRICS) -> FirstPassLift:
     """The final list against the first pass alone, from one run's evaluation.
 
-    The first pass's numbers are those of its own ranking (its top ``final_k`` and deeper, as it
-    ranked them): exactly what a user would ship without any rerank stage. ``latency`` (the run's
-    prediction) gives the stages' added cost; without it that cost is NaN.
+    The first pass's numbers are those of its own ranking cut at the same ``final_k``: exactly
+    what a user would ship without any rerank stage (so a short final list is compared with an
+    equally short one). ``latency`` (the run's prediction) gives the stages' added cost; without
+    it that cost is NaN.
     """
-    first, final = evaluation.steps[0], evaluation.final
+    first, final = evaluation.first_pass_alone or evaluation.steps[0], evaluation.final
     changes = {m: _change(m, first.per_query, final.per_query) for m in metrics if m in final.per_query}
     nan = float("nan")
     first_ms = latency.stages[0].predicted_ms if latency is not None and latency.stages else nan

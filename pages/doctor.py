@@ -9,9 +9,9 @@ import streamlit as st
 
 from cascade_core import compare, doctor
 from cascade_core.doctor.depth import MIN_DROP
-from cascade_core.tuning import depth_curve, phantom_depths
+from cascade_core.tuning import depth_curve, first_pass_only, phantom_depths
 from cascade_ui import charts, state
-from cascade_ui.widgets import analysis_page, shown_errors
+from cascade_ui.widgets import analysis_page, flag_worse, shown_errors
 
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
 
@@ -34,11 +34,13 @@ def single_pass_section(result, costs):
         **{m: st.column_config.NumberColumn(format="%.3f") for m in compare.COMPARE_METRICS},
         "predicted ms": st.column_config.NumberColumn(format="%.2f")})
     st.caption(f"Single pass: **{cmp.baseline.spec.describe()}**: the heaviest stage ({cmp.heaviest}, the "
-               "costliest over the whole pool by its measured cost model) scores every pool candidate itself. "
-               "Latency is predicted from the cost models; the last row is cascade / single pass.")
+               "costliest over the whole pool by its measured cost model) alone, scoring every pool candidate and "
+               "ranking by its own score (replacing the first pass's order, not fused with it). Latency is "
+               "predicted from the cost models; the last row is cascade / single pass.")
     if cmp.same_as_cascade:
-        st.info("This cascade has one rerank stage over the whole pool: it *is* its own single pass. "
-                "The lift table below compares it with the first pass alone.")
+        st.info("This cascade has one rerank stage over the whole pool, ranking by its own score: it *is* its own "
+                "single pass. The first pass alone is the comparison that matters: see the lift table and the "
+                "wins and losses below.")
     if cmp.baseline.result is None:
         st.warning(f"The single pass's quality needs scores not stored yet: {cmp.baseline.missing}")
         score_button("Score the single pass", "score-baseline", [cmp.baseline.spec])
@@ -49,15 +51,19 @@ def lift_section(result, costs):
     st.subheader("Does each stage pay for itself?")
     lift = compare.stage_lifts(result, state.experiment, cost_models=costs)
     table = lift.table()
-    st.dataframe(table, width="stretch", column_config={
-        **{c: st.column_config.NumberColumn(format="%+.1f") for c in table.columns if c.endswith("(points)")},
-        **{c: st.column_config.NumberColumn(format="%.3g") for c in table.columns if c.endswith(" p")}})
+    points = [c for c in table.columns if c.endswith("(points)")]
+    shown = table[["verdict", *points, "ndcg@10 Wilcoxon p", "compared with"]]
+    st.dataframe(flag_worse(shown, {**{c: "{:+.1f}" for c in points}, "ndcg@10 Wilcoxon p": "{:.2g}"}, points),
+                 width="stretch")
     st.caption(f"Lift: the cascade's final metric minus the same cascade's without that stage, in points "
-               f"(100 x the difference); Wilcoxon signed-rank p per query. A stage pays for itself when it lifts "
-               f"at least one metric by {lift.min_points:g} points.")
-    for name in lift.flagged:
-        st.warning(f"**{name}** lifts neither recall@10 nor nDCG@10 by {lift.min_points:g} points: it costs "
-                   "latency and does not pay for itself. Drop it, or give it a stronger model.")
+               f"(100 x the difference); Wilcoxon signed-rank p per query (nDCG@10). A stage pays for itself when it "
+               f"lifts at least one metric by {lift.min_points:g} points and lowers neither nDCG@10 nor MRR@10 by "
+               f"{compare.RANKING_DROP_POINTS:g} points or more.")
+    for row in lift.rows:
+        if row.pays is False:
+            why = ("it lowers the ranking (nDCG@10 or MRR@10) although it costs latency" if row.lowers_ranking else
+                   f"it lifts no metric by {lift.min_points:g} points: it costs latency for nothing")
+            st.warning(f"**{row.stage}** does not pay for itself: {why}. See the doctor below for the fix.")
     if lift.missing:
         st.warning("Without some stage, the next one would see candidates it never scored: "
                    + "; ".join(s.describe() for s in lift.missing))
@@ -67,11 +73,13 @@ def lift_section(result, costs):
 
 def wins_section(result, cmp, lift):
     st.subheader("Per-query wins and losses")
-    options = {f"single pass ({cmp.baseline.spec.describe()})": cmp.baseline}
+    alone = first_pass_only(result.run.spec)
+    options = {f"the first pass alone ({alone.describe()})": compare.outcome(state.experiment, alone, cmp.cascade.latency)}
+    options[f"single pass ({cmp.baseline.spec.describe()})"] = cmp.baseline
     options.update({f"without {r.stage} ({r.without.spec.describe()})": r.without for r in lift.rows})
-    short = dict(zip(options, ["single pass"] + [f"without {r.stage}" for r in lift.rows]))
+    short = dict(zip(options, ["first pass alone", "single pass"] + [f"without {r.stage}" for r in lift.rows]))
     labels = list(options)
-    default = 1 if cmp.same_as_cascade and len(labels) > 1 else 0
+    default = 0     # the comparison every cascade must win first
     c1, c2 = st.columns([3, 1])
     choice = c1.selectbox("Compare the cascade with", labels, index=default, key="wl-baseline")
     metric = c2.selectbox("Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get, key="wl-metric")
@@ -84,7 +92,10 @@ def wins_section(result, cmp, lift):
     cols[0].metric("Wins", t.wins)
     cols[1].metric("Losses", t.losses)
     cols[2].metric("Ties", t.ties)
-    cols[3].metric("Mean difference", f"{t.mean_diff:+.4f}")
+    pts = 100 * t.mean_diff
+    verdict = "cascade better" if pts > 1e-9 else "cascade worse" if pts < -1e-9 else "no difference"
+    cols[3].metric("Mean difference", verdict, delta=f"{pts:+.1f} pts", delta_color="normal" if verdict != "no difference"
+                   else "off", help="The cascade's mean minus the other's, in points (100 x the difference).")
     cols[4].metric("Wilcoxon p", doctor.format_evidence(t.wilcoxon_p))
     cols[5].metric("Paired t-test p", doctor.format_evidence(t.ttest_p))
     st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "
@@ -98,7 +109,7 @@ def doctor_section(result, exp, costs):
     st.subheader("Cascade doctor")
     st.caption("Each check's criterion is stated in `cascade_core/doctor/` (one module per check). Flagged: a warning (or a note, where "
                "the stored scores show the fix would not pay); passed: green; not checked: what would tell.")
-    for check in doctor.run_checks(result.run, exp.relevance, costs, extra=exp.provenance_checks()):
+    for check in doctor.by_severity(doctor.run_checks(result.run, exp.relevance, costs, extra=exp.provenance_checks())):
         if check.finding is not None:
             f = check.finding
             note = "" if f.severity == "warning" else " (a note)"

@@ -57,5 +57,17 @@ with shown_errors():
     step = st.selectbox("Step", [s.name for s in ev.steps] + ["final"], index=len(ev.steps), key="pq-step")
     per_query = ev.per_query(step)
     per_query.insert(0, "query text", [exp.queries.text_of(q) for q in per_query.index])
-    st.dataframe(per_query.sort_values("ndcg@10"), width="stretch", column_config={
-        col: st.column_config.NumberColumn(format="%.3f") for col in per_query.columns if col != "query text"})
+    if step == "final" and result.run.spec.stages and ev.first_pass_alone is not None:
+        # Beside each query's final nDCG@10, the first pass alone's: the queries the cascade hurt come first.
+        alone = ev.first_pass_alone.per_query["ndcg@10"]
+        per_query.insert(1, "nDCG@10 first pass alone", alone)
+        per_query.insert(2, "change (points)", 100 * (per_query["ndcg@10"] - alone))
+        per_query = per_query.sort_values(["change (points)", "ndcg@10"], kind="stable")
+        order = "sorted by the change against the first pass alone, the queries the cascade hurt most first"
+    else:
+        per_query = per_query.sort_values("ndcg@10", kind="stable")
+        order = "sorted by nDCG@10, worst first"
+    numbers = [c for c in per_query.columns if c not in ("query text", "change (points)")]
+    st.dataframe(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
+                            ["change (points)"]), width="stretch")
+    st.caption(f"One row per labeled query, {order}. Metrics of the list that step keeps.")

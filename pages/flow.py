@@ -18,8 +18,8 @@ with shown_errors():
     ev = result.evaluation
     if ev is not None and result.run.spec.stages:
         lift = first_pass_lift(result.run, ev, result.latency)
-        said = "; ".join(f"{metric_label(m)} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points)"
-                         for m, c in lift.changes.items())
+        said = "; ".join(f"{metric_label(m)} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points"
+                         + (f", {c.evidence()})" if c.worse else ")") for m, c in lift.changes.items())
         cost = "" if lift.added_ms != lift.added_ms else f", for {fmt_ms(lift.added_ms)} more per query (predicted)"
         (st.warning if lift.worse else st.success)(
             f"**Final list against the first pass alone** (all queries): {said}{cost}."
@@ -49,8 +49,12 @@ with shown_errors():
         table["nDCG@10"] = [at(steps[name]) for name in table["step"]]
         table["vs first pass (points)"] = 100 * (table["nDCG@10"] - table["nDCG@10"].iloc[0])
     st.subheader("Per stage")
-    # "dropped" is candidates in minus kept: left out so that the quality columns fit on screen
-    shown = table.drop(columns=["dropped"]).set_index("step")
+    # "dropped" is candidates in minus kept: left out, and quality first, so the comparison fits on screen
+    table = table.drop(columns=["dropped"])
+    if ev is not None:
+        first = ["step", "keep", "nDCG@10", "vs first pass (points)"]
+        table = table[first + [c for c in table.columns if c not in first]]
+    shown = table.set_index("step")
     if ev is not None:
         worse = lambda v: WORSE_STYLE if v < -1e-9 else ""  # noqa: E731 - a drop is a warning, in red
         shown = shown.style.map(worse, subset=["vs first pass (points)"])

@@ -31,12 +31,6 @@ TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
 MAX_POOL = DEMO_MAX_POOL
 
 
-def describe_choice(spec) -> str:
-    """A tuned combination in words: its cut-offs, and how each stage combines where it fuses."""
-    fused = [f"{st.name}: {st.fusion.label}" for st in spec.stages if st.combine != "replace"]
-    return spec.describe() + (f" (combine {', '.join(fused)})" if fused else "")
-
-
 def tune_context(spec, grid_settings=None) -> str:
     """What a tuning result belongs to: the dataset (with its files' stamp, so a re-upload counts)
     and the cascade's scorers (``state.experiment_key``) and final k (nDCG@10 of a shorter final
@@ -107,10 +101,16 @@ def holdout_section(tuned, rule, objective):
     k = c1.slider("Folds", 2, 10, 5, key="tune-folds")
     repeats = c2.slider("Repeats", 1, 5, 2, key="tune-repeats")
     h = holdout_validation(tuned, k=k, repeats=repeats, rule=rule)
-    m = st.columns(3)
+    m = st.columns(4)
     m[0].metric("In-sample nDCG@10", f"{h.in_sample:.3f}")
     m[1].metric("Held-out nDCG@10", f"{h.held_out_mean:.3f} ± {h.held_out_std:.3f}")
     m[2].metric("Optimism (in-sample - held-out)", f"{h.optimism:+.3f}")
+    fp = h.held_out_first_pass
+    if fp == fp:
+        gain = 100 * (h.held_out_mean - fp)
+        m[3].metric("First pass alone, held out", f"{fp:.3f}", delta=f"{gain:+.1f} pts for the tuned choice",
+                    delta_color="normal", help="The first pass alone on the same held-out queries: what tuning must "
+                                               "beat out of sample.")
     st.dataframe(h.folds, hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(format="%.3f") for c in h.folds.columns if c.endswith("@10")})
     st.caption(f"Each fold chooses by the same objective as above (*{objective}*) on its training queries "
@@ -166,7 +166,7 @@ def tuner_section(exp, spec):
                  "closest (the cheapest on the Pareto frontier) and how far over each is:")
         closest = closest_over_budget(tuned)
         st.dataframe(pd.DataFrame({
-            "combination": [describe_choice(tuned.spec_at(i)) for i in closest.index],
+            "combination": [tuned.spec_at(i).describe() for i in closest.index],
             "nDCG@10": closest["ndcg@10"], "predicted ms": closest["latency_ms"], "over by ms": closest["over_ms"]}),
             hide_index=True, width="stretch", column_config={
                 "nDCG@10": st.column_config.NumberColumn(format="%.3f"),
@@ -177,24 +177,30 @@ def tuner_section(exp, spec):
     else:
         best = tuned.spec_at(chosen)
         row = tuned.table.loc[chosen]
+        context = []
+        if current is not None and tuned.specs[current] != best and bool(tuned.table.loc[current, "covered"]):
+            now = tuned.table.loc[current, "ndcg@10"]
+            context.append(f"the current cascade {now:.3f}, so {100 * (row['ndcg@10'] - now):+.1f} points")
         first = tuned.table[tuned.table["first_pass_only"]]
-        versus = ""
         if len(first) and best.stages:
             fp = first.iloc[0]
-            versus = f" (the first pass alone: nDCG@10 {fp['ndcg@10']:.3f}, {fp['latency_ms']:.1f} ms)"
-        said = (f"Recommended: **{describe_choice(best)}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
-                f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query{versus}.")
+            context.append(f"the first pass alone {fp['ndcg@10']:.3f} at {fp['latency_ms']:.1f} ms")
+        said = (f"Recommended: **{best.describe()}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
+                f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query"
+                + (f" (against {'; '.join(context)})" if context else "")
+                + ". Chosen on these queries (in-sample): the held-out check below says how much of it holds.")
         if not best.stages:
-            said += (" No stage beats the first pass within this budget and grid: the first pass alone is the best "
-                     "choice here.")
+            said += (" Within this budget and grid the first pass alone is the best choice: no combination with a "
+                     "stage both fits the budget and ranks better.")
         if row["latency_ms"] > tuned.budget_ms:   # only an objective that ignores the budget gets here
             st.warning(said + f" That is over the {tuned.budget_ms:g} ms budget: this objective ignores it.")
         else:
             st.success(said)
         if st.button("Apply the recommendation", key="tune-apply"):
             # Cut-offs and combinations; the scorers are the current cascade's (the context guarantees
-            # it), or none when the first pass alone won.
-            state.set_spec(replace(best, name=spec.name))
+            # it), or none when the first pass alone won. Renamed: it is no longer the spec it came from.
+            base = spec.name or "cascade"
+            state.set_spec(replace(best, name=base if base.startswith("tuned: ") else f"tuned: {base}"))
             st.rerun()
         h = holdout_section(tuned, rule, objective)
     with st.expander("Every combination"):
@@ -273,7 +279,13 @@ def export_section(result, exp, spec, curves, plateaus, tuning):
             f"{m} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points, Wilcoxon p {c.test.wilcoxon_p:.2g})"
             for m, c in lift.changes.items()) + f"; the stages add {lift.added_ms:.1f} ms per query"
     if tuning is not None:
-        summary.update({"tuning objective": tuning[-1], "tuning budget": f"{tuning[0].budget_ms:.0f} ms per query"})
+        tuned, _, _, chosen, h, objective = tuning
+        summary.update({"tuning objective": objective, "tuning budget": f"{tuned.budget_ms:.0f} ms per query"})
+        if chosen is not None:
+            row = tuned.table.loc[chosen]
+            summary["recommended"] = (f"{tuned.spec_at(chosen).describe()}: nDCG@10 {row['ndcg@10']:.3f} (in-sample"
+                                      + (f"; held out {h.held_out_mean:.3f} +- {h.held_out_std:.3f}" if h else "")
+                                      + f"), predicted {row['latency_ms']:.1f} ms per query")
     title = f"Cascade report: {spec.describe()}"
     c4.download_button("HTML report", lambda: report_html(title, summary, result, exp, spec, curves, plateaus, tuning),
                        file_name="cascade-report.html", mime="text/html", key="export-html")

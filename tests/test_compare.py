@@ -188,14 +188,23 @@ def test_a_stage_that_adds_nothing_has_zero_lift_and_is_flagged():
     table = report.table()
     assert table.loc["copy", "recall@10 lift (points)"] == pytest.approx(0)
     assert table.loc["copy", "ndcg@10 lift (points)"] == pytest.approx(0)
-    assert table.loc["copy", "ndcg@10 under 2"] and not table.loc["copy", "pays for itself"]
+    assert table.loc["copy", "verdict"] == "does not pay: lifts no metric by 2 points"
+    assert not table.loc["copy", "pays for itself"]
     assert report.rows[0].pays is False
     assert table.loc["copy", "ndcg@10 Wilcoxon p"] == 1.0          # all ties
     # without the heavy stage the final 2 are the first pass's top 2 (neither relevant): +100 points
     assert table.loc["heavy", "recall@10 lift (points)"] == pytest.approx(100)
     assert table.loc["heavy", "ndcg@10 lift (points)"] == pytest.approx(100)
-    assert bool(table.loc["heavy", "pays for itself"])
+    assert bool(table.loc["heavy", "pays for itself"]) and table.loc["heavy", "verdict"] == "pays for itself"
     assert report.flagged == ["copy"] and report.missing == []
+
+
+def test_a_stage_that_lifts_recall_but_lowers_the_ranking_does_not_pay():
+    from cascade_core.compare import StageLift
+
+    row = StageLift("bi", None, {"recall@10": 3.0, "ndcg@10": -0.9, "mrr@10": -2.2})
+    assert row.pays is False and row.lowers_ranking and row.verdict == "does not pay: it lowers the ranking"
+    assert StageLift("bi", None, {"recall@10": 3.0, "ndcg@10": 0.1}).pays is True
 
 
 def test_lift_of_a_stage_whose_removal_needs_new_scores():

@@ -168,9 +168,17 @@ class CascadeSpec:
                    stages=tuple(StageSpec(c, keep=MAX_POOL) for c in configs[1:]))
 
     def describe(self) -> str:
+        """The cascade in one line; a stage that fuses with the incoming order says how, because
+        ``replace`` and ``norm-sum`` over the same scorer are different cascades.
+
+        >>> CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100, "stages": [
+        ...     {"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 20, "combine": "norm-sum"}]}).describe()
+        'bm25 -> 100 -> bi-encoder(m) fused norm-sum 0.5 -> 20 -> final 10'
+        """
         parts = [self.first_pass.label, str(self.pool_size)]
         for st in self.stages:
-            parts += [st.scorer.label, str(st.keep)]
+            fused = "" if st.combine == "replace" else f" fused {st.fusion.label}"
+            parts += [st.scorer.label + fused, str(st.keep)]
         return " -> ".join(parts) + f" -> final {self.final_k}"
 
     # -- serialisation -----------------------------------------------------------------------

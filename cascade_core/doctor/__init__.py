@@ -121,6 +121,22 @@ def run_checks(run: CascadeRun, relevance: Relevance | None, cost_models: list[C
     return checks
 
 
+SEVERITY_ORDER = {"warning": 0, "info": 1, "ok": 2}
+STATUS_ORDER = {"flagged": 0, "ok": 1, "not checked": 2, "not applicable": 3}
+
+
+def by_severity(checks: list[Check]) -> list[Check]:
+    """Warnings first, then notes, passes, not checked, not applicable (stable within each):
+    the finding that matters must not sit below a list of passes.
+
+    >>> [c.status for c in by_severity([Check("a", "A", "ok", ""), Check("b", "B", "not applicable", ""),
+    ...                                  Check("c", "C", "flagged", "", Finding("c", "warning", "C", ""))])]
+    ['flagged', 'ok', 'not applicable']
+    """
+    return sorted(checks, key=lambda c: (STATUS_ORDER.get(c.status, 9) if c.finding is None
+                                         else -1 + SEVERITY_ORDER.get(c.finding.severity, 1) / 10))
+
+
 # -- pool too small ---------------------------------------------------------------------------
 
 def check_pool(run: CascadeRun, relevance: Relevance, cost_models: list[CostModel],
@@ -168,11 +184,16 @@ def check_pool(run: CascadeRun, relevance: Relevance, cost_models: list[CostMode
         verdict = (f" Simulated with the stored scores, the final list's nDCG@10 changes by {d_ndcg:+.1f} points "
                    f"and its recall by {d_rec:+.1f}.")
         if d_ndcg < thresholds.pool_min_payoff and d_rec < thresholds.pool_min_payoff:
-            # Under half a point either way is not worth the latency of a deeper pool: a note.
+            # Under half a point of gain is not worth the latency of a deeper pool: a note.
             severity = "info"
-            verdict += (f" The later stages rank too few of the recovered documents into their lists (under "
-                        f"{thresholds.pool_min_payoff:g} points either way), so a bigger pool alone does not pay "
-                        "here: a stronger rerank stage would.")
+            if d_ndcg <= -thresholds.pool_min_payoff:
+                verdict += (" A deeper pool makes the final list worse: the later stages rank some of the extra "
+                            "candidates above relevant documents (see the depth-against-quality check), so a bigger "
+                            "pool alone does not pay here: a stronger rerank stage would.")
+            else:
+                verdict += (f" The later stages rank too few of the recovered documents into their lists (a gain "
+                            f"under {thresholds.pool_min_payoff:g} points), so a bigger pool alone does not pay "
+                            "here: a stronger rerank stage would.")
     # A note's headline must not read as "raise the pool" when the simulation says it would not pay.
     headline = ("Pool too small" if severity == "warning"
                 else "Relevant documents lie below the pool, but a deeper pool would not pay")

@@ -40,6 +40,8 @@ model, cores, architecture, OS) than this one, ``info`` when only the host name 
 
 from __future__ import annotations
 
+import shlex
+
 from dataclasses import dataclass, field
 
 from ..provenance import UNKNOWN_HUB, library_versions, machine, relevant_libraries, same_hardware, step_provenance
@@ -164,7 +166,7 @@ def _steps(steps, current: dict | None) -> list[tuple[str, str, dict]]:
 # -- the checks -------------------------------------------------------------------------------
 
 def check_provenance(store, corpus_fingerprint: str, steps, query_keys=None,
-                     current: dict | None = None) -> list[Check]:
+                     current: dict | None = None, dataset: str = "DATASET") -> list[Check]:
     """Per step, a ``provenance`` check of its stored scores and a ``latency-machine`` check of
     its timings, in step order.
 
@@ -173,13 +175,13 @@ def check_provenance(store, corpus_fingerprint: str, steps, query_keys=None,
     :func:`cascade_core.provenance.step_provenance` makes it); ``query_keys`` limits the scores
     looked at to those queries (:func:`cascade_core.store.query_key`); ``current`` overrides parts
     of every step's "now" (``{"machine": ...}``, ``{"versions": ...}``), e.g. to ask about another
-    environment.
+    environment. ``dataset`` is the path the fixes' ``cascade forget`` commands name.
     """
     checks = []
     for name, scorer, prov in _steps(steps, current):
         info = gather(store, corpus_fingerprint, name, scorer, prov, query_keys)
-        checks.append(_scores_check(info))
-        checks.append(_latency_check(info))
+        checks.append(_scores_check(info, dataset))
+        checks.append(_latency_check(info, dataset))
     return checks
 
 
@@ -220,16 +222,16 @@ def provenance_table(report: dict):
     return pd.DataFrame(rows).set_index("step") if rows else pd.DataFrame()
 
 
-def forget_command(scorer: str, costs: bool = False) -> str:
+def forget_command(scorer: str, costs: bool = False, dataset: str = "DATASET") -> str:
     """The command that clears a scorer's stored scores, so the next run rescores them.
 
     >>> forget_command("bm25:k1=0.9")
     "cascade forget --dataset DATASET --scorer 'bm25:k1=0.9'"
     """
-    return f"cascade forget --dataset DATASET --scorer '{scorer}'" + (" --costs" if costs else "")
+    return f"cascade forget --dataset {shlex.quote(str(dataset))} --scorer '{scorer}'" + (" --costs" if costs else "")
 
 
-def _scores_check(p: StepProvenance) -> Check:
+def _scores_check(p: StepProvenance, dataset: str = "DATASET") -> Check:
     title = f"Provenance of {p.step}'s scores"
     if p.scores == 0:
         return Check(KIND, title, "not checked", "no stored scores for this step yet", stage=p.step)
@@ -241,7 +243,7 @@ def _scores_check(p: StepProvenance) -> Check:
         ev["scores of unknown provenance"] = p.unknown_scores
         notes.append(f"{p.unknown_scores:,} of {p.scores:,} stored scores were made before provenance was recorded: "
                      f"which model revision and library versions made them is unknown.")
-    forget = (f"`{forget_command(p.scorer)}` forgets this scorer's {p.scores:,} stored scores on this corpus, and "
+    forget = (f"`{forget_command(p.scorer, dataset=dataset)}` forgets this scorer's {p.scores:,} stored scores on this corpus, and "
               f"the next evaluation scores them again (in code: store.drop_scores(scorer, corpus)).")
     if warnings:
         finding = Finding(KIND, "warning", f"{p.step}: " + "; ".join(heads or ["provenance mixed"]),
@@ -314,7 +316,7 @@ def _version_issues(p: StepProvenance, ev: dict) -> tuple[list[str], list[str], 
     return heads, warnings, notes
 
 
-def _latency_check(p: StepProvenance) -> Check:
+def _latency_check(p: StepProvenance, dataset: str = "DATASET") -> Check:
     title = f"Where {p.step}'s latency was measured"
     if p.calls == 0:
         return Check(LATENCY_KIND, title, "not checked", "no timed calls recorded yet: score this step once",
@@ -334,9 +336,12 @@ def _latency_check(p: StepProvenance) -> Check:
         if local == 0:
             return Check(LATENCY_KIND, title, "not checked", f"the {p.calls:,} timed calls predate provenance: where "
                          "they were measured is unknown", evidence=ev, stage=p.step)
-        extra = f" ({p.unknown_calls:,} more of unknown machine)" if p.unknown_calls else ""
-        return Check(LATENCY_KIND, title, "ok", f"all {local:,} timed calls were measured on this machine "
-                     f"({here.get('hostname') or '?'}){extra}", evidence=ev, stage=p.step)
+        if p.unknown_calls:
+            said = (f"{local:,} timed calls were measured on this machine ({here.get('hostname') or '?'}); "
+                    f"{p.unknown_calls:,} older ones predate provenance (machine unknown)")
+        else:
+            said = f"all {local:,} timed calls were measured on this machine ({here.get('hostname') or '?'})"
+        return Check(LATENCY_KIND, title, "ok", said, evidence=ev, stage=p.step)
     n_other = sum(m["calls"] for m in others.values())
     other_hw = [m for m in others.values() if not same_hardware(m, here)]
     where = ", ".join(f"{describe_machine(m)}: {m['calls']} calls" for m in others.values())
@@ -348,7 +353,7 @@ def _latency_check(p: StepProvenance) -> Check:
         f"{p.step}: latency measured on another machine ({n_other:,} of {p.calls:,} timed calls)",
         f"The cost model fits the most recent {p.calls:,} timed calls of {p.scorer}; {n_other:,} were measured on "
         f"{where}, and this machine is {describe_machine(here)}: {why}.", ev,
-        f"Re-time on this machine: `{forget_command(p.scorer, costs=True)}` forgets its scores and timings, "
+        f"Re-time on this machine: `{forget_command(p.scorer, costs=True, dataset=dataset)}` forgets its scores and timings, "
         "and the next evaluation scores and times them here; or read the predicted latency as the other "
         "machine's.", stage=p.step)
     return Check(LATENCY_KIND, title, "flagged", finding.title, finding, ev, stage=p.step)

@@ -36,6 +36,13 @@ class HoldoutResult:
         return float(self.folds["held-out ndcg@10"].std(ddof=1)) if len(self.folds) > 1 else 0.0
 
     @property
+    def held_out_first_pass(self) -> float:
+        """The first pass alone on the same held-out queries (NaN when it was not in the grid): the
+        out-of-sample number tuning must beat."""
+        col = "held-out first pass ndcg@10"
+        return float(self.folds[col].mean()) if col in self.folds else float("nan")
+
+    @property
     def optimism(self) -> float:
         """In-sample minus held-out: how much tuning flattered itself."""
         return self.in_sample - self.held_out_mean
@@ -58,6 +65,7 @@ def holdout_validation(result: GridResult, k: int = 5, repeats: int = 2, seed: i
     k = max(2, min(k, n))
     rows = []
     cutoff_cols = choice_columns(result.table)   # cut-offs and combinations: the whole choice
+    alone = result.table.index[result.table["first_pass_only"]] if "first_pass_only" in result.table else []
     for r in range(repeats):
         for f, test in enumerate(_folds(n, k, seed + r)):
             train = np.setdiff1d(np.arange(n), test)
@@ -67,6 +75,8 @@ def holdout_validation(result: GridResult, k: int = 5, repeats: int = 2, seed: i
             row = {"repeat": r + 1, "fold": f + 1, "queries held out": len(test)}
             row.update({c: result.table.loc[chosen, c] for c in cutoff_cols})
             row.update(_measured(result.per_query[chosen], train, test, "ndcg@10"))
+            if len(alone):   # the baseline on the very same held-out queries
+                row["held-out first pass ndcg@10"] = float(np.nanmean(result.per_query[alone[0]][test]))
             if result.per_query_recall is not None:
                 row.update(_measured(result.per_query_recall[chosen], train, test, "recall@10"))
             rows.append(row)

@@ -5,6 +5,7 @@ import pytest
 
 from cascade_core import compare, doctor
 from cascade_core.cascade import CascadeSpec
+from cascade_core.tuning import first_pass_only
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
 
@@ -40,12 +41,16 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     for col in ("recall@10 lift (points)", "ndcg@10 lift (points)"):
         assert shown.loc["bi-encoder", col] == pytest.approx(lift.table().loc["bi-encoder", col])
 
-    # wins and losses default to the single pass (the stage alone, replacing)
-    assert at.selectbox(key="wl-baseline").value.startswith("single pass")
-    t = compare.wins_losses(result, cmp.baseline.result, "ndcg@10")
-    metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Wins"], metrics["Losses"], metrics["Ties"]) == (str(t.wins), str(t.losses), str(t.ties))
-    assert metrics["Mean difference"] == f"{t.mean_diff:+.4f}"
+    assert shown.loc["bi-encoder", "verdict"] == lift.rows[0].verdict
+
+    # wins and losses default to the first pass alone: the comparison every cascade must win first
+    assert at.selectbox(key="wl-baseline").value.startswith("the first pass alone")
+    alone = first_pass_only(result.run.spec)
+    first = make(alone).run(alone)
+    t = compare.wins_losses(result, first, "ndcg@10")
+    metrics = {m.label: m for m in at.metric}
+    assert tuple(metrics[k].value for k in ("Wins", "Losses", "Ties")) == (str(t.wins), str(t.losses), str(t.ties))
+    assert metrics["Mean difference"].delta == f"{100 * t.mean_diff:+.1f} pts"
 
     checks = doctor.run_checks(result.run, exp.relevance, costs, extra=exp.provenance_checks())
     assert {c.kind for c in checks} >= {"harmful-stage", "depth-quality", "provenance", "latency-machine"}
@@ -70,7 +75,7 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     mm = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance, "min-max"))
     pd.testing.assert_frame_equal(at.dataframe[2].value, mm, check_names=False)
     at.selectbox(key="wl-metric").set_value("recall@10").run()
-    t10 = compare.wins_losses(result, cmp.baseline.result, "recall@10")
+    t10 = compare.wins_losses(result, first, "recall@10")
     assert {m.label: m.value for m in at.metric}["Wins"] == str(t10.wins)
 
 

@@ -26,7 +26,7 @@ def test_round_trips_yaml_and_json():
     assert spec.keeps == [1000, 100, 20, 10]
     assert spec.stages[1].rrf_k == 2
     assert spec.describe() == ("hybrid(all-MiniLM-L6-v2) -> 1000 -> bi-encoder(all-MiniLM-L6-v2) -> 100 -> "
-                               "cross-encoder(some/ce) -> 20 -> bm25 -> 10 -> final 5")
+                               "cross-encoder(some/ce) fused rrf k=2 -> 20 -> bm25 fused norm-sum 0.3 -> 10 -> final 5")
 
 
 def test_load_from_file(tmp_path):
@@ -62,7 +62,7 @@ def test_duplicate_kinds_get_numbered_names():
     ({"pool_size": "many"}, "pool_size must be a whole number"),
     ({"pool_size": 10.5}, "whole number"),
     ({"first_pass": {"kind": "telepathy"}}, "unknown first pass 'telepathy'"),
-    ({"stages": [{"scorer": {"kind": "llm"}, "keep": 5}]}, "unknown scorer kind 'llm'"),
+    ({"stages": [{"scorer": {"kind": "monot5"}, "keep": 5}]}, "unknown scorer kind 'monot5'"),
     ({"stages": [{"scorer": {"kind": "bm25"}, "keep": 5}] * 5}, "at most 4 rerank stages"),
     ({"stages": [{"scorer": {"kind": "bm25"}, "keep": 5, "combine": "avg"}]}, "combine must be one of"),
     ({"stages": [{"scorer": {"kind": "bm25"}, "keep": 5, "combine": "norm-sum", "weight": 2}]}, "weight"),
