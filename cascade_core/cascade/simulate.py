@@ -113,6 +113,15 @@ class CascadeRun:
         return StageResult("final", min(self.spec.final_k, k), last.order[:, :k], last.valid[:, :k],
                            last.scores[:, :k], last.raw[:, :k])
 
+    @property
+    def first_pass_alone(self) -> StageResult:
+        """The first pass's own ranking cut at ``final_k``: what would be shipped with no stage,
+        the baseline every stage must beat (:mod:`cascade_core.lift`)."""
+        first = self.steps[0]
+        k = first.keep
+        return StageResult("first pass alone", min(self.spec.final_k, k), first.order[:, :k], first.valid[:, :k],
+                           first.scores[:, :k], first.raw[:, :k])
+
     def corpus_positions(self, step: StageResult) -> tuple[np.ndarray, np.ndarray]:
         """Corpus positions of a step's survivors ``[Q, keep]`` (-1 where invalid) and the mask."""
         cols, valid = step.kept()
