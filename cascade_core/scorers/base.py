@@ -84,8 +84,7 @@ COST_SHAPES = {
     # What one query costs, in words (the Build page, the CLI's help and the docs show it). The
     # cost model fits ``fixed + per_pair * candidates`` on measured calls whatever the shape.
     "per-pair": "the model reads every (query, document) pair: cost grows with the candidates",
-    "per-query": "the cost is mostly per query (encoding the query, or searching an index built ahead); "
-                 "each candidate adds little",
+    "per-query": "mostly encoding the query or searching an index built ahead; each candidate adds little",
 }
 
 

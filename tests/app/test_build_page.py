@@ -17,7 +17,7 @@ def test_apply_demo_preset_then_edit_and_use(demo_state):
     assert not at.error
     spec = at.session_state["spec"]
     assert (spec["pool_size"], spec["stages"][0]["keep"], spec["final_k"]) == (60, 15, 5)
-    assert "bm25 -> 60 -> bi-encoder(all-MiniLM-L6-v2) -> 15 -> final 5" in at.success[0].value
+    assert "bm25 -> 60 -> bi-encoder(all-MiniLM-L6-v2) fused norm-sum 0.5 -> 15 -> final 5" in at.success[0].value
 
 
 def test_two_stages_with_rrf_and_yaml_download(demo_state):
