@@ -41,3 +41,15 @@ class IndexingError(CascadeError):
 
 class MissingScoresError(CascadeError):
     """Simulation needs scores that are not in the store yet (run scoring first)."""
+
+
+class ServiceError(CascadeError):
+    """A model server is down, refused a request, timed out, or answered something unusable."""
+
+
+class ScoringCancelled(CascadeError):
+    """The user cancelled a scoring run; every score computed before it stopped is stored."""
+
+    def __init__(self, message: str = "scoring cancelled; what was scored is stored (scoring again resumes "
+                                      "where it stopped)"):
+        super().__init__(message)

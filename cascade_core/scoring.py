@@ -6,6 +6,9 @@ identical run makes no model call. Every timed call is recorded for the cost mod
 timings carry the provenance of the run that made them (model fingerprints, library versions,
 machine: :mod:`cascade_core.provenance`), for the doctor's provenance check.
 To let a slider move up to some cut-off without scoring, ensure with the deepest spec you allow.
+A listwise stage (its scores depend on the whole list it ranks) is scored per candidate list:
+the list it receives under the spec, unless that very list was ranked before; each list is kept
+(:mod:`cascade_core.cascade.listwise`), and the simulation says when it is handed another.
 
 >>> # plan = CascadePlan(spec, corpus, workspace); ensure_scores(plan, queries)
 >>> # matrix = load_matrix(plan, queries); run = simulate(spec, matrix)
@@ -18,12 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cascade.listwise import StoredLists
 from .cascade.simulate import ScoreMatrix, simulate
 from .cascade.spec import CascadeSpec
+from .cpu_probe import ProbeSampler
 from .data import Corpus, QuerySet
 from .progress import ProgressCallback, ProgressTracker
 from .provenance import step_provenance
-from .store import query_key
+from .store import list_key, query_key
 from .workspace import Workspace
 
 
@@ -71,8 +76,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
 
     # 1. First pass, at the pool depth.
     rid = plan.retriever.id
-    depths = store.retrieval_depths(rid, fp)
-    todo = [q for q in queries.ids if depths.get(query_key(queries.text_of(q)), 0) < spec.pool_size]
+    todo = first_pass_todo(plan, queries)
     if todo:
         plan.retriever.prepare(progress)
         # One untimed call first: a model's or a library's first call pays one-off set-up
@@ -81,31 +85,25 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         # After the warm-up: the model is loaded, so the run records the weights that score.
         run_id = store.start_run(rid, fp, step_provenance(plan.retriever))
         tracker = ProgressTracker(f"first pass ({spec.first_pass.label})", len(todo), progress, "queries")
-        costs = []
-        for qid in todo:
-            text = queries.text_of(qid)
-            t0 = time.perf_counter()
-            ids, scores = plan.retriever.retrieve(text, spec.pool_size)
-            costs.append((len(ids), len(text), time.perf_counter() - t0))
-            store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size, run=run_id)
-            tracker.advance(1)
-        store.record_costs(rid, costs, run=run_id)
+        costs, probe = [], ProbeSampler()   # the CPU probe beside the timings: was it busy?
+        try:
+            for qid in todo:
+                text = queries.text_of(qid)
+                t0 = time.perf_counter()
+                ids, scores = plan.retriever.retrieve(text, spec.pool_size)
+                costs.append((len(ids), len(text), time.perf_counter() - t0))
+                store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size, run=run_id)
+                probe.tick()
+                tracker.advance(1)   # may raise: a cancelled run keeps what it stored, timings too
+        finally:
+            if costs:
+                store.record_costs(rid, costs, run=run_id, probe_ms=probe.median())
         report.retrieved_queries = len(todo)
 
     # 2. Each stage, over the candidates that reach it under this spec.
     for s, (stage, scorer) in enumerate(zip(spec.stages, plan.scorers)):
-        prefix = plan.with_spec(spec.prefix(s))
-        run = simulate(prefix.spec, load_matrix(prefix, queries))
-        cols, valid = run.steps[-1].kept()
-        docs = np.take_along_axis(run.matrix.docs, cols, axis=1)
-        stored = store.get_many(scorer.id, fp, {query_key(queries.text_of(q)) for q in run.matrix.query_ids})
-        work: list[tuple[str, list[str]]] = []
-        for qi, qid in enumerate(run.matrix.query_ids):
-            text = queries.text_of(qid)
-            have = stored.get(query_key(text), {})
-            need = [plan.corpus.documents[p].id for p in docs[qi][valid[qi]] if plan.corpus.documents[p].id not in have]
-            if need:
-                work.append((text, need))
+        work = stage_work(plan, queries, s)
+        listwise = is_listwise(scorer)
         n_pairs = sum(len(n) for _, n in work)
         report.scored_pairs[stage.name] = n_pairs
         if not work:
@@ -114,19 +112,66 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         scorer.score(work[0][0], work[0][1][:1])   # untimed warm-up, as for the first pass
         run_id = store.start_run(scorer.id, fp, step_provenance(scorer))
         tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
-        costs = []
-        for w, (text, need) in enumerate(work):
-            scores = []
-            for part in calibration_parts(need, w, len(work)):
-                t0 = time.perf_counter()
-                scores.extend(scorer.score(text, part))
-                costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
-                              time.perf_counter() - t0))
-            store.put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float), run=run_id)
-            tracker.advance(len(need))
-        store.record_costs(scorer.id, costs, run=run_id)
+        costs, probe = [], ProbeSampler()
+        try:
+            for w, (text, need) in enumerate(work):
+                scores = []
+                # A listwise list is scored whole: split in two, it would be two other lists.
+                for part in [need] if listwise else calibration_parts(need, w, len(work)):
+                    t0 = time.perf_counter()
+                    scores.extend(scorer.score(text, part))
+                    costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
+                                  time.perf_counter() - t0))
+                put = store.put_list if listwise else store.put
+                put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float), run=run_id)
+                probe.tick()
+                tracker.advance(len(need))
+        finally:
+            if costs:
+                store.record_costs(scorer.id, costs, run=run_id, probe_ms=probe.median())
     report.seconds = time.perf_counter() - start
     return report
+
+
+def first_pass_todo(plan: CascadePlan, queries: QuerySet) -> list[str]:
+    """The queries whose first-pass list is not stored to the pool depth yet."""
+    depths = plan.workspace.store.retrieval_depths(plan.retriever.id, plan.corpus.fingerprint)
+    return [q for q in queries.ids if depths.get(query_key(queries.text_of(q)), 0) < plan.spec.pool_size]
+
+
+def stage_work(plan: CascadePlan, queries: QuerySet, s: int) -> list[tuple[str, list[str]]]:
+    """What stage ``s`` must still score under ``plan.spec``: ``(query text, document ids)`` per
+    query, from stored scores only (no model call). Raises MissingScoresError when an earlier
+    step's scores are missing (then nobody knows yet which candidates reach it)."""
+    store, fp, spec, scorer = plan.workspace.store, plan.corpus.fingerprint, plan.spec, plan.scorers[s]
+    prefix = plan.with_spec(spec.prefix(s))
+    run = simulate(prefix.spec, load_matrix(prefix, queries))
+    cols, valid = run.steps[-1].kept()
+    docs = np.take_along_axis(run.matrix.docs, cols, axis=1)
+    keys = {query_key(queries.text_of(q)) for q in run.matrix.query_ids}
+    work: list[tuple[str, list[str]]] = []
+    if not is_listwise(scorer):
+        stored = store.get_many(scorer.id, fp, keys)
+        for qi, qid in enumerate(run.matrix.query_ids):
+            text = queries.text_of(qid)
+            have = stored.get(query_key(text), {})
+            need = [plan.corpus.documents[p].id for p in docs[qi][valid[qi]] if plan.corpus.documents[p].id not in have]
+            if need:
+                work.append((text, need))
+    else:   # listwise: the whole list the stage receives, unless that very list was ranked
+        stored = store.get_lists(scorer.id, fp, keys)
+        for qi, qid in enumerate(run.matrix.query_ids):
+            text = queries.text_of(qid)
+            seen = [plan.corpus.documents[p].id for p in docs[qi][valid[qi]]]
+            if seen and list_key(seen) not in {k for k, _, _ in stored.get(query_key(text), [])}:
+                work.append((text, seen))
+    return work
+
+
+def is_listwise(scorer) -> bool:
+    """Whether a step's scores depend on the candidate list (stored per list, see
+    :mod:`cascade_core.cascade.listwise`); a kind whose mode decides sets it per instance."""
+    return getattr(scorer, "pointwise", True) is False
 
 
 CALIBRATION_QUERIES = 8   # per scoring run: enough calls of two sizes for a stable fit, few extra calls
@@ -180,8 +225,14 @@ def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
     for i, (p, s) in enumerate(lists):
         docs[i, : len(p)] = p
         firsts[i, : len(s)] = s
-    stage_scores = []
+    stage_scores, listwise = [], []
     for scorer in plan.scorers:
+        if is_listwise(scorer):
+            lists = _stored_lists(store.get_lists(scorer.id, fp, keys), keys, corpus)
+            listwise.append(lists)
+            stage_scores.append(_deepest_scores(lists, docs))
+            continue
+        listwise.append(None)
         got = store.get_many(scorer.id, fp, keys)
         mat = np.full(docs.shape, np.nan)
         for i, key in enumerate(keys):
@@ -197,4 +248,32 @@ def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
     return ScoreMatrix(query_ids=qids, doc_ids=corpus.ids, docs=docs, first=firsts,
                        stage_scores=stage_scores, scorer_ids=plan.scorer_ids,
                        query_texts=[queries.text_of(q) for q in qids],
-                       retrieved_depth=min((stored_depths.get(k, 0) for k in keys), default=0))
+                       retrieved_depth=min((stored_depths.get(k, 0) for k in keys), default=0),
+                       listwise=listwise if any(x is not None for x in listwise) else [])
+
+
+def _stored_lists(got: dict, keys: list[str], corpus: Corpus) -> StoredLists:
+    """A listwise scorer's stored lists (``ScoreStore.get_lists``) as corpus positions, per query."""
+    per_query = []
+    for key in keys:
+        lists = []
+        for _, ids, scores in got.get(key, []):   # (the store is per corpus fingerprint: every id is here)
+            lists.append((np.array([corpus.index_of(d) for d in ids], dtype=np.int64),
+                          np.array([scores.get(d, np.nan) for d in ids], dtype=float)))
+        per_query.append(lists)
+    return StoredLists(per_query)
+
+
+def _deepest_scores(lists: StoredLists, docs: np.ndarray) -> np.ndarray:
+    """``[Q, N]`` scores of each query's longest stored list, placed on its first-pass columns:
+    what readers of ``stage_scores`` see (the simulation itself picks the list per cut-off)."""
+    mat = np.full(docs.shape, np.nan)
+    for q in range(len(lists)):
+        deepest = lists.deepest(q)
+        if deepest is None:
+            continue
+        score_of = dict(zip(deepest[0].tolist(), deepest[1].tolist()))
+        for j, p in enumerate(docs[q].tolist()):
+            if p in score_of:
+                mat[q, j] = score_of[p]
+    return mat

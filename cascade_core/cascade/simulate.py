@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MissingScoresError, SpecError
+from .listwise import ApproximateStage, StoredLists
 from .spec import CascadeSpec, StageSpec
 
 
@@ -43,6 +44,12 @@ class ScoreMatrix:
     scorer_ids: list[str] = field(default_factory=list)   # first pass, then each stage
     query_texts: list[str] = field(default_factory=list)
     retrieved_depth: int | None = None  # first-pass depth stored for every query (None: N)
+    # per stage: its stored lists when it is listwise (cascade/listwise.py), None when pointwise;
+    # empty: every stage pointwise. A listwise stage's ``stage_scores`` hold its deepest list's.
+    listwise: list[StoredLists | None] = field(default_factory=list)
+
+    def listwise_of(self, index: int) -> StoredLists | None:
+        return self.listwise[index] if index < len(self.listwise) else None
 
     @property
     def lengths(self) -> np.ndarray:
@@ -59,7 +66,8 @@ class ScoreMatrix:
         from dataclasses import replace
 
         return replace(self, stage_scores=self.stage_scores[:index] + self.stage_scores[index + 1:],
-                       scorer_ids=self.scorer_ids[:index + 1] + self.scorer_ids[index + 2:])
+                       scorer_ids=self.scorer_ids[:index + 1] + self.scorer_ids[index + 2:],
+                       listwise=self.listwise[:index] + self.listwise[index + 1:])
 
     def __post_init__(self):
         self.docs = np.asarray(self.docs)
@@ -104,6 +112,13 @@ class CascadeRun:
     spec: CascadeSpec
     matrix: ScoreMatrix
     steps: list[StageResult]   # first pass, then each stage
+    # listwise stages handed, under these cut-offs, a list they did not rank (empty: exact)
+    approximate: list[ApproximateStage] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        """False when a listwise stage's scores come from another candidate list than it receives."""
+        return not self.approximate
 
     @property
     def final(self) -> StageResult:
@@ -165,8 +180,15 @@ def simulate(spec: CascadeSpec, matrix: ScoreMatrix) -> CascadeRun:
     steps = [StageResult("first pass", pool, all_cols, valid_all, first, first)]
 
     cols, valid, incoming = all_cols[:, :pool], valid_all[:, :pool], first[:, :pool]
+    approximate = []
     for s, stage in enumerate(spec.stages):
-        raw = np.take_along_axis(matrix.stage_scores[s], cols, axis=1)
+        lists = matrix.listwise_of(s)
+        if lists is None:
+            raw = np.take_along_axis(matrix.stage_scores[s], cols, axis=1)
+        else:   # listwise: the scores of the list it receives now, if it ranked that list
+            raw, differs = lists.raw_scores(np.take_along_axis(matrix.docs, cols, axis=1), valid)
+            if differs.any():
+                approximate.append(ApproximateStage(stage.name, s, int(differs.sum()), Q))
         missing = valid & np.isnan(raw)
         if missing.any():
             qs = np.flatnonzero(missing.any(axis=1))
@@ -183,7 +205,7 @@ def simulate(spec: CascadeSpec, matrix: ScoreMatrix) -> CascadeRun:
         steps.append(step)
         cols, valid = step.kept()
         incoming = step.scores[:, : step.keep]
-    return CascadeRun(spec, matrix, steps)
+    return CascadeRun(spec, matrix, steps, approximate)
 
 
 def _combine(stage: StageSpec, raw: np.ndarray, incoming: np.ndarray, valid: np.ndarray) -> np.ndarray:
