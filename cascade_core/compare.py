@@ -49,7 +49,7 @@ from scipy import stats
 from .cascade.simulate import ScoreMatrix
 from .cascade.spec import CascadeSpec
 from .errors import CascadeError, MissingScoresError
-from .latency import CostModel, LatencyReport, predict_spec_latency
+from .latency import CostModel, LatencyReport, apply_profiles, predict_spec_latency
 
 LIFT_METRICS = ("ndcg@10", "mrr@10", "recall@10")
 MIN_LIFT_POINTS = 2.0           # a stage must lift some metric by 2 points to pay for itself
@@ -96,7 +96,8 @@ def heaviest_stage(spec: CascadeSpec, cost_models: Sequence[CostModel] | None = 
     the per-pair cost alone: a bi-encoder that reuses stored document vectors has a per-pair cost
     near 0 and all its cost in encoding the query, yet it is heavier than a BM25 rescoring stage.
     Ties go to the later stage; when any stage's cost is unknown the last stage counts as the
-    heaviest (cascades are built cheap to expensive).
+    heaviest (cascades are built cheap to expensive). Costs are the spec's cost profiles (a
+    cross-encoder priced on a GPU may no longer be the heaviest).
 
     >>> from cascade_core.cascade import CascadeSpec
     >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
@@ -108,7 +109,7 @@ def heaviest_stage(spec: CascadeSpec, cost_models: Sequence[CostModel] | None = 
     """
     if not spec.stages:
         raise CascadeError("this cascade has no rerank stage: there is no heaviest stage to compare with")
-    models = list(cost_models or [])[1:]
+    models = apply_profiles(spec, list(cost_models or []))[1:]
     if len(models) < len(spec.stages) or not all(m.known for m in models[: len(spec.stages)]):
         return len(spec.stages) - 1
     costs = [m.predict_ms(spec.pool_size) for m in models[: len(spec.stages)]]
@@ -146,8 +147,8 @@ def without_stage(spec: CascadeSpec, index: int) -> CascadeSpec:
 
 
 def same_ranking(a: CascadeSpec, b: CascadeSpec) -> bool:
-    """Whether two specs rank identically (everything but their names is equal)."""
-    strip = lambda s: {k: v for k, v in s.to_dict().items() if k != "name"}  # noqa: E731
+    """Whether two specs rank identically (everything but their names and cost profiles is equal)."""
+    strip = lambda s: {k: v for k, v in s.to_dict().items() if k not in ("name", "costs")}  # noqa: E731
     return strip(a) == strip(b)
 
 
@@ -209,6 +210,15 @@ def outcome(make_experiment: ExperimentFactory, spec: CascadeSpec, latency: Late
 def score_missing(make_experiment: ExperimentFactory, specs: Sequence[CascadeSpec], progress=None) -> list:
     """Score (once, stored) what each spec needs and lacks; returns the scoring reports."""
     return [make_experiment(s).ensure_scores(s, progress=progress) for s in specs]
+
+
+def estimate_missing(make_experiment: ExperimentFactory, specs: Sequence[CascadeSpec]):
+    """What :func:`score_missing` would score and about how long it would take (a dry run, no
+    model call: :func:`cascade_core.estimate.estimate_scoring` per spec; a scorer two specs share
+    is counted for each, so it errs long)."""
+    from .estimate import ScoringEstimate
+
+    return ScoringEstimate([step for s in specs for step in make_experiment(s).estimate(s).steps])
 
 
 # -- the single-pass baseline -----------------------------------------------------------------

@@ -102,6 +102,11 @@ class RunEvaluation:
     def funnel(self) -> list[float]:
         return [s.recall for s in self.steps]
 
+    def funnel_steps(self) -> list[StepEvaluation]:
+        """The recall funnel's steps: every step, then the final cut when it keeps fewer than the
+        last step (relevant documents the last stage kept can still miss the final list)."""
+        return self.steps + ([self.final] if self.final.keep < self.steps[-1].keep else [])
+
 
 def evaluate_run(run: CascadeRun, qrels: Qrels, metrics=DEFAULT_METRICS,
                  relevance: Relevance | None = None) -> RunEvaluation:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from . import cpu_probe
 from .cascade.live import LiveResult, live_run
 from .cascade.simulate import CascadeRun, ScoreMatrix, simulate
 from .cascade.spec import CascadeSpec
@@ -66,15 +67,16 @@ class Experiment:
                       progress: ProgressCallback | None = None) -> ScoringReport:
         """Score what ``spec`` (default: this experiment's) needs and is not stored yet."""
         plan = self.plan if spec is None else self.plan.with_spec(spec)
-        with self._scoring_lock:
-            report = ensure_scores(plan, self.queries, progress)
-        with self._state_lock:
-            if plan.scorer_ids == self.plan.scorer_ids:
-                # Reload even when this call scored nothing: another experiment sharing a scorer
-                # may have stored what this one's loaded matrix lacks.
-                self._matrix = None
-            self._cost_models = None  # new timings
-        return report
+        try:
+            with self._scoring_lock:
+                return ensure_scores(plan, self.queries, progress)
+        finally:   # a cancelled run stored scores and timings too
+            with self._state_lock:
+                if plan.scorer_ids == self.plan.scorer_ids:
+                    # Reload even when this call scored nothing: another experiment sharing a scorer
+                    # may have stored what this one's loaded matrix lacks.
+                    self._matrix = None
+                self._cost_models = None  # new timings
 
     def snapshot(self) -> tuple[ScoreMatrix, Relevance | None]:
         """The loaded matrix and its relevance, consistent with each other."""
@@ -95,13 +97,46 @@ class Experiment:
         return self.snapshot()[1]
 
     def cost_models(self) -> list[CostModel]:
-        """Each step's cost model, fitted on every call recorded for its scorer (cached)."""
+        """Each step's cost model as measured here (cached until new timings), fitted on its
+        scorer's latest recorded calls (:meth:`CostModel.from_records`), with the CPU slowdown of
+        those timings against the probe timed in this process now (:mod:`cascade_core.cpu_probe`).
+        A spec's cost profiles are applied when a spec is priced (:func:`predict_spec_latency`)."""
         with self._state_lock:
             if self._cost_models is None:
                 store = self.workspace.store
-                self._cost_models = [CostModel.fit(sid, store.costs(sid), per_query=(i == 0))
+                self._cost_models = [CostModel.from_records(sid, store.cost_rows(sid), per_query=(i == 0))
                                      for i, sid in enumerate(self.plan.scorer_ids)]
-            return self._cost_models
+            models = self._cost_models
+        if not any(m.probe_ms == m.probe_ms for m in models):   # nothing to compare: no probe to time
+            return list(models)
+        now = cpu_probe.probe_now()
+        return [m.with_probe_now(now) for m in models]
+
+    def cpu_now(self) -> tuple[float, float]:
+        """(the CPU probe timed now, the quietest probe recorded in this store) in ms: how busy the
+        machine is now against the quietest moment it was timed at (for live runs)."""
+        return cpu_probe.probe_now(), self.workspace.store.quietest_probe_ms()
+
+    def estimate(self, spec: CascadeSpec | None = None):
+        """What :meth:`ensure_scores` would score for ``spec`` and about how long it would take
+        (:func:`cascade_core.estimate.estimate_scoring`): no model call."""
+        from .estimate import estimate_scoring
+
+        plan = self.plan if spec is None else self.plan.with_spec(spec)
+        return estimate_scoring(plan, self.queries)
+
+    def calibrate(self, n_queries: int = 20, spec: CascadeSpec | None = None,
+                  progress: ProgressCallback | None = None):
+        """Re-time every step on ``n_queries`` queries' stored candidates and record fresh costs
+        (:func:`cascade_core.calibrate.calibrate`); later predictions use them."""
+        from .calibrate import calibrate
+
+        plan = self.plan if spec is None else self.plan.with_spec(spec)
+        with self._scoring_lock:
+            report = calibrate(plan, self.queries, n_queries, progress)
+        with self._state_lock:
+            self._cost_models = None
+        return report
 
     def run(self, spec: CascadeSpec | None = None, budget_ms: float | None = None) -> ExperimentResult:
         """Simulate (no model call), evaluate, and predict latency for ``spec``."""
@@ -141,7 +176,11 @@ class Experiment:
         return live_run(plan, query)
 
     def measure_live(self, n_queries: int = 20, spec: CascadeSpec | None = None) -> dict[str, dict[str, float]]:
-        """Measured p50/p95/p99 ms per step over the first ``n_queries`` queries, run live."""
+        """Measured p50/p95/p99 ms per step over the first ``n_queries`` queries, run live.
+
+        One untimed query first: a live run's first call in a process pays one-off set-up (as
+        scoring's warm-up call does), which is not what production pays per query."""
+        self.live(self.queries.text_of(self.queries.ids[0]), spec)
         results = [self.live(self.queries.text_of(q), spec) for q in self.queries.ids[:n_queries]]
         names = [s.name for s in results[0].steps] + ["total"]
         samples = {n: [] for n in names}

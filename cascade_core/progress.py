@@ -47,6 +47,30 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
+def cancellable(callback: Optional[ProgressCallback], cancelled: Callable[[], bool]) -> ProgressCallback:
+    """``callback`` that first checks ``cancelled()`` and raises :class:`~cascade_core.errors.ScoringCancelled`
+    when it is true: long work reports progress after storing each piece, so a cancel there loses
+    nothing already computed (a dashboard's Cancel button sets the flag it reads).
+
+    >>> flag = {"stop": False}
+    >>> cb = cancellable(None, lambda: flag["stop"])
+    >>> tracker = ProgressTracker("scoring", 10, cb); tracker.advance(5); flag["stop"] = True
+    >>> tracker.advance(5)
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.ScoringCancelled: scoring cancelled; what was scored is stored (scoring again resumes where it stopped)
+    """
+    from .errors import ScoringCancelled
+
+    def update(event: ProgressEvent) -> None:
+        if cancelled():
+            raise ScoringCancelled()
+        if callback is not None:
+            callback(event)
+
+    return update
+
+
 class ProgressTracker:
     """Counts work done and calls the callback (if any) with a :class:`ProgressEvent`."""
 

@@ -64,8 +64,9 @@ CREATE TABLE IF NOT EXISTS costs (
     n_pairs INTEGER NOT NULL,
     n_chars INTEGER NOT NULL,
     seconds REAL NOT NULL,
-    recorded_at REAL NOT NULL,
-    run INTEGER                  -- runs.id (its machine); NULL: recorded before provenance
+    recorded_at REAL NOT NULL,   -- one value per recording: the calls of one scoring run
+    run INTEGER,                 -- runs.id (its machine); NULL: recorded before provenance
+    probe_ms REAL                -- the CPU probe timed meanwhile (cpu_probe); NULL: not timed
 );
 CREATE INDEX IF NOT EXISTS costs_by_scorer ON costs (scorer);
 -- What produced a scoring run (see cascade_core.provenance); scores and costs point here.
@@ -80,11 +81,35 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_scorer ON runs (scorer, corpus);
+-- A listwise scorer's scores depend on the candidate list it ranked: each list it saw is a row
+-- here (its document ids in the order received), and its scores are stored in `scores` under
+-- the query key `QUERY#LIST` (see ScoreStore.put_list).
+CREATE TABLE IF NOT EXISTS score_lists (
+    set_id INTEGER NOT NULL,
+    query TEXT NOT NULL,
+    list TEXT NOT NULL,          -- list_key(docs)
+    docs TEXT NOT NULL,          -- JSON array of document ids, in the order the stage received them
+    created_at REAL NOT NULL,
+    PRIMARY KEY (set_id, query, list)
+) WITHOUT ROWID;
 """
 # Added to stores made before provenance: NULL in old rows means "unknown provenance".
 RUN_COLUMNS = ("scores", "costs")
 # Named columns: a migrated table has the run column last, a new one too, so both take this.
 INSERT_SCORE = "INSERT OR REPLACE INTO scores (set_id, query, doc, score, run) VALUES (?, ?, ?, ?, ?)"
+
+
+LIST_SEP = "#"   # joins a query key and a list key in the `scores` rows of a listwise scorer
+
+
+def list_key(doc_ids: Sequence[str]) -> str:
+    """A stable key for a candidate list: its document ids *in order* (a listwise ranking starts
+    from the order it receives, so the same documents in another order are another list).
+
+    >>> list_key(["d1", "d2"]), list_key(["d2", "d1"]) == list_key(["d1", "d2"])
+    ('c43c539f74413bea', False)
+    """
+    return hashlib.sha1("\n".join(doc_ids).encode("utf-8")).hexdigest()[:16]
 
 
 def query_key(text: str) -> str:
@@ -116,6 +141,7 @@ class ScoreStore:
         column" is the winner's work, not an error.
         """
         conn = self._conn()
+        self._add_column(conn, "costs", "probe_ms", "REAL")
         for table in RUN_COLUMNS:
             if "run" in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
                 continue
@@ -125,6 +151,18 @@ class ScoreStore:
             except sqlite3.OperationalError as exc:
                 if "duplicate column" not in str(exc):
                     raise
+
+    @staticmethod
+    def _add_column(conn, table: str, column: str, sql_type: str) -> None:
+        """Add a NULL column to a table of an older store (a race with another process is harmless)."""
+        if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            return
+        try:
+            with conn:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):
+                raise
 
     # -- connections -------------------------------------------------------------------------
 
@@ -201,6 +239,56 @@ class ScoreStore:
                 bucket[d] = s
         return out
 
+    # -- listwise scores: one set per candidate list -------------------------------------------
+
+    def put_list(self, scorer: str, corpus: str, query: str, docs: Sequence[str], scores: Iterable[float],
+                 run: int | None = None) -> str:
+        """Store a listwise scorer's scores of one candidate list (``docs``, in the order it ranked
+        them) for one query; returns the list's key. Other lists of the query are kept.
+
+        >>> import tempfile, os
+        >>> store = ScoreStore(os.path.join(tempfile.mkdtemp(), "scores.sqlite"))
+        >>> store.put_list("llm", "c1", "q1", ["a", "b", "c"], [3, 2, 1])
+        '2074e277e1b02db9'
+        >>> _ = store.put_list("llm", "c1", "q1", ["b", "a"], [2, 1])
+        >>> [(docs, scores) for _, docs, scores in store.get_lists("llm", "c1", ["q1"])["q1"]]
+        [(['a', 'b', 'c'], {'a': 3.0, 'b': 2.0, 'c': 1.0}), (['b', 'a'], {'a': 1.0, 'b': 2.0})]
+        """
+        docs = list(docs)
+        key = list_key(docs)
+        sid = self._set_id(scorer, corpus)
+        rows = [(sid, f"{query}{LIST_SEP}{key}", d, float(s), run) for d, s in zip(docs, scores)]
+        conn = self._conn()
+        with conn:
+            conn.execute("INSERT OR REPLACE INTO score_lists VALUES (?, ?, ?, ?, ?)",
+                         (sid, query, key, json.dumps(docs), time.time()))
+            conn.executemany(INSERT_SCORE, rows)
+        return key
+
+    def get_lists(self, scorer: str, corpus: str, queries: Iterable[str]
+                  ) -> dict[str, list[tuple[str, list[str], dict[str, float]]]]:
+        """Every stored candidate list of a listwise scorer, per query, oldest first:
+        ``{query key: [(list key, doc ids in the order ranked, {doc id: score})]}``."""
+        wanted = set(queries)
+        out: dict[str, list] = {q: [] for q in wanted}
+        sid = self._set_id(scorer, corpus, create=False)
+        if sid is None:
+            return out
+        conn = self._conn()
+        lists = {}
+        for q, key, docs in conn.execute(
+                "SELECT query, list, docs FROM score_lists WHERE set_id=? ORDER BY created_at, list", (sid,)):
+            if q in wanted:
+                entry = (key, json.loads(docs), {})
+                lists[f"{q}{LIST_SEP}{key}"] = entry
+                out[q].append(entry)
+        if lists:
+            for q, d, s in conn.execute("SELECT query, doc, score FROM scores WHERE set_id=?", (sid,)):
+                entry = lists.get(q)
+                if entry is not None:
+                    entry[2][d] = s
+        return out
+
     # -- first-pass retrievals ---------------------------------------------------------------
 
     def put_retrieval(self, scorer: str, corpus: str, query: str, docs: Sequence[str],
@@ -223,14 +311,18 @@ class ScoreStore:
 
     # -- costs -------------------------------------------------------------------------------
 
-    def record_costs(self, scorer: str, calls: Iterable[tuple[int, int, float]], run: int | None = None) -> None:
-        """Record timed calls as ``(n_pairs, n_chars, seconds)``, timed in ``run`` (its machine)."""
+    def record_costs(self, scorer: str, calls: Iterable[tuple[int, int, float]], run: int | None = None,
+                     probe_ms: float | None = None) -> None:
+        """Record timed calls as ``(n_pairs, n_chars, seconds)``, timed in ``run`` (its machine)
+        while the CPU probe took ``probe_ms`` (:mod:`cascade_core.cpu_probe`; None: not timed)."""
         now = time.time()
+        probe = None if probe_ms is None or probe_ms != probe_ms else float(probe_ms)
         conn = self._conn()
         with conn:
             conn.executemany(
-                "INSERT INTO costs (scorer, n_pairs, n_chars, seconds, recorded_at, run) VALUES (?, ?, ?, ?, ?, ?)",
-                [(scorer, int(n), int(c), float(s), now, run) for n, c, s in calls],
+                "INSERT INTO costs (scorer, n_pairs, n_chars, seconds, recorded_at, run, probe_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(scorer, int(n), int(c), float(s), now, run, probe) for n, c, s in calls],
             )
 
     def costs(self, scorer: str, most_recent: int = 5000) -> np.ndarray:
@@ -238,10 +330,29 @@ class ScoreStore:
 
         Only recent calls count, so a model on faster hardware (or a fixed slowdown) ages out.
         """
+        return self.cost_rows(scorer, most_recent)[:, :3]
+
+    def cost_rows(self, scorer: str, most_recent: int = 5000) -> np.ndarray:
+        """The most recent recorded calls, newest first, as rows ``(n_pairs, n_chars, seconds,
+        recorded_at, probe_ms)``; ``probe_ms`` is NaN where no probe was timed. Calls recorded
+        together share ``recorded_at``, so the cost model can read the latest recording first.
+
+        >>> import tempfile, os
+        >>> store = ScoreStore(os.path.join(tempfile.mkdtemp(), "scores.sqlite"))
+        >>> store.record_costs("ce", [(10, 100, 0.02)], probe_ms=3.0); store.record_costs("ce", [(5, 50, 0.01)])
+        >>> store.cost_rows("ce")[:, [0, 2, 4]].tolist()
+        [[5.0, 0.01, nan], [10.0, 0.02, 3.0]]
+        """
         rows = self._conn().execute(
-            "SELECT n_pairs, n_chars, seconds FROM costs WHERE scorer=? ORDER BY rowid DESC LIMIT ?",
-            (scorer, most_recent)).fetchall()
-        return np.asarray(rows, dtype=float).reshape(-1, 3)
+            "SELECT n_pairs, n_chars, seconds, recorded_at, probe_ms FROM costs WHERE scorer=? "
+            "ORDER BY rowid DESC LIMIT ?", (scorer, most_recent)).fetchall()
+        return np.asarray([[np.nan if v is None else v for v in r] for r in rows], dtype=float).reshape(-1, 5)
+
+    def quietest_probe_ms(self) -> float:
+        """The fastest CPU probe recorded with any cost here (NaN if none): the quietest moment this
+        store has seen, against which "busy now" is judged (see :mod:`cascade_core.cpu_probe`)."""
+        row = self._conn().execute("SELECT MIN(probe_ms) FROM costs WHERE probe_ms IS NOT NULL").fetchone()
+        return float("nan") if row is None or row[0] is None else float(row[0])
 
     # -- provenance --------------------------------------------------------------------------
 
@@ -302,7 +413,7 @@ class ScoreStore:
             # parameter-count limit however many queries are asked about
             for q, run, n in conn.execute(
                     "SELECT query, run, COUNT(*) FROM scores WHERE set_id=? GROUP BY query, run", (sid,)):
-                if q in wanted:
+                if q.partition(LIST_SEP)[0] in wanted:   # a listwise scorer's rows: QUERY#LIST
                     counts[run] = counts.get(run, 0) + n
         return self._with_runs(counts, "scores")
 
@@ -335,6 +446,7 @@ class ScoreStore:
         with conn:
             n = conn.execute("DELETE FROM scores WHERE set_id=?", (sid,)).rowcount
             conn.execute("DELETE FROM retrievals WHERE set_id=?", (sid,))
+            conn.execute("DELETE FROM score_lists WHERE set_id=?", (sid,))
         return n
 
     def drop_costs(self, scorer: str) -> int:

@@ -21,6 +21,10 @@ Semantics, stated once: each stage scores *every* candidate it receives, orders 
 * ``norm-sum`` -- min-max normalise this stage's scores and the incoming scores over the
   candidates present, then ``weight * new + (1 - weight) * incoming``. Exact in simulation
   because it is recomputed over exactly the candidates present.
+
+A spec may also say what each step costs where it will run (``costs:``, by step name: user-set,
+or measured and scaled; see :mod:`cascade_core.cost_profile`). Profiles change predicted latency
+only, never what is scored: they are not part of :meth:`CascadeSpec.scorer_key`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
+from ..cost_profile import CostProfile, parse_costs
 from ..errors import SpecError
 from ..fusion import COMBINES, Fusion, make_fusion
 from ..scorers import (ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class,
@@ -73,9 +78,16 @@ class CascadeSpec:
     stages: tuple[StageSpec, ...] = field(default_factory=tuple)
     final_k: int = 10
     name: str = ""
+    # Per step name, where its latency comes from (:mod:`cascade_core.cost_profile`); a step
+    # without an entry is priced as measured here. Not part of the scorer key: same scores.
+    costs: tuple[tuple[str, CostProfile], ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "stages", tuple(_name_stages(self.stages)))
+        # A derived spec (a prefix, the cascade without a stage, the first pass alone) keeps the
+        # profiles of the steps it still has: the user's typos are refused in from_dict instead.
+        names = self.stage_names
+        object.__setattr__(self, "costs", tuple((n, p) for n, p in dict(self.costs).items() if n in names))
         self.validate()
 
     # -- validation --------------------------------------------------------------------------
@@ -118,6 +130,26 @@ class CascadeSpec:
             raise SpecError(f"final_k={self.final_k} is larger than {previous_name}={previous}")
 
     # -- convenience -------------------------------------------------------------------------
+
+    @property
+    def cost_profiles(self) -> dict[str, CostProfile]:
+        """``{step name: profile}`` of the steps not priced as measured here."""
+        return dict(self.costs)
+
+    def with_costs(self, costs: dict) -> "CascadeSpec":
+        """A copy with these cost profiles (a mapping as in YAML; unknown steps are refused).
+
+        >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+        ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": 20}]})
+        >>> spec.with_costs({"bm25": "x0.5"}).cost_profiles["bm25"].describe()
+        'measured x 0.5'
+        """
+        return replace(self, costs=parse_costs(costs, self.stage_names))
+
+    def with_costs_from(self, other: "CascadeSpec") -> "CascadeSpec":
+        """A copy with ``other``'s profiles of the steps this spec has (an edited cascade keeps them)."""
+        return replace(self, costs=other.costs)
+
 
     @property
     def stage_names(self) -> list[str]:
@@ -186,6 +218,8 @@ class CascadeSpec:
     def to_dict(self) -> dict:
         out = {"first_pass": self.first_pass.to_dict(), "pool_size": self.pool_size,
                "stages": [st.to_dict() for st in self.stages], "final_k": self.final_k}
+        if self.costs:
+            out["costs"] = {n: p.to_dict() for n, p in self.costs}
         if self.name:
             out = {"name": self.name, **out}
         return out
@@ -200,7 +234,7 @@ class CascadeSpec:
     def from_dict(cls, data: dict) -> "CascadeSpec":
         if not isinstance(data, dict):
             raise SpecError("a cascade spec must be a mapping with first_pass, pool_size, stages, final_k")
-        _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k"}, "spec")
+        _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k", "costs"}, "spec")
         if "first_pass" not in data:
             raise SpecError("the spec has no first_pass (e.g. first_pass: {kind: bm25})")
         stages_data = data.get("stages") or []
@@ -221,10 +255,11 @@ class CascadeSpec:
                                     weight=_float(sd.get("weight", 0.5), f"stage {i} weight")))
         pool = _int(data.get("pool_size", 100), "pool_size")
         last = stages[-1].keep if stages else pool
-        return cls(first_pass=_scorer_config(data["first_pass"], "first_pass"),
+        spec = cls(first_pass=_scorer_config(data["first_pass"], "first_pass"),
                    pool_size=pool, stages=tuple(stages),
                    final_k=_int(data.get("final_k", min(10, last)), "final_k"),
                    name=str(data.get("name") or ""))
+        return spec.with_costs(data["costs"]) if data.get("costs") else spec
 
     @classmethod
     def from_yaml(cls, text: str) -> "CascadeSpec":

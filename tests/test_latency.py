@@ -1,0 +1,147 @@
+"""Cost models with profiles, spread, recency, the busy-CPU flag and the predicted tail, on
+constructed cost records (timing real calls in a test would be flaky: speed is reported, not asserted)."""
+
+import numpy as np
+import pytest
+
+from cascade_core.cascade import CascadeSpec
+from cascade_core.compare import heaviest_stage
+from cascade_core.cost_profile import CostProfile
+from cascade_core.latency import (CostModel, apply_profile, apply_profiles, predict_latency, predict_spec_latency,
+                                  tail_comparison)
+from cascade_core.tuning import best_within_budget, grid_search
+from cascade_ui import charts
+
+from .tuning.test_search import constructed
+
+MEASURED = [CostModel("fp", 1.0, 0.0, 30), CostModel("st", 0.0, 1.0, 30)]
+
+
+def rows(sizes, seconds, stamp, probe=float("nan")):
+    """Cost rows as the store gives them: (n_pairs, n_chars, seconds, recorded_at, probe_ms)."""
+    return [[n, 0, s, stamp, probe] for n, s in zip(sizes, seconds)]
+
+
+def test_every_figure_says_where_it_comes_from():
+    _, spec = constructed()
+    gpu = spec.with_costs({"bi-encoder": "x0.025"})
+    lat = predict_spec_latency(gpu, [40] * 6, MEASURED, budget_ms=10)
+    assert [s.source for s in lat.stages] == ["measured here", "measured x 0.025"]
+    assert lat.stages[1].predicted_ms == pytest.approx(40 * 0.025)
+    api = spec.with_costs({"first-pass": "5+0", "bi-encoder": "300/16"})
+    lat = predict_spec_latency(api, [40] * 6, MEASURED)
+    assert [s.source for s in lat.stages] == ["user-set: 5 ms", "user-set: 300 ms per call of 16 pairs"]
+    assert lat.stages[1].predicted_ms == pytest.approx(3 * 300)   # 40 pairs: three requests
+
+
+def test_a_profile_is_applied_once_however_often_it_is_applied():
+    spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "stages": [{"scorer": "bm25", "keep": 5}],
+                                  "costs": {"bm25": "x0.5"}})
+    once = apply_profiles(spec, MEASURED)
+    assert apply_profiles(spec, once) == once and once[1].per_pair_ms == 0.5
+    back = apply_profile(once[1], None)
+    assert back.per_pair_ms == 1.0 and back.source == "measured here"
+
+
+def test_a_gpu_profile_changes_the_budget_bars_and_the_recommendation():
+    """Measured here the stage costs 1 ms per candidate: within 12 ms no pool reaches the relevant
+    document at rank 15, so the tuner settles for less. Priced on a GPU (40x faster), pool 15+ fits."""
+    exp, spec = constructed()
+    grid = [spec.with_keeps(pool_size=p, keeps=[k]) for p in (10, 14, 15, 20, 40) for k in (5, 10) if k <= p]
+    here = grid_search(exp, grid, budget_ms=12)
+    chosen_here = here.spec_at(best_within_budget(here))
+    assert chosen_here.pool_size < 15 and here.table.loc[best_within_budget(here), "ndcg@10"] == 0
+
+    gpu_grid = [s.with_costs({"bi-encoder": {"factor": 0.025}}) for s in grid]
+    gpu = grid_search(exp, gpu_grid, budget_ms=12)
+    i = best_within_budget(gpu)
+    assert gpu.spec_at(i).pool_size == 15 and gpu.table.loc[i, "ndcg@10"] == pytest.approx(1.0)
+    assert gpu.table.loc[i, "latency_ms"] == pytest.approx(1.0 + 15 * 0.025)
+
+    # The budget bars: over budget measured here, within it on the GPU; the bar names its profile.
+    at_40 = spec.with_keeps(pool_size=40, keeps=[10])
+    bars_here = predict_spec_latency(at_40, [40] * 6, exp.cost_models(), 10)
+    bars_gpu = predict_spec_latency(at_40.with_costs({"bi-encoder": "x0.025"}), [40] * 6, exp.cost_models(), 10)
+    assert bars_here.within_budget is False and bars_here.first_over_budget == "bi-encoder"
+    assert bars_gpu.within_budget is True and bars_gpu.total_ms == pytest.approx(2.0)
+    fig = charts.latency_bars(bars_gpu)
+    stage_bar = [t for t in fig.data if t.name.startswith("bi-encoder")][0]
+    assert stage_bar.name == "bi-encoder [measured x 0.025]" and "measured x 0.025" in stage_bar.hovertemplate
+    assert "within budget" in fig.layout.title.text
+
+
+def test_the_heaviest_stage_is_judged_by_the_profiles():
+    spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100, "stages": [
+        {"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 50},
+        {"scorer": {"kind": "cross-encoder", "model": "c"}, "keep": 20}]})
+    models = [CostModel("fp", 1, 0, 9), CostModel("bi", 5, 0.01, 9), CostModel("ce", 0, 2.0, 9)]
+    assert heaviest_stage(spec, models) == 1
+    assert heaviest_stage(spec.with_costs({"cross-encoder": "x0.001"}), models) == 0
+
+
+def test_the_model_reads_the_latest_recording_first():
+    old = rows([10, 20] * 20, [0.1, 0.2] * 20, stamp=1.0, probe=9.0)          # 10 ms per pair, busy
+    fresh = rows([10, 20] * 10, [0.011, 0.021] * 10, stamp=2.0, probe=3.0)    # 1 ms per pair, quiet
+    model = CostModel.from_records("ce", np.array(fresh + old))               # newest first, as stored
+    assert model.n_calls == 20 and model.per_pair_ms == pytest.approx(1.0) and model.probe_ms == 3.0
+    # too few fresh calls: older recordings are read (whole) until there are enough
+    model = CostModel.from_records("ce", np.array(fresh[:4] + old))
+    assert model.n_calls == 44
+
+
+def test_spread_and_calls_come_with_every_figure():
+    rng = np.random.default_rng(1)
+    sizes = np.tile([25, 75, 100], 20)
+    secs = (1 + 0.2 * sizes) * rng.uniform(0.8, 1.6, len(sizes)) / 1000
+    model = CostModel.from_records("ce", np.array(rows(sizes, secs, 1.0)))
+    lo, hi = model.spread
+    assert 0.7 < lo < 1.0 < hi < 1.7
+    [stage] = predict_latency(["ce"], [100], [model]).stages
+    assert stage.low_ms < stage.predicted_ms < stage.high_ms and stage.n_calls == 60
+    # a user-set figure has no spread and rests on no calls
+    [user] = predict_latency(["ce"], [100], [apply_profile(model, CostProfile("user", per_pair_ms=0.05))]).stages
+    assert user.low_ms == user.high_ms == pytest.approx(5.0) and user.n_calls == 0 and user.note is None
+
+
+def test_timings_from_a_busier_moment_are_flagged_next_to_the_verdict():
+    busy = CostModel("fp", 106.0, 0.0, 30, probe_ms=6.9).with_probe_now(3.0)
+    lat = predict_latency(["first pass"], [100], [busy], budget_ms=100)
+    assert lat.stages[0].slowdown == pytest.approx(2.3) and not lat.trusted
+    assert lat.notes == ["first pass: measured while the CPU was busy: x2.3 slower than now"]
+    assert lat.verdict().startswith("Predicted 106.0 ms per query: over the 100 ms budget (first pass measured "
+                                    "while the CPU was busy: x2.3 slower than now")
+    assert "distrusted" in charts.latency_bars(lat).layout.title.text
+    quiet = CostModel("fp", 12.0, 0.0, 30, probe_ms=3.2).with_probe_now(3.0)
+    assert predict_latency(["first pass"], [100], [quiet], budget_ms=100).trusted
+    # no probe recorded (costs from before this check): nothing to compare, nothing claimed
+    assert predict_latency(["first pass"], [100], [CostModel("fp", 12.0, 0.0, 30).with_probe_now(3.0)]).trusted
+
+
+def test_the_tail_is_sampled_per_query_from_each_steps_spread():
+    spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+                                  "stages": [{"scorer": "bm25", "keep": 20}]})
+    flat = [CostModel("fp", 10.0, 0.0, 30), CostModel("st", 0.0, 1.0, 30)]
+    lat = predict_spec_latency(spec, [100] * 10, flat)
+    t = lat.tail()
+    assert t.p50 == t.p95 == t.p99 == t.sum_of_medians == pytest.approx(110.0)   # no spread: no tail
+    # per-query counts: short lists cost less, the deep ones set p95
+    t = predict_spec_latency(spec, [100] * 5 + [10] * 5, flat).tail()
+    assert t.p95 == pytest.approx(110.0) and t.p50 < 110.0
+    # a heavy-tailed step: p95 well above the sum of medians
+    ratios = tuple(np.percentile(np.r_[np.ones(90), np.full(10, 4.0)], np.linspace(0, 100, 21)))
+    tailed = [flat[0], CostModel("st", 0.0, 1.0, 30, ratios=ratios)]
+    t = predict_spec_latency(spec, [100] * 10, tailed).tail(draws=400)
+    assert t.sum_of_medians == pytest.approx(110.0, rel=0.05) and t.p95 > 1.5 * t.sum_of_medians
+    assert t == predict_spec_latency(spec, [100] * 10, tailed).tail(draws=400)   # seeded: the same every time
+    rows_ = tail_comparison(t, {"p50": t.p50, "p95": 2 * t.p95, "p99": t.p99})
+    assert [r["measured / predicted"] for r in rows_] == pytest.approx([1.0, 2.0, 1.0])
+
+
+def test_money_per_thousand_queries_from_prices():
+    spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 40,
+                                  "stages": [{"scorer": "bm25", "keep": 20}],
+                                  "costs": {"bm25": {"per_call_ms": 100, "pairs_per_call": 20, "usd_per_call": 0.001},
+                                            "first-pass": {"profile": "measured", "usd_per_hour": 3.6}}})
+    lat = predict_spec_latency(spec, [40], [CostModel("fp", 10.0, 0.0, 30), CostModel("st", 0, 1, 30)])
+    # first pass: 10 ms at $3.6/h = $0.00001 per query; stage: 2 calls at $0.001
+    assert lat.usd_per_1k_queries == pytest.approx(1000 * (0.00001 + 0.002))
