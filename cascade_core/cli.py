@@ -7,6 +7,9 @@
     cascade explain --dataset PATH [spec flags as eval] [--query QID [--doc DOCID]]
     cascade tune / cascade doctor --dataset PATH [spec flags as eval]   (cli_tune.py)
     cascade forget --dataset PATH [--scorer ID]                         (cli_forget.py)
+    cascade calibrate --dataset PATH [spec flags as eval] [--queries N]  (cli_latency.py)
+    any spec flags: --cost STEP=PROFILE prices a step where it will run  (cli_latency.py)
+    cascade report FILE.html --dataset PATH [spec flags as eval]        (the dashboard's HTML report)
     cascade demo [--json FILE]
 
 Bad arguments and bad data print one ``error:`` line and exit with status 2, never a traceback.
@@ -21,7 +24,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_forget, cli_tune
+from . import cli_distill, cli_forget, cli_latency, cli_tune
 from .errors import CascadeError
 
 from .demo import DEMO_SPEC, SAMPLE_DATASET
@@ -50,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run N queries live through the real models and report measured p50/p95/p99")
     e.add_argument("--json", dest="json_path", help="write the full report as JSON here")
     e.add_argument("--save-spec", help="write the effective spec as YAML here")
+    e.add_argument("--from-store", action="store_true",
+                   help="score nothing: simulate from the stored scores only (missing ones are an error; a "
+                        "listwise stage handed a list it never ranked is reported approximate)")
 
     i = sub.add_parser("index", parents=[storage], help="encode a corpus into Qdrant (resumable)")
     _dataset_args(i)
@@ -70,8 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--doc", metavar="DOCID", help="with --query: who beat this document and what would keep it")
     w.add_argument("--limit", type=positive_int, default=10,
                    help="how many of the candidates that beat it to show (default 10)")
+    r = sub.add_parser("report", parents=[storage],
+                       help="write the one-file HTML report (the dashboard's) for a cascade on a dataset")
+    r.add_argument("file", help="the HTML file to write")
+    _dataset_args(r)
+    _spec_args(r)
+    r.add_argument("--budget-ms", type=positive_float, help="latency budget per query, in ms")
+    r.add_argument("--queries", type=positive_int, metavar="N", help="use only the first N judged queries")
     cli_tune.add_parsers(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
     cli_forget.add_parser(sub, storage, _dataset_args)
+    cli_distill.add_parser(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
+    cli_latency.add_parser(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
     return p
 
 
@@ -121,6 +136,11 @@ def _spec_args(p):
                    help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20, sparse@10 or cross:PATH@10 (repeat, "
                         f"in order); kinds: {', '.join(scorer_kinds())} (below)")
     p.add_argument("--final-k", type=positive_int, help="length of the final list (default 10)")
+    p.add_argument("--param", action="append", default=None, metavar="STAGE.NAME=VALUE",
+                   help="set a step's parameter (repeat): STAGE is a stage's name (its kind, or 'kind #2'), "
+                        "its number (1 = the first rerank stage) or first-pass; e.g. "
+                        "--param llm.base_url=http://localhost:11434/v1 --param llm.mode=listwise")
+    cli_latency.add_cost_arg(p)
     p.epilog = kinds_help()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
 
@@ -138,7 +158,8 @@ def kinds_help() -> str:
             aliases = aliases_of(kind, retriever)
             head = lines[0] if not aliases else lines[0].replace(f"{kind}:", f"{kind} (or {', '.join(aliases)}):", 1)
             out += [f"  {head}"] + [f"  {line}" for line in lines[1:]]
-    out.append("Parameters are set in a --config spec file: stages: [{scorer: {kind: ..., params: {...}}, keep: ...}].")
+    out.append("Parameters are set with --param STAGE.NAME=VALUE, or in a --config spec file: "
+               "stages: [{scorer: {kind: ..., params: {...}}, keep: ...}].")
     return "\n".join(out)
 
 
@@ -221,6 +242,7 @@ def _spec_from_args(args):
     from .cascade.spec import CascadeSpec, parse_first_pass, parse_stage
 
     base = CascadeSpec.load(args.config).to_dict() if args.config else {"first_pass": {"kind": "bm25"}}
+    config_costs = base.pop("costs", None)   # laid over last, with --cost (cli_latency)
     if args.first_pass:
         base["first_pass"] = parse_first_pass(args.first_pass).to_dict()
     if args.pool_size is not None:
@@ -230,7 +252,55 @@ def _spec_from_args(args):
                           for s in (parse_stage(t) for t in args.stage)]
     if args.final_k is not None:
         base["final_k"] = args.final_k
-    return CascadeSpec.from_dict(base)
+    for text in getattr(args, "param", None) or []:
+        _set_param(base, text)
+    return cli_latency.apply_cost_flags(CascadeSpec.from_dict(base), getattr(args, "cost", None), config_costs,
+                                        stages_replaced=args.stage is not None)
+
+
+def _set_param(spec: dict, text: str) -> None:
+    """Apply one ``--param STAGE.NAME=VALUE`` to a spec's dict (values read as YAML scalars).
+
+    >>> spec = {"first_pass": {"kind": "bm25"}, "stages": [{"scorer": {"kind": "llm"}, "keep": 5}]}
+    >>> _set_param(spec, "llm.base_url=http://localhost:11434/v1"); _set_param(spec, "1.window=8")
+    >>> spec["stages"][0]["scorer"]["params"]
+    {'base_url': 'http://localhost:11434/v1', 'window': 8}
+    """
+    import yaml
+
+    from .cascade.spec import StageSpec, _name_stages, _scorer_config
+
+    target, eq, value = text.partition("=")
+    step, dot, name = target.rpartition(".")
+    if not eq or not dot or not step or not name:
+        raise CascadeError(f"--param {text!r}: expected STAGE.NAME=VALUE, e.g. llm.mode=listwise")
+    if step in ("first-pass", "first_pass", "0"):
+        config = spec["first_pass"]
+    else:
+        stages = spec.get("stages") or []
+        # the names the spec will give its stages (not validated yet: other --param may follow)
+        names = [st.name for st in _name_stages([StageSpec(_scorer_config(sd.get("scorer"), "stage"), 1,
+                                                           name=str(sd.get("name") or "")) for sd in stages])]
+        if step.isdigit() and 1 <= int(step) <= len(stages):
+            index = int(step) - 1
+        elif step in names:
+            index = names.index(step)
+        else:
+            raise CascadeError(f"--param {text!r}: no stage {step!r}; stages: {', '.join(names) or 'none'} "
+                               "(or their numbers from 1, or first-pass)")
+        config = stages[index]["scorer"]
+    if isinstance(config, str):   # "kind:model" shorthand in a spec file
+        kind, _, model = config.partition(":")
+        config = {"kind": kind, **({"model": model} if model else {})}
+        if step in ("first-pass", "first_pass", "0"):
+            spec["first_pass"] = config
+        else:
+            spec["stages"][index]["scorer"] = config
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    config.setdefault("params", {})[name] = parsed if isinstance(parsed, (str, int, float, bool)) else value
 
 
 def cmd_eval(args) -> int:
@@ -279,9 +349,15 @@ def _evaluate(args, spec, dataset_path) -> int:
     exp = _experiment(args, spec, dataset_path)
     if args.sample_query is not None and args.sample_query not in exp.queries:
         raise CascadeError(f"--sample-query {args.sample_query!r} is not among the evaluated queries")
-    load_models(exp.plan)
-    # sys.stderr as it is now: terminal_progress's default is the stream of import time.
-    scoring = exp.ensure_scores(progress=terminal_progress(sys.stderr))
+    if getattr(args, "from_store", False):
+        from .scoring import ScoringReport
+
+        scoring = ScoringReport()   # nothing scored: the simulation reads the store only
+    else:
+        load_models(exp.plan)
+        cli_latency.print_estimate(exp.estimate(), sys.stderr)   # what is missing, and about how long
+        # sys.stderr as it is now: terminal_progress's default is the stream of import time.
+        scoring = exp.ensure_scores(progress=terminal_progress(sys.stderr))
     result = exp.run(budget_ms=args.budget_ms)
     live = exp.measure_live(args.live) if args.live else None
     report = build_report(exp, result, scoring, live, args.sample_query)
@@ -375,9 +451,30 @@ def cmd_explain(args) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes,
+def cmd_report(args) -> int:
+    """``cascade report FILE.html``: the same report as the Tune page's download, from the terminal."""
+    from .progress import terminal_progress
+
+    check_writable(args.file, "report file")
+    exp = _experiment(args, _spec_from_args(args), args.dataset)
+    if exp.relevance is None:
+        raise CascadeError(f"dataset {exp.dataset.name!r} has no relevance judgments: the report measures against them")
+    load_models(exp.plan)
+    exp.ensure_scores(progress=terminal_progress(sys.stderr))
+    result = exp.run(budget_ms=args.budget_ms)
+    # The report draws (Plotly), so it lives with the dashboard in cascade_ui; the library modules
+    # never import it, only this outermost command layer does.
+    from cascade_ui.report import cascade_report, report_summary
+
+    html = cascade_report(result, exp, report_summary(result, exp, exp.dataset.name))
+    _write(args.file, html, "report file")
+    print(f"Report written to {args.file} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "calibrate": cli_latency.cmd_calibrate, "report": cmd_report, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes,
             "explain": cmd_explain, "tune": cli_tune.cmd_tune, "doctor": cli_tune.cmd_doctor,
-            "forget": cli_forget.cmd_forget}
+            "forget": cli_forget.cmd_forget, "distill": cli_distill.cmd_distill}
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -478,11 +575,12 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
         "lift": lift.to_dict() if lift else None,
         "ndcg_gain": "linear (trec_eval)",
         "stages": stages,
-        "latency": {"total_ms": lat.total_ms, "budget_ms": lat.budget_ms, "within_budget": lat.within_budget,
-                    "first_over_budget": lat.first_over_budget,
-                    "measured_total": live.get("total") if live else None},
+        # each step's figure with its source and spread, what the tool distrusts, the predicted tail
+        "latency": cli_latency.latency_section(lat, live, exp.cpu_now() if live else None),
         "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
                     "seconds": scoring.seconds},
+        # listwise stages handed a list they never ranked (scores of a longer one stand in); [] = exact
+        "approximate": [a.to_dict() for a in result.run.approximate],
         # what made every stored score and timing used here: model fingerprints, libraries, machines
         "provenance": exp.provenance_report(),
         "sample_query": {"id": qid, "text": queries.text_of(qid), "results": [
@@ -542,15 +640,14 @@ def print_report(report: dict) -> None:
                 print(f"  WARNING: stage {st['name']!r} ranks worse than the list it receives: nDCG@10 "
                       f"{change['before']:.3f} -> {change['after']:.3f} ({change['change_points']:+.1f} points); "
                       "see `cascade doctor` for the fix")
-    lat = report["latency"]
-    budget = "" if lat["budget_ms"] is None else (
-        f" against a budget of {lat['budget_ms']:.0f} ms: "
-        + ("within" if lat["within_budget"] else f"OVER from stage {lat['first_over_budget']!r}"))
-    print(f"Predicted total {lat['total_ms']:.1f} ms per query{budget}")
+    cli_latency.print_latency(report["latency"])
     sc = report["scoring"]
     pairs = sum(sc["scored_pairs"].values())
     print(f"Scoring this run: {sc['retrieved_queries']} first-pass queries, {pairs} pairs scored "
           f"({sc['seconds']:.1f} s); everything else came from the store")
+    for ap in report.get("approximate") or []:
+        print(f"APPROXIMATE: stage {ap['stage']!r} is listwise and {ap['queries']} of {ap['of']} queries hand it "
+              "a list it never ranked (scores of a longer list stand in); run without --from-store to rescore")
 
 
 def print_lost_by_stage(lost) -> None:

@@ -1,8 +1,10 @@
 """Cascade presets named after common production shapes, built from the models available offline.
 
 No pretrained cross-encoder installs offline; presets with a cross-encoder stage use the model
-named in ``CROSS_ENCODER_ENV`` (a hub id or folder, for online users) or else a locally built,
-*untrained* stand-in that measures latency honestly and ranks at random: the UI says so.
+named in ``CROSS_ENCODER_ENV`` (a hub id or folder, for online users), else the newest student
+distilled here (``cascade distill`` or the Build page; one trained on the current dataset's
+corpus first), else a locally built, *untrained* stand-in that measures latency honestly and
+ranks at random. The UI says which, and how a student was trained.
 """
 
 from __future__ import annotations
@@ -21,16 +23,57 @@ def stand_in_cross_encoder() -> str:
     return build_tiny_cross_encoder(cascade_home() / "models" / "untrained-tiny-cross-encoder")
 
 
-def cross_encoder_model() -> tuple[str, bool]:
-    """The cross-encoder presets use, and whether it is the untrained stand-in."""
+def cross_encoder_model(corpus: str | None = None) -> tuple[str, bool]:
+    """The cross-encoder presets use, and whether it is the untrained stand-in.
+
+    ``corpus``: the current dataset's corpus fingerprint (default: this session's dataset's),
+    to prefer a student distilled on it; a student of another corpus is used when none is.
+    """
     chosen = os.environ.get(CROSS_ENCODER_ENV)
     if chosen:
         return chosen, False
+    from cascade_core.distill.registry import newest_student
+
+    student, _ = newest_student(corpus if corpus is not None else current_corpus())
+    if student is not None:
+        return str(student.path), False
     return stand_in_cross_encoder(), True
+
+
+def current_corpus() -> str | None:
+    """This session's dataset's corpus fingerprint (None outside a session or with no dataset)."""
+    try:
+        from . import state
+
+        ds = state.dataset()
+    except Exception:  # noqa: BLE001 - no Streamlit session (a script, a test): no dataset
+        return None
+    return ds.corpus.fingerprint if ds is not None else None
 
 
 def is_stand_in(model: str | None) -> bool:
     return bool(model) and "untrained-tiny-cross-encoder" in model
+
+
+def student_note(model: str | None, corpus: str | None = None) -> str | None:
+    """A line naming a distilled student and how it was trained, or None for another model.
+
+    ``corpus``: the current dataset's corpus fingerprint; a student trained on another corpus
+    is said to be so.
+    """
+    from cascade_core.distill.registry import read_student
+
+    student = read_student(model) if model else None
+    if student is None:
+        return None
+    note = f"Cross-encoder: {student.describe()}."
+    teacher, first = student.held_out("teacher"), student.held_out("first pass")
+    if teacher is not None and first is not None:
+        note += f" (Teacher {teacher:.3f}, first pass alone {first:.3f}, on the same held-out queries.)"
+    if corpus is not None and student.corpus not in (None, corpus):
+        note += (f" It was trained on another collection ({student.info.get('dataset', {}).get('name', '?')}); "
+                 "distil one on this dataset for numbers that mean something here.")
+    return note
 
 
 CE = "<cross-encoder>"  # filled in by preset_spec, so that listing presets loads no model
@@ -60,14 +103,15 @@ def presets() -> dict[str, dict]:
     return out
 
 
-def preset_spec(name: str) -> dict:
-    """A preset's spec dict with its cross-encoder resolved (built on first use if a stand-in)."""
+def preset_spec(name: str, corpus: str | None = None) -> dict:
+    """A preset's spec dict with its cross-encoder resolved (built on first use if a stand-in;
+    a distilled student when there is one: :func:`cross_encoder_model`)."""
     import copy
 
     spec = copy.deepcopy(presets()[name])
     for st in spec["stages"]:
         if st["scorer"].get("model") == CE:
-            st["scorer"]["model"] = cross_encoder_model()[0]
+            st["scorer"]["model"] = cross_encoder_model(corpus)[0]
     return spec
 
 

@@ -270,3 +270,18 @@ def test_doctor_prints_every_check_with_its_verdict(tiny_beir, tmp_path):
     assert "Fix: Raise the pool" in res.stdout and "recall at the pool = " in res.stdout
     n_flagged = sum(f["status"] == "flagged" for f in report["findings"])
     assert f"{n_flagged} finding(s)." in res.stdout
+
+
+def test_report_writes_the_dashboards_html_report(tiny_beir, tmp_path):
+    out = tmp_path / "report.html"
+    res = cascade("report", str(out), "--dataset", str(tiny_beir), "--pool-size", "20",
+                  "--stage", "bi:all-MiniLM-L6-v2@10", "--final-k", "5", home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr
+    html = out.read_text()
+    for part in ("Against the first pass alone", "What each stage does to the list it receives", "<h2>Doctor</h2>",
+                 "Provenance: what made these scores and timings", "The cascade spec (YAML)", "pool_size: 20"):
+        assert part in html, part
+    assert html.count("window.plotlyReady.then") == 5 and len(html) < 2_500_000
+    assert "Report written to" in res.stdout
+    bad = cascade("report", str(tmp_path / "no" / "r.html"), "--dataset", str(tiny_beir), home=tmp_path / "home")
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
