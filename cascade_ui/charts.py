@@ -18,7 +18,7 @@ KEPT_COLOR = "#2CA02C"
 LOST_COLOR = "#D62728"
 BUDGET_COLOR = "#222222"
 # Ways of combining on the tuner's chart: neither red nor green, and apart from the step colours.
-COMBINE_COLORS = ["#9E9E9E", "#1F77B4", "#BCBD22", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B"]
+COMBINE_COLORS = ["#1F77B4", "#BCBD22", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#E377C2"]
 FINAL_COLOR = "#888888"
 
 
@@ -34,6 +34,10 @@ def row_color(i: int, name: str) -> str:
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
                       legend=dict(orientation="h", y=-0.2))
+    # Room for tick labels and axis titles inside the figure: plotly.js does not make it by itself
+    # (Streamlit's theme did, so the dashboard looked right while the HTML report clipped them).
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -60,7 +64,11 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
     kept, lost = list(flow["relevant_kept"]), list(flow["relevant_lost"])
     total = flow["relevant_in"].iloc[0]
     n = len(steps)
-    labels = [f"relevant {total:,.0f}"] + [f"kept {v:,.0f}" for v in kept] + [f"lost {v:,.0f}" for v in lost]
+    # Node labels stay empty: Plotly draws them beside the nodes, where neighbouring columns' labels
+    # and the links run into each other ("kept 294" over "lost 14"). The counts go in the headings.
+    labels = [""] * (1 + 2 * n)
+    hover = [f"judged relevant: {total:,.0f}"] + [f"{s}: kept {v:,.0f}" for s, v in zip(steps, kept)] + [
+        f"{s}: lost {v:,.0f}" for s, v in zip(steps, lost)]
     colors = ["#888888"] + [row_color(i, name) for i, name in enumerate(steps)] + [LOST_COLOR] * n
     # Fixed positions: step i's "kept" and "lost" nodes share column i+1 (left to itself, Plotly
     # pushes every sink to the last column, so the first pass's losses stood beside the last stage's).
@@ -78,15 +86,19 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
             src.append(origin); dst.append(1 + n + i); val.append(r.relevant_lost)
             col.append("rgba(214,39,40,0.45)")
     fig = go.Figure(go.Sankey(arrangement="fixed",
-                              node=dict(label=labels, color=colors, pad=18, thickness=16, x=xs, y=ys),
+                              node=dict(label=labels, color=colors, pad=18, thickness=16, x=xs, y=ys,
+                                        customdata=hover, hovertemplate="%{customdata}<extra></extra>"),
                               link=dict(source=src, target=dst, value=val, color=col)))
-    columns = ["judged relevant"] + steps
-    for i, name in enumerate(columns):
-        fig.add_annotation(x=i / max(len(columns) - 1, 1), y=1.08, xref="paper", yref="paper", text=f"<b>{name}</b>",
-                           showarrow=False, xanchor=["left", "center", "right"][min(i, 1) + (i == len(columns) - 1)])
+    columns = [f"<b>judged relevant</b><br>{total:,.0f}"] + [
+        f"<b>{name}</b><br><span style='color:{KEPT_COLOR}'>kept {k:,.0f}</span> · "
+        f"<span style='color:{LOST_COLOR}'>lost {v:,.0f}</span>" for name, k, v in zip(steps, kept, lost)]
+    for i, text in enumerate(columns):
+        fig.add_annotation(x=i / max(len(columns) - 1, 1), y=1.13, xref="paper", yref="paper", text=text,
+                           showarrow=False, align="center",
+                           xanchor=["left", "center", "right"][min(i, 1) + (i == len(columns) - 1)])
     scope = "all queries, totals" if whole_set else "this query"
     fig = _layout(fig, f"Judged-relevant documents: kept vs lost ({scope})")
-    fig.update_layout(margin=dict(l=10, r=10, t=80, b=10))
+    fig.update_layout(margin=dict(l=10, r=10, t=105, b=10))
     return fig
 
 
@@ -99,37 +111,78 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
         ms = 0.0 if math.isnan(st.predicted_ms) else st.predicted_ms
         xs = [ms] + ([measured.get(st.name, 0.0)] if measured else [])
         name = st.name + ("  (OVER BUDGET)" if st.over_budget and latency.first_over_budget == st.name else "")
+        # Where each figure comes from (a user-set or scaled profile is named in the legend), its
+        # spread, calls and what the tool distrusts about it (in the hover).
+        source = getattr(st, "source", "measured here")
+        if source != "measured here":
+            name += f" [{source}]"
+        hover = _latency_hover(st)
+        # The over-budget hatch is drawn faintly, with dark text on a white box: the label must stay
+        # readable on it (a full-strength hatch hid it).
         fig.add_trace(go.Bar(y=rows, x=xs, orientation="h", name=name, marker_color=step_color(i),
-                             marker_pattern_shape="x" if st.over_budget else "",
-                             text=[f"{x:.1f} ms" for x in xs], textposition="inside",
-                             hovertemplate=f"{st.name}: %{{x:.1f}} ms<extra></extra>"))
-    fig.update_layout(barmode="stack")
+                             marker_pattern=dict(shape="x" if st.over_budget else "", fgcolor="rgba(255,255,255,0.45)",
+                                                 size=8),
+                             text=[f"{x:.1f} ms" for x in xs], textposition="inside", insidetextanchor="middle",
+                             textfont=dict(color="black" if st.over_budget else "white"),
+                             hovertemplate=f"{st.name}: %{{x:.1f}} ms<br>{hover}<extra></extra>"))
+    # A stacked horizontal bar lists its legend bottom-up by default: keep the steps' order.
+    fig.update_layout(barmode="stack", uniformtext=dict(minsize=9, mode="hide"), legend_traceorder="normal")
     if latency.budget_ms is not None:
-        fig.add_vline(x=latency.budget_ms, line=dict(color=BUDGET_COLOR, dash="dash", width=2),
-                      annotation_text=f"budget {latency.budget_ms:.0f} ms", annotation_position="top")
+        # The budget's label above the plot, not on the bars (it sat on a value label).
+        fig.add_vline(x=latency.budget_ms, line=dict(color=BUDGET_COLOR, dash="dash", width=2))
+        fig.add_annotation(x=latency.budget_ms, y=1.0, yref="paper", yanchor="bottom", text=f"budget {latency.budget_ms:g} ms",
+                           showarrow=False, font=dict(color=BUDGET_COLOR))
     fig.update_xaxes(title="ms per query")
     fig.update_yaxes(title="")
     verdict = ""
     if latency.within_budget is not None:
         verdict = " - within budget" if latency.within_budget else f" - over budget from {latency.first_over_budget}"
+    if not getattr(latency, "trusted", True):   # never a budget verdict the tool distrusts without saying so
+        verdict += " (distrusted: see the note below)"
     return _layout(fig, f"Latency budget: {latency.total_ms:.1f} ms predicted{verdict}", height=260)
 
 
+def _latency_hover(st) -> str:
+    """A step's latency in the hover: its source, p10-p90 spread, timed calls, and any doubt."""
+    parts = [getattr(st, "source", "measured here")]
+    lo, hi = getattr(st, "low_ms", float("nan")), getattr(st, "high_ms", float("nan"))
+    if lo == lo and hi == hi and lo != hi:
+        parts.append(f"p10-p90 {lo:.1f}-{hi:.1f} ms")
+    if getattr(st, "n_calls", 0):
+        parts.append(f"{st.n_calls} timed calls")
+    note = getattr(st, "note", None)
+    if note:
+        parts.append(note)
+    return ", ".join(parts)
+
+
 def recall_funnel(per_step_recall: dict[str, np.ndarray], means: list[float]) -> go.Figure:
-    """Recall after each step: ``means`` (the library's funnel, a line) and the spread over
-    queries (per-query recall, a box per step)."""
-    fig = go.Figure()
+    """The share of judged-relevant documents still present after each step (the library's
+    funnel, ``means``; the final cut included when the caller passes it), as bars a stakeholder
+    reads at a glance, and beside each bar the spread over queries: the share of queries that
+    still hold *every* judged-relevant document (a mean can hide a few queries losing all)."""
     names = list(per_step_recall)
-    for i, name in enumerate(names):
-        vals = per_step_recall[name]
-        fig.add_trace(go.Box(y=vals, name=name, marker_color=step_color(i), boxmean=True, showlegend=False,
-                             hovertemplate="recall %{y:.3f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=names, y=means, mode="lines+markers+text", name="mean recall",
-                             text=[f"{m:.1%}" for m in means], textposition="top center",
-                             line=dict(color="#333333")))
-    fig.update_yaxes(title="recall (share of judged-relevant kept)", tickformat=".0%", range=[0, 1.08])
+    whole = []
+    for name in names:
+        vals = np.asarray(per_step_recall[name], dtype=float)
+        vals = vals[~np.isnan(vals)]
+        whole.append(float((vals >= 1 - 1e-9).mean()) if len(vals) else float("nan"))
+    fig = go.Figure()
+    # The bars carry the steps' colours, so they stay out of the legend (one swatch could not match
+    # them all); the axis says what they are. The value sits mid-bar, clear of the markers on top.
+    fig.add_trace(go.Bar(x=names, y=means, name="relevant documents kept (mean over queries)", showlegend=False,
+                         marker_color=[row_color(i, n) for i, n in enumerate(names)],
+                         text=[f"{m:.1%}" for m in means], textposition="inside", insidetextanchor="middle",
+                         textfont=dict(color="white", size=16),
+                         hovertemplate="%{x}: %{y:.1%} of the judged-relevant documents kept<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=whole, mode="markers+lines", name="queries keeping all of theirs",
+                             marker=dict(symbol="diamond", size=11, color=BUDGET_COLOR), line=dict(color=BUDGET_COLOR,
+                             dash="dot", width=1),
+                             hovertemplate="%{x}: %{y:.1%} of the queries keep every relevant document<extra></extra>"))
+    fig.update_yaxes(title="relevant kept (mean)", tickformat=".0%", range=[0, 1.05])
     fig.update_xaxes(title="after step")
-    return _layout(fig, "Recall funnel over the labeled queries (mean and spread)", height=420)
+    fig.update_layout(showlegend=True)
+    return _layout(fig, "Recall funnel: judged-relevant documents still present after each step", height=400)
 
 
 def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[str, int]) -> go.Figure:
@@ -142,8 +195,11 @@ def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[
         k_plateau = plateaus.get(name)
         if k_plateau is not None:
             y = float(df.loc[df["k"] == k_plateau, "recall"].iloc[0])
+            # Right of the point unless it lies in the right half of the log axis (clipped there).
+            right_half = math.log10(max(k_plateau, 1)) > 0.5 * math.log10(max(float(df["k"].max()), 10))
             fig.add_trace(go.Scatter(x=[k_plateau], y=[y], mode="markers+text", marker=dict(size=11, color=color,
-                                     symbol="diamond"), text=[f"plateau k={k_plateau}"], textposition="bottom right",
+                                     symbol="diamond"), text=[f"plateau k={k_plateau}"],
+                                     textposition="bottom left" if right_half else "bottom right",
                                      name=f"{name}: recall stops rising", showlegend=False))
         if name in cutoffs:
             # A trace, not add_vline: on a log axis a shape's x is read as log10(x) (k=100 drew
@@ -153,7 +209,9 @@ def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[
                                      text=["", f"{name} keeps {k}"], textposition="top left",
                                      name=f"{name}: cut-off", showlegend=False,
                                      hovertemplate=f"{name} keeps {k}<extra></extra>"))
-    fig.update_xaxes(title="cut-off k (candidates kept)", type="log")
+    top = float(curves["k"].max()) if len(curves) else 10.0
+    ticks = _log_ticks(1, top)
+    fig.update_xaxes(title="cut-off k (candidates kept)", type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
     fig.update_yaxes(title="recall@k", tickformat=".0%", range=[0, 1.08])
     return _layout(fig, "Recall@k of each step over the candidates it receives", height=420)
 
@@ -162,11 +220,12 @@ def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
     """Measured ms of a live run next to the predicted ms, per step."""
     names = [s.name for s in steps]
     fig = go.Figure([
+        # One colour per series, so the legend's swatches match the bars (per-step colours did not).
         go.Bar(x=names, y=[s.ms for s in steps], name="measured (this run)", marker_color="#444444",
-               text=[f"{s.ms:.1f}" for s in steps], textposition="outside"),
+               text=[f"{s.ms:.1f} ms" for s in steps], textposition="outside"),
         go.Bar(x=names, y=[predicted.get(n, float("nan")) for n in names], name="predicted (cost model)",
-               marker_color=[step_color(i) for i in range(len(names))],
-               text=[f"{predicted.get(n, float('nan')):.1f}" for n in names], textposition="outside"),
+               marker_color="#A6A6A6",
+               text=[f"{predicted.get(n, float('nan')):.1f} ms" for n in names], textposition="outside"),
     ])
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="ms")
@@ -317,7 +376,8 @@ def depth_quality(curves: dict[str, pd.DataFrame], verdicts: dict | None = None)
         if v is not None and v.peak_depth is not None:
             fig.add_trace(go.Scatter(x=[v.peak_depth], y=[v.peak_ndcg], mode="markers+text",
                                      name=f"{name}: peak ({v.peak_depth})", text=[f"peak {v.peak_depth}"],
-                                     textposition="top center", textfont=dict(color=color),
+                                     textposition="top left" if v.peak_depth >= int(x.max()) else "top center",
+                                     textfont=dict(color=color),
                                      marker=dict(color=color, size=14, symbol="star"),
                                      hovertemplate=f"{name}: peak nDCG@10 %{{y:.3f}} at %{{x}}<extra></extra>"),
                           secondary_y=False)
@@ -327,7 +387,8 @@ def depth_quality(curves: dict[str, pd.DataFrame], verdicts: dict | None = None)
             bad = d in phantom
             fig.add_trace(go.Scatter(x=[d], y=[float(current["ndcg@10"].iloc[0])], mode="markers+text",
                                      name=f"{name}: current depth ({d})", text=[f"now {d}"],
-                                     textposition="bottom center",
+                                     # at the deepest depth a centred label runs into the right axis
+                                     textposition="bottom left" if d >= int(x.max()) else "bottom center",
                                      textfont=dict(color=LOST_COLOR if bad else color),
                                      marker=dict(color=LOST_COLOR if bad else color, size=14, symbol="x"),
                                      hovertemplate=f"{name} now handed %{{x}}: nDCG@10 %{{y:.3f}}<extra></extra>"),
@@ -342,7 +403,8 @@ def depth_quality(curves: dict[str, pd.DataFrame], verdicts: dict | None = None)
         fig.update_yaxes(range=[max(0.0, y_lo - pad), min(1.0, y_hi + pad) + 0.01], secondary_y=False)
         r_lo, r_hi = float(np.nanmin(recalls)), float(np.nanmax(recalls))
         r_pad = max(0.02, 0.1 * (r_hi - r_lo))
-        fig.update_yaxes(range=[max(0.0, r_lo - r_pad), min(1.0, r_hi + r_pad) + 0.01], secondary_y=True)
+        # Never past 100% (a tick read "101%"); a handful of ticks, not one every 2.5 points.
+        fig.update_yaxes(range=[max(0.0, r_lo - r_pad), min(1.0, r_hi + r_pad)], nticks=6, secondary_y=True)
     fig.update_xaxes(title="input depth: candidates the stage is handed (log scale)")
     fig.update_yaxes(title="final nDCG@10 (lines)", tickformat=".2f", secondary_y=False)
     fig.update_yaxes(title="recall into the stage (dashed)", tickformat=".0%", showgrid=False, automargin=True,

@@ -148,7 +148,13 @@ def progress_callback(container=None):
 
 
 def run_current(container=None) -> ExperimentResult | None:
-    """Simulate this session's spec; score first (with progress) whatever is not stored yet."""
+    """Simulate this session's spec; score first (with progress) whatever is not stored yet.
+
+    Before scoring, the pairs to score and the estimated time are shown; a long job (or one the
+    user cancelled) waits for a click instead of starting by itself (:mod:`cascade_ui.latency_panel`).
+    """
+    from .latency_panel import run_scoring, scoring_allowed
+
     sp = spec()
     exp = experiment(sp)
     if exp is None:
@@ -156,10 +162,12 @@ def run_current(container=None) -> ExperimentResult | None:
     try:
         return exp.run(sp, budget_ms())
     except MissingScoresError:
-        with (container or st).status("Scoring what these cut-offs need (stored: never again)...",
-                                      expanded=True) as status:
-            exp.ensure_scores(sp, progress=progress_callback(status))
-            status.update(label="Scores stored", state="complete", expanded=False)
+        estimate = exp.estimate(sp)
+        if not scoring_allowed(estimate, "score-current", container):
+            st.stop()
+        run_scoring(lambda progress: exp.ensure_scores(sp, progress=progress),
+                    f"Scoring what these cut-offs need (stored: never again): {estimate.describe()}",
+                    "score-current", container)
         return exp.run(sp, budget_ms())
 
 

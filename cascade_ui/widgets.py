@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import pandas as pd
 import streamlit as st
 
 from cascade_core.errors import SpecError
 from cascade_core.experiment import Experiment, ExperimentResult
-from cascade_core.lift import first_pass_lift, metric_label, stage_changes
+from cascade_core.lift import first_pass_lift, metric_label
 
 from . import state
 from .demo import pool_slider_max
-from .presets import is_stand_in
+from .presets import is_stand_in, student_note
 
 
 def fmt_ms(ms: float) -> str:
@@ -63,64 +62,71 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
         box.error(str(exc))
 
 
-def lift_cards(result: ExperimentResult) -> None:
+def lift_cards(result: ExperimentResult):
     """The headline: the final list's nDCG@10, MRR@10 and recall@10 with their change against the
     first pass alone (red when worse), the predicted latency with what the stages add, and a
-    warning when the cascade ranks worse than its own first pass. Numbers from cascade_core.lift."""
+    warning when the cascade ranks worse than its own first pass, with how sure that is. Numbers
+    from cascade_core.lift; returns the lift."""
     ev = result.evaluation
     lift = first_pass_lift(result.run, ev, result.latency)
+    staged = bool(result.run.spec.stages)   # no stage: the first pass is the cascade, nothing to compare
     cols = st.columns(len(lift.changes) + 1)
     for col, (metric, c) in zip(cols, lift.changes.items()):
-        p = c.test.wilcoxon_p
-        col.metric(metric_label(metric), f"{c.after:.3f}", delta=f"{c.points:+.1f} pts vs first pass",
+        col.metric(metric_label(metric), f"{c.after:.3f}",
+                   delta=f"{c.points:+.1f} pts vs first pass" if staged else None,
                    delta_color="normal" if abs(c.points) > 1e-9 else "off",
-                   help=f"First pass alone: {c.before:.3f}. Per query: {c.test.wins} better, {c.test.losses} worse, "
-                        f"{c.test.ties} tied; Wilcoxon signed-rank p = {'?' if p != p else f'{p:.2g}'} "
-                        "(scipy.stats.wilcoxon, two-sided).")
+                   help=(f"First pass alone (its own top {result.run.spec.final_k}): {c.before:.3f}. Per query: "
+                         f"{c.test.wins} better, {c.test.losses} worse, {c.test.ties} tied; {c.evidence()} "
+                         "(Wilcoxon signed-rank, scipy.stats.wilcoxon, two-sided).") if staged else
+                   "The first pass alone: no rerank stage to compare it with.")
     added = lift.added_ms
     cols[-1].metric("Predicted latency", fmt_ms(result.latency.total_ms),
-                    delta=None if added != added else f"+{added:.1f} ms for the stages", delta_color="off",
+                    delta=f"+{added:.1f} ms for the stages" if staged and added == added else None, delta_color="off",
                     help="Predicted from the measured cost of each scorer: the first pass's "
                          f"{fmt_ms(lift.first_pass_ms)} plus what the rerank stages add.")
-    if lift.worse and result.run.spec.stages:
+    if lift.worse and staged:
         st.warning("**This cascade ranks worse than its own first pass** on "
-                   + ", ".join(f"{metric_label(m)} ({lift.changes[m].points:+.1f} points)" for m in lift.worse)
-                   + f", and its stages cost {fmt_ms(added)} per query. See **Compare & doctor** for the fix "
+                   + "; ".join(f"{metric_label(m)} ({lift.changes[m].points:+.1f} points, {lift.changes[m].evidence()})"
+                               for m in lift.worse)
+                   + f". Its stages cost {fmt_ms(added)} per query. See **Compare & doctor** for the fix "
                    "(combining a stage with the earlier score instead of replacing it is the usual one).")
     return lift
 
 
-WORSE_STYLE = "color: #D62728; font-weight: 600"   # the charts' "lost" red: a change for the worse
-
-
-def flag_worse(df: pd.DataFrame, formats: dict[str, str], worse_when_negative: list[str]):
-    """``df`` formatted (``formats``: column -> format string) with negative values of the named
-    columns in the warning red: a quality change for the worse never looks neutral."""
-    cols = [c for c in worse_when_negative if c in df.columns]
-    styler = df.style.format({c: f for c, f in formats.items() if c in df.columns}, na_rep="-")
-    return styler.map(lambda v: WORSE_STYLE if isinstance(v, (int, float)) and v < -1e-9 else "", subset=cols)
-
-
-def stage_changes_table(result: ExperimentResult):
-    """What each rerank stage does to the list it receives: nDCG@10 and MRR@10 in and out."""
-    rows = []
-    for ch in stage_changes(result.run, result.evaluation, ("ndcg@10", "mrr@10")):
-        row = {"stage": ch.stage, "combine": result.run.spec.stages[ch.index].fusion.label}
-        for m, c in ch.changes.items():
-            row[f"{metric_label(m)} in"] = c.before
-            row[f"{metric_label(m)} out"] = c.after
-            row[f"{metric_label(m)} change (points)"] = c.points
-        row["Wilcoxon p (nDCG@10)"] = ch.changes["ndcg@10"].test.wilcoxon_p
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("stage") if rows else None
-
-
 def stand_in_warning(spec) -> None:
-    """Say so wherever numbers come from the untrained stand-in cross-encoder (random ranking)."""
-    if spec is not None and any(is_stand_in(s.scorer.model) for s in spec.stages):
+    """Say which cross-encoder the numbers come from: a warning for the untrained stand-in (random
+    ranking), an info line naming a distilled student and how it was trained."""
+    if spec is None:
+        return
+    if any(is_stand_in(s.scorer.model) for s in spec.stages):
         st.warning("This cascade uses the **untrained stand-in cross-encoder**: its latency is real, its "
-                   "ranking is random, so quality numbers after it mean nothing. Set "
-                   "`CASCADE_CROSS_ENCODER` to a trained one (a hub id or a folder) for real quality.")
+                   "ranking is random, so quality numbers after it mean nothing. Distil a real one from "
+                   "your cascade on the **Build** page (or `cascade distill`), or set "
+                   "`CASCADE_CROSS_ENCODER` to a trained one (a hub id or a folder).")
+    ds = state.dataset()
+    corpus = ds.corpus.fingerprint if ds is not None else None
+    for model in dict.fromkeys(s.scorer.model for s in spec.stages if s.scorer.model):
+        note = student_note(model, corpus)
+        if note:
+            st.info(note)
+
+
+def approximate_warning(result: ExperimentResult | None, exp: Experiment | None, key: str = "rescore") -> None:
+    """Say so when a listwise stage is handed, under these cut-offs, a list it never ranked (its
+    scores then come from a longer list it ranked: approximate), with a button that rescores it
+    for exactly these cut-offs (stored beside the other lists, so coming back costs nothing)."""
+    if result is None or exp is None or result.run.exact:
+        return
+    lines = "; ".join(f"**{a.stage}**: {a.queries} of {a.of} queries" for a in result.run.approximate)
+    st.warning("**Approximate.** A listwise stage's scores depend on the candidates it ranks together, and "
+                     f"these cut-offs hand it lists it never ranked ({lines}): scores of a longer list it ranked "
+                     "stand in. Rescore to make these numbers exact (the LLM ranks the new lists once; "
+                     "they are stored).")
+    if st.button("Rescore for these cut-offs", key=f"{key}-v{state.spec_version()}"):
+        with st.status("Rescoring the listwise stage for these cut-offs...", expanded=True) as status:
+            exp.ensure_scores(result.run.spec, progress=state.progress_callback(status))
+            status.update(label="Rescored and stored", state="complete", expanded=False)
+        st.rerun()
 
 
 @contextmanager
@@ -156,4 +162,6 @@ def analysis_page(title: str) -> tuple[ExperimentResult, Experiment]:
     sidebar_status(status)
     stand_in_warning(state.spec())
     with shown_errors():
-        return state.run_current(), state.experiment()
+        result, exp = state.run_current(), state.experiment()
+        approximate_warning(result, exp)
+        return result, exp

@@ -7,6 +7,7 @@ from cascade_core.errors import CascadeError
 from cascade_core.scorers import canonical_kind
 from cascade_ui import state
 from cascade_ui.demo import pool_slider_max
+from cascade_ui.distill_panel import distill_panel
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, model_widget, param_widgets
 from cascade_ui.presets import DEMO_PRESET, PRESET_NOTES, is_stand_in, preset_spec, presets
 from cascade_ui.widgets import sidebar_status
@@ -71,7 +72,8 @@ pool = st.slider("Pool size (candidates the first pass keeps)", 1, pool_slider_m
                  current.pool_size, key=f"pool-{v}")
 
 st.subheader("Rerank stages")
-n_stages = st.number_input("Number of stages", 1, MAX_STAGES, max(len(current.stages), 1), key=f"n-stages-{v}")
+n_stages = st.number_input("Number of stages", 0, MAX_STAGES, len(current.stages), key=f"n-stages-{v}",
+                           help="0: the first pass alone (its own top final k)")
 stages, previous = [], pool
 for i in range(int(n_stages)):
     base = current.stages[i] if i < len(current.stages) else None
@@ -120,7 +122,7 @@ draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_m
          "pool_size": pool, "stages": stages, "final_k": min(final_k, previous)}
 if st.button("Use this cascade", type="primary", key="use"):
     try:
-        state.set_spec(draft)
+        state.set_spec(CascadeSpec.from_dict(draft).with_costs_from(current))   # cost profiles of steps kept
         st.session_state[state.BUDGET] = budget
         st.success(f"Cascade set: {state.spec().describe()}. Open **Flow** or **Evaluate**.")
     except CascadeError as exc:
@@ -146,3 +148,4 @@ if uploaded is not None and c2.button("Load spec", key="load-spec"):
         st.error(f"Could not load that spec: {exc}. Your current cascade is unchanged.")
 
 sidebar_status(sidebar_slot)
+distill_panel()

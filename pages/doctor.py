@@ -10,18 +10,19 @@ import streamlit as st
 from cascade_core import compare, doctor
 from cascade_core.doctor.depth import MIN_DROP
 from cascade_core.tuning import depth_curve, first_pass_only, phantom_depths
-from cascade_ui import charts, state
-from cascade_ui.widgets import analysis_page, flag_worse, shown_errors
+from cascade_ui import charts, latency_panel, state
+from cascade_ui.tables import flag_worse
+from cascade_ui.widgets import analysis_page, shown_errors
 
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
 
 
 def score_button(label: str, key: str, specs) -> None:
-    """Score what ``specs`` lack (once, stored), with a progress bar, then show the page again."""
-    if st.button(label, key=key):
-        with st.status("Scoring (stored: never again)...", expanded=True) as status:
-            compare.score_missing(state.experiment, specs, progress=state.progress_callback(status))
-            status.update(label="Scores stored", state="complete", expanded=False)
+    """Score what ``specs`` lack (once, stored): the pairs and estimated time shown first, a long job
+    confirmed, a Cancel button while it runs; then show the page again."""
+    estimate = compare.estimate_missing(state.experiment, specs)
+    if latency_panel.score_button(label, key, estimate,
+                                  lambda progress: compare.score_missing(state.experiment, specs, progress=progress)):
         # Other experiments sharing these scorers reload lazily: when a simulation misses a score,
         # state.run_current calls ensure_scores, which reloads the stored matrix.
         st.rerun()

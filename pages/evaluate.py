@@ -3,8 +3,9 @@
 import streamlit as st
 
 from cascade_core.tuning import recall_curves
-from cascade_ui import charts
-from cascade_ui.widgets import analysis_page, flag_worse, lift_cards, shown_errors, stage_changes_table
+from cascade_ui import charts, latency_panel
+from cascade_ui.tables import count_format, flag_worse, stage_changes_table
+from cascade_ui.widgets import analysis_page, lift_cards, shown_errors
 
 result, exp = analysis_page("Evaluate")
 with shown_errors():
@@ -13,6 +14,7 @@ with shown_errors():
         st.info("This dataset has no relevance judgments: nothing to evaluate against.")
         st.stop()
     lift = lift_cards(result)
+    latency_panel.latency_note(result.latency)   # beside the predicted-latency card: what the tool distrusts
     st.caption(f"{len(ev.query_ids)} labeled queries. Changes are against the first pass alone (its own top "
                f"{result.run.spec.final_k}), in points (100 x the difference); hover a card for the per-query "
                "wins, losses and the paired test. nDCG uses trec_eval's linear gain (gain = grade).")
@@ -31,14 +33,15 @@ with shown_errors():
                        "output is the list it keeps. A negative change means the stage makes the ranking worse: "
                        "the doctor on **Compare & doctor** flags it and simulates the fix.")
 
-    st.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.steps}, list(ev.funnel)), key="funnel")
+    st.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.funnel_steps()},
+                                         [s.recall for s in ev.funnel_steps()]), key="funnel")
 
     st.subheader("Metrics per stage")
     # The first pass's "candidates in" is the corpus, as on Flow (not the depth its lists were stored at).
     table = ev.table(corpus_size=len(exp.dataset.corpus))[
         ["keep", "candidates in", "recall", "ndcg@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]]
     st.dataframe(table, width="stretch", column_config={
-        "candidates in": st.column_config.NumberColumn(format="%.1f"),
+        "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
         **{col: st.column_config.NumberColumn(format="%.3f")
            for col in ["recall", "ndcg@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]},
     })

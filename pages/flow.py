@@ -3,9 +3,10 @@
 import streamlit as st
 
 from cascade_core.flow import flow_table
-from cascade_ui import charts
+from cascade_ui import charts, latency_panel
 from cascade_core.lift import first_pass_lift, metric_label
-from cascade_ui.widgets import WORSE_STYLE, analysis_page, fmt_ms, shown_errors
+from cascade_ui.tables import WORSE_STYLE, count_format
+from cascade_ui.widgets import analysis_page, fmt_ms, shown_errors
 
 result, exp = analysis_page("Flow")
 with shown_errors():
@@ -34,14 +35,28 @@ with shown_errors():
 
     lat = result.latency
     st.plotly_chart(charts.latency_bars(lat), key="latency")
-    if lat.within_budget is False:
+    if not lat.trusted:   # the verdict with what the tool distrusts about it, never the verdict alone
+        latency_panel.latency_note(lat)
+    elif lat.within_budget is False:
         st.warning(f"Predicted {fmt_ms(lat.total_ms)} per query: over the {fmt_ms(lat.budget_ms)} budget "
                    f"from **{lat.first_over_budget}** on.")
+    tail = lat.tail()
+    if tail.draws:
+        st.caption(f"End to end per query, predicted: p50 {fmt_ms(tail.p50)}, p95 {fmt_ms(tail.p95)}, p99 "
+                   f"{fmt_ms(tail.p99)} (the steps' medians add up to {fmt_ms(tail.sum_of_medians)}): each query's "
+                   "candidate counts, each step's recorded spread. Costs: " + latency_panel.sources_caption(lat) + "."
+                   + (f" ${lat.usd_per_1k_queries:.4f} per 1,000 queries." if lat.usd_per_1k_queries else ""))
+    c1, c2 = st.columns([1, 2])
+    latency_panel.remeasure_button(exp, result.run.spec, where=c1)
+    latency_panel.cost_profiles_editor(result.run.spec, where=c2)
 
     table = flow.copy()
     extra = len(table) - len(lat.stages)   # the final cut's row: it costs nothing
     table["predicted ms/query"] = [s.predicted_ms for s in lat.stages] + [0.0] * extra
     table["cumulative ms"] = [s.cumulative_ms for s in lat.stages] + [lat.total_ms] * extra
+    table["p10-p90 ms"] = [latency_panel.spread_text(s) for s in lat.stages] + [""] * extra
+    table["timed calls"] = [s.n_calls for s in lat.stages] + [0] * extra
+    table["cost source"] = [s.source + (f" ({s.note})" if s.note else "") for s in lat.stages] + [""] * extra
     if ev is not None:
         # nDCG@10 of the list each step keeps (this query's, or the mean), against the first pass's
         steps = {s.name: s for s in ev.steps + [ev.final]}
@@ -59,16 +74,18 @@ with shown_errors():
         worse = lambda v: WORSE_STYLE if v < -1e-9 else ""  # noqa: E731 - a drop is a warning, in red
         shown = shown.style.map(worse, subset=["vs first pass (points)"])
     st.dataframe(shown, width="stretch", column_config={
-        "candidates_in": st.column_config.NumberColumn("candidates in", format="%.1f"),
-        "kept": st.column_config.NumberColumn("kept", format="%.1f"),
+        "candidates_in": st.column_config.NumberColumn("candidates in", format=count_format(table["candidates_in"])),
+        "kept": st.column_config.NumberColumn("kept", format=count_format(table["kept"])),
         "relevant_in": st.column_config.NumberColumn("relevant in", format="%d"),
         "relevant_kept": st.column_config.NumberColumn("relevant kept", format="%d"),
         "relevant_lost": st.column_config.NumberColumn("relevant lost", format="%d"),
         "predicted ms/query": st.column_config.NumberColumn(format="%.1f ms"),
         "cumulative ms": st.column_config.NumberColumn(format="%.1f ms"),
+        "timed calls": st.column_config.NumberColumn(format="%d"),
         "nDCG@10": st.column_config.NumberColumn(format="%.3f"),
         "vs first pass (points)": st.column_config.NumberColumn(format="%+.1f"),
     })
     st.caption("Candidate counts are means per query over the query set (or this query's own); "
-               "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on every "
-               "timed call of each scorer.")
+               "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on each "
+               "scorer's latest timed calls (p10-p90: their spread around the fit), or the step's cost profile; "
+               "timings recorded while the CPU was busier than now are flagged.")

@@ -5,10 +5,13 @@ import json
 import pandas as pd
 import streamlit as st
 
-from cascade_ui import charts, state
+from cascade_core.cpu_probe import busy_now_note
+from cascade_core.latency import tail_comparison
+from cascade_ui import charts, latency_panel, state
 from cascade_ui.widgets import shown_errors, sidebar_status, stand_in_warning
 
 LIVE_RESULT = "live-result"
+LIVE_TAIL = "live-tail"   # (context, queries, measured percentiles per step, latency report, busy-CPU note)
 
 
 def _live_context() -> str:
@@ -27,6 +30,35 @@ def _run(query: str) -> None:
     if exp.matrix.retrieved_depth:
         predicted = {s.name: s.predicted_ms for s in exp.run(sp, state.budget_ms()).latency.stages}
         st.session_state[LIVE_RESULT] = (_live_context(), query, live, predicted)
+
+
+def tail_section() -> None:
+    """Predicted p50/p95/p99 of the whole cascade against N queries run live (as `cascade eval --live N`)."""
+    st.subheader("Predicted against measured, end to end")
+    c1, c2 = st.columns([1, 3])
+    n = c1.number_input("Queries to run live", 2, 500, 20, key="live-n")
+    if c2.button("Measure", key="live-measure", help="Runs the first N queries through the real models (one "
+                 "untimed query first, as scoring warms up) and compares their p50/p95/p99 with the prediction."):
+        exp, sp = state.experiment(), state.spec()
+        with st.spinner(f"Running {int(n)} queries live..."):
+            measured = exp.measure_live(int(n), sp)
+        st.session_state[LIVE_TAIL] = (_live_context(), int(n), measured, exp.run(sp, state.budget_ms()).latency,
+                                       busy_now_note(*exp.cpu_now()))
+    stored = st.session_state.get(LIVE_TAIL)
+    if not stored or stored[0] != _live_context():
+        return
+    _, n_run, measured, lat, cpu_note = stored
+    tail = lat.tail()
+    rows = tail_comparison(tail, measured["total"])
+    st.dataframe(pd.DataFrame(rows).set_index("percentile"), width="stretch", column_config={
+        "predicted ms": st.column_config.NumberColumn(format="%.1f"),
+        "measured ms": st.column_config.NumberColumn(format="%.1f"),
+        "measured / predicted": st.column_config.NumberColumn(format="%.2f")})
+    st.caption(f"Measured over {n_run} queries run live; predicted from every query's candidate counts and each "
+               f"step's recorded spread (the steps' medians add up to {tail.sum_of_medians:.1f} ms). Costs: "
+               f"{latency_panel.sources_caption(lat)}. A step priced for other hardware is not what runs here. "
+               f"Busy-CPU check after the run: {cpu_note}.")
+    latency_panel.latency_note(lat)
 
 
 st.title("Live run")
@@ -76,3 +108,5 @@ if state.require_dataset_and_spec():
                 else:
                     tab.caption(f"Scored {step.n_scored} candidates in {step.ms:.1f} ms; kept {len(step.doc_ids)}.")
                 ranked(tab, step.doc_ids, step.scores)
+    with shown_errors():
+        tail_section()

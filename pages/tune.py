@@ -12,18 +12,13 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from cascade_core import doctor
-from cascade_core.errors import CascadeError
 from cascade_core.export import python_snippet, trec_runs_zip
-from cascade_core.flow import flow_table
 from cascade_core.tuning import (DEFAULT_FUSIONS, OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
                                  holdout_validation, pareto_front, recall_at_cutoffs, recall_curves, tuning_grid)
-from cascade_ui import charts, state
+from cascade_ui import charts, latency_panel, state
 from cascade_ui.demo import DEMO_MAX_POOL
-from cascade_ui.report import html_report
-from cascade_core.doctor.provenance import provenance_table
-from cascade_core.lift import first_pass_lift
-from cascade_ui.widgets import analysis_page, flag_worse, shown_errors, stage_changes_table
+from cascade_ui.report import cascade_report, report_summary
+from cascade_ui.widgets import analysis_page, shown_errors
 
 TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
 # The deepest pool the sidebar and Build sliders offer (and the demo scores to): tuning deeper
@@ -40,7 +35,10 @@ def tune_context(spec, grid_settings=None) -> str:
     simulated from the same stored scores.
     """
     src = {k: v for k, v in (st.session_state.get(state.DATASET) or {}).items() if k != "label"}
-    return json.dumps([src, state.experiment_key(spec), spec.final_k, grid_settings], sort_keys=True, default=str)
+    # The cost profiles too: the grid's predicted latencies were priced with them.
+    costs = spec.to_dict().get("costs")
+    return json.dumps([src, state.experiment_key(spec), spec.final_k, grid_settings, costs], sort_keys=True,
+                      default=str)
 
 
 def remember(spec, tuned, grid_settings) -> None:
@@ -85,12 +83,14 @@ def score_uncovered(exp, spec, tuned, grid_settings) -> None:
         return
     st.warning(f"{uncovered} combinations need scores never computed (deeper cut-offs reach new "
                "candidates). Score them once to include them.")
-    if st.button("Score them", key="tune-score"):
-        missing = [tuned.specs[i] for i in range(len(tuned.specs)) if not tuned.table.loc[i, "covered"]]
-        with st.status("Scoring the uncovered combinations...", expanded=True) as status:
-            cb = state.progress_callback(status)
-            for s in missing:
-                exp.ensure_scores(s, progress=cb)
+    missing = [tuned.specs[i] for i in range(len(tuned.specs)) if not tuned.table.loc[i, "covered"]]
+    # The estimate of the widest uncovered combination: what the others need, it needs too (about).
+    staged = [s for s in missing if s.stages]
+    widest = staged[0].with_keeps(pool_size=max(s.pool_size for s in missing),
+                                  keeps=[max(s.stages[i].keep for s in staged)
+                                         for i in range(len(staged[0].stages))]) if staged else missing[0]
+    if latency_panel.score_button("Score them", "tune-score", exp.estimate(widest),
+                                  lambda progress: [exp.ensure_scores(s, progress=progress) for s in missing]):
         remember(spec, grid_search(exp, tuned.specs, tuned.budget_ms), grid_settings)
         st.rerun()
 
@@ -158,6 +158,11 @@ def tuner_section(exp, spec):
     current = tuned.specs.index(spec) if spec in tuned.specs else None
     front = pareto_front(tuned.table["latency_ms"], tuned.table["ndcg@10"])
     st.plotly_chart(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms), key="pareto")
+    # Every figure of the grid is priced by the same step models: say where they come from, and
+    # what the tool distrusts about them, before any verdict against the budget.
+    lat = exp.run(spec, budget).latency
+    st.caption(f"Predicted latency per step: {latency_panel.sources_caption(lat)}.")
+    latency_panel.latency_note(lat)
     h = None
     if chosen is None and not tuned.table["covered"].any():
         st.error("None of the combinations has stored scores: score them above.")
@@ -216,49 +221,6 @@ def tuner_section(exp, spec):
     return tuned, front, current, chosen, h, objective
 
 
-def report_html(title, summary, result, exp, spec, curves, plateaus, tuning) -> str:
-    """The one-file report: flow, funnels, latency, recall curves, tuning, and the doctor's findings.
-
-    Called only when the user downloads it (it inlines plotly.js, ~5 MB), on Streamlit's download
-    thread: so no ``st.`` call in here, everything it needs is passed in.
-    """
-    flow = flow_table(result.run, exp.relevance, corpus_size=len(exp.dataset.corpus), final=True)
-    figures = [charts.candidate_funnel(flow), charts.relevant_sankey(flow), charts.latency_bars(result.latency),
-               charts.recall_funnel({s.name: s.per_query["recall"] for s in result.evaluation.steps},
-                                    list(result.evaluation.funnel)),
-               charts.recall_curves(curves, plateaus, dict(zip(spec.stage_names, spec.keeps)))]
-    lift = first_pass_lift(result.run, result.evaluation, result.latency)
-    tables = {}
-    warnings = []
-    if spec.stages:
-        tables["Against the first pass alone"] = flag_worse(
-            lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}", "change (points)": "{:+.1f}",
-                           "Wilcoxon p": "{:.2g}"}, ["change (points)"])
-        changes = stage_changes_table(result)
-        change_cols = [c for c in changes.columns if "change" in c]
-        tables["What each stage does to the list it receives"] = flag_worse(
-            changes, {**{c: "{:+.1f}" for c in change_cols},
-                      **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
-                      "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols)
-        if lift.worse:
-            warnings.append("This cascade ranks worse than its own first pass on "
-                            + ", ".join(f"{m} ({lift.changes[m].points:+.1f} points)" for m in lift.worse) + ".")
-    tables["Metrics per stage"] = result.evaluation.table(corpus_size=len(exp.dataset.corpus))
-    tables["Provenance: what made these scores and timings"] = provenance_table(exp.provenance_report())
-    if tuning is not None:
-        tuned, front, current, chosen, h, _ = tuning
-        figures.append(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms))
-        if h is not None:
-            tables["Held-out validation"] = h.folds
-    try:
-        findings = [(f.title, f"{f.explanation} Fix: {f.fix}", f.severity)
-                    for f in doctor.diagnose(result.run, exp.relevance, exp.cost_models(),
-                                             extra=exp.provenance_checks())]
-    except CascadeError as exc:  # the report still has everything else
-        findings = [("The doctor could not run", str(exc))]
-    return html_report(title, summary, figures, tables, findings=findings, warnings=warnings)
-
-
 def export_section(result, exp, spec, curves, plateaus, tuning):
     st.subheader("Export")
     src = st.session_state[state.DATASET]
@@ -270,24 +232,8 @@ def export_section(result, exp, spec, curves, plateaus, tuning):
     run = result.run
     c3.download_button("TREC run files (zip)", lambda: trec_runs_zip(run), file_name="cascade-runs.zip",
                        mime="application/zip", key="export-trec")
-    summary = {"dataset": state.dataset_label(), "queries": str(len(exp.queries)),
-               "nDCG@10": f"{result.evaluation.final.means['ndcg@10']:.3f}",
-               "predicted latency": f"{result.latency.total_ms:.1f} ms per query"}
-    if spec.stages:
-        lift = first_pass_lift(result.run, result.evaluation, result.latency)
-        summary["against the first pass alone"] = "; ".join(
-            f"{m} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points, Wilcoxon p {c.test.wilcoxon_p:.2g})"
-            for m, c in lift.changes.items()) + f"; the stages add {lift.added_ms:.1f} ms per query"
-    if tuning is not None:
-        tuned, _, _, chosen, h, objective = tuning
-        summary.update({"tuning objective": objective, "tuning budget": f"{tuned.budget_ms:.0f} ms per query"})
-        if chosen is not None:
-            row = tuned.table.loc[chosen]
-            summary["recommended"] = (f"{tuned.spec_at(chosen).describe()}: nDCG@10 {row['ndcg@10']:.3f} (in-sample"
-                                      + (f"; held out {h.held_out_mean:.3f} +- {h.held_out_std:.3f}" if h else "")
-                                      + f"), predicted {row['latency_ms']:.1f} ms per query")
-    title = f"Cascade report: {spec.describe()}"
-    c4.download_button("HTML report", lambda: report_html(title, summary, result, exp, spec, curves, plateaus, tuning),
+    summary = report_summary(result, exp, state.dataset_label(), tuning)
+    c4.download_button("HTML report", lambda: cascade_report(result, exp, summary, tuning),
                        file_name="cascade-report.html", mime="text/html", key="export-html")
     with st.expander("The Python snippet"):
         st.code(snippet, language="python")

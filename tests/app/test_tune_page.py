@@ -242,7 +242,7 @@ def test_html_report_has_doctor_findings_tuning_and_every_chart(demo_state, defe
     for f in findings:
         assert html.escape(f.title) in report
     for chart_title in ("Candidates through the cascade", "Judged-relevant documents: kept vs lost",
-                        "Latency budget:", "Recall funnel over the labeled queries",
+                        "Latency budget:", "Recall funnel: judged-relevant documents still present",
                         "Recall@k of each step over the candidates it receives",
                         "Quality vs latency of every combination", "Held-out validation", "Metrics per stage",
                         "Against the first pass alone", "What each stage does to the list it receives"):

@@ -68,7 +68,7 @@ def test_demo_flow_in_chromium(app_url):
     timings = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
         t0 = time.perf_counter()
         page.goto(app_url)
         expect(page.get_by_role("button", name="Run the demo")).to_be_visible(timeout=60_000)

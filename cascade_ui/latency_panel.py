@@ -1,0 +1,178 @@
+"""Latency widgets shared by the pages: what the tool distrusts about a figure, the Re-measure
+button, the cost-profile editor, and scoring that says what it will do (and can be cancelled).
+
+Every number comes from cascade_core (:mod:`cascade_core.latency`, :mod:`cascade_core.estimate`,
+:mod:`cascade_core.calibrate`); this module lays them out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from cascade_core.cost_profile import MEASURED, SCALED, USER, CostProfile
+from cascade_core.errors import CascadeError
+from cascade_core.estimate import fmt_seconds
+from cascade_core.progress import cancellable
+
+from . import state
+
+CANCEL = "scoring-cancel"          # set by the Cancel button; the progress callback checks it
+CANCELLED = "scoring-cancelled"    # a run was cancelled: scoring does not start again by itself
+CALIBRATE_QUERIES = 20
+
+
+# -- trust ------------------------------------------------------------------------------------
+
+def latency_note(latency, where=None) -> None:
+    """Next to a budget verdict: a warning naming what the tool distrusts about these figures
+    (timed while the CPU was busy, too few calls, no cost yet); nothing when all is well."""
+    if latency is None or latency.trusted:
+        return
+    (where or st).warning(f"**{latency.verdict()}.** Not to be trusted as it is: " + "; ".join(latency.notes) + ".")
+
+
+def sources_caption(latency) -> str:
+    """Where the figures come from, in one line (\"first pass: measured here; cross-encoder: user-set: ...\")."""
+    return "; ".join(f"{s.name}: {s.source}" for s in latency.stages)
+
+
+def spread_text(stage) -> str:
+    """A step's p10-p90 ms, or ``-`` without a spread (a user-set cost)."""
+    if not (math.isfinite(stage.low_ms) and math.isfinite(stage.high_ms)) or stage.low_ms == stage.high_ms:
+        return "-"
+    return f"{stage.low_ms:.1f}-{stage.high_ms:.1f}"
+
+
+def remeasure_button(exp, spec, key: str = "remeasure", where=None) -> None:
+    """Re-time every step on a sample of stored candidates (no new scores), then show the page again."""
+    box = where or st
+    if box.button(f"Re-measure step costs ({CALIBRATE_QUERIES} queries)", key=key,
+                  help="Runs each step's real model again on a sample of stored candidates and records fresh "
+                       "timings (no score is stored): predictions then use them. `cascade calibrate` does the same."):
+        with box.status("Re-measuring each step...", expanded=True) as status:
+            report = exp.calibrate(CALIBRATE_QUERIES, spec, progress=state.progress_callback(status))
+            status.update(label="Re-measured", state="complete", expanded=False)
+        st.session_state["remeasured"] = report.describe()
+        st.rerun()
+    if "remeasured" in st.session_state:
+        box.success(st.session_state.pop("remeasured"))
+
+
+# -- cost profiles ----------------------------------------------------------------------------
+
+CHOICES = {"measured here": MEASURED, "measured, scaled (other hardware)": SCALED,
+           "user-set: ms per query + ms per pair": USER, "user-set: per API call (batch)": "per-call"}
+
+
+def cost_profiles_editor(spec, where=None) -> None:
+    """Where each step will run: an editor for the spec's cost profiles (measured here, scaled by a
+    factor, or set by hand); "Apply" stores them in the session's spec (and its YAML)."""
+    box = where or st
+    profiles = spec.cost_profiles
+    v = state.spec_version()
+    with box.expander("Where each step runs (cost profiles)", expanded=bool(profiles)):
+        st.caption("Timings are measured on this machine. Price a step where it will run: scaled (the same model "
+                   "on a GPU 40x faster is a factor of 0.025), or set by hand (a hosted API's ms per call). The "
+                   "spec carries them (`costs:` in its YAML; `--cost STEP=...` in the CLI).")
+        chosen = {}
+        for name in spec.stage_names:
+            p = profiles.get(name, CostProfile())
+            kind = "per-call" if p.kind == USER and p.per_call_ms else p.kind
+            labels = list(CHOICES)
+            c1, c2, c3 = st.columns([2, 1, 1])
+            label = c1.selectbox(name, labels, index=list(CHOICES.values()).index(kind), key=f"cost-{v}-{name}")
+            kind = CHOICES[label]
+            if kind == SCALED:
+                f = c2.number_input("factor", 0.0001, 1000.0, float(p.factor if p.kind == SCALED else 0.025),
+                                    format="%.4f", key=f"cost-f-{v}-{name}")
+                chosen[name] = {"factor": f}
+            elif kind == USER:
+                fixed = c2.number_input("ms per query", 0.0, 1e6, float(p.fixed_ms), key=f"cost-fx-{v}-{name}")
+                per = c3.number_input("ms per pair", 0.0, 1e6, float(p.per_pair_ms), format="%.3f",
+                                      key=f"cost-pp-{v}-{name}")
+                chosen[name] = {"fixed_ms": fixed, "per_pair_ms": per}
+            elif kind == "per-call":
+                call = c2.number_input("ms per call", 0.0, 1e6, float(p.per_call_ms or 200.0), key=f"cost-pc-{v}-{name}")
+                pairs = c3.number_input("pairs per call", 1, 100_000, int(p.pairs_per_call or 20),
+                                        key=f"cost-pn-{v}-{name}")
+                chosen[name] = {"per_call_ms": call, "pairs_per_call": int(pairs)}
+        if st.button("Apply cost profiles", key=f"cost-apply-{v}"):
+            try:
+                state.set_spec(spec.with_costs(chosen))
+                st.rerun()
+            except CascadeError as exc:
+                st.error(str(exc))
+
+
+# -- scoring that says what it will do --------------------------------------------------------
+
+def _request_cancel() -> None:
+    st.session_state[CANCEL] = True
+    st.session_state[CANCELLED] = True
+
+
+def _clear_cancel() -> None:
+    st.session_state[CANCEL] = False
+    st.session_state[CANCELLED] = False
+
+
+def cancel_flag() -> bool:
+    return bool(st.session_state.get(CANCEL))
+
+
+def run_scoring(job, label: str, key: str, where=None) -> None:
+    """Run ``job(progress)`` with a progress bar and a Cancel button. Cancelling raises the
+    library's ScoringCancelled ("scoring cancelled; what was scored is stored") out of the next
+    progress report: the page's error handler shows it, and scoring does not restart by itself."""
+    box = where or st
+    cancel_slot = box.empty()
+    cancel_slot.button("Cancel scoring", key=f"{key}-cancel", on_click=_request_cancel,
+                       help="Stops after the query being scored; everything scored so far is stored.")
+    with box.status(label, expanded=True) as status:
+        job(cancellable(state.progress_callback(status), cancel_flag))
+        status.update(label="Scores stored", state="complete", expanded=False)
+    cancel_slot.empty()
+
+
+def scoring_allowed(estimate, key: str, where=None) -> bool:
+    """Whether scoring that nobody clicked for (a slider reaching unscored pairs) may start now:
+    not after a cancel (a Resume button instead), and not a long job (a confirmation instead)."""
+    box = where or st
+    if estimate.empty:
+        return True
+    if st.session_state.get(CANCELLED):
+        box.warning(f"Scoring was cancelled; what was scored is stored. Still to score: {estimate.describe()}.")
+        box.button("Resume scoring", key=f"{key}-resume", on_click=_clear_cancel)
+        return False
+    if estimate.needs_confirmation:
+        box.warning(f"These settings need scores never computed: {estimate.describe()}. That is a long job: "
+                    "start it, or move the cut-offs back to what is stored.")
+        return box.button(f"Score them now (about {fmt_seconds(estimate.seconds)})", key=f"{key}-confirm",
+                          on_click=_clear_cancel)
+    return True
+
+
+def score_button(label: str, key: str, estimate, job, where=None) -> bool:
+    """A button that scores what ``estimate`` says is missing, with that estimate shown before it
+    is pressed, a confirmation for a long job and a Cancel button while it runs. True once it ran."""
+    box = where or st
+    asked = f"{key}-asked"
+    box.caption(f"Before scoring: {estimate.describe()}.")
+    if box.button(label, key=key, on_click=_clear_cancel):
+        if not estimate.needs_confirmation:
+            run_scoring(job, f"{label}: {estimate.describe()}", key, box)
+            return True
+        st.session_state[asked] = True
+    if st.session_state.get(asked):
+        box.warning(f"This is a long job: about {fmt_seconds(estimate.seconds)} ({estimate.describe()}). Start it?")
+        c1, c2 = box.columns(2)
+        if c1.button("Yes, score it", key=f"{key}-yes", on_click=_clear_cancel):
+            st.session_state.pop(asked, None)
+            run_scoring(job, f"{label}: {estimate.describe()}", key, box)
+            return True
+        if c2.button("Not now", key=f"{key}-no"):
+            st.session_state.pop(asked, None)
+            st.rerun()
+    return False

@@ -1,0 +1,75 @@
+"""Tables for people, shared by the pages and the HTML report (no Streamlit here): counts as
+integers, changes for the worse in red, each stage against the list it received.
+
+>>> import pandas as pd
+>>> count_format([1813.0, 100.0]), count_format([99.5, 20.0])
+('%d', '%.1f')
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cascade_core.lift import metric_label, stage_changes
+
+WORSE_STYLE = "color: #D62728; font-weight: 600"   # the charts' "lost" red: a change for the worse
+
+
+def flag_worse(df: pd.DataFrame, formats: dict[str, str], worse_when_negative: list[str]):
+    """``df`` formatted (``formats``: column -> format string) with negative values of the named
+    columns in the warning red: a quality change for the worse never looks neutral."""
+    cols = [c for c in worse_when_negative if c in df.columns]
+    styler = _escaped(df).format({c: f for c, f in formats.items() if c in df.columns}, na_rep="-", escape="html")
+    return styler.map(lambda v: WORSE_STYLE if isinstance(v, (int, float)) and v < -1e-9 else "", subset=cols)
+
+
+def stage_changes_table(result):
+    """What each rerank stage does to the list it receives: nDCG@10 and MRR@10 in and out."""
+    rows = []
+    for ch in stage_changes(result.run, result.evaluation, ("ndcg@10", "mrr@10")):
+        row = {"stage": ch.stage, "combine": result.run.spec.stages[ch.index].fusion.label}
+        for m, c in ch.changes.items():
+            row[f"{metric_label(m)} in"] = c.before
+            row[f"{metric_label(m)} out"] = c.after
+            row[f"{metric_label(m)} change (points)"] = c.points
+        row["Wilcoxon p (nDCG@10)"] = ch.changes["ndcg@10"].test.wilcoxon_p
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("stage") if rows else None
+
+
+def count_format(values) -> str:
+    """A table column's number format for counts: whole numbers as integers ("1813", not "1813.0");
+    means that are not whole (a per-query mean over short lists) keep one decimal."""
+    vals = pd.Series(values, dtype=float).dropna()
+    return "%d" if ((vals - vals.round()).abs() < 1e-9).all() else "%.1f"
+
+
+def readable(df: pd.DataFrame):
+    """``df`` as a person reads it (the HTML report): counts as integers with thousands separators,
+    milliseconds to one decimal, changes in points signed, other numbers to three decimals,
+    missing values as "-", and no 0, 1, 2... index column when the rows have no names."""
+    formats = {}
+    for col in df.columns:
+        vals = pd.to_numeric(df[col], errors="coerce")
+        if vals.isna().all() or df[col].dtype == bool:
+            continue
+        name = str(col)
+        if "points" in name:
+            formats[col] = "{:+.1f}"
+        elif "ms" in name.split() or name.endswith("_ms") or " ms" in name:
+            formats[col] = "{:.1f}"
+        elif ((vals.dropna() - vals.dropna().round()).abs() < 1e-9).all() and vals.abs().max() > 1:
+            formats[col] = "{:,.0f}"
+        else:
+            formats[col] = "{:.3f}"
+    styler = _escaped(df).format(formats, na_rep="-", escape="html")
+    if isinstance(df.index, pd.RangeIndex):
+        styler = styler.hide(axis="index")
+    return styler
+
+
+def _escaped(df: pd.DataFrame):
+    """A Styler whose every cell and label is HTML-escaped: query texts, document titles and stage
+    names come from users and datasets, and a report must never run them as markup."""
+    return (df.style.format(escape="html", na_rep="-").format_index(escape="html", axis=0)
+            .format_index(escape="html", axis=1))
