@@ -399,24 +399,33 @@ def cmd_index(args) -> int:
 
 def cmd_indexes(args) -> int:
     from .index import INDEX_PREFIX, list_indexes
+    from .index_repair import drop_damaged
 
     if args.drop and not args.drop.startswith(INDEX_PREFIX):
         # On a shared server, a typo must not delete somebody else's collection.
         raise CascadeError(f"refusing to drop {args.drop!r}: it is not an index of this tool (their names "
                            f"start with {INDEX_PREFIX!r}; see `cascade indexes`)")
     ws = _workspace(args)
+    damaged = ws.damaged_indexes()   # opening Qdrant moves damaged indexes aside: listed, droppable
     if args.drop:
-        if not ws.qdrant.collection_exists(args.drop):
+        exists = ws.qdrant.collection_exists(args.drop)
+        copies = drop_damaged(ws.home / "qdrant", args.drop) if not ws.qdrant_url else 0
+        if not exists and not copies:
             raise CascadeError(f"no index named {args.drop!r} (see `cascade indexes`)")
-        ws.qdrant.delete_collection(args.drop)
-        print(f"Dropped {args.drop}")
+        if exists:
+            ws.qdrant.delete_collection(args.drop)
+        print(f"Dropped {args.drop}" + (f" (and {copies} damaged cop{'y' if copies == 1 else 'ies'} moved aside)"
+                                        if copies else ""))
         return 0
     infos = list_indexes(ws.qdrant)
-    if not infos:
+    if not infos and not damaged:
         print(f"No indexes yet in {ws.qdrant_location} ({ws.home}); make one with `cascade index`.")
     for info in infos:
         print(f"{info.name}  model={info.model}  corpus={info.corpus}  vectors={info.n_points}/{info.n_docs}"
               f"  dim={info.dim}  {'complete' if info.complete else 'INCOMPLETE'}")
+    for d in damaged:
+        print(f"{d.name}  model={d.model}  corpus={d.corpus}  DAMAGED ({d.reason}): moved to {d.moved_to}; "
+              f"`cascade index` rebuilds it, `cascade indexes --drop {d.name}` deletes the damaged copy")
     return 0
 
 
@@ -525,7 +534,12 @@ def _workspace(args):
     from .workspace import Workspace
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return Workspace(args.home, qdrant_url=args.qdrant_url)
+    # A damaged file moved aside and rebuilt is said once, when it happens (not a traceback).
+    return Workspace(args.home, qdrant_url=args.qdrant_url, notify=_warn)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
@@ -578,7 +592,11 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
         # each step's figure with its source and spread, what the tool distrusts, the predicted tail
         "latency": cli_latency.latency_section(lat, live, exp.cpu_now() if live else None),
         "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
-                    "seconds": scoring.seconds},
+                    "seconds": scoring.seconds,
+                    # per step that cut documents to its model's limit in this run: how many, and where
+                    "truncated": scoring.truncated},
+        # damaged files found, moved aside and rebuilt (the score store, vector indexes)
+        "notices": list(exp.workspace.notices),
         # listwise stages handed a list they never ranked (scores of a longer one stand in); [] = exact
         "approximate": [a.to_dict() for a in result.run.approximate],
         # what made every stored score and timing used here: model fingerprints, libraries, machines
@@ -645,6 +663,9 @@ def print_report(report: dict) -> None:
     pairs = sum(sc["scored_pairs"].values())
     print(f"Scoring this run: {sc['retrieved_queries']} first-pass queries, {pairs} pairs scored "
           f"({sc['seconds']:.1f} s); everything else came from the store")
+    for step, cut in (sc.get("truncated") or {}).items():
+        print(f"Truncated: {step}: {cut['documents']} document{'s' if cut['documents'] != 1 else ''} cut to "
+              f"{cut['limit']} (the model reads no further)")
     for ap in report.get("approximate") or []:
         print(f"APPROXIMATE: stage {ap['stage']!r} is listwise and {ap['queries']} of {ap['of']} queries hand it "
               "a list it never ranked (scores of a longer list stand in); run without --from-store to rescore")

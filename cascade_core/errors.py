@@ -53,3 +53,8 @@ class ScoringCancelled(CascadeError):
     def __init__(self, message: str = "scoring cancelled; what was scored is stored (scoring again resumes "
                                       "where it stopped)"):
         super().__init__(message)
+
+
+class StoreDamagedError(CascadeError):
+    """A file of the data folder was found damaged while in use; it was moved aside and a new one
+    replaces it (the message says what was lost and where the old file went)."""

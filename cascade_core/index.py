@@ -11,6 +11,10 @@ In embedded mode the store's SQLite file is switched to WAL commits (see
 by one disk sync per point.
 
 A corpus with no text at all is refused (the loaders keep empty documents, with a warning).
+Documents are cut to what the model reads before its tokenizer sees them (characters first, see
+:mod:`cascade_core.truncation`), and a point's payload keeps a bounded excerpt of the
+text (``PAYLOAD_CHARS``); the whole text stays in the corpus. An index whose storage turns out
+damaged is moved aside and rebuilt (:mod:`cascade_core.index_repair`).
 
 >>> index_name("3f2a9c0d1e2b4a5c", "all-MiniLM-L6-v2")
 'cx-3f2a9c0d1e2b4a5c-fa870ee1e9'
@@ -26,13 +30,16 @@ from typing import Sequence
 
 import numpy as np
 
+from .damage import is_corruption
 from .data import Corpus
 from .errors import IndexingError
 from .models import ResolvedModel, load_bi_encoder
 from .progress import ProgressCallback, ProgressTracker
+from .truncation import clip_for_model
 
 POINT_NAMESPACE = uuid.UUID("6f1c2a54-3b7e-4a8e-9d0c-5c1b2a3e4f60")
 INDEX_PREFIX = "cx-"
+PAYLOAD_CHARS = 1000   # of a document's title and text kept in its point (for people reading the index)
 
 
 def index_name(corpus_fingerprint: str, model_key: str) -> str:
@@ -65,6 +72,7 @@ class BuildReport:
     max_tokens: int
     seconds: float
     complete: bool
+    truncated_ids: tuple = ()   # the ids of the truncated documents
 
     @property
     def docs_per_s(self) -> float:
@@ -166,9 +174,10 @@ class VectorIndex:
         encoder = self.encoder
         limit = int(encoder.max_seq_length or 512)
 
-        # Sort by token length: batches of similar length waste no padding.
-        texts = [self.corpus.text_of(d) for d in missing]
-        lengths = _token_lengths(encoder, texts)
+        # Cut to what the model reads before tokenizing (a huge document costs what a normal one
+        # does), then sort by token length: batches of similar length waste no padding.
+        texts, lengths, cut = clip_for_model(encoder.tokenizer, [self.corpus.text_of(d) for d in missing], limit)
+        truncated_ids = tuple(d for d, c in zip(missing, cut) if c)
         order = np.argsort(lengths, kind="stable")[::-1]
         tracker = ProgressTracker(f"encoding documents ({self.model.name})", len(missing), progress, "docs")
         for lo in range(0, len(order), chunk_size):
@@ -181,9 +190,10 @@ class VectorIndex:
                 doc = self.corpus[missing[i]]
                 points.append(models.PointStruct(
                     id=point_id(doc.id), vector=vec.tolist(),
-                    payload={"doc_id": doc.id, "title": doc.title, "text": doc.text,
+                    payload={"doc_id": doc.id, "title": doc.title[:PAYLOAD_CHARS],
+                             "text": doc.text[:PAYLOAD_CHARS], "text_chars": len(doc.text),
                              "metadata": doc.metadata}))
-            self.client.upsert(self.name, points=points, wait=True)
+            self._upsert(points)
             tracker.advance(len(chunk))
 
         # The collection is named after this corpus, so every stored id belongs to it.
@@ -195,9 +205,19 @@ class VectorIndex:
             meta = dict(describe_collection(self.client, self.name, raw=True) or {})
             meta.update(complete=True, completed_at=time.time())
             self.client.update_collection(self.name, metadata=meta)
-        truncated = int(np.sum(np.asarray(lengths) > limit)) if len(lengths) else 0
-        return BuildReport(self.name, len(missing), len(wanted) - len(missing), truncated, limit,
-                           time.perf_counter() - start, complete)
+        return BuildReport(self.name, len(missing), len(wanted) - len(missing), len(truncated_ids), limit,
+                           time.perf_counter() - start, complete, truncated_ids)
+
+    def _upsert(self, points) -> None:
+        """Store points; a storage file found damaged meanwhile is one line, not the client's error."""
+        try:
+            self.client.upsert(self.name, points=points, wait=True)
+        except Exception as exc:
+            if not is_corruption(exc):
+                raise
+            raise IndexingError(f"the storage of vector index {self.name} is damaged ({exc}): close this "
+                                "program and run the command again; the index is then moved aside and "
+                                "rebuilt") from None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -234,8 +254,10 @@ def describe_collection(client, name: str, raw: bool = False):
         return meta
     vectors = col.config.params.vectors
     dim = getattr(vectors, "size", None)
-    return IndexInfo(name, True, bool(meta.get("complete")), int(client.count(name).count),
-                     int(meta.get("n_docs", 0)), dim, meta.get("model"), meta.get("corpus"))
+    n_points, n_docs = int(client.count(name).count), int(meta.get("n_docs", 0))
+    # "complete" with vectors missing: its storage file vanished (the client makes an empty one)
+    complete = bool(meta.get("complete")) and n_points >= n_docs
+    return IndexInfo(name, True, complete, n_points, n_docs, dim, meta.get("model"), meta.get("corpus"))
 
 
 def list_indexes(client) -> list[IndexInfo]:
@@ -266,9 +288,3 @@ def _relax_embedded_commits(client, name: str):
     except Exception:  # noqa: BLE001 - not the embedded client, or its internals changed
         return None
 
-
-def _token_lengths(encoder, texts: list[str]) -> list[int]:
-    if not texts:
-        return []
-    tok = encoder.tokenizer
-    return [len(ids) for ids in tok(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]]

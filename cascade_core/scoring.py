@@ -57,11 +57,31 @@ class CascadePlan:
 
 @dataclass
 class ScoringReport:
-    """What :func:`ensure_scores` did: calls made per step, and time spent."""
+    """What :func:`ensure_scores` did: calls made per step, time spent, and documents cut.
+
+    ``truncated``: ``{step name: {"documents": n, "limit": "256 tokens"}}`` for each step that cut
+    documents it read in this run to its model's limit (:mod:`cascade_core.truncation`).
+    """
 
     retrieved_queries: int = 0
     scored_pairs: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    truncated: dict[str, dict] = field(default_factory=dict)
+
+    def note_cuts(self, step: str, component) -> None:
+        """Record the documents ``component`` cut in this run, if any."""
+        cuts = component.cuts
+        if len(cuts):
+            self.truncated[step] = {"documents": len(cuts), "limit": cuts.limit}
+
+    def describe_truncated(self) -> list[str]:
+        """One line per step that cut documents.
+
+        >>> ScoringReport(truncated={"bi": {"documents": 1, "limit": "256 tokens"}}).describe_truncated()
+        ['bi: 1 document cut to 256 tokens (the model reads no further)']
+        """
+        return [f"{step}: {c['documents']} document{'s' if c['documents'] != 1 else ''} cut to {c['limit']} "
+                "(the model reads no further)" for step, c in self.truncated.items()]
 
     @property
     def model_calls(self) -> int:
@@ -78,6 +98,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
     rid = plan.retriever.id
     todo = first_pass_todo(plan, queries)
     if todo:
+        plan.retriever.cuts.clear()   # count what this run cuts
         plan.retriever.prepare(progress)
         # One untimed call first: a model's or a library's first call pays one-off set-up
         # (thread pools, lazy buffers) that would be read as the cost of every query.
@@ -99,6 +120,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
             if costs:
                 store.record_costs(rid, costs, run=run_id, probe_ms=probe.median())
         report.retrieved_queries = len(todo)
+        report.note_cuts(spec.stage_names[0], plan.retriever)
 
     # 2. Each stage, over the candidates that reach it under this spec.
     for s, (stage, scorer) in enumerate(zip(spec.stages, plan.scorers)):
@@ -108,6 +130,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         report.scored_pairs[stage.name] = n_pairs
         if not work:
             continue
+        scorer.cuts.clear()
         scorer.prepare(sorted({d for _, need in work for d in need}), progress)
         scorer.score(work[0][0], work[0][1][:1])   # untimed warm-up, as for the first pass
         run_id = store.start_run(scorer.id, fp, step_provenance(scorer))
@@ -129,6 +152,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         finally:
             if costs:
                 store.record_costs(scorer.id, costs, run=run_id, probe_ms=probe.median())
+        report.note_cuts(stage.name, scorer)
     report.seconds = time.perf_counter() - start
     return report
 

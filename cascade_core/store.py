@@ -7,6 +7,13 @@ query never reuses stale ones. Nothing stored is ever scored again.
 SQLite in WAL mode: many readers (dashboard sessions) and one writer at a time are safe; each
 thread gets its own connection.
 
+Damage: a store that fails its integrity check on open (``PRAGMA quick_check``; ~4 ms per MB),
+or whose file turns out damaged on a read, is moved aside (``scores.sqlite.damaged-DATE-TIME``,
+never deleted) and a new empty store replaces it; one notice (:attr:`ScoreStore.notices`, and
+the ``notify`` callback) says how many scores were lost and where the old file went. Scores are
+recomputable: what a cascade needs is scored again. A read that finds the damage mid-run raises
+:class:`~cascade_core.errors.StoreDamagedError` with that message (the next run rescores).
+
 Provenance: each scoring run registers what produced it (:meth:`ScoreStore.start_run`: model
 fingerprints, library versions, machine; see :mod:`cascade_core.provenance`) and its scores and
 cost records carry the run's id. Rows stored before provenance was recorded have none (NULL):
@@ -26,15 +33,19 @@ cost records carry the run's id. Rows stored before provenance was recorded have
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
+
+from .damage import count_rows, is_corruption, move_aside, scores_lost, sqlite_damage
+from .errors import StoreDamagedError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS score_sets (
@@ -124,14 +135,76 @@ def query_key(text: str) -> str:
 class ScoreStore:
     """Persistent scores and cost records in one SQLite file."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, notify: Callable[[str], None] | None = None, check: bool = True):
+        """Open (or create) the store at ``path``; a damaged file is moved aside and replaced, and
+        ``notify`` (if given) is called with the one-line notice (kept in :attr:`notices` too).
+        ``check=False`` skips the integrity check on open (reads still catch damage)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.notices: list[str] = []
+        self._notify = notify
         self._local = threading.local()
+        self._generation = 0            # bumped when the file is replaced: connections reopen
+        self._recovering = threading.Lock()
         self._set_ids: dict[tuple[str, str], int] = {}
+        reason = sqlite_damage(self.path) if check else None
+        if reason is not None:
+            self._replace_damaged(reason, announce=True)
+        try:
+            self._create_schema()
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            self._replace_damaged(str(exc), announce=True)
+            self._create_schema()
+
+    def _create_schema(self) -> None:
         with self._conn() as conn:
             conn.executescript(SCHEMA)
         self._migrate()
+
+    # -- damage ------------------------------------------------------------------------------
+
+    def _replace_damaged(self, reason: str, announce: bool) -> str:
+        """Move the damaged file aside, start a new one, and return (and record) the notice."""
+        self._close_conn()
+        lost = count_rows(self.path, "scores")
+        try:
+            moved = f"moved to {move_aside(self.path)}"
+        except FileNotFoundError:   # another process moved it first
+            moved = "already moved aside by another process"
+        self._generation += 1
+        self._set_ids.clear()
+        notice = (f"the score store {self.path} was damaged ({reason}): {moved}; a new empty store "
+                  f"replaces it. Lost: {scores_lost(lost)} and the recorded timings, all recomputable: "
+                  "what a cascade needs is scored again")
+        self.notices.append(notice)
+        if announce and self._notify is not None:
+            self._notify(notice)
+        return notice
+
+    def _damaged_on_read(self, exc: sqlite3.DatabaseError):
+        """A read or write found the file damaged: replace it (once) and raise the one message."""
+        with self._recovering:
+            self._close_conn()
+            reason = sqlite_damage(self.path, full=True)
+            if reason is None:   # the file there reads well: another process has just replaced it
+                self._generation += 1
+                self._set_ids.clear()
+                raise StoreDamagedError(f"the score store {self.path} failed a read ({exc}) and was replaced "
+                                        "meanwhile by a new one; run it again") from None
+            notice = self._replace_damaged(reason, announce=False)
+            self._create_schema()
+        raise StoreDamagedError(f"{notice}. Run it again to score what is missing") from None
+
+    def _close_conn(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+            self._local.conn = None
 
     def _migrate(self) -> None:
         """Add the ``run`` column to a store made before provenance was recorded (rows kept, NULL).
@@ -168,11 +241,15 @@ class ScoreStore:
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "generation", 0) != self._generation:
+            self._close_conn()   # the file was replaced since this thread connected
+            conn = None
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=60)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
+            self._local.generation = self._generation
         return conn
 
     def _set_id(self, scorer: str, corpus: str, create: bool = True) -> int | None:
@@ -467,3 +544,22 @@ class ScoreStore:
         return self._conn().execute(
             "SELECT COUNT(*) FROM scores JOIN score_sets ON scores.set_id = score_sets.id "
             "WHERE score_sets.scorer=?", (scorer,)).fetchone()[0]
+
+
+def _guarded(method):
+    """A store method whose SQLite "file is damaged" error becomes the store's recovery."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            self._damaged_on_read(exc)
+    return wrapper
+
+
+for _name in ("put", "put_many", "get", "get_many", "put_list", "get_lists", "put_retrieval", "retrieval_depths",
+              "record_costs", "cost_rows", "quietest_probe_ms", "start_run", "runs", "score_provenance",
+              "cost_provenance", "drop_scores", "drop_costs", "scorers", "n_scores"):
+    setattr(ScoreStore, _name, _guarded(getattr(ScoreStore, _name)))

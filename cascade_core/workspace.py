@@ -16,7 +16,9 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Callable
 
+from .damage import is_corruption
 from .data import Corpus
 from .errors import CascadeError, IndexingError
 from .home import cascade_home
@@ -27,15 +29,25 @@ from .store import ScoreStore
 
 class Workspace:
     def __init__(self, home: str | Path | None = None, qdrant_url: str | None = None,
-                 qdrant_api_key: str | None = None):
+                 qdrant_api_key: str | None = None, notify: Callable[[str], None] | None = None):
+        """``notify`` is called with each notice of a damaged file moved aside and rebuilt (the
+        score store on open, a vector index when Qdrant opens); :attr:`notices` keeps them all."""
+        self.notices: list[str] = []
+        self._notify = notify
         self.home = data_folder(Path(home) if home is not None else cascade_home())
-        self.store = open_store(self.home / "scores.sqlite")
+        self.store = open_store(self.home / "scores.sqlite", notify=self.notice)
         self.qdrant_url = qdrant_url or os.environ.get("QDRANT_URL") or None
         self.qdrant_api_key = qdrant_api_key or os.environ.get("QDRANT_API_KEY") or None
         self._qdrant = None
         self._lock = threading.RLock()
         self.shared_objects: dict = {}   # BM25 indexes and the like, keyed by corpus + params
         self._indexes: dict = {}
+
+    def notice(self, message: str) -> None:
+        """Record a notice for the user (a damaged file replaced) and pass it to ``notify``."""
+        self.notices.append(message)
+        if self._notify is not None:
+            self._notify(message)
 
     @property
     def qdrant_location(self) -> str:
@@ -46,8 +58,16 @@ class Workspace:
         """The Qdrant client, opened on first use (embedded: one process per folder at a time)."""
         with self._lock:
             if self._qdrant is None:
-                self._qdrant = open_qdrant(self.home / "qdrant", self.qdrant_url, self.qdrant_api_key)
+                self._qdrant = open_qdrant(self.home / "qdrant", self.qdrant_url, self.qdrant_api_key,
+                                           notify=self.notice)
             return self._qdrant
+
+    def damaged_indexes(self) -> list:
+        """Vector indexes found damaged and moved aside (embedded Qdrant only; opens it first)."""
+        from .index_repair import damaged_indexes
+
+        self.qdrant  # noqa: B018 - opening is what finds and moves them
+        return [] if self.qdrant_url else damaged_indexes(self.home / "qdrant")
 
     def vector_index(self, corpus: Corpus, model: ResolvedModel):
         from .index import VectorIndex
@@ -91,11 +111,14 @@ def data_folder(path: Path) -> Path:
     return path
 
 
-def open_store(path: Path) -> ScoreStore:
-    """The score store at ``path``; a folder we may not write to is one line, not a sqlite traceback."""
+def open_store(path: Path, notify: Callable[[str], None] | None = None) -> ScoreStore:
+    """The score store at ``path``; a damaged one is moved aside and replaced (``notify`` hears of
+    it), a folder we may not write to is one line, not a sqlite traceback."""
     try:
-        return ScoreStore(path)
+        return ScoreStore(path, notify=notify)
     except (OSError, sqlite3.Error) as exc:
+        if isinstance(exc, sqlite3.DatabaseError) and is_corruption(exc):   # damaged again at once
+            raise CascadeError(f"the score store {path} is damaged and could not be replaced: {exc}") from None
         raise CascadeError(f"cannot open the score store {path}: {exc} (check --home or CASCADE_HOME, "
                            "and that the folder is writable)") from None
 
@@ -104,7 +127,8 @@ PROBE_TIMEOUT_S = 5      # a server that does not answer the first call in this 
 REQUEST_TIMEOUT_S = 60   # real work (wait=True upserts on a busy cluster) may take longer
 
 
-def open_qdrant(path: Path, url: str | None = None, api_key: str | None = None):
+def open_qdrant(path: Path, url: str | None = None, api_key: str | None = None,
+                notify: Callable[[str], None] | None = None):
     """An embedded client on ``path``, or a client of the server at ``url`` (checked reachable).
 
     The server path is the same code as the embedded one: every caller gets a ``QdrantClient``.
@@ -126,12 +150,7 @@ def open_qdrant(path: Path, url: str | None = None, api_key: str | None = None):
             probe.close()
         # Reachable: this client keeps qdrant-client's client/server version check.
         return QdrantClient(url=url, api_key=api_key, timeout=REQUEST_TIMEOUT_S)
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        return QdrantClient(path=str(path))
-    except RuntimeError as exc:
-        if "already accessed" in str(exc):
-            raise IndexingError(
-                f"the embedded Qdrant folder {path} is in use by another process (embedded mode "
-                "allows one at a time): stop it, or run a Qdrant server and set QDRANT_URL") from exc
-        raise
+    # Embedded: damaged indexes are moved aside (and ``notify`` told) rather than failing the open.
+    from .index_repair import open_embedded
+
+    return open_embedded(path, notify)

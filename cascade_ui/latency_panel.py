@@ -131,9 +131,17 @@ def run_scoring(job, label: str, key: str, where=None) -> None:
     cancel_slot.button("Cancel scoring", key=f"{key}-cancel", on_click=_request_cancel,
                        help="Stops after the query being scored; everything scored so far is stored.")
     with box.status(label, expanded=True) as status:
-        job(cancellable(state.progress_callback(status), cancel_flag))
+        report = job(cancellable(state.progress_callback(status), cancel_flag))
         status.update(label="Scores stored", state="complete", expanded=False)
+    truncation_note(report, box)
     cancel_slot.empty()
+
+
+def truncation_note(report, where=None) -> None:
+    """Which steps cut documents to their model's limit in the scoring just done (the library's
+    :attr:`~cascade_core.scoring.ScoringReport.truncated`), one caption line each."""
+    for line in getattr(report, "describe_truncated", lambda: [])():
+        (where or st).caption(f"Truncated: {line}")
 
 
 def scoring_allowed(estimate, key: str, where=None) -> bool:

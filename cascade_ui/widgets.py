@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from cascade_core.errors import SpecError
+from cascade_core.errors import CascadeError, SpecError
 from cascade_core.experiment import Experiment, ExperimentResult
 from cascade_core.lift import first_pass_lift, metric_label
 
@@ -30,6 +30,18 @@ def sidebar_status(where=None) -> None:
         st.caption(f"**Dataset:** {label or 'none yet'}")
         sp = state.spec()
         st.caption(f"**Cascade:** {sp.describe() if sp else 'none yet'}")
+        file_notices()
+
+
+def file_notices(workspace=None) -> None:
+    """Damaged files the workspace (default: the server's) found, moved aside and rebuilt (the score
+    store, a vector index): one warning each, on every page, for as long as this server runs."""
+    try:
+        notices = (workspace or state.workspace()).notices
+    except CascadeError:   # the page's own error handler says why the data folder cannot open
+        return
+    for notice in notices:
+        st.warning(notice, icon=":material/build:")
 
 
 def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:

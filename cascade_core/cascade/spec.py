@@ -39,6 +39,7 @@ from ..errors import SpecError
 from ..fusion import COMBINES, Fusion, make_fusion
 from ..scorers import (ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class,
                        scorer_kinds)
+from .spec_input import check_spec_fields, load_yaml
 
 MAX_STAGES = 4
 MAX_POOL = 10_000
@@ -234,6 +235,7 @@ class CascadeSpec:
     def from_dict(cls, data: dict) -> "CascadeSpec":
         if not isinstance(data, dict):
             raise SpecError("a cascade spec must be a mapping with first_pass, pool_size, stages, final_k")
+        check_spec_fields(data)   # sizes and the types of its free-text fields (names, kinds, models)
         _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k", "costs"}, "spec")
         if "first_pass" not in data:
             raise SpecError("the spec has no first_pass (e.g. first_pass: {kind: bm25})")
@@ -263,11 +265,7 @@ class CascadeSpec:
 
     @classmethod
     def from_yaml(cls, text: str) -> "CascadeSpec":
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"the spec is not valid YAML: {str(exc).splitlines()[0]}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_yaml(text))   # bounded: no alias bomb, no endless nesting
 
     @classmethod
     def from_json(cls, text: str) -> "CascadeSpec":
@@ -361,7 +359,8 @@ def _check_params(cls, config: ScorerConfig, where: str) -> None:
 def _no_unknown(data: dict, known: set, where: str) -> None:
     unknown = set(data) - known
     if unknown:
-        raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+        shown = sorted(str(k) if str(k).isprintable() else repr(k) for k in unknown)   # one line, always
+        raise SpecError(f"{where}: unknown key(s) {', '.join(shown)}; "
                         f"known: {', '.join(sorted(known))}")
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..data import Corpus
     from ..models import ResolvedModel
     from ..workspace import Workspace
+    from ..truncation import Cuts
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,16 @@ class Component(ABC):
             name = self.model_name
             self.__dict__["_resolved_model"] = resolve_model(name) if name else None
         return self.__dict__["_resolved_model"]
+
+    @property
+    def cuts(self) -> "Cuts":
+        """The documents this step cut to its model's limit (see :mod:`cascade_core.truncation`); a kind that
+        cuts adds to it where it cuts, and the scoring report counts them per step."""
+        if "_cuts" not in self.__dict__:
+            from ..truncation import Cuts
+
+            self.__dict__.setdefault("_cuts", Cuts())
+        return self.__dict__["_cuts"]
 
     def load_model(self) -> None:
         """Load this step's model now, if it has one; default: none.

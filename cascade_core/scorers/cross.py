@@ -1,7 +1,9 @@
 """Cross-encoders: ``sentence_transformers.CrossEncoder`` with any hub id or local folder.
 
 Scores are raw logits (no sigmoid): the ranking is the same, thresholds would not be. Pairs are
-sorted by length before batching so that a batch wastes little padding.
+sorted by length before batching so that a batch wastes little padding. Documents are cut in
+characters before the tokenizer sees them (:mod:`cascade_core.truncation`), and those that do
+not fit ``max_length`` tokens with the query are counted as cut (:attr:`cuts`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..models import load_cross_encoder, resolve_model
+from ..truncation import clip_chars, clip_for_model
 from .base import Param, Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 
@@ -54,7 +57,13 @@ class CrossEncoderScorer(Scorer):
     def score(self, query: str, doc_ids: Sequence[str]) -> np.ndarray:
         if not len(doc_ids):
             return np.zeros(0)
-        texts = [self.corpus.text_of(d) for d in doc_ids]
+        limit = int(getattr(self.encoder, "max_seq_length", None) or self.max_length)
+        tokenizer = self.encoder.tokenizer
+        query_tokens = len(tokenizer(clip_chars(query, limit), add_special_tokens=False, verbose=False)["input_ids"])
+        # the pair's tokens: [CLS] query [SEP] document [SEP] (the document's own count has 2 of them)
+        texts, _, cut = clip_for_model(tokenizer, [self.corpus.text_of(d) for d in doc_ids], limit,
+                                       extra_tokens=query_tokens + 1)
+        self.cuts.add([d for d, c in zip(doc_ids, cut) if c], limit)
         order = np.argsort([len(t) for t in texts], kind="stable")
         pairs = [(query, texts[i]) for i in order]
         sorted_scores = self.encoder.predict(pairs, batch_size=self.batch_size,

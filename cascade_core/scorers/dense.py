@@ -58,7 +58,8 @@ class BiEncoderScorer(_UsesVectorIndex, Scorer):
     def prepare(self, doc_ids: Sequence[str], progress=None) -> None:
         self.index.encoder  # noqa: B018 - load the model outside the timed section
         if len(doc_ids):
-            self.index.build(doc_ids, progress=progress)
+            rep = self.index.build(doc_ids, progress=progress)
+            self.cuts.add(rep.truncated_ids, rep.max_tokens)
             self._cache(doc_ids)
 
     def _cache(self, doc_ids: Sequence[str]) -> None:
@@ -89,7 +90,8 @@ class DenseRetriever(_UsesVectorIndex, Retriever):
         return f"first-pass:dense:{self.index.model.key}"
 
     def prepare(self, progress=None) -> None:
-        self.index.build(progress=progress)
+        rep = self.index.build(progress=progress)
+        self.cuts.add(rep.truncated_ids, rep.max_tokens)
 
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         return self.index.search(self.index.encode_queries([query])[0], k)

@@ -80,6 +80,11 @@ class HybridRetriever(Retriever):
     def resolved_models(self) -> list:
         return self.dense.resolved_models()
 
+    @property
+    def cuts(self):
+        """The dense side's: BM25 reads whole documents (it has no length limit)."""
+        return self.dense.cuts
+
     def prepare(self, progress=None) -> None:
         self.bm25.prepare(progress)
         self.dense.prepare(progress)

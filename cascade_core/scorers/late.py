@@ -46,6 +46,7 @@ import numpy as np
 
 from ..models import ResolvedModel, _load
 from ..progress import ProgressTracker
+from ..truncation import clip_chars, clip_for_model
 from .base import Param, Scorer, ScorerConfig, ScorerContext, register
 from .batching import length_sorted_batches, token_lengths
 
@@ -148,6 +149,7 @@ class TokenEncoder:
             return []
         prefix = self.query_prefix_id if is_query else self.document_prefix_id
         room = max_length - (prefix is not None)   # the prefix token takes one place, as in PyLate
+        texts = [clip_chars(t, max_length) for t in texts]   # the tokenizer never sees more than it keeps
         lengths = list(lengths) if lengths is not None else self.token_lengths(texts)
         out: list = [None] * len(texts)
         for batch in length_sorted_batches(lengths, room, TOKEN_BUDGET):
@@ -279,9 +281,14 @@ class LateInteractionScorer(Scorer):
         missing.sort(key=lambda d: -len(self.corpus.text_of(d)))
         encoder = self.encoder
         tracker = ProgressTracker(f"token vectors ({self.resolved_model.name})", len(missing), progress, "docs")
+        limit = min(int(self.max_length), encoder.limit)
+        prefix = int(encoder.document_prefix_id is not None)
         for lo in range(0, len(missing), 256):
             chunk = missing[lo:lo + 256]
-            vecs = encoder.encode([self.corpus.text_of(d) for d in chunk], self.max_length, is_query=False)
+            texts, lengths, cut = clip_for_model(encoder.tokenizer, [self.corpus.text_of(d) for d in chunk],
+                                                 limit, extra_tokens=prefix)
+            self.cuts.add([d for d, c in zip(chunk, cut) if c], limit)
+            vecs = encoder.encode(texts, self.max_length, is_query=False, lengths=lengths)
             with _lock:
                 cache.update(zip(chunk, vecs))
             tracker.advance(len(chunk))

@@ -102,17 +102,33 @@ SYSTEM_LISTWISE = ("You are RankGPT, an intelligent assistant that can rank pass
 # -- prompts and answers --------------------------------------------------------------------------
 
 def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, at a word boundary when there is one nearby.
+    """``text`` with its whitespace collapsed, cut to ``limit`` characters, at a word boundary when
+    there is one nearby.
 
     >>> clip("one two three", 9)
     'one two'
     """
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
+    return clipped(text, limit)[0]
+
+
+def clipped(text: str, limit: int) -> tuple[str, bool]:
+    """:func:`clip`'s text and whether it cut anything. Only a window of the text a little longer
+    than what is kept is ever split into words: a huge document costs what a short one does.
+
+    >>> clipped("one   two three", 9), clipped("a " * 5_000_000, 3)
+    (('one two', True), ('a a', True))
+    """
+    window = 2 * limit + 16
+    while True:
+        collapsed = " ".join(text[:window].split())
+        if len(collapsed) > limit or window >= len(text):
+            break
+        window *= 4
+    if len(collapsed) <= limit:
+        return collapsed, False
+    cut = collapsed[:limit]
     space = cut.rfind(" ")
-    return cut[:space] if space > limit // 2 else cut
+    return (cut[:space] if space > limit // 2 else cut), True
 
 
 def pointwise_prompt(query: str, doc: str) -> str:
@@ -599,7 +615,14 @@ class LLMScorer(Scorer):
                     _checked.add(key)
 
     def _texts(self, doc_ids: Sequence[str]) -> list[str]:
-        return [clip(self.corpus.text_of(d), self.params["max_doc_chars"]) for d in doc_ids]
+        limit = self.params["max_doc_chars"]
+        out = []
+        for d in doc_ids:
+            text, cut = clipped(self.corpus.text_of(d), limit)
+            out.append(text)
+            if cut:
+                self.cuts.add([d], f"{limit} characters")
+        return out
 
     def score(self, query: str, doc_ids: Sequence[str]) -> np.ndarray:
         if not len(doc_ids):

@@ -37,6 +37,7 @@ from ..errors import IndexingError
 from ..index import BuildReport
 from ..models import ResolvedModel, _load
 from ..progress import ProgressCallback, ProgressTracker
+from ..truncation import clip_chars, clip_for_model
 from .base import Param, Retriever, Scorer, ScorerConfig, ScorerContext, register
 from .batching import length_sorted_batches, token_lengths
 from .bm25 import top_k
@@ -93,6 +94,7 @@ class SparseEncoder:
         max_length = min(int(max_length), self.limit)
         if not len(texts):
             return sp.csr_matrix((0, self.vocab_size), dtype=np.float32)
+        texts = [clip_chars(t, max_length) for t in texts]   # the tokenizer never sees more than it keeps
         lengths = list(lengths) if lengths is not None else self.token_lengths(texts)
         rows: list = [None] * len(texts)
         for batch in length_sorted_batches(lengths, max_length, TOKEN_BUDGET):
@@ -219,16 +221,15 @@ class SparseIndex:
             wanted = self.corpus.ids if doc_ids is None else list(dict.fromkeys(doc_ids))
             missing = [d for d in wanted if d not in stored]
             encoder = self.encoder
-            texts = [self.corpus.text_of(d) for d in missing]
-            lengths = encoder.token_lengths(texts)
             limit = min(self.max_length, encoder.limit)
+            # Cut to what the model reads before tokenizing: a huge document costs what a normal one does.
+            texts, lengths, cut = clip_for_model(encoder.tokenizer, [self.corpus.text_of(d) for d in missing], limit)
             order = np.argsort([-n for n in lengths], kind="stable")   # similar lengths share a part
             tracker = ProgressTracker(f"sparse index ({self.model.name})", len(missing), progress, "docs")
             for lo in range(0, len(order), part_docs):
                 chunk = order[lo:lo + part_docs]
                 rows = encoder.encode([texts[i] for i in chunk], limit, [lengths[i] for i in chunk])
-                self._write_part([missing[i] for i in chunk], rows,
-                                 truncated=int(sum(lengths[i] > limit for i in chunk)))
+                self._write_part([missing[i] for i in chunk], rows, truncated=int(sum(cut[i] for i in chunk)))
                 tracker.advance(len(chunk))
             n_stored = len(self.stored_doc_ids()) if missing else len(stored)
             complete = n_stored >= len(self.corpus)
@@ -236,9 +237,9 @@ class SparseIndex:
                 self._write_meta(complete=True, completed_at=time.time())
             elif not (self.folder / "meta.json").exists():
                 self._write_meta(complete=False)
-        truncated = int(sum(n > limit for n in lengths))
-        return BuildReport(self.name, len(missing), len(wanted) - len(missing), truncated, limit,
-                           time.perf_counter() - start, complete)
+        truncated_ids = tuple(d for d, c in zip(missing, cut) if c)
+        return BuildReport(self.name, len(missing), len(wanted) - len(missing), len(truncated_ids), limit,
+                           time.perf_counter() - start, complete, truncated_ids)
 
     def _write_part(self, ids: list[str], rows, truncated: int) -> None:
         rows = rows.tocsr()
@@ -331,7 +332,8 @@ class SparseScorer(_UsesSparseIndex, Scorer):
 
     def prepare(self, doc_ids: Sequence[str], progress=None) -> None:
         if len(doc_ids):
-            self.index.build(doc_ids, progress=progress)   # outside the timed section
+            rep = self.index.build(doc_ids, progress=progress)   # outside the timed section
+            self.cuts.add(rep.truncated_ids, rep.max_tokens)
         else:
             self.load_model()
 
@@ -351,7 +353,8 @@ class SparseRetriever(_UsesSparseIndex, Retriever):
     def prepare(self, progress=None) -> None:
         index = self.index
         if not index.complete:
-            index.build(progress=progress)
+            rep = index.build(progress=progress)
+            self.cuts.add(rep.truncated_ids, rep.max_tokens)
 
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         return self.index.search(self.query_vector(query), k)
