@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/inspect.py", title="Inspect", icon=":material/troubleshoot:"),
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
     st.Page("pages/doctor.py", title="Compare & doctor", icon=":material/stethoscope:"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/compare_arrows:"),
     st.Page("pages/live.py", title="Live", icon=":material/bolt:"),
 ]
 st.navigation(PAGES).run()

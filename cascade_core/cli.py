@@ -10,6 +10,7 @@
     cascade calibrate --dataset PATH [spec flags as eval] [--queries N]  (cli_latency.py)
     any spec flags: --cost STEP=PROFILE prices a step where it will run  (cli_latency.py)
     cascade report FILE.html --dataset PATH [spec flags as eval]        (the dashboard's HTML report)
+    cascade eval ... --save NAME; cascade compare NAME... [--baseline NAME] [--csv FILE]  (cli_compare.py)
     cascade demo [--json FILE]
 
 Bad arguments and bad data print one ``error:`` line and exit with status 2, never a traceback.
@@ -24,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_distill, cli_forget, cli_latency, cli_tune
+from . import cli_compare, cli_distill, cli_forget, cli_latency, cli_tune
 from .errors import CascadeError
 
 from .demo import DEMO_SPEC, SAMPLE_DATASET
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run N queries live through the real models and report measured p50/p95/p99")
     e.add_argument("--json", dest="json_path", help="write the full report as JSON here")
     e.add_argument("--save-spec", help="write the effective spec as YAML here")
+    e.add_argument("--save", metavar="NAME", help="save the evaluated experiment under NAME in the data folder "
+                                                  "(compare saved ones: cascade compare NAME...)")
     e.add_argument("--from-store", action="store_true",
                    help="score nothing: simulate from the stored scores only (missing ones are an error; a "
                         "listwise stage handed a list it never ranked is reported approximate)")
@@ -87,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_forget.add_parser(sub, storage, _dataset_args)
     cli_distill.add_parser(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
     cli_latency.add_parser(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
+    cli_compare.add_parser(sub, storage)
     return p
 
 
@@ -134,7 +138,9 @@ def _spec_args(p):
     p.add_argument("--pool-size", type=positive_int, help="candidates the first pass keeps (default 100)")
     p.add_argument("--stage", action="append", default=None, metavar="KIND[:MODEL]@KEEP",
                    help="a rerank stage, e.g. bi:all-MiniLM-L6-v2@20, sparse@10 or cross:PATH@10 (repeat, "
-                        f"in order); kinds: {', '.join(scorer_kinds())} (below)")
+                        "in order); a per-query cut-off: @drop=0.2,min=5,max=100 (within 0.2 of the query's top "
+                        "score) or @score=0.5,min=5,max=100, add ,scale=norm for min-max normalised scores; "
+                        f"kinds: {', '.join(scorer_kinds())} (below)")
     p.add_argument("--final-k", type=positive_int, help="length of the final list (default 10)")
     p.add_argument("--param", action="append", default=None, metavar="STAGE.NAME=VALUE",
                    help="set a step's parameter (repeat): STAGE is a stage's name (its kind, or 'kind #2'), "
@@ -248,7 +254,8 @@ def _spec_from_args(args):
     if args.pool_size is not None:
         base["pool_size"] = args.pool_size
     if args.stage is not None:
-        base["stages"] = [{"scorer": s.scorer.to_dict(), "keep": s.keep}
+        # "keep" is a count, or an adaptive cut-off's mapping
+        base["stages"] = [{"scorer": s.scorer.to_dict(), "keep": s.to_dict()["keep"]}
                           for s in (parse_stage(t) for t in args.stage)]
     if args.final_k is not None:
         base["final_k"] = args.final_k
@@ -308,6 +315,10 @@ def cmd_eval(args) -> int:
     for path, flag in ((args.json_path, "--json"), (args.save_spec, "--save-spec")):
         if path:
             check_writable(path, flag)
+    if args.save:   # a bad name must not surface after minutes of scoring either
+        from .saved import check_name
+
+        check_name(args.save)
     spec = _spec_from_args(args)
     if args.save_spec:
         _write(args.save_spec, spec.to_yaml(), "--save-spec")
@@ -365,6 +376,8 @@ def _evaluate(args, spec, dataset_path) -> int:
     if args.json_path:
         _write(args.json_path, json.dumps(report, indent=2, default=_json_default), "--json")
         print(f"\nReport written to {args.json_path}")
+    if getattr(args, "save", None):
+        cli_compare.save_result(args.save, exp, result, live)
     return 0
 
 
@@ -483,7 +496,7 @@ def cmd_report(args) -> int:
 
 COMMANDS = {"eval": cmd_eval, "calibrate": cli_latency.cmd_calibrate, "report": cmd_report, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes,
             "explain": cmd_explain, "tune": cli_tune.cmd_tune, "doctor": cli_tune.cmd_doctor,
-            "forget": cli_forget.cmd_forget, "distill": cli_distill.cmd_distill}
+            "forget": cli_forget.cmd_forget, "distill": cli_distill.cmd_distill, "compare": cli_compare.cmd_compare}
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -543,6 +556,7 @@ def _warn(message: str) -> None:
 
 
 def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
+    from .flow import kept_count_summary
     from .lift import first_pass_lift, stage_changes
 
     ev, lat = result.evaluation, result.latency
@@ -589,6 +603,8 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
         "lift": lift.to_dict() if lift else None,
         "ndcg_gain": "linear (trec_eval)",
         "stages": stages,
+        # query-adaptive cut-offs: the distribution of each query's kept count ({} when all are fixed)
+        "kept_counts": kept_count_summary(result.run).to_dict("index"),
         # each step's figure with its source and spread, what the tool distrusts, the predicted tail
         "latency": cli_latency.latency_section(lat, live, exp.cpu_now() if live else None),
         "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
@@ -639,6 +655,9 @@ def print_report(report: dict) -> None:
         meas = st["measured_ms"]
         meas_s = "" if not meas else f"{meas['p50']:.1f} / {meas['p95']:.1f} / {meas['p99']:.1f}"
         print(f"{st['name'][:13]:<13} {st['keep']:>5}   {rec}   {ndcg}    {orc}      {ms:>9}       {meas_s}")
+    for name, k in (report.get("kept_counts") or {}).items():
+        print(f"  {name}: per-query cut-off {k['cut-off']}: kept per query mean {k['mean']:.1f}, p50 {k['p50']:.0f}, "
+              f"p95 {k['p95']:.0f} (min {k['min']}, max {k['max']})")
     from .lift import metric_label
 
     lift = report.get("lift")

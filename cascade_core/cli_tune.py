@@ -40,6 +40,13 @@ def add_parsers(sub, storage, dataset_args, spec_args, positive_int, positive_fl
     t.add_argument("--combine", default=",".join(_fusion_flag(f) for f in DEFAULT_FUSIONS), metavar="LIST",
                    help="how each stage may meet the earlier scores, comma-separated: replace, rrf[:K], "
                         "norm-sum[:WEIGHT] (default: %(default)s); 'keep' tries only each stage's own")
+    t.add_argument("--drops", metavar="LIST", default="",
+                   help="also try a query-adaptive cut-off at each stage: keep the candidates within D of the "
+                        "query's top score, for each D in this comma-separated list (e.g. 0.1,0.2,0.3), at "
+                        "least final k and at most the stage's keep")
+    t.add_argument("--drop-scale", choices=["norm", "raw"], default="norm",
+                   help="the scale --drops applies to: norm = the stage's score min-max normalised per query "
+                        "(default), raw = its score as it is")
     t.add_argument("--folds", type=positive_int, default=5, help="held-out check: folds (default 5)")
     t.add_argument("--repeats", type=positive_int, default=2, help="held-out check: repeats (default 2)")
     t.add_argument("--queries", type=positive_int, metavar="N", help="tune on the first N judged queries only")
@@ -79,6 +86,21 @@ def parse_combine(text: str):
     return tuple(dict.fromkeys(fusions, None))   # no duplicates, order kept
 
 
+def parse_drops(text: str) -> tuple[float, ...]:
+    """``--drops``'s list of relative drops (empty: fixed cut-offs only).
+
+    >>> parse_drops("0.1, 0.2")
+    (0.1, 0.2)
+    """
+    try:
+        drops = tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise CascadeError(f"--drops {text!r}: expected numbers separated by commas, e.g. 0.1,0.2,0.3") from None
+    if any(not d >= 0 for d in drops):
+        raise CascadeError(f"--drops {text!r}: a drop is how far below the top score, so >= 0")
+    return drops
+
+
 def cmd_tune(args) -> int:
     from . import cli
     from .progress import terminal_progress
@@ -103,7 +125,8 @@ def cmd_tune(args) -> int:
     deepest = spec.with_keeps(pool_size=spec.pool_size, keeps=[spec.pool_size] * len(spec.stages),
                               final_k=spec.final_k)
     exp.ensure_scores(deepest, progress=terminal_progress(sys.stderr))
-    grid = tuning_grid(spec, values=args.values, fusions=fusions)
+    grid = tuning_grid(spec, values=args.values, fusions=fusions, drops=parse_drops(args.drops),
+                       scale=args.drop_scale)
     tuned = grid_search(exp, grid, args.budget_ms, progress=terminal_progress(sys.stderr))
     objective = OBJECTIVE_FLAGS[args.objective]
     rule = OBJECTIVES[objective]
@@ -163,7 +186,8 @@ def cmd_tune(args) -> int:
         report["recommended"] = {"index": int(chosen), "spec": best.to_dict(), "first_pass_only": not best.stages,
                                  "ndcg@10": row["ndcg@10"], "recall@10": row["recall@10"],
                                  "latency_ms": row["latency_ms"],
-                                 "stages": [{"name": st.name, "keep": st.keep, "combine": st.combine,
+                                 "stages": [{"name": st.name, "keep": st.keep, "cutoff": st.cutoff_label,
+                                             "combine": st.combine,
                                              "weight": st.weight if st.combine == "norm-sum" else None,
                                              "rrf_k": st.rrf_k if st.combine == "rrf" else None}
                                             for st in best.stages]}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import cpu_probe
 from .cascade.live import LiveResult, live_run
-from .cascade.simulate import CascadeRun, ScoreMatrix, simulate
+from .cascade.simulate import CascadeRun, ScoreMatrix, kept_counts, simulate
 from .cascade.spec import CascadeSpec
 from .data import Dataset, QuerySet
 from .errors import CascadeError
@@ -147,7 +147,8 @@ class Experiment:
         run = simulate(spec, matrix)
         evaluation = (evaluate_run(run, self.dataset.qrels, self.metrics, relevance)
                       if relevance is not None else None)
-        latency = predict_spec_latency(spec, matrix.lengths, self.cost_models(), budget_ms)
+        # an adaptive cut-off is priced at each query's own kept count
+        latency = predict_spec_latency(spec, matrix.lengths, self.cost_models(), budget_ms, kept_counts(run))
         return ExperimentResult(run, evaluation, latency)
 
     def provenance_checks(self) -> list:

@@ -184,13 +184,14 @@ def _path(run: CascadeRun, query: int, doc_id: str, position: int | None, grade:
         n_in = int(step.n_in[query])
         rank = _rank_in(step, query, col) if reached and col is not None else None
         at = None if rank is None else rank - 1
-        n_kept = min(step.keep, n_in)
+        keep = int(step.keep_per_query[query])   # an adaptive cut-off's count for this query
+        n_kept = min(keep, n_in)
         steps.append(StepPosition(
-            step.name, step.keep, n_in, reached, rank,
+            step.name, keep, n_in, reached, rank,
             None if at is None else float(step.scores[query, at]),
             None if at is None else float(step.raw[query, at]),
             float(step.scores[query, n_kept - 1]) if n_kept > 0 else None))
-        reached = reached and rank is not None and rank <= step.keep
+        reached = reached and rank is not None and rank <= keep
     return DocumentPath(query, m.query_ids[query], doc_id, int(grade), position is not None, col is not None,
                         int((m.docs[query] >= 0).sum()), tuple(steps))
 
@@ -468,18 +469,19 @@ def lost_by_stage(run: CascadeRun, relevance: Relevance, qrels: Qrels | None = N
         C = st.order.shape[1]
         r = np.broadcast_to(np.arange(1, C + 1), (Q, C))
         rank[np.broadcast_to(rows_q, (Q, C))[st.valid], st.order[st.valid]] = r[st.valid]
-        dropped = alive & (rank > st.keep)
+        keep = st.keep_per_query                  # [Q]: an adaptive cut-off's count per query
+        dropped = alive & (rank > keep[:, None])
         lost_at[dropped], rank_at[dropped] = i, rank[dropped]
         per_query = dropped.sum(axis=1) + (not_retrieved if i == 0 else 0)
         counts.append(int(per_query.sum()))
         queries.append(int((per_query > 0).sum()))
         alive &= ~dropped
         n_in = st.n_in
-        cutoff = _cutoff_scores(st, np.minimum(st.keep, n_in))
+        cutoff = _cutoff_scores(st, np.minimum(keep, n_in))
         for q, col in zip(*np.nonzero(dropped)):
             at = rank[q, col] - 1
             records.append((q, i, m.query_ids[q], m.doc_ids[m.docs[q, col]], int(relevance.grades[q, col]),
-                            st.name, int(rank[q, col]), st.keep, int(rank[q, col] - st.keep),
+                            st.name, int(rank[q, col]), int(keep[q]), int(rank[q, col] - keep[q]),
                             float(cutoff[q] - st.scores[q, at]) if n_in[q] else np.nan))
     if qrels is not None:
         for q in np.flatnonzero(not_retrieved > 0):

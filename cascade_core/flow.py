@@ -61,3 +61,27 @@ def flow_table(run: CascadeRun, relevance: Relevance | None, query: int | None =
             rel_in = rk
         records.append(rec)
     return pd.DataFrame(records)
+
+
+def kept_count_summary(run: CascadeRun) -> pd.DataFrame:
+    """One row per query-adaptive stage (:mod:`cascade_core.cascade.cutoff`): its rule and the
+    distribution of the candidates it kept per query (empty when every cut-off is fixed).
+
+    >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
+    >>> m = ScoreMatrix(["q1", "q2"], ["a", "b", "c"], np.array([[0, 1, 2]] * 2), np.array([[3.0, 2, 1]] * 2),
+    ...                 [np.array([[0.9, 0.85, 0.1], [0.9, 0.1, 0.05]])])
+    >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 3, "final_k": 1, "stages": [
+    ...     {"scorer": {"kind": "bi-encoder"}, "keep": {"drop": 0.1, "min": 1, "max": 3}}]})
+    >>> kept_count_summary(simulate(spec, m))[["mean", "p95", "max"]].to_dict("records")
+    [{'mean': 1.5, 'p95': 1.95, 'max': 2}]
+    """
+    from .cascade.simulate import kept_counts
+
+    rules = {st.name: st.cutoff_label for st in run.spec.stages}
+    rows = []
+    for name, counts in kept_counts(run).items():
+        c = np.asarray(counts, dtype=float)
+        rows.append({"step": name, "cut-off": rules[name], "mean": float(c.mean()),
+                     "p5": float(np.percentile(c, 5)), "p50": float(np.percentile(c, 50)),
+                     "p95": float(np.percentile(c, 95)), "min": int(c.min()), "max": int(c.max())})
+    return pd.DataFrame(rows, columns=["step", "cut-off", "mean", "p5", "p50", "p95", "min", "max"]).set_index("step")

@@ -345,7 +345,7 @@ def predict_latency(names: list[str], n_pairs: list[float], models: list[CostMod
     return LatencyReport(stages, budget_ms, pairs, tuple(models))
 
 
-def pairs_per_step(spec, lengths) -> list[float]:
+def pairs_per_step(spec, lengths, counts: dict | None = None) -> list[float]:
     """Candidates each step of ``spec`` scores per query (mean over queries): the one count that
     every latency prediction uses (simulation, tuner, comparisons, explanations, the doctor).
 
@@ -359,30 +359,46 @@ def pairs_per_step(spec, lengths) -> list[float]:
     >>> pairs_per_step(spec, [100, 40])
     [70.0, 70.0, 20.0]
     """
-    return [float(row.mean()) for row in pairs_per_query(spec, lengths)]
+    return [float(row.mean()) for row in pairs_per_query(spec, lengths, counts)]
 
 
-def pairs_per_query(spec, lengths) -> np.ndarray:
+def pairs_per_query(spec, lengths, counts: dict | None = None) -> np.ndarray:
     """``[steps, queries]``: the candidates each step scores for each query (see :func:`pairs_per_step`).
+
+    ``counts``: ``{stage name: [Q] kept per query}`` of the adaptive stages, from a simulation
+    (:func:`cascade_core.cascade.simulate.kept_counts`): a query-adaptive cut-off is priced at each
+    query's actual count. Without them an adaptive stage counts as keeping its maximum: an upper
+    bound (what must be scored, as the scoring estimate needs).
 
     >>> from cascade_core.cascade import CascadeSpec
     >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
-    ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": 20}]})
+    ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": 20}, {"scorer": {"kind": "bm25"}, "keep": 5}]})
     >>> pairs_per_query(spec, [100, 40]).tolist()
-    [[100.0, 40.0], [100.0, 40.0]]
+    [[100.0, 40.0], [100.0, 40.0], [20.0, 20.0]]
+    >>> adaptive = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100, "final_k": 5,
+    ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": {"drop": 0.2, "min": 5, "max": 50}},
+    ...                {"scorer": {"kind": "bm25"}, "keep": 5}]})
+    >>> pairs_per_query(adaptive, [100, 40], {"bm25": [8, 30]})[2].tolist()   # each query's own count
+    [8.0, 30.0]
     """
     kept = np.minimum(np.asarray(lengths, dtype=float).reshape(-1), spec.pool_size)
     rows = [kept]
     for stage in spec.stages:
         rows.append(kept)
-        kept = np.minimum(kept, stage.keep)
+        limit = stage.keep
+        if stage.cutoff is not None and counts is not None and stage.name in counts:
+            limit = np.asarray(counts[stage.name], dtype=float).reshape(-1)
+        kept = np.minimum(kept, limit)
     return np.vstack(rows)
 
 
-def predict_spec_latency(spec, lengths, models: list[CostModel], budget_ms: float | None = None) -> LatencyReport:
+def predict_spec_latency(spec, lengths, models: list[CostModel], budget_ms: float | None = None,
+                         counts: dict | None = None) -> LatencyReport:
     """``spec``'s predicted cost per query from cost models and list lengths alone (no simulation),
-    each step priced by the spec's cost profile for it (:func:`apply_profiles`)."""
-    pairs = pairs_per_query(spec, lengths)
+    each step priced by the spec's cost profile for it (:func:`apply_profiles`). ``counts``: the
+    adaptive stages' per-query kept counts from a simulation (:func:`pairs_per_query`); the mean
+    prices the mean, each query's own count prices the tail (:meth:`LatencyReport.tail`)."""
+    pairs = pairs_per_query(spec, lengths, counts)
     return predict_latency(spec.stage_names, [float(r.mean()) for r in pairs], apply_profiles(spec, models),
                            budget_ms, pairs)
 

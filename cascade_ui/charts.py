@@ -237,7 +237,7 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
     """Every tuned combination (latency vs nDCG@10), coloured by how its last stage combines, the
     Pareto frontier, the first pass alone, the current spec, the recommended one, the budget line."""
     covered = table[table["covered"]]
-    choice_cols = [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "combine "))]
+    choice_cols = [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "cutoff ", "combine "))]
     label = covered[choice_cols].apply(lambda col: col.map(lambda v: "-" if pd.isna(v) else str(v))).agg(
         " / ".join, axis=1)
     combine_cols = [c for c in table.columns if c.startswith("combine ")]
@@ -411,4 +411,69 @@ def depth_quality(curves: dict[str, pd.DataFrame], verdicts: dict | None = None)
                      secondary_y=True)
     fig = _layout(fig, "Final quality against each stage's input depth", height=460)
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def kept_count_histogram(counts: dict, summary: pd.DataFrame) -> go.Figure:
+    """Per-query kept counts of each adaptive stage (``{stage: [Q] counts}``, from
+    :func:`cascade_core.cascade.simulate.kept_counts`), one histogram each in its step colour,
+    with the mean and p95 (``summary``: :func:`cascade_core.flow.kept_count_summary`) marked."""
+    fig = go.Figure()
+    names = list(counts)
+    for i, name in enumerate(names):
+        c = np.asarray(counts[name])
+        row = summary.loc[name]
+        fig.add_trace(go.Histogram(x=c, name=f"{name}: {row['cut-off']}", xbins=dict(size=1 if c.max() <= 60 else None),
+                                   marker_color=step_color(i + 1), opacity=0.75 if len(names) > 1 else 0.9,
+                                   hovertemplate="%{x} kept: %{y} queries<extra></extra>"))
+        # labels right of their lines, p95's lower: at close values they would overlap
+        for stat, dash, shift in (("mean", "solid", 0), ("p95", "dash", -18)):
+            fig.add_vline(x=float(row[stat]), line=dict(color=BUDGET_COLOR, dash=dash, width=1.5),
+                          annotation=dict(text=f"{stat} {row[stat]:.1f}", yshift=shift, bgcolor="rgba(255,255,255,0.8)"),
+                          annotation_position="top right")
+    fig.update_layout(barmode="overlay", showlegend=True)
+    fig.update_xaxes(title="candidates kept (per query)", rangemode="tozero")
+    fig.update_yaxes(title="queries")
+    return _layout(fig, "Per-query cut-offs: how many candidates each query keeps", height=360)
+
+
+def experiments_scatter(table: pd.DataFrame, baseline: str) -> go.Figure:
+    """Saved experiments on the quality/latency plane (``table``: :class:`ManyComparison.table`):
+    predicted mean ms per query (whisker to the predicted p95) against nDCG@10, the baseline a square."""
+    fig = go.Figure()
+    for i, (name, row) in enumerate(table.iterrows()):
+        mean, p95 = row["predicted ms"], row["predicted p95 ms"]
+        whisker = [max(p95 - mean, 0.0)] if p95 == p95 and mean == mean else None
+        fig.add_trace(go.Scatter(
+            x=[mean], y=[row["ndcg@10"]], mode="markers", name=str(name) + (" (baseline)" if name == baseline else ""),
+            error_x=dict(type="data", array=whisker, arrayminus=[0], visible=True,
+                                                    thickness=1.2, width=4) if whisker else None,
+            marker=dict(size=14 if name == baseline else 11, symbol="square" if name == baseline else "circle",
+                        color=FINAL_COLOR if name == baseline else COMBINE_COLORS[i % len(COMBINE_COLORS)]),
+            hovertemplate=f"{name}<br>{row['cascade']}<br>%{{x:.1f}} ms mean, p95 {p95:.1f} ms<br>"
+                          "nDCG@10 %{y:.4f}<extra></extra>"))
+    fig.update_xaxes(title="predicted latency (ms per query; whisker to p95)", rangemode="tozero")
+    fig.update_yaxes(title="nDCG@10")
+    fig = _layout(fig, "Quality vs latency of the saved experiments", height=420)
+    # names in a legend under the plot: text labels beside the points collide and clip at the edges
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0))
+    return fig
+
+
+def wins_losses_bars(table: pd.DataFrame, baseline: str, metric: str) -> go.Figure:
+    """Per experiment, the queries it wins, ties and loses against ``baseline`` on ``metric`` (the
+    ``wins``/``ties``/``losses`` columns of :class:`ManyComparison.table`), Holm p in the label."""
+    rows = table.drop(index=baseline)
+    labels = [f"{n}  (Holm p {p:.2g})" if p == p else str(n) for n, p in zip(rows.index, rows["Holm p"])]
+    fig = go.Figure()
+    for col, color in (("wins", KEPT_COLOR), ("ties", "#BBBBBB"), ("losses", LOST_COLOR)):
+        fig.add_trace(go.Bar(y=labels, x=rows[col].astype(float), name=col, orientation="h", marker_color=color,
+                             text=rows[col].astype(int), textposition="inside",
+                             hovertemplate=f"%{{y}}: %{{x}} queries {col}<extra></extra>"))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title=f"queries ({metric} against {baseline})")
+    fig.update_yaxes(autorange="reversed")
+    fig = _layout(fig, f"Per-query wins and losses against {baseline}", height=max(300, 150 + 60 * len(rows)))
+    # the legend under the axis title, in reading order (the default place covers the title)
+    fig.update_layout(legend=dict(orientation="h", y=-0.3, x=0, yanchor="top", traceorder="normal"))
     return fig

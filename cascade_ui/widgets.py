@@ -59,8 +59,10 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
     keeps, previous = [], pool
     for i, stage in enumerate(sp.stages, start=1):
         value = min(stage.keep, previous)
-        k = box.slider(f"{stage.name} keeps", 1, max(previous, 2), value, key=f"{key_prefix}-stage{i}",
-                       help=f"Stage {i}: {stage.scorer.label}")
+        # an adaptive stage's slider moves its maximum; its rule is set on Build
+        k = box.slider(f"{stage.name} keeps" + (" at most" if stage.adaptive else ""), 1, max(previous, 2), value,
+                       key=f"{key_prefix}-stage{i}", help=f"Stage {i}: {stage.scorer.label}"
+                       + (f"; per-query cut-off {stage.cutoff_label} (set on Build)" if stage.adaptive else ""))
         keeps.append(min(k, previous))
         previous = keeps[-1]
     final_k = box.slider("final k", 1, max(previous, 2), min(sp.final_k, previous), key=f"{key_prefix}-final")

@@ -6,6 +6,7 @@ from cascade_core.cascade import COMBINES, MAX_STAGES, CascadeSpec
 from cascade_core.errors import CascadeError
 from cascade_core.scorers import canonical_kind
 from cascade_ui import state
+from cascade_ui.cutoff_controls import cutoff_controls
 from cascade_ui.demo import pool_slider_max
 from cascade_ui.distill_panel import distill_panel
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, model_widget, param_widgets
@@ -91,9 +92,7 @@ for i in range(int(n_stages)):
                        "Give a trained model (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 when online).")
         combine = c3.selectbox("Combine with earlier scores", COMBINES,
                                index=COMBINES.index(base.combine) if base else 0, key=f"combine-{v}-{i}")
-        keep = st.slider(f"Stage {i + 1} keeps", 1, max(previous, 2), min(base.keep if base else max(previous // 5, 1),
-                                                                            previous), key=f"keep-{v}-{i}")
-        keep = min(keep, previous)
+        keep = cutoff_controls(i, base, previous, key=f"keep-{v}-{i}")   # a count, or a per-query rule
         same_kind = base is not None and base_kind == kind
         params = dict(base.scorer.params) if same_kind else {}
         if cls.parameters:
@@ -108,14 +107,15 @@ for i in range(int(n_stages)):
             stage["weight"] = st.slider("Weight of this stage", 0.0, 1.0, float(base.weight if base else 0.5),
                                         key=f"weight-{v}-{i}")
         stages.append(stage)
-        previous = keep
+        previous = keep["max"] if isinstance(keep, dict) else keep
 
 c1, c2 = st.columns(2)
 final_k = c1.slider("Final k", 1, max(previous, 2), min(current.final_k, previous), key=f"final-{v}")
 budget = c2.number_input("Latency budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0,
                          key=f"budget-{v}")
-st.caption("Each stage scores every candidate it receives, keeps the top `keep` and drops the rest "
-           "(nothing is appended below). Scores are computed once and stored; cut-offs are simulated.")
+st.caption("Each stage scores every candidate it receives, keeps the top `keep` (or, with a per-query "
+           "cut-off, as many as pass its rule, between min and max) and drops the rest (nothing is appended "
+           "below). Scores are computed once and stored; cut-offs are simulated.")
 
 draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_model else {}),
                                               **({"params": fp_params} if fp_params else {})},

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from cascade_core.flow import flow_table
+from cascade_core.cascade.simulate import kept_counts
+from cascade_core.flow import flow_table, kept_count_summary
 from cascade_ui import charts, latency_panel
 from cascade_core.lift import first_pass_lift, metric_label
 from cascade_ui.tables import WORSE_STYLE, count_format
@@ -32,6 +33,18 @@ with shown_errors():
         c2.plotly_chart(charts.relevant_sankey(flow, whole_set=qi is None), key="sankey")
     else:
         c2.info("This dataset has no relevance judgments: no relevant flow to show.")
+
+    counts = kept_counts(result.run)
+    if counts:   # query-adaptive cut-offs: each query keeps its own count
+        summary = kept_count_summary(result.run)
+        c1, c2 = st.columns([2, 1])
+        c1.plotly_chart(charts.kept_count_histogram(counts, summary), key="kept-counts")
+        c2.markdown("**Per-query cut-offs**")
+        # one column per adaptive stage, a row per statistic: fits the narrow column
+        # as text: a column mixing the rule (text) and counts (numbers) has no single Arrow type
+        c2.dataframe(summary.T.map(lambda v: f"{v:.1f}" if isinstance(v, float) else str(v)), width="stretch")
+        c2.caption("Each query keeps as many candidates as pass the stage's rule, between its min and max; the "
+                   "next stage's latency is priced from each query's own count (mean below, p95 in the tail).")
 
     lat = result.latency
     st.plotly_chart(charts.latency_bars(lat), key="latency")

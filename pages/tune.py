@@ -24,6 +24,7 @@ TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
 # The deepest pool the sidebar and Build sliders offer (and the demo scores to): tuning deeper
 # would recommend a pool no slider can show.
 MAX_POOL = DEMO_MAX_POOL
+DROP_CHOICES = [0.05, 0.1, 0.2, 0.3, 0.5]   # relative drops the tuner may try (normalised scale)
 
 
 def tune_context(spec, grid_settings=None) -> str:
@@ -135,13 +136,18 @@ def tuner_section(exp, spec):
                           help="replace: the stage's own score alone; rrf: reciprocal rank fusion with the incoming "
                                "rank (k = 60); norm-sum w: w x the stage's min-max normalised score + (1 - w) x the "
                                "incoming one. Leave all out to keep each stage's own combination.")
+    drops = st.multiselect("Also try a per-query cut-off at each stage: keep the candidates within D of the "
+                           "query's top score", DROP_CHOICES, default=[], key="tune-drops",
+                           help="On the stage's score min-max normalised per query (top 1, bottom 0), at least "
+                                "final k and at most the stage's keep; one stage at a time. Each query keeps its "
+                                "own count, and latency is priced from those counts.")
     objective = st.radio("Objective", list(OBJECTIVES), key="tune-objective", horizontal=True)
     rule = OBJECTIVES[objective]
     if rule is not best_within_budget:   # the one objective the budget constrains
         st.caption("This objective ignores the budget: it looks for the cheapest cut-offs that keep recall.")
-    grid_settings = [int(values), int(max_pool), list(ways)]
+    grid_settings = [int(values), int(max_pool), list(ways), list(drops)]
     fusions = tuple(by_label[w] for w in ways) or None
-    grid = tuning_grid(spec, values=values, max_pool=int(max_pool), fusions=fusions)
+    grid = tuning_grid(spec, values=values, max_pool=int(max_pool), fusions=fusions, drops=tuple(drops))
     how = f"{len(ways)} way(s) of combining per stage" if ways else "each stage's own combination"
     st.caption(f"{len(grid)} combinations (cut-offs x {how}, and the first pass alone), each simulated from "
                "stored scores.")

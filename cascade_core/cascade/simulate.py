@@ -90,6 +90,8 @@ class StageResult:
     valid: np.ndarray      # [Q, C] False where a short list is padded
     scores: np.ndarray     # [Q, C] the score the step ranked by (combined)
     raw: np.ndarray        # [Q, C] the step's own scorer output
+    # [Q] per-query kept counts of an adaptive cut-off (cascade/cutoff.py); None: ``keep`` for all
+    counts: np.ndarray | None = None
 
     @property
     def n_in(self) -> np.ndarray:
@@ -98,11 +100,29 @@ class StageResult:
 
     @property
     def n_kept(self) -> np.ndarray:
-        return self.valid[:, : self.keep].sum(axis=1)
+        return self.kept()[1].sum(axis=1)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.counts is not None
+
+    @property
+    def keep_per_query(self) -> np.ndarray:
+        """``[Q]`` each query's cut-off: ``keep``, or an adaptive cut-off's own count."""
+        if self.counts is None:
+            return np.full(self.order.shape[0], self.keep)
+        return np.minimum(self.counts, self.keep)
+
+    def survives(self) -> np.ndarray:
+        """``[Q, C]``: True where the candidate at this rank survives the step (``keep``, or the
+        query's own count under an adaptive cut-off)."""
+        limit = self.keep if self.counts is None else np.minimum(self.counts, self.keep)[:, None]
+        return self.valid & (np.arange(self.order.shape[1])[None, :] < limit)
 
     def kept(self) -> tuple[np.ndarray, np.ndarray]:
-        """Pool columns of the survivors, best first, and their validity mask: ``[Q, keep]``."""
-        return self.order[:, : self.keep], self.valid[:, : self.keep]
+        """Pool columns of the survivors, best first, and their validity mask: ``[Q, keep]``
+        (``keep`` wide; an adaptive cut-off marks the columns past a query's count invalid)."""
+        return self.order[:, : self.keep], self.survives()[:, : self.keep]
 
 
 @dataclass
@@ -125,8 +145,8 @@ class CascadeRun:
         """The last step's survivors (its input here) cut at ``final_k``."""
         last = self.steps[-1]
         k = last.keep
-        return StageResult("final", min(self.spec.final_k, k), last.order[:, :k], last.valid[:, :k],
-                           last.scores[:, :k], last.raw[:, :k])
+        cols, valid = last.kept()
+        return StageResult("final", min(self.spec.final_k, k), cols, valid, last.scores[:, :k], last.raw[:, :k])
 
     @property
     def first_pass_alone(self) -> StageResult:
@@ -157,9 +177,8 @@ class CascadeRun:
         out = np.full((Q, N), len(self.steps), dtype=int)
         rows = np.arange(Q)[:, None]
         for i, step in enumerate(self.steps):
-            dropped = step.order[:, step.keep:]
-            dropped_valid = step.valid[:, step.keep:]
-            out[rows.repeat(dropped.shape[1], 1)[dropped_valid], dropped[dropped_valid]] = i
+            dropped_valid = step.valid & ~step.survives()
+            out[rows.repeat(step.order.shape[1], 1)[dropped_valid], step.order[dropped_valid]] = i
         out[self.matrix.docs < 0] = -1
         return out
 
@@ -200,12 +219,30 @@ def simulate(spec: CascadeSpec, matrix: ScoreMatrix) -> CascadeRun:
         # A stable sort on the negated key: ties keep the incoming order (deterministic).
         order = np.argsort(-key, axis=1, kind="stable")
         take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
-        step = StageResult(stage.name, min(stage.keep, cols.shape[1]), take(cols), take(valid),
-                           take(combined), take(raw))
+        keep = min(stage.keep, cols.shape[1])
+        scores, valid_sorted = take(combined), take(valid)
+        # An adaptive cut-off counts, per query, the candidates its rule keeps among the sorted ones.
+        counts = None if stage.cutoff is None else stage.cutoff.counts(scores, valid_sorted, keep)
+        step = StageResult(stage.name, keep, take(cols), valid_sorted, scores, take(raw), counts)
         steps.append(step)
         cols, valid = step.kept()
         incoming = step.scores[:, : step.keep]
     return CascadeRun(spec, matrix, steps, approximate)
+
+
+def kept_counts(run: CascadeRun) -> dict[str, np.ndarray]:
+    """``{stage name: [Q] candidates kept per query}`` for each adaptive stage of ``run``.
+
+    >>> from cascade_core.scorers import ScorerConfig
+    >>> from cascade_core.cascade.spec import CascadeSpec, StageSpec, parse_stage
+    >>> m = ScoreMatrix(["q1", "q2"], ["a", "b", "c"], np.array([[0, 1, 2], [0, 1, 2]]),
+    ...     np.array([[3.0, 2.0, 1.0]] * 2), [np.array([[0.9, 0.85, 0.1], [0.9, 0.1, 0.05]])])
+    >>> spec = CascadeSpec(ScorerConfig("bm25"), pool_size=3, stages=[parse_stage("bi@drop=0.1,min=1,max=3")],
+    ...                    final_k=1)
+    >>> {k: v.tolist() for k, v in kept_counts(simulate(spec, m)).items()}
+    {'bi-encoder': [2, 1]}
+    """
+    return {st.name: st.n_kept for st in run.steps[1:] if st.adaptive}
 
 
 def _combine(stage: StageSpec, raw: np.ndarray, incoming: np.ndarray, valid: np.ndarray) -> np.ndarray:

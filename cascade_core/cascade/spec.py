@@ -22,6 +22,11 @@ Semantics, stated once: each stage scores *every* candidate it receives, orders 
   candidates present, then ``weight * new + (1 - weight) * incoming``. Exact in simulation
   because it is recomputed over exactly the candidates present.
 
+A stage's cut-off may also adapt per query (:mod:`cascade_core.cascade.cutoff`): ``keep:
+{drop: 0.2, min: 5, max: 100, scale: norm}`` keeps the candidates within 0.2 of the query's top
+(normalised) score, at least 5 and at most 100; ``keep: {score: 0.5, ...}`` an absolute threshold.
+Its ``keep`` is then the maximum, the bound every later cut-off and the latency bound see.
+
 A spec may also say what each step costs where it will run (``costs:``, by step name: user-set,
 or measured and scaled; see :mod:`cascade_core.cost_profile`). Profiles change predicted latency
 only, never what is scored: they are not part of :meth:`CascadeSpec.scorer_key`.
@@ -39,6 +44,7 @@ from ..errors import SpecError
 from ..fusion import COMBINES, Fusion, make_fusion
 from ..scorers import (ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class,
                        scorer_kinds)
+from .cutoff import Cutoff
 from .spec_input import check_spec_fields, load_yaml
 
 MAX_STAGES = 4
@@ -53,6 +59,17 @@ class StageSpec:
     combine: str = "replace"
     rrf_k: float = 60.0
     weight: float = 0.5
+    # None: keep exactly ``keep``; else a per-query rule with ``keep`` as its maximum count
+    cutoff: Cutoff | None = None
+
+    @property
+    def adaptive(self) -> bool:
+        return self.cutoff is not None
+
+    @property
+    def cutoff_label(self) -> str:
+        """``20`` for a fixed cut-off, ``drop 0.2 (norm), 5-100`` for an adaptive one."""
+        return self.cutoff.label(self.keep) if self.cutoff else str(self.keep)
 
     @property
     def fusion(self) -> Fusion:
@@ -64,7 +81,8 @@ class StageSpec:
         return replace(self, combine=fusion.name, **fusion.params())
 
     def to_dict(self) -> dict:
-        out = {"name": self.name, "scorer": self.scorer.to_dict(), "keep": self.keep}
+        out = {"name": self.name, "scorer": self.scorer.to_dict(),
+               "keep": self.cutoff.to_dict(self.keep) if self.cutoff else self.keep}
         if self.combine != "replace":
             out["combine"] = self.combine
             out["rrf_k" if self.combine == "rrf" else "weight"] = (
@@ -113,6 +131,8 @@ class CascadeSpec:
                                 f"{', '.join(scorer_kinds())}")
             _check_params(scorer_class(st.scorer.kind), st.scorer, label)
             _positive_int(st.keep, f"{label}: keep")
+            if st.cutoff is not None and st.cutoff.min_keep > st.keep:
+                raise SpecError(f"{label}: the cut-off's min={st.cutoff.min_keep} is larger than its max={st.keep}")
             if st.keep > previous:
                 raise SpecError(f"{label}: keep={st.keep} is larger than {previous_name}={previous}; "
                                 "cut-offs must not grow from one stage to the next")
@@ -166,7 +186,7 @@ class CascadeSpec:
                    final_k: int | None = None) -> "CascadeSpec":
         """A copy with other cut-offs (what a slider does)."""
         stages = self.stages if keeps is None else tuple(
-            replace(st, keep=int(k)) for st, k in zip(self.stages, keeps))
+            _with_keep(st, int(k)) for st, k in zip(self.stages, keeps))
         return replace(self, pool_size=int(pool_size or self.pool_size), stages=stages,
                        final_k=int(final_k or self.final_k))
 
@@ -211,7 +231,7 @@ class CascadeSpec:
         parts = [self.first_pass.label, str(self.pool_size)]
         for st in self.stages:
             fused = "" if st.combine == "replace" else f" fused {st.fusion.label}"
-            parts += [st.scorer.label + fused, str(st.keep)]
+            parts += [st.scorer.label + fused, st.cutoff_label]
         return " -> ".join(parts) + f" -> final {self.final_k}"
 
     # -- serialisation -----------------------------------------------------------------------
@@ -250,7 +270,8 @@ class CascadeSpec:
             if "scorer" not in sd or "keep" not in sd:
                 raise SpecError(f"stage {i} needs a scorer and a keep (its cut-off)")
             scorer = _scorer_config(sd["scorer"], f"stage {i} scorer")
-            stages.append(StageSpec(scorer=scorer, keep=_int(sd["keep"], f"stage {i} keep"),
+            keep, cutoff = _keep(sd["keep"], f"stage {i} keep")
+            stages.append(StageSpec(scorer=scorer, keep=keep, cutoff=cutoff,
                                     name=str(sd.get("name") or ""),
                                     combine=str(sd.get("combine", "replace")),
                                     rrf_k=_float(sd.get("rrf_k", 60.0), f"stage {i} rrf_k"),
@@ -294,19 +315,51 @@ class CascadeSpec:
 
 
 def parse_stage(text: str) -> StageSpec:
-    """Parse the CLI's compact stage form ``KIND[:MODEL]@KEEP``.
+    """Parse the CLI's compact stage form ``KIND[:MODEL]@KEEP``, or an adaptive cut-off
+    ``KIND[:MODEL]@drop=D,min=N,max=M[,scale=norm]`` (``score=S`` for a threshold).
 
     >>> parse_stage("bi:all-MiniLM-L6-v2@20").keep
     20
     >>> parse_stage("bm25@50").scorer
     ScorerConfig(kind='bm25', model=None, params={})
+    >>> parse_stage("bi:m@drop=0.2,min=5,max=100,scale=norm").cutoff_label
+    'drop 0.2 (norm), 5-100'
     """
     body, sep, keep = text.rpartition("@")
     if not sep or not body:
-        raise SpecError(f"stage {text!r}: expected KIND[:MODEL]@KEEP, e.g. bi:all-MiniLM-L6-v2@20")
+        raise SpecError(f"stage {text!r}: expected KIND[:MODEL]@KEEP, e.g. bi:all-MiniLM-L6-v2@20 "
+                        "(or @drop=0.2,min=5,max=100)")
     kind, _, model = body.partition(":")
+    if "=" in keep:
+        cutoff, max_keep = Cutoff.parse(keep, f"stage {text!r}")
+        return StageSpec(ScorerConfig(canonical_kind(kind.strip()), model.strip() or None), max_keep, cutoff=cutoff)
     return StageSpec(ScorerConfig(canonical_kind(kind.strip()), model.strip() or None),
                      _int(keep, f"stage {text!r} keep"))
+
+
+def stage_flag(stage: StageSpec) -> str:
+    """A stage as ``--stage`` writes it (the inverse of :func:`parse_stage`, parameters aside).
+
+    >>> stage_flag(parse_stage("bi:m@drop=0.2,min=5,max=100"))
+    'bi-encoder:m@drop=0.2,min=5,max=100'
+    """
+    head = canonical_kind(stage.scorer.kind) + (f":{stage.scorer.model}" if stage.scorer.model else "")
+    return f"{head}@{stage.cutoff.compact(stage.keep) if stage.cutoff else stage.keep}"
+
+
+def _keep(value, where: str) -> tuple[int, Cutoff | None]:
+    """A stage's ``keep:``: a whole number, or an adaptive cut-off's mapping."""
+    if isinstance(value, dict):
+        cutoff, max_keep = Cutoff.from_dict(value, where)
+        return max_keep, cutoff
+    return _int(value, where), None
+
+
+def _with_keep(stage: StageSpec, keep: int) -> StageSpec:
+    """``stage`` with another (maximum) count; an adaptive minimum above it comes down to it."""
+    if stage.cutoff is not None and stage.cutoff.min_keep > keep:
+        return replace(stage, keep=keep, cutoff=replace(stage.cutoff, min_keep=keep))
+    return replace(stage, keep=keep)
 
 
 def parse_first_pass(text: str) -> ScorerConfig:

@@ -78,7 +78,7 @@ def describe(spec: CascadeSpec) -> str:
     parts = [spec.first_pass.label, str(spec.pool_size)]
     for st in spec.stages:
         fused = "" if st.combine == "replace" else f" fused {st.fusion.label}"
-        parts += [st.scorer.label + fused, str(st.keep)]
+        parts += [st.scorer.label + fused, st.cutoff_label]
     return " -> ".join(parts) + f" -> final {spec.final_k}"
 
 

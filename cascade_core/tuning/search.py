@@ -28,7 +28,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..cascade.simulate import simulate
+from ..cascade.simulate import kept_counts, simulate
+from ..cascade.cutoff import Cutoff
 from ..cascade.spec import CascadeSpec
 from ..errors import MissingScoresError, SpecError
 from ..fusion import RRF, Fusion, NormSum, Replace
@@ -106,10 +107,38 @@ def first_pass_only(spec: CascadeSpec) -> CascadeSpec:
     return replace(spec, stages=(), pool_size=spec.final_k, final_k=spec.final_k, name=FIRST_PASS_ONLY)
 
 
+def adaptive_variants(specs: list[CascadeSpec], drops=(), scale: str = "norm") -> list[CascadeSpec]:
+    """``specs`` and, for each, one stage at a time cut adaptively: a relative drop of each of
+    ``drops`` below the query's top score (on ``scale``), at most the stage's keep and at least
+    ``final_k`` (:mod:`cascade_core.cascade.cutoff`). One stage at a time keeps the grid linear in
+    the number of stages; an already adaptive stage is left as it is.
+
+    >>> from cascade_core.cascade import CascadeSpec
+    >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+    ...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 50}]})
+    >>> for s in adaptive_variants([spec], drops=(0.2,)):
+    ...     print(s.describe())
+    bm25 -> 100 -> bi-encoder(m) -> 50 -> final 10
+    bm25 -> 100 -> bi-encoder(m) -> drop 0.2 (norm), 10-50 -> final 10
+    """
+    out = list(specs)
+    for spec in specs:
+        for i, st in enumerate(spec.stages):
+            if st.adaptive:
+                continue
+            for d in drops:
+                cut = Cutoff("drop", float(d), min_keep=min(spec.final_k, st.keep), scale=scale)
+                stages = spec.stages[:i] + (replace(st, cutoff=cut),) + spec.stages[i + 1:]
+                out.append(replace(spec, stages=stages))
+    return list(dict.fromkeys(out))
+
+
 def tuning_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None,
-                fusions: tuple[Fusion, ...] | None = DEFAULT_FUSIONS, with_first_pass: bool = True) -> list[CascadeSpec]:
+                fusions: tuple[Fusion, ...] | None = DEFAULT_FUSIONS, with_first_pass: bool = True,
+                drops=(), scale: str = "norm") -> list[CascadeSpec]:
     """Cut-offs (:func:`cutoff_grid`) times each stage's way of combining (``fusions``), plus the
     first pass alone. ``fusions=None`` keeps each stage's own combination (cut-offs only).
+    ``drops``: relative-drop cut-offs tried at each stage as well (:func:`adaptive_variants`).
 
     >>> from cascade_core.cascade import CascadeSpec
     >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
@@ -132,6 +161,8 @@ def tuning_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None,
                 specs.append(replace(cut, stages=tuple(st.with_fusion(f) for st, f in zip(cut.stages, choice))))
         if spec not in specs:
             specs.append(spec)
+    if drops:
+        specs = adaptive_variants(specs, drops, scale)
     if with_first_pass and spec.stages:
         specs.append(first_pass_only(spec))
     return specs
@@ -139,7 +170,7 @@ def tuning_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None,
 
 def choice_columns(table: pd.DataFrame) -> list[str]:
     """The columns of a grid table that say what was chosen: pool size, each keep, each combine."""
-    return [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "combine "))]
+    return [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "cutoff ", "combine "))]
 
 
 def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = None,
@@ -151,10 +182,13 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
     if relevance is None:
         raise SpecError("tuning needs relevance judgments: this dataset has none")
     models = experiment.cost_models()
+    # Cut-off rules get a column only when some spec adapts (a fixed grid's table is as before).
+    adaptive = any(st.adaptive for s in specs for st in s.stages)
     rows, per_query, per_query_recall = [], [], []
     tracker = ProgressTracker("tuning: simulating combinations", len(specs), progress, "specs")
     for spec in specs:
         row = {"pool_size": spec.pool_size, **{f"keep {st.name}": st.keep for st in spec.stages},
+               **{f"cutoff {st.name}": st.cutoff_label for st in spec.stages if adaptive},
                **{f"combine {st.name}": st.fusion.label for st in spec.stages},
                "final_k": spec.final_k, "first_pass_only": not spec.stages}
         try:
@@ -167,8 +201,10 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
             continue
         cols, valid = run.final.kept()
         values = evaluate(relevance.lists(cols, valid), [QUALITY, RECALL])
-        latency = predict_spec_latency(spec, matrix.lengths, models, budget_ms)
+        counts = kept_counts(run)   # adaptive cut-offs: priced at each query's own count
+        latency = predict_spec_latency(spec, matrix.lengths, models, budget_ms, counts)
         rows.append({**row, QUALITY: float(np.nanmean(values[QUALITY])), RECALL: float(np.nanmean(values[RECALL])),
+                     **{f"kept {name}": float(np.mean(c)) for name, c in counts.items()},
                      "latency_ms": latency.total_ms, "covered": True})
         per_query.append(values[QUALITY])
         per_query_recall.append(values[RECALL])
@@ -176,7 +212,7 @@ def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = 
     table = pd.DataFrame(rows)
     # Stage columns of the first-pass-only row: no such stage (not NaN, which reads as "unknown").
     for c in table.columns:
-        if c.startswith("combine "):
+        if c.startswith(("combine ", "cutoff ")):
             table[c] = table[c].fillna("-")
         elif c.startswith("keep "):
             table[c] = table[c].astype("Int64")   # whole numbers, <NA> where the stage is absent

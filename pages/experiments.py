@@ -1,0 +1,82 @@
+"""Experiments: save the current cascade's evaluation under a name; compare saved ones side by side.
+
+Every number comes from :mod:`cascade_core.saved` and :mod:`cascade_core.compare_many` (the same
+as ``cascade compare``); this page only lays them out.
+"""
+
+import streamlit as st
+
+from cascade_core.compare_many import ALPHA, METRICS, compare_experiments
+from cascade_core.saved import SavedExperiment, experiments_folder, saved_names
+from cascade_ui import charts, state
+from cascade_ui.widgets import shown_errors, sidebar_status
+
+st.title("Saved experiments, compared")
+sidebar_status()
+folder = experiments_folder(state.workspace())
+
+with st.container(border=True):
+    st.markdown("**Save the current cascade**")
+    sp = state.spec()
+    if sp is None or state.dataset_label() is None:
+        st.caption("Load a dataset and build a cascade first: its evaluation can then be saved here.")
+    else:
+        c1, c2 = st.columns([3, 1])
+        name = c1.text_input("Name", value="", placeholder="e.g. minilm-drop-0.2", key="save-name",
+                             help="Letters, digits, '.', '_' and '-': it names a file in the data folder")
+        c1.caption(f"Saves {sp.describe()} on {state.dataset_label()}: spec, dataset fingerprint, query ids, "
+                   f"per-query metrics and predicted latency, in `{folder}`.")
+        if c2.button("Save", type="primary", key="save-experiment", disabled=not name):
+            with shown_errors():
+                result = state.run_current()
+                path = SavedExperiment.from_result(name, state.experiment(), result).save(folder)
+                st.success(f"Saved as **{name}** ({path.name}).")
+
+names = saved_names(folder)
+if len(names) < 2:
+    st.info(f"{len(names)} saved experiment(s) in `{folder}`: save at least two (here, or with "
+            "`cascade eval ... --save NAME`) to compare them.")
+    st.stop()
+
+with shown_errors():
+    c1, c2, c3 = st.columns([3, 1, 1])
+    chosen = c1.multiselect("Experiments to compare", names, default=names[: min(len(names), 4)], key="cmp-names")
+    if len(chosen) < 2:
+        st.info("Choose at least two experiments.")
+        st.stop()
+    baseline = c2.selectbox("Baseline", chosen, key="cmp-baseline")
+    metric = c3.selectbox("Per-query metric", list(METRICS), key="cmp-metric")
+    exps = [SavedExperiment.load(folder, n) for n in chosen]
+    result = compare_experiments(exps, baseline=baseline, metric=metric)   # refuses other datasets, with why
+    t = result.table
+    # Two tables: every experiment's numbers, then the others against the baseline (its own row would
+    # be empty there). Numbers first, each cascade's long line last; measured columns only when measured.
+    unmeasured = [c for c in ("measured p50 ms", "measured p95 ms") if t[c].isna().all()]
+    tested = ["wins", "losses", "ties", f"{metric} diff", "Wilcoxon p", "Holm p"]
+    shown = t.drop(columns=unmeasured + tested + ["cascade"]).assign(cascade=t["cascade"])
+    first = exps[0]
+    st.caption(f"{len(exps)} experiments on **{first.dataset.get('name')}** ({len(first.query_ids)} queries, "
+               f"corpus fingerprint `{first.dataset.get('corpus')}`); baseline **{result.baseline}**.")
+    st.dataframe(shown, width="stretch", column_config={
+        **{m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
+        **{c: st.column_config.NumberColumn(format="%.1f") for c in shown.columns if c.endswith("ms")}})
+    st.markdown(f"**Against {result.baseline}**, query by query on {metric}")
+    st.dataframe(t.loc[t.index != result.baseline, tested], width="stretch", column_config={
+        **{c: st.column_config.NumberColumn(format="%d") for c in ("wins", "losses", "ties")},
+        f"{metric} diff": st.column_config.NumberColumn(format="%+.4f"),
+        "Wilcoxon p": st.column_config.NumberColumn(format="%.3g"),
+        "Holm p": st.column_config.NumberColumn(format="%.3g")})
+    if unmeasured:
+        st.caption("No measured latency among these: save with `cascade eval --live N --save NAME` to add it.")
+    sig = result.significant(ALPHA)
+    st.markdown(f"**Holm-corrected**: the Wilcoxon signed-rank p-values (two-sided, paired per query on "
+                f"{metric}) are adjusted by Holm's step-down method for the {len(exps) - 1} comparisons "
+                f"against the baseline. Different from **{result.baseline}** at p <= {ALPHA}: "
+                f"**{', '.join(sig) or 'none'}**.")
+    st.download_button("Download the table (CSV)", result.to_csv(), file_name="experiments.csv", mime="text/csv",
+                       key="cmp-csv")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.experiments_scatter(t, result.baseline), key="cmp-scatter")
+    c2.plotly_chart(charts.wins_losses_bars(t, result.baseline, metric), key="cmp-wins")
+    st.caption("Predicted latency: mean per query from each query's own candidate counts (the p95 whisker from "
+               "the recorded spreads); measured figures appear where a live run measured them.")
