@@ -111,7 +111,8 @@ def adaptive_variants(specs: list[CascadeSpec], drops=(), scale: str = "norm") -
     """``specs`` and, for each, one stage at a time cut adaptively: a relative drop of each of
     ``drops`` below the query's top score (on ``scale``), at most the stage's keep and at least
     ``final_k`` (:mod:`cascade_core.cascade.cutoff`). One stage at a time keeps the grid linear in
-    the number of stages; an already adaptive stage is left as it is.
+    the number of stages; an already adaptive stage is left as it is, and so is one keeping no more
+    than ``final_k`` (its minimum would equal its maximum).
 
     >>> from cascade_core.cascade import CascadeSpec
     >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
@@ -124,7 +125,7 @@ def adaptive_variants(specs: list[CascadeSpec], drops=(), scale: str = "norm") -
     out = list(specs)
     for spec in specs:
         for i, st in enumerate(spec.stages):
-            if st.adaptive:
+            if st.adaptive or st.keep <= spec.final_k:   # already adaptive, or min = max: nothing to adapt
                 continue
             for d in drops:
                 cut = Cutoff("drop", float(d), min_keep=min(spec.final_k, st.keep), scale=scale)
