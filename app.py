@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from cascade_ui import access
+
 st.set_page_config(page_title="cascade-explorer", page_icon=":material/filter_alt:", layout="wide")
 
 PAGES = [
@@ -15,4 +17,9 @@ PAGES = [
     st.Page("pages/experiments.py", title="Experiments", icon=":material/compare_arrows:"),
     st.Page("pages/live.py", title="Live", icon=":material/bolt:"),
 ]
-st.navigation(PAGES).run()
+# Shared (./run.sh demo --share): a visitor without the token sees the sign-in box and nothing else.
+if access.signed_in():
+    access.sidebar_note()
+    st.navigation(PAGES).run()
+else:
+    access.sign_in_navigation().run()

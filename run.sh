@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # cascade-explorer: set everything up on a fresh machine, then run what you asked for.
 #
-#   ./run.sh demo    launch the dashboard (then press "Run the demo" on its first page)
+#   ./run.sh demo    launch the dashboard on this machine only (http://127.0.0.1:8501), then
+#                    press "Run the demo" on its first page
+#   ./run.sh demo --share   the same, reachable from the network, behind a token (printed here;
+#                    CASCADE_TOKEN to choose it; CASCADE_SHARE=1 does the same as --share)
 #   ./run.sh test    run the test suite (what CI runs), including the browser test
 #   ./run.sh setup   only install
 #
@@ -51,8 +54,41 @@ shift || true
 case "$cmd" in
   setup) setup ;;
   demo)
+    # Local by default (loopback); shared on purpose, with a token (README: "Sharing the dashboard").
+    share=${CASCADE_SHARE:-0}
+    args=()
+    port=8501
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --share) share=1 ;;
+        --server.port) args+=("$1" "${2:-}"); port=${2:-$port}; shift ;;
+        --server.port=*) args+=("$1"); port=${1#*=} ;;
+        *) args+=("$1") ;;
+      esac
+      shift
+    done
+    address=127.0.0.1
+    case "$(echo "$share" | tr '[:upper:]' '[:lower:]')" in
+      1|true|yes|on)
+        address=0.0.0.0
+        export CASCADE_SHARE=1
+        if [ -z "${CASCADE_TOKEN:-}" ]; then
+          CASCADE_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+          export CASCADE_TOKEN
+        fi
+        host=$(hostname -I 2>/dev/null | awk '{print $1}')
+        echo "Sharing the dashboard on the network. Visitors need the token; give them this link:" >&2
+        echo "  http://${host:-$(hostname)}:$port/?token=$CASCADE_TOKEN" >&2
+        ;;
+    esac
+    cmd=("$VENV/bin/streamlit" run app.py --browser.gatherUsageStats false --server.address "$address"
+         ${args[@]+"${args[@]}"})
+    if [ -n "${CASCADE_DRY_RUN:-}" ]; then   # print the command instead of running it (tests)
+      echo "${cmd[*]}"
+      exit 0
+    fi
     setup
-    exec "$VENV/bin/streamlit" run app.py --browser.gatherUsageStats false "$@"
+    exec "${cmd[@]}"
     ;;
   cli-demo)
     setup

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cascade_core.cascade import CascadeSpec
 
-from . import state
+from . import access, state
 from .presets import DEMO_PRESET, preset_spec
 
 DEMO_MAX_POOL = 1000
@@ -22,14 +22,18 @@ def pool_slider_max(pool_size: int) -> int:
 
 def run_demo(container) -> CascadeSpec:
     """Load the sample, apply the demo preset, and score deep enough that any slider position
-    (pool up to 1000, any stage keep) simulates without a model call."""
+    (pool up to 1000, any stage keep) simulates without a model call. A read-only dashboard runs
+    it only when every score is stored already."""
     state.load_dataset(state.SAMPLE_PATH, split="test", label="SciFact sample (bundled)")
     spec = state.set_spec(preset_spec(DEMO_PRESET))
     deepest = spec.with_keeps(pool_size=DEMO_MAX_POOL, keeps=[DEMO_MAX_POOL] * len(spec.stages),
                               final_k=spec.final_k)
     exp = state.experiment(spec)
-    with container.status("Preparing the demo: indexing the sample and scoring (first time only)...",
-                          expanded=True) as status:
+    if access.read_only() and not exp.estimate(deepest).empty:
+        access.refuse_if_read_only("score: the demo's scores are not all stored yet")
+    with access.job_slot("preparing the demo"), \
+            container.status("Preparing the demo: indexing the sample and scoring (first time only)...",
+                             expanded=True) as status:
         exp.ensure_scores(deepest, progress=state.progress_callback(status))
         status.update(label="Demo ready: every score is stored", state="complete", expanded=False)
     return spec

@@ -21,7 +21,7 @@ from cascade_core.distill.report import describe, student_spec
 from cascade_core.distill.train import LOSSES
 from cascade_core.errors import CascadeError
 
-from . import state
+from . import access, state
 from .presets import student_note
 
 SPLIT, FILE, GENERATED = "a split of this dataset", "a query file", "queries generated from documents"
@@ -49,11 +49,10 @@ def _training_queries(source: str, src: dict, dataset, split: str | None, upload
         if upload is None:
             raise CascadeError("choose a query file first (.jsonl with _id and text, or .tsv/.csv with a header)")
         data = upload.getvalue()
-        folder = state.workspace().home / "uploads" / hashlib.sha256(data).hexdigest()[:16]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / Path(upload.name).name
-        path.write_bytes(data)
-        return file_queries(path)
+        name = Path(upload.name).name
+        # Within the uploads quota, like the Data page's uploads (cascade_core.serving.UploadArea).
+        folder = access.uploads().store(hashlib.sha256(data).hexdigest()[:16], {name: data})
+        return file_queries(folder / name)
     return generated_queries(dataset.corpus, n_generate, seed=seed)
 
 
@@ -74,6 +73,9 @@ def distill_panel() -> None:
                      expanded=RESULT in st.session_state):
         if spec is None or dataset is None:
             st.info("Load a dataset and set a cascade first: the cascade is the teacher.")
+            return
+        if access.read_only():
+            st.info("This dashboard is read-only: it trains nothing.")
             return
         st.caption(f"**Teacher:** {describe(spec)}. The student, a small cross-encoder started from the packaged "
                    "MiniLM weights, learns the teacher's ranking of each training query's first-pass candidates; "
@@ -130,7 +132,8 @@ def distill_panel() -> None:
                 training = exclude_held_out(training, held)
                 exp_ws = state.workspace()
                 sig = (spec.to_json(), source, split, training.source, tuple(training.queries.ids))
-                with st.status("Scoring the teacher on the training queries (stored: never again)...") as status:
+                with access.job_slot("scoring the teacher"), \
+                        st.status("Scoring the teacher on the training queries (stored: never again)...") as status:
                     ts = _prepared(sig, lambda: build_training_set(dataset, training, spec, exp_ws,
                                                                    progress=state.progress_callback(status)))
                     status.update(label=f"Teacher ready: {len(ts)} training queries, up to {ts.depth} candidates "
@@ -141,8 +144,9 @@ def distill_panel() -> None:
                             f"({settings.pairs / seconds:.1f} pairs/s, measured now on a few steps), plus the "
                             f"held-out comparison ({len(held)} queries).")
                 else:
-                    with st.status("Training the student (a killed run resumes from its last checkpoint when "
-                                   "started again)...", expanded=True) as status:
+                    with access.job_slot("training a student"), \
+                            st.status("Training the student (a killed run resumes from its last checkpoint when "
+                                      "started again)...", expanded=True) as status:
                         result = distill(dataset, training, spec, exp_ws, settings=settings, held_out=held,
                                          progress=state.progress_callback(status), training_set=ts,
                                          held_out_label=f"{len(held)} judged queries of {state.dataset_label()}")

@@ -16,7 +16,7 @@ from cascade_core.errors import CascadeError
 from cascade_core.estimate import fmt_seconds
 from cascade_core.progress import cancellable
 
-from . import state
+from . import access, state
 
 CANCEL = "scoring-cancel"          # set by the Cancel button; the progress callback checks it
 CANCELLED = "scoring-cancelled"    # a run was cancelled: scoring does not start again by itself
@@ -48,10 +48,13 @@ def spread_text(stage) -> str:
 def remeasure_button(exp, spec, key: str = "remeasure", where=None) -> None:
     """Re-time every step on a sample of stored candidates (no new scores), then show the page again."""
     box = where or st
+    if access.read_only():
+        return
     if box.button(f"Re-measure step costs ({CALIBRATE_QUERIES} queries)", key=key,
                   help="Runs each step's real model again on a sample of stored candidates and records fresh "
                        "timings (no score is stored): predictions then use them. `cascade calibrate` does the same."):
-        with box.status("Re-measuring each step...", expanded=True) as status:
+        with access.job_slot("re-measuring step costs"), \
+                box.status("Re-measuring each step...", expanded=True) as status:
             report = exp.calibrate(CALIBRATE_QUERIES, spec, progress=state.progress_callback(status))
             status.update(label="Re-measured", state="complete", expanded=False)
         st.session_state["remeasured"] = report.describe()
@@ -125,16 +128,21 @@ def cancel_flag() -> bool:
 def run_scoring(job, label: str, key: str, where=None) -> None:
     """Run ``job(progress)`` with a progress bar and a Cancel button. Cancelling raises the
     library's ScoringCancelled ("scoring cancelled; what was scored is stored") out of the next
-    progress report: the page's error handler shows it, and scoring does not restart by itself."""
+    progress report: the page's error handler shows it, and scoring does not restart by itself.
+
+    One job at a time per session (and at most ``CASCADE_MAX_JOBS`` on the server): another one
+    raises JobRefused; a read-only dashboard raises ReadOnly (:mod:`cascade_ui.access`)."""
+    access.refuse_if_read_only("score")
     box = where or st
-    cancel_slot = box.empty()
-    cancel_slot.button("Cancel scoring", key=f"{key}-cancel", on_click=_request_cancel,
-                       help="Stops after the query being scored; everything scored so far is stored.")
-    with box.status(label, expanded=True) as status:
-        report = job(cancellable(state.progress_callback(status), cancel_flag))
-        status.update(label="Scores stored", state="complete", expanded=False)
-    truncation_note(report, box)
-    cancel_slot.empty()
+    with access.job_slot(label):
+        cancel_slot = box.empty()
+        cancel_slot.button("Cancel scoring", key=f"{key}-cancel", on_click=_request_cancel,
+                           help="Stops after the query being scored; everything scored so far is stored.")
+        with box.status(label, expanded=True) as status:
+            report = job(cancellable(state.progress_callback(status), cancel_flag))
+            status.update(label="Scores stored", state="complete", expanded=False)
+        truncation_note(report, box)
+        cancel_slot.empty()
 
 
 def truncation_note(report, where=None) -> None:
@@ -150,6 +158,10 @@ def scoring_allowed(estimate, key: str, where=None) -> bool:
     box = where or st
     if estimate.empty:
         return True
+    if access.read_only():
+        box.info(f"These settings need scores never computed ({estimate.describe()}), and this dashboard is "
+                 "read-only: move the cut-offs back to what is stored.")
+        return False
     if st.session_state.get(CANCELLED):
         box.warning(f"Scoring was cancelled; what was scored is stored. Still to score: {estimate.describe()}.")
         box.button("Resume scoring", key=f"{key}-resume", on_click=_clear_cancel)
@@ -167,6 +179,9 @@ def score_button(label: str, key: str, estimate, job, where=None) -> bool:
     is pressed, a confirmation for a long job and a Cancel button while it runs. True once it ran."""
     box = where or st
     asked = f"{key}-asked"
+    if access.read_only():
+        box.caption(f"Not stored: {estimate.describe()}. This dashboard is read-only: it scores nothing new.")
+        return False
     box.caption(f"Before scoring: {estimate.describe()}.")
     if box.button(label, key=key, on_click=_clear_cancel):
         if not estimate.needs_confirmation:

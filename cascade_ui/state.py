@@ -71,8 +71,16 @@ def load_dataset(path: str, split: str | None = None, fmt: str = "auto", label: 
     """Load and validate a dataset; on success it becomes this session's dataset.
 
     On failure the error propagates and the session keeps the dataset it had. The files are
-    read again when they changed since they were last loaded (see :func:`files_stamp`).
+    read again when they changed since they were last loaded (see :func:`files_stamp`). Only
+    paths under the data roots are opened (:func:`cascade_ui.access.check_path`): any other is
+    refused with a message naming the roots, before anything is read.
     """
+    from .access import check_path, read_only, refuse_if_read_only
+
+    resolved = str(check_path(path))
+    if read_only() and resolved != str(check_path(SAMPLE_PATH)):
+        refuse_if_read_only("open other datasets than the bundled sample")
+    path = resolved
     stamp = files_stamp(path)
     ds = _dataset(path, split or None, fmt, stamp)
     st.session_state[DATASET] = {"path": path, "split": split or None, "fmt": fmt,
@@ -99,9 +107,15 @@ def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     """Validate and store the session's spec (raises SpecError and keeps the old one if invalid).
 
     A spec set from elsewhere than the cut-off sliders bumps ``spec_version``, which is part of
-    the sliders' keys, so the sliders start again from the new spec's values.
+    the sliders' keys, so the sliders start again from the new spec's values. On a shared
+    dashboard a spec naming a model folder outside the roots, an unlisted LLM server or another
+    API-key variable is refused (:func:`cascade_ui.access.check_spec`).
     """
     parsed = new if isinstance(new, CascadeSpec) else CascadeSpec.from_dict(new)
+    if not from_slider:   # a shared dashboard: only model folders, servers and keys a visitor may name
+        from .access import check_spec
+
+        check_spec(parsed)
     st.session_state[SPEC] = parsed.to_dict()
     if not from_slider:
         st.session_state[SPEC_VERSION] = st.session_state.get(SPEC_VERSION, 0) + 1

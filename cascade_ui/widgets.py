@@ -10,7 +10,7 @@ from cascade_core.errors import CascadeError, SpecError
 from cascade_core.experiment import Experiment, ExperimentResult
 from cascade_core.lift import first_pass_lift, metric_label
 
-from . import state
+from . import access, state
 from .demo import pool_slider_max
 from .presets import is_stand_in, student_note
 
@@ -136,8 +136,11 @@ def approximate_warning(result: ExperimentResult | None, exp: Experiment | None,
                      f"these cut-offs hand it lists it never ranked ({lines}): scores of a longer list it ranked "
                      "stand in. Rescore to make these numbers exact (the LLM ranks the new lists once; "
                      "they are stored).")
+    if access.read_only():
+        return
     if st.button("Rescore for these cut-offs", key=f"{key}-v{state.spec_version()}"):
-        with st.status("Rescoring the listwise stage for these cut-offs...", expanded=True) as status:
+        with access.job_slot("rescoring a listwise stage"), \
+                st.status("Rescoring the listwise stage for these cut-offs...", expanded=True) as status:
             exp.ensure_scores(result.run.spec, progress=state.progress_callback(status))
             status.update(label="Rescored and stored", state="complete", expanded=False)
         st.rerun()

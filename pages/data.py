@@ -1,6 +1,5 @@
 """Data & index: load a dataset (sample, folder, upload), see its validation report, index it."""
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +8,8 @@ import streamlit as st
 from cascade_core.errors import CascadeError
 from cascade_core.index import list_indexes
 from cascade_core.models import resolve_model
-from cascade_ui import state
+from cascade_core.serving import PathRefused
+from cascade_ui import access, state
 from cascade_ui.demo import run_demo
 from cascade_ui.widgets import sidebar_status
 
@@ -31,38 +31,32 @@ with st.container(border=True):
             state.show_error(exc)
 
 st.subheader("Load a dataset")
-source = st.radio("Source", ["Bundled sample", "Folder or file path", "Upload files"], horizontal=True,
-                  key="source")
+locked = access.read_only()
+sources = ["Bundled sample"] if locked else ["Bundled sample", "Folder or file path", "Upload files"]
+source = st.radio("Source", sources, horizontal=True, key="source")
+if locked:
+    st.caption("Read-only dashboard: the bundled sample and what is already loaded; no other folder, no uploads.")
 path, split, fmt, label = None, None, "auto", None
 if source == "Bundled sample":
     path, split, label = state.SAMPLE_PATH, "test", "SciFact sample (bundled)"
     st.caption(f"`{path}`: SciFact test queries with hard distractors (CC BY-NC 2.0).")
 elif source == "Folder or file path":
-    path = st.text_input("Path", placeholder="/data/scifact  (BEIR, TREC, JSONL/CSV or SMART)", key="path")
+    path = st.text_input("Path", placeholder="../shared/data/scifact  (BEIR, TREC, JSONL/CSV or SMART)", key="path")
+    st.caption("Opens folders under the data roots: " + ", ".join(f"`{r}`" for r in access.roots().roots)
+               + ". More with `CASCADE_DATA_ROOTS` (see README, *Sharing the dashboard*).")
     c1, c2 = st.columns(2)
     split = c1.text_input("qrels split (BEIR)", value="", placeholder="test", key="split") or None
     fmt = c2.selectbox("Format", ["auto", "beir", "trec", "jsonl", "csv", "smart"], key="fmt")
 else:
     files = st.file_uploader("Corpus, queries and qrels files (BEIR: corpus.jsonl, queries.jsonl, "
                              "test.tsv; or corpus.csv/.jsonl, queries, qrels.tsv; or TREC files)",
-                             accept_multiple_files=True, key="upload")
+                             accept_multiple_files=True, key=access.uploader_key())
     if files:
-        # The whole content names the folder: a file fixed anywhere, even past its first
-        # kilobytes, is a new upload, never the old one read back.
-        digest = hashlib.sha1(b"".join(hashlib.sha1(f.name.encode() + b"\0" + f.getvalue()).digest()
-                                       for f in files)).hexdigest()[:16]
-        folder = state.workspace().home / "uploads" / digest
-        folder.mkdir(parents=True, exist_ok=True)
-        names = {f.name for f in files}
-        beir = "corpus.jsonl" in names or "corpus.jsonl.gz" in names
-        for f in files:
-            target = folder / f.name
-            # BEIR keeps qrels in qrels/<split>.tsv: put stray .tsv files there.
-            if beir and f.name.endswith(".tsv") and not f.name.startswith(("corpus", "queries")):
-                target = folder / "qrels" / f.name
-                target.parent.mkdir(exist_ok=True)
-            target.write_bytes(f.getvalue())
-        path, label = str(folder), "uploaded: " + ", ".join(sorted(names))
+        try:
+            path = str(access.store_upload(files))
+            label = "uploaded: " + ", ".join(sorted(f.name for f in files))
+        except CascadeError as exc:
+            st.error(f"Not stored: {exc}.")
 
 def as_uploaded(text: str) -> str:
     """``text`` with the uploads folder left out of file paths: a user knows their file's name,
@@ -78,6 +72,11 @@ if st.button("Load and validate", key="load", disabled=not path):
         ds = state.load_dataset(path, split=split, fmt=fmt, label=label)
         st.success(f"Loaded **{label or ds.name}**: {len(ds.corpus):,} documents, {len(ds.judged_queries):,} "
                    "judged queries.")
+    except PathRefused as exc:   # the roots, and nothing about the path (not even whether it exists)
+        st.error("**Not opened.** This dashboard opens folders under its data roots only: "
+                 + ", ".join(f"`{r}`" for r in exc.roots) + ". To open another folder, whoever runs the dashboard "
+                 "adds it to `CASCADE_DATA_ROOTS` (folders separated by `:`); or upload the files."
+                 + (" The dataset you had before is still loaded." if st.session_state.get(state.DATASET) else ""))
     except CascadeError as exc:
         st.error(as_uploaded(f"Could not load it: {exc}. The dataset you had before is still loaded."))
     except Exception as exc:  # noqa: BLE001
@@ -96,17 +95,24 @@ if ds is not None:
     else:
         st.caption("No problems found.")
 
+if not locked:
+    access.uploads_panel()
+
 st.subheader("Vector index")
 ws = state.workspace()
-if ds is None:
+if locked:
+    st.caption("Read-only dashboard: indexes are listed, not built.")
+elif ds is None:
     st.info("Load a dataset (or run the demo) to index it.")
 else:
     model_name = st.text_input("Bi-encoder model", value="all-MiniLM-L6-v2", key="index-model",
                                help="A packaged model, a local folder, or a Hugging Face id (needs network).")
     if st.button("Build index", key="build-index"):
         try:
+            access.check_model(model_name)
             index = ws.vector_index(ds.corpus, resolve_model(model_name))
-            with st.status(f"Indexing {len(ds.corpus):,} documents with {model_name}...", expanded=True) as status:
+            with access.job_slot(f"indexing with {model_name}"), \
+                    st.status(f"Indexing {len(ds.corpus):,} documents with {model_name}...", expanded=True) as status:
                 report = index.build(progress=state.progress_callback(status))
                 status.update(label=f"Index {report.name}: {report.encoded} encoded, {report.already_stored} "
                                     f"already stored, {report.truncated} truncated at {report.max_tokens} tokens",

@@ -7,7 +7,7 @@ import streamlit as st
 
 from cascade_core.cpu_probe import busy_now_note
 from cascade_core.latency import tail_comparison
-from cascade_ui import charts, latency_panel, state
+from cascade_ui import access, charts, latency_panel, state
 from cascade_ui.widgets import shown_errors, sidebar_status, stand_in_warning
 
 LIVE_RESULT = "live-result"
@@ -40,7 +40,7 @@ def tail_section() -> None:
     if c2.button("Measure", key="live-measure", help="Runs the first N queries through the real models (one "
                  "untimed query first, as scoring warms up) and compares their p50/p95/p99 with the prediction."):
         exp, sp = state.experiment(), state.spec()
-        with st.spinner(f"Running {int(n)} queries live..."):
+        with access.job_slot(f"running {int(n)} queries live"), st.spinner(f"Running {int(n)} queries live..."):
             measured = exp.measure_live(int(n), sp)
         st.session_state[LIVE_TAIL] = (_live_context(), int(n), measured, exp.run(sp, state.budget_ms()).latency,
                                        busy_now_note(*exp.cpu_now()))

@@ -1,0 +1,236 @@
+"""Who may use the dashboard and what it may touch: the sign-in gate of a shared dashboard, the
+data roots a typed path must lie under, the uploads folder and its quota, read-only mode, and one
+scoring job at a time per session.
+
+The rules are :mod:`cascade_core.serving`'s; this module reads Streamlit's state (the server's
+address, the session, the query string) and lays them out. In ``app.py``::
+
+    if access.signed_in():
+        st.navigation(PAGES).run()
+    else:
+        access.sign_in_navigation().run()     # a sign-in box and nothing else
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from cascade_core.scorers import ScorerConfig
+from cascade_core.serving import (MIN_TOKEN_CHARS, DataRoots, JobSlots, ReadOnly, ServeSettings, UploadArea,
+                                  check_shared_scorers, data_roots, looks_like_path, mb, new_token, token_matches)
+
+from . import state
+
+SIGNED_IN = "access-signed-in"     # session key: this session gave the right token
+MY_UPLOADS = "access-my-uploads"   # session key: the uploads made in this session
+UPLOADER_RUN = "access-uploader"   # session key: bumped to empty the file uploader after a removal
+
+
+def settings() -> ServeSettings:
+    """The serving settings. A server whose address is not loopback counts as shared; so does one
+    whose address is unset (Streamlit then listens on every interface: run from another folder,
+    the app's .streamlit/config.toml is not read)."""
+    address = st.get_option("server.address")
+    return ServeSettings.from_env(address=address or "")
+
+
+def read_only() -> bool:
+    return settings().read_only
+
+
+def refuse_if_read_only(what: str) -> None:
+    """Raise :class:`~cascade_core.serving.ReadOnly` ("... does not score") in a read-only dashboard."""
+    if read_only():
+        raise ReadOnly(f"this dashboard is read-only: it shows what is stored and does not {what}")
+
+
+# -- the sign-in gate -------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def server_token() -> str:
+    """The token of this server: ``CASCADE_TOKEN``, or one made now and printed in the terminal
+    (``./run.sh demo --share`` makes one at start and prints the link itself)."""
+    token = settings().token
+    if token:
+        if len(token) < MIN_TOKEN_CHARS:
+            print(f"warning: CASCADE_TOKEN has fewer than {MIN_TOKEN_CHARS} characters: easy to guess",
+                  file=sys.stderr, flush=True)
+        return token
+    token = new_token()
+    print(f"cascade-explorer is shared. Visitors sign in with this token: {token}\n"
+          f"  or open http://<this machine>:{st.get_option('server.port')}/?token={token}", file=sys.stderr, flush=True)
+    return token
+
+
+def signed_in() -> bool:
+    """Whether this session may see the dashboard: always when it is not shared; when shared, once
+    the session gave the token (``?token=...`` in the link, or typed in the sign-in box)."""
+    if not settings().share or st.session_state.get(SIGNED_IN):
+        return True
+    if token_matches(st.query_params.get("token"), server_token()):
+        st.session_state[SIGNED_IN] = True
+        return True
+    return False
+
+
+def sign_in_page() -> None:
+    """A sign-in box, and nothing else of the dashboard."""
+    st.title("cascade-explorer")
+    st.write("This dashboard is shared. Sign in with the access token from the person who started it.")
+    with st.form("sign-in", border=True):
+        typed = st.text_input("Access token", type="password", key="sign-in-token")
+        pressed = st.form_submit_button("Sign in", type="primary")
+    if pressed:
+        if token_matches(typed, server_token()):
+            st.session_state[SIGNED_IN] = True
+            st.rerun()
+        time.sleep(1.0)   # a wrong guess costs a second
+        st.error("That token is not right.")
+    elif st.query_params.get("token"):
+        st.error("The token in this link is not right (the dashboard may have been restarted with a new one).")
+    st.caption("Whoever started it with `./run.sh demo --share` finds the link, with its token, in that terminal.")
+
+
+def sign_in_navigation():
+    """The navigation of a visitor who has not signed in: one hidden page, the sign-in box."""
+    return st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/lock:", url_path="sign-in")],
+                         position="hidden")
+
+
+def sidebar_note() -> None:
+    """In a shared or read-only dashboard, one line in the sidebar saying so."""
+    s = settings()
+    if s.read_only:
+        st.sidebar.caption("**Read-only:** browse, move the sliders, inspect. Nothing new is loaded or scored.")
+    elif s.share:
+        st.sidebar.caption("**Shared dashboard:** datasets open from the data roots only; one scoring job at a "
+                           "time per visitor.")
+
+
+# -- data roots and uploads -------------------------------------------------------------------
+
+def uploads() -> UploadArea:
+    return UploadArea.for_home(state.workspace().home, settings())
+
+
+def roots() -> DataRoots:
+    """Where a typed path may lead: the bundled samples, the uploads, ``CASCADE_DATA_ROOTS`` (and,
+    when not shared, ``../shared``): :func:`cascade_core.serving.data_roots`."""
+    return data_roots(settings(), [state.REPO / "sample_data", state.SAMPLE_PATH], uploads().folder)
+
+
+def check_path(path: str) -> Path:
+    """``path`` resolved, or PathRefused naming the roots (and nothing about ``path``)."""
+    return roots().check(path)
+
+
+def model_roots() -> DataRoots:
+    """Where a shared dashboard loads model folders from: the data roots, the data folder's
+    ``models/`` (distilled students, the stand-in) and ``CASCADE_CROSS_ENCODER``'s folder."""
+    from .presets import CROSS_ENCODER_ENV
+
+    chosen = os.environ.get(CROSS_ENCODER_ENV, "")
+    extra = [chosen] if chosen and looks_like_path(chosen) else []
+    return DataRoots([*roots().roots, state.workspace().home / "models", *extra])
+
+
+def check_spec(spec) -> None:
+    """On a shared dashboard, refuse (SpecRefused) a spec naming a model folder outside the roots,
+    an LLM server the operator did not list, or another API-key variable
+    (:func:`cascade_core.serving.check_shared_scorers`)."""
+    s = settings()
+    if s.share:
+        check_shared_scorers([spec.first_pass, *(stage.scorer for stage in spec.stages)], model_roots(), s.llm_urls)
+
+
+def check_model(name: str, kind: str = "bi-encoder") -> None:
+    """The same rule for a model typed on its own (the Data page's index model)."""
+    s = settings()
+    if s.share:
+        check_shared_scorers([ScorerConfig(kind, name)], model_roots(), s.llm_urls)
+
+
+def uploader_key() -> str:
+    return f"upload-{st.session_state.get(UPLOADER_RUN, 0)}"
+
+
+def store_upload(files) -> Path:
+    """Store Streamlit uploads in ``uploads/<content hash>/`` within the quota (QuotaExceeded when
+    they do not fit); BEIR's stray qrels ``.tsv`` files go to ``qrels/``. The folder."""
+    refuse_if_read_only("take uploads")
+    # The whole content names the folder: a file fixed anywhere, even past its first
+    # kilobytes, is a new upload, never the old one read back.
+    digest = hashlib.sha1(b"".join(hashlib.sha1(f.name.encode() + b"\0" + f.getvalue()).digest()
+                                   for f in files)).hexdigest()[:16]
+    names = {Path(f.name).name for f in files}
+    beir = "corpus.jsonl" in names or "corpus.jsonl.gz" in names
+    layout = {}
+    for f in files:
+        name = Path(f.name).name
+        if beir and name.endswith(".tsv") and not name.startswith(("corpus", "queries")):
+            name = f"qrels/{name}"
+        layout[name] = f.getvalue()
+    area = uploads()
+    known = {u.name: u for u in area.entries()}
+    if digest not in known or set(known[digest].files) != set(layout):
+        area.store(digest, layout)
+    mine = st.session_state.setdefault(MY_UPLOADS, [])
+    if digest not in mine:
+        mine.append(digest)
+    return area.folder / digest
+
+
+def uploads_panel() -> None:
+    """The uploads folder: its use of the quota, the uploads (this session's only, when shared) and
+    a Remove button."""
+    area, s = uploads(), settings()
+    entries = area.entries()
+    used = sum(u.bytes for u in entries)
+    if s.share:
+        entries = [u for u in entries if u.name in st.session_state.get(MY_UPLOADS, [])]
+    quota = area.quota_bytes
+    full = quota is not None and used >= quota
+    title = f"Uploads: {mb(used)} of {mb(quota)} used" if quota else f"Uploads: {mb(used)}"
+    with st.expander(title + (" (full)" if full else ""), expanded=full):
+        if full:
+            st.warning("The uploads folder is full: remove old uploads before adding new ones"
+                       + (" (only yours are listed here)." if s.share else "."))
+        if not entries:
+            st.caption("No uploads" + (" from this session." if s.share else " yet."))
+            return
+        st.dataframe(pd.DataFrame([{"upload": u.name, "files": ", ".join(u.files), "size": mb(u.bytes),
+                                    "uploaded": u.age} for u in entries]), hide_index=True, width="stretch")
+        labels = {u.name: f"{', '.join(u.files)} ({mb(u.bytes)}, {u.age})" for u in entries}
+        chosen = st.multiselect("Uploads to remove", list(labels), format_func=labels.get, key="uploads-chosen")
+        if st.button("Remove", key="uploads-remove", disabled=not chosen):
+            for name in chosen:
+                area.remove(name)
+            src = st.session_state.get(state.DATASET) or {}
+            if any(Path(src.get("path", "")).is_relative_to(area.folder / n) for n in chosen):
+                st.session_state.pop(state.DATASET, None)   # its files are gone
+            st.session_state[UPLOADER_RUN] = st.session_state.get(UPLOADER_RUN, 0) + 1
+            st.session_state.pop("uploads-chosen", None)
+            st.rerun()
+
+
+# -- long jobs --------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> JobSlots:
+    return JobSlots(settings().max_jobs)
+
+
+def job_slot(what: str):
+    """A context manager holding this session's one job slot while ``what`` runs (JobRefused when
+    the session already runs one, or the server runs as many as ``CASCADE_MAX_JOBS``)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return _jobs().hold(ctx.session_id if ctx else "no-session", what)

@@ -1,0 +1,279 @@
+"""Serving safely, in the app: the sign-in gate of a shared dashboard, typed paths confined to the
+data roots (refused without a listing), the uploads quota, read-only mode, one job per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import REPO, page
+
+TOKEN = "a-token-for-the-tests-0123456789"
+
+
+def load_path(at: AppTest, path: str) -> AppTest:
+    at.radio(key="source").set_value("Folder or file path").run()
+    at.text_input(key="path").input(path).run()
+    return at.button(key="load").click().run()
+
+
+def loaded_sample() -> AppTest:
+    at = page("data")
+    at.run()
+    at.button(key="load").click().run()   # the bundled sample
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+# -- data roots -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["the repository", "a missing folder", "a link out of a root", "dot-dot"])
+def test_a_path_outside_the_roots_is_refused_without_a_listing(tmp_path, where):
+    link = tmp_path / "link"
+    link.symlink_to(REPO)
+    path = {"the repository": str(REPO), "a missing folder": "/no/such/folder",
+            "a link out of a root": str(link), "dot-dot": f"{tmp_path}/../../../../../../{REPO}"}[where]
+    at = loaded_sample()
+    before = at.session_state["dataset_source"]
+    load_path(at, path)
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert message.startswith("**Not opened.** This dashboard opens folders under its data roots only: ")
+    assert f"`{REPO / 'sample_data'}`" in message and "CASCADE_DATA_ROOTS" in message and "still loaded" in message
+    # nothing about the refused path: not its files (REPO holds these), not whether it exists
+    for leak in ("pyproject", "README", "run.sh", "cascade_core", "Found:", "does not exist", "no/such"):
+        assert leak not in message
+    assert at.session_state["dataset_source"] == before
+
+
+def test_the_path_box_names_the_roots():
+    at = page("data")
+    at.run()
+    at.radio(key="source").set_value("Folder or file path").run()
+    caption = next(c.value for c in at.caption if "data roots" in c.value)
+    assert str(REPO / "sample_data") in caption and "CASCADE_DATA_ROOTS" in caption
+
+
+# -- uploads ----------------------------------------------------------------------------------
+
+class FakeUpload:
+    """What st.file_uploader hands a page: a name and the bytes."""
+
+    def __init__(self, name: str, data: bytes):
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def clear_uploads(home) -> None:
+    for folder in (home / "uploads").glob("*"):
+        shutil.rmtree(folder)
+
+
+def test_an_upload_past_the_quota_is_refused_clearly(monkeypatch, app_environment):
+    monkeypatch.setenv("CASCADE_UPLOAD_QUOTA_MB", "0.01")   # 10 KB
+
+    def script():
+        import streamlit as st
+
+        from cascade_ui import access
+        from tests.app.test_serving_pages import FakeUpload
+
+        for name, size in (("small", 4000), ("big", 9000)):
+            try:
+                folder = access.store_upload([FakeUpload(f"{name}.jsonl", b"x" * size)])
+                st.success(f"stored {folder.name}")
+            except Exception as exc:  # noqa: BLE001
+                st.error(str(exc))
+
+    clear_uploads(app_environment)   # the quota counts every upload
+    at = AppTest.from_function(script, default_timeout=60)
+    at.run()
+    assert len(at.success) == 1 and len(at.error) == 1
+    assert at.error[0].value.startswith("the uploads folder is full: ") and "Remove old uploads" in at.error[0].value
+    assert len(list((app_environment / "uploads").iterdir())) == 1
+
+
+def test_uploads_are_listed_with_the_quota_and_removable(monkeypatch, app_environment):
+    monkeypatch.setenv("CASCADE_UPLOAD_QUOTA_MB", "0.001")   # about 1 KB: this upload fills it
+    clear_uploads(app_environment)
+    folder = app_environment / "uploads" / "0123456789abcdef"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "1", "text": "cells"}\n' * 100)
+    at = page("data")
+    at.run()
+    panel = next(e for e in at.expander if e.label.startswith("Uploads:"))
+    assert panel.label.endswith("(full)")
+    assert any("The uploads folder is full" in w.value for w in at.warning)
+    assert "0123456789abcdef" in set(at.dataframe[0].value["upload"])
+    at.multiselect(key="uploads-chosen").set_value(["0123456789abcdef"]).run()
+    at.button(key="uploads-remove").click().run()
+    assert not folder.exists()
+    assert not any("The uploads folder is full" in w.value for w in at.warning)
+
+
+# -- read-only, one job per session -----------------------------------------------------------
+
+def test_read_only_offers_the_sample_and_nothing_new(monkeypatch):
+    monkeypatch.setenv("CASCADE_READ_ONLY", "1")
+    at = page("data")
+    at.run()
+    assert not at.exception
+    assert at.radio(key="source").options == ["Bundled sample"]
+    assert not [b for b in at.button if b.key in ("build-index", "uploads-remove")]
+    at.button(key="load").click().run()   # the bundled sample still loads
+    assert not at.error, [e.value for e in at.error]
+
+
+def _scoring_script():
+    import streamlit as st
+
+    from cascade_ui import access, latency_panel
+
+    def job(progress):
+        st.write("scored")
+
+    try:
+        if st.session_state.get("hold"):
+            with access.job_slot("a first job"):
+                latency_panel.run_scoring(job, "a second job", "second")
+        else:
+            latency_panel.run_scoring(job, "a job", "first")
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"{type(exc).__name__}: {exc}")
+
+
+def test_one_scoring_job_at_a_time_per_session():
+    at = AppTest.from_function(_scoring_script, default_timeout=60)
+    at.run()
+    assert not at.error and "scored" in [m.value for m in at.markdown]
+    at.session_state["hold"] = True
+    at.run()
+    assert [e.value for e in at.error] == ["JobRefused: this session is already running a job (a first job): wait "
+                                           "for it, or cancel it, before starting another"]
+
+
+def test_read_only_scores_nothing(monkeypatch):
+    monkeypatch.setenv("CASCADE_READ_ONLY", "1")
+    at = AppTest.from_function(_scoring_script, default_timeout=60)
+    at.run()
+    assert [e.value for e in at.error] == ["ReadOnly: this dashboard is read-only: it shows what is stored and "
+                                           "does not score"]
+
+
+# -- the sign-in gate (app.py) ----------------------------------------------------------------
+
+@pytest.fixture
+def shared(monkeypatch):
+    monkeypatch.setenv("CASCADE_SHARE", "1")
+    monkeypatch.setenv("CASCADE_TOKEN", TOKEN)
+    from cascade_ui import access
+
+    access.server_token.clear()
+    yield
+    access.server_token.clear()
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+
+
+def assert_only_the_sign_in_box(at: AppTest) -> None:
+    assert not at.exception
+    assert [t.value for t in at.title] == ["cascade-explorer"]
+    assert [t.label for t in at.text_input] == ["Access token"]
+    assert not at.sidebar.children or not any(at.sidebar.children.values())
+    shown = " ".join(str(e.value) for e in (*at.markdown, *at.caption, *at.info) if hasattr(e, "value"))
+    for page_text in ("Data & index", "Run the demo", "Load a dataset", "Dataset:", "Cascade:"):
+        assert page_text not in shown
+
+
+def test_shared_without_the_token_shows_the_sign_in_box_only(shared):
+    at = app()
+    at.run()
+    assert_only_the_sign_in_box(at)
+
+
+def test_a_wrong_token_is_refused(shared):
+    at = app()
+    at.query_params["token"] = "not-the-token"
+    at.run()
+    assert_only_the_sign_in_box(at)
+    assert any("not right" in e.value for e in at.error)
+    at.text_input(key="sign-in-token").input("still-not-it")
+    at.button[0].click().run()
+    assert_only_the_sign_in_box(at)
+    assert [e.value for e in at.error] == ["That token is not right."]
+
+
+def test_the_token_in_the_link_opens_the_dashboard(shared):
+    at = app()
+    at.query_params["token"] = TOKEN
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Data & index"]
+
+
+def test_the_token_typed_in_the_box_opens_the_dashboard_and_is_remembered(shared):
+    at = app()
+    at.run()
+    at.text_input(key="sign-in-token").input(TOKEN)
+    at.button[0].click().run()
+    assert [t.value for t in at.title] == ["Data & index"]
+    at.run()   # the session remembers it
+    assert [t.value for t in at.title] == ["Data & index"]
+
+
+def test_local_use_asks_for_nothing(monkeypatch):
+    monkeypatch.delenv("CASCADE_SHARE", raising=False)
+    assert os.environ.get("CASCADE_SHARE") is None
+    at = app()
+    at.run()
+    assert [t.value for t in at.title] == ["Data & index"]
+
+
+def _set_spec_script():
+    import streamlit as st
+
+    from cascade_ui import state
+
+    spec = {"first_pass": {"kind": "bm25"}, "pool_size": 20, "final_k": 10,
+            "stages": [{"scorer": {"kind": "llm", "model": "m", "params": st.session_state["params"]}, "keep": 10}]}
+    try:
+        state.set_spec(spec)
+        st.success("set")
+    except Exception as exc:  # noqa: BLE001
+        st.error(str(exc))
+
+
+@pytest.mark.parametrize("params", [{"base_url": "http://10.0.0.1:8000/v1"}, {"api_key_env": "CASCADE_TOKEN"}])
+def test_a_visitor_cannot_point_a_stage_at_any_server_or_key(shared, params):
+    at = AppTest.from_function(_set_spec_script, default_timeout=60)
+    at.session_state["params"] = params
+    at.run()
+    assert len(at.error) == 1 and "this shared dashboard" in at.error[0].value
+    assert "spec" not in at.session_state
+
+
+def test_locally_a_stage_may_call_any_server(monkeypatch):
+    monkeypatch.delenv("CASCADE_SHARE", raising=False)
+    at = AppTest.from_function(_set_spec_script, default_timeout=60)
+    at.session_state["params"] = {"base_url": "http://10.0.0.1:8000/v1"}
+    at.run()
+    assert [s.value for s in at.success] == ["set"]
+
+
+def test_shared_a_visitor_sees_only_their_own_uploads(shared, app_environment):
+    clear_uploads(app_environment)
+    other = app_environment / "uploads" / "fedcba9876543210"
+    other.mkdir(parents=True)
+    (other / "someone-elses-corpus.jsonl").write_text('{"_id": "1", "text": "private"}\n')
+    at = page("data")
+    at.run()
+    panel = next(e for e in at.expander if e.label.startswith("Uploads:"))
+    assert any("No uploads from this session" in c.value for c in panel.caption)
+    assert not any("someone-elses" in str(d.value) for d in at.dataframe)
