@@ -3,15 +3,17 @@
 Timings taken while something else keeps the CPU busy (another process encoding, a test suite)
 overprice every step, and nothing in the timings themselves says so. So each scoring run times
 this fixed workload (a small fp32 matrix-multiply loop, a few ms on a quiet machine, run by
-torch on the threads the models use) while it records costs, and stores the median with the costs (:meth:`ScoreStore.record_costs`); a prediction
-compares it with the same workload timed in this process now. Recorded ``BUSY_RATIO`` times slower than now: the figure is flagged ("measured
-while the CPU was busy: x2.3 slower than now"), and ``cascade calibrate`` re-times it.
+torch on the threads the models use) while it records costs, and stores the median with the costs
+(:meth:`ScoreStore.record_costs`); a prediction compares it with the quietest probe seen (timed in
+this process now, or recorded with any cost). Recorded ``BUSY_RATIO`` times slower than that: the
+figure is flagged ("measured while the CPU was busy: x2.3 slower than when quiet"), and
+``cascade calibrate`` re-times it.
 
 >>> ms = probe_ms()
 >>> 0 < ms < 10_000
 True
 >>> slowdown_note(2.34), slowdown_note(1.1) is None
-('measured while the CPU was busy: x2.3 slower than now', True)
+('measured while the CPU was busy: x2.3 slower than when quiet', True)
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ SIZE = 512          # two 512 x 512 fp32 products: ~0.5 GFLOP
 LOOPS = 2           # ~ 5-10 ms on a quiet 2-core machine
 REPEATS = 3         # median: one context switch does not decide it
 MAX_S = 0.3         # ... but on a very busy machine stop repeating after this long
-BUSY_RATIO = 1.5    # recorded this many times slower than now: flagged
+BUSY_RATIO = 1.5    # recorded this many times slower than when quiet: flagged
 NOW_MAX_AGE_S = 60.0
 
 _lock = threading.Lock()
@@ -127,7 +129,7 @@ def busy_now_note(now_ms: float, quietest_ms: float, ratio: float = BUSY_RATIO) 
 
 
 def slowdown_note(slowdown: float, ratio: float = BUSY_RATIO) -> str | None:
-    """The warning for timings recorded ``slowdown`` times slower than now, or None."""
+    """The warning for timings recorded ``slowdown`` times slower than when quiet, or None."""
     if not slowdown == slowdown or slowdown < ratio:   # NaN (no probe recorded) or close enough
         return None
-    return f"measured while the CPU was busy: x{slowdown:.1f} slower than now"
+    return f"measured while the CPU was busy: x{slowdown:.1f} slower than when quiet"

@@ -99,7 +99,7 @@ class Experiment:
     def cost_models(self) -> list[CostModel]:
         """Each step's cost model as measured here (cached until new timings), fitted on its
         scorer's latest recorded calls (:meth:`CostModel.from_records`), with the CPU slowdown of
-        those timings against the probe timed in this process now (:mod:`cascade_core.cpu_probe`).
+        those timings against the quietest CPU probe seen, now or recorded (:mod:`cascade_core.cpu_probe`).
         A spec's cost profiles are applied when a spec is priced (:func:`predict_spec_latency`)."""
         with self._state_lock:
             if self._cost_models is None:
@@ -109,8 +109,11 @@ class Experiment:
             models = self._cost_models
         if not any(m.probe_ms == m.probe_ms for m in models):   # nothing to compare: no probe to time
             return list(models)
-        now = cpu_probe.probe_now()
-        return [m.with_probe_now(now) for m in models]
+        # Against the quietest CPU seen (now, or any probe recorded here): timings taken on a busy CPU
+        # are flagged even when the CPU is busy now too (against "now" alone they looked fine).
+        now, quietest = cpu_probe.probe_now(), self.workspace.store.quietest_probe_ms()
+        reference = min(now, quietest) if quietest == quietest else now
+        return [m.with_probe_now(reference) for m in models]
 
     def cpu_now(self) -> tuple[float, float]:
         """(the CPU probe timed now, the quietest probe recorded in this store) in ms: how busy the

@@ -274,7 +274,7 @@ class LatencyReport:
         >>> rep = predict_latency(["first pass", "ce"], [100, 100], [CostModel("f", 5, 0, 30, slowdown=2.31),
         ...                       CostModel("c", 0, 1, 3)], budget_ms=50)
         >>> rep.notes
-        ['first pass: measured while the CPU was busy: x2.3 slower than now', 'ce: only 3 timed calls']
+        ['first pass: measured while the CPU was busy: x2.3 slower than when quiet', 'ce: only 3 timed calls']
         """
         return [f"{s.name}: {s.note}" for s in self.stages if s.note]
 
@@ -286,7 +286,7 @@ class LatencyReport:
         """The budget verdict in one line, with what the tool itself distrusts about the figure.
 
         >>> print(predict_latency(["first pass"], [10], [CostModel("f", 106, 0, 30, slowdown=2.3)], 100).verdict())
-        Predicted 106.0 ms per query: over the 100 ms budget (first pass measured while the CPU was busy: x2.3 slower than now; re-measure: `cascade calibrate`, or Re-measure on Flow)
+        Predicted 106.0 ms per query: over the 100 ms budget (first pass measured while the CPU was busy: x2.3 slower than when quiet; re-measure: `cascade calibrate`, or Re-measure on Flow)
         """
         head = f"Predicted {self.total_ms:.1f} ms per query"
         if self.budget_ms is not None:

@@ -121,7 +121,7 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
         # readable on it (a full-strength hatch hid it).
         fig.add_trace(go.Bar(y=rows, x=xs, orientation="h", name=name, marker_color=step_color(i),
                              marker_pattern=dict(shape="x" if st.over_budget else "", fgcolor="rgba(255,255,255,0.45)",
-                                                 size=8),
+                                                 size=8, fillmode="overlay"),  # keep the step's colour under the hatch
                              text=[f"{x:.1f} ms" for x in xs], textposition="inside", insidetextanchor="middle",
                              textfont=dict(color="black" if st.over_budget else "white"),
                              hovertemplate=f"{st.name}: %{{x:.1f}} ms<br>{hover}<extra></extra>"))
@@ -138,7 +138,7 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
     if latency.within_budget is not None:
         verdict = " - within budget" if latency.within_budget else f" - over budget from {latency.first_over_budget}"
     if not getattr(latency, "trusted", True):   # never a budget verdict the tool distrusts without saying so
-        verdict += " (distrusted: see the note below)"
+        verdict += " (figures distrusted: see each step's hover)"
     return _layout(fig, f"Latency budget: {latency.total_ms:.1f} ms predicted{verdict}", height=260)
 
 
@@ -266,7 +266,15 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
             fig.add_trace(go.Scatter(x=[table.loc[idx, "latency_ms"]], y=[table.loc[idx, "ndcg@10"]], mode="markers",
                                      name=name, marker=dict(color=color, size=16, symbol=symbol,
                                                             line=dict(color="white", width=1))))
-    if budget_ms is not None:
+    top = float(covered["latency_ms"].max()) if len(covered) else float("nan")
+    if budget_ms is not None and top == top and budget_ms > 3 * top:
+        # A budget far beyond every point would squeeze them into a strip at the left: fit the axis to
+        # the points and say where the budget is instead of drawing it.
+        fig.update_xaxes(range=[0, top * 1.15])
+        fig.add_annotation(x=1, y=1.0, xref="paper", yref="paper", xanchor="right", yanchor="bottom", showarrow=False,
+                           text=f"budget {budget_ms:.0f} ms (off the right edge: every point fits)",
+                           font=dict(color=BUDGET_COLOR))
+    elif budget_ms is not None:
         fig.add_vline(x=budget_ms, line=dict(color=BUDGET_COLOR, dash="dash"), annotation_text=f"budget {budget_ms:.0f} ms")
     fig.update_xaxes(title="predicted latency (ms per query)")
     fig.update_yaxes(title="nDCG@10")

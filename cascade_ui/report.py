@@ -148,13 +148,13 @@ def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:
         lift = first_pass_lift(result.run, ev, result.latency)
         tables["Against the first pass alone"] = flag_worse(
             lift.table().reset_index(), {"first pass": "{:.3f}", "cascade": "{:.3f}", "change (points)": "{:+.1f}",
-                           "Wilcoxon p": "{:.2g}"}, ["change (points)"])
+                           "Wilcoxon p": "{:.2g}"}, ["change (points)"], html=True)
         changes = stage_changes_table(result)
         change_cols = [c for c in changes.columns if "change" in c]
         tables["What each stage does to the list it receives"] = flag_worse(
             changes.reset_index(), {**{c: "{:+.1f}" for c in change_cols},
                       **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
-                      "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols)
+                      "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols, html=True)
         if lift.worse:
             warnings.append("This cascade ranks worse than its own first pass on "
                             + "; ".join(f"{m} ({lift.changes[m].points:+.1f} points, {lift.changes[m].evidence()})"

@@ -15,11 +15,15 @@ from cascade_core.lift import metric_label, stage_changes
 WORSE_STYLE = "color: #D62728; font-weight: 600"   # the charts' "lost" red: a change for the worse
 
 
-def flag_worse(df: pd.DataFrame, formats: dict[str, str], worse_when_negative: list[str]):
+def flag_worse(df: pd.DataFrame, formats: dict[str, str], worse_when_negative: list[str], html: bool = False):
     """``df`` formatted (``formats``: column -> format string) with negative values of the named
-    columns in the warning red: a quality change for the worse never looks neutral."""
+    columns in the warning red: a quality change for the worse never looks neutral. ``html``: for
+    a page written as HTML (the report), every cell escaped; ``st.dataframe`` shows text as text,
+    where escaping would print "-&gt;" for "->"."""
     cols = [c for c in worse_when_negative if c in df.columns]
-    styler = _escaped(df).format({c: f for c, f in formats.items() if c in df.columns}, na_rep="-", escape="html")
+    base = _escaped(df) if html else df.style.format(na_rep="-")
+    styler = base.format({c: f for c, f in formats.items() if c in df.columns}, na_rep="-",
+                         escape="html" if html else None)
     return styler.map(lambda v: WORSE_STYLE if isinstance(v, (int, float)) and v < -1e-9 else "", subset=cols)
 
 
@@ -42,6 +46,19 @@ def count_format(values) -> str:
     means that are not whole (a per-query mean over short lists) keep one decimal."""
     vals = pd.Series(values, dtype=float).dropna()
     return "%d" if ((vals - vals.round()).abs() < 1e-9).all() else "%.1f"
+
+
+def count_text(value) -> str:
+    """One count as a person reads it: ``1,813`` for a whole number, ``10.4`` for a per-query mean
+    (a column may hold both: a fixed stage's 100 above an adaptive stage's mean).
+
+    >>> count_text(1813.0), count_text(10.43), count_text(float("nan"))
+    ('1,813', '10.4', '-')
+    """
+    v = float(value)
+    if v != v:
+        return "-"
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
 
 
 def readable(df: pd.DataFrame):

@@ -93,11 +93,17 @@ def lift_cards(result: ExperimentResult):
                          f"{c.test.wins} better, {c.test.losses} worse, {c.test.ties} tied; {c.evidence()} "
                          "(Wilcoxon signed-rank, scipy.stats.wilcoxon, two-sided).") if staged else
                    "The first pass alone: no rerank stage to compare it with.")
-    added = lift.added_ms
-    cols[-1].metric("Predicted latency", fmt_ms(result.latency.total_ms),
-                    delta=f"+{added:.1f} ms for the stages" if staged and added == added else None, delta_color="off",
-                    help="Predicted from the measured cost of each scorer: the first pass's "
-                         f"{fmt_ms(lift.first_pass_ms)} plus what the rerank stages add.")
+    added, lat = lift.added_ms, result.latency
+    over = lat.within_budget is False
+    delta = f"+{added:.1f} ms for the stages" if staged and added == added else None
+    if over:   # over the budget is a warning, never a neutral grey
+        delta = f"over the {fmt_ms(lat.budget_ms)} budget" + (f" (+{added:.1f} ms for the stages)" if delta else "")
+    sources = "; ".join(f"{s.name}: {s.source}" for s in lat.stages)
+    cols[-1].metric("Predicted latency", fmt_ms(lat.total_ms), delta=delta,
+                    delta_color="inverse" if over else "off",
+                    help=f"Predicted per query from each step's cost profile ({sources}): the first pass's "
+                         f"{fmt_ms(lift.first_pass_ms)} plus what the rerank stages add"
+                         + (f"; the budget is {fmt_ms(lat.budget_ms)}." if lat.budget_ms is not None else "."))
     if lift.worse and staged:
         st.warning("**This cascade ranks worse than its own first pass** on "
                    + "; ".join(f"{metric_label(m)} ({lift.changes[m].points:+.1f} points, {lift.changes[m].evidence()})"

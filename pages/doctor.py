@@ -95,8 +95,9 @@ def wins_section(result, cmp, lift):
     cols[2].metric("Ties", t.ties)
     pts = 100 * t.mean_diff
     verdict = "cascade better" if pts > 1e-9 else "cascade worse" if pts < -1e-9 else "no difference"
-    cols[3].metric("Mean difference", verdict, delta=f"{pts:+.1f} pts", delta_color="normal" if verdict != "no difference"
-                   else "off", help="The cascade's mean minus the other's, in points (100 x the difference).")
+    cols[3].metric("Mean difference", f"{pts:+.1f} pts", delta=verdict, delta_color="normal" if pts > 1e-9 else
+                   "inverse" if pts < -1e-9 else "off",
+                   help="The cascade's mean minus the other's, in points (100 x the difference).")
     cols[4].metric("Wilcoxon p", doctor.format_evidence(t.wilcoxon_p))
     cols[5].metric("Paired t-test p", doctor.format_evidence(t.ttest_p))
     st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "

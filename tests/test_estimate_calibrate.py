@@ -99,9 +99,24 @@ def test_timings_from_a_busier_moment_are_flagged(tiny_dataset, workspace, tiny_
     monkeypatch.setattr(cpu_probe, "probe_now", lambda *a, **k: max(recorded) / 2.5)   # the CPU is 2.5x faster now
     lat = exp.run(budget_ms=1e6).latency
     assert not lat.trusted and all("measured while the CPU was busy" in n for n in lat.notes)
-    assert "slower than now" in lat.verdict() and "cascade calibrate" in lat.verdict()
+    assert "slower than when quiet" in lat.verdict() and "cascade calibrate" in lat.verdict()
     monkeypatch.setattr(cpu_probe, "probe_now", lambda *a, **k: max(recorded))      # no step timed when busier
+    monkeypatch.setattr(exp.workspace.store, "quietest_probe_ms", lambda: max(recorded))
     assert exp.run(budget_ms=1e6).latency.trusted
+
+
+def test_timings_from_a_busy_moment_are_flagged_when_the_cpu_is_busy_now_too(tiny_dataset, workspace,
+                                                                              tiny_cross_encoder, monkeypatch):
+    """Against the quietest probe ever recorded, not only now: a walkthrough re-measured on a busy
+    machine, and its 14x slower timings looked trusted because the CPU was just as busy when shown."""
+    spec = spec_for(tiny_cross_encoder)
+    exp = Experiment(tiny_dataset, spec, workspace)
+    exp.ensure_scores()
+    recorded = [m.probe_ms for m in exp.cost_models()]
+    monkeypatch.setattr(cpu_probe, "probe_now", lambda *a, **k: max(recorded))                 # busy now too
+    monkeypatch.setattr(exp.workspace.store, "quietest_probe_ms", lambda: max(recorded) / 3)   # once quiet
+    lat = exp.run(budget_ms=1e6).latency
+    assert not lat.trusted and all("slower than when quiet" in n for n in lat.notes)
 
 
 def test_live_runs_and_the_predicted_tail_side_by_side(tiny_dataset, workspace, tiny_cross_encoder):

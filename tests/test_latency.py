@@ -107,9 +107,9 @@ def test_timings_from_a_busier_moment_are_flagged_next_to_the_verdict():
     busy = CostModel("fp", 106.0, 0.0, 30, probe_ms=6.9).with_probe_now(3.0)
     lat = predict_latency(["first pass"], [100], [busy], budget_ms=100)
     assert lat.stages[0].slowdown == pytest.approx(2.3) and not lat.trusted
-    assert lat.notes == ["first pass: measured while the CPU was busy: x2.3 slower than now"]
+    assert lat.notes == ["first pass: measured while the CPU was busy: x2.3 slower than when quiet"]
     assert lat.verdict().startswith("Predicted 106.0 ms per query: over the 100 ms budget (first pass measured "
-                                    "while the CPU was busy: x2.3 slower than now")
+                                    "while the CPU was busy: x2.3 slower than when quiet")
     assert "distrusted" in charts.latency_bars(lat).layout.title.text
     quiet = CostModel("fp", 12.0, 0.0, 30, probe_ms=3.2).with_probe_now(3.0)
     assert predict_latency(["first pass"], [100], [quiet], budget_ms=100).trusted
