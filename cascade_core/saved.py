@@ -114,6 +114,17 @@ def saved_names(folder) -> list[str]:
     return sorted(f.stem for f in p.glob("*.json")) if p.is_dir() else []
 
 
+def slug(text: str) -> str:
+    """A valid experiment name made from any text (what a person typed, a cascade's name): runs of
+    other characters become ``-``; empty when nothing usable is left.
+
+    >>> slug("demo norm-sum 0.5"), slug("bm25 -> 100 -> MiniLM"), slug("  ??  ")
+    ('demo-norm-sum-0.5', 'bm25-100-MiniLM', '')
+    """
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-._")
+    return re.sub(r"-{2,}", "-", out)[:80].rstrip("-._")
+
+
 def check_name(name: str) -> str:
     """A name is a file name: letters, digits, ``.``, ``_``, ``-`` (no path, no spaces).
 

@@ -31,7 +31,14 @@ with st.container(border=True):
         c1.caption(PRESET_NOTES[name])
     if c2.button("Apply preset", key="apply-preset"):
         try:
-            state.set_spec(preset_spec(name))
+            chosen, before = CascadeSpec.from_dict(preset_spec(name)), state.spec()
+            if before is not None and before.costs:
+                # where each step runs is a fact about deployment, not about the preset: keep it
+                chosen = chosen.with_costs_from(before)
+            state.set_spec(chosen)
+            if chosen.costs:
+                st.info("Cost profiles kept from the previous cascade: " + "; ".join(
+                    f"{n}: {p.describe()}" for n, p in chosen.costs) + ".")
         except CascadeError as exc:
             st.error(str(exc))
 

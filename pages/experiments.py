@@ -7,7 +7,7 @@ as ``cascade compare``); this page only lays them out.
 import streamlit as st
 
 from cascade_core.compare_many import ALPHA, METRICS, compare_experiments
-from cascade_core.saved import SavedExperiment, experiments_folder, saved_names
+from cascade_core.saved import SavedExperiment, experiments_folder, saved_names, slug
 from cascade_ui import charts, state
 from cascade_ui.widgets import shown_errors, sidebar_status
 
@@ -22,8 +22,9 @@ with st.container(border=True):
         st.caption("Load a dataset and build a cascade first: its evaluation can then be saved here.")
     else:
         c1, c2 = st.columns([3, 1])
-        name = c1.text_input("Name", value="", placeholder="e.g. minilm-drop-0.2", key="save-name",
-                             help="Letters, digits, '.', '_' and '-': it names a file in the data folder")
+        typed = c1.text_input("Name", value=slug(sp.name or sp.describe()), key="save-name",
+                              help="It names a file in the data folder: spaces and other characters become '-'")
+        name = slug(typed)
         c1.caption(f"Saves {sp.describe()} on {state.dataset_label()}: spec, dataset fingerprint, query ids, "
                    f"per-query metrics and predicted latency, in `{folder}`.")
         if c2.button("Save", type="primary", key="save-experiment", disabled=not name):

@@ -145,3 +145,21 @@ def test_the_cautionary_preset_says_what_it_is_for(demo_state):
     stage = at.session_state["spec"]["stages"][0]
     assert stage.get("combine", "replace") == "replace"
     assert DEMO_PRESET != CAUTIONARY_PRESET
+
+
+def test_a_preset_keeps_where_each_step_runs(demo_state):
+    """Cost profiles say where steps will run (a GPU, an API): applying a preset keeps those of the
+    steps it shares with the previous cascade, and says so (a walkthrough lost a x0.025 silently)."""
+    from cascade_core.cascade import CascadeSpec
+    from cascade_ui.presets import CAUTIONARY_PRESET, DEMO_PRESET, preset_spec
+
+    demo_state["spec"] = CascadeSpec.from_dict(preset_spec(CAUTIONARY_PRESET)).with_costs(
+        {"bi-encoder": {"factor": 0.025}}).to_dict()
+    at = page("build", demo_state)
+    at.run()
+    at.selectbox(key="preset").set_value(DEMO_PRESET).run()
+    at.button(key="apply-preset").click().run()
+    spec = CascadeSpec.from_dict(at.session_state["spec"])
+    assert spec.stages[0].fusion.name == "norm-sum"
+    assert spec.cost_profiles["bi-encoder"].describe() == "measured x 0.025"
+    assert any("Cost profiles kept" in i.value and "x 0.025" in i.value for i in at.info)
