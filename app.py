@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cascade_ui import access
+from cascade_ui import access, resume
 
 st.set_page_config(page_title="cascade-explorer", page_icon=":material/filter_alt:", layout="wide")
 
@@ -20,6 +20,7 @@ PAGES = [
 # Shared (./run.sh demo --share): a visitor without the token sees the sign-in box and nothing else.
 if access.signed_in():
     access.sidebar_note()
+    resume.restore()   # a refresh (a new session) takes up the last dataset and cascade (not when shared)
     st.navigation(PAGES).run()
 else:
     access.sign_in_navigation().run()

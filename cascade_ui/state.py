@@ -20,6 +20,8 @@ from cascade_core.errors import CascadeError, MissingScoresError
 from cascade_core.experiment import Experiment, ExperimentResult
 from cascade_core.workspace import Workspace
 
+from . import resume
+
 REPO = Path(__file__).resolve().parents[1]
 # The demo's dataset; tests point it at a smaller one.
 SAMPLE_PATH = os.environ.get("CASCADE_SAMPLE_DATA", str(REPO / "sample_data" / "scifact-mini"))
@@ -85,6 +87,7 @@ def load_dataset(path: str, split: str | None = None, fmt: str = "auto", label: 
     ds = _dataset(path, split or None, fmt, stamp)
     st.session_state[DATASET] = {"path": path, "split": split or None, "fmt": fmt,
                                  "label": label or ds.name, "stamp": stamp}
+    resume.remember()   # a browser refresh comes back to it
     return ds
 
 
@@ -119,6 +122,7 @@ def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     st.session_state[SPEC] = parsed.to_dict()
     if not from_slider:
         st.session_state[SPEC_VERSION] = st.session_state.get(SPEC_VERSION, 0) + 1
+    resume.remember()   # a browser refresh comes back to it
     return parsed
 
 

@@ -153,9 +153,9 @@ def test_a_preset_keeps_where_each_step_runs(demo_state):
     from cascade_core.cascade import CascadeSpec
     from cascade_ui.presets import CAUTIONARY_PRESET, DEMO_PRESET, preset_spec
 
-    demo_state["spec"] = CascadeSpec.from_dict(preset_spec(CAUTIONARY_PRESET)).with_costs(
-        {"bi-encoder": {"factor": 0.025}}).to_dict()
-    at = page("build", demo_state)
+    carried = {**demo_state, "spec": CascadeSpec.from_dict(preset_spec(CAUTIONARY_PRESET)).with_costs(
+        {"bi-encoder": {"factor": 0.025}}).to_dict()}   # a copy: demo_state is shared by the tests
+    at = page("build", carried)
     at.run()
     at.selectbox(key="preset").set_value(DEMO_PRESET).run()
     at.button(key="apply-preset").click().run()

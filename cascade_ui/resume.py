@@ -1,0 +1,87 @@
+"""A browser refresh keeps the dataset and the cascade: the last session, remembered in the data folder.
+
+Streamlit forgets a session's state on a refresh (a new websocket is a new session). So every
+time a session loads a dataset or sets a cascade, the pair is written to
+``$CASCADE_HOME/last-session.json``; a new session with nothing loaded takes it up again, once,
+and says so. Only for a dashboard that is not shared: visitors of a shared one must not inherit
+each other's sessions (nor the operator's).
+
+>>> import tempfile, pathlib
+>>> home = pathlib.Path(tempfile.mkdtemp())
+>>> write(home, {"path": "/data/x", "split": "test", "fmt": "auto", "label": "x"}, {"pool_size": 10}, 50.0)
+>>> read(home)["dataset"]["label"], read(home)["budget_ms"]
+('x', 50.0)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import streamlit as st
+
+FILE = "last-session.json"
+RESTORED = "resume-checked"   # session key: this session already looked for a last session
+
+
+def write(home: Path, dataset: dict | None, spec: dict | None, budget_ms: float | None) -> None:
+    """Remember a session's dataset source, spec and budget (atomically: a crash never leaves half a file)."""
+    data = {"dataset": {k: dataset[k] for k in ("path", "split", "fmt", "label") if k in dataset} if dataset else None,
+            "spec": spec, "budget_ms": budget_ms}
+    path = Path(home) / FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def read(home: Path) -> dict | None:
+    """The last session remembered in ``home``, or None (none, or a file that is not one)."""
+    try:
+        data = json.loads((Path(home) / FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def remember() -> None:
+    """Write this session's dataset and cascade (called after either changes); not when shared."""
+    from . import access, state
+
+    if access.settings().share:
+        return
+    try:
+        write(state.workspace().home, st.session_state.get(state.DATASET), st.session_state.get(state.SPEC),
+              st.session_state.get(state.BUDGET))
+    except OSError:   # a read-only data folder: the dashboard works, a refresh forgets
+        pass
+
+
+def restore() -> None:
+    """In a new session with nothing loaded, take up the last session (once); say what came back.
+    A dataset or spec that no longer loads is skipped with a note, never an error page."""
+    from . import access, state
+
+    if st.session_state.get(RESTORED) or access.settings().share:
+        return
+    st.session_state[RESTORED] = True
+    if st.session_state.get(state.DATASET) is not None or st.session_state.get(state.SPEC) is not None:
+        return
+    last = read(state.workspace().home)
+    if not last:
+        return
+    said = []
+    src = last.get("dataset")
+    try:
+        if src:
+            state.load_dataset(src["path"], src.get("split"), src.get("fmt", "auto"), src.get("label"))
+            said.append(f"dataset {src.get('label') or src['path']}")
+        if last.get("spec"):
+            said.append(f"cascade {state.set_spec(last['spec']).describe()}")
+        if last.get("budget_ms") is not None:
+            st.session_state[state.BUDGET] = float(last["budget_ms"])
+    except Exception as exc:  # noqa: BLE001 - moved files, an older spec format: start afresh, say why
+        st.toast(f"Your last session could not be restored ({type(exc).__name__}: {str(exc)[:120]}).")
+        return
+    if said:
+        st.toast("Restored your last session: " + "; ".join(said) + ".")
