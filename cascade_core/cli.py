@@ -667,7 +667,7 @@ def print_report(report: dict) -> None:
             flag = "WARNING: worse than the first pass. " if c["worse"] else ""
             p = "?" if c["wilcoxon_p"] != c["wilcoxon_p"] else f"{c['wilcoxon_p']:.2g}"
             print(f"  {flag}{metric_label(metric)} {c['before']:.3f} -> {c['after']:.3f} "
-                  f"({c['change_points']:+.1f} points; {c['wins']} queries better, {c['losses']} worse, p = {p})")
+                  f"({c['change_points']:+.1f} points; {c['wins']} {'query' if c['wins'] == 1 else 'queries'} better, {c['losses']} worse, p = {p})")
         if lift["added_ms"] == lift["added_ms"]:
             print(f"  The stages add {lift['added_ms']:.1f} ms per query (predicted) to the first pass's "
                   f"{lift['first_pass_ms']:.1f} ms.")

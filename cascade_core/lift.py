@@ -92,7 +92,7 @@ class MetricChange:
         t = self.test
         p = "p = ?" if math.isnan(t.wilcoxon_p) else f"p = {t.wilcoxon_p:.2g}"
         verdict = "significant" if self.significant else f"not significant at {SIGNIFICANCE:.0%}"
-        return f"{verdict}: {p}; {t.wins} queries better, {t.losses} worse"
+        return f"{verdict}: {p}; {t.wins} {'query' if t.wins == 1 else 'queries'} better, {t.losses} worse"
 
     def to_dict(self) -> dict:
         t = self.test

@@ -108,4 +108,4 @@ with shown_errors():
     st.caption("Candidate counts are means per query over the query set (or this query's own); "
                "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on each "
                "scorer's latest timed calls (p10-p90: their spread around the fit), or the step's cost profile; "
-               "timings recorded while the CPU was busier than now are flagged.")
+               "timings recorded while the CPU was busy (against the quietest probe seen) are flagged.")
