@@ -15,7 +15,7 @@ names the format. Problems are reported with file and line: fatal ones raise
 {'documents': 1, 'queries': 1, 'judged queries': 1, 'judged pairs': 1, 'relevant pairs': 1}
 """
 
-from .loader import FORMATS, detect_format, load_corpus_file, load_dataset
+from .loader import FORMATS, detect_format, load_corpus_file, load_dataset, load_files
 from .types import Corpus, Dataset, Document, Finding, Level, Qrels, QuerySet, ValidationReport
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "detect_format",
     "load_corpus_file",
     "load_dataset",
+    "load_files",
 ]

@@ -32,12 +32,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from .beir import load_beir
-from .smart import first_line, is_smart_folder, load_smart, load_smart_corpus
-from .tabular import CSV_SUFFIXES, JSONL_SUFFIXES, find_one, load_corpus, load_tabular_folder
-from .trec import DOC_SUFFIXES, is_trec_folder, load_trec, load_trec_corpus
+from .beir import choose_split, load_beir
+from .smart import (
+    first_line,
+    is_smart_folder,
+    load_smart,
+    load_smart_corpus,
+    read_smart_docs,
+    read_smart_qrels,
+    read_smart_queries,
+    smart_files,
+)
+from .sniff import KINDS, ROLES, head_text, sniff
+from .tabular import (
+    CORPUS_NAMES,
+    CSV_SUFFIXES,
+    JSONL_SUFFIXES,
+    QRELS_NAMES,
+    QUERIES_NAMES,
+    QUERY_ID_KEYS,
+    find_one,
+    load_corpus,
+    load_tabular_folder,
+    read_docs,
+    read_queries,
+)
+from .trec import DOC_SUFFIXES, is_trec_folder, load_trec, load_trec_corpus, read_topics, read_trec_docs, trec_files
 from .types import Corpus, Dataset, Qrels, QuerySet, ValidationReport
-from .validation import suffix
+from .validation import ReportBuilder, build_corpus, build_qrels, build_queries, finish, parse_qrels, suffix
 
 FORMATS = ("beir", "trec", "jsonl", "csv", "smart")
 _FOLDER_LOADERS = {
@@ -122,12 +144,23 @@ def _check_fmt(fmt: str) -> None:
         raise DataError(f"unknown format {fmt!r}: use 'auto' or one of {', '.join(FORMATS)}")
 
 
-def load_dataset(path: str | Path, split: str | None = None, fmt: str = "auto") -> Dataset:
+def load_dataset(
+    path: str | Path | None,
+    split: str | None = None,
+    fmt: str = "auto",
+    *,
+    corpus: str | Path | None = None,
+    queries: str | Path | None = None,
+    qrels: str | Path | None = None,
+) -> Dataset:
     """Load a dataset folder (or a corpus file, giving a dataset with no queries) of any format.
 
     ``split`` selects a BEIR qrels split (default ``test``, else the only one); other formats
-    have no splits. ``fmt`` forces a format instead of detecting it.
+    have no splits. ``fmt`` forces a format instead of detecting it. ``corpus``, ``queries`` and
+    ``qrels`` name files explicitly (``path`` may then be None): see :func:`load_files`.
     """
+    if corpus is not None or queries is not None or qrels is not None or path is None:
+        return load_files(path, corpus=corpus, queries=queries, qrels=qrels, split=split, fmt=fmt)
     _check_fmt(fmt)
     p = _existing(path)
     if fmt == "auto":
@@ -148,7 +181,19 @@ def load_dataset(path: str | Path, split: str | None = None, fmt: str = "auto") 
         return Dataset(
             name=name, corpus=corpus, queries=QuerySet({}), qrels=Qrels({}), report=report, source=str(p)
         )
-    return _FOLDER_LOADERS[fmt](p, split)
+    dataset = _FOLDER_LOADERS[fmt](p, split)
+    try:
+        dataset.files = {
+            role: [_describe(x) for x in paths] for role, paths in _folder_roles(p, fmt, split).items()
+        }
+    except DataError:
+        pass  # the description is a courtesy; the load itself succeeded
+    return dataset
+
+
+def _describe(p: Path) -> str:
+    kind, how = sniff(p)
+    return f"{p.name}: {KINDS[kind]} ({how})" if kind else f"{p.name}: by its name"
 
 
 def load_corpus_file(path: str | Path, fmt: str = "auto") -> tuple[Corpus, ValidationReport]:
@@ -168,3 +213,156 @@ def load_corpus_file(path: str | Path, fmt: str = "auto") -> tuple[Corpus, Valid
     if fmt == "smart":
         return load_smart_corpus(p)
     raise DataError(f"format {fmt!r} is a folder layout, not a corpus file: use load_dataset", file=str(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# Files named explicitly (``--corpus``, ``--queries-file``, ``--qrels``), recognised by content
+
+ROLE_WORDS = {"corpus": "a corpus", "queries": "queries", "qrels": "relevance judgments (qrels)"}
+
+
+def _first_line_no(p: Path) -> int | None:
+    for n, line in enumerate(head_text(p).split("\n"), 1):
+        if line.strip():
+            return n
+    return None
+
+
+def check_role(path: str | Path, role: str) -> tuple[Path, str | None, str]:
+    """``(path, kind, how)`` for a file named as ``role`` (corpus, queries, qrels).
+
+    A missing file, a folder, or a file whose content is plainly something else (topics named
+    as the corpus, documents as qrels ...) is a one-line DataError naming the file and line.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"no such file (named as the {role} file)", file=str(p))
+    if p.is_dir():
+        raise DataError(f"is a folder; the {role} file must be one file", file=str(p))
+    kind, how = sniff(p)
+    fits = kind is None or kind == "smart" or ROLES[kind] == role
+    if kind in ("jsonl-corpus", "jsonl-queries") and role in ("corpus", "queries"):
+        fits = True  # both are id + text records: the flag decides
+    if not fits:
+        raise DataError(
+            f"named as the {role} file, but it holds {KINDS[kind]} ({how}), not {ROLE_WORDS[role]}",
+            file=str(p),
+            line=_first_line_no(p),
+        )
+    return p, kind, how
+
+
+def _read_docs(p: Path, kind: str | None, rb: ReportBuilder) -> list:
+    if kind == "trec-docs":
+        return read_trec_docs(p, rb)
+    if kind == "smart":
+        return read_smart_docs(p)
+    return read_docs(p, "csv" if suffix(p) in CSV_SUFFIXES else "jsonl")
+
+
+def _read_queries(p: Path, kind: str | None) -> list:
+    if kind == "trec-topics":
+        return read_topics(p)
+    if kind == "smart":
+        return read_smart_queries(p)
+    if kind in ("jsonl-queries", "jsonl-corpus") or suffix(p) in (".jsonl", ".csv"):
+        return read_queries(p)
+    first = first_line(p).split("\t")[0].strip().lower()
+    if suffix(p) == ".tsv" and first in QUERY_ID_KEYS:
+        return read_queries(p)
+    return read_topics(p)  # qid<TAB>text lines
+
+
+def _folder_roles(folder: Path, fmt: str, split: str | None) -> dict[str, list[Path]]:
+    """The files a folder's convention gives each role (as its loader would read them)."""
+    if fmt == "trec":
+        docs, topics, qrels = trec_files(folder)
+        return {"corpus": docs, "queries": topics, "qrels": qrels}
+    if fmt == "smart":
+        d, q, r = smart_files(folder)
+        return {"corpus": [d] if d else [], "queries": [q] if q else [], "qrels": [r] if r else []}
+    corpus = find_one(folder, CORPUS_NAMES)
+    queries = find_one(folder, QUERIES_NAMES)
+    if fmt == "beir":
+        qrels = choose_split(folder, split)[1]
+    else:
+        qrels = find_one(folder, QRELS_NAMES)
+    return {r: [p] if p else [] for r, p in (("corpus", corpus), ("queries", queries), ("qrels", qrels))}
+
+
+def _sniffed_roles(folder: Path) -> dict[str, list[Path]]:
+    """Each top-level file of a folder given the role its content says (unrecognised ones skipped)."""
+    out: dict[str, list[Path]] = {"corpus": [], "queries": [], "qrels": []}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and not p.name.startswith("."):
+            kind, _ = sniff(p)
+            if kind in ROLES:
+                out[ROLES[kind]].append(p)
+    return out
+
+
+def load_files(
+    folder: str | Path | None = None,
+    *,
+    corpus: str | Path | None = None,
+    queries: str | Path | None = None,
+    qrels: str | Path | None = None,
+    split: str | None = None,
+    fmt: str = "auto",
+) -> Dataset:
+    """A dataset from files named explicitly, each overriding what ``folder`` (optional) would give.
+
+    Each named file is recognised by its content (:func:`~.sniff.sniff`); one whose content is
+    plainly not what it is named as is a DataError. Without ``corpus`` the folder's corpus is used.
+    ``Dataset.files`` says, per role, which file was read and how it was recognised.
+    """
+    _check_fmt(fmt)
+    named = {"corpus": corpus, "queries": queries, "qrels": qrels}
+    checked = {r: check_role(p, r) for r, p in named.items() if p is not None}
+    roles: dict[str, list[Path]] = {"corpus": [], "queries": [], "qrels": []}
+    base = None
+    if folder is not None:
+        base = _existing(folder)
+        if not base.is_dir():
+            raise DataError("with explicitly named files, --dataset must be a folder", file=str(base))
+        try:
+            found = fmt if fmt != "auto" else detect_format(base)
+        except DataError:
+            if corpus is None:
+                raise
+            found = None
+        roles = _folder_roles(base, found, split) if found else _sniffed_roles(base)
+        if found is None:
+            for role, paths in roles.items():
+                if role not in checked and len(paths) > 1:
+                    raise DataError(
+                        f"several {role} files: {', '.join(p.name for p in paths)}; name one explicitly",
+                        file=str(base),
+                    )
+    if corpus is None and not roles["corpus"]:
+        raise DataError("no corpus: name a corpus file (--corpus) or a dataset folder (--dataset)")
+    for role, (p, _, _) in checked.items():
+        roles[role] = [p]
+    kinds = {r: {p: (checked[r][1], checked[r][2]) if r in checked else sniff(p) for p in ps} for r, ps in roles.items()}
+    smart = fmt == "smart" or any(k == "smart" for r in ("corpus", "queries") for k, _ in kinds[r].values())
+    rb = ReportBuilder()
+    corpus_paths = roles["corpus"]
+    raw = [d for p in corpus_paths for d in _read_docs(p, kinds["corpus"][p][0], rb)]
+    built_corpus = build_corpus(raw, rb, source=str(corpus_paths[0]))
+    built_queries = build_queries([q for p in roles["queries"] for q in _read_queries(p, kinds["queries"][p][0])], rb)
+    judgments = [
+        j for p in roles["qrels"] for j in (read_smart_qrels(p, rb) if smart else parse_qrels(p))
+    ]
+    built_qrels = build_qrels(judgments, built_corpus, built_queries, rb)
+    name = base.name if base is not None else (Path(corpus).name.split(".")[0] or "dataset")
+    dataset = finish(name, built_corpus, built_queries, built_qrels, rb,
+                     source=str(base if base is not None else corpus))
+    dataset.files = {
+        role: [
+            f"{p.name}: {KINDS[kind] if kind else 'not recognised'} "
+            f"({'named explicitly' if role in checked else how})"
+            for p, (kind, how) in ps.items()
+        ]
+        for role, ps in kinds.items()
+    }
+    return dataset

@@ -7,6 +7,10 @@ Folder convention (names are case-insensitive; every file may be gzipped)::
     topics*           topics files (topics.301-350, topics.txt, topics.tsv ...)   optional
     qrels*            qrels files (qrels.301-350.txt, qrels.txt ...)              optional
 
+Other top-level files are recognised by their content (:mod:`.sniff`): ``<top>`` records are
+topics whatever the name (``queries.trec``), ``qid 0 docid grade`` lines are qrels, ``<DOC>``
+records are documents.
+
 A folder is recognised as TREC when it has a ``docs/`` folder or top-level ``*.trec`` /
 ``*.sgml`` / ``*.sgm`` files. Several topics or qrels files are read in name order and merged.
 
@@ -41,6 +45,7 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
+from .sniff import sniff
 from .types import Corpus, Dataset, ValidationReport
 from .validation import (
     Judgment,
@@ -182,15 +187,27 @@ def trec_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
     docs = (
         sorted(p for p in (folder / "docs").rglob("*") if _visible(p)) if (folder / "docs").is_dir() else []
     )
-    docs += [p for p in top if suffix(p) in DOC_SUFFIXES]
-    topics = [p for p in top if base_name(p).startswith("topics")]
-    qrels = [p for p in top if base_name(p).startswith("qrels")]
+    topics, qrels = [], []
+    for p in top:
+        name = base_name(p)
+        if name.startswith("topics"):
+            topics.append(p)
+        elif name.startswith("qrels"):
+            qrels.append(p)
+        else:  # by content: queries.trec holds <top> records, judgments.txt qrels lines ...
+            kind, _ = sniff(p)
+            if kind == "trec-topics":
+                topics.append(p)
+            elif kind in ("trec-qrels", "beir-qrels"):
+                qrels.append(p)
+            elif kind == "trec-docs" or (kind is None and suffix(p) in DOC_SUFFIXES):
+                docs.append(p)
     return docs, topics, qrels
 
 
 def is_trec_folder(folder: Path) -> bool:
     return (folder / "docs").is_dir() or any(
-        suffix(p) in DOC_SUFFIXES for p in folder.iterdir() if _visible(p)
+        suffix(p) in DOC_SUFFIXES or sniff(p)[0] == "trec-docs" for p in folder.iterdir() if _visible(p)
     )
 
 

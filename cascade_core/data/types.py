@@ -207,6 +207,7 @@ class Dataset:
     report: ValidationReport = field(default_factory=ValidationReport)
     source: str = ""
     split: str | None = None
+    files: dict[str, list[str]] = field(default_factory=dict)  # role -> "name: kind (how recognised)"
 
     @property
     def judged_queries(self) -> QuerySet:
