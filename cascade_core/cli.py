@@ -183,7 +183,13 @@ def _storage_args(p, default):
 
 
 def _dataset_args(p):
-    p.add_argument("--dataset", required=True, help="a BEIR, TREC, JSONL/CSV or SMART dataset folder or file")
+    p.add_argument("--dataset", help="a BEIR, TREC, JSONL/CSV or SMART dataset folder or file (or name the files "
+                                     "with --corpus, --queries-file, --qrels)")
+    p.add_argument("--corpus", metavar="FILE", help="the corpus file (recognised by its content), overriding "
+                                                    "the --dataset folder's")
+    p.add_argument("--queries-file", "--topics", dest="queries_file", metavar="FILE",
+                   help="the queries (topics) file, overriding the --dataset folder's")
+    p.add_argument("--qrels", metavar="FILE", help="the relevance judgments file, overriding the --dataset folder's")
     p.add_argument("--split", help="qrels split (BEIR), default test")
     p.add_argument("--format", default="auto", help="auto | beir | trec | jsonl | csv | smart")
 
@@ -344,7 +350,7 @@ def _experiment(args, spec, dataset_path):
     """Load the dataset and bind it to ``spec`` over its judged queries (the first ``--queries``)."""
     from .experiment import Experiment
 
-    dataset = _load(dataset_path, args.split, args.format)
+    dataset = _load(dataset_path, args.split, args.format, dataset_files(args))
     ws = _workspace(args)
     exp = Experiment(dataset, spec, ws)
     if args.queries:
@@ -396,7 +402,7 @@ def cmd_index(args) -> int:
     from .models import resolve_model
     from .progress import terminal_progress
 
-    dataset = _load(args.dataset, args.split, args.format)
+    dataset = _load(args.dataset, args.split, args.format, dataset_files(args))
     ws = _workspace(args)
     index = ws.vector_index(dataset.corpus, resolve_model(args.model))
     before = index.info()
@@ -501,10 +507,19 @@ COMMANDS = {"eval": cmd_eval, "calibrate": cli_latency.cmd_calibrate, "report": 
 
 # -- helpers --------------------------------------------------------------------------------
 
-def _load(path, split, fmt):
+def dataset_files(args) -> dict:
+    """The files named with ``--corpus``, ``--queries-file``, ``--qrels`` (none: an empty dict)."""
+    named = {"corpus": getattr(args, "corpus", None), "queries": getattr(args, "queries_file", None),
+             "qrels": getattr(args, "qrels", None)}
+    return {role: path for role, path in named.items() if path}
+
+
+def _load(path, split, fmt, files=None):
     from .data import load_dataset
 
-    dataset = load_dataset(path, split=split, fmt=fmt)
+    if path is None and not (files or {}).get("corpus"):
+        raise CascadeError("no dataset: give --dataset FOLDER, or name the corpus file with --corpus FILE")
+    dataset = load_dataset(path, split=split, fmt=fmt, **(files or {}))
     counts = ", ".join(f"{k}: {v}" for k, v in dataset.report.counts.items())
     print(f"Dataset {dataset.name}{f' (split {dataset.split})' if dataset.split else ''}: {counts}")
     for finding in dataset.report.warnings:

@@ -106,7 +106,7 @@ def _training_queries(args, dataset):
     if split is None:
         from pathlib import Path
 
-        splits = available_splits(Path(args.dataset)) if Path(args.dataset).is_dir() else {}
+        splits = available_splits(Path(args.dataset)) if args.dataset and Path(args.dataset).is_dir() else {}
         if "train" not in splits:
             raise CascadeError(f"dataset {dataset.name!r} has no train split: give --train-split SPLIT, "
                                "--train-queries FILE or --generate N")
@@ -122,7 +122,7 @@ def cmd_distill(args) -> int:
     if args.json_path:
         cli.check_writable(args.json_path, "--json")
     teacher = _teacher(args)
-    dataset = cli._load(args.dataset, args.split, args.format)
+    dataset = cli._load(args.dataset, args.split, args.format, cli.dataset_files(args))
     training = _training_queries(args, dataset)
     held = dataset.judged_queries
     if args.eval_queries:

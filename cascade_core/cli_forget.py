@@ -28,7 +28,7 @@ def add_parser(sub, storage, dataset_args) -> None:
 def cmd_forget(args) -> int:
     from . import cli
 
-    dataset = cli._load(args.dataset, args.split, args.format)
+    dataset = cli._load(args.dataset, args.split, args.format, cli.dataset_files(args))
     store = cli._workspace(args).store
     corpus = dataset.corpus.fingerprint
     stored = store.scorers(corpus)
