@@ -27,7 +27,7 @@ RESTORED = "resume-checked"   # session key: this session already looked for a l
 
 def write(home: Path, dataset: dict | None, spec: dict | None, budget_ms: float | None) -> None:
     """Remember a session's dataset source, spec and budget (atomically: a crash never leaves half a file)."""
-    data = {"dataset": {k: dataset[k] for k in ("path", "split", "fmt", "label") if k in dataset} if dataset else None,
+    data = {"dataset": {k: dataset[k] for k in ("path", "split", "fmt", "label", "files") if k in dataset} if dataset else None,
             "spec": spec, "budget_ms": budget_ms}
     path = Path(home) / FILE
     tmp = path.with_suffix(".tmp")
@@ -74,7 +74,8 @@ def restore() -> None:
     src = last.get("dataset")
     try:
         if src:
-            state.load_dataset(src["path"], src.get("split"), src.get("fmt", "auto"), src.get("label"))
+            state.load_dataset(src["path"], src.get("split"), src.get("fmt", "auto"), src.get("label"),
+                               src.get("files"))
             said.append(f"dataset {src.get('label') or src['path']}")
         if last.get("spec"):
             said.append(f"cascade {state.set_spec(last['spec']).describe()}")

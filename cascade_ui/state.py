@@ -58,18 +58,28 @@ def files_stamp(path: str) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the dataset...", max_entries=8)
-def _dataset(path: str, split: str | None, fmt: str, stamp: str = ""):
+def _dataset(path: str, split: str | None, fmt: str, stamp: str = "", files: tuple = ()):
     from cascade_core.data import load_dataset
 
+    if files:   # files named explicitly ((role, path) pairs); ``path`` is then a folder or the corpus file
+        return load_dataset(path if Path(path).is_dir() else None, split=split, fmt=fmt, **dict(files))
     return load_dataset(path, split=split, fmt=fmt)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _experiment(path: str, split: str | None, fmt: str, scorers_key: str, stamp: str = "") -> Experiment:
-    return Experiment(_dataset(path, split, fmt, stamp), CascadeSpec.widest(scorers_key), workspace())
+def _experiment(path: str, split: str | None, fmt: str, scorers_key: str, stamp: str = "",
+                files: tuple = ()) -> Experiment:
+    return Experiment(_dataset(path, split, fmt, stamp, files), CascadeSpec.widest(scorers_key), workspace())
 
 
-def load_dataset(path: str, split: str | None = None, fmt: str = "auto", label: str | None = None):
+def _files_key(files) -> tuple:
+    """Named files as a hashable, ordered ``((role, path), ...)`` (from a dict or remembered lists)."""
+    items = files.items() if isinstance(files, dict) else (files or ())
+    return tuple(sorted((str(r), str(p)) for r, p in items if p))
+
+
+def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", label: str | None = None,
+                 files: dict | None = None):
     """Load and validate a dataset; on success it becomes this session's dataset.
 
     On failure the error propagates and the session keeps the dataset it had. The files are
@@ -79,21 +89,32 @@ def load_dataset(path: str, split: str | None = None, fmt: str = "auto", label: 
     """
     from .access import check_path, read_only, refuse_if_read_only
 
+    # Files named explicitly (``files``: role -> path, "Name the files yourself") pass the same checks.
+    named = tuple((role, str(check_path(p))) for role, p in _files_key(files))
+    if not path:
+        path = dict(named).get("corpus")
+        if path is None:
+            from cascade_core.errors import DataError
+
+            raise DataError("no dataset: give a folder path, or name the corpus file")
     resolved = str(check_path(path))
-    if read_only() and resolved != str(check_path(SAMPLE_PATH)):
+    if read_only() and (named or resolved != str(check_path(SAMPLE_PATH))):
         refuse_if_read_only("open other datasets than the bundled sample")
     path = resolved
-    stamp = files_stamp(path)
-    ds = _dataset(path, split or None, fmt, stamp)
+    stamp = files_stamp(path) + "".join(files_stamp(p) for _, p in named)
+    ds = _dataset(path, split or None, fmt, stamp, named)
     st.session_state[DATASET] = {"path": path, "split": split or None, "fmt": fmt,
                                  "label": label or ds.name, "stamp": stamp}
+    if named:
+        st.session_state[DATASET]["files"] = named
     resume.remember()   # a browser refresh comes back to it
     return ds
 
 
 def dataset():
     src = st.session_state.get(DATASET)
-    return None if src is None else _dataset(src["path"], src["split"], src["fmt"], src.get("stamp", ""))
+    return None if src is None else _dataset(src["path"], src["split"], src["fmt"], src.get("stamp", ""),
+                                             _files_key(src.get("files")))
 
 
 def dataset_label() -> str | None:
@@ -148,7 +169,8 @@ def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
     src, sp = st.session_state.get(DATASET), for_spec or spec()
     if src is None or sp is None:
         return None
-    return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp), src.get("stamp", ""))
+    return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp), src.get("stamp", ""),
+                       _files_key(src.get("files")))
 
 
 def progress_callback(container=None):

@@ -36,7 +36,7 @@ sources = ["Bundled sample"] if locked else ["Bundled sample", "Folder or file p
 source = st.radio("Source", sources, horizontal=True, key="source")
 if locked:
     st.caption("Read-only dashboard: the bundled sample and what is already loaded; no other folder, no uploads.")
-path, split, fmt, label = None, None, "auto", None
+path, split, fmt, label, named = None, None, "auto", None, {}
 if source == "Bundled sample":
     path, split, label = state.SAMPLE_PATH, "test", "SciFact sample (bundled)"
     st.caption(f"`{path}`: SciFact test queries with hard distractors (CC BY-NC 2.0).")
@@ -47,6 +47,14 @@ elif source == "Folder or file path":
     c1, c2 = st.columns(2)
     split = c1.text_input("qrels split (BEIR)", value="", placeholder="test", key="split") or None
     fmt = c2.selectbox("Format", ["auto", "beir", "trec", "jsonl", "csv", "smart"], key="fmt")
+    with st.expander("Name the files yourself"):
+        st.caption("Each file is recognised by its content and overrides what the folder above would give; "
+                   "with a corpus file here, the folder may be left empty.")
+        named = {role: st.text_input(title, key=f"named-{role}", placeholder=hint).strip()
+                 for role, title, hint in (("corpus", "Corpus file", "docs.trec, corpus.jsonl ..."),
+                                           ("queries", "Queries (topics) file", "queries.trec, queries.jsonl ..."),
+                                           ("qrels", "Qrels file", "qrels.txt, test.tsv ..."))}
+        named = {role: p for role, p in named.items() if p}
 else:
     files = st.file_uploader("Corpus, queries and qrels files (BEIR: corpus.jsonl, queries.jsonl, "
                              "test.tsv; or corpus.csv/.jsonl, queries, qrels.tsv; or TREC files)",
@@ -67,9 +75,9 @@ def as_uploaded(text: str) -> str:
     return text
 
 
-if st.button("Load and validate", key="load", disabled=not path):
+if st.button("Load and validate", key="load", disabled=not (path or named)):
     try:
-        ds = state.load_dataset(path, split=split, fmt=fmt, label=label)
+        ds = state.load_dataset(path, split=split, fmt=fmt, label=label, files=named or None)
         st.success(f"Loaded **{label or ds.name}**: {len(ds.corpus):,} documents, {len(ds.judged_queries):,} "
                    "judged queries.")
     except PathRefused as exc:   # the roots, and nothing about the path (not even whether it exists)
@@ -94,6 +102,10 @@ if ds is not None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     else:
         st.caption("No problems found.")
+    recognised = [line for role in ("corpus", "queries", "qrels") for line in ds.files.get(role, [])]
+    if recognised:
+        st.caption("Files read: " + "; ".join(as_uploaded(line) for line in recognised[:12])
+                   + (f"; and {len(recognised) - 12} more" if len(recognised) > 12 else ""))
 
 if not locked:
     access.uploads_panel()
