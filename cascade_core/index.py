@@ -86,11 +86,19 @@ class VectorIndex:
     """
 
     def __init__(self, client, corpus: Corpus, model: ResolvedModel):
-        self.client = client
+        # a client, or a function that opens one: opened when first needed, so a process that only
+        # reads stored scores never takes the embedded folder's lock
+        self._client = client
         self.corpus = corpus
         self.model = model
         self.name = index_name(corpus.fingerprint, model.key)
         self._encoder = None
+
+    @property
+    def client(self):
+        if callable(self._client) and not hasattr(self._client, "collection_exists"):
+            self._client = self._client()
+        return self._client
 
     # -- model -------------------------------------------------------------------------------
 

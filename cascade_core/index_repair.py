@@ -207,9 +207,13 @@ def _client(path: Path):
     return QdrantClient(path=str(path))
 
 
+class FolderInUse(IndexingError):
+    """The embedded Qdrant folder is held by another process (its lock): waiting may help."""
+
+
 def _in_use(path: Path) -> IndexingError:
-    return IndexingError(f"the embedded Qdrant folder {path} is in use by another process (embedded mode "
-                         "allows one at a time): stop it, or run a Qdrant server and set QDRANT_URL")
+    return FolderInUse(f"the embedded Qdrant folder {path} is in use by another process (embedded mode "
+                       "allows one at a time): stop it, or run a Qdrant server and set QDRANT_URL")
 
 
 def _first_line(exc: BaseException) -> str:

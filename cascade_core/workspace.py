@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import threading
 from pathlib import Path
 from typing import Callable
@@ -55,12 +56,32 @@ class Workspace:
 
     @property
     def qdrant(self):
-        """The Qdrant client, opened on first use (embedded: one process per folder at a time)."""
+        """The Qdrant client, opened on first use (embedded: one process per folder at a time).
+
+        Only what needs vectors opens it (a run whose scores are all stored never does). When
+        another process holds the embedded folder, this one says so once and waits for it, up to
+        ``$CASCADE_QDRANT_WAIT_S`` seconds (default 120), then fails with one line."""
         with self._lock:
             if self._qdrant is None:
-                self._qdrant = open_qdrant(self.home / "qdrant", self.qdrant_url, self.qdrant_api_key,
-                                           notify=self.notice)
+                self._qdrant = self._open_waiting()
             return self._qdrant
+
+    def _open_waiting(self):
+        from .index_repair import FolderInUse
+
+        wait_s = float(os.environ.get("CASCADE_QDRANT_WAIT_S", QDRANT_WAIT_S))
+        deadline, said = time.monotonic() + wait_s, False
+        while True:
+            try:
+                return open_qdrant(self.home / "qdrant", self.qdrant_url, self.qdrant_api_key, notify=self.notice)
+            except FolderInUse as exc:
+                if time.monotonic() >= deadline:
+                    raise FolderInUse(f"{exc} (waited {wait_s:.0f} s; $CASCADE_QDRANT_WAIT_S sets how long)") from None
+                if not said:
+                    self.notice(f"waiting for the embedded Qdrant folder {self.home / 'qdrant'}: another process "
+                                f"holds it (up to {wait_s:.0f} s)")
+                    said = True
+                time.sleep(0.5)
 
     def damaged_indexes(self) -> list:
         """Vector indexes found damaged and moved aside (embedded Qdrant only; opens it first)."""
@@ -75,7 +96,8 @@ class Workspace:
         key = (corpus.fingerprint, model.key)
         with self._lock:
             if key not in self._indexes:
-                self._indexes[key] = VectorIndex(self.qdrant, corpus, model)
+                # the client opens when the index is first used, not now: see :attr:`qdrant`
+                self._indexes[key] = VectorIndex(lambda: self.qdrant, corpus, model)
             return self._indexes[key]
 
     def scorer(self, config: ScorerConfig, corpus: Corpus) -> Scorer:
@@ -123,6 +145,7 @@ def open_store(path: Path, notify: Callable[[str], None] | None = None) -> Score
                            "and that the folder is writable)") from None
 
 
+QDRANT_WAIT_S = 120.0   # how long a process waits for another to release the embedded folder
 PROBE_TIMEOUT_S = 5      # a server that does not answer the first call in this long is "unreachable"
 REQUEST_TIMEOUT_S = 60   # real work (wait=True upserts on a busy cluster) may take longer
 

@@ -23,8 +23,9 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.scorers import ScorerConfig
-from cascade_core.serving import (MIN_TOKEN_CHARS, DataRoots, JobSlots, ReadOnly, ServeSettings, UploadArea,
-                                  check_shared_scorers, data_roots, looks_like_path, mb, new_token, token_matches)
+from cascade_core.serving import (MIN_TOKEN_CHARS, DataRoots, JobSlots, PathRefused, ReadOnly, ServeSettings,
+                                  UploadArea, check_shared_scorers, data_roots, looks_like_path, mb, new_token,
+                                  token_matches)
 
 from . import state
 
@@ -122,13 +123,29 @@ def uploads() -> UploadArea:
 
 def roots() -> DataRoots:
     """Where a typed path may lead: the bundled samples, the uploads, ``CASCADE_DATA_ROOTS`` (and,
-    when not shared, ``../shared``): :func:`cascade_core.serving.data_roots`."""
-    return data_roots(settings(), [state.REPO / "sample_data", state.SAMPLE_PATH], uploads().folder)
+    when not shared, ``../shared``): :func:`cascade_core.serving.data_roots`. When shared, of the
+    uploads only this session's own: a visitor must not open (or list) another visitor's."""
+    s = settings()
+    base = data_roots(s, [state.REPO / "sample_data", state.SAMPLE_PATH], uploads().folder)
+    if not s.share:
+        return base
+    folder = uploads().folder.resolve()
+    mine = [folder / d for d in st.session_state.get(MY_UPLOADS, [])]
+    return DataRoots([*(r for r in base.roots if r != folder), *mine])
 
 
 def check_path(path: str) -> Path:
-    """``path`` resolved, or PathRefused naming the roots (and nothing about ``path``)."""
-    return roots().check(path)
+    """``path`` resolved, or PathRefused naming the roots (and nothing about ``path``). Shared, a
+    path into the uploads folder opens only this session's own uploads, even when an operator's
+    root happens to hold the data folder."""
+    allowed = roots()
+    resolved = allowed.check(path)
+    if settings().share:
+        folder = uploads().folder.resolve()
+        mine = [folder / d for d in st.session_state.get(MY_UPLOADS, [])]
+        if resolved.is_relative_to(folder) and not any(resolved.is_relative_to(m) for m in mine):
+            raise PathRefused(allowed.refusal(), allowed.roots)
+    return resolved
 
 
 def model_roots() -> DataRoots:

@@ -277,3 +277,19 @@ def test_shared_a_visitor_sees_only_their_own_uploads(shared, app_environment):
     panel = next(e for e in at.expander if e.label.startswith("Uploads:"))
     assert any("No uploads from this session" in c.value for c in panel.caption)
     assert not any("someone-elses" in str(d.value) for d in at.dataframe)
+
+
+def test_shared_a_visitor_cannot_open_or_list_another_visitors_upload(shared, app_environment):
+    """A walkthrough found visitor B typing the uploads folder's path (its listing came back in
+    the error) and then opening visitor A's upload. Shared, only a session's own uploads open."""
+    clear_uploads(app_environment)
+    other = app_environment / "uploads" / "fedcba9876543210"
+    other.mkdir(parents=True)
+    (other / "corpus.jsonl").write_text('{"_id": "1", "text": "private"}\n')
+    at = page("data")
+    at.run()
+    for typed in (str(app_environment / "uploads"), str(other)):
+        load_path(at, typed)
+        shown = " ".join(str(e.value) for e in (*at.error, *at.success, *at.info, *at.warning, *at.caption))
+        assert "fedcba9876543210" not in shown and "private" not in shown
+        assert "dataset_source" not in at.session_state

@@ -1,0 +1,66 @@
+"""Two processes on one data folder: a run whose scores are all stored never takes the embedded
+Qdrant folder's lock; one that needs vectors says it waits for the other, then goes on, or fails
+with one line after ``$CASCADE_QDRANT_WAIT_S``."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HOLD = """
+import sys, time
+from cascade_core.workspace import Workspace
+ws = Workspace(sys.argv[1]); ws.qdrant
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+ws.close()
+"""
+
+
+def cascade(home, *args, env=None, check=True):
+    res = subprocess.run([sys.executable, "-m", "cascade_core.cli", "--home", str(home), *args], capture_output=True,
+                         text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, timeout=600)
+    if check:
+        assert res.returncode == 0, res.stderr
+    return res
+
+
+def hold(home, seconds):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home), str(seconds)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_a_stored_run_beside_a_process_holding_the_vectors(tiny_beir, tmp_path):
+    home = tmp_path / "home"
+    spec = ["--dataset", str(tiny_beir), "--pool-size", "20", "--stage", "bi:all-MiniLM-L6-v2@10"]
+    cascade(home, "eval", *spec, "--json", str(tmp_path / "first.json"))     # scores and index stored
+    holder = hold(home, 300)
+    try:
+        again = cascade(home, "eval", *spec, "--json", str(tmp_path / "again.json"))
+        assert "waiting" not in again.stderr and "0 pairs scored" in again.stdout
+        first, second = (json.loads((tmp_path / f).read_text()) for f in ("first.json", "again.json"))
+        assert first["metrics"] == second["metrics"]
+        # Live queries need the vectors: it waits, says so, and gives up in one line.
+        live = cascade(home, "eval", *spec, "--live", "1", env={"CASCADE_QDRANT_WAIT_S": "2"}, check=False)
+        assert live.returncode == 2
+        assert "waiting for the embedded Qdrant folder" in live.stderr
+        assert live.stderr.strip().splitlines()[-1].startswith("error: the embedded Qdrant folder")
+        assert "waited 2 s" in live.stderr and "Traceback" not in live.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_run_that_needs_the_vectors_waits_for_the_other_to_finish(tiny_beir, tmp_path):
+    home = tmp_path / "home"
+    spec = ["--dataset", str(tiny_beir), "--pool-size", "20", "--stage", "bi:all-MiniLM-L6-v2@10"]
+    cascade(home, "index", "--dataset", str(tiny_beir), "--model", "all-MiniLM-L6-v2")
+    holder = hold(home, 6)
+    start = time.monotonic()
+    res = cascade(home, "eval", *spec, "--live", "1", env={"CASCADE_QDRANT_WAIT_S": "120"})
+    holder.wait()
+    assert "waiting for the embedded Qdrant folder" in res.stderr and "measured live" in res.stdout
+    assert time.monotonic() - start < 120
