@@ -35,7 +35,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_beir, tmp_path_factory):
+def app_server(tiny_beir, tmp_path_factory):
+    """The app served on a free localhost port with its own data folder: (url, server pid)."""
     port = free_port()
     env = {**os.environ, "CASCADE_HOME": str(tmp_path_factory.mktemp("browser-home")),
            "CASCADE_SAMPLE_DATA": str(tiny_beir), "HF_HUB_OFFLINE": "1"}
@@ -55,10 +56,19 @@ def app_url(tiny_beir, tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("the app did not start within 90 s")
-    yield url
+    yield url, proc.pid
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:   # still busy with a session's rerun: stop it for good
+        proc.kill()
+        proc.wait()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(app_server):
+    return app_server[0]
 
 
 def test_demo_flow_in_chromium(app_url):
