@@ -69,7 +69,13 @@ def _dataset(path: str, split: str | None, fmt: str, stamp: str = "", files: tup
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _experiment(path: str, split: str | None, fmt: str, scorers_key: str, stamp: str = "",
                 files: tuple = ()) -> Experiment:
-    return Experiment(_dataset(path, split, fmt, stamp, files), CascadeSpec.widest(scorers_key), workspace())
+    return Experiment(_dataset(path, split, fmt, stamp, *_named(files)), CascadeSpec.widest(scorers_key), workspace())
+
+
+def _named(files: tuple) -> tuple:
+    """``(files,)`` when files are named, else nothing: the cached loaders are then called exactly
+    as before named files existed, so every caller of a folder's dataset shares one cache entry."""
+    return (files,) if files else ()
 
 
 def _files_key(files) -> tuple:
@@ -102,7 +108,7 @@ def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", 
         refuse_if_read_only("open other datasets than the bundled sample")
     path = resolved
     stamp = files_stamp(path) + "".join(files_stamp(p) for _, p in named)
-    ds = _dataset(path, split or None, fmt, stamp, named)
+    ds = _dataset(path, split or None, fmt, stamp, *_named(named))
     st.session_state[DATASET] = {"path": path, "split": split or None, "fmt": fmt,
                                  "label": label or ds.name, "stamp": stamp}
     if named:
@@ -114,7 +120,7 @@ def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", 
 def dataset():
     src = st.session_state.get(DATASET)
     return None if src is None else _dataset(src["path"], src["split"], src["fmt"], src.get("stamp", ""),
-                                             _files_key(src.get("files")))
+                                             *_named(_files_key(src.get("files"))))
 
 
 def dataset_label() -> str | None:
@@ -170,7 +176,7 @@ def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
     if src is None or sp is None:
         return None
     return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp), src.get("stamp", ""),
-                       _files_key(src.get("files")))
+                       *_named(_files_key(src.get("files"))))
 
 
 def progress_callback(container=None):
