@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SpecError
+from ..numbers import whole_number
 from ..fusion import minmax
 
 MODES = ("score", "drop")       # the adaptive rules ("keep: N" is the fixed one, no Cutoff)
@@ -136,12 +137,4 @@ class Cutoff:
 
 
 def _count(value, what: str) -> int:
-    if isinstance(value, bool):
-        raise SpecError(f"{what} must be a whole number, not {value!r}")
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{what} must be a whole number, not {value!r}") from None
-    if not as_float.is_integer() or as_float < 1:
-        raise SpecError(f"{what} must be a whole number >= 1, not {value!r}")
-    return int(as_float)
+    return whole_number(value, what, minimum=1)

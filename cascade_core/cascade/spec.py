@@ -42,6 +42,7 @@ import yaml
 from ..cost_profile import CostProfile, parse_costs
 from ..errors import SpecError
 from ..fusion import COMBINES, Fusion, make_fusion
+from ..numbers import whole_number
 from ..scorers import (ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class,
                        scorer_kinds)
 from .cutoff import Cutoff
@@ -418,15 +419,7 @@ def _no_unknown(data: dict, known: set, where: str) -> None:
 
 
 def _int(value, what: str) -> int:
-    if isinstance(value, bool):
-        raise SpecError(f"{what} must be a whole number, not {value!r}")
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{what} must be a whole number, not {value!r}") from None
-    if not as_float.is_integer():
-        raise SpecError(f"{what} must be a whole number, not {value!r}")
-    return int(as_float)
+    return whole_number(value, what)
 
 
 def _float(value, what: str) -> float:

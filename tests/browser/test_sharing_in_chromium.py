@@ -25,22 +25,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS, REPO, free_port
+
 TOKEN = "browser-test-token-0123456789abcdef"
 PAGE_TEXT = ("Data & index", "Run the demo", "Load a dataset", "Dataset:", "Vector index")
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (./run.sh test installs it)")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
