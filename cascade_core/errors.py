@@ -58,3 +58,7 @@ class ScoringCancelled(CascadeError):
 class StoreDamagedError(CascadeError):
     """A file of the data folder was found damaged while in use; it was moved aside and a new one
     replaces it (the message says what was lost and where the old file went)."""
+
+
+class StoreBusyError(CascadeError):
+    """Another process held the score store's write lock longer than this one would wait."""

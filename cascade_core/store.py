@@ -14,6 +14,12 @@ the ``notify`` callback) says how many scores were lost and where the old file w
 recomputable: what a cascade needs is scored again. A read that finds the damage mid-run raises
 :class:`~cascade_core.errors.StoreDamagedError` with that message (the next run rescores).
 
+Several processes: SQLite lets one writer in at a time and makes the others wait up to its busy
+timeout (:attr:`ScoreStore.busy_timeout_s`). A writer still locked out after that tries again, with
+one notice saying it waits and for whom, until ``$CASCADE_STORE_WAIT_S`` seconds (default 600) have
+passed; then :class:`~cascade_core.errors.StoreBusyError` says so in one line. Every write is one
+transaction (``INSERT OR REPLACE``), so trying again never stores anything twice.
+
 Provenance: each scoring run registers what produced it (:meth:`ScoreStore.start_run`: model
 fingerprints, library versions, machine; see :mod:`cascade_core.provenance`) and its scores and
 cost records carry the run's id. Rows stored before provenance was recorded have none (NULL):
@@ -36,6 +42,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -45,7 +52,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .damage import count_rows, is_corruption, move_aside, scores_lost, sqlite_damage
-from .errors import StoreDamagedError
+from .errors import StoreBusyError, StoreDamagedError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS score_sets (
@@ -110,6 +117,8 @@ RUN_COLUMNS = ("scores", "costs")
 INSERT_SCORE = "INSERT OR REPLACE INTO scores (set_id, query, doc, score, run) VALUES (?, ?, ?, ?, ?)"
 
 
+STORE_WAIT_S = 600.0   # how long a locked-out writer keeps trying (``$CASCADE_STORE_WAIT_S``)
+
 LIST_SEP = "#"   # joins a query key and a list key in the `scores` rows of a listwise scorer
 
 
@@ -134,6 +143,8 @@ def query_key(text: str) -> str:
 
 class ScoreStore:
     """Persistent scores and cost records in one SQLite file."""
+
+    busy_timeout_s = 60.0   # SQLite's own wait for another process's write lock, per attempt
 
     def __init__(self, path: str | Path, notify: Callable[[str], None] | None = None, check: bool = True):
         """Open (or create) the store at ``path``; a damaged file is moved aside and replaced, and
@@ -245,7 +256,7 @@ class ScoreStore:
             self._close_conn()   # the file was replaced since this thread connected
             conn = None
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
@@ -546,16 +557,50 @@ class ScoreStore:
             "WHERE score_sets.scorer=?", (scorer,)).fetchone()[0]
 
 
+def is_locked(exc: sqlite3.Error) -> bool:
+    """True for SQLite's "another connection holds the lock" errors (worth waiting for)."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _wait_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("CASCADE_STORE_WAIT_S", STORE_WAIT_S)))
+    except ValueError:
+        return STORE_WAIT_S
+
+
 def _guarded(method):
-    """A store method whose SQLite "file is damaged" error becomes the store's recovery."""
+    """A store method whose SQLite "file is damaged" error becomes the store's recovery, and whose
+    "database is locked" (after SQLite's own busy timeout) is tried again until the store's wait."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                raise
-            self._damaged_on_read(exc)
+        started = time.monotonic()
+        announced = False
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                if is_locked(exc):
+                    waited = time.monotonic() - started
+                    limit = _wait_s()
+                    if waited >= limit:
+                        raise StoreBusyError(
+                            f"the score store {self.path} stayed locked by another process's write for "
+                            f"{waited:.0f} s ($CASCADE_STORE_WAIT_S={limit:.0f} s); nothing was lost: "
+                            "run it again when the other run has finished") from None
+                    if not announced:
+                        announced = True
+                        notice = (f"the score store {self.path} is being written by another process: "
+                                  f"waiting (up to {limit:.0f} s, $CASCADE_STORE_WAIT_S)")
+                        self.notices.append(notice)
+                        if self._notify is not None:
+                            self._notify(notice)
+                    time.sleep(min(1.0, max(0.05, limit - waited)))
+                    continue
+                if not is_corruption(exc):
+                    raise
+                self._damaged_on_read(exc)
     return wrapper
 
 
