@@ -7,6 +7,11 @@ rise from one step to the next. ``oracle_ndcg@10`` is the ceiling: the best nDCG
 reordering of the step's survivors could reach.
 
 nDCG uses trec_eval's linear gain (gain = grade); see :mod:`cascade_core.metrics`.
+
+Every step also gets the hole metrics (:data:`HOLE_METRICS`): ``judged@10``, the share of its top
+10 that has any judgment, and ``ndcg_condensed@10``, nDCG@10 with the unjudged documents removed
+(Sakai's condensed list). :meth:`RunEvaluation.mostly_unjudged` names the steps whose top 10 is
+mostly unjudged, whose metrics every table flags as resting on guesses.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import pandas as pd
 
 from .cascade.simulate import CascadeRun, ScoreMatrix, StageResult
 from .data import Qrels
-from .metrics import RankedLists, evaluate, mean_metrics
+from .metrics import MOSTLY_UNJUDGED_BELOW, RankedLists, evaluate, mean_metrics
 
 DEFAULT_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "precision@10", "map")
 FUNNEL_METRICS = ("recall", "oracle_ndcg@10")
+# Computed for every step, whatever the metrics asked for: how far each number rests on holes.
+HOLE_METRICS = ("judged@10", "ndcg_condensed@10")
 
 
 @dataclass
@@ -31,15 +38,24 @@ class Relevance:
     grades: np.ndarray   # [Q, N]
     ideal: np.ndarray    # [Q, M] judged-relevant grades, best first
     n_relevant: np.ndarray
+    # [Q, N] bool: the column's document has a judgment (any grade). None (a grade matrix built
+    # by hand): every document counts as judged, so judged@10 is 1 and condensed = standard.
+    judged: np.ndarray | None = None
 
     @classmethod
     def of(cls, matrix: ScoreMatrix, qrels: Qrels) -> "Relevance":
         Q, N = matrix.docs.shape
         grades = np.zeros((Q, N))
+        judged = np.zeros((Q, N), dtype=bool)
         rels = [qrels.relevant(q) for q in matrix.query_ids]
         width = max([len(r) for r in rels] + [1])
         ideal = np.zeros((Q, width))
         position = {d: i for i, d in enumerate(matrix.doc_ids)}
+        for qi, qid in enumerate(matrix.query_ids):
+            # judged non-relevant (grade <= 0) counts as judged: only unjudged documents are holes
+            seen = np.array([position.get(d, -2) for d in qrels.judgments.get(qid, {})], dtype=int)
+            if len(seen):
+                judged[qi] = np.isin(matrix.docs[qi], seen) & (matrix.docs[qi] >= 0)
         for qi, rel in enumerate(rels):
             if not rel:
                 continue
@@ -50,11 +66,12 @@ class Relevance:
             if len(hit):
                 lookup = dict(zip(pos.tolist(), g.tolist()))
                 grades[qi, hit] = [lookup[p] for p in matrix.docs[qi, hit].tolist()]
-        return cls(grades, ideal, (ideal > 0).sum(axis=1))
+        return cls(grades, ideal, (ideal > 0).sum(axis=1), judged)
 
     def lists(self, cols: np.ndarray, valid: np.ndarray) -> RankedLists:
         gains = np.where(valid, np.take_along_axis(self.grades, cols, axis=1), 0.0)
-        return RankedLists(gains, valid, self.ideal)
+        judged = None if self.judged is None else np.take_along_axis(self.judged, cols, axis=1) & valid
+        return RankedLists(gains, valid, self.ideal, judged)
 
 
 @dataclass
@@ -98,6 +115,12 @@ class RunEvaluation:
         st = next(s for s in self.steps + [self.final] if s.name == step)
         return pd.DataFrame(st.per_query, index=pd.Index(self.query_ids, name="query"))
 
+    def mostly_unjudged(self, below: float = MOSTLY_UNJUDGED_BELOW) -> list[str]:
+        """The steps (and "final") whose top 10 is mostly unjudged: mean judged@10 under
+        ``below``. Their metrics count the unjudged documents as non-relevant; read the
+        condensed nDCG@10 beside them, or judge the holes (:mod:`cascade_core.metrics.holes`)."""
+        return [s.name for s in self.steps + [self.final] if s.means.get("judged@10", 1.0) < below]
+
     @property
     def funnel(self) -> list[float]:
         return [s.recall for s in self.steps]
@@ -112,7 +135,7 @@ def evaluate_run(run: CascadeRun, qrels: Qrels, metrics=DEFAULT_METRICS,
                  relevance: Relevance | None = None) -> RunEvaluation:
     """Metrics of every step of ``run`` (pass ``relevance`` to reuse it across many runs)."""
     rel = relevance or Relevance.of(run.matrix, qrels)
-    names = tuple(dict.fromkeys(list(metrics) + list(FUNNEL_METRICS)))
+    names = tuple(dict.fromkeys(list(metrics) + list(FUNNEL_METRICS) + list(HOLE_METRICS)))
     steps = [_step(st, rel, names) for st in run.steps]
     return RunEvaluation(run.matrix.query_ids, steps, _step(run.final, rel, names), tuple(metrics),
                          _step(run.first_pass_alone, rel, names))

@@ -11,6 +11,8 @@ pytrec_eval / ir_measures (cross-checked in ``tests/metrics``):
 * precision@k divides by k even when the list is shorter.
 * a query without relevant documents is NaN for nDCG, recall, AP, R-precision and the oracles
   (so :func:`mean_metrics`, a nanmean, skips it) and 0 for precision, MRR and success.
+* judged@k and the condensed-list variants (``ndcg_condensed@10``) measure the holes of a
+  sparsely judged collection: :mod:`cascade_core.metrics.judged`.
 
 >>> from cascade_core.metrics import RankedLists, evaluate, mean_metrics, oracle_ndcg
 >>> lists = RankedLists.from_runs(
@@ -28,6 +30,7 @@ array([1.    , 0.6131])
 """
 
 from .ap import average_precision
+from .judged import MOSTLY_UNJUDGED_BELOW, condensed, judged
 from .lists import RankedLists
 from .ndcg import dcg, ideal_dcg, ndcg
 from .oracle import oracle_ndcg, oracle_recall
@@ -56,4 +59,7 @@ __all__ = [
     "average_precision",
     "oracle_ndcg",
     "oracle_recall",
+    "judged",
+    "condensed",
+    "MOSTLY_UNJUDGED_BELOW",
 ]

@@ -9,6 +9,10 @@ All metrics work on a batch of Q queries at once, each with a ranked list padded
 * ``ideal`` -- float ``[Q, M]``: each query's judged-relevant grades (> 0) from the qrels, sorted
   descending and zero-padded. It includes relevant documents that were never retrieved, so it is
   what the IDCG and the recall/AP denominators are computed from.
+* ``judged`` -- bool ``[Q, K]`` or None: True where the document at that rank has *any* judgment
+  in the qrels (judged non-relevant included). Only judged@k and the condensed-list metrics read
+  it (:mod:`cascade_core.metrics.judged`); None means every present document counts as judged
+  (a grade matrix without holes), so those metrics then equal 1 and the standard ones.
 
 >>> lists = RankedLists.from_runs(
 ...     run={"q1": ["d3", "d1", "d9"], "q2": []},
@@ -26,6 +30,9 @@ array([[2., 1.],
        [1., 0.]])
 >>> lists.n_relevant
 array([2, 1])
+>>> lists.judged
+array([[False,  True,  True],
+       [False, False, False]])
 """
 
 from __future__ import annotations
@@ -49,11 +56,17 @@ class RankedLists:
     gains: np.ndarray
     valid: np.ndarray
     ideal: np.ndarray
+    judged: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         gains = np.asarray(self.gains, dtype=np.float64)
         valid = np.asarray(self.valid, dtype=bool)
         ideal = np.asarray(self.ideal, dtype=np.float64)
+        if self.judged is not None:
+            judged = np.asarray(self.judged, dtype=bool)
+            if judged.shape != gains.shape:
+                raise ValueError(f"judged has shape {judged.shape} but gains has shape {gains.shape}")
+            object.__setattr__(self, "judged", judged)
         if gains.ndim != 2:
             raise ValueError(f"gains must be a 2-D [Q, K] array, got shape {gains.shape}")
         if valid.shape != gains.shape:
@@ -98,13 +111,15 @@ class RankedLists:
 
         gains = np.zeros((q, k), dtype=np.float64)
         valid = np.zeros((q, k), dtype=bool)
+        judged_at = np.zeros((q, k), dtype=bool)
         ideal = np.zeros((q, m), dtype=np.float64)
         for i, (qid, docs, rel) in enumerate(zip(query_ids, rows, rel_grades)):
             judged = qrels.get(qid, {})
             gains[i, : len(docs)] = [max(float(judged.get(d, 0)), 0.0) for d in docs]
             valid[i, : len(docs)] = True
+            judged_at[i, : len(docs)] = [d in judged for d in docs]
             ideal[i, : len(rel)] = rel
-        return cls(gains, valid, ideal)
+        return cls(gains, valid, ideal, judged_at)
 
     # -- shape and derived arrays (cached) -------------------------------------------------------
 
@@ -142,6 +157,26 @@ class RankedLists:
         """int ``[Q, K]``: relevant documents found at ranks 1..r (shared by AP and R-precision)."""
         return np.cumsum(self.relevant, axis=1, dtype=np.int64)
 
+    @cached_property
+    def judged_mask(self) -> np.ndarray:
+        """bool ``[Q, K]``: a document with a judgment is at this rank (every present one when
+        :attr:`judged` is None)."""
+        return self.valid if self.judged is None else self.valid & self.judged
+
+    @cached_property
+    def condensed(self) -> "RankedLists":
+        """The condensed lists (Sakai 2007): unjudged documents removed, the judged ones moved up
+        in their order; the ideal is unchanged. Cached: every condensed metric shares one.
+
+        >>> lists = RankedLists.from_runs({"q": ["u1", "a", "u2", "n"]}, {"q": {"a": 1, "n": 0}}, ["q"])
+        >>> lists.condensed.gains, lists.condensed.valid
+        (array([[1., 0.]]), array([[ True,  True]]))
+        """
+        if self.judged is None or not (self.valid & ~self.judged).any():
+            return self   # no holes: the condensed list is the list
+        gains, valid = condense_kernel(self.gains, self.judged_mask)
+        return RankedLists(gains, valid, self.ideal, valid)
+
     def __repr__(self) -> str:
         return f"RankedLists(Q={self.n_queries}, K={self.depth}, M={self.ideal.shape[1]})"
 
@@ -167,3 +202,12 @@ def divide_or_nan(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     out = np.full(np.shape(numerator), np.nan, dtype=np.float64)
     np.divide(numerator, denominator, out=out, where=np.asarray(denominator) != 0)
     return out
+
+
+def condense_kernel(gains: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's kept entries moved to the front in their order (a stable sort on "not kept"),
+    the rest padding; the width shrinks to the longest kept row. ``[Q, K] -> [Q, K']``."""
+    order = np.argsort(~keep, axis=1, kind="stable")
+    width = int(keep.sum(axis=1).max(initial=0))
+    moved = np.take_along_axis(np.where(keep, gains, 0.0), order, axis=1)[:, :width]
+    return moved, np.take_along_axis(keep, order, axis=1)[:, :width]

@@ -15,10 +15,16 @@ family               k        value per query                                   
 ``r-precision``      none     precision at rank R = number of relevant                    NaN
 ``oracle_ndcg``      opt.     best nDCG@k by reordering the present documents             NaN
 ``oracle_recall``    opt.     best recall@k by reordering the present documents           NaN
+``judged``           opt.     share of top k with any judgment (ir_measures Judged@k)      defined
+``<f>_condensed``    as f     metric f on the condensed list (unjudged docs removed)       as f
 ===================  =======  ==========================================================  ==========
 
+The condensed variants exist for ndcg, ndcg_exp, recall, precision, mrr, map and success
+(Sakai's condensed list, :mod:`cascade_core.metrics.judged`); ``judged`` is NaN only for an empty
+list.
+
 Without k a metric covers the whole list. Aliases: ``hit`` = success, ``rr`` = mrr, ``ap`` = map,
-``p`` = precision, ``r`` = recall, ``rprec`` = r-precision. NaN values mark queries the metric is
+``p`` = precision, ``r`` = recall, ``rprec`` = r-precision, ``ndcg'`` = ndcg_condensed. NaN values mark queries the metric is
 undefined for; :func:`mean_metrics` averages with ``nanmean``, i.e. over queries with at least one
 relevant document.
 
@@ -45,6 +51,7 @@ from typing import Callable, Iterable, Literal, Mapping
 import numpy as np
 
 from .ap import average_precision
+from .judged import condensed_metric, judged
 from .lists import RankedLists
 from .ndcg import ndcg
 from .oracle import oracle_ndcg, oracle_recall
@@ -92,8 +99,18 @@ METRICS: dict[str, MetricSpec] = {
                    "best nDCG@k reachable by reordering the documents present"),
         MetricSpec("oracle_recall", oracle_recall, "optional", True,
                    "best recall@k reachable by reordering the documents present"),
+        MetricSpec("judged", judged, "optional", False,
+                   "share of the top k with any judgment, judged non-relevant included (NaN: empty list)"),
     ]
 }
+# Sakai's condensed list: the same metric after removing unjudged documents from the ranking.
+CONDENSED_FAMILIES = ("ndcg", "ndcg_exp", "recall", "precision", "mrr", "map", "success")
+METRICS.update({
+    f"{f}_condensed": MetricSpec(f"{f}_condensed", condensed_metric(METRICS[f].compute), METRICS[f].k,
+                                 METRICS[f].nan_without_relevant,
+                                 f"{METRICS[f].description}, on the condensed list (unjudged documents removed)")
+    for f in CONDENSED_FAMILIES
+})
 
 ALIASES: dict[str, str] = {
     "hit": "success",
@@ -103,6 +120,7 @@ ALIASES: dict[str, str] = {
     "r": "recall",
     "rprec": "r-precision",
     "r_precision": "r-precision",
+    "ndcg'": "ndcg_condensed",   # Sakai's notation nDCG'
 }
 
 
@@ -126,7 +144,7 @@ def parse_metric(name: str) -> tuple[str, int | None]:
     >>> parse_metric("ndgc@10")
     Traceback (most recent call last):
     ...
-    ValueError: unknown metric 'ndgc@10' (family 'ndgc'). Known: ndcg[@k], ndcg_exp[@k], recall[@k], precision@k, mrr[@k], map[@k], success[@k], r-precision, oracle_ndcg[@k], oracle_recall[@k] (aliases: hit=success, rr=mrr, ap=map, p=precision, r=recall, rprec=r-precision, r_precision=r-precision)
+    ValueError: unknown metric 'ndgc@10' (family 'ndgc'). Known: ndcg[@k], ndcg_exp[@k], recall[@k], precision@k, mrr[@k], map[@k], success[@k], r-precision, oracle_ndcg[@k], oracle_recall[@k], judged[@k], ndcg_condensed[@k], ndcg_exp_condensed[@k], recall_condensed[@k], precision_condensed@k, mrr_condensed[@k], map_condensed[@k], success_condensed[@k] (aliases: hit=success, rr=mrr, ap=map, p=precision, r=recall, rprec=r-precision, r_precision=r-precision, ndcg'=ndcg_condensed)
     """
     if not isinstance(name, str):
         raise ValueError(f"a metric name must be a string like 'ndcg@10', got {name!r}")

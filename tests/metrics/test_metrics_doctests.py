@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["__init__", "lists", "ndcg", "recall_precision", "rank", "ap", "oracle", "registry"]
+MODULES = ["__init__", "lists", "ndcg", "recall_precision", "rank", "ap", "oracle", "registry", "judged", "holes"]
 
 
 @pytest.mark.parametrize("module", MODULES)
