@@ -10,6 +10,10 @@ Formats and how a folder is recognised (first match wins):
 ``smart``  files of ``.I`` records, e.g. ``cran.all.1400``, ``cran.qry``, ``cranqrel`` (:mod:`.smart`)
 =========  ===================================================================================
 
+A folder that matches none of these names is read by content (:mod:`.sniff`): each role takes the
+one file whose content fits it. A JSONL/CSV folder's queries and qrels not named by the convention
+are found the same way.
+
 A single file is a corpus alone: ``.jsonl`` / ``.csv`` / ``.tsv`` by name, TREC SGML (``<DOC>``)
 or SMART (``.I``) by name or content.
 
@@ -69,6 +73,7 @@ _FOLDER_LOADERS = {
     "trec": load_trec,
     "smart": load_smart,
 }
+_UNRECOGNISED = "cannot recognise the dataset format"
 _EXPECTED = (
     "BEIR (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); "
     "JSONL/CSV (corpus.jsonl or corpus.csv, optional queries.jsonl|csv and qrels.tsv|csv); "
@@ -134,7 +139,7 @@ def detect_format(path: str | Path) -> str:
     if is_smart_folder(p):
         return "smart"
     raise DataError(
-        f"cannot recognise the dataset format. Found: {_listing(p)}. Expected one of: {_EXPECTED}",
+        f"{_UNRECOGNISED}. Found: {_listing(p)}. Expected one of: {_EXPECTED}",
         file=str(p),
     )
 
@@ -164,7 +169,15 @@ def load_dataset(
     _check_fmt(fmt)
     p = _existing(path)
     if fmt == "auto":
-        fmt = detect_format(p)
+        try:
+            fmt = detect_format(p)
+        except DataError as exc:
+            # No file is named by a convention: each file's content says what it holds.
+            if p.is_dir() and _UNRECOGNISED in exc.message and _sniffed_roles(p)["corpus"]:
+                return load_files(p, split=split)
+            raise
+        if fmt in ("jsonl", "csv") and p.is_dir() and _filled_by_content(p, _folder_roles(p, fmt, split)):
+            return load_files(p, split=split)   # a corpus by name, queries or qrels by content
     if p.is_file():
         if split is not None:
             raise DataError(f"a single corpus file has no splits (asked for split {split!r})", file=str(p))
@@ -241,7 +254,7 @@ def check_role(path: str | Path, role: str) -> tuple[Path, str | None, str]:
         raise DataError(f"is a folder; the {role} file must be one file", file=str(p))
     kind, how = sniff(p)
     fits = kind is None or kind == "smart" or ROLES[kind] == role
-    if kind in ("jsonl-corpus", "jsonl-queries") and role in ("corpus", "queries"):
+    if kind in ("jsonl-corpus", "jsonl-queries", "csv-corpus", "csv-queries") and role in ("corpus", "queries"):
         fits = True  # both are id + text records: the flag decides
     if not fits:
         raise DataError(
@@ -257,7 +270,8 @@ def _read_docs(p: Path, kind: str | None, rb: ReportBuilder) -> list:
         return read_trec_docs(p, rb)
     if kind == "smart":
         return read_smart_docs(p)
-    return read_docs(p, "csv" if suffix(p) in CSV_SUFFIXES else "jsonl")
+    tabular = kind in ("csv-corpus", "csv-queries") or (kind is None and suffix(p) in CSV_SUFFIXES)
+    return read_docs(p, "csv" if tabular else "jsonl")
 
 
 def _read_queries(p: Path, kind: str | None) -> list:
@@ -265,7 +279,11 @@ def _read_queries(p: Path, kind: str | None) -> list:
         return read_topics(p)
     if kind == "smart":
         return read_smart_queries(p)
-    if kind in ("jsonl-queries", "jsonl-corpus") or suffix(p) in (".jsonl", ".csv"):
+    if kind in ("csv-queries", "csv-corpus"):
+        return read_queries(p, "csv")
+    if kind in ("jsonl-queries", "jsonl-corpus"):
+        return read_queries(p, "jsonl")
+    if suffix(p) in (".jsonl", ".csv"):
         return read_queries(p)
     first = first_line(p).split("\t")[0].strip().lower()
     if suffix(p) == ".tsv" and first in QUERY_ID_KEYS:
@@ -301,6 +319,18 @@ def _sniffed_roles(folder: Path) -> dict[str, list[Path]]:
     return out
 
 
+def _filled_by_content(folder: Path, roles: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """The roles a folder's names leave empty, each given the one file whose content fits it.
+
+    ``corpus.jsonl`` beside ``questions.jsonl`` and ``judgments.tsv``: the names find the corpus,
+    the contents the queries and qrels. A role two files could fill stays empty (ambiguous).
+    """
+    taken = {p for paths in roles.values() for p in paths}
+    sniffed = _sniffed_roles(folder)
+    return {role: [found[0]] for role, found in ((r, [p for p in sniffed[r] if p not in taken]) for r in roles)
+            if not roles[role] and len(found) == 1}
+
+
 def load_files(
     folder: str | Path | None = None,
     *,
@@ -327,11 +357,14 @@ def load_files(
             raise DataError("with explicitly named files, --dataset must be a folder", file=str(base))
         try:
             found = fmt if fmt != "auto" else detect_format(base)
-        except DataError:
-            if corpus is None:
+        except DataError as exc:
+            if corpus is None and (_UNRECOGNISED not in exc.message or not _sniffed_roles(base)["corpus"]):
                 raise
             found = None
         roles = _folder_roles(base, found, split) if found else _sniffed_roles(base)
+        if found in ("jsonl", "csv"):
+            by_content = _filled_by_content(base, roles)
+            roles.update(by_content)      # a file named explicitly still wins (below)
         if found is None:
             for role, paths in roles.items():
                 if role not in checked and len(paths) > 1:

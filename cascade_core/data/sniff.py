@@ -9,6 +9,8 @@
 ``beir-qrels``    a ``query-id<TAB>corpus-id<TAB>score`` header (or ``qid doc grade`` lines)
 ``jsonl-corpus``  JSON lines with an id and a text, and titles or long texts
 ``jsonl-queries`` JSON lines with an id and a short text (or the name says queries)
+``csv-corpus``    a CSV/TSV header with an id and a text column, and titles or long texts
+``csv-queries``   a CSV/TSV header with an id and a short text (or a ``query`` column)
 ``smart``         ``.I`` records (SMART/Glasgow; queries or documents by the name)
 ================  =====================================================================
 
@@ -22,7 +24,9 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
+import io
 import json
 import re
 import zlib
@@ -37,13 +41,17 @@ KINDS = {
     "beir-qrels": "qrels (query doc grade)",
     "jsonl-corpus": "JSONL corpus",
     "jsonl-queries": "JSONL queries",
+    "csv-corpus": "CSV/TSV corpus",
+    "csv-queries": "CSV/TSV queries",
     "smart": "SMART records",
 }
 ROLES = {  # what each kind can be used as
     "trec-docs": "corpus",
     "jsonl-corpus": "corpus",
+    "csv-corpus": "corpus",
     "trec-topics": "queries",
     "jsonl-queries": "queries",
+    "csv-queries": "queries",
     "trec-qrels": "qrels",
     "beir-qrels": "qrels",
 }
@@ -113,6 +121,45 @@ def _jsonl_kind(lines: list[str], name: str) -> str | None:
     return "jsonl-corpus"
 
 
+_ID_COLUMNS = {"_id", "id", "docid", "doc_id", "qid", "query_id"}
+_TEXT_COLUMNS = {"text", "contents", "query"}
+
+
+def _tabular_kind(text: str, name: str) -> str | None:
+    """A CSV/TSV file with a header naming an id and a text column: corpus or queries.
+
+    The same rule as JSON lines: a ``title`` or ``contents`` column, or long texts, make a corpus;
+    a ``query`` column or short texts make queries; the name decides only where both could fit.
+    """
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first else ","
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return None
+    if len(rows) > 1:
+        rows = rows[:-1]          # the last row may be cut by the head's end
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if not rows:
+        return None
+    header = [c.strip().lower() for c in rows[0]]
+    if not _ID_COLUMNS.intersection(header) or not _TEXT_COLUMNS.intersection(header):
+        return None
+    body = [dict(zip(header, r)) for r in rows[1:] if len(r) == len(header)]
+    if "quer" in name or "topic" in name:
+        return "csv-queries"
+    if "corpus" in name or "doc" in name or "collection" in name:
+        return "csv-corpus"
+    if "title" in header or "contents" in header:
+        return "csv-corpus"
+    if "query" in header:
+        return "csv-queries"
+    texts = [row.get("text", "") for row in body]
+    if texts and max(len(t) for t in texts) <= _SHORT_QUERY:
+        return "csv-queries"
+    return "csv-corpus"
+
+
 def sniff(path: Path) -> tuple[str | None, str]:
     """``(kind, how)``: the kind of data in ``path`` (a key of :data:`KINDS`, or None) and
     ``"by content"`` or ``"by name"`` (the name decided where the content was ambiguous)."""
@@ -135,6 +182,10 @@ def sniff(path: Path) -> tuple[str | None, str]:
     kind = _qrels_kind(lines)
     if kind is not None:
         return kind, "by content"
+    kind = _tabular_kind(text, name)
+    if kind is not None:
+        by_name = re.search(r"quer|topic|corpus|doc|collection", name)
+        return kind, "by name" if by_name else "by content"
     return None, "by content"
 
 

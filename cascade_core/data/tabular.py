@@ -156,8 +156,10 @@ def iter_jsonl(path: Path):
 def iter_csv(path: Path, required: tuple[tuple[str, ...], ...]):
     """``(line number, row dict)`` for every data row of a CSV/TSV file with a header."""
     file = str(path)
-    delimiter = "\t" if suffix(path) == ".tsv" else ","
-    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter)
+    text = read_text(path)
+    # Tab-separated by name, or by a tab in the header (a file recognised by content, any name).
+    delimiter = "\t" if suffix(path) == ".tsv" or "\t" in text.lstrip().split("\n", 1)[0] else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     while True:
         start = reader.line_num + 1
@@ -205,10 +207,13 @@ def read_docs(path: Path, fmt: str | None = None) -> list[RawDoc]:
     return [_doc_from_mapping(rec, file, n) for n, rec in rows]
 
 
-def read_queries(path: Path) -> list[RawQuery]:
-    """Raw query records from a ``.jsonl`` or ``.csv``/``.tsv`` file (maybe gzipped)."""
+def read_queries(path: Path, fmt: str | None = None) -> list[RawQuery]:
+    """Raw query records from a ``.jsonl`` or ``.csv``/``.tsv`` file (maybe gzipped).
+
+    ``fmt`` (``"jsonl"`` or ``"csv"``) overrides the file name's extension.
+    """
     file = str(path)
-    if suffix(path) in CSV_SUFFIXES:
+    if _is_csv(path, fmt):
         rows = iter_csv(path, (QUERY_ID_KEYS, QUERY_TEXT_KEYS))
     else:
         rows = iter_jsonl(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cascade_core.data import load_dataset, load_files
@@ -98,3 +100,55 @@ def test_missing_explicit_file(write, tmp_path):
 def test_no_corpus_anywhere(write):
     with pytest.raises(DataError, match="no corpus"):
         load_files(queries=write("t", TOPICS))
+
+
+# -- JSONL and CSV/TSV folders whose files follow no naming convention ----------------------------
+
+def _odd_jsonl_folder(folder):
+    docs = [{"id": f"d{i}", "title": f"T{i}", "text": "long text about cats " * 20} for i in range(5)]
+    (folder / "docs_v2.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (folder / "questions.jsonl").write_text("".join(json.dumps({"id": f"q{i}", "text": f"cats {i}?"}) + "\n"
+                                                    for i in range(3)))
+    (folder / "judgments.txt").write_text("q0 0 d0 1\nq1 0 d1 2\nq2 0 d3 1\n")
+    return folder
+
+
+def test_a_jsonl_folder_is_read_by_content(tmp_path):
+    ds = load_dataset(_odd_jsonl_folder(tmp_path))
+    assert (len(ds.corpus), len(ds.queries), ds.report.counts["judged pairs"]) == (5, 3, 3)
+    assert ds.files["queries"] == ["questions.jsonl: JSONL queries (by content)"]
+    assert ds.files["qrels"] == ["judgments.txt: TREC qrels (by content)"]
+
+
+def test_a_csv_folder_with_any_names_is_read_by_content(tmp_path):
+    rows = "".join(f'd{i},T{i},"dogs bark loudly, often"\n' for i in range(5))
+    (tmp_path / "collection.txt").write_text("id,title,text\n" + rows)
+    (tmp_path / "asks.tsv").write_text("qid\tquery\nq0\tdogs?\nq1\tbark\n")
+    (tmp_path / "labels.tsv").write_text("query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td2\t1\n")
+    assert sniff(tmp_path / "collection.txt") == ("csv-corpus", "by name")
+    assert sniff(tmp_path / "asks.tsv") == ("csv-queries", "by content")
+    ds = load_dataset(tmp_path)
+    assert (len(ds.corpus), len(ds.queries), ds.report.counts["judged pairs"]) == (5, 2, 2)
+    assert ds.corpus["d1"].text.startswith("dogs bark loudly, often")
+
+
+def test_a_conventional_corpus_beside_unconventional_queries_and_qrels(tmp_path):
+    _odd_jsonl_folder(tmp_path)
+    (tmp_path / "docs_v2.jsonl").rename(tmp_path / "corpus.jsonl")
+    ds = load_dataset(tmp_path)
+    assert (len(ds.queries), ds.report.counts["judged pairs"]) == (3, 3)
+
+
+def test_a_tabular_file_of_short_texts_is_queries_and_of_long_texts_a_corpus(tmp_path):
+    short, long = tmp_path / "a.csv", tmp_path / "b.csv"
+    short.write_text("id,text\n1,what is a cascade\n2,bm25 vs dense\n")
+    long.write_text("id,text\n" + "".join(f"{i},{'word ' * 100}\n" for i in range(3)))
+    assert sniff(short) == ("csv-queries", "by content")
+    assert sniff(long) == ("csv-corpus", "by content")
+
+
+def test_two_files_that_could_be_queries_leave_the_choice_to_the_user(tmp_path):
+    _odd_jsonl_folder(tmp_path)
+    (tmp_path / "more_questions.jsonl").write_text('{"id": "q9", "text": "dogs?"}\n')
+    with pytest.raises(DataError, match="several queries files"):
+        load_dataset(tmp_path)
