@@ -467,14 +467,14 @@ def cmd_explain(args) -> int:
     exp.ensure_scores(progress=terminal_progress(sys.stderr))
     run = exp.run().run
     if args.query is None:
-        print_lost_by_stage(explain.lost_by_stage(run, exp.relevance, exp.dataset.qrels))
+        print_lost_by_stage(explain.lost_by_stage(run, exp.relevance, exp.qrels))
         return 0
     qi = explain.query_index(run, args.query)
     print(f"\nQuery {args.query}: {exp.queries.text_of(args.query)}")
     if args.doc is None:
-        print_relevant_paths(explain.relevant_paths(run, exp.dataset.qrels, qi))
+        print_relevant_paths(explain.relevant_paths(run, exp.qrels, qi))
     else:
-        path = explain.document_path(run, qi, args.doc, exp.dataset.qrels.grade(args.query, args.doc))
+        path = explain.document_path(run, qi, args.doc, exp.qrels.grade(args.query, args.doc))
         print_document(exp, run, path, args.limit)
     return 0
 
@@ -604,7 +604,7 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
     if qid not in queries:
         raise CascadeError(f"--sample-query {qid!r} is not among the evaluated queries")
     qi = exp.matrix.query_ids.index(qid)
-    relevant = exp.dataset.qrels.relevant(qid)
+    relevant = exp.qrels.relevant(qid)
     corpus = exp.dataset.corpus
     final_ids = result.run.final_doc_ids(qi)
     final_scores = result.run.final.scores[qi, : len(final_ids)]

@@ -15,9 +15,10 @@ from . import cpu_probe
 from .cascade.live import LiveResult, live_run
 from .cascade.simulate import CascadeRun, ScoreMatrix, kept_counts, simulate
 from .cascade.spec import CascadeSpec
-from .data import Dataset, QuerySet
-from .errors import CascadeError
+from .data import Dataset, Qrels, QuerySet
+from .errors import CascadeError, MissingScoresError
 from .evaluation import DEFAULT_METRICS, Relevance, RunEvaluation, evaluate_run
+from .judgments.store import JudgmentStore, MergedQrels, merge_qrels
 from .latency import CostModel, LatencyReport, percentiles_ms, predict_spec_latency
 from .progress import ProgressCallback
 from .scoring import CascadePlan, ScoringReport, ensure_scores, load_matrix
@@ -47,14 +48,21 @@ class Experiment:
                  queries: QuerySet | None = None, metrics=DEFAULT_METRICS):
         self.dataset = dataset
         self.workspace = workspace
-        self.queries = queries if queries is not None else (
-            dataset.judged_queries if len(dataset.qrels) else dataset.queries)
+        # Judgments made in the dashboard (cascade_core.judgments), kept in the data folder per
+        # corpus: they join the dataset's qrels in every number this experiment gives.
+        self.judgments = JudgmentStore.for_corpus(workspace.home, dataset.corpus.fingerprint)
+        self._fixed_queries = queries
+        self._merged: tuple | None = None      # (judgments version, MergedQrels)
+        self._queries: tuple | None = None     # (judgments version, the queries evaluated)
         if len(self.queries) == 0:
-            raise CascadeError(f"dataset {dataset.name!r} has no queries to evaluate")
+            raise CascadeError(f"dataset {dataset.name!r} has no queries to evaluate"
+                               + ("" if len(dataset.queries) else ": add queries to judge on the Judge page "
+                                  "(typed or from a file), or load a queries file with the corpus"))
         self.metrics = tuple(metrics)
         self.plan = CascadePlan(spec, dataset.corpus, workspace)
         self._matrix: ScoreMatrix | None = None
         self._relevance: Relevance | None = None
+        self._relevance_of: tuple | None = None   # (query ids, judgments version) it was computed for
         self._cost_models: list[CostModel] | None = None
         self._scoring_lock = threading.Lock()
         self._state_lock = threading.RLock()
@@ -62,6 +70,55 @@ class Experiment:
     @property
     def spec(self) -> CascadeSpec:
         return self.plan.spec
+
+    @property
+    def merged_qrels(self) -> MergedQrels:
+        """The dataset's qrels merged with the judgments made here, and their conflicts (the
+        store's setting says who wins one; the dataset by default). Re-read when the log grows."""
+        version = self.judgments.version()
+        merged = self._merged
+        if merged is None or merged[0] != version:
+            merged = self._merged = (version, merge_qrels(self.dataset.qrels, self.judgments))
+        return merged[1]
+
+    @property
+    def qrels(self) -> Qrels:
+        """The relevance every number uses: the dataset's qrels with the judgments made here."""
+        return self.merged_qrels.qrels
+
+    @property
+    def all_queries(self) -> QuerySet:
+        """The dataset's queries and those added for judging (typed or read from a file)."""
+        added = {q: t for q, t in self.judgments.added_queries().items() if q not in self.dataset.queries}
+        return QuerySet({**self.dataset.queries.queries, **added}) if added else self.dataset.queries
+
+    @property
+    def queries(self) -> QuerySet:
+        """The queries evaluated: those given, else every query with a relevant judgment (the
+        dataset's or one made here), else (nothing judged relevant yet) all of them, unevaluated.
+
+        The set grows as queries are judged: the next :meth:`snapshot` loads their scores (and a run
+        whose scores are missing asks for scoring, as for any new query)."""
+        if self._fixed_queries is not None:
+            return self._fixed_queries
+        version = self.judgments.version()
+        cached = self._queries
+        if cached is not None and cached[0] == version:   # pages ask for it once per row: keep it
+            return cached[1]
+        qrels, every = self.qrels, self.all_queries
+        chosen = every
+        if len(qrels):
+            judged = every.subset(q for q in qrels.query_ids if qrels.relevant(q))
+            if len(judged) or len(self.dataset.qrels):
+                chosen = judged
+        self._queries = (version, chosen)
+        return chosen
+
+    def _evaluated(self) -> bool:
+        """Whether there is relevance to evaluate against: the dataset's qrels (as before judgments
+        existed), or a judgment made here that calls some document relevant."""
+        qrels = self.qrels
+        return len(self.dataset.qrels) > 0 or any(qrels.relevant(q) for q in qrels.query_ids)
 
     def ensure_scores(self, spec: CascadeSpec | None = None,
                       progress: ProgressCallback | None = None) -> ScoringReport:
@@ -81,11 +138,16 @@ class Experiment:
     def snapshot(self) -> tuple[ScoreMatrix, Relevance | None]:
         """The loaded matrix and its relevance, consistent with each other."""
         with self._state_lock:
-            if self._matrix is None:
-                self._matrix = load_matrix(self.plan, self.queries)
+            queries = self.queries
+            if self._matrix is None or self._matrix.query_ids != queries.ids:   # a query judged since
+                self._matrix = load_matrix(self.plan, queries)
                 self._relevance = None
-            if self._relevance is None and len(self.dataset.qrels):
-                self._relevance = Relevance.of(self._matrix, self.dataset.qrels)
+            of = (tuple(self._matrix.query_ids), self.judgments.version())
+            if self._relevance_of != of:   # a judgment made since: the grades change
+                self._relevance = None
+            if self._relevance is None and self._evaluated():
+                self._relevance = Relevance.of(self._matrix, self.qrels)
+                self._relevance_of = of
             return self._matrix, self._relevance
 
     @property
@@ -148,7 +210,7 @@ class Experiment:
             raise CascadeError("this spec uses other scorers: make a new Experiment for it")
         matrix, relevance = self.snapshot()
         run = simulate(spec, matrix)
-        evaluation = (evaluate_run(run, self.dataset.qrels, self.metrics, relevance)
+        evaluation = (evaluate_run(run, self.qrels, self.metrics, relevance)
                       if relevance is not None else None)
         # an adaptive cut-off is priced at each query's own kept count
         latency = predict_spec_latency(spec, matrix.lengths, self.cost_models(), budget_ms, kept_counts(run))
@@ -174,6 +236,22 @@ class Experiment:
         from .store import query_key
 
         return [query_key(self.queries.text_of(q)) for q in self.queries.ids]
+
+    def query_run(self, query: str, spec: CascadeSpec | None = None,
+                  progress: ProgressCallback | None = None) -> CascadeRun:
+        """One query (any text, in the experiment's queries or not) simulated under ``spec`` from
+        the score store; what it lacks is scored first and stored (the Judge page's pools)."""
+        spec = spec or self.spec
+        plan = self.plan.with_spec(spec)   # the cut-offs decide what is scored
+        one = QuerySet({"query": query})
+        try:
+            return simulate(spec, load_matrix(plan, one))
+        except MissingScoresError:
+            with self._scoring_lock:
+                ensure_scores(plan, one, progress)
+            with self._state_lock:
+                self._cost_models = None   # new timings
+            return simulate(spec, load_matrix(plan, one))
 
     def live(self, query: str, spec: CascadeSpec | None = None) -> LiveResult:
         plan = self.plan if spec is None else self.plan.with_spec(spec)

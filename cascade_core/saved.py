@@ -142,7 +142,8 @@ def dataset_identity(experiment) -> dict:
     ids, checked apart so a refusal can say which differ): the corpus's content fingerprint and the
     split's judgments (every judged query's ids and grades)."""
     ds = experiment.dataset
-    judged = json.dumps([[q, sorted(ds.qrels.relevant(q).items())] for q in sorted(ds.qrels.query_ids)])
+    qrels = getattr(experiment, "qrels", ds.qrels)   # with the judgments made in the dashboard
+    judged = json.dumps([[q, sorted(qrels.relevant(q).items())] for q in sorted(qrels.query_ids)])
     return {"name": ds.name, "split": ds.split, "source": str(ds.source or ""),
             "corpus": ds.corpus.fingerprint, "judgments": hashlib.sha256(judged.encode()).hexdigest()[:16]}
 

@@ -29,7 +29,7 @@ with shown_errors():
     if exp.relevance is None:
         st.info("This dataset has no relevance judgments: there is no relevant document to follow.")
         st.stop()
-    run, qrels, corpus = result.run, exp.dataset.qrels, exp.dataset.corpus
+    run, qrels, corpus = result.run, exp.qrels, exp.dataset.corpus   # with the judgments made here
     lost = explain.lost_by_stage(run, exp.relevance, qrels)
 
     # 1. Across the query set: which step loses the relevant documents.

@@ -1,0 +1,399 @@
+"""Relevance judgments made here: an append-only log per corpus, merged with a dataset's own qrels.
+
+Every judgment is one JSON line appended to ``<data folder>/judgments/<corpus fingerprint>.jsonl``
+and fsync'd before :meth:`JudgmentStore.judge` returns, so a browser refresh, a killed server or a
+power cut loses nothing that was acknowledged. Nothing is ever rewritten: an undo is a line too
+(it names the judgment it cancels), and so is a query typed by hand or read from a file. Reading
+replays the log; the latest judgment of a (query, document) pair wins.
+
+The log is keyed by the corpus's content fingerprint, not by the whole dataset's: judgments name
+query ids *and* carry the query text, so editing or re-uploading a queries file (or judging a
+query typed here) keeps every judgment made on the same documents.
+
+A torn last line (the process died mid-write) is skipped when reading, and the next write starts
+on a fresh line, so one broken record never hides the others.
+
+>>> import tempfile
+>>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "judgments.jsonl")
+>>> _ = store.judge("q1", "d1", 2, who="ana", query_text="do cats purr")
+>>> _ = store.judge("q1", "d2", 0, who="ana")
+>>> _ = store.judge("q1", "d1", 1, who="ana")          # changed her mind: the latest wins
+>>> store.qrels().judgments
+{'q1': {'d1': 1, 'd2': 0}}
+>>> store.undo(who="ana").grade                         # the last judgment is cancelled...
+1
+>>> store.qrels().judgments                             # ...and the one before it counts again
+{'q1': {'d1': 2, 'd2': 0}}
+>>> merged = merge_qrels(Qrels({"q1": {"d1": 0}}), store)
+>>> merged.qrels.judgments, [(c.query, c.doc, c.dataset_grade, c.judged_grade) for c in merged.conflicts]
+({'q1': {'d1': 0, 'd2': 0}}, [('q1', 'd1', 0, 2)])
+>>> print(to_trec(merged.qrels), end="")
+q1 0 d1 0
+q1 0 d2 0
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..data import Qrels
+from ..errors import CascadeError
+
+try:   # an advisory lock between processes sharing a data folder (absent on Windows)
+    import fcntl
+except ImportError:   # pragma: no cover - Windows
+    fcntl = None
+
+GRADES = {2: "relevant", 1: "partly relevant", 0: "not relevant"}
+HUMAN = "human"
+PREFER_DATASET, PREFER_JUDGMENTS = "dataset", "judgments"
+FOLDER = "judgments"
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """One grade given to one (query, document) pair: by whom, when, and by what kind of judge."""
+
+    query: str
+    doc: str
+    grade: int
+    who: str
+    at: str
+    source: str = HUMAN
+    id: str = ""
+    query_text: str = ""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A pair the dataset's qrels and a judgment made here grade differently."""
+
+    query: str
+    doc: str
+    dataset_grade: int
+    judged_grade: int
+    who: str = ""
+    at: str = ""
+
+
+@dataclass
+class MergedQrels:
+    """The dataset's qrels with the judgments made here; ``prefer`` says who wins a conflict."""
+
+    qrels: Qrels
+    conflicts: list[Conflict] = field(default_factory=list)
+    prefer: str = PREFER_DATASET
+    added_pairs: int = 0          # judged pairs the dataset did not have
+
+
+@dataclass
+class _State:
+    """What a replay of the log gives (rebuilt from the file, extended as lines are appended)."""
+
+    active: dict[str, Judgment] = field(default_factory=dict)   # judgment id -> judgment, log order
+    queries: dict[str, str] = field(default_factory=dict)       # added query id -> text
+    prefer: str = PREFER_DATASET
+    bad_lines: int = 0
+
+
+class JudgmentStore:
+    """The judgment log of one corpus (see the module docstring). Thread- and process-safe:
+    writes are one ``write`` of a whole line under a lock, readers re-read what was appended."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._state = _State()
+        self._offset = 0            # bytes of the file replayed so far (always at a line end)
+        self._stamp: tuple | None = None
+        self.torn_tail = False      # the file ends in a partial line (a write that died)
+
+    @classmethod
+    def for_corpus(cls, home: str | Path, fingerprint: str) -> "JudgmentStore":
+        """The store of the corpus with ``fingerprint`` in the data folder ``home``: one shared
+        instance per file in this process (nothing is created until the first judgment).
+
+        >>> import tempfile
+        >>> home = tempfile.mkdtemp()
+        >>> JudgmentStore.for_corpus(home, "abc") is JudgmentStore.for_corpus(home, "abc")
+        True
+        """
+        if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", fingerprint or ""):
+            raise CascadeError(f"not a corpus fingerprint: {fingerprint!r}")
+        path = (Path(home) / FOLDER / f"{fingerprint}.jsonl").resolve()
+        with _OPEN_LOCK:
+            store = _OPEN.get(path)
+            if store is None:
+                store = _OPEN[path] = cls(path)
+            return store
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def judge(self, query: str, doc: str, grade: int, who: str, query_text: str = "",
+              source: str = HUMAN) -> Judgment:
+        """Record ``grade`` (2 relevant, 1 partly, 0 not) for ``doc`` on ``query``; durable on return."""
+        if isinstance(grade, bool) or int(grade) != grade or int(grade) not in GRADES:
+            raise CascadeError(f"grade {grade!r}: use 2 (relevant), 1 (partly relevant) or 0 (not relevant)")
+        j = Judgment(str(query), str(doc), int(grade), _who(who), now_utc(), str(source or HUMAN),
+                     uuid.uuid4().hex[:16], str(query_text or ""))
+        self._append({"op": "judge", "id": j.id, "query": j.query, "doc": j.doc, "grade": j.grade,
+                      "who": j.who, "at": j.at, "source": j.source, "query_text": j.query_text})
+        return j
+
+    def undo(self, who: str | None = None, query: str | None = None, source: str | None = HUMAN) -> Judgment | None:
+        """Cancel the latest judgment still in force (of ``who`` and ``query`` when given); the
+        judgment it had replaced counts again. Returns the cancelled judgment, None if none."""
+        with self._lock:
+            for j in reversed(list(self._replayed().active.values())):
+                if (who is None or j.who == _who(who)) and (query is None or j.query == query) \
+                        and (source is None or j.source == source):
+                    self._append({"op": "undo", "ref": j.id, "who": _who(who or j.who), "at": now_utc()})
+                    return j
+        return None
+
+    def add_queries(self, queries: dict[str, str], who: str, known: set | frozenset = frozenset()) -> list[str]:
+        """Store queries to judge (id -> text). An id already used (here or in ``known``, the
+        dataset's ids) with another text is refused; an empty text is skipped. Returns the ids added."""
+        state = self._replayed()
+        added = []
+        for qid, text in queries.items():
+            qid, text = str(qid).strip(), " ".join(str(text).split())
+            if not qid or not text:
+                continue
+            if qid in known or state.queries.get(qid, text) != text:
+                raise CascadeError(f"query id {qid!r} is taken: give the query another id")
+            if state.queries.get(qid) == text:
+                continue
+            self._append({"op": "query", "query": qid, "text": text, "who": _who(who), "at": now_utc()})
+            added.append(qid)
+        return added
+
+    def set_prefer(self, prefer: str, who: str) -> None:
+        """Who wins when the dataset's qrels and a judgment made here disagree on a pair."""
+        if prefer not in (PREFER_DATASET, PREFER_JUDGMENTS):
+            raise CascadeError(f"prefer {prefer!r}: use {PREFER_DATASET!r} or {PREFER_JUDGMENTS!r}")
+        if prefer != self.prefer:
+            self._append({"op": "prefer", "value": prefer, "who": _who(who), "at": now_utc()})
+
+    def _append(self, record: dict) -> None:
+        data = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        with self._lock:
+            new = not self.path.exists()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data   # a torn last line stays one (skipped) line of its own
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)   # closing releases the lock
+            if new:   # the file's name in its folder must survive a crash too
+                _fsync_dir(self.path.parent)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _replayed(self) -> _State:
+        """The log replayed up to its last complete line (only what was appended since last time)."""
+        with self._lock:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                self._state, self._offset, self._stamp, self.torn_tail = _State(), 0, None, False
+                return self._state
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if stamp == self._stamp:
+                return self._state
+            if self._stamp is None or st.st_ino != self._stamp[0] or st.st_size < self._offset:
+                self._state, self._offset = _State(), 0   # a new or shortened file: replay it all
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1
+            for line in chunk[:end].split(b"\n")[:-1]:
+                _apply(self._state, line)
+            self._offset += end
+            self.torn_tail = end < len(chunk)
+            self._stamp = stamp
+            return self._state
+
+    def version(self) -> tuple | None:
+        """Changes whenever the log does (cheap: one ``stat``); None while there is no log."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    @property
+    def bad_lines(self) -> int:
+        """Lines that could not be read (a torn write, a hand edit) and were skipped."""
+        return self._replayed().bad_lines + int(self.torn_tail)
+
+    @property
+    def prefer(self) -> str:
+        return self._replayed().prefer
+
+    def history(self, source: str | None = HUMAN) -> list[Judgment]:
+        """Every judgment in force, oldest first (a pair judged twice appears twice)."""
+        return [j for j in self._replayed().active.values() if source is None or j.source == source]
+
+    def latest(self, source: str | None = HUMAN) -> dict[tuple[str, str], Judgment]:
+        """The judgment that counts for each (query, document) pair: the latest in force."""
+        return {(j.query, j.doc): j for j in self.history(source)}
+
+    def qrels(self, source: str | None = HUMAN) -> Qrels:
+        """The judgments made here as :class:`Qrels` (``source=None``: every kind of judge)."""
+        table: dict[str, dict[str, int]] = {}
+        for (q, d), j in self.latest(source).items():
+            table.setdefault(q, {})[d] = j.grade
+        return Qrels(table)
+
+    def added_queries(self) -> dict[str, str]:
+        """Queries typed or read from a file here (id -> text), in the order they were added."""
+        return dict(self._replayed().queries)
+
+    def query_texts(self) -> dict[str, str]:
+        """The text of every query known here: added ones, and those named by a judgment."""
+        out = {j.query: j.query_text for j in self.history(None) if j.query_text}
+        return {**out, **self.added_queries()}
+
+    def __len__(self) -> int:
+        return len(self.latest())
+
+
+def _apply(state: _State, line: bytes) -> None:
+    try:
+        rec = json.loads(line)
+        op = rec["op"]
+        if op == "judge":
+            j = Judgment(str(rec["query"]), str(rec["doc"]), int(rec["grade"]), str(rec.get("who", "")),
+                         str(rec.get("at", "")), str(rec.get("source") or HUMAN), str(rec["id"]),
+                         str(rec.get("query_text", "")))
+            state.active.pop(j.id, None)
+            state.active[j.id] = j
+        elif op == "undo":
+            state.active.pop(str(rec["ref"]), None)
+        elif op == "query":
+            state.queries[str(rec["query"])] = str(rec["text"])
+        elif op == "prefer":
+            if rec["value"] in (PREFER_DATASET, PREFER_JUDGMENTS):
+                state.prefer = rec["value"]
+        else:
+            state.bad_lines += 1
+    except (ValueError, KeyError, TypeError):   # a torn write, a hand edit: skip the line, keep the rest
+        if line.strip():
+            state.bad_lines += 1
+
+
+def _who(who: str | None) -> str:
+    who = " ".join(str(who or "").split())
+    return who or "anonymous"
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:   # pragma: no cover - a platform that cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:   # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+_OPEN: dict[Path, JudgmentStore] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+# -- merging and export -------------------------------------------------------------------------
+
+def merge_qrels(dataset: Qrels, store: JudgmentStore | None, prefer: str | None = None,
+                source: str | None = HUMAN) -> MergedQrels:
+    """The dataset's qrels plus the judgments made here. A pair both grade differently is a
+    :class:`Conflict`; ``prefer`` (default: the store's setting, else the dataset) decides it.
+
+    >>> merge_qrels(Qrels({"q1": {"d1": 1}}), None).qrels.judgments
+    {'q1': {'d1': 1}}
+    """
+    prefer = prefer or (store.prefer if store is not None else PREFER_DATASET)
+    table = {q: dict(d) for q, d in dataset.judgments.items()}
+    if store is None:
+        return MergedQrels(Qrels(table), [], prefer)
+    conflicts, added = [], 0
+    for (q, d), j in store.latest(source).items():
+        known = dataset.judgments.get(q, {})
+        if d in known:
+            if known[d] != j.grade:
+                conflicts.append(Conflict(q, d, known[d], j.grade, j.who, j.at))
+                if prefer == PREFER_JUDGMENTS:
+                    table[q][d] = j.grade
+        else:
+            table.setdefault(q, {})[d] = j.grade
+            added += 1
+    return MergedQrels(Qrels(table), conflicts, prefer, added)
+
+
+def to_trec(qrels: Qrels) -> str:
+    """TREC qrels text (``query 0 document grade``, one pair a line, sorted), as trec_eval reads.
+
+    >>> to_trec(Qrels({"q2": {"d9": 2}, "q1": {"d3": 0}}))
+    'q1 0 d3 0\\nq2 0 d9 2\\n'
+    """
+    lines = [f"{q} 0 {d} {g}" for q in sorted(qrels.judgments) for d, g in sorted(qrels.judgments[q].items())]
+    for q, d in ((q, d) for q in qrels.judgments for d in qrels.judgments[q]):
+        if any(c.isspace() for c in q + d):
+            raise CascadeError(f"query {q!r} / document {d!r}: an id with a space cannot be written as TREC qrels")
+    return "".join(line + "\n" for line in lines)
+
+
+def parse_queries(text: str, taken: set | frozenset = frozenset(), prefix: str = "judge-") -> dict[str, str]:
+    """Queries from a file's text or a typed box: JSON lines (``{"_id"|"id", "text"|"query"}``),
+    ``id<TAB>text`` lines, or plain lines (one query each; ids ``judge-1``, ``judge-2``... skipping
+    ``taken`` ids). Blank lines and ``#`` comments are skipped.
+
+    >>> parse_queries("statins and heart attacks\\nq7\\tvitamin D and bones\\n", taken={"judge-1"})
+    {'judge-2': 'statins and heart attacks', 'q7': 'vitamin D and bones'}
+    """
+    out: dict[str, str] = {}
+    n = 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        qid = None
+        if line.startswith("{"):
+            try:
+                rec = json.loads(line)
+                qid = str(rec.get("_id", rec.get("id", rec.get("query_id", ""))) or "") or None
+                line = str(rec.get("text", rec.get("query", "")))
+            except (ValueError, AttributeError):
+                pass
+        elif "\t" in raw:
+            qid, line = (part.strip() for part in raw.split("\t", 1))
+        if qid is None:
+            while True:
+                n += 1
+                qid = f"{prefix}{n}"
+                if qid not in taken and qid not in out:
+                    break
+        if line.strip():
+            out[qid] = " ".join(line.split())
+    return out
