@@ -1,4 +1,5 @@
-"""A browser refresh keeps the dataset and the cascade: the last session, remembered in the data folder.
+"""A browser refresh keeps the dataset and the cascade: the view in the address bar
+(:mod:`.view_link`), else the last session, remembered in the data folder.
 
 Streamlit forgets a session's state on a refresh (a new websocket is a new session). So every
 time a session loads a dataset or sets a cascade, the pair is written to
@@ -45,9 +46,11 @@ def read(home: Path) -> dict | None:
 
 
 def remember() -> None:
-    """Write this session's dataset and cascade (called after either changes); not when shared."""
-    from . import access, state
+    """Put this session's dataset and cascade in the address bar (:mod:`.view_link`) and write them
+    to the last-session file (called after either changes); the file not when shared."""
+    from . import access, state, view_link
 
+    view_link.publish()
     if access.settings().share:
         return
     try:
@@ -58,14 +61,17 @@ def remember() -> None:
 
 
 def restore() -> None:
-    """In a new session with nothing loaded, take up the last session (once); say what came back.
-    A dataset or spec that no longer loads is skipped with a note, never an error page."""
-    from . import access, state
+    """In a new session with nothing loaded, open the view its link carries (:mod:`.view_link`, also
+    on a shared dashboard), or else take up the last session (once, not when shared); say what
+    came back. A dataset or spec that no longer loads is skipped with a note, never an error page."""
+    from . import access, state, view_link
 
-    if st.session_state.get(RESTORED) or access.settings().share:
+    if st.session_state.get(RESTORED):
         return
     st.session_state[RESTORED] = True
     if st.session_state.get(state.DATASET) is not None or st.session_state.get(state.SPEC) is not None:
+        return
+    if view_link.open_from_url() or access.settings().share:
         return
     last = read(state.workspace().home)
     if not last:
