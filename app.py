@@ -9,6 +9,7 @@ st.set_page_config(page_title="cascade-explorer", page_icon=":material/filter_al
 PAGES = [
     st.Page("pages/data.py", title="Data & index", icon=":material/database:", default=True),
     st.Page("pages/build.py", title="Build", icon=":material/build:"),
+    st.Page("pages/judge.py", title="Judge", icon=":material/thumbs_up_down:"),
     st.Page("pages/flow.py", title="Flow", icon=":material/account_tree:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/monitoring:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/troubleshoot:"),

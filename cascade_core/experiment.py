@@ -18,7 +18,7 @@ from .cascade.spec import CascadeSpec
 from .data import Dataset, Qrels, QuerySet
 from .errors import CascadeError, MissingScoresError
 from .evaluation import DEFAULT_METRICS, Relevance, RunEvaluation, evaluate_run
-from .judgments.store import JudgmentStore, MergedQrels, merge_qrels
+from .judgments.store import JudgmentStore, MergedQrels, merge_qrels, with_added_queries
 from .latency import CostModel, LatencyReport, percentiles_ms, predict_spec_latency
 from .progress import ProgressCallback
 from .scoring import CascadePlan, ScoringReport, ensure_scores, load_matrix
@@ -89,8 +89,7 @@ class Experiment:
     @property
     def all_queries(self) -> QuerySet:
         """The dataset's queries and those added for judging (typed or read from a file)."""
-        added = {q: t for q, t in self.judgments.added_queries().items() if q not in self.dataset.queries}
-        return QuerySet({**self.dataset.queries.queries, **added}) if added else self.dataset.queries
+        return with_added_queries(self.dataset.queries, self.judgments)
 
     @property
     def queries(self) -> QuerySet:
@@ -238,15 +237,18 @@ class Experiment:
         return [query_key(self.queries.text_of(q)) for q in self.queries.ids]
 
     def query_run(self, query: str, spec: CascadeSpec | None = None,
-                  progress: ProgressCallback | None = None) -> CascadeRun:
+                  progress: ProgressCallback | None = None, score: bool = True) -> CascadeRun:
         """One query (any text, in the experiment's queries or not) simulated under ``spec`` from
-        the score store; what it lacks is scored first and stored (the Judge page's pools)."""
+        the score store; what it lacks is scored first and stored (the Judge page's pools), unless
+        ``score`` is False (a read-only dashboard): then MissingScoresError."""
         spec = spec or self.spec
         plan = self.plan.with_spec(spec)   # the cut-offs decide what is scored
         one = QuerySet({"query": query})
         try:
             return simulate(spec, load_matrix(plan, one))
         except MissingScoresError:
+            if not score:
+                raise
             with self._scoring_lock:
                 ensure_scores(plan, one, progress)
             with self._state_lock:

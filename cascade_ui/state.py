@@ -123,6 +123,15 @@ def dataset():
                                              *_named(_files_key(src.get("files"))))
 
 
+def judgments():
+    """The judgment log of this session's dataset's corpus (:mod:`cascade_core.judgments`), shared
+    with every experiment on it; None without a dataset."""
+    from cascade_core.judgments import JudgmentStore
+
+    ds = dataset()
+    return None if ds is None else JudgmentStore.for_corpus(workspace().home, ds.corpus.fingerprint)
+
+
 def dataset_label() -> str | None:
     src = st.session_state.get(DATASET)
     return None if src is None else src["label"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from contextlib import contextmanager
 
 import streamlit as st
@@ -13,6 +14,25 @@ from cascade_core.lift import first_pass_lift, metric_label
 from . import access, state
 from .demo import pool_slider_max
 from .presets import is_stand_in, student_note
+
+
+# Every ASCII punctuation character may be backslash-escaped in Markdown: escaping them all keeps
+# document text from turning into links, emphasis, LaTeX ($), HTML or Streamlit directives.
+_MD_SPECIAL = {c: "\\" + c for c in string.punctuation}
+
+
+def md_escape(text: str) -> str:
+    """Text shown as Markdown exactly as written.
+
+    >>> print(md_escape("$5 *off*"))
+    \\$5 \\*off\\*
+    """
+    return text.translate(str.maketrans(_MD_SPECIAL)).replace("\n", "  \n")
+
+
+def highlighted(spans) -> str:
+    """Markdown for (segment, is_query_term) spans: query terms on an orange background."""
+    return "".join(f":orange-background[{md_escape(s)}]" if hit else md_escape(s) for s, hit in spans)
 
 
 def fmt_ms(ms: float) -> str:

@@ -1,33 +1,18 @@
 """Inspect: why was it dropped? Losses by stage, one query's relevant documents, one dropped document."""
 
-import string
-
 import streamlit as st
 
 from cascade_core import explain
 from cascade_ui import charts
-from cascade_ui.widgets import analysis_page, shown_errors
-
-# Every ASCII punctuation character may be backslash-escaped in Markdown: escaping them all keeps
-# document text from turning into links, emphasis, LaTeX ($), HTML or Streamlit directives.
-_MD_SPECIAL = {c: "\\" + c for c in string.punctuation}
-
-
-def md_escape(text: str) -> str:
-    return text.translate(str.maketrans(_MD_SPECIAL)).replace("\n", "  \n")
-
-
-def highlighted(spans) -> str:
-    """Markdown for (segment, is_query_term) spans: query terms on an orange background."""
-    return "".join(f":orange-background[{md_escape(s)}]" if hit else md_escape(s) for s, hit in spans)
-
+from cascade_ui.widgets import analysis_page, highlighted, md_escape, shown_errors
 
 NUM = st.column_config.NumberColumn
 
 result, exp = analysis_page("Inspect")
 with shown_errors():
     if exp.relevance is None:
-        st.info("This dataset has no relevance judgments: there is no relevant document to follow.")
+        st.info("This dataset has no relevance judgments: there is no relevant document to follow. "
+                "Judge some documents on the **Judge** page.")
         st.stop()
     run, qrels, corpus = result.run, exp.qrels, exp.dataset.corpus   # with the judgments made here
     lost = explain.lost_by_stage(run, exp.relevance, qrels)

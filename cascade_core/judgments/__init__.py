@@ -13,11 +13,11 @@
 
 from .pool import HOLES, MODES, POOL, JudgingPool, holes, judging_pool, pool_for_query, pool_from_rankings, shuffled
 from .store import (GRADES, HUMAN, PREFER_DATASET, PREFER_JUDGMENTS, Conflict, Judgment, JudgmentStore, MergedQrels,
-                    merge_qrels, parse_queries, to_trec)
+                    merge_qrels, parse_queries, to_trec, with_added_queries)
 
 __all__ = [
     "GRADES", "HOLES", "HUMAN", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
     "Conflict", "Judgment", "JudgingPool", "JudgmentStore", "MergedQrels",
     "holes", "judging_pool", "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",
-    "shuffled", "to_trec",
+    "shuffled", "to_trec", "with_added_queries",
 ]

@@ -116,9 +116,13 @@ def judging_pool(run, q: int, query_id: str, query_text: str = "", depth: int = 
 
 
 def pool_for_query(experiment, query_id: str, query_text: str, spec=None, depth: int = 10, mode: str = POOL,
-                   progress=None) -> JudgingPool:
+                   progress=None, score: bool = True) -> JudgingPool:
     """The judging pool of one query under ``spec`` (default: the experiment's), read from the
     score store; a query never scored (typed here, or outside the judged set) is scored first and
-    stored, so evaluating it later costs nothing (:meth:`Experiment.query_run`)."""
-    run = experiment.query_run(query_text, spec, progress)
-    return judging_pool(run, 0, query_id, query_text, depth, mode, experiment.qrels)
+    stored, so evaluating it later costs nothing (:meth:`Experiment.query_run`; ``score=False``:
+    MissingScoresError instead).
+
+    The holes are the final top 10's documents the *dataset's* qrels do not grade: judging them
+    here does not shrink the list being judged (it shows them as judged instead)."""
+    run = experiment.query_run(query_text, spec, progress, score=score)
+    return judging_pool(run, 0, query_id, query_text, depth, mode, experiment.dataset.qrels)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..data import Qrels
+from ..data import Qrels, QuerySet
 from ..errors import CascadeError
 
 try:   # an advisory lock between processes sharing a data folder (absent on Windows)
@@ -349,6 +349,20 @@ def merge_qrels(dataset: Qrels, store: JudgmentStore | None, prefer: str | None 
             table.setdefault(q, {})[d] = j.grade
             added += 1
     return MergedQrels(Qrels(table), conflicts, prefer, added)
+
+
+def with_added_queries(queries: QuerySet, store: JudgmentStore | None) -> QuerySet:
+    """``queries`` and the queries added to ``store`` for judging (an id the dataset has keeps
+    the dataset's text).
+
+    >>> import tempfile
+    >>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "j.jsonl")
+    >>> _ = store.add_queries({"t1": "typed"}, who="ana")
+    >>> with_added_queries(QuerySet({"q1": "given"}), store).queries
+    {'q1': 'given', 't1': 'typed'}
+    """
+    added = {q: t for q, t in (store.added_queries() if store is not None else {}).items() if q not in queries}
+    return QuerySet({**queries.queries, **added}) if added else queries
 
 
 def to_trec(qrels: Qrels) -> str:

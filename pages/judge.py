@@ -1,0 +1,243 @@
+"""Judge: label the current cascade's candidates relevant / partly / not, saved as they are made.
+
+Every judgment goes to the data folder's judgment log at once (cascade_core.judgments.store) and
+joins the dataset's qrels in every page's numbers. The logic lives in cascade_core.judgments; this
+page lays it out.
+"""
+
+import getpass
+
+import pandas as pd
+import streamlit as st
+
+from cascade_core import explain
+from cascade_core.errors import MissingScoresError
+from cascade_core.judgments import (GRADES, HOLES, MODES, POOL, PREFER_DATASET, PREFER_JUDGMENTS, merge_qrels,
+                                    parse_queries, pool_for_query, to_trec, with_added_queries)
+from cascade_core.saved import slug
+from cascade_ui import access, state
+from cascade_ui.widgets import highlighted, md_escape, shown_errors, sidebar_status
+
+WHO = "judge-who"            # the judge's name, saved with each judgment
+QUERY = "judge-query"        # the query being judged
+SKIPPED = "judge-skipped"    # {query id: [documents skipped in this session]}
+AGAIN = "judge-again"        # a document picked to judge again (else: the next unjudged one)
+NOTE = "judge-note"          # what the last button did, shown once
+SHORT = {2: "relevant", 1: "partly", 0: "not relevant"}
+PREFER_LABELS = {PREFER_DATASET: "the dataset's qrels", PREFER_JUDGMENTS: "the judgment made here"}
+
+
+def _who() -> str:
+    return st.session_state.get(WHO) or "anonymous"
+
+
+def _judge(store, qid: str, text: str, doc: str, grade: int) -> None:
+    # The document is bound when its buttons are drawn: a judgment goes to the document the judge
+    # saw, even if another judge's work moved "the next unjudged one" in between.
+    if access.read_only():
+        return
+    store.judge(qid, doc, grade, who=_who(), query_text=text)
+    st.session_state.pop(AGAIN, None)
+    st.session_state[NOTE] = f"Saved: {doc} is {GRADES[grade]}."
+
+
+def _skip(qid: str, doc: str) -> None:
+    st.session_state.setdefault(SKIPPED, {}).setdefault(qid, []).append(doc)
+    st.session_state.pop(AGAIN, None)
+
+
+def _undo(store) -> None:
+    if access.read_only():
+        return
+    j = store.undo(who=_who())
+    st.session_state.pop(AGAIN, None)
+    st.session_state[NOTE] = (f"Undone: {j.doc} as {GRADES[j.grade]} (query {j.query})." if j
+                              else f"Nothing of {_who()}'s to undo.")
+
+
+def add_queries_box(store, queries, locked: bool) -> None:
+    st.caption("One query a line (ids are made for them), `id<TAB>query` lines, or JSON lines with "
+               "`_id` and `text`. They are stored with the judgments, for this corpus.")
+    typed = st.text_area("Queries", key="judge-typed", height=100, disabled=locked,
+                         placeholder="statins reduce the risk of heart attacks\nvitamin D and bone density")
+    upload = st.file_uploader("or a file of queries", type=["txt", "tsv", "jsonl"], key="judge-file",
+                              disabled=locked)
+    if st.button("Add the queries", key="judge-add", disabled=locked):
+        text = typed + "\n" + (upload.getvalue().decode("utf-8", "replace") if upload is not None else "")
+        new = parse_queries(text, taken=set(queries.ids))
+        added = store.add_queries(new, who=_who(), known=set(state.dataset().queries.ids))
+        if added:
+            st.session_state[QUERY] = added[0]
+            st.session_state[NOTE] = f"Added {len(added)} quer{'y' if len(added) == 1 else 'ies'}: {', '.join(added[:5])}."
+            st.rerun()
+        st.warning("No new query: type some, or pick a file (queries already added are not added twice).")
+
+
+def pool_for(exp, qid: str, text: str, depth: int, mode: str, locked: bool):
+    """The pool, read from the score store; a query never scored is scored first (stored)."""
+    sp = state.spec()
+    try:
+        return pool_for_query(exp, qid, text, sp, depth, mode, score=False)
+    except MissingScoresError:
+        if locked:
+            access.refuse_if_read_only("score a query that was never scored")
+        with access.job_slot("scoring a query to judge"), st.status(
+                "Scoring this query through the cascade (once: stored)...", expanded=True) as status:
+            pool = pool_for_query(exp, qid, text, sp, depth, mode, progress=state.progress_callback(status),
+                                  score=True)
+            status.update(label="Scored and stored", state="complete", expanded=False)
+        return pool
+
+
+def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool) -> None:
+    """The query, one document, and the buttons (with their keyboard shortcuts)."""
+    skipped = st.session_state.get(SKIPPED, {}).get(qid, [])
+    again = st.session_state.get(AGAIN)
+    current = again if again in pool.doc_ids else pool.next_unjudged(qrels, skipped)
+    graded = qrels.judgments.get(qid, {})
+    with st.container(border=True):
+        st.markdown(f"**Query** `{md_escape(qid)}`: " + highlighted(explain.highlight_spans(text, text)))
+        if current is None:
+            left = [d for d in skipped if d in pool.doc_ids and d not in graded]
+            st.success("Every document of this pool is judged." if not left else
+                       f"Every document is judged or skipped ({len(left)} skipped).")
+            if left and st.button("Show the skipped ones again", key="judge-unskip"):
+                st.session_state[SKIPPED][qid] = []
+                st.rerun()
+        else:
+            doc = ds.corpus[current]
+            st.markdown(f"##### {md_escape(doc.title or current)}")
+            was = graded.get(current)
+            st.caption(f"Document `{current}`" + ("" if was is None else f"; graded {SHORT.get(was, was)} so far"))
+            st.container(height=260, border=False).markdown(highlighted(explain.highlight_spans(doc.text, text)))
+    cols = st.columns([1.2, 1.2, 1.2, 1, 1])
+    off = locked or current is None
+    for col, grade, key in zip(cols, (2, 1, 0), ("2", "1", "0")):
+        col.button(f"{GRADES[grade].capitalize()}", key=f"judge-{grade}", shortcut=key, width="stretch",
+                   type="primary" if grade == 2 else "secondary", disabled=off,
+                   on_click=_judge, args=(store, qid, text, current, grade))
+    cols[3].button("Skip", key="judge-skip", shortcut="S", width="stretch", disabled=current is None,
+                   on_click=_skip, args=(qid, current))
+    cols[4].button("Undo", key="judge-undo", shortcut="U", width="stretch", disabled=locked,
+                   on_click=_undo, args=(store,), help="Takes back your last judgment (on any query).")
+    st.caption("Keys: **2** relevant, **1** partly relevant, **0** not relevant, **S** skip, **U** undo "
+               "(click the page first if a text box has the keyboard). Query terms are highlighted "
+               "(BM25's tokenizer).")
+
+
+def pool_table(ds, pool, qid: str, qrels, store) -> None:
+    mine = store.latest()
+    rows = []
+    for d in pool.doc_ids:
+        g = qrels.judgments.get(qid, {}).get(d)
+        by = mine.get((qid, d))
+        rows.append({"document": d, "title": (ds.corpus[d].title or ds.corpus[d].text)[:90],
+                     "grade": "" if g is None else SHORT.get(g, str(g)),
+                     "by": "" if g is None else (f"{by.who}, {by.at}" if by and by.grade == g else "the dataset's qrels")})
+    with st.expander(f"The pool: {len(pool)} documents, in judging order"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        pick = st.selectbox("Judge one of them again", [""] + pool.doc_ids, key=f"judge-pick-{qid}",
+                            format_func=lambda d: d or "(the next unjudged one)")
+        if pick and st.session_state.get(AGAIN) != pick and st.button("Show it", key="judge-show"):
+            st.session_state[AGAIN] = pick
+            st.rerun()
+
+
+def judgments_section(store, ds, merged, locked: bool) -> None:
+    st.subheader("Judgments, conflicts, export")
+    judged_queries = len(store.qrels().query_ids)
+    st.caption(f"{len(store)} judgments made here on {judged_queries} queries, saved as they are made in "
+               f"`{store.path}`; the dataset's own qrels grade {ds.qrels.n_pairs} pairs. Every page (Evaluate, "
+               "Flow, Inspect, Tune, Compare) uses both, merged: the queries with a relevant document are the "
+               "ones evaluated.")
+    if store.bad_lines:
+        st.warning(f"{store.bad_lines} damaged line(s) of the judgment log were skipped (a write cut short); "
+                   "every other judgment stands.")
+    options = [PREFER_DATASET, PREFER_JUDGMENTS]
+    choice = st.radio("When the dataset's qrels and a judgment made here disagree on a pair, use",
+                      options, index=options.index(store.prefer), format_func=PREFER_LABELS.get,
+                      horizontal=True, disabled=locked, key=f"judge-prefer-{store.prefer}")
+    if choice != store.prefer and not locked:
+        store.set_prefer(choice, who=_who())
+        st.rerun()
+    if merged.conflicts:
+        st.markdown(f"**{len(merged.conflicts)} conflict(s)**: {PREFER_LABELS[merged.prefer]} win.")
+        st.dataframe(pd.DataFrame([{"query": c.query, "document": c.doc,
+                                    "dataset's grade": c.dataset_grade, "judged here": c.judged_grade,
+                                    "by": c.who, "when": c.at} for c in merged.conflicts]),
+                     hide_index=True, width="stretch")
+    else:
+        st.caption("No conflict: no pair is graded differently by the dataset's qrels and a judgment made here.")
+    c1, c2 = st.columns(2)
+    name = slug(ds.name) or "dataset"
+    c1.download_button("Download the qrels every page uses (TREC)", to_trec(merged.qrels),
+                       file_name=f"{name}-qrels.txt", mime="text/plain", key="judge-export-all",
+                       help="The dataset's qrels merged with the judgments made here: query 0 document grade.")
+    c2.download_button("Download only the judgments made here (TREC)", to_trec(store.qrels()),
+                       file_name=f"{name}-judged-here.txt", mime="text/plain", key="judge-export-mine")
+
+
+st.title("Judge")
+sidebar_status()
+locked = access.read_only()
+if not access.settings().share:   # a local dashboard: the account's name is a fair default
+    try:
+        st.session_state.setdefault(WHO, getpass.getuser())
+    except (KeyError, OSError):
+        pass
+st.sidebar.text_input("Judge's name (saved with each judgment)", key=WHO, disabled=locked)
+note = st.session_state.pop(NOTE, None)
+
+with shown_errors():
+    ds = state.dataset()
+    if ds is None:
+        state.require_dataset_and_spec()
+        st.stop()
+    store = state.judgments()
+    queries = with_added_queries(ds.queries, store)
+    if locked:
+        st.info("Read-only dashboard: judgments are shown and exported, not made.")
+    st.caption("Mark each candidate relevant, partly relevant or not; each judgment is saved at once (a refresh "
+               "or a crash loses nothing) and counts on every page right away. The documents come from every "
+               "step of the current cascade, shuffled, so you cannot tell which stage ranked what.")
+    with st.expander("Add queries to judge", expanded=not len(queries)):
+        add_queries_box(store, queries, locked)
+    if note:
+        st.toast(note)
+    if not len(queries) or not state.require_dataset_and_spec():
+        if not len(queries):
+            st.info("This dataset has no queries: add some above (typed, or from a file).")
+        judgments_section(store, ds, merge_qrels(ds.qrels, store), locked)
+        st.stop()
+
+    exp = state.experiment()
+    qrels, mine = exp.qrels, store.qrels()
+    ids = queries.ids
+    if st.session_state.get(QUERY) not in ids:
+        st.session_state[QUERY] = next((q for q in ids if q not in mine), ids[0])
+    qid = st.selectbox("Query", ids, key=QUERY, format_func=lambda q: (
+        f"{q}: {queries.text_of(q)[:90]}" + (f"  ({len(mine.judgments[q])} judged here)" if q in mine else "")))
+    text = queries.text_of(qid)
+    c1, c2 = st.columns([3, 1])
+    mode = c1.radio("Judge", list(MODES), format_func=lambda m: {POOL: "the pool: every step's top k",
+                                                                 HOLES: MODES[HOLES]}[m],
+                    horizontal=True, key="judge-mode")
+    depth = c2.number_input("k", 1, 200, 10, key="judge-depth", disabled=mode == HOLES,
+                            help="How deep into each step's list (the first pass, each stage) the pool goes.")
+    pool = pool_for(exp, qid, text, int(depth), mode, locked)
+    done = len(pool.judged(qrels))
+    st.progress(done / len(pool) if len(pool) else 1.0,
+                text=f"{pool.progress(qrels)}; {len(mine.query_ids)} queries judged")
+    if mode == HOLES:
+        st.caption(f"The cascade's final top 10 has {len(pool)} document(s) the dataset's qrels do not grade: "
+                   "counted as not relevant until judged, so a reranker that finds new relevant documents "
+                   "can score worse than one that does not.")
+    elif pool.steps:
+        st.caption(f"The union of the top {int(depth)} of {', '.join(pool.steps)}: {len(pool)} documents. "
+                   "Documents the dataset's qrels grade count as judged.")
+    if not len(pool):
+        st.info("Nothing to judge here: every document of the final top 10 is graded.")
+    else:
+        judging_card(store, ds, pool, qid, text, qrels, locked)
+        pool_table(ds, pool, qid, qrels, store)
+    judgments_section(store, ds, exp.merged_qrels, locked)

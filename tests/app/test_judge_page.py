@@ -1,0 +1,108 @@
+"""Judge page: a corpus with a plain list of queries and no qrels is judged with the page's buttons
+(the keyboard shortcuts' buttons), and Evaluate's numbers follow each judgment at once."""
+
+import shutil
+
+import pytest
+
+from cascade_ui import state as ui_state
+from tests.app.conftest import page
+
+SPEC = {"name": "bm25 only", "first_pass": {"kind": "bm25"}, "pool_size": 20, "stages": [], "final_k": 10}
+
+
+@pytest.fixture(scope="module")
+def unjudged(tiny_beir, tmp_path_factory):
+    """Session state on the tiny sample's corpus (less one document: its own fingerprint, so these
+    judgments never reach another test's numbers) and its queries, without qrels."""
+    folder = tmp_path_factory.mktemp("judge-no-qrels")
+    lines = (tiny_beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    (folder / "corpus.jsonl").write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    shutil.copy(tiny_beir / "queries.jsonl", folder / "queries.jsonl")
+    return {"dataset_source": {"path": str(folder), "split": None, "fmt": "auto", "label": "no qrels", "stamp": ""},
+            "spec": SPEC, "spec_version": 1}
+
+
+def experiment(session):
+    src = session["dataset_source"]
+    from cascade_core.cascade import CascadeSpec
+
+    return ui_state._experiment(src["path"], src["split"], src["fmt"],
+                                ui_state.experiment_key(CascadeSpec.from_dict(SPEC)), src.get("stamp", ""))
+
+
+def progress_text(at) -> str:
+    return at.get("progress")[0].proto.text
+
+
+def test_judge_a_few_documents_and_evaluate_follows(unjudged):
+    ev = page("evaluate", unjudged)
+    ev.run()
+    assert not ev.exception and not ev.error, [e.value for e in ev.error]
+    assert any("no relevance judgments" in i.value for i in ev.info)
+
+    at = page("judge", unjudged)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    first = at.selectbox(key="judge-query").value
+    assert progress_text(at) == "0 of 10 judged for this query; 0 queries judged"
+    for key in ("judge-2", "judge-0", "judge-1"):     # relevant, not relevant, partly relevant
+        at.button(key=key).click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+    assert progress_text(at) == "3 of 10 judged for this query; 1 queries judged"
+    exp = experiment(unjudged)
+    grades = exp.judgments.qrels().judgments[first]
+    assert sorted(grades.values()) == [0, 1, 2] and exp.judgments.history()[0].who
+    # Undo takes back the last one (the "partly relevant").
+    at.button(key="judge-undo").click().run()
+    assert progress_text(at) == "2 of 10 judged for this query; 1 queries judged"
+    assert sorted(exp.judgments.qrels().judgments[first].values()) == [0, 2]
+    # Skip moves on without judging.
+    shown = [m.value for m in at.caption if m.value.startswith("Document `")]
+    at.button(key="judge-skip").click().run()
+    assert [m.value for m in at.caption if m.value.startswith("Document `")] != shown
+    assert progress_text(at) == "2 of 10 judged for this query; 1 queries judged"
+
+    # Evaluate now has one labeled query, and its numbers are the library's on the merged qrels.
+    ev = page("evaluate", unjudged)
+    ev.run()
+    assert not ev.exception and not ev.error, [e.value for e in ev.error]
+    assert any("1 labeled queries" in c.value for c in ev.caption)
+    result = exp.run(exp.spec.from_dict(SPEC))
+    card = next(m for m in ev.metric if m.label.startswith("nDCG@10"))
+    assert card.value == f"{result.evaluation.final.means['ndcg@10']:.3f}"
+
+    # A typed query: added, scored when its pool is drawn, judged; Evaluate now counts two.
+    at.text_area(key="judge-typed").input("stem cells and neurons").run()
+    at.button(key="judge-add").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="judge-query").value == "judge-1"
+    at.button(key="judge-1").click().run()
+    assert progress_text(at).endswith("; 2 queries judged")
+    ev = page("evaluate", unjudged)
+    ev.run()
+    assert any("2 labeled queries" in c.value for c in ev.caption)
+    result = exp.run(exp.spec.from_dict(SPEC))
+    assert result.evaluation.query_ids == [first, "judge-1"]
+    card = next(m for m in ev.metric if m.label.startswith("nDCG@10"))
+    assert card.value == f"{result.evaluation.final.means['ndcg@10']:.3f}"
+
+    # Export: the TREC text of the merged qrels, as the loader reads it.
+    lines = to_lines(exp)
+    assert len(lines) == 3 and all(len(line.split()) == 4 for line in lines)
+
+
+def to_lines(exp):
+    from cascade_core.judgments import to_trec
+
+    return to_trec(exp.qrels).splitlines()
+
+
+def test_a_read_only_dashboard_shows_judgments_but_makes_none(unjudged, monkeypatch):
+    monkeypatch.setenv("CASCADE_READ_ONLY", "1")
+    at = page("judge", unjudged)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Read-only" in i.value for i in at.info)
+    assert at.button(key="judge-2").disabled and at.button(key="judge-undo").disabled
+    assert at.text_area(key="judge-typed").disabled
