@@ -406,7 +406,7 @@ def cmd_index(args) -> int:
     ws = _workspace(args)
     index = ws.vector_index(dataset.corpus, resolve_model(args.model))
     before = index.info()
-    if before.complete:
+    if before.complete and not index.needs_ann():
         print(f"Index {index.name} in {ws.qdrant_location} is complete ({before.n_points} vectors): nothing to do")
         return 0
     rep = index.build(progress=terminal_progress(sys.stderr))
@@ -418,7 +418,6 @@ def cmd_index(args) -> int:
 
 def cmd_indexes(args) -> int:
     from .index import INDEX_PREFIX, list_indexes
-    from .index_repair import drop_damaged
 
     if args.drop and not args.drop.startswith(INDEX_PREFIX):
         # On a shared server, a typo must not delete somebody else's collection.
@@ -427,12 +426,12 @@ def cmd_indexes(args) -> int:
     ws = _workspace(args)
     damaged = ws.damaged_indexes()   # opening Qdrant moves damaged indexes aside: listed, droppable
     if args.drop:
-        exists = ws.qdrant.collection_exists(args.drop)
-        copies = drop_damaged(ws.home / "qdrant", args.drop) if not ws.qdrant_url else 0
+        exists = ws.qdrant.exists(args.drop)
+        copies = ws.qdrant.drop_damaged(args.drop)
         if not exists and not copies:
             raise CascadeError(f"no index named {args.drop!r} (see `cascade indexes`)")
         if exists:
-            ws.qdrant.delete_collection(args.drop)
+            ws.qdrant.drop(args.drop)
         print(f"Dropped {args.drop}" + (f" (and {copies} damaged cop{'y' if copies == 1 else 'ies'} moved aside)"
                                         if copies else ""))
         return 0
@@ -441,7 +440,8 @@ def cmd_indexes(args) -> int:
         print(f"No indexes yet in {ws.qdrant_location} ({ws.home}); make one with `cascade index`.")
     for info in infos:
         print(f"{info.name}  model={info.model}  corpus={info.corpus}  vectors={info.n_points}/{info.n_docs}"
-              f"  dim={info.dim}  {'complete' if info.complete else 'INCOMPLETE'}")
+              f"  dim={info.dim}  {'complete' if info.complete else 'INCOMPLETE'}  search={info.search}"
+              + ("  (in use by another process)" if info.in_use else ""))
     for d in damaged:
         print(f"{d.name}  model={d.model}  corpus={d.corpus}  DAMAGED ({d.reason}): moved to {d.moved_to}; "
               f"`cascade index` rebuilds it, `cascade indexes --drop {d.name}` deletes the damaged copy")

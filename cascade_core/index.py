@@ -2,13 +2,20 @@
 
 An index is named from a fingerprint of the corpus content and the model, so indexing the same
 corpus with the same model twice is a no-op, and a changed corpus never reuses stale vectors.
+Where the vectors live is a :mod:`cascade_core.vector_store`: the Qdrant engine in process
+(default, one shard folder per index under the data folder) or a Qdrant server.
 
 Crash safety: point ids are derived from document ids (uuid5), each batch is upserted as soon as
-it is encoded, and the collection's ``complete`` flag is written last. Re-running after a kill
-encodes only the documents that are not stored yet; an index without the flag is never searched.
-In embedded mode the store's SQLite file is switched to WAL commits (see
-``_relax_embedded_commits``): just as safe against a kill, and indexing is no longer slowed
-by one disk sync per point.
+it is encoded (the engine writes it to its write-ahead log first), and the index's ``complete``
+flag is written last, after a flush. Re-running after a kill encodes only the documents that
+are not stored yet; an index without the flag is never searched.
+
+Exact or HNSW: an index of fewer than :data:`HNSW_THRESHOLD` vectors is searched exactly (every
+stored vector scored: recall 1 against itself, and fast at that size); a larger one gets an HNSW
+graph when it is completed and is searched through it. :meth:`VectorIndex.ann_recall` measures
+what the graph costs in recall against exact search for given queries (the part of a dense first
+pass's loss that the index, not the model, causes). ``benchmarks/bench_vector_index.py`` is where
+the threshold comes from.
 
 A corpus with no text at all is refused (the loaders keep empty documents, with a warning).
 Documents are cut to what the model reads before its tokenizer sees them (characters first, see
@@ -23,6 +30,7 @@ damaged is moved aside and rebuilt (:mod:`cascade_core.index_repair`).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +38,6 @@ from typing import Sequence
 
 import numpy as np
 
-from .damage import is_corruption
 from .data import Corpus
 from .errors import IndexingError
 from .models import ResolvedModel, load_bi_encoder
@@ -40,6 +47,16 @@ from .truncation import clip_for_model
 POINT_NAMESPACE = uuid.UUID("6f1c2a54-3b7e-4a8e-9d0c-5c1b2a3e4f60")
 INDEX_PREFIX = "cx-"
 PAYLOAD_CHARS = 1000   # of a document's title and text kept in its point (for people reading the index)
+# Below this many vectors an index is searched exactly; from it on through an HNSW graph. Measured
+# with benchmarks/bench_vector_index.py (README, "Which vector back end when"): exact search in the
+# engine costs ~0.1 ms per 1,000 384-d vectors per query, so up to 50,000 vectors it stays under
+# ~5 ms and no graph (nor its build time, nor its recall loss) is worth having.
+HNSW_THRESHOLD = 50_000
+
+
+def hnsw_threshold() -> int:
+    """:data:`HNSW_THRESHOLD`, or ``$CASCADE_HNSW_THRESHOLD`` when set."""
+    return int(os.environ.get("CASCADE_HNSW_THRESHOLD", HNSW_THRESHOLD))
 
 
 def index_name(corpus_fingerprint: str, model_key: str) -> str:
@@ -61,6 +78,8 @@ class IndexInfo:
     dim: int | None
     model: str | None
     corpus: str | None
+    search: str = "exact"    # "exact", "hnsw", or "hnsw (graph not built: exact until `cascade index`)"
+    in_use: bool = False     # held by another process: listed from its metadata
 
 
 @dataclass(frozen=True)
@@ -80,25 +99,29 @@ class BuildReport:
 
 
 class VectorIndex:
-    """The vectors of one corpus under one bi-encoder, in a Qdrant collection.
+    """The vectors of one corpus under one bi-encoder, in a vector store (engine or server).
 
-    Works the same against the embedded client (``QdrantClient(path=...)``) and a server.
+    ``store`` is a :mod:`~cascade_core.vector_store` store, or a function that opens one: opened
+    when first needed, so a process that only reads stored scores never touches the vectors.
     """
 
-    def __init__(self, client, corpus: Corpus, model: ResolvedModel):
-        # a client, or a function that opens one: opened when first needed, so a process that only
-        # reads stored scores never takes the embedded folder's lock
-        self._client = client
+    def __init__(self, store, corpus: Corpus, model: ResolvedModel, hnsw_threshold: int | None = None):
+        self._store = store
         self.corpus = corpus
         self.model = model
         self.name = index_name(corpus.fingerprint, model.key)
+        self._threshold = hnsw_threshold
         self._encoder = None
 
     @property
-    def client(self):
-        if callable(self._client) and not hasattr(self._client, "collection_exists"):
-            self._client = self._client()
-        return self._client
+    def store(self):
+        if callable(self._store) and not hasattr(self._store, "search"):
+            self._store = self._store()
+        return self._store
+
+    @property
+    def threshold(self) -> int:
+        return self._threshold if self._threshold is not None else hnsw_threshold()
 
     # -- model -------------------------------------------------------------------------------
 
@@ -121,39 +144,37 @@ class VectorIndex:
     # -- state -------------------------------------------------------------------------------
 
     def info(self) -> IndexInfo:
-        if not self.client.collection_exists(self.name):
+        if not self.store.exists(self.name):
             return IndexInfo(self.name, False, False, 0, len(self.corpus), None, self.model.name,
                              self.corpus.fingerprint)
-        return describe_collection(self.client, self.name)
+        return describe_index(self.store, self.name, self.threshold)
 
     def stored_doc_ids(self) -> set[str]:
         """Ids of documents whose vectors are stored (scrolls payloads, not vectors)."""
-        ids: set[str] = set()
-        offset = None
-        while True:
-            points, offset = self.client.scroll(self.name, limit=10_000, offset=offset,
-                                                with_payload=["doc_id"], with_vectors=False)
-            ids.update(p.payload["doc_id"] for p in points)
-            if offset is None:
-                return ids
+        return set(self.store.doc_ids(self.name))
 
     def _create(self) -> None:
-        from qdrant_client import models
-
-        self.client.create_collection(
-            self.name,
-            vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
-            metadata={"cascade": 1, "corpus": self.corpus.fingerprint, "model": self.model.name,
-                      "model_key": self.model.key, "n_docs": len(self.corpus), "dim": self.dim,
-                      "created_at": time.time(), "complete": False},
-        )
+        self.store.create(self.name, self.dim,
+                          {"cascade": 1, "corpus": self.corpus.fingerprint, "model": self.model.name,
+                           "model_key": self.model.key, "n_docs": len(self.corpus), "dim": self.dim,
+                           "created_at": time.time(), "complete": False})
 
     def _check_compatible(self) -> None:
-        info = describe_collection(self.client, self.name)
-        if info.dim is not None and info.dim != self.dim:
+        dim = self.store.dim(self.name)
+        if dim is not None and dim != self.dim:
             raise IndexingError(
-                f"index {self.name} holds {info.dim}-d vectors but model {self.model.name!r} makes "
+                f"index {self.name} holds {dim}-d vectors but model {self.model.name!r} makes "
                 f"{self.dim}-d ones; drop it (cascade indexes --drop {self.name}) or use another model")
+
+    def uses_hnsw(self, n_points: int | None = None) -> bool:
+        """Whether searches go through the HNSW graph (the index holds at least the threshold)."""
+        n = self.store.count(self.name) if n_points is None else n_points
+        return n >= self.threshold
+
+    def needs_ann(self) -> bool:
+        """A complete index past the threshold whose graph is not built yet (a build cut short)."""
+        info = self.info()
+        return info.complete and info.search.startswith("hnsw (")
 
     # -- building ----------------------------------------------------------------------------
 
@@ -161,21 +182,20 @@ class VectorIndex:
               chunk_size: int = 256, batch_size: int = 32) -> BuildReport:
         """Encode and store the vectors of ``doc_ids`` (default: the whole corpus) not stored yet.
 
-        Marks the index complete once every document of the corpus is stored.
+        Marks the index complete once every document of the corpus is stored (and, past
+        :data:`HNSW_THRESHOLD` vectors, builds its HNSW graph first).
         """
-        from qdrant_client import models
-
         start = time.perf_counter()
         if not any(d.title.strip() or d.text.strip() for d in self.corpus):
             # The loaders keep empty documents (judgments on them still count), but a corpus
             # with no text at all would only fill the index with vectors of the empty string.
             raise IndexingError(f"the corpus has no text to index: all {len(self.corpus)} documents "
                                 "have an empty title and text")
-        if self.client.collection_exists(self.name):
+        store = self.store
+        if store.exists(self.name):
             self._check_compatible()
         else:
             self._create()
-        embedded_sqlite = _relax_embedded_commits(self.client, self.name)
         stored = self.stored_doc_ids()
         wanted = self.corpus.ids if doc_ids is None else list(dict.fromkeys(doc_ids))
         missing = [d for d in wanted if d not in stored]
@@ -193,38 +213,34 @@ class VectorIndex:
             vectors = encoder.encode([texts[i] for i in chunk], batch_size=batch_size,
                                      normalize_embeddings=True, convert_to_numpy=True,
                                      show_progress_bar=False)
-            points = []
-            for i, vec in zip(chunk, vectors):
-                doc = self.corpus[missing[i]]
-                points.append(models.PointStruct(
-                    id=point_id(doc.id), vector=vec.tolist(),
-                    payload={"doc_id": doc.id, "title": doc.title[:PAYLOAD_CHARS],
-                             "text": doc.text[:PAYLOAD_CHARS], "text_chars": len(doc.text),
-                             "metadata": doc.metadata}))
-            self._upsert(points)
+            docs = [self.corpus[missing[i]] for i in chunk]
+            self._upsert([point_id(d.id) for d in docs], vectors,
+                         [{"doc_id": d.id, "title": d.title[:PAYLOAD_CHARS], "text": d.text[:PAYLOAD_CHARS],
+                           "text_chars": len(d.text), "metadata": d.metadata} for d in docs])
             tracker.advance(len(chunk))
 
-        # The collection is named after this corpus, so every stored id belongs to it.
-        complete = len(stored) + len(missing) >= len(self.corpus)
-        if complete:
-            if embedded_sqlite is not None:
-                # Make every point durable (on disk, not only in the WAL) before the flag says so.
-                embedded_sqlite.execute("PRAGMA wal_checkpoint(FULL)")
-            meta = dict(describe_collection(self.client, self.name, raw=True) or {})
-            meta.update(complete=True, completed_at=time.time())
-            self.client.update_collection(self.name, metadata=meta)
+        # The index is named after this corpus, so every stored id belongs to it.
+        n_points = len(stored) + len(missing)
+        complete = n_points >= len(self.corpus)
+        meta = dict(store.metadata(self.name) or {})
+        if complete and (missing or not meta.get("complete") or self.needs_ann()):
+            store.flush(self.name)   # every point durable before the flag says so
+            if self.uses_hnsw(n_points):
+                graph = ProgressTracker(f"building the HNSW graph ({n_points:,} vectors)", 1, progress, "graph")
+                store.build_ann(self.name)
+                graph.advance(1)
+            meta.update(complete=True, completed_at=time.time(), n_points=n_points)
+            store.set_metadata(self.name, meta)
         return BuildReport(self.name, len(missing), len(wanted) - len(missing), len(truncated_ids), limit,
                            time.perf_counter() - start, complete, truncated_ids)
 
-    def _upsert(self, points) -> None:
-        """Store points; a storage file found damaged meanwhile is one line, not the client's error."""
+    def _upsert(self, ids, vectors, payloads) -> None:
+        """Store points; a storage found damaged meanwhile is one line, not the engine's error."""
         try:
-            self.client.upsert(self.name, points=points, wait=True)
-        except Exception as exc:
-            if not is_corruption(exc):
-                raise
-            raise IndexingError(f"the storage of vector index {self.name} is damaged ({exc}): close this "
-                                "program and run the command again; the index is then moved aside and "
+            self.store.upsert(self.name, ids, vectors, payloads)
+        except IndexingError as exc:
+            raise IndexingError(f"{exc}: the storage of vector index {self.name} may be damaged: close this "
+                                "program and run the command again; a damaged index is then moved aside and "
                                 "rebuilt") from None
 
     # -- reading -----------------------------------------------------------------------------
@@ -233,66 +249,85 @@ class VectorIndex:
         """Stored vectors of ``doc_ids`` in that order; raises if any is missing."""
         if not len(doc_ids):
             return np.zeros((0, self.dim), dtype=np.float32)
-        records = self.client.retrieve(self.name, ids=[point_id(d) for d in doc_ids],
-                                       with_vectors=True, with_payload=["doc_id"])
-        by_id = {r.payload["doc_id"]: r.vector for r in records}
+        records = self.store.retrieve(self.name, [point_id(d) for d in doc_ids], payload=["doc_id"], vectors=True)
+        by_id = {payload["doc_id"]: vec for _, payload, vec in records}
         missing = [d for d in doc_ids if d not in by_id]
         if missing:
             raise IndexingError(f"index {self.name} lacks vectors for {len(missing)} documents "
                                 f"(first: {missing[0]!r}); build it first")
         return np.asarray([by_id[d] for d in doc_ids], dtype=np.float32)
 
-    def search(self, query_vector: np.ndarray, k: int) -> tuple[list[str], np.ndarray]:
-        """Top-``k`` documents by cosine similarity. Refuses an incomplete index."""
+    def search(self, query_vector: np.ndarray, k: int, exact: bool | None = None) -> tuple[list[str], np.ndarray]:
+        """Top-``k`` documents by cosine similarity. Refuses an incomplete index.
+
+        ``exact`` None: exact below :data:`HNSW_THRESHOLD` vectors, HNSW from it on."""
         info = self.info()
         if not info.complete:
             raise IndexingError(
                 f"index {self.name} ({self.model.name}) is {'incomplete' if info.exists else 'missing'}: "
                 f"run `cascade index` for this dataset and model first")
-        res = self.client.query_points(self.name, query=np.asarray(query_vector).tolist(), limit=k,
-                                       with_payload=["doc_id"])
-        return [p.payload["doc_id"] for p in res.points], np.asarray([p.score for p in res.points])
+        if exact is None:
+            exact = not self.uses_hnsw(info.n_points)
+        return self.store.search(self.name, query_vector, k, exact=exact)
+
+    def ann_recall(self, query_vectors: np.ndarray, k: int = 100) -> float:
+        """Mean recall@``k`` of HNSW search against exact search, over ``query_vectors``.
+
+        1.0 means the graph finds every document exact search finds; what is below 1.0 is
+        lost by the index, not by the model. (For an index searched exactly, that is 1.0.)"""
+        return ann_recall(self.store, self.name, query_vectors, k)
 
 
-def describe_collection(client, name: str, raw: bool = False):
-    """What a collection of ours says about itself (its metadata)."""
-    col = client.get_collection(name)
-    meta = getattr(col.config, "metadata", None) or {}
-    if raw:
-        return meta
-    vectors = col.config.params.vectors
-    dim = getattr(vectors, "size", None)
-    n_points, n_docs = int(client.count(name).count), int(meta.get("n_docs", 0))
-    # "complete" with vectors missing: its storage file vanished (the client makes an empty one)
-    complete = bool(meta.get("complete")) and n_points >= n_docs
-    return IndexInfo(name, True, complete, n_points, n_docs, dim, meta.get("model"), meta.get("corpus"))
+def ann_recall(store, name: str, query_vectors: np.ndarray, k: int = 100, hnsw_ef: int | None = None) -> float:
+    """Mean overlap of the HNSW top-``k`` with the exact top-``k`` in ``store``'s index ``name``."""
+    query_vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
+    recalls = []
+    for q in query_vectors:
+        exact, _ = store.search(name, q, k, exact=True)
+        approx, _ = store.search(name, q, k, exact=False, hnsw_ef=hnsw_ef)
+        if exact:
+            recalls.append(len(set(exact) & set(approx)) / len(exact))
+    return float(np.mean(recalls)) if recalls else 1.0
 
 
-def list_indexes(client) -> list[IndexInfo]:
-    """Every collection made by this tool, complete or not."""
-    names = [c.name for c in client.get_collections().collections if c.name.startswith(INDEX_PREFIX)]
-    return [describe_collection(client, n) for n in sorted(names)]
+def describe_index(store, name: str, threshold: int | None = None, wait: bool = True) -> IndexInfo:
+    """What an index of ours says about itself (its metadata, its vectors)."""
+    from .index_repair import FolderInUse
 
-
-def _relax_embedded_commits(client, name: str):
-    """Make the embedded store's per-point commits cheap; return its SQLite connection (or None).
-
-    qdrant-client's local mode commits every point in its own SQLite transaction, and the
-    default rollback journal syncs the disk on each: over 1 ms a point on a quiet disk here and
-    up to ~18 ms when other work shares it, which made indexing SciFact up to ~35% slower than
-    encoding it. WAL with ``synchronous=NORMAL`` skips the sync per commit but keeps every
-    commit atomic and durable across a killed process (the crash-safety this module promises);
-    only a power cut can lose the last commits, and those documents are simply re-encoded on
-    the next run (``build`` checkpoints the WAL before it marks an index complete).
-
-    This reaches into the local client's internals, so anything unexpected (a server client, a
-    newer qdrant-client) leaves the defaults alone: slower, never wrong.
-    """
+    meta = store.metadata(name) or {}
+    threshold = hnsw_threshold() if threshold is None else threshold
+    dim = store.dim(name)
+    n_docs = int(meta.get("n_docs", 0) or 0)
     try:
-        conn = client._client.collections[name].storage.storage
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
-    except Exception:  # noqa: BLE001 - not the embedded client, or its internals changed
-        return None
+        n_points = store.count(name, wait=wait)
+    except FolderInUse:   # another process holds it: say what its metadata says
+        n_points = int(meta.get("n_points", 0) or 0)
+        return IndexInfo(name, True, bool(meta.get("complete")), n_points, n_docs, dim, meta.get("model"),
+                         meta.get("corpus"), "exact" if n_points < threshold else "hnsw", in_use=True)
+    # "complete" with vectors missing: some of its storage vanished
+    complete = bool(meta.get("complete")) and n_points >= n_docs
+    search = "exact"
+    if n_points >= threshold:
+        search = "hnsw" if store.kind == "server" or store.indexed_count(name) >= n_points else \
+            "hnsw (graph not built: exact until `cascade index`)"
+    return IndexInfo(name, True, complete, n_points, n_docs, dim, meta.get("model"), meta.get("corpus"), search)
 
+
+def describe_collection(store, name: str, raw: bool = False):
+    """Kept for callers of the first version: :func:`describe_index`, or the raw metadata."""
+    return (store.metadata(name) or {}) if raw else describe_index(store, name)
+
+
+def list_indexes(store) -> list[IndexInfo]:
+    """Every index made by this tool, complete or not."""
+    from .errors import IndexingError as _Err
+
+    out = []
+    for name in store.names():
+        if not name.startswith(INDEX_PREFIX):
+            continue
+        try:
+            out.append(describe_index(store, name, wait=False))
+        except _Err:   # moved aside as damaged while opening: listed by ``damaged()``
+            continue
+    return out

@@ -1,14 +1,16 @@
-"""Damaged vector indexes in embedded Qdrant: found on open, moved aside, listed, dropped, rebuilt.
+"""Damaged vector indexes in the embedded engine: found on open, moved aside, listed, dropped, rebuilt.
 
-The embedded client reads every collection of its folder when it opens; one damaged storage file
-(``collection/NAME/storage.sqlite``) would make every command that touches Qdrant fail inside
-the client. :func:`open_embedded` opens the folder; if that fails it checks each collection
-(SQLite integrity, every stored point readable), moves a damaged one to
-``damaged/NAME.damaged-DATE-TIME/`` (with its settings; nothing is deleted), takes it out of the
-folder's ``meta.json``, and opens again. The index is then simply missing: ``cascade index`` or
-a dense step builds it anew; ``cascade indexes`` lists the moved copy as damaged, and
-``cascade indexes --drop NAME`` deletes it. An unreadable ``meta.json`` (the folder's table of
-contents) moves the whole folder aside: every index in it is rebuilt when needed.
+Each index is one Qdrant Edge shard folder (``qdrant-edge/NAME/``). A shard is opened when its
+vectors are first needed (or when ``cascade indexes`` lists it); if the engine refuses to load
+it, or its first stored points do not read back (a payload that does not decode, a vector that
+is not of unit length: cosine vectors are stored normalised), the folder is moved to
+``damaged/NAME.damaged-DATE-TIME/`` with a ``damage.json`` saying why (nothing is deleted) and
+the notice goes to the user. The index is then simply missing: ``cascade index`` or a dense step
+builds it anew; ``cascade indexes`` lists the moved copy as damaged, and
+``cascade indexes --drop NAME`` deletes it.
+
+What the engine itself does not check (no checksums on vector files), a damaged byte in the
+middle of a vector file, is not detected here either: those vectors would score wrongly.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -20,24 +22,23 @@ from __future__ import annotations
 
 import json
 import os
-import pickletools
 import shutil
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from .damage import count_rows, move_aside, sqlite_damage
+import numpy as np
+
 from .errors import IndexingError
 
 DAMAGED_DIR = "damaged"
 MARK = ".damaged-"
+SAMPLE = 64   # points read back when a shard opens
 
 
 @dataclass(frozen=True)
 class DamagedIndex:
-    """A collection moved aside as damaged: its name, where it went, why, and what it held."""
+    """An index moved aside as damaged: its name, where it went, why, and what it held."""
 
     name: str
     moved_to: Path
@@ -53,110 +54,57 @@ class DamagedIndex:
                 f"lost: {held} (recomputable: `cascade index` or a dense step encodes the corpus again)")
 
 
-def open_embedded(path: Path, notify: Callable[[str], None] | None = None):
-    """The embedded Qdrant client on ``path``; damaged collections are moved aside first.
+def shard_damage(shard) -> str | None:
+    """Why an open shard cannot be trusted (its first points do not read back), or None."""
+    from qdrant_edge import CountRequest, ScrollRequest
 
-    Every failure is an :class:`IndexingError` of one line, never an exception of the client.
-    """
     try:
-        return _client(path)
-    except RuntimeError as exc:
-        if "already accessed" in str(exc):
-            raise _in_use(path) from exc
-        first = exc
-    except Exception as exc:  # noqa: BLE001 - the client fails in many ways on a damaged folder
-        first = exc
-    found = quarantine(path)
-    if not found:
-        raise IndexingError(f"cannot open the embedded Qdrant folder {path}: {type(first).__name__}: "
-                            f"{_first_line(first)}") from first
-    for damaged in found:
-        if notify is not None:
-            notify(damaged.notice)
-    try:
-        return _client(path)
-    except RuntimeError as exc:
-        if "already accessed" in str(exc):
-            raise _in_use(path) from exc
-        raise IndexingError(f"cannot open the embedded Qdrant folder {path}: {_first_line(exc)}") from exc
-    except Exception as exc:  # noqa: BLE001
-        raise IndexingError(f"cannot open the embedded Qdrant folder {path} even after moving damaged "
-                            f"indexes aside: {type(exc).__name__}: {_first_line(exc)}") from exc
-
-
-def quarantine(path: Path) -> list[DamagedIndex]:
-    """Move every damaged collection of the embedded folder ``path`` aside; return what moved."""
-    meta_path = path / "meta.json"
-    if not path.is_dir():   # a file where the folder should be: said as it is, nothing moved
-        return []
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        collections = meta["collections"]
-        if not isinstance(collections, dict):
-            raise TypeError("collections is not a mapping")
-    except OSError:         # missing, or not readable (permissions): not damage
-        return []
-    except (ValueError, KeyError, TypeError) as exc:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = move_aside(path, when=stamp)
-        path.mkdir(parents=True, exist_ok=True)
-        return [DamagedIndex("(every index in the folder)", moved,
-                             f"its table of contents meta.json is unreadable: {type(exc).__name__}")]
-    found = []
-    for name, config in list(collections.items()):
-        folder = path / "collection" / name
-        if not _plain_name(name):
-            continue
-        reason = collection_damage(folder, config)
-        if reason is None:
-            continue
-        found.append(_move_collection(path, name, folder, config, reason))
-        del collections[name]
-    if found:
-        tmp = meta_path.with_name("meta.json.tmp")
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(tmp, meta_path)
-    return found
-
-
-def collection_damage(folder: Path, config) -> str | None:
-    """Why one collection cannot be loaded (its settings, its SQLite file, a stored point), or None."""
-    try:
-        from qdrant_client.http import models as rest
-
-        rest.CreateCollection(**config)
-    except Exception as exc:  # noqa: BLE001 - pydantic and type errors alike
-        return f"its settings in meta.json are unreadable: {type(exc).__name__}"
-    storage = folder / "storage.sqlite"
-    if not storage.exists():
-        return None
-    reason = sqlite_damage(storage, full=True)
-    if reason is not None:
-        return f"{storage.name}: {reason}"
-    try:
-        conn = sqlite3.connect(f"file:{storage}?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "points" in tables:
-                for (blob,) in conn.execute("SELECT point FROM points"):
-                    # Walk the pickle's opcodes without running it: overwritten or cut bytes break
-                    # the stream, and nothing in a file found on disk gets executed by this check.
-                    for _ in pickletools.genops(blob):
-                        pass
-        finally:
-            conn.close()
-    except Exception as exc:  # noqa: BLE001 - a broken pickle raises almost anything
-        return f"{storage.name}: a stored point is unreadable ({type(exc).__name__})"
+        shard.count(CountRequest(exact=True))
+        records, _ = shard.scroll(ScrollRequest(limit=SAMPLE, with_payload=True, with_vector=True))
+    except Exception as exc:  # noqa: BLE001 - the engine raises plain Exceptions
+        return f"its stored points do not read back: {_first_line(exc)}"
+    for r in records:
+        vector = r.vector.get("") if isinstance(r.vector, dict) else r.vector
+        norm = float(np.linalg.norm(np.asarray(vector, dtype=np.float64))) if vector is not None else 0.0
+        if not np.isfinite(norm) or abs(norm - 1.0) > 1e-3:
+            return "a stored vector is not of unit length (its vector file is overwritten)"
+        if not isinstance(r.payload, dict):
+            return "a stored point has no readable payload"
     return None
 
 
-def damaged_indexes(path: Path) -> list[DamagedIndex]:
-    """The collections moved aside under the embedded folder ``path``, oldest first."""
-    root = path / DAMAGED_DIR
-    if not root.is_dir():
+def quarantine_shard(root: Path, name: str, reason: str) -> DamagedIndex:
+    """Move the shard folder ``root/name`` to ``root/damaged/`` with a note of why; return what moved."""
+    folder = root / name
+    meta = {}
+    try:
+        meta = json.loads((folder / "cascade.json").read_text(encoding="utf-8"))
+        meta = meta if isinstance(meta, dict) else {}
+    except (OSError, ValueError):
+        pass
+    points = meta.get("n_points") if meta.get("complete") else None
+    target_root = root / DAMAGED_DIR
+    target_root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = target_root / f"{name}{MARK}{stamp}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = target_root / f"{name}{MARK}{stamp}-{n}"
+    os.replace(folder, target)
+    (target / "damage.json").write_text(json.dumps({"name": name, "reason": reason, "points": points,
+                                                    "metadata": meta, "moved_at": time.time()}),
+                                        encoding="utf-8")
+    return DamagedIndex(name, target, reason, meta.get("model"), meta.get("corpus"), points)
+
+
+def damaged_indexes(root: Path) -> list[DamagedIndex]:
+    """The indexes moved aside under the embedded folder ``root``, oldest first."""
+    folder_root = root / DAMAGED_DIR
+    if not folder_root.is_dir():
         return []
     out = []
-    for folder in sorted(root.iterdir(), key=lambda p: p.name.partition(MARK)[2]):
+    for folder in sorted(folder_root.iterdir(), key=lambda p: p.name.partition(MARK)[2]):
         if MARK not in folder.name or not folder.is_dir():
             continue
         info = {}
@@ -164,59 +112,31 @@ def damaged_indexes(path: Path) -> list[DamagedIndex]:
             info = json.loads((folder / "damage.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pass
-        meta = ((info.get("config") or {}).get("metadata") or {}) if isinstance(info, dict) else {}
+        info = info if isinstance(info, dict) else {}
+        meta = info.get("metadata") or {}
+        meta = meta if isinstance(meta, dict) else {}
         out.append(DamagedIndex(folder.name.partition(MARK)[0], folder, str(info.get("reason", "unknown")),
                                 meta.get("model"), meta.get("corpus"), info.get("points")))
     return out
 
 
-def drop_damaged(path: Path, name: str) -> int:
+def drop_damaged(root: Path, name: str) -> int:
     """Delete every moved-aside copy of the index ``name`` (the user asked to); how many were there."""
     dropped = 0
-    for damaged in damaged_indexes(path):
+    for damaged in damaged_indexes(root):
         if damaged.name == name:
             shutil.rmtree(damaged.moved_to, ignore_errors=True)
             dropped += 1
     return dropped
 
 
-def _move_collection(path: Path, name: str, folder: Path, config, reason: str) -> DamagedIndex:
-    points = count_rows(folder / "storage.sqlite", "points")
-    target_root = path / DAMAGED_DIR
-    target_root.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    if folder.exists():
-        moved = move_aside(folder, when=stamp)
-        target = target_root / moved.name
-        os.replace(moved, target)
-    else:
-        target = target_root / f"{name}{MARK}{stamp}"
-        target.mkdir(parents=True, exist_ok=True)
-    (target / "damage.json").write_text(json.dumps({"name": name, "reason": reason, "points": points,
-                                                    "config": config, "moved_at": time.time()}),
-                                        encoding="utf-8")
-    meta = (config.get("metadata") or {}) if isinstance(config, dict) else {}
-    return DamagedIndex(name, target, reason, meta.get("model"), meta.get("corpus"), points)
-
-
-def _plain_name(name: str) -> bool:
-    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
-
-
-def _client(path: Path):
-    from qdrant_client import QdrantClient
-
-    path.mkdir(parents=True, exist_ok=True)
-    return QdrantClient(path=str(path))
-
-
 class FolderInUse(IndexingError):
-    """The embedded Qdrant folder is held by another process (its lock): waiting may help."""
+    """An embedded Qdrant folder is held by another process (its lock): waiting may help."""
 
 
-def _in_use(path: Path) -> IndexingError:
-    return FolderInUse(f"the embedded Qdrant folder {path} is in use by another process (embedded mode "
-                       "allows one at a time): stop it, or run a Qdrant server and set QDRANT_URL")
+def in_use(path: Path) -> FolderInUse:
+    return FolderInUse(f"the embedded Qdrant folder {path} is in use by another process (the engine allows "
+                       "one process per index at a time): stop it, or run a Qdrant server and set QDRANT_URL")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,8 +1,9 @@
 """The workspace: the data folder's score store, the Qdrant client, and shared loaded objects.
 
-One per process (the dashboard shares it between sessions). Qdrant is embedded (a folder under
-the data folder) unless a server URL is given, by argument or ``QDRANT_URL`` (with
-``QDRANT_API_KEY``); nothing else changes between the two.
+One per process (the dashboard shares it between sessions). Qdrant is embedded (the engine in
+process, through ``qdrant-edge-py``: one folder per index under ``qdrant-edge/`` in the data
+folder) unless a server URL is given, by argument or ``QDRANT_URL`` (with ``QDRANT_API_KEY``);
+nothing else changes between the two (:mod:`cascade_core.vector_store`).
 
 >>> import tempfile
 >>> ws = Workspace(tempfile.mkdtemp())
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 import threading
 from pathlib import Path
 from typing import Callable
@@ -56,39 +56,25 @@ class Workspace:
 
     @property
     def qdrant(self):
-        """The Qdrant client, opened on first use (embedded: one process per folder at a time).
+        """The vector store: the Qdrant engine in process (default) or a Qdrant server's client.
 
-        Only what needs vectors opens it (a run whose scores are all stored never does). When
-        another process holds the embedded folder, this one says so once and waits for it, up to
-        ``$CASCADE_QDRANT_WAIT_S`` seconds (default 120), then fails with one line."""
+        Made on first use; the engine's shards open later still, one by one, when their vectors
+        are needed (a run whose scores are all stored never opens one). When another process
+        holds a shard, this one says so once and waits for it, up to ``$CASCADE_QDRANT_WAIT_S``
+        seconds (default 120), then fails with one line."""
         with self._lock:
             if self._qdrant is None:
-                self._qdrant = self._open_waiting()
+                self._qdrant = open_qdrant(self.home, self.qdrant_url, self.qdrant_api_key, notify=self.notice)
             return self._qdrant
 
-    def _open_waiting(self):
-        from .index_repair import FolderInUse
-
-        wait_s = float(os.environ.get("CASCADE_QDRANT_WAIT_S", QDRANT_WAIT_S))
-        deadline, said = time.monotonic() + wait_s, False
-        while True:
-            try:
-                return open_qdrant(self.home / "qdrant", self.qdrant_url, self.qdrant_api_key, notify=self.notice)
-            except FolderInUse as exc:
-                if time.monotonic() >= deadline:
-                    raise FolderInUse(f"{exc} (waited {wait_s:.0f} s; $CASCADE_QDRANT_WAIT_S sets how long)") from None
-                if not said:
-                    self.notice(f"waiting for the embedded Qdrant folder {self.home / 'qdrant'}: another process "
-                                f"holds it (up to {wait_s:.0f} s)")
-                    said = True
-                time.sleep(0.5)
+    @property
+    def embedded_folder(self) -> Path:
+        """Where the embedded engine keeps its shards (one folder per index)."""
+        return self.home / EMBEDDED_DIR
 
     def damaged_indexes(self) -> list:
-        """Vector indexes found damaged and moved aside (embedded Qdrant only; opens it first)."""
-        from .index_repair import damaged_indexes
-
-        self.qdrant  # noqa: B018 - opening is what finds and moves them
-        return [] if self.qdrant_url else damaged_indexes(self.home / "qdrant")
+        """Vector indexes found damaged and moved aside (embedded engine only; opens every index first)."""
+        return self.qdrant.damaged()
 
     def vector_index(self, corpus: Corpus, model: ResolvedModel):
         from .index import VectorIndex
@@ -145,20 +131,23 @@ def open_store(path: Path, notify: Callable[[str], None] | None = None) -> Score
                            "and that the folder is writable)") from None
 
 
-QDRANT_WAIT_S = 120.0   # how long a process waits for another to release the embedded folder
+QDRANT_WAIT_S = 120.0   # how long a process waits for another to release an embedded index
+EMBEDDED_DIR = "qdrant-edge"   # the engine's shards, one folder per index
+LEGACY_DIR = "qdrant"          # the old embedded store (qdrant-client local mode): converted on first use
 PROBE_TIMEOUT_S = 5      # a server that does not answer the first call in this long is "unreachable"
 REQUEST_TIMEOUT_S = 60   # real work (wait=True upserts on a busy cluster) may take longer
 
 
-def open_qdrant(path: Path, url: str | None = None, api_key: str | None = None,
+def open_qdrant(home: Path, url: str | None = None, api_key: str | None = None,
                 notify: Callable[[str], None] | None = None):
-    """An embedded client on ``path``, or a client of the server at ``url`` (checked reachable).
-
-    The server path is the same code as the embedded one: every caller gets a ``QdrantClient``.
-    """
-    from qdrant_client import QdrantClient
+    """The vector store: the engine in process under the data folder ``home``, or the server at
+    ``url`` (checked reachable first) through qdrant-client. Both answer the same calls
+    (:mod:`cascade_core.vector_store`)."""
+    from .vector_store import EdgeStore, ServerStore
 
     if url:
+        from qdrant_client import QdrantClient
+
         # Probe first with a short timeout and no background version check: an unreachable
         # server then fails within seconds (qdrant-client does not retry) with one clear line,
         # instead of a warning from the version-check thread racing the error message.
@@ -172,8 +161,8 @@ def open_qdrant(path: Path, url: str | None = None, api_key: str | None = None,
         finally:
             probe.close()
         # Reachable: this client keeps qdrant-client's client/server version check.
-        return QdrantClient(url=url, api_key=api_key, timeout=REQUEST_TIMEOUT_S)
-    # Embedded: damaged indexes are moved aside (and ``notify`` told) rather than failing the open.
-    from .index_repair import open_embedded
-
-    return open_embedded(path, notify)
+        return ServerStore(QdrantClient(url=url, api_key=api_key, timeout=REQUEST_TIMEOUT_S), location=url)
+    # Embedded: the engine; indexes of the old local-mode folder are converted on first use.
+    store = EdgeStore(home / EMBEDDED_DIR, notify=notify, legacy=home / LEGACY_DIR)
+    store.root.mkdir(parents=True, exist_ok=True)   # a file in its place: said here, naming it
+    return store

@@ -143,10 +143,10 @@ def test_os_error_nobody_checked_names_the_file(tmp_path):
     """The last-resort handler: the embedded Qdrant folder is a file (a damaged data folder)."""
     home = tmp_path / "home"
     home.mkdir()
-    (home / "qdrant").write_text("not a folder")
+    (home / "qdrant-edge").write_text("not a folder")
     res = cascade("indexes", home=home)
     assert res.returncode == 2
-    assert str(home / "qdrant") in one_error(res.stderr)
+    assert str(home / "qdrant-edge") in one_error(res.stderr)
 
 
 def test_undecodable_file_is_named_from_the_traceback(tmp_path):
@@ -210,13 +210,11 @@ def test_every_subcommand_takes_the_storage_flags_after_it(command):
 # -- indexes --drop only drops this tool's indexes ------------------------------------------------
 
 def test_drop_refuses_a_collection_that_is_not_ours(tmp_path):
-    from qdrant_client.models import Distance, VectorParams
-
     from cascade_core.workspace import Workspace
 
     home = tmp_path / "home"
     ws = Workspace(home)
-    ws.qdrant.create_collection("notes", vectors_config=VectorParams(size=4, distance=Distance.COSINE))
+    ws.qdrant.create("notes", dim=4, metadata={})
     ws.close()
     res = cascade("indexes", "--drop", "notes", home=home)
     assert res.returncode == 2
@@ -224,7 +222,7 @@ def test_drop_refuses_a_collection_that_is_not_ours(tmp_path):
     assert "refusing to drop 'notes'" in line and "'cx-'" in line
     ws = Workspace(home)
     try:
-        assert ws.qdrant.collection_exists("notes")   # still there
+        assert ws.qdrant.exists("notes")   # still there
     finally:
         ws.close()
     # One of ours that does not exist: its own message.

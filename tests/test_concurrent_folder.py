@@ -1,6 +1,6 @@
-"""Two processes on one data folder: a run whose scores are all stored never takes the embedded
-Qdrant folder's lock; one that needs vectors says it waits for the other, then goes on, or fails
-with one line after ``$CASCADE_QDRANT_WAIT_S``."""
+"""Two processes on one data folder: a run whose scores are all stored never takes an embedded
+index's lock (the engine locks each index's shard folder per process); one that needs vectors says
+it waits for the other, then goes on, or fails with one line after ``$CASCADE_QDRANT_WAIT_S``."""
 
 import json
 import os
@@ -9,8 +9,10 @@ import sys
 
 HOLD = """
 import sys, time
+from cascade_core.index import list_indexes
 from cascade_core.workspace import Workspace
-ws = Workspace(sys.argv[1]); ws.qdrant
+ws = Workspace(sys.argv[1])
+assert list_indexes(ws.qdrant)   # opens (and holds) every index, as the dashboard's Data page does
 print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
 ws.close()

@@ -1,4 +1,4 @@
-"""Vector indexes in the real embedded Qdrant: build, resume after a kill, exact search."""
+"""Vector indexes in the Qdrant engine (embedded, in process): build, resume after a kill, exact search."""
 
 import os
 import signal
@@ -26,6 +26,7 @@ def test_build_is_a_no_op_the_second_time(tiny_dataset, workspace):
     info = index.info()
     assert info.complete and info.n_points == len(tiny_dataset.corpus) and info.dim == 384
     assert [i.name for i in list_indexes(workspace.qdrant)] == [index.name]
+    assert (workspace.embedded_folder / index.name / "edge_config.json").exists()   # the engine's shard
 
 
 def test_partial_build_is_never_searched(tiny_dataset, workspace):
@@ -63,14 +64,11 @@ def test_changed_corpus_gets_a_new_index(tiny_dataset, workspace):
 
 
 def test_dimension_mismatch_is_refused(tiny_dataset, workspace):
-    from qdrant_client import models
-
     index = workspace.vector_index(tiny_dataset.corpus, MINILM)
-    workspace.qdrant.create_collection(index.name, vectors_config=models.VectorParams(
-        size=8, distance=models.Distance.COSINE), metadata={"complete": False})
+    workspace.qdrant.create(index.name, dim=8, metadata={"complete": False})
     with pytest.raises(IndexingError, match="8-d vectors"):
         index.build()
-    assert workspace.qdrant.collection_exists(index.name)  # nothing harmed
+    assert workspace.qdrant.exists(index.name)  # nothing harmed
 
 
 CHILD = textwrap.dedent("""
@@ -126,17 +124,4 @@ def test_corpus_without_text_is_refused(workspace):
     index = workspace.vector_index(empty, MINILM)
     with pytest.raises(IndexingError, match="no text to index"):
         index.build()
-    assert not workspace.qdrant.collection_exists(index.name)  # refused before anything is made
-
-
-def test_embedded_commits_are_relaxed_but_checkpointed(tiny_dataset, workspace):
-    """Guards the speed-up in ``_relax_embedded_commits``: a qdrant-client upgrade that moves
-    its internals would silently make indexing slower again; this test says so instead."""
-    from cascade_core.index import _relax_embedded_commits
-
-    index = workspace.vector_index(tiny_dataset.corpus, MINILM)
-    index.build(tiny_dataset.corpus.ids[:5])
-    conn = _relax_embedded_commits(workspace.qdrant, index.name)
-    assert conn is not None
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert not workspace.qdrant.exists(index.name)  # refused before anything is made

@@ -1,5 +1,5 @@
-"""A damaged vector index (embedded Qdrant): moved aside when the folder opens, listed as damaged,
-dropped on request, rebuilt by indexing or a dense step; never a traceback from the client."""
+"""A damaged vector index (the embedded engine's shard folder): moved aside when it opens, listed as
+damaged, dropped on request, rebuilt by indexing or a dense step; never a traceback from the engine."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from cascade_core.index_repair import damaged_indexes, quarantine
+from cascade_core.index_repair import damaged_indexes
 from cascade_core.models import resolve_model
 from cascade_core.workspace import Workspace
 from tests.test_cli import cascade
@@ -29,19 +29,21 @@ def indexed_home(tiny_dataset, tmp_path_factory):
 
 
 def damaged_copy(indexed_home, tmp_path, where: str):
+    """A copy of the data folder with one file of the index's shard overwritten: a segment's
+    settings (``start``), the start of its vector file (``middle``: it loads, but a vector read
+    back is not of unit length), or the whole id tracker (``whole``)."""
     source, name = indexed_home
     home = tmp_path / "home"
     shutil.copytree(source, home)
-    storage = home / "qdrant" / "collection" / name / "storage.sqlite"
-    size = storage.stat().st_size
-    with open(storage, "r+b") as f:
-        if where == "start":
-            f.write(os.urandom(100))
-        elif where == "middle":
-            f.seek(size // 2)
-            f.write(os.urandom(8192))
-        else:   # the whole file
-            f.write(os.urandom(size))
+    shard = home / "qdrant-edge" / name
+    pattern = {"start": "segments/*/segment.json", "middle": "segments/*/vector_storage/vectors/chunk_0.mmap",
+               "whole": "segments/*/mutable_id_tracker.mappings"}[where]
+    files = sorted(shard.glob(pattern))
+    assert files, f"no {pattern} in {sorted(p.relative_to(shard) for p in shard.rglob('*'))}"
+    for path in files:
+        size = path.stat().st_size
+        with open(path, "r+b") as f:
+            f.write(os.urandom(size if where == "whole" else min(size, 4096)))
     return home, name
 
 
@@ -68,7 +70,7 @@ def test_indexes_lists_it_as_damaged_and_drop_removes_it(indexed_home, tmp_path)
     no_traceback(dropped)
     assert "Dropped" in dropped.stdout
     assert "No indexes yet" in cascade("indexes", home=home).stdout
-    assert damaged_indexes(home / "qdrant") == []
+    assert damaged_indexes(home / "qdrant-edge") == []
 
 
 def test_drop_works_straight_after_the_damage(indexed_home, tmp_path):
@@ -99,35 +101,41 @@ def test_index_rebuilds_it(indexed_home, tiny_beir, tiny_dataset, tmp_path):
     assert f"encoded {len(tiny_dataset.corpus)} documents" in res.stdout and "complete: True" in res.stdout
 
 
-def test_an_unreadable_table_of_contents_moves_the_whole_folder(indexed_home, tmp_path):
+def test_unreadable_engine_settings_move_that_index_aside(indexed_home, tmp_path):
     source, name = indexed_home
     home = tmp_path / "home"
     shutil.copytree(source, home)
-    (home / "qdrant" / "meta.json").write_bytes(b"\xff\x00 not json")
+    (home / "qdrant-edge" / name / "edge_config.json").write_bytes(b"\xff\x00 not json")
     heard = []
     ws = Workspace(home, notify=heard.append)
-    assert ws.qdrant.get_collections().collections == []
+    assert [d.name for d in ws.damaged_indexes()] == [name]
+    assert not ws.qdrant.exists(name)
     ws.close()
-    assert len(heard) == 1 and "meta.json" in heard[0]
-    moved = [p for p in home.iterdir() if p.name.startswith("qdrant.damaged-")]
-    assert len(moved) == 1 and (moved[0] / "collection" / name / "storage.sqlite").exists()
+    assert len(heard) == 1 and name in heard[0] and "does not load" in heard[0]
+    moved = list((home / "qdrant-edge" / "damaged").iterdir())
+    assert len(moved) == 1 and (moved[0] / "cascade.json").exists() and (moved[0] / "damage.json").exists()
 
 
-def test_a_vanished_storage_file_is_not_a_complete_index(indexed_home, tiny_dataset, tmp_path):
+def test_vanished_vectors_are_not_a_complete_index(indexed_home, tiny_dataset, tmp_path):
     source, name = indexed_home
     home = tmp_path / "home"
     shutil.copytree(source, home)
-    (home / "qdrant" / "collection" / name / "storage.sqlite").unlink()
+    for part in ("segments", "wal"):   # the points and the log they could be replayed from
+        for path in (home / "qdrant-edge" / name / part).iterdir():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     ws = Workspace(home)
     info = ws.vector_index(tiny_dataset.corpus, MINILM).info()
     assert info.exists and not info.complete
     ws.close()
 
 
-def test_quarantine_leaves_healthy_indexes_alone(indexed_home, tmp_path):
-    source, _ = indexed_home
+def test_healthy_indexes_are_left_alone(indexed_home, tmp_path):
+    source, name = indexed_home
     home = tmp_path / "home"
     shutil.copytree(source, home)
-    before = json.loads((home / "qdrant" / "meta.json").read_text())
-    assert quarantine(home / "qdrant") == []
-    assert json.loads((home / "qdrant" / "meta.json").read_text()) == before
+    meta = (home / "qdrant-edge" / name / "cascade.json").read_text()
+    ws = Workspace(home)
+    assert ws.damaged_indexes() == []
+    ws.close()
+    assert sorted(p.name for p in (home / "qdrant-edge").iterdir()) == [name]   # nothing moved aside
+    assert (home / "qdrant-edge" / name / "cascade.json").read_text() == meta

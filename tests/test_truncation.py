@@ -123,9 +123,8 @@ def test_dense_first_pass_reports_the_cut_and_stores_an_excerpt(huge_beir, tmp_p
         assert report.truncated[spec.stage_names[0]]["documents"] >= 1
         assert tokenizer_inputs["longest"] <= char_limit(256)
         index = ws.vector_index(dataset.corpus, resolve_model("all-MiniLM-L6-v2"))
-        point = ws.qdrant.retrieve(index.name, ids=[point_id("huge")],
-                                   with_payload=True)[0]
-        assert len(point.payload["text"]) == PAYLOAD_CHARS and point.payload["text_chars"] > HUGE_CHARS // 2
+        _, payload, _ = ws.qdrant.retrieve(index.name, [point_id("huge")], payload=True)[0]
+        assert len(payload["text"]) == PAYLOAD_CHARS and payload["text_chars"] > HUGE_CHARS // 2
     finally:
         ws.close()
 
