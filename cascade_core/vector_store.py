@@ -35,6 +35,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -399,8 +400,10 @@ class ServerStore:
         from qdrant_client import models
 
         params = models.SearchParams(exact=True) if exact else models.SearchParams(hnsw_ef=max(int(hnsw_ef or HNSW_EF), int(k)))
-        res = self.client.query_points(name, query=np.asarray(vector, dtype=np.float32).tolist(), limit=int(k),
-                                       with_payload=["doc_id"], search_params=params)
+        with warnings.catch_warnings():   # a local client standing in for a server: always exact, and says so
+            warnings.filterwarnings("ignore", message="Local mode performs exact")
+            res = self.client.query_points(name, query=np.asarray(vector, dtype=np.float32).tolist(), limit=int(k),
+                                           with_payload=["doc_id"], search_params=params)
         return [p.payload["doc_id"] for p in res.points], np.asarray([p.score for p in res.points])
 
     def damaged(self) -> list:
