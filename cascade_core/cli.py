@@ -573,6 +573,7 @@ def _warn(message: str) -> None:
 def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
     from .flow import kept_count_summary
     from .lift import first_pass_lift, stage_changes
+    from .metrics import MOSTLY_UNJUDGED_BELOW
 
     ev, lat = result.evaluation, result.latency
     lift = first_pass_lift(result.run, ev, lat) if ev else None
@@ -618,6 +619,11 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
         "lift": lift.to_dict() if lift else None,
         "ndcg_gain": "linear (trec_eval)",
         "stages": stages,
+        # the holes: steps whose top 10 is mostly unjudged (judged@10 and ndcg_condensed@10 are in
+        # every step's metrics), and the sentence the tables print about them
+        "holes": {"mostly_unjudged_below": MOSTLY_UNJUDGED_BELOW,
+                  "mostly_unjudged": ev.mostly_unjudged() if ev else [],
+                  "warning": ev.unjudged_warning() if ev else None},
         # query-adaptive cut-offs: the distribution of each query's kept count ({} when all are fixed)
         "kept_counts": kept_count_summary(result.run).to_dict("index"),
         # each step's figure with its source and spread, what the tool distrusts, the predicted tail
@@ -652,6 +658,8 @@ def _contributions(exp, result) -> dict:
 
 
 def print_report(report: dict) -> None:
+    from .metrics import MOSTLY_UNJUDGED_BELOW
+
     sq = report["sample_query"]
     print(f"\nSample query {sq['id']}: {sq['text']}")
     for r in sq["results"]:
@@ -661,15 +669,28 @@ def print_report(report: dict) -> None:
     if m:
         print(f"\nFinal top {report['spec']['final_k']}: nDCG@10 {m['ndcg@10']:.3f}  MRR@10 {m['mrr@10']:.3f}  "
               f"recall@10 {m['recall@10']:.3f}  MAP {m['map']:.3f}   (nDCG gain: {report['ndcg_gain']})")
-    print("\nStage          keep   recall  nDCG@10  oracle@10  pred. ms/query  measured p50/p95/p99 ms")
+        if "judged@10" in m:
+            print(f"  judged@10 {m['judged@10']:.2f} (share of the top 10 with a judgment)  nDCG@10 condensed "
+                  f"{m['ndcg_condensed@10']:.3f} (unjudged documents removed)")
+    # nDCG' = nDCG@10 on the condensed list (unjudged removed); judged@10 under 50% is marked "!"
+    print("\nStage          keep   recall  nDCG@10  nDCG'@10  judged@10  oracle@10  pred. ms/query  "
+          "measured p50/p95/p99 ms")
     for st in report["stages"]:
+        m = st["metrics"] or {}
         rec = "   -  " if st["recall"] is None else f"{st['recall']:.3f}"
-        ndcg = "   -  " if not st["metrics"] else f"{st['metrics']['ndcg@10']:.3f}"
-        orc = "   -  " if not st["metrics"] else f"{st['metrics']['oracle_ndcg@10']:.3f}"
+        ndcg = "   -  " if not m else f"{m['ndcg@10']:.3f}"
+        cond = "   -  " if "ndcg_condensed@10" not in m else f"{m['ndcg_condensed@10']:.3f}"
+        jd = "    - " if "judged@10" not in m else (
+            f"{m['judged@10']:.2f}" + ("!" if m["judged@10"] < MOSTLY_UNJUDGED_BELOW else " "))
+        orc = "   -  " if not m else f"{m['oracle_ndcg@10']:.3f}"
         ms = "?" if math.isnan(st["latency_ms"]) else f"{st['latency_ms']:.1f}"
         meas = st["measured_ms"]
         meas_s = "" if not meas else f"{meas['p50']:.1f} / {meas['p95']:.1f} / {meas['p99']:.1f}"
-        print(f"{st['name'][:13]:<13} {st['keep']:>5}   {rec}   {ndcg}    {orc}      {ms:>9}       {meas_s}")
+        print(f"{st['name'][:13]:<13} {st['keep']:>5}   {rec}   {ndcg}    {cond}     {jd}     {orc}      {ms:>9}"
+              f"       {meas_s}")
+    holes = report.get("holes") or {}
+    if holes.get("warning"):
+        print(f"WARNING: {holes['warning']}")
     for name, k in (report.get("kept_counts") or {}).items():
         print(f"  {name}: per-query cut-off {k['cut-off']}: kept per query mean {k['mean']:.1f}, p50 {k['p50']:.0f}, "
               f"p95 {k['p95']:.0f} (min {k['min']}, max {k['max']})")

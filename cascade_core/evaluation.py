@@ -121,6 +121,27 @@ class RunEvaluation:
         condensed nDCG@10 beside them, or judge the holes (:mod:`cascade_core.metrics.holes`)."""
         return [s.name for s in self.steps + [self.final] if s.means.get("judged@10", 1.0) < below]
 
+    def unjudged_warning(self, below: float = MOSTLY_UNJUDGED_BELOW) -> str | None:
+        """One sentence for every table's reader when some step's top 10 is mostly unjudged
+        (None when none is): which steps, their judged@10, and what to read instead. The pages,
+        the HTML report and the CLI all print this text.
+
+        >>> st = StepEvaluation("final", 10, 20.0, 10.0, {"judged@10": 0.3, "ndcg@10": 0.2,
+        ...                     "ndcg_condensed@10": 0.6}, {})
+        >>> RunEvaluation(["q"], [], st, ("ndcg@10",)).unjudged_warning()
+        'Mostly unjudged: final (judged@10 0.30) has fewer than 50% of its top 10 judged; unjudged documents count as non-relevant there, so its metrics are a floor. Compare nDCG@10 condensed (unjudged documents removed), or judge the holes.'
+        """
+        names = self.mostly_unjudged(below)
+        if not names:
+            return None
+        steps = {s.name: s for s in self.steps + [self.final]}
+        listed = ", ".join(f"{n} (judged@10 {steps[n].means['judged@10']:.2f})" for n in names)
+        one = len(names) == 1
+        return (f"Mostly unjudged: {listed} {'has' if one else 'have'} fewer than {below:.0%} of "
+                f"{'its' if one else 'their'} top 10 judged; unjudged documents count as non-relevant there, "
+                f"so {'its' if one else 'their'} metrics are a floor. Compare nDCG@10 condensed (unjudged "
+                "documents removed), or judge the holes.")
+
     @property
     def funnel(self) -> list[float]:
         return [s.recall for s in self.steps]

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import plotly.graph_objects as go
 
-from .tables import flag_worse, readable, stage_changes_table
+from .tables import flag_unjudged, flag_worse, readable, stage_changes_table
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em;max-width:100%}
@@ -159,7 +159,10 @@ def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:
             warnings.append("This cascade ranks worse than its own first pass on "
                             + "; ".join(f"{m} ({lift.changes[m].points:+.1f} points, {lift.changes[m].evidence()})"
                                         for m in lift.worse) + ".")
-    tables["Metrics per stage"] = ev.table(corpus_size=len(exp.dataset.corpus))
+    # judged@10 under 50% in red, and said under the summary: those steps' metrics are a floor
+    tables["Metrics per stage"] = flag_unjudged(readable(ev.table(corpus_size=len(exp.dataset.corpus)).reset_index()))
+    if ev.unjudged_warning():
+        warnings.append(ev.unjudged_warning())
     if tuning is not None:
         tuned, front, current, chosen, h, _ = tuning
         figures.append(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms))

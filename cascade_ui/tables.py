@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cascade_core.lift import metric_label, stage_changes
+from cascade_core.metrics import MOSTLY_UNJUDGED_BELOW
 
 WORSE_STYLE = "color: #D62728; font-weight: 600"   # the charts' "lost" red: a change for the worse
 
@@ -25,6 +26,20 @@ def flag_worse(df: pd.DataFrame, formats: dict[str, str], worse_when_negative: l
     styler = base.format({c: f for c, f in formats.items() if c in df.columns}, na_rep="-",
                          escape="html" if html else None)
     return styler.map(lambda v: WORSE_STYLE if isinstance(v, (int, float)) and v < -1e-9 else "", subset=cols)
+
+
+def flag_unjudged(styler, columns=("judged@10",), below: float = MOSTLY_UNJUDGED_BELOW):
+    """``styler`` with the named judged@10 cells under ``below`` in the warning red: a top 10
+    that is mostly unjudged makes every metric beside it a floor, and must never look neutral.
+
+    >>> import pandas as pd
+    >>> html = flag_unjudged(pd.DataFrame({"judged@10": [0.9, 0.2]}).style).to_html()
+    >>> html.count("color: #D62728")
+    1
+    """
+    cols = [c for c in columns if c in styler.data.columns]
+    return styler.map(lambda v: WORSE_STYLE if isinstance(v, (int, float)) and v == v and v < below else "",
+                      subset=cols)
 
 
 def stage_changes_table(result):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cascade_core.tuning import recall_curves
 from cascade_ui import charts, latency_panel
-from cascade_ui.tables import count_format, flag_worse, stage_changes_table
+from cascade_ui.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
 from cascade_ui.widgets import analysis_page, lift_cards, shown_errors
 
 result, exp = analysis_page("Evaluate")
@@ -38,16 +38,21 @@ with shown_errors():
 
     st.subheader("Metrics per stage")
     # The first pass's "candidates in" is the corpus, as on Flow (not the depth its lists were stored at).
-    table = ev.table(corpus_size=len(exp.dataset.corpus))[
-        ["keep", "candidates in", "recall", "ndcg@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]]
-    st.dataframe(table, width="stretch", column_config={
-        "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
-        **{col: st.column_config.NumberColumn(format="%.3f")
-           for col in ["recall", "ndcg@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]},
-    })
+    quality = ["recall", "ndcg@10", "ndcg_condensed@10", "judged@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]
+    table = ev.table(corpus_size=len(exp.dataset.corpus))[["keep", "candidates in"] + quality]
+    # judged@10 under 50% in the warning red (a Styler: column formats alone cannot colour a cell)
+    st.dataframe(flag_unjudged(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
+                 column_config={
+                     "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
+                     "ndcg_condensed@10": st.column_config.NumberColumn("ndcg@10 condensed")})
+    if ev.unjudged_warning():
+        st.warning(ev.unjudged_warning())
     st.caption("Each row is measured on the list that step keeps, in its order. oracle_ndcg@10: the best "
                "nDCG@10 a perfect reordering of that step's survivors could reach (the ceiling for later "
-               "stages). 'final' is the last stage cut at final k.")
+               "stages). judged@10: the share of the top 10 with any judgment (judged non-relevant counts); "
+               "ndcg@10 condensed: nDCG@10 with the unjudged documents removed from the list first (Sakai's "
+               "condensed list), beside the standard one that counts them as non-relevant. "
+               "'final' is the last stage cut at final k.")
 
     curves, plateaus = recall_curves(result.run, exp.relevance)
     cutoffs = dict(zip(result.run.spec.stage_names, result.run.spec.keeps))

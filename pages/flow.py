@@ -6,7 +6,7 @@ from cascade_core.cascade.simulate import kept_counts
 from cascade_core.flow import flow_table, kept_count_summary
 from cascade_ui import charts, latency_panel
 from cascade_core.lift import first_pass_lift, metric_label
-from cascade_ui.tables import WORSE_STYLE, count_text
+from cascade_ui.tables import WORSE_STYLE, count_text, flag_unjudged
 from cascade_ui.widgets import analysis_page, fmt_ms, shown_errors
 
 result, exp = analysis_page("Flow")
@@ -79,20 +79,24 @@ with shown_errors():
     if ev is not None:
         # nDCG@10 of the list each step keeps (this query's, or the mean), against the first pass's
         steps = {s.name: s for s in ev.steps + [ev.final]}
-        at = (lambda s: float(s.per_query["ndcg@10"][qi])) if qi is not None else (lambda s: s.means["ndcg@10"])
-        table["nDCG@10"] = [at(steps[name]) for name in table["step"]]
+        at = lambda s, m: float(s.per_query[m][qi]) if qi is not None else s.means[m]  # noqa: E731
+        table["nDCG@10"] = [at(steps[name], "ndcg@10") for name in table["step"]]
         table["vs first pass (points)"] = 100 * (table["nDCG@10"] - table["nDCG@10"].iloc[0])
+        # the holes: how much of each top 10 is judged, and nDCG@10 without the unjudged documents
+        table["nDCG@10 condensed"] = [at(steps[name], "ndcg_condensed@10") for name in table["step"]]
+        table["judged@10"] = [at(steps[name], "judged@10") for name in table["step"]]
     st.subheader("Per stage")
     # "dropped" is candidates in minus kept: left out, and quality first, so the comparison fits on screen
     table = table.drop(columns=["dropped"])
     if ev is not None:
-        first = ["step", "keep", "nDCG@10", "vs first pass (points)"]
+        first = ["step", "keep", "nDCG@10", "vs first pass (points)", "nDCG@10 condensed", "judged@10"]
         table = table[first + [c for c in table.columns if c not in first]]
     # counts per cell: a fixed stage's 100 stays "100" beside an adaptive stage's mean "10.4"
     shown = table.set_index("step").style.format({"candidates_in": count_text, "kept": count_text})
     if ev is not None:
         worse = lambda v: WORSE_STYLE if v < -1e-9 else ""  # noqa: E731 - a drop is a warning, in red
         shown = shown.map(worse, subset=["vs first pass (points)"])
+        shown = flag_unjudged(shown, ["judged@10"])
     st.dataframe(shown, width="stretch", column_config={
         "candidates_in": st.column_config.Column("candidates in"),
         "kept": st.column_config.Column("kept"),
@@ -104,8 +108,14 @@ with shown_errors():
         "timed calls": st.column_config.NumberColumn(format="%d"),
         "nDCG@10": st.column_config.NumberColumn(format="%.3f"),
         "vs first pass (points)": st.column_config.NumberColumn(format="%+.1f"),
+        "nDCG@10 condensed": st.column_config.NumberColumn(format="%.3f"),
+        "judged@10": st.column_config.NumberColumn(format="%.2f"),
     })
+    if ev is not None and qi is None and ev.unjudged_warning():   # one query: its red cell says it
+        st.warning(ev.unjudged_warning())
     st.caption("Candidate counts are means per query over the query set (or this query's own); "
                "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on each "
                "scorer's latest timed calls (p10-p90: their spread around the fit), or the step's cost profile; "
-               "timings recorded while the CPU was busy (against the quietest probe seen) are flagged.")
+               "timings recorded while the CPU was busy (against the quietest probe seen) are flagged. "
+               "judged@10: the share of the step's top 10 with any judgment (red under 50%: its nDCG@10 counts "
+               "the unjudged documents as non-relevant); nDCG@10 condensed removes them first.")

@@ -1,0 +1,97 @@
+"""Metrics with holes (issue 18, part 3) in every metrics table: Evaluate, Flow, the CLI report
+(text and --json) and the HTML report show judged@10 and condensed nDCG@10 per step, as the
+library computes them, and flag a mostly unjudged top 10 as a warning.
+
+The sample's qrels list relevant documents only (SciFact), so its top 10s are mostly unjudged:
+exactly the case to flag.
+"""
+
+import pytest
+
+from cascade_ui.tables import WORSE_STYLE
+from tests.app.conftest import page
+from tests.app.test_analysis_pages import experiment_for
+
+
+def red_cells(element) -> set[tuple[int, int]]:
+    """(row, column) of the cells a Styler painted in the warning red (Streamlit sends the CSS in
+    the element's proto: ``#T_<id>_row0_col4, ... { color: #D62728; ... }``)."""
+    import re
+
+    red = WORSE_STYLE.split(";")[0].split(":")[1].strip()
+    cells = set()
+    for rule in element.proto.arrow_data.styler.styles.split("}"):
+        if red in rule:
+            cells |= {(int(r), int(c)) for r, c in re.findall(r"_row(\d+)_col(\d+)", rule)}
+    return cells
+
+
+def assert_unjudged_red(element, column="judged@10"):
+    """Exactly the judged@10 cells under 50% are red."""
+    table = element.value
+    col = list(table.columns).index(column)
+    expected = {(r, col) for r, v in enumerate(table[column]) if v < 0.5}
+    assert expected, "nothing to flag"
+    assert {cell for cell in red_cells(element) if cell[1] == col} == expected
+
+
+@pytest.fixture
+def evaluated(demo_state):
+    exp, spec = experiment_for(demo_state, demo_state["spec"])
+    return exp, exp.run(spec)
+
+
+def test_evaluate_table_shows_judged_and_condensed_ndcg_per_step(demo_state, evaluated):
+    exp, result = evaluated
+    ev = result.evaluation
+    assert ev.mostly_unjudged(), "the sample's top 10s are mostly unjudged"
+    at = page("evaluate", demo_state)
+    at.run()
+    assert not at.exception
+    element = next(d for d in at.dataframe if "judged@10" in d.value.columns)
+    table = element.value
+    for st in ev.steps + [ev.final]:
+        assert table.loc[st.name, "judged@10"] == pytest.approx(st.means["judged@10"])
+        assert table.loc[st.name, "ndcg_condensed@10"] == pytest.approx(st.means["ndcg_condensed@10"])
+        assert table.loc[st.name, "ndcg@10"] == pytest.approx(st.means["ndcg@10"])
+    assert_unjudged_red(element)
+    assert any(w.value == ev.unjudged_warning() for w in at.warning)
+
+
+def test_flow_table_shows_judged_and_condensed_ndcg_per_step(demo_state, evaluated):
+    exp, result = evaluated
+    ev = result.evaluation
+    at = page("flow", demo_state)
+    at.run()
+    assert not at.exception
+    element = at.dataframe[0]
+    table = element.value
+    steps = {s.name: s for s in ev.steps + [ev.final]}
+    for name in table.index:
+        assert table.loc[name, "judged@10"] == pytest.approx(steps[name].means["judged@10"])
+        assert table.loc[name, "nDCG@10 condensed"] == pytest.approx(steps[name].means["ndcg_condensed@10"])
+    assert_unjudged_red(element)
+    assert any(w.value == ev.unjudged_warning() for w in at.warning)
+
+
+def test_cli_report_and_html_report_show_the_holes(evaluated, capsys):
+    from cascade_core.cli import build_report, print_report
+    from cascade_core.scoring import ScoringReport
+    from cascade_ui.report import cascade_report, report_summary
+
+    exp, result = evaluated
+    ev = result.evaluation
+    report = build_report(exp, result, ScoringReport(), None)
+    assert report["holes"]["mostly_unjudged"] == ev.mostly_unjudged()
+    for stage, st in zip(report["stages"], ev.steps):
+        assert stage["metrics"]["judged@10"] == pytest.approx(st.means["judged@10"])
+        assert stage["metrics"]["ndcg_condensed@10"] == pytest.approx(st.means["ndcg_condensed@10"])
+    print_report(report)
+    out = capsys.readouterr().out
+    assert "judged@10" in out and "nDCG'@10" in out
+    assert f"WARNING: {ev.unjudged_warning()}" in out
+
+    html = cascade_report(result, exp, report_summary(result, exp, "sample"))
+    assert "judged@10" in html and "ndcg_condensed@10" in html
+    assert "Mostly unjudged" in html
+    assert WORSE_STYLE.split(";")[0] in html
