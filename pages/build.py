@@ -139,8 +139,17 @@ st.subheader("Save and load")
 sp = state.spec()
 c1, c2 = st.columns(2)
 if sp is not None:
+    try:   # the form may differ from the cascade in use: say which one the YAML is
+        unapplied = CascadeSpec.from_dict(draft).with_costs_from(current).to_dict() != sp.to_dict()
+    except CascadeError:
+        unapplied = True
     c1.download_button("Download spec (YAML)", sp.to_yaml(), file_name="cascade.yaml", mime="application/x-yaml",
                        key="download")
+    if unapplied:
+        c1.warning("The form above has changes not in use yet: this YAML is the cascade in use. Press "
+                   "**Use this cascade** to apply (and save) the form's.", icon=":material/edit_note:")
+    else:
+        c1.caption("The cascade in use, as the form shows it.")
     c1.code(sp.to_yaml(), language="yaml")
 uploaded = c2.file_uploader("Load a spec (YAML or JSON)", type=["yaml", "yml", "json"], key="spec-upload")
 if uploaded is not None and c2.button("Load spec", key="load-spec"):

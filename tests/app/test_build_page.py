@@ -163,3 +163,17 @@ def test_a_preset_keeps_where_each_step_runs(demo_state):
     assert spec.stages[0].fusion.name == "norm-sum"
     assert spec.cost_profiles["bi-encoder"].describe() == "measured x 0.025"
     assert any("Cost profiles kept" in i.value and "x 0.025" in i.value for i in at.info)
+
+
+def test_the_yaml_says_when_the_form_has_changes_not_in_use(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    assert not [w for w in at.warning if "changes not in use" in w.value]
+    assert any("The cascade in use, as the form shows it" in c.value for c in at.caption)
+    v = at.session_state["spec_version"]
+    at.slider(key=f"pool-{v}").set_value(70).run()
+    assert any("changes not in use yet" in w.value for w in at.warning)
+    assert yaml.safe_load(at.code[0].value)["pool_size"] == demo_state["spec"]["pool_size"]   # still the one in use
+    at.button(key="use").click().run()
+    assert not [w for w in at.warning if "changes not in use" in w.value]
+    assert yaml.safe_load(at.code[0].value)["pool_size"] == 70
