@@ -7,6 +7,8 @@ vLLM would. Its judgement is the share of the query's words found in the documen
 * a pointwise prompt (``Query: ...`` / ``Document: ...``) answers one token with ``logprobs``:
   P(yes) = 0.05 + 0.9 x overlap, the rest on "no" and a filler token;
 * a listwise prompt (RankGPT's ``[1] passage`` lines) answers ``[3] > [1] > [2]``, by overlap.
+* a graded prompt (the LLM judge's, ending ``Grade (0, 1 or 2):``) answers a digit: 2 for an
+  overlap of at least 0.5, 1 from 0.25, else 0; any other prompt gets "Yes".
 
 Run ``python tests/llm_server.py [--port N] [flags]``: it prints ``PORT <n>`` once listening.
 Flags make it misbehave on purpose: ``--no-logprobs``, ``--delay S`` (sleep before each answer),
@@ -47,7 +49,7 @@ def overlap(query: str, doc: str) -> float:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     options: argparse.Namespace
-    stats = {"models": 0, "pointwise": 0, "listwise": 0, "other": 0, "failed": 0, "auth": []}
+    stats = {"models": 0, "pointwise": 0, "listwise": 0, "graded": 0, "other": 0, "failed": 0, "auth": []}
     lock = threading.Lock()
 
     def log_message(self, *args):  # quiet
@@ -98,11 +100,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": {"message": f"model '{body.get('model')}' not found, try pulling it first"}})
         chat = self.path.endswith("chat/completions")
         prompt = (body["messages"][-1]["content"] if chat else body.get("prompt", ""))
-        kind = "pointwise" if prompt.startswith("Query:") or "\nQuery:" in prompt else (
-            "listwise" if "[1]" in prompt else "other")
+        kind = "graded" if "Grade (0, 1 or 2):" in prompt else (
+            "pointwise" if prompt.startswith("Query:") or "\nQuery:" in prompt else (
+                "listwise" if "[1]" in prompt else "other"))
         with self.lock:
             self.stats[kind] += 1
-            n_scoring = self.stats["pointwise"] + self.stats["listwise"]
+            n_scoring = self.stats["pointwise"] + self.stats["listwise"] + self.stats["graded"]
             fail = kind != "other" and n_scoring <= self.options.fail_first
             if fail:
                 self.stats["failed"] += 1
@@ -110,7 +113,10 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(self.options.delay)
         if fail:
             return self._send(503, {"error": {"message": "model is loading"}})
-        if kind == "pointwise":
+        if kind == "graded":
+            share = overlap(re.search(r"Query: (.*)\n", prompt).group(1), re.search(r"Document: (.*)\n", prompt).group(1))
+            text, top = ("2" if share >= 0.5 else "1" if share >= 0.25 else "0"), []
+        elif kind == "pointwise":
             query = re.search(r"Query: (.*)\n", prompt).group(1)
             doc = re.search(r"Document: (.*)\n", prompt).group(1)
             p_yes = 0.05 + 0.9 * overlap(query, doc)

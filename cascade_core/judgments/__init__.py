@@ -5,17 +5,25 @@
   TREC qrels export.
 * :mod:`.pool` -- what to judge for a query: the union of every cascade step's top k, shuffled
   per query, or only the unjudged documents of the final top 10 ("holes").
+* :mod:`.llm_judge` -- LLM-as-judge: graded labels from the ``llm`` kind's back ends (a server or
+  the packaged local model), the prompt editable, raw answers kept, cost estimated before a run.
+* :mod:`.agreement` -- two label sets compared: Cohen's kappa (unweighted, linear), a confusion
+  table, per-query disagreements.
 
 >>> from cascade_core.judgments import GRADES
 >>> GRADES[2]
 'relevant'
 """
 
+from .agreement import Agreement, agreement, cohen_kappa
+from .llm_judge import DEFAULT_PROMPT, JudgeEstimate, JudgeRun, LLMJudge, LLMLabel, parse_grade
 from .pool import HOLES, MODES, POOL, JudgingPool, holes, judging_pool, pool_for_query, pool_from_rankings, shuffled
 from .store import (GRADES, HUMAN, PREFER_DATASET, PREFER_JUDGMENTS, Conflict, Judgment, JudgmentStore, MergedQrels,
                     merge_qrels, parse_queries, to_trec, with_added_queries)
 
 __all__ = [
+    "Agreement", "agreement", "cohen_kappa",
+    "DEFAULT_PROMPT", "JudgeEstimate", "JudgeRun", "LLMJudge", "LLMLabel", "parse_grade",
     "GRADES", "HOLES", "HUMAN", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
     "Conflict", "Judgment", "JudgingPool", "JudgmentStore", "MergedQrels",
     "holes", "judging_pool", "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",

@@ -371,6 +371,11 @@ class HttpLLM:
                                f"({json.dumps(answer)[:120]}); is this an OpenAI-compatible API?") from None
         return choice
 
+    def complete(self, prompt: str, system: str, max_tokens: int, doing: str = "a completion") -> str:
+        """The answer's text to ``prompt`` (greedy, at most ``max_tokens``): what a caller that
+        reads words, not token probabilities, needs (the LLM judge, cascade_core.judgments)."""
+        return _choice_text(self._completion(prompt, system, max_tokens, False, doing))
+
     def judge(self, query: str, doc: str) -> float:
         """P(yes | yes or no) for one pair, from the first answer token's log-probabilities."""
         choice = self._completion(pointwise_prompt(query, doc), SYSTEM_POINTWISE, 1, True,
