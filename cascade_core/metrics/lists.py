@@ -205,9 +205,20 @@ def divide_or_nan(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def condense_kernel(gains: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's kept entries moved to the front in their order (a stable sort on "not kept"),
-    the rest padding; the width shrinks to the longest kept row. ``[Q, K] -> [Q, K']``."""
-    order = np.argsort(~keep, axis=1, kind="stable")
+    """Each row's kept entries moved to the front in their order, the rest padding; the width
+    shrinks to the longest kept row. ``[Q, K] -> [Q, K']``. A scatter to each kept entry's rank
+    among the kept (a running count), not a sort: it runs for every step of every evaluation.
+
+    >>> condense_kernel(np.array([[5.0, 6, 7], [8, 9, 0]]), np.array([[False, True, True], [True, False, False]]))
+    (array([[6., 7.],
+           [8., 0.]]), array([[ True,  True],
+           [ True, False]]))
+    """
     width = int(keep.sum(axis=1).max(initial=0))
-    moved = np.take_along_axis(np.where(keep, gains, 0.0), order, axis=1)[:, :width]
-    return moved, np.take_along_axis(keep, order, axis=1)[:, :width]
+    rows, cols = np.nonzero(keep)
+    target = (np.cumsum(keep, axis=1) - 1)[rows, cols]
+    moved = np.zeros((keep.shape[0], width), dtype=np.float64)
+    valid = np.zeros((keep.shape[0], width), dtype=bool)
+    moved[rows, target] = gains[rows, cols]
+    valid[rows, target] = True
+    return moved, valid
