@@ -27,4 +27,4 @@ if access.signed_in():
     view_link.publish()
     current.run()
 else:
-    access.sign_in_navigation().run()
+    access.sign_in_navigation(tuple(p.url_path for p in PAGES)).run()

@@ -91,6 +91,8 @@ def sign_in_page() -> None:
     if pressed:
         if token_matches(typed, server_token()):
             st.session_state[SIGNED_IN] = True
+            # In the address bar, as in the link the operator hands out: a reload stays signed in.
+            st.query_params["token"] = typed
             st.rerun()
         time.sleep(1.0)   # a wrong guess costs a second
         st.error("That token is not right.")
@@ -99,10 +101,14 @@ def sign_in_page() -> None:
     st.caption("Whoever started it with `./run.sh demo --share` finds the link, with its token, in that terminal.")
 
 
-def sign_in_navigation():
-    """The navigation of a visitor who has not signed in: one hidden page, the sign-in box."""
-    return st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/lock:", url_path="sign-in")],
-                         position="hidden")
+def sign_in_navigation(url_paths: tuple[str, ...] = ()):
+    """The navigation of a visitor who has not signed in: hidden pages that all show the sign-in
+    box, one at ``sign-in`` and one at each of the dashboard's own paths, so a link to a page
+    (``/evaluate``) asks for the token and, once signed in, opens that page (not "Page not found")."""
+    pages = [st.Page(sign_in_page, title="Sign in", icon=":material/lock:", url_path="sign-in", default=True)]
+    pages += [st.Page(sign_in_page, title="Sign in", icon=":material/lock:", url_path=path)
+              for path in url_paths if path and path != "sign-in"]
+    return st.navigation(pages, position="hidden")
 
 
 def sidebar_note() -> None:

@@ -150,6 +150,18 @@ def test_shared_a_visitor_needs_the_token(tiny_beir, tmp_path, browser):
         page.get_by_label("Access token").fill(TOKEN)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("button", name="Run the demo")).to_be_visible(timeout=60_000)
+        page.reload()   # a reload after a typed token stays signed in (the token is in the address bar)
+        expect(page.get_by_role("button", name="Run the demo")).to_be_visible(timeout=60_000)
+        page.close()
+
+        # A link to a page, signed out: the sign-in box (never "Page not found"), then that page.
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/build")
+        assert_sign_in_only(page)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        page.get_by_label("Access token").fill(TOKEN)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Rerank stages").first).to_be_visible(timeout=60_000)
         page.close()
 
         page = browser.new_page(viewport={"width": 1400, "height": 900})
