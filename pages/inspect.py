@@ -44,11 +44,12 @@ with shown_errors():
     qi = qids.index(qid)
     query_text = exp.queries.text_of(qid)
     paths = explain.relevant_paths(run, qrels, qi)
-    st.dataframe(explain.paths_summary(paths), width="stretch", column_config={
-        "score margin": NUM(format="%.4f")})
+    # "-" where a document has no rank or margin (not reached, or dropped before the final list).
+    st.dataframe(explain.paths_summary(paths).style.format({"score margin": "{:.4f}"}, na_rep="-"),
+                 width="stretch")
     with st.expander("Rank, score and cut-off at every step"):
-        st.dataframe(explain.paths_table(paths), hide_index=True, width="stretch", column_config={
-            c: NUM(format="%.4f") for c in ("score", "raw score", "score margin")})
+        st.dataframe(explain.paths_table(paths).style.format(
+            {c: "{:.4f}" for c in ("score", "raw score", "score margin")}, na_rep="-"), hide_index=True, width="stretch")
     st.caption("rank: within the candidates that step received (the first pass ranks its whole stored "
                "list); rank margin: rank - cut-off (> 0: ranks it missed by); score margin: the last kept "
                "candidate's score minus its own (the score the step ranked by).")
