@@ -76,6 +76,6 @@ with shown_errors():
         per_query = per_query.sort_values("ndcg@10", kind="stable")
         order = "sorted by nDCG@10, worst first"
     numbers = [c for c in per_query.columns if c not in ("query text", "change (points)")]
-    st.dataframe(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
-                            ["change (points)"]), width="stretch")
+    st.dataframe(flag_unjudged(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
+                                          ["change (points)"])), width="stretch")
     st.caption(f"One row per labeled query, {order}. Metrics of the list that step keeps.")

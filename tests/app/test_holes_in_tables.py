@@ -56,6 +56,7 @@ def test_evaluate_table_shows_judged_and_condensed_ndcg_per_step(demo_state, eva
         assert table.loc[st.name, "ndcg@10"] == pytest.approx(st.means["ndcg@10"])
     assert_unjudged_red(element)
     assert any(w.value == ev.unjudged_warning() for w in at.warning)
+    assert_unjudged_red(at.dataframe[-1])   # the per-query table too
 
 
 def test_flow_table_shows_judged_and_condensed_ndcg_per_step(demo_state, evaluated):
