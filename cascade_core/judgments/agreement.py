@@ -98,25 +98,31 @@ class Agreement:
 
 
 def agreement(first: Labels, second: Labels, names: tuple[str, str] = ("first", "second"),
-              grades: Sequence[int] | None = None) -> Agreement:
+              grades: Sequence[int] | None = None, binary: bool = False) -> Agreement:
     """Compare two ``{query_id: {doc_id: grade}}`` sets on the pairs both grade (see the module).
 
     ``grades``: the ordered grade values of the confusion table (default: 0, 1, 2 and any other
     value either set uses). A grade that is None (an unparseable LLM answer) counts as not graded.
+    ``binary``: compare relevant (grade > 0, as 1) against not (0), for two sets whose scales
+    differ (SciFact's qrels grade a relevant document 1, the judge's scale says 2).
+
+    >>> agreement({"q": {"a": 1, "b": 0}}, {"q": {"a": 2, "b": 0}}, binary=True).kappa
+    1.0
     """
     a_name, b_name = names
     if a_name == b_name:
         raise ValueError("the two label sets need different names")
     rows, only_first, only_second = [], 0, 0
+    scale = (lambda g: int(g > 0)) if binary else int
     for qid in sorted(set(first) | set(second)):
-        fa = {d: g for d, g in (first.get(qid) or {}).items() if g is not None}
-        fb = {d: g for d, g in (second.get(qid) or {}).items() if g is not None}
+        fa = {d: scale(g) for d, g in (first.get(qid) or {}).items() if g is not None}
+        fb = {d: scale(g) for d, g in (second.get(qid) or {}).items() if g is not None}
         only_first += len(fa.keys() - fb.keys())
         only_second += len(fb.keys() - fa.keys())
         rows += [(qid, d, int(fa[d]), int(fb[d])) for d in sorted(fa.keys() & fb.keys())]
     pairs = pd.DataFrame(rows, columns=["query_id", "doc_id", a_name, b_name])
     seen = set(pairs[a_name]) | set(pairs[b_name])
-    grades = sorted(set(grades if grades is not None else (0, 1, 2)) | seen)
+    grades = sorted(set(grades if grades is not None else ((0, 1) if binary else (0, 1, 2))) | seen)
     xs, ys = pairs[a_name].tolist(), pairs[b_name].tolist()
     table = pd.DataFrame(confusion_matrix(xs, ys, grades), index=pd.Index(grades, name=a_name),
                          columns=pd.Index(grades, name=b_name))
