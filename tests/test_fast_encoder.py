@@ -1,0 +1,143 @@
+"""The ONNX Runtime forward pass (cascade_core.fast_encoder): same rankings as the stock PyTorch
+path on real MiniLM weights, the export cached and reused, and the stock path when onnxruntime is
+missing or the export fails."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from cascade_core import fast_encoder
+from cascade_core.models import resolve_model
+
+from .conftest import SAMPLE
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture
+def onnx_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(fast_encoder.ENV_CACHE, str(tmp_path / "onnx"))
+    monkeypatch.setattr(fast_encoder, "_notes", {})
+    return tmp_path / "onnx"
+
+
+def _sample(n_docs=40, n_queries=6):
+    docs = [json.loads(line) for line in (SAMPLE / "corpus.jsonl").open(encoding="utf-8")][:n_docs]
+    queries = [json.loads(line)["text"] for line in (SAMPLE / "queries.jsonl").open(encoding="utf-8")][:n_queries]
+    return [(d["title"] + " " + d["text"]).strip() for d in docs], queries
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from sentence_transformers import SentenceTransformer
+
+    model = resolve_model("all-MiniLM-L6-v2")
+    return model, SentenceTransformer(model.location, device="cpu")
+
+
+@pytest.mark.slow
+def test_minilm_fast_path_ranks_as_stock(minilm, onnx_cache):
+    model, stock = minilm
+    fast = fast_encoder.accelerate(stock, "bi-encoder", model)
+    assert isinstance(fast, fast_encoder.FastBiEncoder), fast_encoder._notes
+    assert fast_encoder.backend_of(fast).startswith("onnxruntime")
+    docs, queries = _sample()
+    kw = dict(batch_size=8, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    d_stock, d_fast = stock.encode(docs, **kw), fast.encode(docs, **kw)
+    q_stock, q_fast = stock.encode(queries, **kw), fast.encode(queries, **kw)
+    assert d_fast.shape == d_stock.shape == (len(docs), 384)
+    assert np.abs(d_fast - d_stock).max() < 1e-5
+    s_stock, s_fast = q_stock @ d_stock.T, q_fast @ d_fast.T
+    assert np.abs(s_fast - s_stock).max() < 1e-5
+    for a, b in zip(s_stock, s_fast):
+        assert list(np.argsort(-a, kind="stable")[:10]) == list(np.argsort(-b, kind="stable")[:10])
+    # one text in, one vector out, as the stock encode does; attributes are the stock model's
+    assert fast.encode(queries[0]).shape == (384,)
+    assert fast.max_seq_length == stock.max_seq_length and fast.tokenizer is stock.tokenizer
+
+
+@pytest.mark.slow
+def test_cross_encoder_from_minilm_weights_scores_as_stock(tmp_path, onnx_cache):
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    # MiniLM's encoder with a fresh one-output head: real shape and weights, meaningless scores
+    loc = resolve_model("all-MiniLM-L6-v2").location
+    torch.manual_seed(0)
+    BertForSequenceClassification.from_pretrained(loc, num_labels=1).save_pretrained(tmp_path / "ce")
+    AutoTokenizer.from_pretrained(loc).save_pretrained(tmp_path / "ce")
+    ce = CrossEncoder(str(tmp_path / "ce"), device="cpu", activation_fn=torch.nn.Identity())
+    fast = fast_encoder.accelerate(ce, "cross-encoder", resolve_model(str(tmp_path / "ce")))
+    assert isinstance(fast, fast_encoder.FastCrossEncoder), fast_encoder._notes
+    docs, queries = _sample(20, 2)
+    pairs = [(q, d) for q in queries for d in docs]
+    a, b = ce.predict(pairs, batch_size=8), fast.predict(pairs, batch_size=8)
+    assert a.shape == b.shape == (len(pairs),)
+    assert np.abs(a - b).max() < 1e-4
+    assert np.float32(fast.predict(pairs[0])) == pytest.approx(float(a[0]), abs=1e-4)
+
+
+def test_tiny_cross_encoder_and_cache_reused(tiny_cross_encoder, onnx_cache, monkeypatch):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    model = resolve_model(tiny_cross_encoder)
+    ce = CrossEncoder(tiny_cross_encoder, device="cpu", activation_fn=torch.nn.Identity())
+    first = fast_encoder.accelerate(ce, "cross-encoder", model)
+    assert isinstance(first, fast_encoder.FastCrossEncoder)
+    folder = first.export_dir
+    assert folder.parent.parent == onnx_cache and (folder / "model.onnx").exists()
+    stamp = (folder / "model.onnx").stat().st_mtime_ns
+
+    def no_export(*a, **k):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(fast_encoder, "_export", no_export)
+    again = fast_encoder.accelerate(ce, "cross-encoder", model)
+    assert isinstance(again, fast_encoder.FastCrossEncoder) and again.export_dir == folder
+    assert (folder / "model.onnx").stat().st_mtime_ns == stamp
+    pairs = [("insulin", "insulin resistance in mice"), ("a", "b c d"), ("query", "")]
+    assert np.allclose(again.predict(pairs), ce.predict(pairs), atol=1e-5)
+    assert again.predict([]).shape == (0,)
+
+
+def test_no_onnxruntime_falls_back_with_a_note(tiny_cross_encoder, onnx_cache, monkeypatch, capsys):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)   # import fails
+    ce = CrossEncoder(tiny_cross_encoder, device="cpu", activation_fn=torch.nn.Identity())
+    got = fast_encoder.accelerate(ce, "cross-encoder", resolve_model(tiny_cross_encoder))
+    assert got is ce and fast_encoder.backend_of(got) == "torch (stock)"
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(err) == 1 and "onnxruntime" in err[0] and "stock PyTorch" in err[0]
+    assert not onnx_cache.exists()
+
+
+def test_failed_export_falls_back(tiny_cross_encoder, onnx_cache, monkeypatch, capsys):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    def broken(*a, **k):
+        raise RuntimeError("exporter broke")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    ce = CrossEncoder(tiny_cross_encoder, device="cpu", activation_fn=torch.nn.Identity())
+    got = fast_encoder.accelerate(ce, "cross-encoder", resolve_model(tiny_cross_encoder))
+    assert got is ce
+    assert "exporter broke" in capsys.readouterr().err
+    assert not list(onnx_cache.rglob("model.onnx"))
+
+
+def test_switched_off(tiny_cross_encoder, onnx_cache, monkeypatch):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    monkeypatch.setenv(fast_encoder.ENV_SWITCH, "0")
+    ce = CrossEncoder(tiny_cross_encoder, device="cpu", activation_fn=torch.nn.Identity())
+    assert fast_encoder.accelerate(ce, "cross-encoder", resolve_model(tiny_cross_encoder)) is ce
