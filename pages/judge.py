@@ -27,6 +27,10 @@ SHORT = {2: "relevant", 1: "partly", 0: "not relevant"}
 PREFER_LABELS = {PREFER_DATASET: "the dataset's qrels", PREFER_JUDGMENTS: "the judgment made here"}
 
 
+def queries_judged(n: int) -> str:
+    return f"{n} quer{'y' if n == 1 else 'ies'} judged"
+
+
 def _who() -> str:
     return st.session_state.get(WHO) or "anonymous"
 
@@ -96,7 +100,7 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool) -> N
     current = again if again in pool.doc_ids else pool.next_unjudged(qrels, skipped)
     graded = qrels.judgments.get(qid, {})
     with st.container(border=True):
-        st.markdown(f"**Query** `{md_escape(qid)}`: " + highlighted(explain.highlight_spans(text, text)))
+        st.markdown(f"**Query** `{md_escape(qid)}`: {md_escape(text)}")
         if current is None:
             left = [d for d in skipped if d in pool.doc_ids and d not in graded]
             st.success("Every document of this pool is judged." if not left else
@@ -133,9 +137,14 @@ def pool_table(ds, pool, qid: str, qrels, store) -> None:
         by = mine.get((qid, d))
         rows.append({"document": d, "title": (ds.corpus[d].title or ds.corpus[d].text)[:90],
                      "grade": "" if g is None else SHORT.get(g, str(g)),
-                     "by": "" if g is None else (f"{by.who}, {by.at}" if by and by.grade == g else "the dataset's qrels")})
+                     "by": "" if g is None else (f"{by.who}, {by.at[:16].replace('T', ' ')} UTC" if by and by.grade == g
+                                                 else "the dataset's qrels")})
     with st.expander(f"The pool: {len(pool)} documents, in judging order"):
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+            "document": st.column_config.TextColumn(width="small"),
+            "title": st.column_config.TextColumn(width="large"),
+            "grade": st.column_config.TextColumn(width="small"),
+            "by": st.column_config.TextColumn(width="medium")})
         pick = st.selectbox("Judge one of them again", [""] + pool.doc_ids, key=f"judge-pick-{qid}",
                             format_func=lambda d: d or "(the next unjudged one)")
         if pick and st.session_state.get(AGAIN) != pick and st.button("Show it", key="judge-show"):
@@ -146,7 +155,7 @@ def pool_table(ds, pool, qid: str, qrels, store) -> None:
 def judgments_section(store, ds, merged, locked: bool) -> None:
     st.subheader("Judgments, conflicts, export")
     judged_queries = len(store.qrels().query_ids)
-    st.caption(f"{len(store)} judgments made here on {judged_queries} queries, saved as they are made in "
+    st.caption(f"{len(store)} judgment(s) made here on {judged_queries} quer{'y' if judged_queries == 1 else 'ies'}, saved as they are made in "
                f"`{store.path}`; the dataset's own qrels grade {ds.qrels.n_pairs} pairs. Every page (Evaluate, "
                "Flow, Inspect, Tune, Compare) uses both, merged: the queries with a relevant document are the "
                "ones evaluated.")
@@ -215,8 +224,9 @@ with shown_errors():
     ids = queries.ids
     if st.session_state.get(QUERY) not in ids:
         st.session_state[QUERY] = next((q for q in ids if q not in mine), ids[0])
-    qid = st.selectbox("Query", ids, key=QUERY, format_func=lambda q: (
-        f"{q}: {queries.text_of(q)[:90]}" + (f"  ({len(mine.judgments[q])} judged here)" if q in mine else "")))
+    # The labels must not change as judgments come in: the browser sends back the label it showed,
+    # and a label no longer among the options would lose the query being judged.
+    qid = st.selectbox("Query", ids, key=QUERY, format_func=lambda q: f"{q}: {queries.text_of(q)[:100]}")
     text = queries.text_of(qid)
     c1, c2 = st.columns([3, 1])
     mode = c1.radio("Judge", list(MODES), format_func=lambda m: {POOL: "the pool: every step's top k",
@@ -227,13 +237,13 @@ with shown_errors():
     pool = pool_for(exp, qid, text, int(depth), mode, locked)
     done = len(pool.judged(qrels))
     st.progress(done / len(pool) if len(pool) else 1.0,
-                text=f"{pool.progress(qrels)}; {len(mine.query_ids)} queries judged")
+                text=f"{pool.progress(qrels)}; {queries_judged(len(mine.query_ids))}")
     if mode == HOLES:
         st.caption(f"The cascade's final top 10 has {len(pool)} document(s) the dataset's qrels do not grade: "
                    "counted as not relevant until judged, so a reranker that finds new relevant documents "
                    "can score worse than one that does not.")
     elif pool.steps:
-        st.caption(f"The union of the top {int(depth)} of {', '.join(pool.steps)}: {len(pool)} documents. "
+        st.caption(f"The union of the top {int(depth)} of {' and '.join(pool.steps)}: {len(pool)} documents. "
                    "Documents the dataset's qrels grade count as judged.")
     if not len(pool):
         st.info("Nothing to judge here: every document of the final top 10 is graded.")

@@ -49,19 +49,19 @@ def test_judge_a_few_documents_and_evaluate_follows(unjudged):
     for key in ("judge-2", "judge-0", "judge-1"):     # relevant, not relevant, partly relevant
         at.button(key=key).click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
-    assert progress_text(at) == "3 of 10 judged for this query; 1 queries judged"
+    assert progress_text(at) == "3 of 10 judged for this query; 1 query judged"
     exp = experiment(unjudged)
     grades = exp.judgments.qrels().judgments[first]
     assert sorted(grades.values()) == [0, 1, 2] and exp.judgments.history()[0].who
     # Undo takes back the last one (the "partly relevant").
     at.button(key="judge-undo").click().run()
-    assert progress_text(at) == "2 of 10 judged for this query; 1 queries judged"
+    assert progress_text(at) == "2 of 10 judged for this query; 1 query judged"
     assert sorted(exp.judgments.qrels().judgments[first].values()) == [0, 2]
     # Skip moves on without judging.
     shown = [m.value for m in at.caption if m.value.startswith("Document `")]
     at.button(key="judge-skip").click().run()
     assert [m.value for m in at.caption if m.value.startswith("Document `")] != shown
-    assert progress_text(at) == "2 of 10 judged for this query; 1 queries judged"
+    assert progress_text(at) == "2 of 10 judged for this query; 1 query judged"
 
     # Evaluate now has one labeled query, and its numbers are the library's on the merged qrels.
     ev = page("evaluate", unjudged)
