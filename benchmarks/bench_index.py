@@ -51,10 +51,10 @@ def index_build(corpus: Corpus, model, batch_size: int) -> tuple[float, float]:
 
     Opening the client is not timed (the CLI opens it once per process, whatever it does).
     """
-    from qdrant_client import QdrantClient
+    from cascade_core.vector_store import EdgeStore
 
     folder = tempfile.mkdtemp(prefix="bench-index-")
-    client = QdrantClient(path=folder)
+    client = EdgeStore(folder)   # the embedded engine, as `cascade index` uses it
     try:
         index = VectorIndex(client, corpus, model)
         t0, c0 = time.perf_counter(), time.process_time()

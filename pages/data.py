@@ -135,7 +135,7 @@ try:
     infos = list_indexes(ws.qdrant)
     if infos:
         st.dataframe(pd.DataFrame([{"index": i.name, "model": i.model, "corpus": i.corpus, "vectors": i.n_points,
-                                    "documents": i.n_docs, "dim": i.dim,
+                                    "documents": i.n_docs, "dim": i.dim, "search": i.search,
                                     "complete": "yes" if i.complete else "no (resume by building again)"}
                                    for i in infos]), hide_index=True, width="stretch")
     else:
