@@ -11,7 +11,8 @@ result, exp = analysis_page("Evaluate")
 with shown_errors():
     ev = result.evaluation
     if ev is None:
-        st.info("This dataset has no relevance judgments: nothing to evaluate against.")
+        st.info("This dataset has no relevance judgments: nothing to evaluate against. Judge some documents "
+                "on the **Judge** page: they count here at once.")
         st.stop()
     lift = lift_cards(result)
     latency_panel.latency_note(result.latency)   # beside the predicted-latency card: what the tool distrusts

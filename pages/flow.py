@@ -34,7 +34,8 @@ with shown_errors():
     if exp.relevance is not None:
         c2.plotly_chart(charts.relevant_sankey(flow, whole_set=qi is None), key="sankey")
     else:
-        c2.info("This dataset has no relevance judgments: no relevant flow to show.")
+        c2.info("This dataset has no relevance judgments: no relevant flow to show. Judge some on the "
+                "**Judge** page.")
 
     counts = kept_counts(result.run)
     if counts:   # query-adaptive cut-offs: each query keeps its own count

@@ -249,7 +249,8 @@ result, exp = analysis_page("Tune")
 with shown_errors():
     spec = result.run.spec
     if exp.relevance is None:
-        st.info("Tuning needs relevance judgments; this dataset has none.")
+        st.info("Tuning needs relevance judgments; this dataset has none. Judge some documents on the "
+                "**Judge** page: they count here at once.")
         st.stop()
     curves, plateaus = plateau_section(result, exp, spec)
     tuning = tuner_section(exp, spec)
