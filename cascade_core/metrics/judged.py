@@ -12,6 +12,12 @@ every unjudged document counts as non-relevant. Two standard remedies, computed 
   ranking is unchanged. The registry names it ``<family>_condensed`` (``ndcg_condensed@10``,
   alias ``ndcg'@10``). It equals ir_measures' metric on the run filtered to judged documents.
 
+Read the condensed variant where judged non-relevant documents exist. With qrels that list
+relevant documents only (SciFact, MS MARCO), the condensed list holds only relevant documents,
+so condensed nDCG@10 of a deep list is its oracle ceiling (on the bundled sample's demo cascade:
+first pass nDCG@10 0.691, condensed 0.947, oracle 0.947, judged@10 0.09). judged@10 says which
+case a table is in.
+
 A list with one relevant document at rank 3 behind two unjudged ones: standard nDCG@10 is 0.5,
 the condensed list puts it first.
 
