@@ -97,6 +97,9 @@ class RunEvaluation:
     final: StepEvaluation
     metrics: tuple[str, ...]
     first_pass_alone: StepEvaluation | None = None   # the first pass cut at final_k: the baseline
+    # any retrieved document judged non-relevant (grade <= 0)? Without one (positive-only qrels)
+    # the condensed list holds relevant documents only: its nDCG is the reordering ceiling
+    judged_nonrelevant: bool = True
 
     def table(self, corpus_size: int | None = None) -> pd.DataFrame:
         """One row per step (and the final list): keep, candidates, funnel recall and metrics.
@@ -137,10 +140,12 @@ class RunEvaluation:
         steps = {s.name: s for s in self.steps + [self.final]}
         listed = ", ".join(f"{n} (judged@10 {steps[n].means['judged@10']:.2f})" for n in names)
         one = len(names) == 1
+        advice = ("Compare nDCG@10 condensed (unjudged documents removed), or judge the holes." if
+                  self.judged_nonrelevant else "The qrels judge no retrieved document non-relevant, so nDCG@10 "
+                  "condensed is only the reordering ceiling here: judge the holes.")
         return (f"Mostly unjudged: {listed} {'has' if one else 'have'} fewer than {below:.0%} of "
                 f"{'its' if one else 'their'} top 10 judged; unjudged documents count as non-relevant there, "
-                f"so {'its' if one else 'their'} metrics are a floor. Compare nDCG@10 condensed (unjudged "
-                "documents removed), or judge the holes.")
+                f"so {'its' if one else 'their'} metrics are a floor. {advice}")
 
     @property
     def funnel(self) -> list[float]:
@@ -158,8 +163,9 @@ def evaluate_run(run: CascadeRun, qrels: Qrels, metrics=DEFAULT_METRICS,
     rel = relevance or Relevance.of(run.matrix, qrels)
     names = tuple(dict.fromkeys(list(metrics) + list(FUNNEL_METRICS) + list(HOLE_METRICS)))
     steps = [_step(st, rel, names) for st in run.steps]
+    nonrelevant = True if rel.judged is None else bool((rel.judged & (rel.grades <= 0)).any())
     return RunEvaluation(run.matrix.query_ids, steps, _step(run.final, rel, names), tuple(metrics),
-                         _step(run.first_pass_alone, rel, names))
+                         _step(run.first_pass_alone, rel, names), judged_nonrelevant=nonrelevant)
 
 
 def _step(step: StageResult, rel: Relevance, names) -> StepEvaluation:

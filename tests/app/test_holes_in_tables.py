@@ -45,6 +45,8 @@ def test_evaluate_table_shows_judged_and_condensed_ndcg_per_step(demo_state, eva
     exp, result = evaluated
     ev = result.evaluation
     assert ev.mostly_unjudged(), "the sample's top 10s are mostly unjudged"
+    # positive-only qrels: the condensed list is the reordering ceiling, and the warning says so
+    assert not ev.judged_nonrelevant and "reordering ceiling" in ev.unjudged_warning()
     at = page("evaluate", demo_state)
     at.run()
     assert not at.exception

@@ -144,6 +144,7 @@ def test_sample_cascade_matches_ir_measures_to_1e9(sample_cascade):
     assert ev.steps[0].means["judged@10"] > ev.final.means["judged@10"]
     assert ev.final.means["ndcg_condensed@10"] > ev.final.means["ndcg@10"]
     assert "final" in ev.mostly_unjudged()
+    assert ev.judged_nonrelevant and "Compare nDCG@10 condensed" in ev.unjudged_warning()
     # the holes listed are exactly the unjudged part of the final top 10
     holes = unjudged_in_top(run, qrels, k=10)
     for i, q in enumerate(qids):
