@@ -11,6 +11,7 @@
     any spec flags: --cost STEP=PROFILE prices a step where it will run  (cli_latency.py)
     cascade report FILE.html --dataset PATH [spec flags as eval]        (the dashboard's HTML report)
     cascade eval ... --save NAME; cascade compare NAME... [--baseline NAME] [--csv FILE]  (cli_compare.py)
+    cascade export --qdrant FILE --dataset PATH [spec flags as eval] [--check N]  (cli_export.py)
     cascade demo [--json FILE]
 
 Bad arguments and bad data print one ``error:`` line and exit with status 2, never a traceback.
@@ -25,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_compare, cli_distill, cli_forget, cli_latency, cli_tune
+from . import cli_compare, cli_distill, cli_export, cli_forget, cli_latency, cli_tune
 from .errors import CascadeError
 
 from .demo import DEMO_SPEC, SAMPLE_DATASET
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_distill.add_parser(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
     cli_latency.add_parser(sub, storage, _dataset_args, _spec_args, positive_int, positive_float)
     cli_compare.add_parser(sub, storage)
+    cli_export.add_parser(sub, storage, _dataset_args, _spec_args, positive_int)
     return p
 
 
@@ -412,7 +414,8 @@ def cmd_index(args) -> int:
     rep = index.build(progress=terminal_progress(sys.stderr))
     print(f"Index {rep.name} in {ws.qdrant_location}: encoded {rep.encoded} documents in {rep.seconds:.1f} s "
           f"({rep.docs_per_s:.1f} docs/s), {rep.already_stored} were already stored, "
-          f"{rep.truncated} truncated at {rep.max_tokens} tokens; complete: {rep.complete}")
+          f"{rep.truncated} truncated at {rep.max_tokens} tokens; complete: {rep.complete}"
+          + (f"; search: {index.info().search}" if rep.complete else ""))
     return 0
 
 
@@ -502,7 +505,8 @@ def cmd_report(args) -> int:
 
 COMMANDS = {"eval": cmd_eval, "calibrate": cli_latency.cmd_calibrate, "report": cmd_report, "demo": cmd_demo, "index": cmd_index, "indexes": cmd_indexes,
             "explain": cmd_explain, "tune": cli_tune.cmd_tune, "doctor": cli_tune.cmd_doctor,
-            "forget": cli_forget.cmd_forget, "distill": cli_distill.cmd_distill, "compare": cli_compare.cmd_compare}
+            "forget": cli_forget.cmd_forget, "distill": cli_distill.cmd_distill, "compare": cli_compare.cmd_compare,
+            "export": cli_export.cmd_export}
 
 
 # -- helpers --------------------------------------------------------------------------------
