@@ -170,10 +170,11 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
         store.set_prefer(choice, who=_who())
         st.rerun()
     if merged.conflicts:
-        st.markdown(f"**{len(merged.conflicts)} conflict(s)**: {PREFER_LABELS[merged.prefer]} win.")
+        wins = {PREFER_DATASET: "the dataset's qrels win", PREFER_JUDGMENTS: "the judgment made here wins"}
+        st.markdown(f"**{len(merged.conflicts)} conflict(s)**: {wins[merged.prefer]}.")
         st.dataframe(pd.DataFrame([{"query": c.query, "document": c.doc,
                                     "dataset's grade": c.dataset_grade, "judged here": c.judged_grade,
-                                    "by": c.who, "when": c.at} for c in merged.conflicts]),
+                                    "by": c.who, "when": c.at[:16].replace("T", " ") + " UTC"} for c in merged.conflicts]),
                      hide_index=True, width="stretch")
     else:
         st.caption("No conflict: no pair is graded differently by the dataset's qrels and a judgment made here.")

@@ -1,6 +1,7 @@
 """Judge page: a corpus with a plain list of queries and no qrels is judged with the page's buttons
 (the keyboard shortcuts' buttons), and Evaluate's numbers follow each judgment at once."""
 
+import json
 import shutil
 
 import pytest
@@ -106,3 +107,33 @@ def test_a_read_only_dashboard_shows_judgments_but_makes_none(unjudged, monkeypa
     assert any("Read-only" in i.value for i in at.info)
     assert at.button(key="judge-2").disabled and at.button(key="judge-undo").disabled
     assert at.text_area(key="judge-typed").disabled
+
+
+def test_a_conflict_is_listed_and_the_switch_decides_who_wins(tiny_beir, tmp_path_factory):
+    # The judged sample less one unjudged document: its own corpus, so its own judgment log.
+    folder = tmp_path_factory.mktemp("judge-conflict")
+    shutil.copytree(tiny_beir / "qrels", folder / "qrels")
+    shutil.copy(tiny_beir / "queries.jsonl", folder / "queries.jsonl")
+    judged = {line.split("\t")[1] for line in (tiny_beir / "qrels" / "test.tsv").read_text().splitlines()[1:]}
+    docs = (tiny_beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    drop = next(i for i, d in enumerate(docs) if json.loads(d)["_id"] not in judged)
+    (folder / "corpus.jsonl").write_text("\n".join(docs[:drop] + docs[drop + 1:]) + "\n", encoding="utf-8")
+    session = {"dataset_source": {"path": str(folder), "split": "test", "fmt": "auto", "label": "judged",
+                                  "stamp": ""}, "spec": SPEC, "spec_version": 1}
+    exp = experiment(session)
+    qid = exp.queries.ids[0]
+    doc, grade = next(iter(exp.dataset.qrels.relevant(qid).items()))
+    exp.judgments.judge(qid, doc, 0, who="bo")
+
+    at = page("judge", session)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(m.value.startswith("**1 conflict(s)**: the dataset's qrels win") for m in at.markdown)
+    table = at.dataframe[-1].value
+    assert table[["query", "document", "dataset's grade", "judged here", "by"]].values.tolist() == [
+        [qid, doc, grade, 0, "bo"]]
+    assert exp.qrels.grade(qid, doc) == grade
+    at.radio(key="judge-prefer-dataset").set_value("judgments").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert exp.qrels.grade(qid, doc) == 0 and exp.judgments.prefer == "judgments"
+    assert any(m.value.startswith("**1 conflict(s)**: the judgment made here wins") for m in at.markdown)
