@@ -50,6 +50,12 @@ def _skip(qid: str, doc: str) -> None:
     st.session_state.pop(AGAIN, None)
 
 
+def _next_query(ids: list, qid: str) -> None:
+    # In a callback: it runs before the query box is drawn, so the box may be set.
+    st.session_state[QUERY] = ids[(ids.index(qid) + 1) % len(ids)]
+    st.session_state.pop(AGAIN, None)
+
+
 def _undo(store) -> None:
     if access.read_only():
         return
@@ -93,7 +99,7 @@ def pool_for(exp, qid: str, text: str, depth: int, mode: str, locked: bool):
         return pool
 
 
-def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool) -> None:
+def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids: list) -> None:
     """The query, one document, and the buttons (with their keyboard shortcuts)."""
     skipped = st.session_state.get(SKIPPED, {}).get(qid, [])
     again = st.session_state.get(AGAIN)
@@ -108,6 +114,9 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool) -> N
             if left and st.button("Show the skipped ones again", key="judge-unskip"):
                 st.session_state[SKIPPED][qid] = []
                 st.rerun()
+            if len(ids) > 1:
+                st.button("Next query", key="judge-next", shortcut="N", type="primary",
+                          on_click=_next_query, args=(ids, qid))
         else:
             doc = ds.corpus[current]
             st.markdown(f"##### {md_escape(doc.title or current)}")
@@ -124,7 +133,8 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool) -> N
                    on_click=_skip, args=(qid, current))
     cols[4].button("Undo", key="judge-undo", shortcut="U", width="stretch", disabled=locked,
                    on_click=_undo, args=(store,), help="Takes back your last judgment (on any query).")
-    st.caption("Keys: **2** relevant, **1** partly relevant, **0** not relevant, **S** skip, **U** undo "
+    st.caption("Keys: **2** relevant, **1** partly relevant, **0** not relevant, **S** skip, **U** undo, "
+               "**N** next query once this one is done "
                "(click the page first if a text box has the keyboard). Query terms are highlighted "
                "(BM25's tokenizer).")
 
@@ -248,7 +258,8 @@ with shown_errors():
                    "Documents the dataset's qrels grade count as judged.")
     if not len(pool):
         st.info("Nothing to judge here: every document of the final top 10 is graded.")
+        st.button("Next query", key="judge-next", shortcut="N", type="primary", on_click=_next_query, args=(ids, qid))
     else:
-        judging_card(store, ds, pool, qid, text, qrels, locked)
+        judging_card(store, ds, pool, qid, text, qrels, locked, ids)
         pool_table(ds, pool, qid, qrels, store)
     judgments_section(store, ds, exp.merged_qrels, locked)

@@ -137,3 +137,16 @@ def test_a_conflict_is_listed_and_the_switch_decides_who_wins(tiny_beir, tmp_pat
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert exp.qrels.grade(qid, doc) == 0 and exp.judgments.prefer == "judgments"
     assert any(m.value.startswith("**1 conflict(s)**: the judgment made here wins") for m in at.markdown)
+
+
+def test_a_pool_done_offers_the_next_query(unjudged):
+    at = page("judge", unjudged)
+    at.run()
+    at.number_input(key="judge-depth").set_value(1).run()     # each step's top 1: one document
+    first = at.selectbox(key="judge-query").value
+    assert progress_text(at).startswith("0 of 1 judged for this query")
+    at.button(key="judge-0").click().run()
+    assert any("Every document of this pool is judged" in s.value for s in at.success)
+    at.button(key="judge-next").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="judge-query").value != first
