@@ -12,7 +12,9 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from cascade_core.errors import CascadeError
 from cascade_core.export import python_snippet, trec_runs_zip
+from cascade_core.qdrant_query import QueryVectors, plan as qdrant_plan, python_code as qdrant_python
 from cascade_core.tuning import (DEFAULT_FUSIONS, OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
                                  holdout_validation, pareto_front, recall_at_cutoffs, recall_curves, tuning_grid)
 from cascade_ui import charts, latency_panel, state
@@ -243,6 +245,37 @@ def export_section(result, exp, spec, curves, plateaus, tuning):
                        file_name="cascade-report.html", mime="text/html", key="export-html")
     with st.expander("The Python snippet"):
         st.code(snippet, language="python")
+    qdrant_export(spec, exp, src)
+
+
+def qdrant_export(spec, exp, src) -> None:
+    """The first pass as a Qdrant Query API request (what a Qdrant user deploys), or why not."""
+    with st.expander("Deploy the first pass in Qdrant (Query API)"):
+        try:
+            p = qdrant_plan(spec)
+        except CascadeError as exc:
+            st.info(f"Not as one Qdrant request: {exc}")
+            return
+        collection = exp.dataset.name
+        vocab = QueryVectors(p, exp.dataset.corpus, state.workspace()).vocabulary if "bm25" in p.vectors else None
+        body = p.to_json(collection)
+        if vocab is not None:
+            body["bm25_vocabulary"] = vocab   # one file to download: the vocabulary inside
+        (st.success if p.exact else st.warning)(
+            ("Qdrant returns exactly the simulated first pass with this request (tested on the embedded "
+             "engine)." if p.exact else "Approximate: Qdrant has no exact equivalent of this first pass.")
+            + " Then, in the application: " + "; ".join(p.app_steps) + ".")
+        for note in p.notes:
+            st.caption(f"Note: {note}")
+        c1, c2 = st.columns(2)
+        c1.download_button("Query API request (JSON)", json.dumps(body, indent=2), file_name="first-pass.json",
+                           mime="application/json", key="export-qdrant-json")
+        code = qdrant_python(p, collection)
+        c2.download_button("qdrant-client code", code, file_name="first_pass.py", key="export-qdrant-py")
+        st.code(json.dumps(p.request, indent=2), language="json")
+        st.caption("`<dense>`, `<bm25>`, `<splade>`: the query's vectors (see the JSON's `query_vectors`). "
+                   f"The CLI writes the same and checks it on an embedded engine: `cascade export --qdrant "
+                   f"first-pass.json --dataset {src['path']} --config cascade.yaml --check 20`.")
 
 
 result, exp = analysis_page("Tune")

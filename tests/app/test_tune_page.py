@@ -220,7 +220,7 @@ def test_exports_are_built_on_click_only(demo_state, deferred_downloads, monkeyp
     buttons = {b.proto.label: b for b in at.get("download_button")}
     assert set(buttons) >= {"Spec (YAML)", "Python snippet", "TREC run files (zip)", "HTML report"}
     assert built == []  # two reruns, no report or zip built
-    snippet = at.code[-1].value
+    snippet = next(c.value for c in at.code if "CascadeSpec.from_yaml" in c.value)
     compile(snippet, "run_cascade.py", "exec")  # valid Python
     assert "CascadeSpec.from_yaml" in snippet
 
@@ -250,3 +250,20 @@ def test_html_report_has_doctor_findings_tuning_and_every_chart(demo_state, defe
     # The Pareto chart marks the current spec and the recommendation.
     assert '"name":"current spec"' in report and '"name":"recommended"' in report
     assert "tuning objective" in report
+
+
+def test_the_first_pass_is_offered_as_a_qdrant_request(demo_state):
+    """Issue 12, part 2: the Tune page's export offers the Query API request and its qdrant-client code."""
+    import json
+
+    from cascade_core.cascade import CascadeSpec
+    from cascade_core.qdrant_query import plan
+
+    at = page("tune", demo_state)
+    at.run()
+    assert not at.exception
+    buttons = {b.proto.label for b in at.get("download_button")}
+    assert {"Query API request (JSON)", "qdrant-client code"} <= buttons
+    expected = plan(CascadeSpec.from_dict(demo_state["spec"])).request
+    assert any(c.value == json.dumps(expected, indent=2) for c in at.code)
+    assert any("Qdrant returns exactly the simulated first pass" in s.value for s in at.success)
