@@ -57,10 +57,11 @@ DEFAULT_PROMPT = (
     "Document: {document}\n"
     "Grade (0, 1 or 2):"
 )
-# Before anything is measured (said as "assumed"): the packaged local model generates a few tokens
-# in about 1.5 s a pair on 2 cores; a server answers one short request in about 0.5 s, `concurrency`
-# at a time.
-ASSUMED_S_PER_PAIR = {"local": 1.5, "http": 0.5}
+# Before anything is measured (said as "assumed"; LLMJudge.measure replaces it): the packaged local
+# model, generating 4 tokens unbatched, took 8.9 s a pair (300-character documents) and 17.4 s
+# (800) on 2 cores shared with other heavy jobs, so 5 s is a guess for a quieter machine; a server
+# answers one short request in about 0.5 s, `concurrency` at a time.
+ASSUMED_S_PER_PAIR = {"local": 5.0, "http": 0.5}
 CHARS_PER_TOKEN = 4.0    # English text, roughly; the estimate says it is approximate
 ANSWER_TOKENS = 4        # max tokens asked for: a digit, maybe a space or a full stop
 
