@@ -150,3 +150,38 @@ def test_a_pool_done_offers_the_next_query(unjudged):
     at.button(key="judge-next").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="judge-query").value != first
+
+
+def test_a_corpus_alone_and_a_plain_list_of_queries_then_every_analysis_page(tiny_beir, tmp_path_factory):
+    # A corpus file and nothing else (less its first document: a corpus of its own); the queries
+    # come as a plain list, one a line, typed into the page.
+    folder = tmp_path_factory.mktemp("judge-corpus-alone")
+    lines = (tiny_beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    (folder / "corpus.jsonl").write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
+    session = {"dataset_source": {"path": str(folder / "corpus.jsonl"), "split": None, "fmt": "auto",
+                                  "label": "corpus alone", "stamp": ""}, "spec": SPEC, "spec_version": 1}
+    at = page("judge", session)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("has no queries" in i.value for i in at.info)
+    plain = [json.loads(line)["text"] for line in (tiny_beir / "queries.jsonl").read_text().splitlines()[:3]]
+    at.text_area(key="judge-typed").input("\n".join(plain)).run()
+    at.button(key="judge-add").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="judge-query").value == "judge-1"
+    at.number_input(key="judge-depth").set_value(2).run()
+    for qid in ("judge-1", "judge-2"):   # two queries, a relevant and a not relevant document each
+        at.selectbox(key="judge-query").set_value(qid).run()
+        at.button(key="judge-2").click().run()
+        at.button(key="judge-0").click().run()
+    assert progress_text(at).endswith("; 2 queries judged")
+    for name in ("evaluate", "flow", "inspect", "tune"):
+        other = page(name, session)
+        other.run()
+        assert not other.exception and not other.error, (name, [e.value for e in other.error])
+        assert not any("no relevance judgments" in i.value or "has none" in i.value for i in other.info), name
+        shown = [m.value for m in other.caption] + [h.value for h in other.subheader]
+        expected = {"evaluate": "2 labeled queries", "flow": None, "inspect": "Relevant documents lost, by stage",
+                    "tune": "Where recall stops rising"}[name]
+        assert expected is None or any(expected in v for v in shown), (name, shown)
+    assert len(page("flow", session).run().get("plotly_chart")) >= 2   # the candidates and the relevant ones
