@@ -153,11 +153,11 @@ def test_a_pool_done_offers_the_next_query(unjudged):
 
 
 def test_a_corpus_alone_and_a_plain_list_of_queries_then_every_analysis_page(tiny_beir, tmp_path_factory):
-    # A corpus file and nothing else (less its first document: a corpus of its own); the queries
+    # A corpus file and nothing else (less its first two documents: a corpus of its own); the queries
     # come as a plain list, one a line, typed into the page.
     folder = tmp_path_factory.mktemp("judge-corpus-alone")
     lines = (tiny_beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    (folder / "corpus.jsonl").write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
+    (folder / "corpus.jsonl").write_text("\n".join(lines[2:]) + "\n", encoding="utf-8")
     session = {"dataset_source": {"path": str(folder / "corpus.jsonl"), "split": None, "fmt": "auto",
                                   "label": "corpus alone", "stamp": ""}, "spec": SPEC, "spec_version": 1}
     at = page("judge", session)
