@@ -78,7 +78,8 @@ def add_queries_box(store, queries, locked: bool) -> None:
         added = store.add_queries(new, who=_who(), known=set(state.dataset().queries.ids))
         if added:
             st.session_state[QUERY] = added[0]
-            st.session_state[NOTE] = f"Added {len(added)} quer{'y' if len(added) == 1 else 'ies'}: {', '.join(added[:5])}."
+            st.session_state[NOTE] = (f"Added {len(added)} quer{'y' if len(added) == 1 else 'ies'}: "
+                                      f"{', '.join(added[:5])}.")
             st.rerun()
         st.warning("No new query: type some, or pick a file (queries already added are not added twice).")
 
@@ -165,10 +166,10 @@ def pool_table(ds, pool, qid: str, qrels, store) -> None:
 def judgments_section(store, ds, merged, locked: bool) -> None:
     st.subheader("Judgments, conflicts, export")
     judged_queries = len(store.qrels().query_ids)
-    st.caption(f"{len(store)} judgment(s) made here on {judged_queries} quer{'y' if judged_queries == 1 else 'ies'}, saved as they are made in "
-               f"`{store.path}`; the dataset's own qrels grade {ds.qrels.n_pairs} pairs. Every page (Evaluate, "
-               "Flow, Inspect, Tune, Compare) uses both, merged: the queries with a relevant document are the "
-               "ones evaluated.")
+    st.caption(f"{len(store)} judgment(s) made here on {queries_judged(judged_queries).replace(' judged', '')}, "
+               f"saved as they are made in `{store.path}`; the dataset's own qrels grade {ds.qrels.n_pairs} pairs. "
+               "Every page (Evaluate, Flow, Inspect, Tune, Compare) uses both, merged: the queries with a relevant "
+               "document are the ones evaluated.")
     if store.bad_lines:
         st.warning(f"{store.bad_lines} damaged line(s) of the judgment log were skipped (a write cut short); "
                    "every other judgment stands.")
@@ -184,7 +185,8 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
         st.markdown(f"**{len(merged.conflicts)} conflict(s)**: {wins[merged.prefer]}.")
         st.dataframe(pd.DataFrame([{"query": c.query, "document": c.doc,
                                     "dataset's grade": c.dataset_grade, "judged here": c.judged_grade,
-                                    "by": c.who, "when": c.at[:16].replace("T", " ") + " UTC"} for c in merged.conflicts]),
+                                    "by": c.who, "when": c.at[:16].replace("T", " ") + " UTC"}
+                                   for c in merged.conflicts]),
                      hide_index=True, width="stretch")
     else:
         st.caption("No conflict: no pair is graded differently by the dataset's qrels and a judgment made here.")
