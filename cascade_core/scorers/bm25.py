@@ -17,6 +17,7 @@ in practice (the same float operations in the same order; tested to 1e-6 on SciF
 from __future__ import annotations
 
 import threading
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
@@ -85,18 +86,13 @@ class SparseBM25(BM25Okapi):
         super().__init__(corpus, k1=k1, b=b, epsilon=epsilon)
         self.vocabulary = {t: i for i, t in enumerate(self.idf)}
         self._doc_len = np.asarray(self.doc_len, dtype=float)
-        n_postings = sum(len(f) for f in self.doc_freqs)
-        rows = np.empty(n_postings, dtype=np.int64)
-        cols = np.empty(n_postings, dtype=np.int64)
-        tf = np.empty(n_postings, dtype=np.int64)
-        at = 0
         vocab = self.vocabulary
-        for d, freqs in enumerate(self.doc_freqs):
-            n = len(freqs)
-            rows[at:at + n] = [vocab[t] for t in freqs]
-            cols[at:at + n] = d
-            tf[at:at + n] = list(freqs.values())
-            at += n
+        sizes = np.fromiter((len(f) for f in self.doc_freqs), dtype=np.int64, count=self.corpus_size)
+        n_postings = int(sizes.sum())
+        rows = np.fromiter(map(vocab.__getitem__, chain.from_iterable(self.doc_freqs)), dtype=np.int64,
+                           count=n_postings)
+        tf = np.fromiter(chain.from_iterable(map(dict.values, self.doc_freqs)), dtype=np.int64, count=n_postings)
+        cols = np.repeat(np.arange(self.corpus_size, dtype=np.int64), sizes)
         idf = np.fromiter((self.idf[t] for t in vocab), dtype=float, count=len(vocab))
         doc_len = self._doc_len[cols]
         data = idf[rows] * (tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * doc_len / self.avgdl)))
