@@ -52,11 +52,14 @@ def cmd_export(args) -> int:
     print("Then the application: " + "; ".join(p.app_steps))
     print("Wrote " + ", ".join(str(w) for w in written))
     if args.check:
-        agreed, total = check(p, vectors, dataset, spec, ws, args.check)
-        print(f"Checked on an embedded Qdrant engine: {agreed} of {total} queries return the simulated first pass"
+        counts = check(p, vectors, dataset, spec, ws, args.check)
+        total = sum(counts.values())
+        print(f"Checked on an embedded Qdrant engine: {counts['identical']} of {total} queries return the simulated "
+              "first pass" + (f", {counts['ties']} the same documents with tied ones in another order (a tie "
+                              "inside a fused list becomes a rank)" if counts["ties"] else "")
               + ("" if p.exact else " (the plan is approximate: differences are expected)"))
-        if agreed < total and p.exact:
-            raise CascadeError(f"the exported request disagrees with the simulation on {total - agreed} of "
+        if counts["differ"] and p.exact:
+            raise CascadeError(f"the exported request disagrees with the simulation on {counts['differ']} of "
                                f"{total} queries")
     return 0
 
@@ -70,11 +73,12 @@ def _describe(p) -> str:
     return f"{r['using']} top {r['limit']}"
 
 
-def check(p, vectors, dataset, spec, workspace, n: int) -> tuple[int, int]:
-    """How many of the first ``n`` queries the request, run on an embedded engine, returns as the
-    simulation's first pass (ties of equal score may trade places; score-0 fill is left out)."""
+def check(p, vectors, dataset, spec, workspace, n: int) -> dict[str, int]:
+    """Over the first ``n`` queries, how many lists the request (run on an embedded engine) returns
+    identical to the simulated first pass, equal up to ties, or different (:func:`compare_lists`;
+    score-0 fill left out)."""
     from .experiment import Experiment
-    from .qdrant_query import build_edge_collection, run_on_edge, same_ranking
+    from .qdrant_query import build_edge_collection, compare_lists, run_on_edge
 
     exp = Experiment(dataset, spec, workspace)
     queries = exp.queries.subset(exp.queries.ids[:n])
@@ -87,11 +91,11 @@ def check(p, vectors, dataset, spec, workspace, n: int) -> tuple[int, int]:
     with tempfile.TemporaryDirectory(prefix="cascade-export-check-") as tmp:
         shard = build_edge_collection(Path(tmp) / "collection", p, vectors)
         try:
-            agreed = 0
+            counts = {"identical": 0, "ties": 0, "differ": 0}
             for q, qid in enumerate(run.matrix.query_ids):
                 ours = [run.matrix.doc_ids[d] for d, v, s in zip(pos[q], valid[q], scores[q]) if v and s != 0]
                 theirs, their_scores = run_on_edge(shard, p, vectors.query(queries.text_of(qid)))
-                agreed += same_ranking(ours, theirs, their_scores)
+                counts[compare_lists(ours, theirs, their_scores)] += 1
         finally:
             shard.close()
-    return agreed, len(run.matrix.query_ids)
+    return counts

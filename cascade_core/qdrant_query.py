@@ -383,6 +383,26 @@ def same_ranking(ours: Sequence[str], theirs: Sequence[str], their_scores: Seque
     return True
 
 
+def compare_lists(ours: Sequence[str], theirs: Sequence[str], their_scores: Sequence[float],
+                  max_shift: int = 3) -> str:
+    """``"identical"`` (up to tied scores, :func:`same_ranking`), ``"ties"`` (the same documents,
+    none more than ``max_shift`` places away: what a tie inside one fused list does, since RRF
+    turns a tie's order into a rank), or ``"differ"``.
+
+    >>> compare_lists(["a", "b", "c", "d"], ["a", "c", "b", "d"], [4.0, 3.0, 2.0, 1.0])
+    'ties'
+    >>> compare_lists(list("abcdefgh"), list("hgfedcba"), [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    'differ'
+    """
+    if same_ranking(ours, theirs, their_scores):
+        return "identical"
+    where = {d: i for i, d in enumerate(theirs)}
+    inner = list(ours[:-max_shift]) if len(ours) > max_shift else []   # a tie at the cut-off may swap the last
+    if len(ours) == len(theirs) and all(d in where and abs(where[d] - i) <= max_shift for i, d in enumerate(inner)):
+        return "ties"
+    return "differ"
+
+
 def write_export(path: str | Path, p: QdrantPlan, collection: str, vocabulary: dict[str, int] | None = None) -> list[Path]:
     """Write ``path`` (the REST JSON), ``path`` with ``.py`` (qdrant-client) and, for BM25, the
     vocabulary (``.vocab.json``: term -> sparse index). Returns the files written."""
