@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("index", parents=[storage], help="encode a corpus into Qdrant (resumable)")
     _dataset_args(i)
     i.add_argument("--model", default="all-MiniLM-L6-v2", help="bi-encoder: packaged name, local folder or hub id")
+    i.add_argument("--vectors", metavar="FILE",
+                   help="store these precomputed embeddings instead of encoding (.npy with FILE.ids.txt, .npz "
+                        "or .parquet, keyed by document id; made by --model, which still encodes the queries "
+                        "and any document without a vector)")
+    i.add_argument("--ids", metavar="FILE", help="the ids file of a --vectors .npy, when not beside it")
 
     x = sub.add_parser("indexes", parents=[storage], help="list vector indexes (or drop one)")
     x.add_argument("--drop", metavar="NAME", help="delete this index (only this tool's, as listed)")
@@ -407,12 +412,23 @@ def cmd_index(args) -> int:
     dataset = _load(args.dataset, args.split, args.format, dataset_files(args))
     ws = _workspace(args)
     index = ws.vector_index(dataset.corpus, resolve_model(args.model))
+    precomputed = None
+    if args.vectors:
+        from .data.vectors import read_vectors
+
+        precomputed = read_vectors(args.vectors, args.ids)
+        found = precomputed.check(dim=index.dim, doc_ids=dataset.corpus.ids)   # a wrong file fails here
+        print(f"Vectors {args.vectors}: {len(precomputed.ids):,} x {precomputed.dim}; {found.summary()}")
     before = index.info()
     if before.complete and not index.needs_ann():
         print(f"Index {index.name} in {ws.qdrant_location} is complete ({before.n_points} vectors): nothing to do")
         return 0
-    rep = index.build(progress=terminal_progress(sys.stderr))
-    print(f"Index {rep.name} in {ws.qdrant_location}: encoded {rep.encoded} documents in {rep.seconds:.1f} s "
+    rep = index.build(progress=terminal_progress(sys.stderr), precomputed=precomputed)
+    if rep.note:
+        print(f"note: {rep.note}", file=sys.stderr)
+    print(f"Index {rep.name} in {ws.qdrant_location}: "
+          + (f"imported {rep.imported} precomputed vectors, " if rep.imported else "")
+          + f"encoded {rep.encoded} documents in {rep.seconds:.1f} s "
           f"({rep.docs_per_s:.1f} docs/s), {rep.already_stored} were already stored, "
           f"{rep.truncated} truncated at {rep.max_tokens} tokens; complete: {rep.complete}"
           + (f"; search: {index.info().search}" if rep.complete else ""))

@@ -92,10 +92,18 @@ class BuildReport:
     seconds: float
     complete: bool
     truncated_ids: tuple = ()   # the ids of the truncated documents
+    imported: int = 0           # documents whose vectors came precomputed (a file, or shipped with the data)
+    note: str = ""              # why shipped vectors were not used, when some were found
 
     @property
     def docs_per_s(self) -> float:
         return self.encoded / self.seconds if self.seconds > 0 else 0.0
+
+
+def payload_of(doc) -> dict:
+    """A point's payload: the document id and a bounded excerpt (the whole text stays in the corpus)."""
+    return {"doc_id": doc.id, "title": doc.title[:PAYLOAD_CHARS], "text": doc.text[:PAYLOAD_CHARS],
+            "text_chars": len(doc.text), "metadata": doc.metadata}
 
 
 class VectorIndex:
@@ -179,11 +187,14 @@ class VectorIndex:
     # -- building ----------------------------------------------------------------------------
 
     def build(self, doc_ids: Sequence[str] | None = None, progress: ProgressCallback | None = None,
-              chunk_size: int = 256, batch_size: int = 32) -> BuildReport:
+              chunk_size: int = 256, batch_size: int = 32, precomputed=None, shipped: bool = True) -> BuildReport:
         """Encode and store the vectors of ``doc_ids`` (default: the whole corpus) not stored yet.
 
-        Marks the index complete once every document of the corpus is stored (and, past
-        :data:`HNSW_THRESHOLD` vectors, builds its HNSW graph first).
+        ``precomputed`` (:class:`~cascade_core.data.vectors.PrecomputedVectors`, checked against
+        this corpus and model) gives vectors to store instead of encoding; without it, vectors
+        shipped beside the corpus for these very weights are used (the bundled sample's; not with
+        ``shipped=False``), and anything without a vector is encoded. Marks the index complete once every document of the
+        corpus is stored (and, past :data:`HNSW_THRESHOLD` vectors, builds its HNSW graph first).
         """
         start = time.perf_counter()
         if not any(d.title.strip() or d.text.strip() for d in self.corpus):
@@ -199,6 +210,13 @@ class VectorIndex:
         stored = self.stored_doc_ids()
         wanted = self.corpus.ids if doc_ids is None else list(dict.fromkeys(doc_ids))
         missing = [d for d in wanted if d not in stored]
+        note = ""
+        if missing and precomputed is None and shipped:
+            precomputed, note = self._shipped()
+        imported = self._import(precomputed, missing, progress, chunk_size) if missing and precomputed else []
+        if imported:
+            done = set(imported)
+            missing = [d for d in missing if d not in done]
         encoder = self.encoder
         limit = int(encoder.max_seq_length or 512)
 
@@ -215,15 +233,14 @@ class VectorIndex:
                                      show_progress_bar=False)
             docs = [self.corpus[missing[i]] for i in chunk]
             self._upsert([point_id(d.id) for d in docs], vectors,
-                         [{"doc_id": d.id, "title": d.title[:PAYLOAD_CHARS], "text": d.text[:PAYLOAD_CHARS],
-                           "text_chars": len(d.text), "metadata": d.metadata} for d in docs])
+                         [payload_of(d) for d in docs])
             tracker.advance(len(chunk))
 
         # The index is named after this corpus, so every stored id belongs to it.
-        n_points = len(stored) + len(missing)
+        n_points = len(stored) + len(missing) + len(imported)
         complete = n_points >= len(self.corpus)
         meta = dict(store.metadata(self.name) or {})
-        if complete and (missing or not meta.get("complete") or self.needs_ann()):
+        if complete and (missing or imported or not meta.get("complete") or self.needs_ann()):
             store.flush(self.name)   # every point durable before the flag says so
             if self.uses_hnsw(n_points):
                 graph = ProgressTracker(f"building the HNSW graph ({n_points:,} vectors)", 1, progress, "graph")
@@ -231,8 +248,33 @@ class VectorIndex:
                 graph.advance(1)
             meta.update(complete=True, completed_at=time.time(), n_points=n_points)
             store.set_metadata(self.name, meta)
-        return BuildReport(self.name, len(missing), len(wanted) - len(missing), len(truncated_ids), limit,
-                           time.perf_counter() - start, complete, truncated_ids)
+        return BuildReport(self.name, len(missing), len(wanted) - len(missing) - len(imported), len(truncated_ids),
+                           limit, time.perf_counter() - start, complete, truncated_ids, len(imported), note)
+
+    def _shipped(self):
+        """Vectors shipped beside the corpus for these exact weights, or ``(None, why not)``."""
+        from .data.vectors import find_shipped
+        from .provenance import model_fingerprint
+
+        return find_shipped(self.corpus, self.model.name, model_fingerprint(self.model))
+
+    def _import(self, vectors, missing: Sequence[str], progress, chunk_size: int) -> list[str]:
+        """Store precomputed vectors of the ``missing`` documents that have one; returns their ids.
+        Checked first: the model's dimension, and no vector of a document this corpus lacks."""
+        vectors.check(dim=self.dim, doc_ids=self.corpus.ids)
+        have = set(vectors.ids)
+        ids = [d for d in missing if d in have]
+        tracker = ProgressTracker(f"importing precomputed vectors ({self.model.name})", len(ids), progress, "docs")
+        for lo in range(0, len(ids), chunk_size):
+            chunk = ids[lo:lo + chunk_size]
+            rows = vectors.rows_for(chunk)
+            # Unit length, as the encoder stores them (a float16 file is off by ~1e-3).
+            rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+            docs = [self.corpus[d] for d in chunk]
+            self._upsert([point_id(d.id) for d in docs], rows,
+                         [payload_of(d) for d in docs])
+            tracker.advance(len(chunk))
+        return ids
 
     def _upsert(self, ids, vectors, payloads) -> None:
         """Store points; a storage found damaged meanwhile is one line, not the engine's error."""

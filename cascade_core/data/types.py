@@ -41,6 +41,7 @@ class Corpus:
         if len(self._index) != len(self.documents):
             raise ValueError("Corpus ids must be unique (loaders report duplicates before this)")
         self._fingerprint: str | None = None
+        self.source = ""   # the file (or folder) it was read from, when loaded from one
 
     @classmethod
     def from_records(cls, records: Iterable[dict]) -> "Corpus":

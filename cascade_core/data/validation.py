@@ -318,7 +318,9 @@ def build_corpus(records: Iterable[RawDoc], rb: ReportBuilder, *, source: str | 
         docs.append(Document(r.id, r.text, r.title, r.metadata))
     if not docs:
         raise DataError("the corpus holds no documents", file=source)
-    return Corpus(docs)
+    corpus = Corpus(docs)
+    corpus.source = source or ""   # where it was read (vectors shipped beside it are looked for there)
+    return corpus
 
 
 def build_queries(records: Iterable[RawQuery], rb: ReportBuilder) -> QuerySet:

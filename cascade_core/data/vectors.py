@@ -199,6 +199,55 @@ def _checked(matrix: np.ndarray, ids: list[str], source: str) -> PrecomputedVect
     return PrecomputedVectors(ids=list(ids), matrix=matrix, source=source)
 
 
+# -- vectors shipped beside a dataset (the bundled sample's) -------------------------------------
+
+SHIPPED_FOLDER = "vectors"   # beside the corpus file: vectors/<model>.npy, .ids.txt and .json
+
+
+def shipped_path(corpus_source: str | Path, model_name: str) -> Path:
+    """Where vectors of ``model_name`` for the corpus read from ``corpus_source`` would be shipped."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)
+    where = Path(corpus_source)
+    return (where if where.is_dir() else where.parent) / SHIPPED_FOLDER / f"{safe}.npy"
+
+
+def find_shipped(corpus, model_name: str, model_fingerprint: str) -> tuple[PrecomputedVectors | None, str]:
+    """Vectors shipped beside ``corpus`` for this model, if they were made from this very corpus
+    (fingerprint) by these very weights (content fingerprint): ``(vectors, "")``, else
+    ``(None, why not)`` (nothing shipped is not a reason worth saying: ``""``)."""
+    if not getattr(corpus, "source", ""):
+        return None, ""
+    path = shipped_path(corpus.source, model_name)
+    manifest = path.with_suffix(".json")
+    if not path.is_file() or not manifest.is_file():
+        return None, ""
+    try:
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, f"{manifest} is not readable JSON: encoding instead"
+    if meta.get("corpus") != corpus.fingerprint:
+        return None, f"{path.name} was made for another version of this corpus: encoding instead"
+    if meta.get("model_fingerprint") != model_fingerprint:
+        return None, f"{path.name} was made by other {model_name} weights: encoding instead"
+    try:
+        return read_vectors(path), ""
+    except DataError as exc:
+        return None, f"{exc}: encoding instead"
+
+
+def write_shipped(corpus, model_name: str, model_fingerprint: str, ids: Sequence[str], matrix: np.ndarray) -> Path:
+    """Ship ``matrix`` (float16) beside the corpus, with the manifest :func:`find_shipped` checks."""
+    path = shipped_path(corpus.source, model_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_vectors(path, ids, matrix)
+    path.with_suffix(".json").write_text(json.dumps({
+        "model": model_name, "model_fingerprint": model_fingerprint, "corpus": corpus.fingerprint,
+        "documents": len(ids), "dim": int(np.asarray(matrix).shape[1]), "dtype": "float16",
+        "how": "written by benchmarks/ship_sample_vectors.py from the tool's own index (normalised embeddings)",
+    }, indent=1), encoding="utf-8")
+    return path
+
+
 def write_vectors(path: str | Path, ids: Sequence[str], matrix: np.ndarray, dtype=np.float16) -> Path:
     """Write ``path`` (``.npy``) and its ``.ids.txt``; float16 halves the size (rankings barely move:
     cosine of unit vectors to ~1e-3)."""
