@@ -18,7 +18,7 @@ from .cascade.spec import CascadeSpec
 from .data import Dataset, Qrels, QuerySet
 from .errors import CascadeError, MissingScoresError
 from .evaluation import DEFAULT_METRICS, Relevance, RunEvaluation, evaluate_run
-from .judgments.store import JudgmentStore, MergedQrels, merge_qrels, with_added_queries
+from .judgments.store import USE_LLM, JudgmentStore, MergedQrels, judged_qrels, with_added_queries
 from .latency import CostModel, LatencyReport, percentiles_ms, predict_spec_latency
 from .progress import ProgressCallback
 from .scoring import CascadePlan, ScoringReport, ensure_scores, load_matrix
@@ -74,11 +74,13 @@ class Experiment:
     @property
     def merged_qrels(self) -> MergedQrels:
         """The dataset's qrels merged with the judgments made here, and their conflicts (the
-        store's setting says who wins one; the dataset by default). Re-read when the log grows."""
+        store's setting says who wins one; the dataset by default). The log's ``use`` setting says
+        whose judgments: people's (default), the LLM labels alone, or both (a human grade wins):
+        :func:`~cascade_core.judgments.store.judged_qrels`. Re-read when the log grows."""
         version = self.judgments.version()
         merged = self._merged
         if merged is None or merged[0] != version:
-            merged = self._merged = (version, merge_qrels(self.dataset.qrels, self.judgments))
+            merged = self._merged = (version, judged_qrels(self.dataset.qrels, self.judgments))
         return merged[1]
 
     @property
@@ -108,7 +110,7 @@ class Experiment:
         chosen = every
         if len(qrels):
             judged = every.subset(q for q in qrels.query_ids if qrels.relevant(q))
-            if len(judged) or len(self.dataset.qrels):
+            if len(judged) or (len(self.dataset.qrels) and self.merged_qrels.use != USE_LLM):
                 chosen = judged
         self._queries = (version, chosen)
         return chosen
@@ -116,8 +118,9 @@ class Experiment:
     def _evaluated(self) -> bool:
         """Whether there is relevance to evaluate against: the dataset's qrels (as before judgments
         existed), or a judgment made here that calls some document relevant."""
-        qrels = self.qrels
-        return len(self.dataset.qrels) > 0 or any(qrels.relevant(q) for q in qrels.query_ids)
+        merged = self.merged_qrels
+        qrels = merged.qrels
+        return (len(self.dataset.qrels) > 0 and merged.use != USE_LLM) or any(qrels.relevant(q) for q in qrels.query_ids)
 
     def ensure_scores(self, spec: CascadeSpec | None = None,
                       progress: ProgressCallback | None = None) -> ScoringReport:
@@ -125,7 +128,13 @@ class Experiment:
         plan = self.plan if spec is None else self.plan.with_spec(spec)
         try:
             with self._scoring_lock:
-                return ensure_scores(plan, self.queries, progress)
+                report = ensure_scores(plan, self.queries, progress)
+            from .scorers.collection import missing_judged_note
+
+            note = missing_judged_note(plan.retriever, self.qrels)   # an existing collection lacking judged documents
+            if note:
+                report.notes.append(note)
+            return report
         finally:   # a cancelled run stored scores and timings too
             with self._state_lock:
                 if plan.scorer_ids == self.plan.scorer_ids:

@@ -18,12 +18,14 @@
 from .agreement import Agreement, agreement, cohen_kappa
 from .llm_judge import DEFAULT_PROMPT, JudgeEstimate, JudgeRun, LLMJudge, LLMLabel, parse_grade
 from .pool import HOLES, MODES, POOL, JudgingPool, holes, judging_pool, pool_for_query, pool_from_rankings, shuffled
-from .store import (GRADES, HUMAN, PREFER_DATASET, PREFER_JUDGMENTS, Conflict, Judgment, JudgmentStore, MergedQrels,
-                    merge_qrels, parse_queries, to_trec, with_added_queries)
+from .store import (GRADES, HUMAN, LLM, PREFER_DATASET, PREFER_JUDGMENTS, USE_BOTH, USE_HUMAN, USE_LLM, USES, Conflict,
+                    Judgment, JudgmentStore, MergedQrels, Unparsed, is_llm, judged_qrels, merge_qrels, parse_queries,
+                    query_id_for, to_trec, with_added_queries)
 
 __all__ = [
     "Agreement", "agreement", "cohen_kappa",
     "DEFAULT_PROMPT", "JudgeEstimate", "JudgeRun", "LLMJudge", "LLMLabel", "parse_grade",
+    "LLM", "USES", "USE_BOTH", "USE_HUMAN", "USE_LLM", "Unparsed", "is_llm", "judged_qrels", "query_id_for",
     "GRADES", "HOLES", "HUMAN", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
     "Conflict", "Judgment", "JudgingPool", "JudgmentStore", "MergedQrels",
     "holes", "judging_pool", "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",

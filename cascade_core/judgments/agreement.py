@@ -138,3 +138,59 @@ def agreement(first: Labels, second: Labels, names: tuple[str, str] = ("first", 
         accuracy=float(same.mean()) if len(pairs) else float("nan"),
         kappa=cohen_kappa(xs, ys, grades=grades), kappa_linear=cohen_kappa(xs, ys, "linear", grades=grades),
         confusion=table, disagreements=pairs[~same].reset_index(drop=True), per_query=per_query)
+
+
+def is_binary(labels: Labels) -> bool:
+    """Whether a label set grades on a 0/1 scale (no grade above 1), as SciFact's qrels do.
+
+    >>> is_binary({"q": {"a": 1, "b": 0}}), is_binary({"q": {"a": 2}}), is_binary({})
+    (True, False, False)
+    """
+    grades = [g for docs in labels.values() for g in docs.values() if g is not None]
+    return bool(grades) and max(grades) <= 1
+
+
+def positive_only(labels: Labels) -> bool:
+    """Whether a label set lists only relevant documents (no 0 grade): the unlisted ones are the
+    non-relevant (the TREC convention for a judged query).
+
+    >>> positive_only({"q": {"a": 1}}), positive_only({"q": {"a": 1, "b": 0}})
+    (True, False)
+    """
+    grades = [g for docs in labels.values() for g in docs.values() if g is not None]
+    return bool(grades) and min(grades) > 0
+
+
+def human_vs_llm(dataset_qrels, store, source: str = "llm", binary: bool | None = None,
+                 unjudged_as_zero: bool | None = None) -> Agreement:
+    """People's grades (the dataset's qrels merged with the judgments made by hand in ``store``)
+    against the LLM labels of ``store`` (``source``: one ``llm:<model>``, or "llm" for any).
+
+    ``binary`` (None: chosen) compares relevant against not when either set grades 0/1 only.
+    ``unjudged_as_zero`` (None: chosen when the people's set lists only relevant documents, as
+    SciFact's qrels do) counts a document the LLM labelled but no person graded, in a query people
+    judged, as not relevant (0), the TREC convention: otherwise only relevant documents would be
+    compared and kappa could say nothing.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from cascade_core.data import Qrels
+    >>> from cascade_core.judgments.store import JudgmentStore
+    >>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "j.jsonl")
+    >>> for doc, grade in [("a", 2), ("b", 0), ("c", 2)]:
+    ...     _ = store.judge("q1", doc, grade, who="m", source="llm:m")
+    >>> ag = human_vs_llm(Qrels({"q1": {"a": 1}}), store)     # binary qrels, relevant documents only
+    >>> ag.n, ag.accuracy, list(ag.confusion.index)
+    (3, 0.6666666666666666, [0, 1])
+    """
+    from .store import HUMAN, merge_qrels
+
+    human = merge_qrels(dataset_qrels, store, source=HUMAN).qrels.judgments
+    llm = store.qrels(source).judgments
+    if binary is None:
+        binary = is_binary(human) or is_binary(llm)
+    if unjudged_as_zero is None:
+        unjudged_as_zero = positive_only(human)
+    if unjudged_as_zero:
+        human = {q: {**{d: 0 for d in llm.get(q, {})}, **docs} for q, docs in human.items() if docs}
+    return agreement(human, llm, names=("human", "llm"), binary=binary)

@@ -32,9 +32,8 @@ Parameters are the ``llm`` kind's (``api``, ``timeout_s``, ``retries``, ``concur
 from __future__ import annotations
 
 import re
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -231,32 +230,51 @@ class LLMJudge:
         """Grade every ``(query_id, doc_id)`` pair. Texts come from ``query_texts`` /
         ``doc_texts`` (mappings, or functions such as ``QuerySet.text_of`` and
         ``Corpus.text_of``). A server is asked ``concurrency`` pairs at a time; ``progress(done,
-        total)`` is called as labels come in."""
+        total)`` is called as labels come in. The labels are in the order of ``pairs``."""
+        start, truncated = time.perf_counter(), [0]
+        labels: list[LLMLabel | None] = [None] * len(pairs)
+        for done, (i, label) in enumerate(self._labels(pairs, query_texts, doc_texts, truncated), start=1):
+            labels[i] = label
+            if progress is not None:
+                progress(done, len(pairs))
+        return JudgeRun(self.source, self.prompt, labels, time.perf_counter() - start, truncated=truncated[0])
+
+    def labels(self, pairs: Sequence[tuple[str, str]], query_texts: Mapping[str, str] | Callable[[str], str],
+               doc_texts: Mapping[str, str] | Callable[[str], str], truncated: list | None = None):
+        """Yield each pair's :class:`LLMLabel` as it comes in (a server answers ``concurrency`` at a
+        time, so not necessarily in order), in the caller's thread: a caller can save each one at once
+        and draw its progress. Closing the generator early cancels the pairs not yet asked.
+        ``truncated``: a one-item list that receives the count of documents clipped in the prompt."""
+        for _, label in self._labels(pairs, query_texts, doc_texts, truncated):
+            yield label
+
+    def _labels(self, pairs, query_texts, doc_texts, truncated: list | None = None):
+        """(index in ``pairs``, label) as labels come in: see :meth:`labels`."""
         qtext = query_texts if callable(query_texts) else query_texts.__getitem__
         dtext = doc_texts if callable(doc_texts) else doc_texts.__getitem__
+        pairs = list(pairs)
         self.load()
         docs = [self._document(dtext(d)) for _, d in pairs]
-        done, lock = [0], threading.Lock()
+        if truncated is not None:
+            truncated[:] = [sum(cut for _, cut in docs)]
 
-        def one(i: int) -> LLMLabel:
+        def one(i: int) -> tuple[int, LLMLabel]:
             qid, did = pairs[i]
             t0 = time.perf_counter()
             raw = self.answer(qtext(qid), docs[i][0])
-            label = LLMLabel(qid, did, parse_grade(raw), raw, time.perf_counter() - t0)
-            if progress is not None:
-                with lock:
-                    done[0] += 1
-                    progress(done[0], len(pairs))
-            return label
+            return i, LLMLabel(qid, did, parse_grade(raw), raw, time.perf_counter() - t0)
 
-        start = time.perf_counter()
-        if self.parallel > 1 and len(pairs) > 1:
-            with ThreadPoolExecutor(max_workers=min(self.parallel, len(pairs))) as pool:
-                labels = list(pool.map(one, range(len(pairs))))
-        else:
-            labels = [one(i) for i in range(len(pairs))]
-        return JudgeRun(self.source, self.prompt, labels, time.perf_counter() - start,
-                        truncated=sum(cut for _, cut in docs))
+        if self.parallel <= 1 or len(pairs) <= 1:
+            for i in range(len(pairs)):
+                yield one(i)
+            return
+        pool = ThreadPoolExecutor(max_workers=min(self.parallel, len(pairs)))
+        try:
+            futures = [pool.submit(one, i) for i in range(len(pairs))]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:   # closed early (a stopped page, an error): ask nothing more
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def measure(self, pairs: Sequence[tuple[str, str]], query_texts, doc_texts, n: int = 3) -> float:
         """Seconds a pair, measured on the first ``n`` pairs (model loading not counted)."""
@@ -283,3 +301,25 @@ class LLMJudge:
         answer_tokens = n * ANSWER_TOKENS
         usd = None if usd_per_1k_tokens is None else (prompt_tokens + answer_tokens) / 1000 * usd_per_1k_tokens
         return JudgeEstimate(n, per_pair, source, n * per_pair / self.parallel, prompt_tokens, answer_tokens, usd)
+
+
+def label_into_store(judge: LLMJudge, store, pairs: Sequence[tuple[str, str]], query_texts, doc_texts,
+                     who: str = "", progress: Callable[[int, int, LLMLabel], None] | None = None) -> JudgeRun:
+    """Label ``pairs`` with ``judge`` and save each label in ``store`` (a
+    :class:`~cascade_core.judgments.store.JudgmentStore`) the moment it comes in, marked with the
+    judge's source (``llm:<model>``) and kept with its raw answer and prompt; an unparseable answer
+    is kept too, as no judgment. A run stopped midway keeps every label saved so far.
+    ``progress(done, total, label)`` is called in the caller's thread after each save."""
+    qtext = query_texts if callable(query_texts) else query_texts.__getitem__
+    start, labels, truncated = time.perf_counter(), [], [0]
+    who = who or judge.source
+    for label in judge.labels(pairs, qtext, doc_texts, truncated):
+        if label.grade is None:
+            store.unparsed_answer(label.query_id, label.doc_id, label.answer, judge.source, who, judge.prompt)
+        else:
+            store.judge(label.query_id, label.doc_id, label.grade, who=who, query_text=qtext(label.query_id),
+                        source=judge.source, answer=label.answer, prompt=judge.prompt)
+        labels.append(label)
+        if progress is not None:
+            progress(len(labels), len(pairs), label)
+    return JudgeRun(judge.source, judge.prompt, labels, time.perf_counter() - start, truncated=truncated[0])

@@ -34,6 +34,7 @@ q1 0 d2 0
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -53,6 +54,11 @@ except ImportError:   # pragma: no cover - Windows
 
 GRADES = {2: "relevant", 1: "partly relevant", 0: "not relevant"}
 HUMAN = "human"
+LLM = "llm"     # as a source filter: every LLM judge's labels (each marked ``llm:<model>``)
+# Which judgments every number uses (a setting of the log, as ``prefer``): people's (the dataset's
+# qrels and the judgments made here by hand), the LLM labels alone, or both with a human grade winning.
+USE_HUMAN, USE_LLM, USE_BOTH = "human", "llm", "both"
+USES = {USE_HUMAN: "human judgments", USE_LLM: "LLM labels only", USE_BOTH: "both (a human grade wins)"}
 PREFER_DATASET, PREFER_JUDGMENTS = "dataset", "judgments"
 FOLDER = "judgments"
 
@@ -73,6 +79,30 @@ class Judgment:
     source: str = HUMAN
     id: str = ""
     query_text: str = ""
+    answer: str = ""        # an LLM judge's raw answer
+    prompt: str = ""        # the id of the prompt it was asked with (:meth:`JudgmentStore.prompt_text`)
+
+
+@dataclass(frozen=True)
+class Unparsed:
+    """An LLM judge's answer that gave no grade: kept (with its prompt), never counted as one."""
+
+    query: str
+    doc: str
+    answer: str
+    source: str
+    at: str
+    prompt: str = ""
+
+
+def is_llm(source: str) -> bool:
+    """Whether ``source`` marks an LLM judge's label (``llm:<model>``)."""
+    return source == LLM or source.startswith(LLM + ":")
+
+
+def source_matches(source: str, wanted: str | None) -> bool:
+    """``wanted``: None (every judge), :data:`LLM` (any LLM judge) or one exact source."""
+    return wanted is None or source == wanted or (wanted == LLM and is_llm(source))
 
 
 @dataclass(frozen=True)
@@ -95,6 +125,9 @@ class MergedQrels:
     conflicts: list[Conflict] = field(default_factory=list)
     prefer: str = PREFER_DATASET
     added_pairs: int = 0          # judged pairs the dataset did not have
+    use: str = USE_HUMAN          # which judgments: USE_HUMAN, USE_LLM or USE_BOTH
+    llm_pairs: int = 0            # pairs graded by an LLM label in ``qrels``
+    llm_overruled: int = 0        # USE_BOTH: LLM labels a human grade overruled
 
 
 @dataclass
@@ -104,6 +137,9 @@ class _State:
     active: dict[str, Judgment] = field(default_factory=dict)   # judgment id -> judgment, log order
     queries: dict[str, str] = field(default_factory=dict)       # added query id -> text
     prefer: str = PREFER_DATASET
+    use: str = USE_HUMAN
+    prompts: dict[str, str] = field(default_factory=dict)        # prompt id -> text
+    unparsed: list[Unparsed] = field(default_factory=list)
     bad_lines: int = 0
 
 
@@ -141,15 +177,40 @@ class JudgmentStore:
     # -- writing ---------------------------------------------------------------------------
 
     def judge(self, query: str, doc: str, grade: int, who: str, query_text: str = "",
-              source: str = HUMAN) -> Judgment:
-        """Record ``grade`` (2 relevant, 1 partly, 0 not) for ``doc`` on ``query``; durable on return."""
+              source: str = HUMAN, answer: str = "", prompt: str = "") -> Judgment:
+        """Record ``grade`` (2 relevant, 1 partly, 0 not) for ``doc`` on ``query``; durable on return.
+        An LLM judge's label also keeps its raw ``answer`` and its ``prompt`` (the template, stored
+        once per log and named by its hash in each label)."""
         if isinstance(grade, bool) or int(grade) != grade or int(grade) not in GRADES:
             raise CascadeError(f"grade {grade!r}: use 2 (relevant), 1 (partly relevant) or 0 (not relevant)")
         j = Judgment(str(query), str(doc), int(grade), _who(who), now_utc(), str(source or HUMAN),
-                     uuid.uuid4().hex[:16], str(query_text or ""))
-        self._append({"op": "judge", "id": j.id, "query": j.query, "doc": j.doc, "grade": j.grade,
-                      "who": j.who, "at": j.at, "source": j.source, "query_text": j.query_text})
+                     uuid.uuid4().hex[:16], str(query_text or ""), str(answer or ""), self._prompt_id(prompt))
+        record = {"op": "judge", "id": j.id, "query": j.query, "doc": j.doc, "grade": j.grade,
+                  "who": j.who, "at": j.at, "source": j.source, "query_text": j.query_text}
+        if answer:
+            record["answer"] = j.answer
+        if j.prompt:
+            record["prompt"] = j.prompt
+        self._append(record)
         return j
+
+    def unparsed_answer(self, query: str, doc: str, answer: str, source: str, who: str = "",
+                        prompt: str = "") -> Unparsed:
+        """Keep an LLM judge's answer that gave no grade (it counts as no judgment)."""
+        u = Unparsed(str(query), str(doc), str(answer), str(source), now_utc(), self._prompt_id(prompt))
+        self._append({"op": "unparsed", "query": u.query, "doc": u.doc, "answer": u.answer, "source": u.source,
+                      "who": _who(who), "at": u.at, "prompt": u.prompt})
+        return u
+
+    def _prompt_id(self, prompt: str) -> str:
+        """The id of ``prompt`` in this log ("" for none), appending its text the first time."""
+        if not prompt:
+            return ""
+        pid = hashlib.sha1(prompt.encode("utf-8")).hexdigest()[:12]
+        with self._lock:
+            if pid not in self._replayed().prompts:
+                self._append({"op": "prompt", "id": pid, "text": prompt, "at": now_utc()})
+        return pid
 
     def undo(self, who: str | None = None, query: str | None = None, source: str | None = HUMAN) -> Judgment | None:
         """Cancel the latest judgment still in force (of ``who`` and ``query`` when given); the
@@ -185,6 +246,13 @@ class JudgmentStore:
             raise CascadeError(f"prefer {prefer!r}: use {PREFER_DATASET!r} or {PREFER_JUDGMENTS!r}")
         if prefer != self.prefer:
             self._append({"op": "prefer", "value": prefer, "who": _who(who), "at": now_utc()})
+
+    def set_use(self, use: str, who: str) -> None:
+        """Which judgments every number uses: :data:`USE_HUMAN`, :data:`USE_LLM` or :data:`USE_BOTH`."""
+        if use not in USES:
+            raise CascadeError(f"use {use!r}: use one of {', '.join(USES)}")
+        if use != self.use:
+            self._append({"op": "use", "value": use, "who": _who(who), "at": now_utc()})
 
     def _append(self, record: dict) -> None:
         data = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
@@ -249,9 +317,26 @@ class JudgmentStore:
     def prefer(self) -> str:
         return self._replayed().prefer
 
+    @property
+    def use(self) -> str:
+        """Which judgments every number uses (:data:`USES`; human ones unless set)."""
+        return self._replayed().use
+
+    def prompt_text(self, prompt_id: str) -> str:
+        return self._replayed().prompts.get(prompt_id, "")
+
+    def unparsed(self, source: str | None = LLM) -> list[Unparsed]:
+        """LLM answers that gave no grade (of ``source``: any LLM judge by default), oldest first."""
+        return [u for u in self._replayed().unparsed if source_matches(u.source, source)]
+
+    def sources(self) -> list[str]:
+        """Every source of a judgment in force (``human``, ``llm:<model>``...), first seen first."""
+        return list(dict.fromkeys(j.source for j in self._replayed().active.values()))
+
     def history(self, source: str | None = HUMAN) -> list[Judgment]:
-        """Every judgment in force, oldest first (a pair judged twice appears twice)."""
-        return [j for j in self._replayed().active.values() if source is None or j.source == source]
+        """Every judgment in force, oldest first (a pair judged twice appears twice); ``source``:
+        one source, :data:`LLM` (every LLM judge) or None (all)."""
+        return [j for j in self._replayed().active.values() if source_matches(j.source, source)]
 
     def latest(self, source: str | None = HUMAN) -> dict[tuple[str, str], Judgment]:
         """The judgment that counts for each (query, document) pair: the latest in force."""
@@ -284,7 +369,7 @@ def _apply(state: _State, line: bytes) -> None:
         if op == "judge":
             j = Judgment(str(rec["query"]), str(rec["doc"]), int(rec["grade"]), str(rec.get("who", "")),
                          str(rec.get("at", "")), str(rec.get("source") or HUMAN), str(rec["id"]),
-                         str(rec.get("query_text", "")))
+                         str(rec.get("query_text", "")), str(rec.get("answer", "")), str(rec.get("prompt", "")))
             state.active.pop(j.id, None)
             state.active[j.id] = j
         elif op == "undo":
@@ -294,6 +379,14 @@ def _apply(state: _State, line: bytes) -> None:
         elif op == "prefer":
             if rec["value"] in (PREFER_DATASET, PREFER_JUDGMENTS):
                 state.prefer = rec["value"]
+        elif op == "use":
+            if rec["value"] in USES:
+                state.use = rec["value"]
+        elif op == "prompt":
+            state.prompts[str(rec["id"])] = str(rec["text"])
+        elif op == "unparsed":
+            state.unparsed.append(Unparsed(str(rec["query"]), str(rec["doc"]), str(rec["answer"]),
+                                           str(rec["source"]), str(rec.get("at", "")), str(rec.get("prompt", ""))))
         else:
             state.bad_lines += 1
     except (ValueError, KeyError, TypeError):   # a torn write, a hand edit: skip the line, keep the rest
@@ -349,6 +442,77 @@ def merge_qrels(dataset: Qrels, store: JudgmentStore | None, prefer: str | None 
             table.setdefault(q, {})[d] = j.grade
             added += 1
     return MergedQrels(Qrels(table), conflicts, prefer, added)
+
+
+def judged_qrels(dataset: Qrels, store: JudgmentStore | None, use: str | None = None) -> MergedQrels:
+    """The qrels every number uses, by the store's :attr:`~JudgmentStore.use` setting (or ``use``):
+
+    * ``human``: the dataset's qrels merged with the judgments people made here (:func:`merge_qrels`);
+    * ``llm``: the LLM labels alone (every LLM judge's; the latest label of a pair wins);
+    * ``both``: the human set, plus the LLM labels of the pairs no human graded (a human grade wins).
+
+    The conflicts listed are always the dataset's qrels against people's judgments here.
+
+    >>> import tempfile
+    >>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "j.jsonl")
+    >>> _ = store.judge("q1", "d2", 2, who="llm", source="llm:m", answer="2")
+    >>> _ = store.judge("q1", "d1", 0, who="llm", source="llm:m", answer="0")
+    >>> dataset = Qrels({"q1": {"d1": 1}})
+    >>> judged_qrels(dataset, store).qrels.judgments                  # human (the default)
+    {'q1': {'d1': 1}}
+    >>> judged_qrels(dataset, store, "llm").qrels.judgments
+    {'q1': {'d2': 2, 'd1': 0}}
+    >>> both = judged_qrels(dataset, store, "both")
+    >>> both.qrels.judgments, both.llm_pairs, both.llm_overruled
+    ({'q1': {'d1': 1, 'd2': 2}}, 1, 1)
+    """
+    use = use or (store.use if store is not None else USE_HUMAN)
+    if use not in USES:
+        raise CascadeError(f"use {use!r}: use one of {', '.join(USES)}")
+    human = merge_qrels(dataset, store, source=HUMAN)
+    human.use = use
+    if store is None or use == USE_HUMAN:
+        return human
+    llm = store.latest(LLM)
+    if use == USE_LLM:
+        table: dict[str, dict[str, int]] = {}
+        for (q, d), j in llm.items():
+            table.setdefault(q, {})[d] = j.grade
+        return MergedQrels(Qrels(table), human.conflicts, human.prefer, 0, use, len(llm))
+    table = {q: dict(d) for q, d in human.qrels.judgments.items()}
+    added = overruled = 0
+    for (q, d), j in llm.items():
+        known = table.setdefault(q, {})
+        if d in known:
+            overruled += known[d] != j.grade
+        else:
+            known[d] = j.grade
+            added += 1
+    return MergedQrels(Qrels(table), human.conflicts, human.prefer, human.added_pairs, use, added, overruled)
+
+
+def query_id_for(store: JudgmentStore, queries: QuerySet, text: str, who: str) -> str:
+    """The id of the query with ``text`` (among ``queries``, the dataset's and those added here);
+    a new text is added to the store as a query to judge (``judge-N``), as the Judge page adds
+    a typed one.
+
+    >>> import tempfile
+    >>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "j.jsonl")
+    >>> qs = QuerySet({"q1": "do cats purr"})
+    >>> query_id_for(store, qs, "do  cats purr", "ana"), query_id_for(store, qs, "why is the sky blue", "ana")
+    ('q1', 'judge-1')
+    >>> query_id_for(store, with_added_queries(qs, store), "why is the sky blue", "ana")
+    'judge-1'
+    """
+    wanted = " ".join(str(text).split())
+    if not wanted:
+        raise CascadeError("an empty query cannot be judged")
+    every = with_added_queries(queries, store)
+    for qid in every.ids:
+        if " ".join(every.text_of(qid).split()) == wanted:
+            return qid
+    new = parse_queries(wanted, taken=set(every.ids))
+    return store.add_queries(new, who=who, known=set(queries.ids))[0]
 
 
 def with_added_queries(queries: QuerySet, store: JudgmentStore | None) -> QuerySet:
