@@ -242,7 +242,8 @@ class EdgeStore:
                 shard = self._open_waiting(self.path(name))   # another process's lock: wait for it
             if shard is not None:
                 shard.close()
-            shutil.rmtree(self.path(name))
+            if self.path(name).exists():   # (a damaged one was moved aside while opening)
+                shutil.rmtree(self.path(name))
 
     # -- reading -----------------------------------------------------------------------------
 
