@@ -651,7 +651,9 @@ def build_report(exp, result, scoring, live, sample_qid=None) -> dict:
         "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
                     "seconds": scoring.seconds,
                     # per step that cut documents to its model's limit in this run: how many, and where
-                    "truncated": scoring.truncated},
+                    "truncated": scoring.truncated,
+                    # what a step found while preparing (an existing collection: its coverage of the corpus)
+                    "notes": scoring.notes},
         # damaged files found, moved aside and rebuilt (the score store, vector indexes)
         "notices": list(exp.workspace.notices),
         # listwise stages handed a list they never ranked (scores of a longer one stand in); [] = exact
@@ -738,6 +740,8 @@ def print_report(report: dict) -> None:
     pairs = sum(sc["scored_pairs"].values())
     print(f"Scoring this run: {sc['retrieved_queries']} first-pass queries, {pairs} pairs scored "
           f"({sc['seconds']:.1f} s); everything else came from the store")
+    for note in sc.get("notes") or []:
+        print(f"note: {note}")
     for step, cut in (sc.get("truncated") or {}).items():
         print(f"Truncated: {step}: {cut['documents']} document{'s' if cut['documents'] != 1 else ''} cut to "
               f"{cut['limit']} (the model reads no further)")

@@ -67,6 +67,7 @@ class ScoringReport:
     scored_pairs: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     truncated: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)   # what a step found while preparing (an existing collection's coverage)
 
     def note_cuts(self, step: str, component) -> None:
         """Record the documents ``component`` cut in this run, if any."""
@@ -82,6 +83,10 @@ class ScoringReport:
         """
         return [f"{step}: {c['documents']} document{'s' if c['documents'] != 1 else ''} cut to {c['limit']} "
                 "(the model reads no further)" for step, c in self.truncated.items()]
+
+    def describe(self) -> list[str]:
+        """Every line worth showing after scoring: the notes, then the truncations."""
+        return list(self.notes) + [f"Truncated: {line}" for line in self.describe_truncated()]
 
     @property
     def model_calls(self) -> int:
@@ -100,6 +105,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
     if todo:
         plan.retriever.cuts.clear()   # count what this run cuts
         plan.retriever.prepare(progress)
+        report.notes.extend(getattr(plan.retriever, "notes", ()))
         # One untimed call first: a model's or a library's first call pays one-off set-up
         # (thread pools, lazy buffers) that would be read as the cost of every query.
         plan.retriever.retrieve(queries.text_of(todo[0]), 1)

@@ -250,6 +250,15 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
             raise SpecRefused(f"this shared dashboard loads model folders only from its data roots "
                               f"({roots.describe()}): choose a packaged model or a hub id")
         params = config.params or {}
+        if config.kind in ("collection", "qdrant-collection"):
+            # An existing collection: a shard folder under the data roots; never another server.
+            if str(params.get("url") or "").strip():
+                raise SpecRefused("this shared dashboard does not connect to other Qdrant servers: use a "
+                                  "collection folder under its data roots")
+            folder = str(params.get("collection") or "").strip()
+            if folder and not roots.allows(folder):
+                raise SpecRefused(f"this shared dashboard opens collection folders only under its data roots "
+                                  f"({roots.describe()})")
         url = str(params.get("base_url") or "").strip().rstrip("/")
         if url and url not in allowed:
             raise SpecRefused("this shared dashboard calls only the LLM servers its operator listed in "

@@ -97,6 +97,10 @@ class Workspace:
             if self._qdrant is not None:
                 self._qdrant.close()
                 self._qdrant = None
+            for key, obj in list(self.shared_objects.items()):
+                if key and key[0] == "collection":   # an existing collection held open (its folder's lock)
+                    obj.close()
+                    del self.shared_objects[key]
 
 
 def data_folder(path: Path) -> Path:

@@ -148,8 +148,8 @@ def run_scoring(job, label: str, key: str, where=None) -> None:
 def truncation_note(report, where=None) -> None:
     """Which steps cut documents to their model's limit in the scoring just done (the library's
     :attr:`~cascade_core.scoring.ScoringReport.truncated`), one caption line each."""
-    for line in getattr(report, "describe_truncated", lambda: [])():
-        (where or st).caption(f"Truncated: {line}")
+    for line in getattr(report, "describe", lambda: [])():
+        (where or st).caption(line)
 
 
 def scoring_allowed(estimate, key: str, where=None) -> bool:

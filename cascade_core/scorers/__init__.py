@@ -3,7 +3,7 @@
 from .base import (COST_SHAPES, Param, Retriever, Scorer, ScorerConfig, ScorerContext, aliases_of,
                    canonical_kind, describe_kind, register, registered, retriever_class, retriever_kinds,
                    scorer_class, scorer_kinds, unregister)
-from . import bm25, cross, dense, hybrid, late, llm, sparse  # noqa: F401 - registers the built-in kinds
+from . import bm25, collection, cross, dense, hybrid, late, llm, sparse  # noqa: F401 - registers the built-in kinds
 
 __all__ = ["COST_SHAPES", "Param", "Retriever", "Scorer", "ScorerConfig", "ScorerContext", "aliases_of",
            "canonical_kind", "describe_kind", "register", "registered", "retriever_class", "retriever_kinds",
