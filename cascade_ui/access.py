@@ -173,11 +173,12 @@ def check_spec(spec) -> None:
         check_shared_scorers([spec.first_pass, *(stage.scorer for stage in spec.stages)], model_roots(), s.llm_urls)
 
 
-def check_model(name: str, kind: str = "bi-encoder") -> None:
-    """The same rule for a model typed on its own (the Data page's index model)."""
+def check_model(name: str, kind: str = "bi-encoder", params: dict | None = None) -> None:
+    """The same rule for a model typed on its own (the Data page's index model, the Judge page's
+    LLM judge with its server and API-key variable in ``params``)."""
     s = settings()
     if s.share:
-        check_shared_scorers([ScorerConfig(kind, name)], model_roots(), s.llm_urls)
+        check_shared_scorers([ScorerConfig(kind, name, dict(params or {}))], model_roots(), s.llm_urls)
 
 
 def uploader_key() -> str:

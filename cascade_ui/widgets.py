@@ -50,7 +50,20 @@ def sidebar_status(where=None) -> None:
         st.caption(f"**Dataset:** {label or 'none yet'}")
         sp = state.spec()
         st.caption(f"**Cascade:** {sp.describe() if sp else 'none yet'}")
+        judgments_in_use()
         file_notices()
+
+
+def judgments_in_use() -> None:
+    """One sidebar line when the metrics use LLM labels (the Judge page's switch): never silently."""
+    from cascade_core.judgments import USE_HUMAN, USES
+
+    try:
+        store = state.judgments()   # None without a dataset
+    except CascadeError:
+        return
+    if store is not None and store.use != USE_HUMAN:
+        st.caption(f"**Judgments:** {USES[store.use]} (LLM labels count; switch on the Judge page)")
 
 
 def file_notices(workspace=None) -> None:

@@ -45,8 +45,11 @@ with shown_errors():
     query_text = exp.queries.text_of(qid)
     paths = explain.relevant_paths(run, qrels, qi)
     # "-" where a document has no rank or margin (not reached, or dropped before the final list).
-    st.dataframe(explain.paths_summary(paths).style.format({"score margin": "{:.4f}"}, na_rep="-"),
-                 width="stretch")
+    summary = explain.paths_summary(paths)
+    llm_sources = exp.merged_qrels.llm_sources
+    if llm_sources:   # the metrics use LLM labels (the Judge page's switch): say which grades are an LLM's
+        summary.insert(1, "grade by", [llm_sources.get((qid, d), "people") for d in summary.index])
+    st.dataframe(summary.style.format({"score margin": "{:.4f}"}, na_rep="-"), width="stretch")
     with st.expander("Rank, score and cut-off at every step"):
         st.dataframe(explain.paths_table(paths).style.format(
             {c: "{:.4f}" for c in ("score", "raw score", "score margin")}, na_rep="-"), hide_index=True, width="stretch")
@@ -63,7 +66,8 @@ with shown_errors():
         doc = st.selectbox("Dropped relevant document", list(dropped), key=f"inspect-doc-{qid}",
                            format_func=lambda d: f"{d}: {dropped[d].describe()}")
         path = dropped[doc]
-        st.markdown(f"**{md_escape(doc)}** (grade {path.grade}): {md_escape(path.describe())}")
+        by = f", an LLM label: {llm_sources[(qid, doc)]}" if (qid, doc) in llm_sources else ""
+        st.markdown(f"**{md_escape(doc)}** (grade {path.grade}{md_escape(by)}): {md_escape(path.describe())}")
         if path.in_corpus:
             step = path.dropped_at
             st.markdown(f"**Ranked above it at {md_escape(step)}**")

@@ -12,10 +12,10 @@ import streamlit as st
 
 from cascade_core import explain
 from cascade_core.errors import MissingScoresError
-from cascade_core.judgments import (GRADES, HOLES, MODES, POOL, PREFER_DATASET, PREFER_JUDGMENTS, merge_qrels,
-                                    parse_queries, pool_for_query, to_trec, with_added_queries)
+from cascade_core.judgments import (GRADES, HOLES, LLM, MODES, POOL, PREFER_DATASET, PREFER_JUDGMENTS, USE_HUMAN,
+                                    judged_qrels, merge_qrels, parse_queries, pool_for_query, to_trec, with_added_queries)
 from cascade_core.saved import slug
-from cascade_ui import access, state
+from cascade_ui import access, llm_judge_panel, state
 from cascade_ui.widgets import highlighted, md_escape, shown_errors, sidebar_status
 
 WHO = "judge-who"            # the judge's name, saved with each judgment
@@ -54,6 +54,12 @@ def _next_query(ids: list, qid: str) -> None:
     # In a callback: it runs before the query box is drawn, so the box may be set.
     st.session_state[QUERY] = ids[(ids.index(qid) + 1) % len(ids)]
     st.session_state.pop(AGAIN, None)
+
+
+def _open(qid: str, doc: str) -> None:
+    # In a callback: the query box and the card are drawn after it (an agreement row opened).
+    st.session_state[QUERY] = qid
+    st.session_state[AGAIN] = doc
 
 
 def _undo(store) -> None:
@@ -141,21 +147,27 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids:
 
 
 def pool_table(ds, pool, qid: str, qrels, store) -> None:
-    mine = store.latest()
+    mine, llm = store.latest(), store.latest(LLM)
     rows = []
     for d in pool.doc_ids:
         g = qrels.judgments.get(qid, {}).get(d)
-        by = mine.get((qid, d))
+        by, machine = mine.get((qid, d)), llm.get((qid, d))
         rows.append({"document": d, "title": (ds.corpus[d].title or ds.corpus[d].text)[:90],
                      "grade": "" if g is None else SHORT.get(g, str(g)),
                      "by": "" if g is None else (f"{by.who}, {by.at[:16].replace('T', ' ')} UTC" if by and by.grade == g
-                                                 else "the dataset's qrels")})
+                                                 else "the dataset's qrels"),
+                     "LLM label": "" if machine is None else SHORT.get(machine.grade, str(machine.grade)),
+                     "source": "" if machine is None else machine.source})
     with st.expander(f"The pool: {len(pool)} documents, in judging order"):
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
             "document": st.column_config.TextColumn(width="small"),
             "title": st.column_config.TextColumn(width="large"),
             "grade": st.column_config.TextColumn(width="small"),
-            "by": st.column_config.TextColumn(width="medium")})
+            "by": st.column_config.TextColumn(width="medium"),
+            "LLM label": st.column_config.TextColumn(width="small"),
+            "source": st.column_config.TextColumn(width="medium")})
+        st.caption("grade: people's (the dataset's qrels, or a judgment made here); LLM label: an LLM judge's, "
+                   "marked with its source, shown apart.")
         pick = st.selectbox("Judge one of them again", [""] + pool.doc_ids, key=f"judge-pick-{qid}",
                             format_func=lambda d: d or "(the next unjudged one)")
         if pick and st.session_state.get(AGAIN) != pick and st.button("Show it", key="judge-show"):
@@ -180,6 +192,7 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
     if choice != store.prefer and not locked:
         store.set_prefer(choice, who=_who())
         st.rerun()
+    llm_judge_panel.use_switch(store, ds, merged, locked, _who())
     if merged.conflicts:
         wins = {PREFER_DATASET: "the dataset's qrels win", PREFER_JUDGMENTS: "the judgment made here wins"}
         st.markdown(f"**{len(merged.conflicts)} conflict(s)**: {wins[merged.prefer]}.")
@@ -196,7 +209,8 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
                        file_name=f"{name}-qrels.txt", mime="text/plain", key="judge-export-all",
                        help="The dataset's qrels merged with the judgments made here: query 0 document grade.")
     c2.download_button("Download only the judgments made here (TREC)", to_trec(store.qrels()),
-                       file_name=f"{name}-judged-here.txt", mime="text/plain", key="judge-export-mine")
+                       file_name=f"{name}-judged-here.txt", mime="text/plain", key="judge-export-mine",
+                       help="People's judgments only: the LLM labels are downloaded apart (LLM labels, above).")
 
 
 st.title("Judge")
@@ -229,11 +243,13 @@ with shown_errors():
     if not len(queries) or not state.require_dataset_and_spec():
         if not len(queries):
             st.info("This dataset has no queries: add some above (typed, or from a file).")
-        judgments_section(store, ds, merge_qrels(ds.qrels, store), locked)
+        judgments_section(store, ds, judged_qrels(ds.qrels, store), locked)
         st.stop()
 
     exp = state.experiment()
-    qrels, mine = exp.qrels, store.qrels()
+    # A person judges against people's grades: the LLM's labels never mark a document as done here.
+    qrels = exp.qrels if exp.merged_qrels.use == USE_HUMAN else merge_qrels(ds.qrels, store).qrels
+    mine = store.qrels()
     ids = queries.ids
     if st.session_state.get(QUERY) not in ids:
         st.session_state[QUERY] = next((q for q in ids if q not in mine), ids[0])
@@ -264,4 +280,7 @@ with shown_errors():
     else:
         judging_card(store, ds, pool, qid, text, qrels, locked, ids)
         pool_table(ds, pool, qid, qrels, store)
+    llm_judge_panel.label_section(exp, store, ds, queries, qid, pool, int(depth), locked, _who())
+    llm_judge_panel.labels_table(store, ds, queries)
     judgments_section(store, ds, exp.merged_qrels, locked)
+    llm_judge_panel.agreement_section(store, ds, queries, _open)

@@ -6,9 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.cpu_probe import busy_now_note
+from cascade_core.judgments import GRADES, LLM, merge_qrels, query_id_for, with_added_queries
 from cascade_core.latency import tail_comparison
 from cascade_ui import access, charts, latency_panel, state
-from cascade_ui.widgets import shown_errors, sidebar_status, stand_in_warning
+from cascade_ui.widgets import md_escape, shown_errors, sidebar_status, stand_in_warning
 
 LIVE_RESULT = "live-result"
 LIVE_TAIL = "live-tail"   # (context, queries, measured percentiles per step, latency report, busy-CPU note)
@@ -30,6 +31,46 @@ def _run(query: str) -> None:
     if exp.matrix.retrieved_depth:
         predicted = {s.name: s.predicted_ms for s in exp.run(sp, state.budget_ms()).latency.stages}
         st.session_state[LIVE_RESULT] = (_live_context(), query, live, predicted)
+
+
+def _judge(query: str, doc: str, grade: int) -> None:
+    """A judge button's callback: the query joins the judgments (as a typed one on the Judge page) if it
+    is new, and the grade is saved at once in the same log."""
+    if access.read_only():
+        return
+    ds, store = state.dataset(), state.judgments()
+    who = st.session_state.get("judge-who") or "anonymous"
+    qid = query_id_for(store, ds.queries, query, who)
+    store.judge(qid, doc, grade, who=who, query_text=query)
+    st.session_state["live-judged"] = f"Saved: {doc} is {GRADES[grade]} for query {qid}."
+
+
+def judge_rows(container, query: str, doc_ids: list[str]) -> None:
+    """Beside each result, buttons 2/1/0 that judge it (the Judge page's log, people's grades)."""
+    ds, store = state.dataset(), state.judgments()
+    queries = with_added_queries(ds.queries, store)
+    wanted = " ".join(query.split())
+    qid = next((q for q in queries.ids if " ".join(queries.text_of(q).split()) == wanted), None)
+    graded = merge_qrels(ds.qrels, store).qrels.judgments.get(qid, {}) if qid else {}
+    llm = store.latest(LLM)
+    locked = access.read_only()
+    container.markdown("**Judge these results**" + (" (read-only dashboard: shown, not saved)" if locked else ""))
+    container.caption("2 relevant, 1 partly relevant, 0 not: saved with the Judge page's judgments at once (a new "
+                      "query is added to them) and counted on every page.")
+    if st.session_state.get("live-judged"):
+        container.success(st.session_state.pop("live-judged"))
+    for rank, d in enumerate(doc_ids, start=1):
+        doc = ds.corpus[d]
+        cols = container.columns([0.35, 5, 1.6, 0.55, 0.55, 0.55], vertical_alignment="center")
+        cols[0].markdown(f"{rank}.")
+        cols[1].markdown(f"{md_escape((doc.title or doc.text)[:110])} `{md_escape(d)}`")
+        g, machine = graded.get(d), llm.get((qid, d)) if qid else None
+        cols[2].caption(("unjudged" if g is None else GRADES[g] if g in GRADES else f"grade {g}")
+                        + ("" if machine is None else f"; LLM: {GRADES[machine.grade]} ({machine.source})"))
+        for col, grade in zip(cols[3:], (2, 1, 0)):
+            col.button(str(grade), key=f"live-judge-{grade}-{d}", disabled=locked, on_click=_judge,
+                       args=(query, d, grade), help=GRADES[grade].capitalize(),
+                       type="primary" if g == grade else "secondary")
 
 
 def tail_section() -> None:
@@ -101,6 +142,7 @@ if state.require_dataset_and_spec():
 
             tabs[0].caption(f"The final list: the top {live.final_k} of {live.steps[-1].name}'s ranking.")
             ranked(tabs[0], final, live.steps[-1].scores[: len(final)])
+            judge_rows(tabs[0].container(border=True), ran_query, final)
             for i, (tab, step) in enumerate(zip(tabs[1:], live.steps)):
                 if i == 0:   # a first pass ranks the whole corpus, whatever the pool it keeps
                     tab.caption(f"Searched the whole corpus ({len(ds.corpus):,} documents) in {step.ms:.1f} ms; "

@@ -17,7 +17,8 @@
 
 from .agreement import Agreement, agreement, cohen_kappa
 from .llm_judge import DEFAULT_PROMPT, JudgeEstimate, JudgeRun, LLMJudge, LLMLabel, parse_grade
-from .pool import HOLES, MODES, POOL, JudgingPool, holes, judging_pool, pool_for_query, pool_from_rankings, shuffled
+from .pool import (HOLES, MODES, POOL, JudgingPool, holes, holes_of_all, judging_pool, pool_for_query, pool_from_rankings,
+                   pools_of, shuffled)
 from .store import (GRADES, HUMAN, LLM, PREFER_DATASET, PREFER_JUDGMENTS, USE_BOTH, USE_HUMAN, USE_LLM, USES, Conflict,
                     Judgment, JudgmentStore, MergedQrels, Unparsed, is_llm, judged_qrels, merge_qrels, parse_queries,
                     query_id_for, to_trec, with_added_queries)
@@ -28,6 +29,6 @@ __all__ = [
     "LLM", "USES", "USE_BOTH", "USE_HUMAN", "USE_LLM", "Unparsed", "is_llm", "judged_qrels", "query_id_for",
     "GRADES", "HOLES", "HUMAN", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
     "Conflict", "Judgment", "JudgingPool", "JudgmentStore", "MergedQrels",
-    "holes", "judging_pool", "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",
+    "holes", "holes_of_all", "judging_pool", "pools_of", "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",
     "shuffled", "to_trec", "with_added_queries",
 ]

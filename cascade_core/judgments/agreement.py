@@ -194,3 +194,19 @@ def human_vs_llm(dataset_qrels, store, source: str = "llm", binary: bool | None 
     if unjudged_as_zero:
         human = {q: {**{d: 0 for d in llm.get(q, {})}, **docs} for q, docs in human.items() if docs}
     return agreement(human, llm, names=("human", "llm"), binary=binary)
+
+
+def kappa_words(kappa: float) -> str:
+    """Landis and Koch's words for a kappa (a convention, not a test): below 0 "worse than chance",
+    up to 0.20 "slight", 0.40 "fair", 0.60 "moderate", 0.80 "substantial", above "almost perfect".
+
+    >>> kappa_words(0.05), kappa_words(0.55), kappa_words(float("nan"))
+    ('slight', 'moderate', 'undefined (one grade throughout)')
+    """
+    if kappa != kappa:
+        return "undefined (one grade throughout)"
+    for limit, words in ((0.0, "worse than chance"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"),
+                         (0.8, "substantial")):
+        if kappa < limit or (limit > 0 and kappa <= limit):
+            return words
+    return "almost perfect"

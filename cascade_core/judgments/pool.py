@@ -126,3 +126,30 @@ def pool_for_query(experiment, query_id: str, query_text: str, spec=None, depth:
     here does not shrink the list being judged (it shows them as judged instead)."""
     run = experiment.query_run(query_text, spec, progress, score=score)
     return judging_pool(run, 0, query_id, query_text, depth, mode, experiment.dataset.qrels)
+
+
+def holes_of_all(experiment, spec=None, judged: Qrels | None = None, k: int = HOLES_K) -> list[tuple[str, str]]:
+    """Every evaluated query's unjudged documents in the cascade's final top ``k`` as (query id,
+    document) pairs, in query order (read from the score store: MissingScoresError when a query's
+    scores are not stored yet). ``judged``: what counts as judged (default: the experiment's qrels)."""
+    run = experiment.run(spec).run
+    graded = (judged if judged is not None else experiment.qrels).judgments
+    return [(qid, d) for q, qid in enumerate(run.matrix.query_ids)
+            for d in holes(run.final_doc_ids(q), graded.get(qid, {}), k)]
+
+
+def pools_of(experiment, queries: Sequence[tuple[str, str]], spec=None, depth: int = 10,
+             missing: list | None = None) -> list[tuple[str, str]]:
+    """The judging pools (every step's top ``depth``) of ``queries`` ((id, text) pairs) as (query id,
+    document) pairs, each pool in its shuffled order (:func:`pool_for_query`), read from the score
+    store only: a query whose scores are not stored is left out (its id appended to ``missing``)."""
+    from ..errors import MissingScoresError
+
+    out = []
+    for qid, text in queries:
+        try:
+            out += [(qid, d) for d in pool_for_query(experiment, qid, text, spec, depth, POOL, score=False).doc_ids]
+        except MissingScoresError:
+            if missing is not None:
+                missing.append(qid)
+    return out

@@ -128,6 +128,7 @@ class MergedQrels:
     use: str = USE_HUMAN          # which judgments: USE_HUMAN, USE_LLM or USE_BOTH
     llm_pairs: int = 0            # pairs graded by an LLM label in ``qrels``
     llm_overruled: int = 0        # USE_BOTH: LLM labels a human grade overruled
+    llm_sources: dict = field(default_factory=dict)   # (query, doc) -> the LLM source of its grade in ``qrels``
 
 
 @dataclass
@@ -478,17 +479,19 @@ def judged_qrels(dataset: Qrels, store: JudgmentStore | None, use: str | None = 
         table: dict[str, dict[str, int]] = {}
         for (q, d), j in llm.items():
             table.setdefault(q, {})[d] = j.grade
-        return MergedQrels(Qrels(table), human.conflicts, human.prefer, 0, use, len(llm))
+        return MergedQrels(Qrels(table), human.conflicts, human.prefer, 0, use, len(llm),
+                           llm_sources={pair: j.source for pair, j in llm.items()})
     table = {q: dict(d) for q, d in human.qrels.judgments.items()}
-    added = overruled = 0
+    overruled, sources = 0, {}
     for (q, d), j in llm.items():
         known = table.setdefault(q, {})
         if d in known:
             overruled += known[d] != j.grade
         else:
             known[d] = j.grade
-            added += 1
-    return MergedQrels(Qrels(table), human.conflicts, human.prefer, human.added_pairs, use, added, overruled)
+            sources[(q, d)] = j.source
+    return MergedQrels(Qrels(table), human.conflicts, human.prefer, human.added_pairs, use, len(sources), overruled,
+                       sources)
 
 
 def query_id_for(store: JudgmentStore, queries: QuerySet, text: str, who: str) -> str:
