@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.errors import CascadeError, MissingScoresError
-from cascade_core.judgments import (DEFAULT_PROMPT, GRADES, LLM, USE_HUMAN, USES, LLMJudge, holes_of_all, is_llm,
+from cascade_core.judgments import (DEFAULT_PROMPT, LLM, USE_HUMAN, USES, LLMJudge, holes_of_all, is_llm,
                                     merge_qrels, pools_of, to_trec)
 from cascade_core.judgments.agreement import human_vs_llm, is_binary, kappa_words, positive_only
 from cascade_core.judgments.llm_judge import label_into_store
@@ -163,10 +163,12 @@ def label_section(exp, store, ds, queries, qid: str, pool, depth: int, locked: b
         with access.job_slot(f"labelling {len(pairs)} pairs with an LLM"):
             run = label_into_store(judge, store, pairs, queries.text_of, ds.corpus.text_of, who=who,
                                    progress=progress)
-        st.session_state[LAST] = (f"{len(run.labels)} pairs labelled by {run.source} in {run.seconds:.1f} s "
+        st.session_state[LAST] = (f"{len(run.labels)} pairs labelled by `{run.source}` in {run.seconds:.1f} s "
                                   f"({run.seconds_per_pair:.2f} s a pair): {len(run.labels) - run.unparseable} "
                                   f"labels saved, {run.unparseable} unparseable answer(s) kept apart"
-                                  + (f", {run.truncated} document(s) clipped in the prompt" if run.truncated else "")
+                                  + (f"; {run.truncated} document(s) cut to the first "
+                                     f"{judge._scorer.params['max_doc_chars']} "
+                                     "characters in the prompt (max_doc_chars)" if run.truncated else "")
                                   + ".")
         st.rerun()
 
@@ -196,11 +198,11 @@ def labels_table(store, ds, queries) -> None:
 def use_switch(store, ds, merged, locked: bool, who: str) -> None:
     """Whose judgments every page's metrics use: people's (default), the LLM's, or both."""
     n_llm = len(store.latest(LLM))
-    counts = {USE_HUMAN: f"{merge_qrels(ds.qrels, store).qrels.n_pairs} pairs",
-              "llm": f"{n_llm} pairs", "both": "a human grade wins a pair both graded"}
+    n_human = merge_qrels(ds.qrels, store).qrels.n_pairs
+    counts = {USE_HUMAN: f" ({n_human} pairs)", "llm": f" ({n_llm} pairs)", "both": ""}
     options = list(USES)
     choice = st.radio("The metrics on every page use", options, index=options.index(store.use), horizontal=True,
-                      format_func=lambda u: f"{USES[u]} ({counts[u]})", disabled=locked,
+                      format_func=lambda u: USES[u] + counts[u], disabled=locked,
                       key=f"judge-use-{store.use}",
                       help="Saved with the judgments: every page, and every visitor of this dataset, uses it at once.")
     if choice != store.use and not locked:
@@ -245,11 +247,11 @@ def agreement_section(store, ds, queries, on_open) -> None:
     m[3].metric("Pairs compared", f"{ag.n}")
     st.caption(f"{kappa_words(ag.kappa).capitalize()} agreement (Landis and Koch's words, a convention). "
                f"{ag.only_first} pair(s) only people graded, {ag.only_second} only the LLM: not compared. "
-               + ("Grades compared as relevant (1) or not (0). " if binary else "Grades 0/1/2 compared. ")
-               + "Rows: people's grade; columns: the LLM's.")
+               + ("Grades compared as relevant (1) or not (0)." if binary else "Grades 0/1/2 compared."))
     names = {0: "not relevant", 1: "relevant" if binary else "partly", 2: "relevant"}
-    table = ag.confusion.rename(index=names, columns=names)
-    table.index.name, table.columns.name = "people", "LLM"
+    table = ag.confusion.rename(index={g: f"people: {n}" for g, n in names.items()},
+                                columns={g: f"LLM: {n}" for g, n in names.items()})
+    table.index.name = None
     st.dataframe(table, width="content")
     if ag.disagreements.empty:
         st.success("No disagreement on the pairs compared.")
@@ -261,7 +263,15 @@ def agreement_section(store, ds, queries, on_open) -> None:
              "LLM's answer": answers.get((r.query_id, r.doc_id), "")}
             for r in ag.disagreements.itertuples()]
     per_query = ag.per_query[ag.per_query["disagree"] > 0].sort_values("disagree", ascending=False)
-    st.markdown(f"**{len(rows)} disagreement(s)** in {len(per_query)} quer{'y' if len(per_query) == 1 else 'ies'}:")
+    st.markdown(f"**{len(rows)} disagreement(s)** in {len(per_query)} quer{'y' if len(per_query) == 1 else 'ies'}, "
+                "most first:")
+    st.dataframe(per_query.reset_index().assign(**{"query text": lambda f: [
+        queries.text_of(q) if q in queries else "" for q in f["query_id"]]})[
+        ["query_id", "query text", "compared", "agree", "disagree", "kappa"]].rename(columns={"query_id": "query"}),
+        hide_index=True, width="stretch", column_config={
+            "query text": st.column_config.TextColumn(width="large"),
+            "kappa": st.column_config.NumberColumn(format="%.2f")})
+    st.caption("Every pair graded differently:")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
         "query text": st.column_config.TextColumn(width="medium"),
         "title": st.column_config.TextColumn(width="medium")})

@@ -63,7 +63,7 @@ def judgments_in_use() -> None:
     except CascadeError:
         return
     if store is not None and store.use != USE_HUMAN:
-        st.caption(f"**Judgments:** {USES[store.use]} (LLM labels count; switch on the Judge page)")
+        st.caption(f"**Judgments:** {USES[store.use]}, as chosen on the Judge page")
 
 
 def file_notices(workspace=None) -> None:

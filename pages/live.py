@@ -59,9 +59,12 @@ def judge_rows(container, query: str, doc_ids: list[str]) -> None:
                       "query is added to them) and counted on every page.")
     if st.session_state.get("live-judged"):
         container.success(st.session_state.pop("live-judged"))
+    head = container.columns([0.35, 4.6, 1.6, 0.75, 0.75, 0.75])
+    for col, words in zip(head[2:], ("grade so far", "relevant", "partly", "not")):
+        col.caption(words)
     for rank, d in enumerate(doc_ids, start=1):
         doc = ds.corpus[d]
-        cols = container.columns([0.35, 5, 1.6, 0.55, 0.55, 0.55], vertical_alignment="center")
+        cols = container.columns([0.35, 4.6, 1.6, 0.75, 0.75, 0.75], vertical_alignment="center")
         cols[0].markdown(f"{rank}.")
         cols[1].markdown(f"{md_escape((doc.title or doc.text)[:110])} `{md_escape(d)}`")
         g, machine = graded.get(d), llm.get((qid, d)) if qid else None

@@ -29,6 +29,7 @@ __all__ = [
     "LLM", "USES", "USE_BOTH", "USE_HUMAN", "USE_LLM", "Unparsed", "is_llm", "judged_qrels", "query_id_for",
     "GRADES", "HOLES", "HUMAN", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
     "Conflict", "Judgment", "JudgingPool", "JudgmentStore", "MergedQrels",
-    "holes", "holes_of_all", "judging_pool", "pools_of", "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",
+    "holes", "holes_of_all", "judging_pool", "pools_of",
+    "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",
     "shuffled", "to_trec", "with_added_queries",
 ]

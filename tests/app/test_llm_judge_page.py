@@ -81,7 +81,7 @@ def test_llm_labels_the_switch_and_agreement(session, server):
     assert len(store.latest(LLM)) == n_pairs and not store.history()    # no human judgment made
     assert {j.source for j in labels} == {f"llm:overlap@{server}"}
     assert all(j.answer == str(j.grade) and store.prompt_text(j.prompt) for j in labels)
-    assert any(f"{n_pairs} pairs labelled by llm:overlap@{server}" in s.value for s in at.success)
+    assert any(f"{n_pairs} pairs labelled by `llm:overlap@{server}`" in s.value for s in at.success)
     assert "Leave out" in at.checkbox(key="llm-skip").label
     assert any("No pair to label" in i.value for i in at.info)          # all done: nothing left to ask
 
