@@ -115,7 +115,7 @@ def test_llm_labels_the_switch_and_agreement(session, server):
     assert ndcg_card(session) == human_ndcg
 
 
-def test_live_judge_buttons_save_a_judgment(session):
+def test_live_judge_buttons_save_a_judgment(session, monkeypatch):
     exp = experiment(session)
     store = exp.judgments
     at = page("live", session)
@@ -134,3 +134,42 @@ def test_live_judge_buttons_save_a_judgment(session):
     # The same query again: the same id, a changed grade.
     at.button(key=f"live-judge-0-{first}").click().run()
     assert store.qrels().judgments[qid] == {first: 0} and list(store.added_queries()) == list(added)
+    # A read-only dashboard shows the grades and saves nothing.
+    monkeypatch.setenv("CASCADE_READ_ONLY", "1")
+    at.run()
+    ok(at)
+    assert at.button(key=f"live-judge-2-{first}").disabled
+    assert any("read-only" in m.value for m in at.markdown if "Judge these results" in m.value)
+
+
+def test_local_model_estimate_shared_servers_and_read_only(session, server, monkeypatch):
+    # The packaged local model: its estimate (assumed 5 s a pair) before anything runs; nothing is loaded.
+    at = page("judge", session)
+    at.run()
+    at.radio(key="llm-backend").set_value("local").run()
+    ok(at)
+    estimate = next(i.value for i in at.info if "Before the run" in i.value)
+    assert "5.00 s a pair, assumed" in estimate
+    assert at.button(key="llm-run").label.endswith("llm:gemma-3-270m")
+
+    # Shared: only the servers the operator listed, and only the default API-key variable.
+    monkeypatch.setenv("CASCADE_SHARE", "1")
+    monkeypatch.setenv("CASCADE_LLM_URLS", server)
+    at = page("judge", session)
+    at.run()
+    ok(at)
+    assert at.selectbox(key="llm-url-listed").options == [server]
+    assert at.text_input(key="llm-key-env").disabled
+    at.text_input(key="llm-model").input("overlap").run()
+    ok(at)
+    at.checkbox(key="llm-skip").uncheck().run()      # labelled above already: ask again
+    assert any("Before the run" in i.value for i in at.info)
+
+    # Read-only: no LLM run, no switch, no Live judgment.
+    monkeypatch.setenv("CASCADE_READ_ONLY", "1")
+    at = page("judge", session)
+    at.run()
+    ok(at)
+    assert any("the LLM labels already made are shown" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "llm-run"]
+    assert at.radio(key=f"judge-use-{experiment(session).judgments.use}").disabled
