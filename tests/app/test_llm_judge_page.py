@@ -164,6 +164,14 @@ def test_local_model_estimate_shared_servers_and_read_only(session, server, monk
     ok(at)
     at.checkbox(key="llm-skip").uncheck().run()      # labelled above already: ask again
     assert any("Before the run" in i.value for i in at.info)
+    # An edited prompt is the one used and kept with the labels it made.
+    edited = "Judge this search result.\nQuery: {query}\nDocument: {document}\nGrade (0, 1 or 2):"
+    at.text_area(key="llm-prompt").input(edited).run()
+    at.button(key="llm-run").click().run()
+    ok(at)
+    store = experiment(session).judgments
+    pool = [d for d in store.latest(LLM).values() if store.prompt_text(d.prompt) == edited]
+    assert pool and all(j.answer == str(j.grade) for j in pool)
 
     # Read-only: no LLM run, no switch, no Live judgment.
     monkeypatch.setenv("CASCADE_READ_ONLY", "1")
