@@ -120,7 +120,7 @@ def _pairs(exp, store, ds, queries, qid: str, pool, depth: int, judge: LLMJudge,
 
 def label_section(exp, store, ds, queries, qid: str, pool, depth: int, locked: bool, who: str) -> None:
     """Label pairs with an LLM: back end, prompt, pairs, the estimate, then the run (saved label by label)."""
-    st.subheader("LLM judge")
+    st.subheader("Label with an LLM")
     st.caption("An LLM grades pairs 2/1/0 like a person. Its labels are saved in the same log, each marked with "
                "its model (`llm:<model>`) and kept with its raw answer and the prompt; they count in the metrics "
                "only if the switch below says so, and are compared with people's grades further down.")
