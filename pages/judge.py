@@ -208,7 +208,9 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
     name = slug(ds.name) or "dataset"
     c1.download_button("Download the qrels every page uses (TREC)", to_trec(merged.qrels),
                        file_name=f"{name}-qrels.txt", mime="text/plain", key="judge-export-all",
-                       help="The dataset's qrels merged with the judgments made here: query 0 document grade.")
+                       help="The dataset's qrels merged with the judgments made here: query 0 document grade. "
+                            + ("" if merged.use == USE_HUMAN else "With the switch above off 'human judgments', "
+                               "this file holds LLM labels too (TREC qrels have no source column)."))
     c2.download_button("Download only the judgments made here (TREC)", to_trec(store.qrels()),
                        file_name=f"{name}-judged-here.txt", mime="text/plain", key="judge-export-mine",
                        help="People's judgments only: the LLM labels are downloaded apart (LLM labels, above).")

@@ -17,12 +17,13 @@ SPEC = {"name": "bm25 only", "first_pass": {"kind": "bm25"}, "pool_size": 20, "s
 
 @pytest.fixture(scope="module")
 def session(tiny_beir, tmp_path_factory):
-    """The tiny sample with its qrels, less its first document: a corpus (and judgment log) of its own."""
+    """The tiny sample with its qrels, less its last three documents: a corpus (and judgment log) of its own
+    (the Judge page's tests drop the last one, the first two, and the first unjudged one)."""
     import shutil
 
     folder = tmp_path_factory.mktemp("llm-judge")
     lines = (tiny_beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    (folder / "corpus.jsonl").write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
+    (folder / "corpus.jsonl").write_text("\n".join(lines[:-3]) + "\n", encoding="utf-8")
     shutil.copy(tiny_beir / "queries.jsonl", folder / "queries.jsonl")
     shutil.copytree(tiny_beir / "qrels", folder / "qrels")
     return {"dataset_source": {"path": str(folder), "split": "test", "fmt": "auto", "label": "llm judge",
