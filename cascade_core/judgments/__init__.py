@@ -1,8 +1,8 @@
 """Relevance judgments made in the tool: stored as they are made, merged with a dataset's qrels.
 
-* :mod:`.store` -- the append-only judgment log of a corpus (who, when, grade 2/1/0, source),
-  undo, queries added by hand, the merge with the dataset's own qrels (conflicts listed) and
-  TREC qrels export.
+* :mod:`.store` -- the append-only judgment log of a corpus (who, when, grade 2/1/0, source;
+  an LLM's raw answer and prompt), undo, queries added by hand, the merge with the dataset's own
+  qrels (conflicts listed), whose judgments the metrics use (human, LLM, both) and TREC export.
 * :mod:`.pool` -- what to judge for a query: the union of every cascade step's top k, shuffled
   per query, or only the unjudged documents of the final top 10 ("holes").
 * :mod:`.llm_judge` -- LLM-as-judge: graded labels from the ``llm`` kind's back ends (a server or

@@ -13,7 +13,10 @@ Parameters are the ``llm`` kind's (``api``, ``timeout_s``, ``retries``, ``concur
 * :meth:`LLMJudge.estimate` says what a run will cost before it starts: pairs x seconds per pair
   (measured on a few pairs with :meth:`LLMJudge.measure`, or an assumed figure, said which) and
   tokens (prompt characters / 4, an English rule of thumb, said so).
-* Labels carry their source (``llm:<model>``): they are never mixed silently with human ones.
+* :meth:`LLMJudge.labels` yields labels as they come in, in the caller's thread;
+  :func:`label_into_store` saves each one in the judgment log at once (a stopped run keeps them).
+* Labels carry their source (``llm:<model>``): they are never mixed silently with human ones (the
+  log's ``use`` setting, :func:`cascade_core.judgments.store.judged_qrels`, says whose count).
   :func:`cascade_core.judgments.agreement.agreement` compares the two sets.
 
 >>> parse_grade("2"), parse_grade(" Grade: 1."), parse_grade("Not relevant"), parse_grade("maybe?")
