@@ -364,6 +364,10 @@ def _experiment(args, spec, dataset_path):
         exp = Experiment(dataset, spec, ws, queries=exp.queries.subset(exp.queries.ids[: args.queries]))
     print(f"Cascade: {spec.describe()}")
     print(f"Evaluating on {len(exp.queries)} queries")
+    merged = exp.merged_qrels
+    if merged.use != "human":   # the Judge page's switch: say so, never silently
+        print(f"Judgments: {merged.use} (LLM labels count: {merged.llm_pairs} pair(s); "
+              f"switched on the dashboard's Judge page, saved in {exp.judgments.path})")
     return exp
 
 

@@ -72,3 +72,20 @@ def test_label_into_store_saves_each_label_as_it_comes(server, tiny_dataset, tmp
     assert list(ag.confusion.index) == [0, 1] and ag.n == len(pairs)
     human = {qid: {d: int(d in tiny_dataset.qrels.relevant(qid)) for _, d in pairs}}
     assert ag.kappa == agreement(human, run.qrels(), names=("human", "llm"), binary=True).kappa
+
+
+def test_cascade_eval_says_when_llm_labels_count(tiny_beir, tiny_dataset, tmp_path, capsys):
+    from cascade_core.cli import main
+
+    home = tmp_path / "home"
+    config = tmp_path / "c.yaml"
+    config.write_text("first_pass: {kind: bm25}\npool_size: 20\nstages: []\nfinal_k: 10\n")
+    args = ["eval", "--dataset", str(tiny_beir), "--config", str(config), "--home", str(home)]
+    assert main(args) == 0
+    assert "Judgments:" not in capsys.readouterr().out      # people's, as always: nothing to say
+    store = JudgmentStore.for_corpus(home, tiny_dataset.corpus.fingerprint)
+    qid = tiny_dataset.judged_queries.ids[0]
+    store.judge(qid, tiny_dataset.corpus.ids[0], 2, who="m", source="llm:m", answer="2")
+    store.set_use("both", who="ana")
+    assert main(args) == 0
+    assert "Judgments: both (LLM labels count: 1 pair(s)" in capsys.readouterr().out
