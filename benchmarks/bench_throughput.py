@@ -24,8 +24,8 @@ swapped, ...) so that a shared, noisy CPU hits every variant alike, it measures:
 - **agreement**: the documents are the test queries' relevant abstracts plus others up to
   ``--docs``; nDCG@10 (linear gain) of the SciFact test queries over them by brute-force cosine,
   stock against ours, the share of queries whose top 10 is identical, and the largest absolute
-  difference of embeddings and of scores. For the cross-encoder: each query's dense top
-  candidates are scored; identical orderings and the largest logit difference.
+  difference of embeddings and of scores. For the cross-encoder: each query's dense top 10 is
+  scored (queries in order, until ``--pairs``); identical orderings and the largest logit difference.
 - optionally (``--int8``) the same for an int8 dynamically quantised copy of our export.
 - ``--profile``: where our forward pass spends its time, by ONNX operator type.
 
@@ -285,8 +285,8 @@ def main(argv=None) -> int:
     ce = CrossEncoder(str(folder), max_length=512, device="cpu", activation_fn=torch.nn.Identity())
     ce_ours = fast_encoder.accelerate(ce, "cross-encoder", resolve_model(str(folder)))
     results["cross_encoder_backend"] = fast_encoder.backend_of(ce_ours)
-    # each query's dense top candidates (from the stock ranking), in query order, until pairs_n
-    per_query = max(1, min(10, pairs_n // max(1, len(qids))))
+    # each query's dense top 10 (from the stock ranking), in query order, until pairs_n
+    per_query = 10
     pairs, groups = [], []
     for q, ranked in zip(qids, rankings["stock"]):
         if len(pairs) >= pairs_n:

@@ -141,3 +141,15 @@ def test_switched_off(tiny_cross_encoder, onnx_cache, monkeypatch):
     monkeypatch.setenv(fast_encoder.ENV_SWITCH, "0")
     ce = CrossEncoder(tiny_cross_encoder, device="cpu", activation_fn=torch.nn.Identity())
     assert fast_encoder.accelerate(ce, "cross-encoder", resolve_model(tiny_cross_encoder)) is ce
+
+
+def test_a_graph_that_differs_from_pytorch_is_not_used(tiny_cross_encoder, onnx_cache, monkeypatch, capsys):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    monkeypatch.setattr(fast_encoder, "TOLERANCE", -1.0)   # nothing passes the check
+    ce = CrossEncoder(tiny_cross_encoder, device="cpu", activation_fn=torch.nn.Identity())
+    assert fast_encoder.accelerate(ce, "cross-encoder", resolve_model(tiny_cross_encoder)) is ce
+    err = capsys.readouterr().err
+    assert "differs from PyTorch" in err and "stock PyTorch path" in err
+    assert not list(onnx_cache.rglob("model.onnx"))
