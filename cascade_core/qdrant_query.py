@@ -55,9 +55,15 @@ from .scorers.base import ScorerConfig, canonical_kind
 
 DENSE, BM25, SPLADE = "dense", "bm25", "splade"
 QDRANT_KINDS = ("dense", "bm25", "sparse", "hybrid")
-SPARSE_FILL = ("a sparse search returns only documents sharing a term with the query; where fewer than the "
-               "pool match, the tool's first pass fills the pool with score-0 documents (no signal) and Qdrant "
-               "returns fewer: the same ranking of every document that scores")
+SPARSE_FILL = ("a sparse search returns only documents sharing a term with the query: where fewer than the "
+               "pool match, Qdrant returns fewer documents than the tool's first pass, which fills the pool with "
+               "score-0 documents in corpus order (they carry no signal); every document that scores is ranked "
+               "the same")
+BM25_WEIGHT = ("weight(term) = idf[term] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avgdl)), tf the "
+               "term's count in the document's tokens, doc_len their number; idf, k1, b and avgdl in the "
+               "vocabulary file")
+TOKENS = ("tokens: lower-cased \\w+ words of title + text, NLTK English stopwords removed (stopwords on), "
+          "Snowball English stemming (stem on), as cascade_core.text.get_tokenizer(stem, stopwords).tokenize")
 
 
 @dataclass
@@ -77,6 +83,9 @@ class QdrantPlan:
             "collection": collection,
             "create_collection": {"PUT": f"/collections/{collection}", "body": _collection_body(self.vectors)},
             "query": {"POST": f"/collections/{collection}/points/query", "body": self.request},
+            "points": {"id": "any unique id per document (this tool: a UUID5 of the document id)",
+                       "payload": {"doc_id": "the document id"},
+                       "vectors": {name: v["document"] for name, v in self.vectors.items()}},
             "query_vectors": {name: v["from"] for name, v in self.vectors.items()},
             "exact": self.exact,
             "notes": self.notes,
@@ -137,7 +146,8 @@ def _dense_vector(fp: ScorerConfig) -> dict:
     from .scorers.dense import DEFAULT_BI_ENCODER
 
     model = fp.model or DEFAULT_BI_ENCODER
-    return {"type": "dense", "from": f"the query's embedding by {model} (cosine)", "model": model}
+    return {"type": "dense", "from": f"the query's embedding by {model} (cosine)", "model": model,
+            "document": f"the document's embedding by {model} (title + text, cut to the model's limit, unit length)"}
 
 
 def _bm25_vector(fp: ScorerConfig) -> dict:
@@ -147,7 +157,8 @@ def _bm25_vector(fp: ScorerConfig) -> dict:
     return {"type": "sparse", "params": params,
             "from": "the query's BM25 tokens (cascade_core.text, stemming "
                     f"{'on' if params['stem'] else 'off'}, stopwords {'out' if params['stopwords'] else 'kept'}) "
-                    "as {vocabulary position: count}"}
+                    "as {vocabulary index: count}, terms missing from the vocabulary left out",
+            "document": f"{{vocabulary index: weight}} over the document's terms: {BM25_WEIGHT}; {TOKENS}"}
 
 
 def _splade_vector(fp: ScorerConfig) -> dict:
@@ -155,7 +166,9 @@ def _splade_vector(fp: ScorerConfig) -> dict:
 
     model = fp.model or DEFAULT_SPARSE
     return {"type": "sparse", "model": model, "params": dict(fp.params),
-            "from": f"the query's SPLADE vector by {model} (non-zero vocabulary weights)"}
+            "from": f"the query's SPLADE vector by {model} (non-zero vocabulary weights)",
+            "document": f"the document's SPLADE vector by {model}: {{model vocabulary id: weight}}, the non-zero "
+                        "max over tokens of log(1 + relu(logit))"}
 
 
 def _app_steps(spec: CascadeSpec) -> list[str]:
@@ -181,8 +194,34 @@ def _collection_body(vectors: dict[str, dict]) -> dict:
 
 # -- code for qdrant-client users --------------------------------------------------------------
 
+BM25_HELPERS = '''
+# BM25 as sparse vectors: the vocabulary file holds {"vocabulary": {term: index}, "idf": [...], "k1", "b",
+# "avgdl"}. Tokens must be made as this tool makes them (see the JSON's "points" and "query_vectors").
+def bm25_query_vector(tokens: list[str], vocab: dict) -> tuple[list[int], list[float]]:
+    counts: dict[int, float] = {}
+    for token in tokens:
+        index = vocab["vocabulary"].get(token)
+        if index is not None:
+            counts[index] = counts.get(index, 0.0) + 1.0
+    ids = sorted(counts)
+    return ids, [counts[i] for i in ids]
+
+
+def bm25_document_vector(tokens: list[str], vocab: dict) -> tuple[list[int], list[float]]:
+    k1, b, avgdl, idf = vocab["k1"], vocab["b"], vocab["avgdl"], vocab["idf"]
+    tf: dict[int, int] = {}
+    for token in tokens:
+        index = vocab["vocabulary"].get(token)
+        if index is not None:
+            tf[index] = tf.get(index, 0) + 1
+    norm = k1 * (1 - b + b * len(tokens) / avgdl)
+    ids = sorted(tf)
+    return ids, [idf[i] * tf[i] * (k1 + 1) / (tf[i] + norm) for i in ids]
+'''
+
+
 def python_code(p: QdrantPlan, collection: str) -> str:
-    """A qdrant-client function running ``p`` (query vectors from :class:`QueryVectors`)."""
+    """A qdrant-client function running ``p``, and for BM25 the functions that make its sparse vectors."""
     lines = [
         '"""The first pass of this cascade as one Qdrant Query API request (written by `cascade export --qdrant`)."""',
         "from qdrant_client import QdrantClient, models",
@@ -191,7 +230,8 @@ def python_code(p: QdrantPlan, collection: str) -> str:
         "",
         "",
         "def first_pass(client: QdrantClient, vectors: dict) -> list[str]:",
-        f'    """Document ids of the top {p.spec.pool_size}; ``vectors``: {", ".join(p.vectors)} (see QueryVectors)."""',
+        f'    """Document ids of the top {p.spec.pool_size}. ``vectors``: the query\'s vectors by name '
+        f'({", ".join(p.vectors)}): a list of floats for a dense one, (indices, values) for a sparse one."""',
     ]
 
     def q(name: str) -> str:
@@ -211,6 +251,8 @@ def python_code(p: QdrantPlan, collection: str) -> str:
         lines += [f"    result = client.query_points(COLLECTION, query={q(r['using'])}, using={r['using']!r}, "
                   f"limit={r['limit']},", '                                 with_payload=["doc_id"])']
     lines += ['    return [point.payload["doc_id"] for point in result.points]', ""]
+    if BM25 in p.vectors:
+        lines += BM25_HELPERS.splitlines() + [""]
     if p.app_steps:
         lines += ["# Then, in the application:"] + [f"#   {s}" for s in p.app_steps] + [""]
     for note in p.notes:
@@ -250,9 +292,13 @@ class QueryVectors:
         return self._bm25
 
     @property
-    def vocabulary(self) -> dict[str, int]:
-        self.bm25()
-        return self._vocab
+    def vocabulary(self) -> dict:
+        """What a user needs to make BM25's sparse vectors without this tool: the term indexes, each
+        term's idf (rank-bm25's, negative ones floored), k1, b and the corpus's average length."""
+        m = self.bm25().model
+        terms = sorted(self._vocab, key=self._vocab.get)
+        return {"vocabulary": dict(self._vocab), "idf": [float(m.idf[t]) for t in terms], "k1": float(m.k1),
+                "b": float(m.b), "avgdl": float(m.avgdl), "documents": len(m.doc_len)}
 
     def prepare(self, progress=None) -> None:
         """Build what the vectors come from (the indexes), as a cascade's first pass would."""
@@ -403,9 +449,9 @@ def compare_lists(ours: Sequence[str], theirs: Sequence[str], their_scores: Sequ
     return "differ"
 
 
-def write_export(path: str | Path, p: QdrantPlan, collection: str, vocabulary: dict[str, int] | None = None) -> list[Path]:
+def write_export(path: str | Path, p: QdrantPlan, collection: str, vocabulary: dict | None = None) -> list[Path]:
     """Write ``path`` (the REST JSON), ``path`` with ``.py`` (qdrant-client) and, for BM25, the
-    vocabulary (``.vocab.json``: term -> sparse index). Returns the files written."""
+    vocabulary (``.vocab.json``: term -> sparse index, idf, k1, b, avgdl). Returns the files written."""
     out = Path(path)
     body = p.to_json(collection)
     written = [out, out.with_suffix(".py")]

@@ -3,6 +3,7 @@ simulation says the first pass keeps (dense, BM25 as sparse vectors, SPLADE, hyb
 
 import json
 
+import numpy as np
 import pytest
 
 from cascade_core.cascade import CascadeSpec
@@ -110,3 +111,23 @@ def test_cascade_export_writes_the_request_and_checks_it(tiny_beir, tmp_path):
     body = json.loads(out.read_text())
     assert body["exact"] and body["bm25_vocabulary"] == "first-pass.vocab.json"
     assert out.with_suffix(".py").exists() and out.with_suffix(".vocab.json").exists()
+
+
+def test_the_exported_files_make_the_same_bm25_vectors_without_this_tool(tiny_dataset, workspace, tmp_path):
+    """The vocabulary file and the functions in the .py are enough to fill the collection and query it."""
+    spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 20, "final_k": 5})
+    p = plan(spec)
+    vectors = QueryVectors(p, tiny_dataset.corpus, workspace)
+    written = write_export(tmp_path / "fp.json", p, "c", vectors.vocabulary)
+    vocab = json.loads(written[2].read_text())
+    namespace: dict = {}
+    exec(written[1].read_text(), namespace)
+    tokenizer = vectors.bm25().tokenizer
+    ids = tiny_dataset.corpus.ids[:8]
+    for doc_id, (want_idx, want_val) in zip(ids, vectors.documents(ids)["bm25"]):
+        idx, val = namespace["bm25_document_vector"](tokenizer.tokenize(tiny_dataset.corpus[doc_id].full_text), vocab)
+        assert idx == want_idx and np.allclose(val, want_val, rtol=1e-9)
+    text = tiny_dataset.queries.text_of(tiny_dataset.queries.ids[0])
+    assert tuple(namespace["bm25_query_vector"](tokenizer.tokenize(text), vocab)) == tuple(vectors.query(text)["bm25"])
+    body = json.loads(written[0].read_text())
+    assert "idf[term]" in body["points"]["vectors"]["bm25"] and "Snowball" in body["points"]["vectors"]["bm25"]
