@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The encoders' ONNX exports (cascade_core/fast_encoder.py), keyed by model content: shared by every
+# test's fresh data folder and by CLI subprocesses, so MiniLM is exported once, not once per folder.
+os.environ.setdefault("CASCADE_ONNX_CACHE", os.path.join(tempfile.gettempdir(), "cascade-test-onnx"))
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "scifact-mini"
