@@ -199,12 +199,13 @@ def use_switch(store, ds, merged, locked: bool, who: str) -> None:
     """Whose judgments every page's metrics use: people's (default), the LLM's, or both."""
     n_llm = len(store.latest(LLM))
     n_human = merge_qrels(ds.qrels, store).qrels.n_pairs
-    counts = {USE_HUMAN: f" ({n_human} pairs)", "llm": f" ({n_llm} pairs)", "both": ""}
     options = list(USES)
+    # Fixed labels: a label that changed with each judgment (pair counts) made Streamlit see a new
+    # widget on every other rerun, shown with nothing selected. The counts go in the caption below.
     choice = st.radio("The metrics on every page use", options, index=options.index(store.use), horizontal=True,
-                      format_func=lambda u: USES[u] + counts[u], disabled=locked,
-                      key=f"judge-use-{store.use}",
+                      format_func=USES.get, disabled=locked, key=f"judge-use-{store.use}",
                       help="Saved with the judgments: every page, and every visitor of this dataset, uses it at once.")
+    st.caption(f"{USES[USE_HUMAN]}: {n_human:,} pairs; {USES['llm']}: {n_llm:,} pairs.")
     if choice != store.use and not locked:
         store.set_use(choice, who=who)
         st.rerun()

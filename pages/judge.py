@@ -13,7 +13,7 @@ import streamlit as st
 from cascade_core import explain
 from cascade_core.errors import MissingScoresError
 from cascade_core.judgments import (GRADES, HOLES, LLM, MODES, POOL, PREFER_DATASET, PREFER_JUDGMENTS, USE_HUMAN,
-                                    judged_qrels, merge_qrels, parse_queries, pool_for_query, to_trec,
+                                    is_binary_scale, judged_qrels, merge_qrels, parse_queries, pool_for_query, to_trec,
                                     with_added_queries)
 from cascade_core.saved import slug
 from cascade_ui import access, llm_judge_panel, state
@@ -129,7 +129,8 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids:
             doc = ds.corpus[current]
             st.markdown(f"##### {md_escape(doc.title or current)}")
             was = graded.get(current)
-            st.caption(f"Document `{current}`" + ("" if was is None else f"; graded {SHORT.get(was, was)} so far"))
+            words = {1: "relevant", 0: "not relevant"} if is_binary_scale(ds.qrels) else SHORT   # 0/1 qrels: 1 is relevant
+            st.caption(f"Document `{current}`" + ("" if was is None else f"; graded {words.get(was, was)} so far"))
             st.container(height=260, border=False).markdown(highlighted(explain.highlight_spans(doc.text, text)))
     cols = st.columns([1.2, 1.2, 1.2, 1, 1])
     off = locked or current is None
@@ -144,7 +145,9 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids:
     st.caption("Keys: **2** relevant, **1** partly relevant, **0** not relevant, **S** skip, **U** undo, "
                "**N** next query once this one is done "
                "(click the page first if a text box has the keyboard). Query terms are highlighted "
-               "(BM25's tokenizer).")
+               "(BM25's tokenizer)."
+               + (" This dataset's qrels grade 0/1: in the metrics, relevant and partly relevant both count 1, "
+                  "as its own relevant documents do." if is_binary_scale(ds.qrels) else ""))
 
 
 def pool_table(ds, pool, qid: str, qrels, store) -> None:

@@ -20,8 +20,8 @@ from .llm_judge import DEFAULT_PROMPT, JudgeEstimate, JudgeRun, LLMJudge, LLMLab
 from .pool import (HOLES, MODES, POOL, JudgingPool, holes, holes_of_all, judging_pool, pool_for_query, pool_from_rankings,
                    pools_of, shuffled)
 from .store import (GRADES, HUMAN, LLM, PREFER_DATASET, PREFER_JUDGMENTS, USE_BOTH, USE_HUMAN, USE_LLM, USES, Conflict,
-                    Judgment, JudgmentStore, MergedQrels, Unparsed, is_llm, judged_qrels, merge_qrels, parse_queries,
-                    query_id_for, to_trec, with_added_queries)
+                    Judgment, JudgmentStore, MergedQrels, Unparsed, is_binary_scale, is_llm, judged_qrels, merge_qrels,
+                    on_scale, parse_queries, query_id_for, to_trec, with_added_queries)
 
 __all__ = [
     "Agreement", "agreement", "cohen_kappa",
@@ -30,6 +30,6 @@ __all__ = [
     "GRADES", "HOLES", "HUMAN", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
     "Conflict", "Judgment", "JudgingPool", "JudgmentStore", "MergedQrels",
     "holes", "holes_of_all", "judging_pool", "pools_of",
-    "merge_qrels", "parse_queries", "pool_for_query", "pool_from_rankings",
+    "is_binary_scale", "merge_qrels", "on_scale", "parse_queries", "pool_for_query", "pool_from_rankings",
     "shuffled", "to_trec", "with_added_queries",
 ]

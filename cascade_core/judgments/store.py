@@ -24,12 +24,15 @@ on a fresh line, so one broken record never hides the others.
 1
 >>> store.qrels().judgments                             # ...and the one before it counts again
 {'q1': {'d1': 2, 'd2': 0}}
->>> merged = merge_qrels(Qrels({"q1": {"d1": 0}}), store)
+>>> merged = merge_qrels(Qrels({"q1": {"d1": 0, "d7": 2}}), store)
 >>> merged.qrels.judgments, [(c.query, c.doc, c.dataset_grade, c.judged_grade) for c in merged.conflicts]
-({'q1': {'d1': 0, 'd2': 0}}, [('q1', 'd1', 0, 2)])
+({'q1': {'d1': 0, 'd7': 2, 'd2': 0}}, [('q1', 'd1', 0, 2)])
+>>> merge_qrels(Qrels({"q1": {"d7": 1}}), store).qrels.judgments   # 0/1 qrels: relevant here counts 1
+{'q1': {'d7': 1, 'd1': 1, 'd2': 0}}
 >>> print(to_trec(merged.qrels), end="")
 q1 0 d1 0
 q1 0 d2 0
+q1 0 d7 2
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class MergedQrels:
     llm_pairs: int = 0            # pairs graded by an LLM label in ``qrels``
     llm_overruled: int = 0        # USE_BOTH: LLM labels a human grade overruled
     llm_sources: dict = field(default_factory=dict)   # (query, doc) -> the LLM source of its grade in ``qrels``
+    binary: bool = False          # the dataset's qrels are 0/1: grades made here were put on that scale
 
 
 @dataclass
@@ -419,30 +423,50 @@ _OPEN_LOCK = threading.Lock()
 
 # -- merging and export -------------------------------------------------------------------------
 
+def is_binary_scale(qrels: Qrels) -> bool:
+    """Whether a dataset grades 0/1 only (SciFact, most BEIR sets): nothing above 1, something judged.
+
+    >>> is_binary_scale(Qrels({"q1": {"d1": 1, "d2": 0}})), is_binary_scale(Qrels({"q1": {"d1": 2}}))
+    (True, False)
+    """
+    grades = [g for docs in qrels.judgments.values() for g in docs.values()]
+    return bool(grades) and max(grades) <= 1
+
+
+def on_scale(grade: int, binary: bool) -> int:
+    """A grade made here (2 relevant, 1 partly, 0 not) on the dataset's scale: with 0/1 qrels both
+    relevant and partly count 1 (TREC's binary reading: any grade >= 1 is relevant). Without it a
+    document marked relevant here would weigh twice any relevant document of the dataset in nDCG."""
+    return min(grade, 1) if binary else grade
+
+
 def merge_qrels(dataset: Qrels, store: JudgmentStore | None, prefer: str | None = None,
                 source: str | None = HUMAN) -> MergedQrels:
-    """The dataset's qrels plus the judgments made here. A pair both grade differently is a
-    :class:`Conflict`; ``prefer`` (default: the store's setting, else the dataset) decides it.
+    """The dataset's qrels plus the judgments made here, on the dataset's scale (:func:`on_scale`).
+    A pair both grade differently is a :class:`Conflict`; ``prefer`` (default: the store's
+    setting, else the dataset) decides it.
 
     >>> merge_qrels(Qrels({"q1": {"d1": 1}}), None).qrels.judgments
     {'q1': {'d1': 1}}
     """
     prefer = prefer or (store.prefer if store is not None else PREFER_DATASET)
     table = {q: dict(d) for q, d in dataset.judgments.items()}
+    binary = is_binary_scale(dataset)
     if store is None:
-        return MergedQrels(Qrels(table), [], prefer)
+        return MergedQrels(Qrels(table), [], prefer, binary=binary)
     conflicts, added = [], 0
     for (q, d), j in store.latest(source).items():
         known = dataset.judgments.get(q, {})
+        grade = on_scale(j.grade, binary)
         if d in known:
-            if known[d] != j.grade:
-                conflicts.append(Conflict(q, d, known[d], j.grade, j.who, j.at))
+            if known[d] != grade:
+                conflicts.append(Conflict(q, d, known[d], grade, j.who, j.at))
                 if prefer == PREFER_JUDGMENTS:
-                    table[q][d] = j.grade
+                    table[q][d] = grade
         else:
-            table.setdefault(q, {})[d] = j.grade
+            table.setdefault(q, {})[d] = grade
             added += 1
-    return MergedQrels(Qrels(table), conflicts, prefer, added)
+    return MergedQrels(Qrels(table), conflicts, prefer, added, binary=binary)
 
 
 def judged_qrels(dataset: Qrels, store: JudgmentStore | None, use: str | None = None) -> MergedQrels:
@@ -461,11 +485,11 @@ def judged_qrels(dataset: Qrels, store: JudgmentStore | None, use: str | None = 
     >>> dataset = Qrels({"q1": {"d1": 1}})
     >>> judged_qrels(dataset, store).qrels.judgments                  # human (the default)
     {'q1': {'d1': 1}}
-    >>> judged_qrels(dataset, store, "llm").qrels.judgments
-    {'q1': {'d2': 2, 'd1': 0}}
+    >>> judged_qrels(dataset, store, "llm").qrels.judgments          # on the dataset's 0/1 scale
+    {'q1': {'d2': 1, 'd1': 0}}
     >>> both = judged_qrels(dataset, store, "both")
     >>> both.qrels.judgments, both.llm_pairs, both.llm_overruled
-    ({'q1': {'d1': 1, 'd2': 2}}, 1, 1)
+    ({'q1': {'d1': 1, 'd2': 1}}, 1, 1)
     """
     use = use or (store.use if store is not None else USE_HUMAN)
     if use not in USES:
@@ -478,20 +502,21 @@ def judged_qrels(dataset: Qrels, store: JudgmentStore | None, use: str | None = 
     if use == USE_LLM:
         table: dict[str, dict[str, int]] = {}
         for (q, d), j in llm.items():
-            table.setdefault(q, {})[d] = j.grade
+            table.setdefault(q, {})[d] = on_scale(j.grade, human.binary)
         return MergedQrels(Qrels(table), human.conflicts, human.prefer, 0, use, len(llm),
-                           llm_sources={pair: j.source for pair, j in llm.items()})
+                           llm_sources={pair: j.source for pair, j in llm.items()}, binary=human.binary)
     table = {q: dict(d) for q, d in human.qrels.judgments.items()}
     overruled, sources = 0, {}
     for (q, d), j in llm.items():
         known = table.setdefault(q, {})
+        grade = on_scale(j.grade, human.binary)
         if d in known:
-            overruled += known[d] != j.grade
+            overruled += known[d] != grade
         else:
-            known[d] = j.grade
+            known[d] = grade
             sources[(q, d)] = j.source
     return MergedQrels(Qrels(table), human.conflicts, human.prefer, human.added_pairs, use, len(sources), overruled,
-                       sources)
+                       sources, binary=human.binary)
 
 
 def query_id_for(store: JudgmentStore, queries: QuerySet, text: str, who: str) -> str:

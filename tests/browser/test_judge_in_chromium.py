@@ -53,6 +53,10 @@ def test_judge_holes_with_the_keyboard_and_evaluate_moves(app_server):
             page.keyboard.press(key)
             expect(page.get_by_text(re.compile(rf"^{done} of {n} judged for this query; 1 query judged$"))) \
                 .to_be_visible(timeout=60_000)
+            # The switch of whose judgments count always shows its choice (its label once changed
+            # with every judgment, and every other rerun showed it with nothing selected).
+            switch = page.locator('[data-testid="stRadio"]').filter(has_text="The metrics on every page use")
+            expect(switch.get_by_role("radio", checked=True)).to_have_count(1, timeout=30_000)
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "judge-2-after-keys.png"), full_page=True)
 

@@ -37,14 +37,15 @@ def test_the_use_setting_chooses_the_judgments(tmp_path):
     store.judge("q1", "d1", 0, who="ana")
     store.judge("q1", "d1", 2, who="m", source="llm:m")
     store.judge("q1", "d2", 1, who="m", source="llm:m")
-    dataset = Qrels({"q2": {"d9": 1}})
-    assert judged_qrels(dataset, store).qrels.judgments == {"q2": {"d9": 1}, "q1": {"d1": 0}}
+    dataset = Qrels({"q2": {"d9": 2}})   # graded: the grades made here keep their scale
+    assert judged_qrels(dataset, store).qrels.judgments == {"q2": {"d9": 2}, "q1": {"d1": 0}}
     store.set_use("llm", who="ana")
     assert JudgmentStore(store.path).use == "llm"
     assert judged_qrels(dataset, store).qrels.judgments == {"q1": {"d1": 2, "d2": 1}}
+    assert judged_qrels(Qrels({"q2": {"d9": 1}}), store).qrels.judgments == {"q1": {"d1": 1, "d2": 1}}   # 0/1 qrels
     store.set_use("both", who="ana")
     both = judged_qrels(dataset, store)
-    assert both.qrels.judgments == {"q2": {"d9": 1}, "q1": {"d1": 0, "d2": 1}}
+    assert both.qrels.judgments == {"q2": {"d9": 2}, "q1": {"d1": 0, "d2": 1}}
     assert (both.llm_pairs, both.llm_overruled) == (1, 1)
 
 
