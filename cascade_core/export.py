@@ -38,7 +38,7 @@ print(live.final_doc_ids)
 # Or evaluate the whole labeled query set (scores once, then simulates):
 experiment.ensure_scores()
 result = experiment.run(budget_ms={budget})
-print(result.evaluation.table())
+print(result.evaluation.table().to_string())   # every column, however wide
 '''
 
 

@@ -261,7 +261,7 @@ def qdrant_export(spec, exp, src) -> None:
         body = p.to_json(collection)
         if vocab is not None:
             body["bm25_vocabulary"] = vocab   # one file to download: the vocabulary inside
-        (st.success if p.exact else st.warning)(
+        (st.info if p.exact else st.warning)(
             ("Qdrant returns exactly the simulated first pass with this request (tested on the embedded "
              "engine)." if p.exact else "Approximate: Qdrant has no exact equivalent of this first pass.")
             + " Then, in the application: " + "; ".join(p.app_steps) + ".")
