@@ -76,17 +76,8 @@ def restore() -> None:
     last = read(state.workspace().home)
     if not last:
         return
-    said = []
-    src = last.get("dataset")
     try:
-        if src:
-            state.load_dataset(src["path"], src.get("split"), src.get("fmt", "auto"), src.get("label"),
-                               src.get("files"))
-            said.append(f"dataset {src.get('label') or src['path']}")
-        if last.get("spec"):
-            said.append(f"cascade {state.set_spec(last['spec']).describe()}")
-        if last.get("budget_ms") is not None:
-            st.session_state[state.BUDGET] = float(last["budget_ms"])
+        said = view_link.apply_view(last)
     except Exception as exc:  # noqa: BLE001 - moved files, an older spec format: start afresh, say why
         st.toast(f"Your last session could not be restored ({type(exc).__name__}: {str(exc)[:120]}).")
         return

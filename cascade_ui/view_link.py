@@ -122,6 +122,24 @@ def _draw(slot, token: str | None) -> None:
                        "(the address bar carries it too). It holds paths on this server, no sign-in token.")
 
 
+def apply_view(view: dict) -> list[str]:
+    """Load a view's dataset, set its cascade and budget (each through the session's usual checks);
+    what came back, in words. Serves a link and the last-session file alike (:mod:`.resume`)."""
+    from . import state
+
+    said = []
+    src = view.get("dataset")
+    if src:
+        state.load_dataset(src["path"], src.get("split"), src.get("fmt", "auto"), src.get("label"),
+                           src.get("files"))
+        said.append(f"dataset {src.get('label') or src['path']}")
+    if view.get("spec"):
+        said.append(f"cascade {state.set_spec(view['spec']).describe()}")
+    if view.get("budget_ms") is not None:
+        st.session_state[state.BUDGET] = float(view["budget_ms"])
+    return said
+
+
 def open_from_url() -> bool:
     """In a session with nothing loaded, open the view a link carries; True when one was asked for.
     A link that does not open says why in a toast and leaves the session empty."""
@@ -131,17 +149,7 @@ def open_from_url() -> bool:
     if not token:
         return False
     try:
-        view = decode(token)
-        said = []
-        src = view.get("dataset")
-        if src:
-            state.load_dataset(src["path"], src.get("split"), src.get("fmt", "auto"), src.get("label"),
-                               src.get("files"))
-            said.append(f"dataset {src.get('label') or src['path']}")
-        if view.get("spec"):
-            said.append(f"cascade {state.set_spec(view['spec']).describe()}")
-        if view.get("budget_ms") is not None:
-            st.session_state[state.BUDGET] = float(view["budget_ms"])
+        said = apply_view(decode(token))
     except Exception as exc:  # noqa: BLE001 - moved files, a refused path, a spec of another version
         for key in (state.DATASET, state.SPEC):
             st.session_state.pop(key, None)

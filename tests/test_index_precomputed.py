@@ -4,7 +4,6 @@ vectors shipped beside a dataset for these exact weights), checked, with nothing
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from cascade_core.data import load_dataset
@@ -31,11 +30,15 @@ def encoded(tiny_beir, tmp_path_factory):
     return corpus.ids, matrix, top
 
 
+def fresh_index(tiny_beir, tmp_path):
+    """A new data folder and the (empty) MiniLM index of the tiny corpus in it."""
+    ws = Workspace(tmp_path / "home")
+    return ws, ws.vector_index(load_dataset(tiny_beir, split="test").corpus, resolve_model(MODEL))
+
+
 def test_an_index_from_a_vector_file_encodes_nothing_and_searches_the_same(tiny_beir, encoded, tmp_path):
     ids, matrix, top = encoded
-    ws = Workspace(tmp_path / "home")
-    corpus = load_dataset(tiny_beir, split="test").corpus
-    index = ws.vector_index(corpus, resolve_model(MODEL))
+    ws, index = fresh_index(tiny_beir, tmp_path)
     rep = index.build(precomputed=PrecomputedVectors(list(ids), matrix, "test"))
     assert (rep.imported, rep.encoded, rep.complete) == (len(ids), 0, True)
     assert index.search(index.encode_queries(["cancer cells"])[0], 10)[0] == top
@@ -44,9 +47,7 @@ def test_an_index_from_a_vector_file_encodes_nothing_and_searches_the_same(tiny_
 
 def test_documents_without_a_vector_are_encoded(tiny_beir, encoded, tmp_path):
     ids, matrix, _ = encoded
-    ws = Workspace(tmp_path / "home")
-    corpus = load_dataset(tiny_beir, split="test").corpus
-    index = ws.vector_index(corpus, resolve_model(MODEL))
+    ws, index = fresh_index(tiny_beir, tmp_path)
     rep = index.build(precomputed=PrecomputedVectors(list(ids[:40]), matrix[:40], "test"))
     assert (rep.imported, rep.encoded, rep.complete) == (40, len(ids) - 40, True)
     ws.close()
@@ -54,9 +55,7 @@ def test_documents_without_a_vector_are_encoded(tiny_beir, encoded, tmp_path):
 
 def test_vectors_of_another_model_or_corpus_are_refused(tiny_beir, encoded, tmp_path):
     ids, matrix, _ = encoded
-    ws = Workspace(tmp_path / "home")
-    corpus = load_dataset(tiny_beir, split="test").corpus
-    index = ws.vector_index(corpus, resolve_model(MODEL))
+    ws, index = fresh_index(tiny_beir, tmp_path)
     with pytest.raises(DataError, match="384"):
         index.build(precomputed=PrecomputedVectors(list(ids), matrix[:, :100], "small.npy"))
     with pytest.raises(DataError, match="name documents the corpus does not have"):

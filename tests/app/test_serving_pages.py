@@ -267,13 +267,19 @@ def test_locally_a_stage_may_call_any_server(monkeypatch):
     assert [s.value for s in at.success] == ["set"]
 
 
-def test_shared_a_visitor_sees_only_their_own_uploads(shared, app_environment):
+def data_page_beside_another_upload(app_environment, name: str):
+    """The Data page of a visitor while another visitor's session has uploaded ``name``."""
     clear_uploads(app_environment)
     other = app_environment / "uploads" / "fedcba9876543210"
     other.mkdir(parents=True)
-    (other / "someone-elses-corpus.jsonl").write_text('{"_id": "1", "text": "private"}\n')
+    (other / name).write_text('{"_id": "1", "text": "private"}\n')
     at = page("data")
     at.run()
+    return at
+
+
+def test_shared_a_visitor_sees_only_their_own_uploads(shared, app_environment):
+    at = data_page_beside_another_upload(app_environment, "someone-elses-corpus.jsonl")
     panel = next(e for e in at.expander if e.label.startswith("Uploads:"))
     assert any("No uploads from this session" in c.value for c in panel.caption)
     assert not any("someone-elses" in str(d.value) for d in at.dataframe)
@@ -282,12 +288,8 @@ def test_shared_a_visitor_sees_only_their_own_uploads(shared, app_environment):
 def test_shared_a_visitor_cannot_open_or_list_another_visitors_upload(shared, app_environment):
     """A walkthrough found visitor B typing the uploads folder's path (its listing came back in
     the error) and then opening visitor A's upload. Shared, only a session's own uploads open."""
-    clear_uploads(app_environment)
+    at = data_page_beside_another_upload(app_environment, "corpus.jsonl")
     other = app_environment / "uploads" / "fedcba9876543210"
-    other.mkdir(parents=True)
-    (other / "corpus.jsonl").write_text('{"_id": "1", "text": "private"}\n')
-    at = page("data")
-    at.run()
     for typed in (str(app_environment / "uploads"), str(other)):
         load_path(at, typed)
         shown = " ".join(str(e.value) for e in (*at.error, *at.success, *at.info, *at.warning, *at.caption))
