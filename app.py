@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cascade_ui import access, resume, view_link
+from cascade_ui import access, restore, view_link
 
 st.set_page_config(page_title="cascade-explorer", page_icon=":material/filter_alt:", layout="wide")
 
@@ -21,7 +21,7 @@ PAGES = [
 # Shared (./run.sh demo --share): a visitor without the token sees the sign-in box and nothing else.
 if access.signed_in():
     access.sidebar_note()
-    resume.restore()   # a refresh (a new session) opens the view in its link, or the last session (not when shared)
+    restore.restore()   # a refresh (a new session) opens the view in its link, or the last session (not when shared)
     current = st.navigation(PAGES)
     view_link.sidebar()   # "Link to this view"; the address bar carries it again after a page switch
     view_link.publish()

@@ -29,8 +29,8 @@ from rank_bm25 import BM25Okapi
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cascade_core.data.text import get_tokenizer  # noqa: E402
 from cascade_core.scorers.bm25 import DEFAULTS, SparseBM25, top_k  # noqa: E402
-from cascade_core.text import get_tokenizer  # noqa: E402
 
 DEFAULT_DATA = (REPO / ".." / "shared" / "data" / "scifact").resolve()
 

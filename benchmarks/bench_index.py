@@ -29,8 +29,8 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from cascade_core.data import Corpus, load_dataset  # noqa: E402
-from cascade_core.index import VectorIndex  # noqa: E402
 from cascade_core.models import load_bi_encoder, resolve_model  # noqa: E402
+from cascade_core.vectors.index import VectorIndex  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def index_build(corpus: Corpus, model, batch_size: int) -> tuple[float, float]:
 
     Opening the client is not timed (the CLI opens it once per process, whatever it does).
     """
-    from cascade_core.vector_store import EdgeStore
+    from cascade_core.vectors.backends import EdgeStore
 
     folder = tempfile.mkdtemp(prefix="bench-index-")
     client = EdgeStore(folder)   # the embedded engine, as `cascade index` uses it

@@ -60,7 +60,7 @@ def main() -> None:
 
     from qdrant_client import QdrantClient, models
 
-    from cascade_core.index import _relax_embedded_commits
+    from cascade_core.vectors.index import _relax_embedded_commits
 
     # Local mode warns once past 20,000 points that it is not meant for this: that is the point.
     warnings.filterwarnings("ignore", message=".*Local mode is not recommended.*")

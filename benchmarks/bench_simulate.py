@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
-from cascade_core.experiment import Experiment
-from cascade_core.models import build_tiny_cross_encoder
+from cascade_core.models.loading import build_tiny_cross_encoder
 from cascade_core.progress import terminal_progress
-from cascade_core.workspace import Workspace
+from cascade_core.scoring.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 

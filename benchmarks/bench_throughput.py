@@ -13,7 +13,7 @@ swapped, ...) so that a shared, noisy CPU hits every variant alike, it measures:
   a slight under-statement of the work done;
 - **documents per second** of all-MiniLM-L6-v2 (bi-encoder) on SciFact abstracts (title + text,
   cut at 256 tokens) through ``SentenceTransformer.encode`` (stock) and through
-  :mod:`cascade_core.fast_encoder` (ours), same batch size, both with ``normalize_embeddings``;
+  :mod:`cascade_core.models.fast_encoder` (ours), same batch size, both with ``normalize_embeddings``;
 - **pairs per second** of a cross-encoder of MiniLM-L6's size (MiniLM's own weights with a fresh,
   untrained one-output head: the speed is real, its scores mean nothing) on SciFact
   (test query, abstract) pairs through ``CrossEncoder.predict`` (stock) and ours;
@@ -55,7 +55,7 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from cascade_core import fast_encoder  # noqa: E402
+from cascade_core.models import fast_encoder  # noqa: E402
 from cascade_core.models import resolve_model  # noqa: E402
 
 DEFAULT_DATA = (REPO / ".." / "shared" / "data" / "scifact").resolve()

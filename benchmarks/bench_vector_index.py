@@ -4,7 +4,7 @@ For each size in ``--sizes`` (default 100,000; add 1,000,000 with ``--sizes 1000
 this makes embedding-like synthetic vectors (``--dim`` 384, all-MiniLM-L6-v2's size: gaussian
 clusters around ``--clusters`` random centres varying in a 16-d subspace, normalised, so
 neighbours are near as in real embeddings, see ``clustered``; uniform random vectors are HNSW's worst case and say little), stores them as
-``cascade index`` does (``EdgeStore`` from cascade_core.vector_store: uuid point ids, a ``doc_id``
+``cascade index`` does (``EdgeStore`` from cascade_core.vectors.backends: uuid point ids, a ``doc_id``
 payload), and reports:
 
 * insert time (all points upserted and flushed), HNSW build time (``build_ann``: the engine's
@@ -12,7 +12,7 @@ payload), and reports:
 * memory: the process's resident set (RSS) after inserting and after building, and its peak,
 * p50/p95 search latency of ``--queries`` top-``--k`` queries (fresh vectors from the same
   clusters), exact and through HNSW,
-* HNSW recall@k against exact search (``cascade_core.index.ann_recall``).
+* HNSW recall@k against exact search (``cascade_core.vectors.index.ann_recall``).
 
 qdrant-client's local mode (the embedded store before the engine) is measured the same way at
 ``--local-sizes`` (default 10,000: it inserts ~150 points/s here, so 100k takes minutes and 1M
@@ -99,7 +99,7 @@ def timed_searches(search, qs) -> tuple[dict, list]:
 
 
 def run_engine(n: int, args, folder: Path, build_hnsw: bool = True) -> dict:
-    from cascade_core.vector_store import EdgeStore
+    from cascade_core.vectors.backends import EdgeStore
 
     base = rss_mb()
     store = EdgeStore(folder)
@@ -125,7 +125,7 @@ def run_engine(n: int, args, folder: Path, build_hnsw: bool = True) -> dict:
         out["hnsw_ef"] = max(args.ef, args.k)
         out["recall_at_k"] = round(float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact)])), 4)
         # the same number through the library's function (exact and HNSW searched again)
-        from cascade_core.index import ann_recall
+        from cascade_core.vectors.index import ann_recall
 
         out["recall_at_k_ann_recall"] = round(ann_recall(store, "bench", qs[:10], args.k, hnsw_ef=args.ef), 4)
     out["peak_rss_mb"] = round(rss_mb("VmHWM"), 1)

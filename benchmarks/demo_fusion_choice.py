@@ -17,13 +17,13 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from cascade_core.analysis.evaluation import evaluate_run
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec, simulate
-from cascade_core.demo import CAUTIONARY_SPEC, SAMPLE_DATASET
+from cascade_core.cascade.demo import CAUTIONARY_SPEC, SAMPLE_DATASET
 from cascade_core.data import load_dataset
-from cascade_core.evaluation import evaluate_run
-from cascade_core.experiment import Experiment
 from cascade_core.fusion import RRF, NormSum, Replace
-from cascade_core.workspace import Workspace
+from cascade_core.scoring.workspace import Workspace
 
 WAYS = [Replace(), RRF(60)] + [NormSum(w) for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
 

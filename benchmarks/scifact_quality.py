@@ -19,11 +19,11 @@ import ir_measures
 import numpy as np
 from ir_measures import RR, nDCG
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
-from cascade_core.experiment import Experiment
 from cascade_core.progress import terminal_progress
-from cascade_core.workspace import Workspace
+from cascade_core.scoring.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = {

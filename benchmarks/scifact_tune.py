@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
-from cascade_core.experiment import Experiment
 from cascade_core.progress import terminal_progress
+from cascade_core.scoring.workspace import Workspace
 from cascade_core.tuning import best_within_budget, cutoff_grid, grid_search, holdout_validation, pareto_front
-from cascade_core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPE = {

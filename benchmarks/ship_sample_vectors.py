@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 from cascade_core.data import load_dataset  # noqa: E402
 from cascade_core.data.vectors import write_shipped  # noqa: E402
 from cascade_core.models import resolve_model  # noqa: E402
-from cascade_core.provenance import model_fingerprint  # noqa: E402
-from cascade_core.workspace import Workspace  # noqa: E402
+from cascade_core.models.fingerprint import model_fingerprint  # noqa: E402
+from cascade_core.scoring.workspace import Workspace  # noqa: E402
 
 SAMPLE = REPO / "sample_data" / "scifact-mini"
 MODEL = "all-MiniLM-L6-v2"

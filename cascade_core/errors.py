@@ -62,3 +62,17 @@ class StoreDamagedError(CascadeError):
 
 class StoreBusyError(CascadeError):
     """Another process held the score store's write lock longer than this one would wait."""
+
+
+class MissingDependency(CascadeError):
+    """An optional part is not installed; the message names the extra that brings it."""
+
+
+def missing_extra(module: str, extra: str, what: str) -> MissingDependency:
+    """The error for an optional dependency that is not installed, with the command that adds it.
+
+    >>> print(missing_extra("plotly", "ui", "the HTML report"))
+    the HTML report needs plotly, which is not installed here: pip install 'cascade-explorer[ui]'
+    """
+    return MissingDependency(f"{what} needs {module}, which is not installed here: "
+                             f"pip install 'cascade-explorer[{extra}]'")

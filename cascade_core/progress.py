@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from .errors import ScoringCancelled
+
 
 @dataclass(frozen=True)
 class ProgressEvent:
@@ -60,8 +62,6 @@ def cancellable(callback: Optional[ProgressCallback], cancelled: Callable[[], bo
     ...
     cascade_core.errors.ScoringCancelled: scoring cancelled; what was scored is stored (scoring again resumes where it stopped)
     """
-    from .errors import ScoringCancelled
-
     def update(event: ProgressEvent) -> None:
         if cancelled():
             raise ScoringCancelled()

@@ -27,7 +27,11 @@ from cascade_core.serving import (MIN_TOKEN_CHARS, DataRoots, JobSlots, PathRefu
                                   UploadArea, check_shared_scorers, data_roots, looks_like_path, mb, new_token,
                                   token_matches)
 
-from . import state
+from . import session
+
+# The cross-encoder the presets use when set (a hub id or folder, for online users); a shared
+# dashboard may load it (:func:`model_roots`).
+CROSS_ENCODER_ENV = "CASCADE_CROSS_ENCODER"
 
 SIGNED_IN = "access-signed-in"     # session key: this session gave the right token
 MY_UPLOADS = "access-my-uploads"   # session key: the uploads made in this session
@@ -124,7 +128,7 @@ def sidebar_note() -> None:
 # -- data roots and uploads -------------------------------------------------------------------
 
 def uploads() -> UploadArea:
-    return UploadArea.for_home(state.workspace().home, settings())
+    return UploadArea.for_home(session.workspace().home, settings())
 
 
 def roots() -> DataRoots:
@@ -132,7 +136,7 @@ def roots() -> DataRoots:
     when not shared, ``../shared``): :func:`cascade_core.serving.data_roots`. When shared, of the
     uploads only this session's own: a visitor must not open (or list) another visitor's."""
     s = settings()
-    base = data_roots(s, [state.REPO / "sample_data", state.SAMPLE_PATH], uploads().folder)
+    base = data_roots(s, [session.REPO / "sample_data", session.SAMPLE_PATH], uploads().folder)
     if not s.share:
         return base
     folder = uploads().folder.resolve()
@@ -157,11 +161,9 @@ def check_path(path: str) -> Path:
 def model_roots() -> DataRoots:
     """Where a shared dashboard loads model folders from: the data roots, the data folder's
     ``models/`` (distilled students, the stand-in) and ``CASCADE_CROSS_ENCODER``'s folder."""
-    from .presets import CROSS_ENCODER_ENV
-
     chosen = os.environ.get(CROSS_ENCODER_ENV, "")
     extra = [chosen] if chosen and looks_like_path(chosen) else []
-    return DataRoots([*roots().roots, state.workspace().home / "models", *extra])
+    return DataRoots([*roots().roots, session.workspace().home / "models", *extra])
 
 
 def check_spec(spec) -> None:
@@ -236,9 +238,9 @@ def uploads_panel() -> None:
         if st.button("Remove", key="uploads-remove", disabled=not chosen):
             for name in chosen:
                 area.remove(name)
-            src = st.session_state.get(state.DATASET) or {}
+            src = st.session_state.get(session.DATASET) or {}
             if any(Path(src.get("path", "")).is_relative_to(area.folder / n) for n in chosen):
-                st.session_state.pop(state.DATASET, None)   # its files are gone
+                st.session_state.pop(session.DATASET, None)   # its files are gone
             st.session_state[UPLOADER_RUN] = st.session_state.get(UPLOADER_RUN, 0) + 1
             st.session_state.pop("uploads-chosen", None)
             st.rerun()

@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from cascade_core.data.beir import available_splits
 from cascade_core.distill import (DistillSettings, build_training_set, distill, estimate, file_queries,
                                   generated_queries, split_queries)
+from cascade_core.distill.registry import StudentInfo
 from cascade_core.distill.report import describe, student_spec
 from cascade_core.distill.train import LOSSES
 from cascade_core.errors import CascadeError
@@ -30,8 +32,6 @@ PREPARED = "distill-prepared"  # session key: (what it was built from, TrainingS
 
 
 def _other_splits(src: dict) -> list[str]:
-    from cascade_core.data.beir import available_splits
-
     path = Path(src["path"])
     try:
         splits = available_splits(path) if path.is_dir() else {}
@@ -164,8 +164,6 @@ def _duration(seconds: float) -> str:
 
 def _report(kept: dict, spec) -> None:
     """The last student: how it was trained, teacher against student, and buttons to use it."""
-    from cascade_core.distill.registry import StudentInfo
-
     info, out = kept["info"], kept["out"]
     student = StudentInfo(Path(out), info)
     tr = info.get("training", {})

@@ -1,8 +1,8 @@
 """Latency widgets shared by the pages: what the tool distrusts about a figure, the Re-measure
-button, the cost-profile editor, and scoring that says what it will do (and can be cancelled).
+button and the cost-profile editor (scoring widgets: :mod:`.scoring_panel`).
 
-Every number comes from cascade_core (:mod:`cascade_core.latency`, :mod:`cascade_core.estimate`,
-:mod:`cascade_core.calibrate`); this module lays them out.
+Every number comes from cascade_core (:mod:`cascade_core.latency.model`, :mod:`cascade_core.scoring.estimate`,
+:mod:`cascade_core.scoring.calibrate`); this module lays them out.
 """
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ import math
 
 import streamlit as st
 
-from cascade_core.cost_profile import MEASURED, SCALED, USER, CostProfile
 from cascade_core.errors import CascadeError
-from cascade_core.estimate import fmt_seconds
-from cascade_core.progress import cancellable
+from cascade_core.latency.profiles import MEASURED, SCALED, USER, CostProfile
 
-from . import access, state
+from . import access, session, state
 
-CANCEL = "scoring-cancel"          # set by the Cancel button; the progress callback checks it
-CANCELLED = "scoring-cancelled"    # a run was cancelled: scoring does not start again by itself
 CALIBRATE_QUERIES = 20
 
 
@@ -55,7 +51,7 @@ def remeasure_button(exp, spec, key: str = "remeasure", where=None) -> None:
                        "timings (no score is stored): predictions then use them. `cascade calibrate` does the same."):
         with access.job_slot("re-measuring step costs"), \
                 box.status("Re-measuring each step...", expanded=True) as status:
-            report = exp.calibrate(CALIBRATE_QUERIES, spec, progress=state.progress_callback(status))
+            report = exp.calibrate(CALIBRATE_QUERIES, spec, progress=session.progress_callback(status))
             status.update(label="Re-measured", state="complete", expanded=False)
         st.session_state["remeasured"] = report.describe()
         st.rerun()
@@ -74,7 +70,7 @@ def cost_profiles_editor(spec, where=None) -> None:
     factor, or set by hand); "Apply" stores them in the session's spec (and its YAML)."""
     box = where or st
     profiles = spec.cost_profiles
-    v = state.spec_version()
+    v = session.spec_version()
     with box.expander("Where each step runs (cost profiles)", expanded=bool(profiles)):
         st.caption("Timings are measured on this machine. Price a step where it will run: scaled (the same model "
                    "on a GPU 40x faster is a factor of 0.025), or set by hand (a hosted API's ms per call). The "
@@ -109,93 +105,5 @@ def cost_profiles_editor(spec, where=None) -> None:
                 st.error(str(exc))
 
 
-# -- scoring that says what it will do --------------------------------------------------------
-
-def _request_cancel() -> None:
-    st.session_state[CANCEL] = True
-    st.session_state[CANCELLED] = True
 
 
-def _clear_cancel() -> None:
-    st.session_state[CANCEL] = False
-    st.session_state[CANCELLED] = False
-
-
-def cancel_flag() -> bool:
-    return bool(st.session_state.get(CANCEL))
-
-
-def run_scoring(job, label: str, key: str, where=None) -> None:
-    """Run ``job(progress)`` with a progress bar and a Cancel button. Cancelling raises the
-    library's ScoringCancelled ("scoring cancelled; what was scored is stored") out of the next
-    progress report: the page's error handler shows it, and scoring does not restart by itself.
-
-    One job at a time per session (and at most ``CASCADE_MAX_JOBS`` on the server): another one
-    raises JobRefused; a read-only dashboard raises ReadOnly (:mod:`cascade_ui.access`)."""
-    access.refuse_if_read_only("score")
-    box = where or st
-    with access.job_slot(label):
-        cancel_slot = box.empty()
-        cancel_slot.button("Cancel scoring", key=f"{key}-cancel", on_click=_request_cancel,
-                           help="Stops after the query being scored; everything scored so far is stored.")
-        with box.status(label, expanded=True) as status:
-            report = job(cancellable(state.progress_callback(status), cancel_flag))
-            status.update(label="Scores stored", state="complete", expanded=False)
-        truncation_note(report, box)
-        cancel_slot.empty()
-
-
-def truncation_note(report, where=None) -> None:
-    """Which steps cut documents to their model's limit in the scoring just done (the library's
-    :attr:`~cascade_core.scoring.ScoringReport.truncated`), one caption line each."""
-    for line in getattr(report, "describe", lambda: [])():
-        (where or st).caption(line)
-
-
-def scoring_allowed(estimate, key: str, where=None) -> bool:
-    """Whether scoring that nobody clicked for (a slider reaching unscored pairs) may start now:
-    not after a cancel (a Resume button instead), and not a long job (a confirmation instead)."""
-    box = where or st
-    if estimate.empty:
-        return True
-    if access.read_only():
-        box.info(f"These settings need scores never computed ({estimate.describe()}), and this dashboard is "
-                 "read-only: move the cut-offs back to what is stored.")
-        return False
-    if st.session_state.get(CANCELLED):
-        box.warning(f"Scoring was cancelled; what was scored is stored. Still to score: {estimate.describe()}.")
-        box.button("Resume scoring", key=f"{key}-resume", on_click=_clear_cancel)
-        return False
-    if estimate.needs_confirmation:
-        box.warning(f"These settings need scores never computed: {estimate.describe()}. That is a long job: "
-                    "start it, or move the cut-offs back to what is stored.")
-        return box.button(f"Score them now (about {fmt_seconds(estimate.seconds)})", key=f"{key}-confirm",
-                          on_click=_clear_cancel)
-    return True
-
-
-def score_button(label: str, key: str, estimate, job, where=None) -> bool:
-    """A button that scores what ``estimate`` says is missing, with that estimate shown before it
-    is pressed, a confirmation for a long job and a Cancel button while it runs. True once it ran."""
-    box = where or st
-    asked = f"{key}-asked"
-    if access.read_only():
-        box.caption(f"Not stored: {estimate.describe()}. This dashboard is read-only: it scores nothing new.")
-        return False
-    box.caption(f"Before scoring: {estimate.describe()}.")
-    if box.button(label, key=key, on_click=_clear_cancel):
-        if not estimate.needs_confirmation:
-            run_scoring(job, f"{label}: {estimate.describe()}", key, box)
-            return True
-        st.session_state[asked] = True
-    if st.session_state.get(asked):
-        box.warning(f"This is a long job: about {fmt_seconds(estimate.seconds)} ({estimate.describe()}). Start it?")
-        c1, c2 = box.columns(2)
-        if c1.button("Yes, score it", key=f"{key}-yes", on_click=_clear_cancel):
-            st.session_state.pop(asked, None)
-            run_scoring(job, f"{label}: {estimate.describe()}", key, box)
-            return True
-        if c2.button("Not now", key=f"{key}-no"):
-            st.session_state.pop(asked, None)
-            st.rerun()
-    return False

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 
-from cascade_core.demo import CAUTIONARY_SPEC, DEMO_SPEC
+from cascade_core.cascade.demo import CAUTIONARY_SPEC, DEMO_SPEC
+from cascade_core.distill.registry import newest_student, read_student
 from cascade_core.home import cascade_home
-from cascade_core.models import build_tiny_cross_encoder
+from cascade_core.models.loading import build_tiny_cross_encoder
 
-CROSS_ENCODER_ENV = "CASCADE_CROSS_ENCODER"
+from . import session
+from .access import CROSS_ENCODER_ENV
+
 BI = "all-MiniLM-L6-v2"
 
 
@@ -32,8 +35,6 @@ def cross_encoder_model(corpus: str | None = None) -> tuple[str, bool]:
     chosen = os.environ.get(CROSS_ENCODER_ENV)
     if chosen:
         return chosen, False
-    from cascade_core.distill.registry import newest_student
-
     student, _ = newest_student(corpus if corpus is not None else current_corpus())
     if student is not None:
         return str(student.path), False
@@ -43,9 +44,7 @@ def cross_encoder_model(corpus: str | None = None) -> tuple[str, bool]:
 def current_corpus() -> str | None:
     """This session's dataset's corpus fingerprint (None outside a session or with no dataset)."""
     try:
-        from . import state
-
-        ds = state.dataset()
+        ds = session.dataset()
     except Exception:  # noqa: BLE001 - no Streamlit session (a script, a test): no dataset
         return None
     return ds.corpus.fingerprint if ds is not None else None
@@ -61,8 +60,6 @@ def student_note(model: str | None, corpus: str | None = None) -> str | None:
     ``corpus``: the current dataset's corpus fingerprint; a student trained on another corpus
     is said to be so.
     """
-    from cascade_core.distill.registry import read_student
-
     student = read_student(model) if model else None
     if student is None:
         return None

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from . import access, session, view_link
+
 FILE = "last-session.json"
 RESTORED = "resume-checked"   # session key: this session already looked for a last session
 
@@ -48,38 +50,13 @@ def read(home: Path) -> dict | None:
 def remember() -> None:
     """Put this session's dataset and cascade in the address bar (:mod:`.view_link`) and write them
     to the last-session file (called after either changes); the file not when shared."""
-    from . import access, state, view_link
-
     view_link.publish()
     if access.settings().share:
         return
     try:
-        write(state.workspace().home, st.session_state.get(state.DATASET), st.session_state.get(state.SPEC),
-              st.session_state.get(state.BUDGET))
+        write(session.workspace().home, st.session_state.get(session.DATASET), st.session_state.get(session.SPEC),
+              st.session_state.get(session.BUDGET))
     except OSError:   # a read-only data folder: the dashboard works, a refresh forgets
         pass
 
 
-def restore() -> None:
-    """In a new session with nothing loaded, open the view its link carries (:mod:`.view_link`, also
-    on a shared dashboard), or else take up the last session (once, not when shared); say what
-    came back. A dataset or spec that no longer loads is skipped with a note, never an error page."""
-    from . import access, state, view_link
-
-    if st.session_state.get(RESTORED):
-        return
-    st.session_state[RESTORED] = True
-    if st.session_state.get(state.DATASET) is not None or st.session_state.get(state.SPEC) is not None:
-        return
-    if view_link.open_from_url() or access.settings().share:
-        return
-    last = read(state.workspace().home)
-    if not last:
-        return
-    try:
-        said = view_link.apply_view(last)
-    except Exception as exc:  # noqa: BLE001 - moved files, an older spec format: start afresh, say why
-        st.toast(f"Your last session could not be restored ({type(exc).__name__}: {str(exc)[:120]}).")
-        return
-    if said:
-        st.toast("Restored your last session: " + "; ".join(said) + ".")

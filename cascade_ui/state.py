@@ -1,87 +1,32 @@
-"""Session state and shared resources for the dashboard.
+"""The session's state as the pages use it: what it holds (:mod:`.session`, re-exported here) and
+the changes that must pass the dashboard's checks: loading a dataset (only under the data roots),
+setting a cascade (only models, servers and keys a visitor may name) and simulating it (scoring
+first, with an estimate and a Cancel button, whatever is not stored yet).
 
-Shared by every session of the server process (``st.cache_resource``): the workspace (score
-store, Qdrant client), loaded datasets, experiments (with their loaded score matrices) and, via
-:mod:`cascade_core.models`, the models. Per session (``st.session_state``): which dataset, the
-spec being edited, the budget. So two tabs never see each other's settings, and nothing heavy
-is loaded twice.
+Pages import this module; the UI's own lower modules (access, the view link, scoring widgets)
+import :mod:`.session` instead, so nothing here is imported back from below.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
-
 import streamlit as st
 
+from cascade_core.analysis.experiment import ExperimentResult
 from cascade_core.cascade import CascadeSpec
-from cascade_core.errors import CascadeError, MissingScoresError
-from cascade_core.experiment import Experiment, ExperimentResult
-from cascade_core.workspace import Workspace
+from cascade_core.errors import DataError, MissingScoresError
 
 from . import resume
+from .access import check_path, check_spec, read_only, refuse_if_read_only
+from .scoring_panel import run_scoring, scoring_allowed
+from .session import (BUDGET, DATASET, DEFAULT_BUDGET_MS, REPO, SAMPLE_PATH, SPEC, SPEC_VERSION, _dataset,
+                      _files_key, _named, budget_ms, dataset, dataset_label, experiment, experiment_key,
+                      files_stamp, judgments, progress_callback, require_dataset_and_spec, show_error, spec,
+                      spec_version, workspace)
 
-REPO = Path(__file__).resolve().parents[1]
-# The demo's dataset; tests point it at a smaller one.
-SAMPLE_PATH = os.environ.get("CASCADE_SAMPLE_DATA", str(REPO / "sample_data" / "scifact-mini"))
-
-# session_state keys
-DATASET = "dataset_source"      # {"path", "split", "fmt", "label"}
-SPEC = "spec"                   # a spec dict (validated)
-BUDGET = "budget_ms"
-SPEC_VERSION = "spec_version"
-DEFAULT_BUDGET_MS = 100.0
-
-
-@st.cache_resource(show_spinner=False)
-def workspace() -> Workspace:
-    return Workspace()
-
-
-def files_stamp(path: str) -> str:
-    """A cheap fingerprint of what lies at ``path`` (names, sizes, modification times), so that a
-    dataset edited on disk, or re-uploaded, is loaded again rather than served from the cache.
-
-    >>> import tempfile, pathlib
-    >>> f = pathlib.Path(tempfile.mkdtemp()) / "c.jsonl"; _ = f.write_text("a")
-    >>> before = files_stamp(str(f)); _ = f.write_text("ab"); files_stamp(str(f)) != before
-    True
-    """
-    root = Path(path)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-    h = hashlib.sha1()
-    for p in files:
-        st_ = p.stat()
-        h.update(f"{p}|{st_.st_size}|{st_.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
-
-
-@st.cache_resource(show_spinner="Loading the dataset...", max_entries=8)
-def _dataset(path: str, split: str | None, fmt: str, stamp: str = "", files: tuple = ()):
-    from cascade_core.data import load_dataset
-
-    if files:   # files named explicitly ((role, path) pairs); ``path`` is then a folder or the corpus file
-        return load_dataset(path if Path(path).is_dir() else None, split=split, fmt=fmt, **dict(files))
-    return load_dataset(path, split=split, fmt=fmt)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _experiment(path: str, split: str | None, fmt: str, scorers_key: str, stamp: str = "",
-                files: tuple = ()) -> Experiment:
-    return Experiment(_dataset(path, split, fmt, stamp, *_named(files)), CascadeSpec.widest(scorers_key), workspace())
-
-
-def _named(files: tuple) -> tuple:
-    """``(files,)`` when files are named, else nothing: the cached loaders are then called exactly
-    as before named files existed, so every caller of a folder's dataset shares one cache entry."""
-    return (files,) if files else ()
-
-
-def _files_key(files) -> tuple:
-    """Named files as a hashable, ordered ``((role, path), ...)`` (from a dict or remembered lists)."""
-    items = files.items() if isinstance(files, dict) else (files or ())
-    return tuple(sorted((str(r), str(p)) for r, p in items if p))
+__all__ = ["BUDGET", "DATASET", "DEFAULT_BUDGET_MS", "REPO", "SAMPLE_PATH", "SPEC", "SPEC_VERSION", "budget_ms",
+           "dataset", "dataset_label", "experiment", "experiment_key", "files_stamp", "judgments", "load_dataset",
+           "progress_callback", "require_dataset_and_spec", "run_current", "set_spec", "show_error", "spec",
+           "spec_version", "workspace"]
 
 
 def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", label: str | None = None,
@@ -93,15 +38,11 @@ def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", 
     paths under the data roots are opened (:func:`cascade_ui.access.check_path`): any other is
     refused with a message naming the roots, before anything is read.
     """
-    from .access import check_path, read_only, refuse_if_read_only
-
     # Files named explicitly (``files``: role -> path, "Name the files yourself") pass the same checks.
     named = tuple((role, str(check_path(p))) for role, p in _files_key(files))
     if not path:
         path = dict(named).get("corpus")
         if path is None:
-            from cascade_core.errors import DataError
-
             raise DataError("no dataset: give a folder path, or name the corpus file")
     resolved = str(check_path(path))
     if read_only() and (named or resolved != str(check_path(SAMPLE_PATH))):
@@ -117,31 +58,6 @@ def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", 
     return ds
 
 
-def dataset():
-    src = st.session_state.get(DATASET)
-    return None if src is None else _dataset(src["path"], src["split"], src["fmt"], src.get("stamp", ""),
-                                             *_named(_files_key(src.get("files"))))
-
-
-def judgments():
-    """The judgment log of this session's dataset's corpus (:mod:`cascade_core.judgments`), shared
-    with every experiment on it; None without a dataset."""
-    from cascade_core.judgments import JudgmentStore
-
-    ds = dataset()
-    return None if ds is None else JudgmentStore.for_corpus(workspace().home, ds.corpus.fingerprint)
-
-
-def dataset_label() -> str | None:
-    src = st.session_state.get(DATASET)
-    return None if src is None else src["label"]
-
-
-def spec() -> CascadeSpec | None:
-    data = st.session_state.get(SPEC)
-    return None if data is None else CascadeSpec.from_dict(data)
-
-
 def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     """Validate and store the session's spec (raises SpecError and keeps the old one if invalid).
 
@@ -152,8 +68,6 @@ def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     """
     parsed = new if isinstance(new, CascadeSpec) else CascadeSpec.from_dict(new)
     if not from_slider:   # a shared dashboard: only model folders, servers and keys a visitor may name
-        from .access import check_spec
-
         check_spec(parsed)
     st.session_state[SPEC] = parsed.to_dict()
     if not from_slider:
@@ -162,54 +76,12 @@ def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     return parsed
 
 
-def spec_version() -> int:
-    return st.session_state.get(SPEC_VERSION, 0)
-
-
-def budget_ms() -> float:
-    return float(st.session_state.get(BUDGET, DEFAULT_BUDGET_MS))
-
-
-def experiment_key(sp: CascadeSpec) -> str:
-    """What identifies an experiment: the spec's scorers (:meth:`CascadeSpec.scorer_key`).
-
-    Cut-offs and combinations are left out, so every slider position and every way of combining
-    the same scores shares one experiment and its loaded score matrix.
-    """
-    return sp.scorer_key()
-
-
-def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
-    """The shared experiment for this session's dataset and the spec's scorers."""
-    src, sp = st.session_state.get(DATASET), for_spec or spec()
-    if src is None or sp is None:
-        return None
-    return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp), src.get("stamp", ""),
-                       *_named(_files_key(src.get("files"))))
-
-
-def progress_callback(container=None):
-    """A cascade_core progress callback drawing a Streamlit progress bar with time left."""
-    holder = (container or st).empty()
-    bar = {"widget": None, "task": None}
-
-    def update(event):
-        if bar["task"] != event.task:
-            bar["widget"] = holder.progress(0.0, text=event.describe())
-            bar["task"] = event.task
-        bar["widget"].progress(min(event.fraction, 1.0), text=event.describe())
-
-    return update
-
-
 def run_current(container=None) -> ExperimentResult | None:
     """Simulate this session's spec; score first (with progress) whatever is not stored yet.
 
     Before scoring, the pairs to score and the estimated time are shown; a long job (or one the
     user cancelled) waits for a click instead of starting by itself (:mod:`cascade_ui.latency_panel`).
     """
-    from .latency_panel import run_scoring, scoring_allowed
-
     sp = spec()
     exp = experiment(sp)
     if exp is None:
@@ -225,22 +97,3 @@ def run_current(container=None) -> ExperimentResult | None:
                     "score-current", container)
         return exp.run(sp, budget_ms())
 
-
-def show_error(exc: Exception) -> None:
-    """A CascadeError's one line, or a short generic message (never a raw traceback)."""
-    if isinstance(exc, CascadeError):
-        st.error(str(exc))
-    else:
-        st.error(f"Something went wrong: {type(exc).__name__}: {exc}")
-
-
-def require_dataset_and_spec() -> bool:
-    """Tell the user what to do first when this session has no dataset or no spec yet."""
-    if st.session_state.get(DATASET) is None:
-        st.info("No dataset loaded yet. Open **Data & index** and load the bundled sample "
-                "(or press **Run the demo** there).")
-        return False
-    if st.session_state.get(SPEC) is None:
-        st.info("No cascade yet. Open **Build** and pick a preset or build one.")
-        return False
-    return True

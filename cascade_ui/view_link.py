@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
+from . import session
+
 PARAM = "view"
 MAX_TOKEN_CHARS = 20_000      # a spec of four stages with parameters is well under 2,000
 MAX_JSON_BYTES = 200_000      # what a token may expand to (a zlib bomb in a link is refused)
@@ -75,12 +77,10 @@ def decode(token: str) -> dict:
 
 def current_token() -> str | None:
     """This session's view as a token, or None when nothing is loaded."""
-    from . import state
-
-    dataset, spec = st.session_state.get(state.DATASET), st.session_state.get(state.SPEC)
+    dataset, spec = st.session_state.get(session.DATASET), st.session_state.get(session.SPEC)
     if dataset is None and spec is None:
         return None
-    return encode(dataset, spec, st.session_state.get(state.BUDGET))
+    return encode(dataset, spec, st.session_state.get(session.BUDGET))
 
 
 def publish() -> None:
@@ -122,41 +122,3 @@ def _draw(slot, token: str | None) -> None:
                        "(the address bar carries it too). It holds paths on this server, no sign-in token.")
 
 
-def apply_view(view: dict) -> list[str]:
-    """Load a view's dataset, set its cascade and budget (each through the session's usual checks);
-    what came back, in words. Serves a link and the last-session file alike (:mod:`.resume`)."""
-    from . import state
-
-    said = []
-    src = view.get("dataset")
-    if src:
-        state.load_dataset(src["path"], src.get("split"), src.get("fmt", "auto"), src.get("label"),
-                           src.get("files"))
-        said.append(f"dataset {src.get('label') or src['path']}")
-    if view.get("spec"):
-        said.append(f"cascade {state.set_spec(view['spec']).describe()}")
-    if view.get("budget_ms") is not None:
-        st.session_state[state.BUDGET] = float(view["budget_ms"])
-    return said
-
-
-def open_from_url() -> bool:
-    """In a session with nothing loaded, open the view a link carries; True when one was asked for.
-    A link that does not open says why in a toast and leaves the session empty."""
-    from . import state
-
-    token = st.query_params.get(PARAM)
-    if not token:
-        return False
-    try:
-        said = apply_view(decode(token))
-    except Exception as exc:  # noqa: BLE001 - moved files, a refused path, a spec of another version
-        for key in (state.DATASET, state.SPEC):
-            st.session_state.pop(key, None)
-        st.query_params.pop(PARAM, None)
-        reason = str(exc) if isinstance(exc, BadLink) else f"{type(exc).__name__}: {str(exc)[:160]}"
-        st.toast(f"This link's view could not be opened ({reason}).")
-        return True
-    if said:
-        st.toast("Opened the view in the link: " + "; ".join(said) + ".")
-    return True

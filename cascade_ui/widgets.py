@@ -7,14 +7,14 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from cascade_core.analysis.experiment import Experiment, ExperimentResult
+from cascade_core.analysis.lift import first_pass_lift, metric_label
 from cascade_core.errors import CascadeError, SpecError
-from cascade_core.experiment import Experiment, ExperimentResult
-from cascade_core.lift import first_pass_lift, metric_label
+from cascade_core.judgments import USE_HUMAN, USES
 
 from . import access, state
 from .demo import pool_slider_max
 from .presets import is_stand_in, student_note
-
 
 # Every ASCII punctuation character may be backslash-escaped in Markdown: escaping them all keeps
 # document text from turning into links, emphasis, LaTeX ($), HTML or Streamlit directives.
@@ -56,8 +56,6 @@ def sidebar_status(where=None) -> None:
 
 def judgments_in_use() -> None:
     """One sidebar line when the metrics use LLM labels (the Judge page's switch): never silently."""
-    from cascade_core.judgments import USE_HUMAN, USES
-
     try:
         store = state.judgments()   # None without a dataset
     except CascadeError:
@@ -113,7 +111,7 @@ def lift_cards(result: ExperimentResult):
     """The headline: the final list's nDCG@10, MRR@10 and recall@10 with their change against the
     first pass alone (red when worse), the predicted latency with what the stages add, and a
     warning when the cascade ranks worse than its own first pass, with how sure that is. Numbers
-    from cascade_core.lift; returns the lift."""
+    from cascade_core.analysis.lift; returns the lift."""
     ev = result.evaluation
     lift = first_pass_lift(result.run, ev, result.latency)
     staged = bool(result.run.spec.stages)   # no stage: the first pass is the cascade, nothing to compare

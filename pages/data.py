@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.errors import CascadeError
-from cascade_core.index import list_indexes
 from cascade_core.models import resolve_model
 from cascade_core.serving import PathRefused
+from cascade_core.vectors.index import list_indexes
 from cascade_ui import access, state
 from cascade_ui.demo import run_demo
 from cascade_ui.widgets import sidebar_status

@@ -1,17 +1,20 @@
 """Compare & doctor: does each stage pay for itself, and which known failure modes does the cascade show?
 
-Every number comes from :mod:`cascade_core.compare` and :mod:`cascade_core.doctor`; this page
+Every number comes from :mod:`cascade_core.analysis.compare` and :mod:`cascade_core.doctor`; this page
 only lays them out. Specs with other scorers (the single pass, the cascade without a stage) run
 in their own shared experiment (``state.experiment(spec)``), reusing every stored score.
 """
 
 import streamlit as st
 
-from cascade_core import compare, doctor
+from cascade_core import doctor
+from cascade_core.analysis import compare
 from cascade_core.doctor.depth import MIN_DROP
+from cascade_core.doctor.provenance import experiment_checks
 from cascade_core.tuning import depth_curve, first_pass_only, phantom_depths
-from cascade_ui import charts, latency_panel, state
-from cascade_ui.tables import flag_worse
+from cascade_draw import charts
+from cascade_draw.tables import flag_worse
+from cascade_ui import scoring_panel, state
 from cascade_ui.widgets import analysis_page, shown_errors
 
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
@@ -21,7 +24,7 @@ def score_button(label: str, key: str, specs) -> None:
     """Score what ``specs`` lack (once, stored): the pairs and estimated time shown first, a long job
     confirmed, a Cancel button while it runs; then show the page again."""
     estimate = compare.estimate_missing(state.experiment, specs)
-    if latency_panel.score_button(label, key, estimate,
+    if scoring_panel.score_button(label, key, estimate,
                                   lambda progress: compare.score_missing(state.experiment, specs, progress=progress)):
         # Other experiments sharing these scorers reload lazily: when a simulation misses a score,
         # state.run_current calls ensure_scores, which reloads the stored matrix.
@@ -111,7 +114,7 @@ def doctor_section(result, exp, costs):
     st.subheader("Cascade doctor")
     st.caption("Each check's criterion is stated in `cascade_core/doctor/` (one module per check). Flagged: a warning (or a note, where "
                "the stored scores show the fix would not pay); passed: green; not checked: what would tell.")
-    for check in doctor.by_severity(doctor.run_checks(result.run, exp.relevance, costs, extra=exp.provenance_checks())):
+    for check in doctor.by_severity(doctor.run_checks(result.run, exp.relevance, costs, extra=experiment_checks(exp))):
         if check.finding is not None:
             f = check.finding
             note = "" if f.severity == "warning" else " (a note)"

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from cascade_core.tuning import recall_curves
-from cascade_ui import charts, latency_panel
-from cascade_ui.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
+from cascade_draw import charts
+from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
+from cascade_ui import latency_panel
 from cascade_ui.widgets import analysis_page, lift_cards, shown_errors
 
 result, exp = analysis_page("Evaluate")

@@ -1,14 +1,15 @@
 """Experiments: save the current cascade's evaluation under a name; compare saved ones side by side.
 
-Every number comes from :mod:`cascade_core.saved` and :mod:`cascade_core.compare_many` (the same
+Every number comes from :mod:`cascade_core.analysis.saved` and :mod:`cascade_core.analysis.compare_many` (the same
 as ``cascade compare``); this page only lays them out.
 """
 
 import streamlit as st
 
-from cascade_core.compare_many import ALPHA, METRICS, compare_experiments
-from cascade_core.saved import SavedExperiment, experiments_folder, saved_names, slug
-from cascade_ui import charts, state
+from cascade_core.analysis.compare_many import ALPHA, METRICS, compare_experiments
+from cascade_core.analysis.saved import SavedExperiment, experiments_folder, saved_names, slug
+from cascade_draw import charts
+from cascade_ui import state
 from cascade_ui.widgets import shown_errors, sidebar_status
 
 st.title("Saved experiments, compared")

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
+from cascade_core.analysis.flow import flow_table, kept_count_summary
+from cascade_core.analysis.lift import first_pass_lift, metric_label
 from cascade_core.cascade.simulate import kept_counts
-from cascade_core.flow import flow_table, kept_count_summary
-from cascade_ui import charts, latency_panel
-from cascade_core.lift import first_pass_lift, metric_label
-from cascade_ui.tables import WORSE_STYLE, count_text, flag_unjudged
+from cascade_draw import charts
+from cascade_draw.tables import WORSE_STYLE, count_text, flag_unjudged
+from cascade_ui import latency_panel
 from cascade_ui.widgets import analysis_page, fmt_ms, shown_errors
 
 result, exp = analysis_page("Flow")

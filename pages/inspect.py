@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from cascade_core import explain
-from cascade_ui import charts
+from cascade_core.analysis import explain
+from cascade_draw import charts
 from cascade_ui.widgets import analysis_page, highlighted, md_escape, shown_errors
 
 NUM = st.column_config.NumberColumn

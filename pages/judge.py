@@ -10,12 +10,12 @@ import getpass
 import pandas as pd
 import streamlit as st
 
-from cascade_core import explain
+from cascade_core.analysis import explain
+from cascade_core.analysis.saved import slug
 from cascade_core.errors import MissingScoresError
 from cascade_core.judgments import (GRADES, HOLES, LLM, MODES, POOL, PREFER_DATASET, PREFER_JUDGMENTS, USE_HUMAN,
-                                    is_binary_scale, judged_qrels, merge_qrels, parse_queries, pool_for_query, to_trec,
-                                    with_added_queries)
-from cascade_core.saved import slug
+                                    is_binary_scale, judged_qrels, merge_qrels, parse_queries, pool_for_query,
+                                    to_trec, with_added_queries)
 from cascade_ui import access, llm_judge_panel, state
 from cascade_ui.widgets import highlighted, md_escape, shown_errors, sidebar_status
 

@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-from cascade_core.cpu_probe import busy_now_note
 from cascade_core.judgments import GRADES, LLM, merge_qrels, query_id_for, with_added_queries
-from cascade_core.latency import tail_comparison
-from cascade_ui import access, charts, latency_panel, state
+from cascade_core.latency.cpu_probe import busy_now_note
+from cascade_core.latency.model import tail_comparison
+from cascade_draw import charts
+from cascade_ui import access, latency_panel, state
 from cascade_ui.widgets import md_escape, shown_errors, sidebar_status, stand_in_warning
 
 LIVE_RESULT = "live-result"

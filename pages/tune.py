@@ -13,13 +13,16 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.errors import CascadeError
-from cascade_core.export import python_snippet, trec_runs_zip
-from cascade_core.qdrant_query import QueryVectors, plan as qdrant_plan, python_code as qdrant_python
+from cascade_core.export.qdrant import QueryVectors
+from cascade_core.export.qdrant import plan as qdrant_plan
+from cascade_core.export.qdrant import python_code as qdrant_python
+from cascade_core.export.snippets import python_snippet, trec_runs_zip
 from cascade_core.tuning import (DEFAULT_FUSIONS, OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
                                  holdout_validation, pareto_front, recall_at_cutoffs, recall_curves, tuning_grid)
-from cascade_ui import charts, latency_panel, state
+from cascade_draw import charts
+from cascade_draw.report import cascade_report, report_summary
+from cascade_ui import latency_panel, scoring_panel, state
 from cascade_ui.demo import DEMO_MAX_POOL
-from cascade_ui.report import cascade_report, report_summary
 from cascade_ui.widgets import analysis_page, shown_errors
 
 TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
@@ -92,7 +95,7 @@ def score_uncovered(exp, spec, tuned, grid_settings) -> None:
     widest = staged[0].with_keeps(pool_size=max(s.pool_size for s in missing),
                                   keeps=[max(s.stages[i].keep for s in staged)
                                          for i in range(len(staged[0].stages))]) if staged else missing[0]
-    if latency_panel.score_button("Score them", "tune-score", exp.estimate(widest),
+    if scoring_panel.score_button("Score them", "tune-score", exp.estimate(widest),
                                   lambda progress: [exp.ensure_scores(s, progress=progress) for s in missing]):
         remember(spec, grid_search(exp, tuned.specs, tuned.budget_ms), grid_settings)
         st.rerun()

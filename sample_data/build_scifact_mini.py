@@ -17,11 +17,11 @@ import random
 import sys
 from pathlib import Path
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade.spec import CascadeSpec
 from cascade_core.data import load_dataset
-from cascade_core.experiment import Experiment
 from cascade_core.progress import terminal_progress
-from cascade_core.workspace import Workspace
+from cascade_core.scoring.workspace import Workspace
 
 HARD_PER_QUERY = 3       # top non-relevant documents per query from each first pass
 BACKGROUND = 400         # random other documents

@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# The encoders' ONNX exports (cascade_core/fast_encoder.py), keyed by model content: shared by every
+# The encoders' ONNX exports (cascade_core/models/fast_encoder.py), keyed by model content: shared by every
 # test's fresh data folder and by CLI subprocesses, so MiniLM is exported once, not once per folder.
 os.environ.setdefault("CASCADE_ONNX_CACHE", os.path.join(tempfile.gettempdir(), "cascade-test-onnx"))
 
@@ -62,7 +62,7 @@ def tiny_dataset(tiny_beir):
 
 @pytest.fixture
 def workspace(tmp_path):
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
 
     ws = Workspace(tmp_path / "home")
     yield ws
@@ -72,6 +72,6 @@ def workspace(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_cross_encoder(tmp_path_factory) -> str:
     """A real ``CrossEncoder`` folder: a 2-layer BERT with MiniLM's tokenizer, seeded weights."""
-    from cascade_core.models import build_tiny_cross_encoder
+    from cascade_core.models.loading import build_tiny_cross_encoder
 
     return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder") / "model")

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from cascade_ui import charts
+from cascade_draw import charts
 
 
 def test_recall_curve_cut_offs_sit_at_k_on_the_log_axis():

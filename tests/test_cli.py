@@ -13,7 +13,7 @@ import pytest
 
 def cascade(*args, home, cwd=None):
     env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "cascade_core.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cascade_cli", *args], capture_output=True,
                           text=True, env=env, cwd=cwd, timeout=600)
 
 
@@ -199,11 +199,11 @@ def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tiny_be
 
 
 def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path):
+    from cascade_core.analysis.experiment import Experiment
     from cascade_core.cascade import CascadeSpec
     from cascade_core.data import load_dataset
-    from cascade_core.experiment import Experiment
+    from cascade_core.scoring.workspace import Workspace
     from cascade_core.tuning import best_within_budget, grid_search, tuning_grid
-    from cascade_core.workspace import Workspace
 
     home, saved, report_path = tmp_path / "home", tmp_path / "tuned.yaml", tmp_path / "tune.json"
     args = ("tune", "--dataset", str(tiny_beir), "--pool-size", "40", "--stage", "bi:all-MiniLM-L6-v2@20",

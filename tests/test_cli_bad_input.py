@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cascade_core.cli import _file_in_traceback, build_parser, main
+from cascade_cli.cli import build_parser, file_in_traceback, main
 from tests.test_cli import cascade
 
 
@@ -155,7 +155,7 @@ def test_undecodable_file_is_named_from_the_traceback(tmp_path):
     path.write_bytes(b"caf\xe9")
     with pytest.raises(UnicodeDecodeError) as info:
         path.read_text(encoding="utf-8")
-    assert _file_in_traceback(info.value) == str(path)
+    assert file_in_traceback(info.value) == str(path)
 
 
 # -- count flags --------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ def test_every_subcommand_takes_the_storage_flags_after_it(command):
 # -- indexes --drop only drops this tool's indexes ------------------------------------------------
 
 def test_drop_refuses_a_collection_that_is_not_ours(tmp_path):
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
 
     home = tmp_path / "home"
     ws = Workspace(home)
@@ -251,10 +251,10 @@ def test_unknown_model_fails_before_any_scoring(args, message, tiny_beir, tmp_pa
 
 def test_models_loaded_first_are_the_ones_scoring_uses(tiny_dataset, tiny_cross_encoder, workspace):
     """Loading up front costs nothing extra: the scorer keeps the loader's cached model."""
+    from cascade_cli.common import load_models
     from cascade_core.cascade.spec import CascadeSpec
-    from cascade_core.cli import load_models
     from cascade_core.models import load_cross_encoder, resolve_model
-    from cascade_core.scoring import CascadePlan
+    from cascade_core.scoring.ensure import CascadePlan
 
     spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 20, "final_k": 5, "stages": [
         {"scorer": {"kind": "cross", "model": tiny_cross_encoder}, "keep": 5}]})

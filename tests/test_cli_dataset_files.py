@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cascade_core.cli import build_parser, main
+from cascade_cli.cli import build_parser, main
 
 DOCS = "<DOC>\n<DOCNO>D1</DOCNO>\n<TEXT>Cats purr.</TEXT>\n</DOC>\n<DOC>\n<DOCNO>D2</DOCNO>\n<TEXT>Dogs.</TEXT>\n</DOC>\n"
 TOPICS = "<top>\n<num> Number: 301\n<title> cats\n</top>\n<top>\n<num> Number: 302\n<title> dogs\n</top>\n"

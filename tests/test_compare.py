@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cascade_core import compare
+from cascade_core.analysis import compare
+from cascade_core.analysis.evaluation import DEFAULT_METRICS, Relevance, evaluate_run
+from cascade_core.analysis.experiment import ExperimentResult
 from cascade_core.cascade.simulate import ScoreMatrix, simulate
 from cascade_core.cascade.spec import CascadeSpec
 from cascade_core.errors import CascadeError
-from cascade_core.evaluation import DEFAULT_METRICS, Relevance, evaluate_run
-from cascade_core.experiment import ExperimentResult
-from cascade_core.latency import CostModel
+from cascade_core.latency.model import CostModel
 
 Q, N = 8, 10
 
@@ -200,7 +200,7 @@ def test_a_stage_that_adds_nothing_has_zero_lift_and_is_flagged():
 
 
 def test_a_stage_that_lifts_recall_but_lowers_the_ranking_does_not_pay():
-    from cascade_core.compare import StageLift
+    from cascade_core.analysis.compare import StageLift
 
     row = StageLift("bi", None, {"recall@10": 3.0, "ndcg@10": -0.9, "mrr@10": -2.2})
     assert row.pays is False and row.lowers_ranking and row.verdict == "does not pay: it lowers the ranking"

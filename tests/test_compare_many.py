@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cascade_core import cli
-from cascade_core.compare_many import check_comparable, compare_experiments, holm
+from cascade_cli import cli
+from cascade_core.analysis.compare_many import check_comparable, compare_experiments, holm
+from cascade_core.analysis.saved import SavedExperiment, check_name
 from cascade_core.errors import CascadeError
-from cascade_core.saved import SavedExperiment, check_name
 
 QIDS = [f"q{i}" for i in range(40)]
 DATASET = {"name": "toy", "split": "test", "source": "", "corpus": "c0", "judgments": "j0"}

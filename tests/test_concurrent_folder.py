@@ -9,8 +9,8 @@ import sys
 
 HOLD = """
 import sys, time
-from cascade_core.index import list_indexes
-from cascade_core.workspace import Workspace
+from cascade_core.vectors.index import list_indexes
+from cascade_core.scoring.workspace import Workspace
 ws = Workspace(sys.argv[1])
 assert list_indexes(ws.qdrant)   # opens (and holds) every index, as the dashboard's Data page does
 print("holding", flush=True)
@@ -20,7 +20,7 @@ ws.close()
 
 
 def cascade(home, *args, env=None, check=True):
-    res = subprocess.run([sys.executable, "-m", "cascade_core.cli", "--home", str(home), *args], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "cascade_cli", "--home", str(home), *args], capture_output=True,
                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, timeout=600)
     if check:
         assert res.returncode == 0, res.stderr
@@ -60,7 +60,7 @@ def test_a_run_that_needs_the_vectors_waits_for_the_other_to_finish(tiny_beir, t
     spec = ["--dataset", str(tiny_beir), "--pool-size", "20", "--stage", "bi:all-MiniLM-L6-v2@10"]
     cascade(home, "index", "--dataset", str(tiny_beir), "--model", "all-MiniLM-L6-v2")
     holder = hold(home, 600)
-    proc = subprocess.Popen([sys.executable, "-m", "cascade_core.cli", "--home", str(home), "eval", *spec, "--live", "1"],
+    proc = subprocess.Popen([sys.executable, "-m", "cascade_cli", "--home", str(home), "eval", *spec, "--live", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "CASCADE_QDRANT_WAIT_S": "300"})
     try:

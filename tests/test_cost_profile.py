@@ -5,11 +5,11 @@ import json
 import pytest
 import yaml
 
-from cascade_core import cli, cli_latency
+from cascade_cli import cli, common
+from cascade_core.analysis.compare import baseline_spec, without_stage
 from cascade_core.cascade import CascadeSpec
-from cascade_core.compare import baseline_spec, without_stage
-from cascade_core.cost_profile import CostProfile, parse_profile
 from cascade_core.errors import CascadeError, SpecError
+from cascade_core.latency.profiles import CostProfile, parse_profile
 from cascade_core.tuning import first_pass_only, tuning_grid
 
 SPEC = {"first_pass": {"kind": "bm25"}, "pool_size": 100, "final_k": 10,
@@ -84,12 +84,12 @@ def test_cli_cost_flags_over_a_config_file(tmp_path):
     path.write_text(spec_with_costs().to_yaml())
     args = cli.build_parser().parse_args(["eval", "--dataset", "x", "--config", str(path),
                                           "--cost", "cross-encoder=x0.5", "--cost", "0=measured"])
-    spec = cli._spec_from_args(args)
+    spec = common.spec_from_args(args)
     assert {n: p.describe() for n, p in spec.cost_profiles.items()} == {
         "bi-encoder": "measured x 0.025", "cross-encoder": "measured x 0.5"}
     # --stage replaces the config's stages: their profiles go with them, the first pass's stays
     args = cli.build_parser().parse_args(["eval", "--dataset", "x", "--config", str(path), "--stage", "bm25@10"])
-    assert list(cli._spec_from_args(args).cost_profiles) == ["first pass"]
+    assert list(common.spec_from_args(args).cost_profiles) == ["first pass"]
 
 
 @pytest.mark.parametrize("flag, message", [
@@ -101,7 +101,7 @@ def test_cli_cost_flags_over_a_config_file(tmp_path):
 def test_cli_refuses_bad_cost_flags(flag, message):
     spec = CascadeSpec.from_dict(SPEC)
     with pytest.raises(CascadeError) as err:
-        cli_latency.apply_cost_flags(spec, [flag])
+        common.apply_cost_flags(spec, [flag])
     assert message in str(err.value)
 
 

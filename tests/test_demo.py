@@ -35,7 +35,7 @@ def test_cascade_demo_beats_its_first_pass_and_says_by_how_much(demo_home, tmp_p
 
 
 def test_the_cautionary_preset_is_worse_than_its_first_pass_and_the_doctor_says_so(demo_home, tmp_path):
-    from cascade_core.demo import CAUTIONARY_SPEC, SAMPLE_DATASET
+    from cascade_core.cascade.demo import CAUTIONARY_SPEC, SAMPLE_DATASET
 
     spec = tmp_path / "cautionary.yaml"
     import yaml

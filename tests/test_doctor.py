@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from cascade_core import doctor
+from cascade_core.analysis.evaluation import Relevance
 from cascade_core.cascade.simulate import CascadeRun, ScoreMatrix, simulate
 from cascade_core.cascade.spec import CascadeSpec, StageSpec
-from cascade_core.evaluation import Relevance
-from cascade_core.latency import CostModel
+from cascade_core.latency.model import CostModel
 from cascade_core.scorers import ScorerConfig
 
 Q, N = 6, 20

@@ -5,9 +5,9 @@ passes, and too few scored depths say what to score."""
 import numpy as np
 import pytest
 
+from cascade_core.analysis.evaluation import Relevance
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
 from cascade_core.doctor.depth import check_depth_quality
-from cascade_core.evaluation import Relevance
 from cascade_core.scorers import ScorerConfig
 
 Q, N = 4, 300

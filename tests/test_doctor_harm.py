@@ -4,9 +4,9 @@ per-query evidence and a simulated fix; a stage that helps is ok."""
 import numpy as np
 import pytest
 
+from cascade_core.analysis.evaluation import Relevance
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
 from cascade_core.doctor.harm import check_harmful_stages, simulated_fixes
-from cascade_core.evaluation import Relevance
 
 Q, N = 10, 10
 

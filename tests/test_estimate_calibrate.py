@@ -4,10 +4,10 @@ re-times every step without scoring; the busy-CPU check. Real BM25 and a real (t
 import numpy as np
 import pytest
 
-from cascade_core import cpu_probe
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.errors import CascadeError, ScoringCancelled
-from cascade_core.experiment import Experiment
+from cascade_core.latency import cpu_probe
 from cascade_core.progress import cancellable
 
 

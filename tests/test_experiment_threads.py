@@ -3,8 +3,8 @@ with another matrix's relevance, and concurrent scoring never scores a pair twic
 
 import threading
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
-from cascade_core.experiment import Experiment
 
 
 def bm25_then_bm25(pool=30, keep=10):

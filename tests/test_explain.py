@@ -8,16 +8,16 @@ import sys
 import numpy as np
 import pytest
 
+from cascade_core.analysis.evaluation import Relevance
+from cascade_core.analysis.explain import (beaten_by, describe_keeps, document_path, highlight_document,
+                                           highlight_spans, keep_needed, keeps_to_final, lost_by_stage,
+                                           paths_summary, paths_table, predicted_latency, query_index,
+                                           relevant_paths)
+from cascade_core.analysis.flow import flow_table
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
 from cascade_core.data import Corpus, Qrels
 from cascade_core.errors import CascadeError
-from cascade_core.evaluation import Relevance
-from cascade_core.explain import (beaten_by, document_path, highlight_document, highlight_spans, keep_needed,
-                                  keeps_to_final, describe_keeps,
-                                  lost_by_stage, paths_summary, paths_table, predicted_latency, query_index,
-                                  relevant_paths)
-from cascade_core.flow import flow_table
-from cascade_core.latency import CostModel, predict_latency
+from cascade_core.latency.model import CostModel, predict_latency
 from cascade_core.scorers import ScorerConfig
 
 DOCS = [f"d{i}" for i in range(8)]
@@ -240,7 +240,7 @@ def test_keeps_to_final_raises_each_cut_off_in_turn(run):
 
 def cascade(*args, home):
     env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "cascade_core.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cascade_cli", *args], capture_output=True, text=True,
                           env=env, timeout=600)
 
 

@@ -8,10 +8,10 @@ import zipfile
 
 import numpy as np
 
-from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate, StageSpec
+from cascade_core.analysis.evaluation import evaluate_run
+from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
 from cascade_core.data import Qrels
-from cascade_core.evaluation import evaluate_run
-from cascade_core.export import python_snippet, trec_run, trec_runs_zip
+from cascade_core.export.snippets import python_snippet, trec_run, trec_runs_zip
 from cascade_core.scorers import ScorerConfig
 
 
@@ -50,10 +50,10 @@ def test_zip_holds_every_step():
 
 
 def test_html_report_escapes_dataset_text():
-    import plotly.graph_objects as go
     import pandas as pd
+    import plotly.graph_objects as go
 
-    from cascade_ui.report import html_report
+    from cascade_draw.report import html_report
 
     out = html_report("<script>alert(1)</script>", {"dataset": "<b>x</b>"}, [go.Figure()],
                       {"t": pd.DataFrame({"query": ["<img src=x onerror=alert(1)>"]})},
@@ -78,7 +78,7 @@ def test_snippet_runs(tiny_beir, tmp_path):
 def test_html_report_shows_findings_and_every_figure():
     import plotly.graph_objects as go
 
-    from cascade_ui.report import html_report
+    from cascade_draw.report import html_report
 
     figures = [go.Figure(layout={"title": {"text": t}}) for t in ("Candidates through the cascade", "Pareto")]
     out = html_report("r", {}, figures, {}, findings=[("Stage-one pool size too small", "recall still rising")])

@@ -1,4 +1,4 @@
-"""The ONNX Runtime forward pass (cascade_core.fast_encoder): same rankings as the stock PyTorch
+"""The ONNX Runtime forward pass (cascade_core.models.fast_encoder): same rankings as the stock PyTorch
 path on real MiniLM weights, the export cached and reused, and the stock path when onnxruntime is
 missing or the export fails."""
 
@@ -10,8 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from cascade_core import fast_encoder
-from cascade_core.models import resolve_model
+from cascade_core.models import fast_encoder, resolve_model
 
 from .conftest import SAMPLE
 

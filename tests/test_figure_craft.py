@@ -1,5 +1,5 @@
 """Every chart the dashboard and the HTML report draw, built from a small simulated cascade and
-checked for the craft errors once seen in screenshots (cascade_ui.figure_check): float counts,
+checked for the craft errors once seen in screenshots (cascade_draw.figure_check): float counts,
 legends that miss or mislead, unreadable log axes, labels outside the plot, overlapping labels,
 axis titles without room."""
 
@@ -8,16 +8,16 @@ import plotly.graph_objects as go
 import pytest
 
 from cascade_core import doctor
+from cascade_core.analysis.compare import paired_test
+from cascade_core.analysis.evaluation import Relevance, evaluate_run
+from cascade_core.analysis.explain import lost_by_stage
+from cascade_core.analysis.flow import flow_table
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
 from cascade_core.cascade.live import LiveStep
-from cascade_core.compare import paired_test
-from cascade_core.evaluation import Relevance, evaluate_run
-from cascade_core.explain import lost_by_stage
-from cascade_core.flow import flow_table
-from cascade_core.latency import CostModel, predict_spec_latency
+from cascade_core.latency.model import CostModel, predict_spec_latency
 from cascade_core.tuning import depth_curve, grid_search, pareto_front, phantom_depths, recall_curves, tuning_grid
-from cascade_ui import charts
-from cascade_ui.figure_check import craft_problems
+from cascade_draw import charts
+from cascade_draw.figure_check import craft_problems
 
 Q, N = 12, 60
 

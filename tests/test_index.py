@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cascade_core.errors import IndexingError
-from cascade_core.index import list_indexes
 from cascade_core.models import load_bi_encoder, resolve_model
+from cascade_core.vectors.index import list_indexes
 
 MINILM = resolve_model("all-MiniLM-L6-v2")
 
@@ -75,7 +75,7 @@ CHILD = textwrap.dedent("""
     import sys
     from cascade_core.data import load_dataset
     from cascade_core.models import resolve_model
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
     ds = load_dataset(sys.argv[1], split="test")
     ws = Workspace(sys.argv[2])
     index = ws.vector_index(ds.corpus, resolve_model("all-MiniLM-L6-v2"))
@@ -100,7 +100,7 @@ def test_killed_indexing_resumes_without_re_encoding(tiny_beir, tiny_dataset, tm
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
 
     ws = Workspace(home)
     index = ws.vector_index(tiny_dataset.corpus, MINILM)

@@ -3,15 +3,14 @@ damaged, dropped on request, rebuilt by indexing or a dense step; never a traceb
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
 import pytest
 
-from cascade_core.index_repair import damaged_indexes
 from cascade_core.models import resolve_model
-from cascade_core.workspace import Workspace
+from cascade_core.scoring.workspace import Workspace
+from cascade_core.vectors.repair import damaged_indexes
 from tests.test_cli import cascade
 
 MINILM = resolve_model("all-MiniLM-L6-v2")

@@ -10,8 +10,8 @@ from cascade_core.data import load_dataset
 from cascade_core.data.vectors import PrecomputedVectors, find_shipped, shipped_path, write_shipped, write_vectors
 from cascade_core.errors import DataError
 from cascade_core.models import resolve_model
-from cascade_core.provenance import model_fingerprint
-from cascade_core.workspace import Workspace
+from cascade_core.models.fingerprint import model_fingerprint
+from cascade_core.scoring.workspace import Workspace
 from tests.test_cli import cascade
 
 MODEL = "all-MiniLM-L6-v2"

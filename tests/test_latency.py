@@ -4,13 +4,13 @@ constructed cost records (timing real calls in a test would be flaky: speed is r
 import numpy as np
 import pytest
 
+from cascade_core.analysis.compare import heaviest_stage
 from cascade_core.cascade import CascadeSpec
-from cascade_core.compare import heaviest_stage
-from cascade_core.cost_profile import CostProfile
-from cascade_core.latency import (CostModel, apply_profile, apply_profiles, predict_latency, predict_spec_latency,
-                                  tail_comparison)
+from cascade_core.latency.model import (CostModel, apply_profile, apply_profiles, predict_latency,
+                                        predict_spec_latency, tail_comparison)
+from cascade_core.latency.profiles import CostProfile
 from cascade_core.tuning import best_within_budget, grid_search
-from cascade_ui import charts
+from cascade_draw import charts
 
 from .tuning.test_search import constructed
 

@@ -4,11 +4,11 @@ the per-step evaluation, the paired tests are the library's, a drop is flagged a
 import numpy as np
 import pytest
 
+from cascade_core.analysis.compare import paired_test
+from cascade_core.analysis.evaluation import Relevance, evaluate_run
+from cascade_core.analysis.lift import first_pass_lift, stage_changes
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
-from cascade_core.compare import paired_test
-from cascade_core.evaluation import Relevance, evaluate_run
-from cascade_core.latency import CostModel, predict_spec_latency
-from cascade_core.lift import first_pass_lift, stage_changes
+from cascade_core.latency.model import CostModel, predict_spec_latency
 
 Q, N = 8, 12
 

@@ -12,12 +12,14 @@ import types
 
 import pytest
 
-from cascade_core import cli, models
+from cascade_cli import cli
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
-from cascade_core.doctor.provenance import check_provenance, provenance_report
-from cascade_core.experiment import Experiment
-from cascade_core.provenance import machine, model_fingerprint
-from cascade_core.store import ScoreStore
+from cascade_core.doctor.provenance import check_provenance, experiment_checks
+from cascade_core.models import resolve as models
+from cascade_core.models.fingerprint import model_fingerprint
+from cascade_core.store.provenance import machine, provenance_report
+from cascade_core.store.scores import ScoreStore
 
 HERE = {"id": "m-here", "hostname": "here", "cpu": "AMD EPYC", "cores": 2, "machine": "x86_64", "system": "Linux"}
 
@@ -54,7 +56,7 @@ def test_same_model_name_with_changed_weights_is_detected(tiny_dataset, tiny_bei
     first = Experiment(tiny_dataset, spec, workspace, queries=half)
     first.ensure_scores()
     old_fp = model_fingerprint(first.plan.scorers[0].model)
-    checks = first.provenance_checks()
+    checks = experiment_checks(first)
     assert [c.stage for c in by_kind(checks, "provenance")] == ["first pass", "ce"]
     assert [c.status for c in by_kind(checks, "provenance")] == ["ok", "ok"]
     assert [c.status for c in by_kind(checks, "latency-machine")] == ["ok", "ok"]
@@ -69,7 +71,7 @@ def test_same_model_name_with_changed_weights_is_detected(tiny_dataset, tiny_bei
     report = second.ensure_scores()
     assert report.scored_pairs["ce"] == 6 * 6
 
-    [check] = [c for c in second.provenance_checks() if c.kind == "provenance" and c.stage == "ce"]
+    [check] = [c for c in experiment_checks(second) if c.kind == "provenance" and c.stage == "ce"]
     assert (check.status, check.severity) == ("flagged", "warning")
     assert old_fp in check.finding.title and new_fp in check.finding.title
     ev = check.finding.evidence
@@ -82,7 +84,7 @@ def test_same_model_name_with_changed_weights_is_detected(tiny_dataset, tiny_bei
     assert [r["models"]["tiny-ce"] for r in runs] == [old_fp, new_fp]
 
     # The first experiment's queries were all scored by the old files: stale, and said so.
-    [stale] = [c for c in first.provenance_checks() if c.kind == "provenance" and c.stage == "ce"]
+    [stale] = [c for c in experiment_checks(first) if c.kind == "provenance" and c.stage == "ce"]
     assert stale.severity == "warning" and "changed since" in stale.finding.title
 
     # The report carries it as plain data.
@@ -96,7 +98,7 @@ def test_same_model_name_with_changed_weights_is_detected(tiny_dataset, tiny_bei
     assert "Forgot 72 stored scores of " + sid in capsys.readouterr().out
     assert workspace.store.score_provenance(sid, fp) == []
     second.ensure_scores()
-    [fixed] = [c for c in second.provenance_checks() if c.kind == "provenance" and c.stage == "ce"]
+    [fixed] = [c for c in experiment_checks(second) if c.kind == "provenance" and c.stage == "ce"]
     assert fixed.status == "ok" and new_fp in fixed.summary
 
 

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
-from cascade_core.experiment import Experiment
-from cascade_core.qdrant_query import (QueryVectors, build_edge_collection, plan, python_code, run_on_edge, same_ranking,
-                                       write_export)
+from cascade_core.export.qdrant import (QueryVectors, build_edge_collection, plan, python_code, run_on_edge,
+                                        same_ranking, write_export)
 
 POOL = 20
 SPECS = {
@@ -76,7 +76,7 @@ def test_the_python_code_runs_against_a_qdrant_client(tiny_dataset, workspace, t
     client.create_collection("c", vectors_config={"dense": models.VectorParams(size=len(docs["dense"][0]),
                                                                                distance=models.Distance.COSINE)},
                              sparse_vectors_config={"bm25": models.SparseVectorParams()})
-    from cascade_core.qdrant_query import point_id
+    from cascade_core.export.qdrant import point_id
 
     client.upsert("c", [models.PointStruct(id=point_id(d), payload={"doc_id": d}, vector={
         "dense": docs["dense"][i], "bm25": models.SparseVector(indices=docs["bm25"][i][0], values=docs["bm25"][i][1])})
@@ -100,7 +100,7 @@ def test_what_qdrant_cannot_run_is_said():
 
 
 def test_cascade_export_writes_the_request_and_checks_it(tiny_beir, tmp_path):
-    from tests.test_cli import cascade   # the CLI in a subprocess, as a user runs it
+    from tests.test_cli import cascade  # the CLI in a subprocess, as a user runs it
 
     out = tmp_path / "first-pass.json"
     res = cascade("export", "--qdrant", str(out), "--dataset", str(tiny_beir), "--first-pass", "hybrid",

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec, live_run
 from cascade_core.errors import MissingScoresError
-from cascade_core.experiment import Experiment
-from cascade_core.scoring import CascadePlan, ensure_scores
-from cascade_core.store import query_key
+from cascade_core.scoring.ensure import CascadePlan, ensure_scores
+from cascade_core.store.scores import query_key
 
 
 def three_stage(cross_model, pool=40, keeps=(20, 10), final_k=5):
@@ -70,7 +70,7 @@ def test_simulation_equals_live_end_to_end_run(tiny_dataset, workspace, tiny_cro
 
 def test_funnel_never_rises_and_metrics_agree_with_ir_measures(tiny_dataset, workspace):
     import ir_measures
-    from ir_measures import AP, RR, ScoredDoc, Qrel, R, nDCG
+    from ir_measures import AP, RR, Qrel, R, ScoredDoc, nDCG
 
     spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 50, "stages": [
         {"scorer": {"kind": "bi-encoder", "model": "all-MiniLM-L6-v2"}, "keep": 10}], "final_k": 10})

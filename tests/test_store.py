@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from cascade_core.store import ScoreStore, query_key
+from cascade_core.store.scores import ScoreStore, query_key
 
 
 def test_put_get_and_persist(tmp_path):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cascade_core.errors import StoreBusyError
-from cascade_core.store import ScoreStore, query_key
+from cascade_core.store.scores import ScoreStore, query_key
 
 
 def hold_write_lock(path, seconds: float, started: threading.Event):

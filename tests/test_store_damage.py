@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 
-from cascade_core.cli import main
+from cascade_cli import main
 from cascade_core.errors import StoreDamagedError
-from cascade_core.store import ScoreStore, query_key
-from cascade_core.workspace import Workspace
+from cascade_core.scoring.workspace import Workspace
+from cascade_core.store.scores import ScoreStore, query_key
 
 
 def filled_store(path, queries=200, docs=300) -> None:
@@ -70,7 +70,7 @@ def test_the_notice_counts_what_was_lost_when_that_can_be_known(tmp_path, monkey
     path = tmp_path / "scores.sqlite"
     filled_store(path, queries=3, docs=10)
     # the check reports damage though the rows still count (a damaged index page, say)
-    import cascade_core.store as store_module
+    import cascade_core.store.scores as store_module
 
     monkeypatch.setattr(store_module, "sqlite_damage", lambda p, full=None: "integrity check: a test")
     store = ScoreStore(path)
@@ -100,7 +100,7 @@ def test_a_locked_store_is_not_mistaken_for_a_damaged_one(tmp_path):
     filled_store(path, queries=2, docs=2)
     ScoreStore(path)
     assert moved_copies(tmp_path) == []
-    from cascade_core.damage import is_corruption
+    from cascade_core.store.damage import is_corruption
 
     assert not is_corruption(sqlite3.OperationalError("database is locked"))
 

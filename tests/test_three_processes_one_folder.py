@@ -43,7 +43,7 @@ def test_dashboard_and_two_cli_runs_at_once_agree(tiny_beir, tmp_path):
     home = tmp_path / "home"
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
-    cli = [subprocess.Popen([sys.executable, "-m", "cascade_core.cli", "--home", str(home), "eval",
+    cli = [subprocess.Popen([sys.executable, "-m", "cascade_cli", "--home", str(home), "eval",
                              "--dataset", str(tiny_beir), "--config", str(spec), "--json", str(tmp_path / f"cli{i}.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO)
            for i in (1, 2)]

@@ -9,13 +9,13 @@ import random
 import pytest
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
-from cascade_core.experiment import Experiment
-from cascade_core.index import PAYLOAD_CHARS, point_id
 from cascade_core.models import resolve_model
+from cascade_core.models.truncation import CHARS_PER_TOKEN, Cuts, char_limit, clip_for_model
 from cascade_core.scorers.llm import clipped
-from cascade_core.truncation import CHARS_PER_TOKEN, Cuts, char_limit, clip_for_model
+from cascade_core.vectors.index import PAYLOAD_CHARS, point_id
 from tests.test_cli import cascade
 
 HUGE_CHARS = 2_000_000   # ~400 k tokens; the same code path as the 24 MB one, in a test's time
@@ -91,7 +91,7 @@ STEPS = {
 @pytest.mark.parametrize("step", sorted(STEPS) + ["cross-encoder"])
 def test_every_model_step_reads_a_bounded_text_and_reports_the_cut(huge_beir, tmp_path, tokenizer_inputs, step,
                                                                    tiny_cross_encoder):
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
 
     dataset = load_dataset(huge_beir, split="test")
     scorer = STEPS.get(step) or {"kind": "cross-encoder", "model": tiny_cross_encoder}
@@ -111,7 +111,7 @@ def test_every_model_step_reads_a_bounded_text_and_reports_the_cut(huge_beir, tm
 
 
 def test_dense_first_pass_reports_the_cut_and_stores_an_excerpt(huge_beir, tmp_path, tokenizer_inputs):
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
 
     dataset = load_dataset(huge_beir, split="test")
     spec = CascadeSpec.from_dict({"first_pass": {"kind": "dense", "model": "all-MiniLM-L6-v2"}, "pool_size": 5,

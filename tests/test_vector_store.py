@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cascade_core.index import VectorIndex, ann_recall, list_indexes
 from cascade_core.models import resolve_model
-from cascade_core.vector_store import EdgeStore, ServerStore
-from cascade_core.workspace import Workspace
+from cascade_core.scoring.workspace import Workspace
+from cascade_core.vectors.backends import EdgeStore, ServerStore
+from cascade_core.vectors.index import VectorIndex, ann_recall, list_indexes
 
 MINILM = resolve_model("all-MiniLM-L6-v2")
 
@@ -221,7 +221,7 @@ def test_listing_does_not_wait_for_an_index_another_process_holds(tiny_dataset, 
     index.build()
     ws.close()
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom cascade_core.workspace import Workspace\nfrom cascade_core.index import list_indexes\n"
+        "import sys, time\nfrom cascade_core.scoring.workspace import Workspace\nfrom cascade_core.vectors.index import list_indexes\n"
         "ws = Workspace(sys.argv[1]); list_indexes(ws.qdrant); print('holding', flush=True); time.sleep(120)"),
         str(home)], stdout=subprocess.PIPE, text=True)
     try:

@@ -4,7 +4,7 @@ A pointwise stage gives a document the same score whatever else is scored with i
 scores serve every cut-off exactly. A listwise stage (an LLM reordering windows of candidates)
 gives scores that depend on the list it ranked: which documents, and in which order they came
 (a sliding window starts from the incoming order). So its scores are stored per list
-(:meth:`cascade_core.store.ScoreStore.put_list`), and the simulation looks, for each query, for
+(:meth:`cascade_core.store.scores.ScoreStore.put_list`), and the simulation looks, for each query, for
 the stored list identical to the one the stage receives under the current cut-offs:
 
 * found: the stage's scores are exact;
@@ -13,7 +13,7 @@ the stored list identical to the one the stage receives under the current cut-of
   marked approximate for that stage (:class:`ApproximateStage`: how many queries);
 * no stored list covers them: the scores are missing (score first, as for any stage).
 
-Scoring for the current spec (:func:`cascade_core.scoring.ensure_scores`) stores the list the
+Scoring for the current spec (:func:`cascade_core.scoring.ensure.ensure_scores`) stores the list the
 stage receives now, and the run becomes exact; the lists stored before are kept, so moving a
 slider back to where it was is exact again at no cost.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import CascadeError
 from .simulate import ScoreMatrix, simulate
 
 
@@ -44,8 +45,6 @@ class LiveResult:
 
 def live_run(plan, query: str) -> LiveResult:
     """Run ``plan.spec`` for ``query`` with the real first pass and scorers, timing each step."""
-    from ..errors import CascadeError
-
     if not query or not query.strip():
         raise CascadeError("the query is empty: type something to search for")
     spec, corpus = plan.spec, plan.corpus

@@ -151,7 +151,7 @@ class CascadeRun:
     @property
     def first_pass_alone(self) -> StageResult:
         """The first pass's own ranking cut at ``final_k``: what would be shipped with no stage,
-        the baseline every stage must beat (:mod:`cascade_core.lift`)."""
+        the baseline every stage must beat (:mod:`cascade_core.analysis.lift`)."""
         first = self.steps[0]
         k = first.keep
         return StageResult("first pass alone", min(self.spec.final_k, k), first.order[:, :k], first.valid[:, :k],

@@ -28,7 +28,7 @@ A stage's cut-off may also adapt per query (:mod:`cascade_core.cascade.cutoff`):
 Its ``keep`` is then the maximum, the bound every later cut-off and the latency bound see.
 
 A spec may also say what each step costs where it will run (``costs:``, by step name: user-set,
-or measured and scaled; see :mod:`cascade_core.cost_profile`). Profiles change predicted latency
+or measured and scaled; see :mod:`cascade_core.latency.profiles`). Profiles change predicted latency
 only, never what is scored: they are not part of :meth:`CascadeSpec.scorer_key`.
 """
 
@@ -39,12 +39,11 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-from ..cost_profile import CostProfile, parse_costs
 from ..errors import SpecError
 from ..fusion import COMBINES, Fusion, make_fusion
+from ..latency.profiles import CostProfile, parse_costs
 from ..numbers import whole_number
-from ..scorers import (ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class,
-                       scorer_kinds)
+from ..scorers import ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class, scorer_kinds
 from .cutoff import Cutoff
 from .spec_input import check_spec_fields, load_yaml
 
@@ -98,7 +97,7 @@ class CascadeSpec:
     stages: tuple[StageSpec, ...] = field(default_factory=tuple)
     final_k: int = 10
     name: str = ""
-    # Per step name, where its latency comes from (:mod:`cascade_core.cost_profile`); a step
+    # Per step name, where its latency comes from (:mod:`cascade_core.latency.profiles`); a step
     # without an entry is priced as measured here. Not part of the scorer key: same scores.
     costs: tuple[tuple[str, CostProfile], ...] = ()
 
@@ -201,7 +200,7 @@ class CascadeSpec:
         """What must be scored, and nothing else: the first pass and each stage's scorer, in order.
 
         Cut-offs, combinations and names are left out: every spec with the same key simulates from
-        one stored score matrix (one :class:`~cascade_core.experiment.Experiment`). The one
+        one stored score matrix (one :class:`~cascade_core.analysis.experiment.Experiment`). The one
         answer to "do these two specs share scorers?".
 
         >>> a = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,

@@ -32,6 +32,7 @@ from ..cascade.spec import CascadeSpec
 from ..data import QuerySet
 from ..errors import CascadeError
 from ..progress import ProgressCallback
+from ..store.provenance import machine
 from .queries import (TrainingQueries, check_disjoint, exclude_held_out, file_queries, generated_queries,
                       split_queries)
 from .registry import INFO_FILE, StudentInfo, newest_student, read_student, registry, students
@@ -123,8 +124,6 @@ def distill(dataset, training: TrainingQueries, teacher: CascadeSpec, workspace,
 
 
 def _info(dataset, training, teacher, ts, settings, key, out, result, load1) -> dict:
-    from ..provenance import machine
-
     import torch
 
     return {

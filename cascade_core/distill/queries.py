@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import Corpus, Qrels, QuerySet
+from ..data import Corpus, Qrels, QuerySet, load_dataset
+from ..data.tabular import read_queries
 from ..errors import CascadeError
 
 
@@ -43,8 +44,6 @@ class TrainingQueries:
 
 def split_queries(path: str | Path, split: str, fmt: str = "auto") -> TrainingQueries:
     """The judged queries of one split of a dataset folder (BEIR ``qrels/<split>.tsv``)."""
-    from ..data import load_dataset
-
     ds = load_dataset(path, split=split, fmt=fmt)
     if not len(ds.qrels):
         raise CascadeError(f"split {split!r} of {ds.name} has no judged queries to train on")
@@ -54,8 +53,6 @@ def split_queries(path: str | Path, split: str, fmt: str = "auto") -> TrainingQu
 
 def file_queries(path: str | Path) -> TrainingQueries:
     """Queries from a ``.jsonl`` (``_id``, ``text``) or ``.csv``/``.tsv`` file (no judgments)."""
-    from ..data.tabular import read_queries
-
     p = Path(path)
     if not p.is_file():
         raise CascadeError(f"query file {path}: no such file")

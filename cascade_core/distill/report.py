@@ -14,8 +14,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from ..analysis.experiment import Experiment
+from ..analysis.lift import first_pass_lift
 from ..cascade.spec import CascadeSpec
 from ..data import QuerySet
+from ..latency.model import pairs_per_step
 from ..progress import ProgressCallback
 
 METRICS = ("ndcg@10", "mrr@10", "recall@10")
@@ -83,8 +86,6 @@ def describe(spec: CascadeSpec) -> str:
 
 
 def _row(name: str, result, spec: CascadeSpec) -> Row:
-    from ..latency import pairs_per_step
-
     metrics = {m: float(result.evaluation.final.means[m]) for m in METRICS}
     stages = result.latency.stages[1:]
     ms = sum(s.predicted_ms for s in stages) if stages else 0.0
@@ -96,9 +97,6 @@ def compare(dataset, held_out: QuerySet, teacher: CascadeSpec, student: str, wor
             depth: int | None = None, max_length: int | None = None,
             progress: ProgressCallback | None = None) -> Comparison:
     """Score (what is not stored yet) and compare first pass, teacher and student on ``held_out``."""
-    from ..experiment import Experiment
-    from ..lift import first_pass_lift
-
     t_exp = Experiment(dataset, teacher, workspace, queries=held_out)
     t_exp.ensure_scores(progress=progress)
     t_res = t_exp.run()

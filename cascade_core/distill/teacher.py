@@ -27,10 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis.experiment import Experiment
 from ..cascade.simulate import CascadeRun, simulate
 from ..cascade.spec import CascadeSpec
 from ..errors import CascadeError
 from ..progress import ProgressCallback
+from ..scoring.ensure import load_matrix
 from .queries import TrainingQueries
 
 
@@ -92,9 +94,6 @@ def build_training_set(dataset, training: TrainingQueries, teacher: CascadeSpec,
                        progress: ProgressCallback | None = None) -> TrainingSet:
     """Score the teacher on the training queries (stored scores are reused; only what is missing
     is scored) and read its signal for the first-pass top ``depth`` (default: its pool size)."""
-    from ..experiment import Experiment
-    from ..scoring import load_matrix
-
     check_signal(teacher, signal)
     exp = Experiment(dataset, teacher, workspace, queries=training.queries)
     exp.ensure_scores(progress=progress)

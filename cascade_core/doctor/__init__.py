@@ -33,7 +33,7 @@ bi-encoder stage in between).
 
 **Latency regression** (``latency-regression``): the cascade predicted to cost as much as, or
 more than, its single-pass baseline (the heaviest stage over the whole pool, see
-:func:`cascade_core.compare.baseline_spec`). Needs every step's cost measured; not applicable to
+:func:`cascade_core.analysis.compare.baseline_spec`). Needs every step's cost measured; not applicable to
 a first pass and one stage, which *is* its single-pass baseline. Fix: drop the stages before
 the heavy one or cut harder before it.
 
@@ -47,8 +47,8 @@ step's scores split relevant / non-relevant, raw or as each normalisation sees t
 
 >>> import numpy as np
 >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
->>> from cascade_core.evaluation import Relevance
->>> from cascade_core.latency import CostModel
+>>> from cascade_core.analysis.evaluation import Relevance
+>>> from cascade_core.latency.model import CostModel
 >>> # 2 queries, 6 documents; the first pass puts each query's relevant document at rank 5.
 >>> m = ScoreMatrix(["q1", "q2"], [f"d{i}" for i in range(6)], np.tile(np.arange(6), (2, 1)),
 ...                 np.tile([6.0, 5, 4, 3, 2, 1], (2, 1)), [np.tile([1.0, 2, 3, 4, 9, 5], (2, 1))])
@@ -71,13 +71,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..analysis.compare import baseline_spec, heaviest_stage, list_lengths, models_for, predicted_latency
+from ..analysis.evaluation import Relevance, evaluate_run
+from ..analysis.flow import relevant_kept
 from ..cascade.simulate import CascadeRun, simulate
-from ..compare import baseline_spec, heaviest_stage, list_lengths, models_for, predicted_latency
 from ..errors import MissingScoresError
-from ..evaluation import Relevance, evaluate_run
-from ..flow import relevant_kept
 from ..fusion import FUSIONS, RRF, minmax
-from ..latency import CostModel
+from ..latency.model import CostModel
 from ..scorers import canonical_kind
 from ..tuning import default_grid, plateau, recall_curve
 from . import harm

@@ -23,7 +23,7 @@ and points to the Tune page's held-out check.
 
 >>> import numpy as np
 >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
->>> from cascade_core.evaluation import Relevance
+>>> from cascade_core.analysis.evaluation import Relevance
 >>> from cascade_core.scorers import ScorerConfig
 >>> # 2 queries, 60 documents in first-pass order; d0 and d40 are relevant. The stage ranks d0
 >>> # first unless it is handed d25..d29 (not relevant), which it likes best: phantoms.
@@ -45,8 +45,8 @@ before adopting it.
 
 from __future__ import annotations
 
+from ..analysis.evaluation import Relevance
 from ..cascade.simulate import CascadeRun
-from ..evaluation import Relevance
 from ..tuning.depth import DepthVerdict, depth_curve, input_depth, phantom_depths, with_input_depth
 from .findings import Check, Finding
 

@@ -17,7 +17,7 @@ measured on (in-sample): the Tune page's held-out check says how much of it hold
 
 >>> import numpy as np
 >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
->>> from cascade_core.evaluation import Relevance
+>>> from cascade_core.analysis.evaluation import Relevance
 >>> # 3 queries; the first pass ranks the relevant document (column 0) first; the stage buries it.
 >>> m = ScoreMatrix(["q1", "q2", "q3"], list("abcd"), np.tile(np.arange(4), (3, 1)),
 ...                 np.tile([4.0, 3, 2, 1], (3, 1)), [np.tile([0.1, 0.9, 0.8, 0.7], (3, 1))])
@@ -37,12 +37,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from ..analysis.compare import without_stage
+from ..analysis.evaluation import Relevance, RunEvaluation, evaluate_run
+from ..analysis.lift import SIGNIFICANCE, metric_label, stage_changes
 from ..cascade.simulate import CascadeRun, simulate
-from ..compare import without_stage
 from ..errors import MissingScoresError
-from ..evaluation import Relevance, RunEvaluation, evaluate_run
 from ..fusion import RRF, NormSum
-from ..lift import SIGNIFICANCE, metric_label, stage_changes
 from .findings import Check, Finding
 
 HARM_METRICS = ("ndcg@10", "mrr@10")

@@ -1,6 +1,6 @@
 """Can these numbers be reproduced? The doctor's ``provenance`` and ``latency-machine`` checks.
 
-Every scoring run records what produced it (:mod:`cascade_core.provenance`: the content hash of
+Every scoring run records what produced it (:mod:`cascade_core.store.provenance`: the content hash of
 each model's files, the library versions, the machine), and its scores and timings point at it.
 Per step of a cascade, two checks read it back:
 
@@ -16,10 +16,11 @@ upgraded since. Fix: forget the scorer's stored scores (``cascade forget``) and 
 5,000 timed calls; a ``warning`` when some were timed on a machine with other hardware (CPU
 model, cores, architecture, OS) than this one, ``info`` when only the host name differs.
 
-:func:`provenance_report` gives the same facts as plain data, for JSON and HTML reports.
+:func:`cascade_core.store.provenance.provenance_report` gives the same facts as plain data, for
+JSON and HTML reports.
 
 >>> import os, tempfile
->>> from cascade_core.store import ScoreStore
+>>> from cascade_core.store.scores import ScoreStore
 >>> store = ScoreStore(os.path.join(tempfile.mkdtemp(), "s.sqlite"))
 >>> here = {"id": "m-here", "hostname": "here", "cpu": "X", "cores": 2, "machine": "x86_64", "system": "Linux"}
 >>> def prov(fp, torch="2.3.0", machine=here):
@@ -42,125 +43,12 @@ from __future__ import annotations
 
 import shlex
 
-from dataclasses import dataclass, field
-
-from ..provenance import UNKNOWN_HUB, library_versions, machine, relevant_libraries, same_hardware, step_provenance
+from ..models.fingerprint import UNKNOWN_HUB
+from ..store.provenance import StepProvenance, describe_machine, gather, same_hardware, steps_now
 from .findings import Check, Finding
 
 KIND = "provenance"
 LATENCY_KIND = "latency-machine"
-
-
-@dataclass
-class StepProvenance:
-    """What the stored scores and timings of one step were made by (counts per fingerprint,
-    library version and machine), beside what would make them now."""
-
-    step: str
-    scorer: str
-    current: dict                                    # {"models", "versions", "machine"}
-    scores: int = 0
-    unknown_scores: int = 0
-    models: dict = field(default_factory=dict)       # {model name: {fingerprint: scores}}
-    versions: dict = field(default_factory=dict)     # {library: {version: scores}}
-    machines: dict = field(default_factory=dict)     # {machine id: {**machine, "scores": n}}
-    runs: list = field(default_factory=list)         # run ids behind the scores
-    calls: int = 0
-    unknown_calls: int = 0
-    cost_machines: dict = field(default_factory=dict)  # {machine id: {**machine, "calls": n}}
-
-    @property
-    def relevant_libraries(self) -> tuple[str, ...]:
-        has_models = bool(self.current.get("models")) or bool(self.models)
-        return relevant_libraries(self.scorer, has_models)
-
-    def to_dict(self) -> dict:
-        current_models = self.current.get("models") or {}
-        return {"step": self.step, "scorer": self.scorer, "scores": self.scores,
-                "scores of unknown provenance": self.unknown_scores,
-                "models": {name: {"now": current_models.get(name), "scores by fingerprint": dict(fps)}
-                           for name, fps in self.model_names().items()},
-                "versions": {lib: dict(v) for lib, v in self.versions.items()},
-                "relevant libraries": list(self.relevant_libraries),
-                "machines": {mid: dict(m) for mid, m in self.machines.items()},
-                "runs": list(self.runs),
-                "costs": {"calls": self.calls, "calls of unknown provenance": self.unknown_calls,
-                          "machines": {mid: dict(m) for mid, m in self.cost_machines.items()}}}
-
-    def model_names(self) -> dict:
-        """``{model name: {fingerprint: scores}}``, with the models of "now" that made no score yet."""
-        names = dict(self.models)
-        for name in self.current.get("models") or {}:
-            names.setdefault(name, {})
-        return names
-
-
-def gather(store, corpus_fingerprint: str, step: str, scorer: str, current: dict,
-           query_keys=None) -> StepProvenance:
-    """Count the stored scores (of ``query_keys``, if given) and cost records of one step by the
-    model fingerprint, library version and machine that made them."""
-    out = StepProvenance(step, scorer, current)
-    for row in store.score_provenance(scorer, corpus_fingerprint, query_keys):
-        n = row["scores"]
-        out.scores += n
-        if row["run"] is None:
-            out.unknown_scores += n
-            continue
-        out.runs.append(row["run"])
-        for name, fp in (row["models"] or {}).items():
-            _add(out.models.setdefault(name, {}), fp, n)
-        for lib, ver in (row["versions"] or {}).items():
-            _add(out.versions.setdefault(lib, {}), ver, n)
-        m = row["machine"] or {}
-        slot = out.machines.setdefault(row["machine_id"], {**_describe_keys(m), "scores": 0})
-        slot["scores"] += n
-    for row in store.cost_provenance(scorer):
-        n = row["calls"]
-        out.calls += n
-        if row["run"] is None:
-            out.unknown_calls += n
-            continue
-        m = row["machine"] or {}
-        slot = out.cost_machines.setdefault(row["machine_id"], {**_describe_keys(m), "calls": 0})
-        slot["calls"] += n
-    return out
-
-
-def _add(counts: dict, key, n: int) -> None:
-    counts[key] = counts.get(key, 0) + n
-
-
-def _describe_keys(m: dict) -> dict:
-    return {k: m.get(k) for k in ("hostname", "cpu", "cores", "machine", "system")}
-
-
-def describe_machine(m: dict) -> str:
-    """A machine for a sentence.
-
-    >>> describe_machine({"hostname": "gpu-1", "cpu": "AMD EPYC", "cores": 16})
-    'gpu-1 (AMD EPYC, 16 cores)'
-    """
-    return f"{m.get('hostname') or '?'} ({m.get('cpu') or '?'}, {m.get('cores') or '?'} cores)"
-
-
-# -- the steps to check -----------------------------------------------------------------------
-
-def plan_steps(plan) -> list[tuple[str, str, dict]]:
-    """``(step name, scorer id, provenance now)`` of each step of a :class:`CascadePlan`; "now"
-    is the model files on disk (what a fresh run would load), this environment, this machine."""
-    components = [plan.retriever] + list(plan.scorers)
-    return [(name, c.id, step_provenance(c, as_loaded=False))
-            for name, c in zip(plan.spec.stage_names, components)]
-
-
-def _steps(steps, current: dict | None) -> list[tuple[str, str, dict]]:
-    if hasattr(steps, "retriever") and hasattr(steps, "scorers"):
-        steps = plan_steps(steps)
-    now = {"versions": library_versions(), "machine": machine()}
-    out = []
-    for name, scorer, prov in steps:
-        out.append((name, scorer, {"models": {}, **now, **(prov or {}), **(current or {})}))
-    return out
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -170,56 +58,26 @@ def check_provenance(store, corpus_fingerprint: str, steps, query_keys=None,
     """Per step, a ``provenance`` check of its stored scores and a ``latency-machine`` check of
     its timings, in step order.
 
-    ``steps`` is a :class:`~cascade_core.scoring.CascadePlan` or ``(step name, scorer id,
+    ``steps`` is a :class:`~cascade_core.scoring.ensure.CascadePlan` or ``(step name, scorer id,
     provenance now)`` triples (``{"models": {name: fingerprint}, "versions", "machine"}``, as
-    :func:`cascade_core.provenance.step_provenance` makes it); ``query_keys`` limits the scores
-    looked at to those queries (:func:`cascade_core.store.query_key`); ``current`` overrides parts
+    :func:`cascade_core.store.provenance.step_provenance` makes it); ``query_keys`` limits the scores
+    looked at to those queries (:func:`cascade_core.store.scores.query_key`); ``current`` overrides parts
     of every step's "now" (``{"machine": ...}``, ``{"versions": ...}``), e.g. to ask about another
     environment. ``dataset`` is the path the fixes' ``cascade forget`` commands name.
     """
     checks = []
-    for name, scorer, prov in _steps(steps, current):
+    for name, scorer, prov in steps_now(steps, current):
         info = gather(store, corpus_fingerprint, name, scorer, prov, query_keys)
         checks.append(_scores_check(info, dataset))
         checks.append(_latency_check(info, dataset))
     return checks
 
 
-def provenance_report(store, corpus_fingerprint: str, steps, query_keys=None,
-                      current: dict | None = None) -> dict:
-    """The provenance of every step's stored scores and timings, as plain data: ``{"environment":
-    {"versions", "machine"}, "steps": [{"step", "scorer", "scores", "models", "versions",
-    "machines", "costs", ...}, ...]}``, so a reported number can be traced and reproduced."""
-    steps = _steps(steps, current)
-    env = {"versions": library_versions(), "machine": machine()}
-    env.update({k: v for k, v in (current or {}).items() if k in env})
-    return {"environment": env,
-            "steps": [gather(store, corpus_fingerprint, name, scorer, prov, query_keys).to_dict()
-                      for name, scorer, prov in steps]}
-
-
-def provenance_table(report: dict):
-    """One row per step of a :func:`provenance_report`: what made its scores and timings, for a
-    report a person reads (fingerprints shortened to 12 characters, counts in brackets)."""
-    import pandas as pd
-
-    def short(fp) -> str:
-        return str(fp).replace("sha256:", "")[:12] if fp else "?"
-
-    def counted(d: dict) -> str:
-        return ", ".join(f"{short(k) if str(k).startswith('sha256:') else k} ({v:,})" for k, v in d.items()) or "-"
-
-    rows = []
-    for s in report.get("steps", []):
-        models = "; ".join(f"{name}: now {short(m['now'])}, scores by {counted(m['scores by fingerprint'])}"
-                           for name, m in s["models"].items()) or "no model"
-        libs = "; ".join(f"{lib} {counted(s['versions'].get(lib, {}))}" for lib in s["relevant libraries"])
-        machines = ", ".join(f"{m.get('hostname') or mid} ({m.get('calls', 0):,} calls)"
-                             for mid, m in s["costs"]["machines"].items()) or "-"
-        rows.append({"step": s["step"], "scorer": s["scorer"], "scores": s["scores"],
-                     "unknown provenance": s["scores of unknown provenance"], "models": models,
-                     "libraries": libs or "-", "latency measured on": machines})
-    return pd.DataFrame(rows).set_index("step") if rows else pd.DataFrame()
+def experiment_checks(exp) -> list[Check]:
+    """The ``provenance`` and ``latency-machine`` checks of an experiment's steps: its stored
+    scores (of its own queries) and timings, against what would make them now."""
+    return check_provenance(exp.workspace.store, exp.dataset.corpus.fingerprint, exp.plan, exp.query_keys(),
+                            dataset=exp.dataset.source or "DATASET")
 
 
 def forget_command(scorer: str, costs: bool = False, dataset: str = "DATASET") -> str:

@@ -32,6 +32,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .store import HUMAN, merge_qrels
+
 Labels = Mapping[str, Mapping[str, int]]
 
 
@@ -183,8 +185,6 @@ def human_vs_llm(dataset_qrels, store, source: str = "llm", binary: bool | None 
     >>> ag.n, ag.accuracy, list(ag.confusion.index)
     (3, 0.6666666666666666, [0, 1])
     """
-    from .store import HUMAN, merge_qrels
-
     human = merge_qrels(dataset_qrels, store, source=HUMAN).qrels.judgments
     llm = store.qrels(source).judgments
     if binary is None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ..data import Qrels
+from ..errors import MissingScoresError
 
 POOL, HOLES = "pool", "holes"
 MODES = {POOL: "every step's top k", HOLES: "unjudged documents in the final top 10"}
@@ -143,8 +144,6 @@ def pools_of(experiment, queries: Sequence[tuple[str, str]], spec=None, depth: i
     """The judging pools (every step's top ``depth``) of ``queries`` ((id, text) pairs) as (query id,
     document) pairs, each pool in its shuffled order (:func:`pool_for_query`), read from the score
     store only: a query whose scores are not stored is left out (its id appended to ``missing``)."""
-    from ..errors import MissingScoresError
-
     out = []
     for qid, text in queries:
         try:

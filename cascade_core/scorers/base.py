@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from ..errors import SpecError
+from ..models import ResolvedModel, resolve_model
+from ..models.truncation import Cuts
 
 if TYPE_CHECKING:
     from ..data import Corpus
-    from ..models import ResolvedModel
-    from ..workspace import Workspace
-    from ..truncation import Cuts
+    from ..scoring.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -133,19 +133,15 @@ class Component(ABC):
     def resolved_model(self) -> "ResolvedModel | None":
         """:attr:`model_name` resolved once (a folder's key hashes its files)."""
         if "_resolved_model" not in self.__dict__:
-            from ..models import resolve_model
-
             name = self.model_name
             self.__dict__["_resolved_model"] = resolve_model(name) if name else None
         return self.__dict__["_resolved_model"]
 
     @property
     def cuts(self) -> "Cuts":
-        """The documents this step cut to its model's limit (see :mod:`cascade_core.truncation`); a kind that
+        """The documents this step cut to its model's limit (see :mod:`cascade_core.models.truncation`); a kind that
         cuts adds to it where it cuts, and the scoring report counts them per step."""
         if "_cuts" not in self.__dict__:
-            from ..truncation import Cuts
-
             self.__dict__.setdefault("_cuts", Cuts())
         return self.__dict__["_cuts"]
 
@@ -160,7 +156,7 @@ class Component(ABC):
         """The models whose weights make this step's scores: by default the step's own model
         (:attr:`resolved_model`), none for a kind that takes no model (BM25 and the like).
 
-        Each stored score then records the model's content hash (:mod:`cascade_core.provenance`),
+        Each stored score then records the model's content hash (:mod:`cascade_core.store.provenance`),
         and the doctor can tell when the files behind a model name changed. A kind whose model
         lives elsewhere (the hybrid first pass's dense side) overrides this; a new kind that
         forgets to still records its own model.

@@ -1,7 +1,7 @@
 """BM25 (rank-bm25's Okapi variant) as a first pass over the corpus and as a rerank stage.
 
 Defaults: k1=0.9, b=0.4 (Anserini's BEIR settings, better than rank-bm25's 1.5/0.75 on short
-scientific abstracts), title + text, tokenisation in :mod:`cascade_core.text` (stopwords out,
+scientific abstracts), title + text, tokenisation in :mod:`cascade_core.data.text` (stopwords out,
 Snowball stemming). As a rerank stage it rescores only the candidates, with ``get_batch_scores``,
 using the statistics (idf, average length) of the whole corpus, so its scores equal the first
 pass's.
@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from ..text import get_tokenizer
+from ..data.text import get_tokenizer
 from .base import (Param, Retriever, Scorer, ScorerConfig, ScorerContext, bool_param, check_param_names,
                    number_param, params_signature, register)
 

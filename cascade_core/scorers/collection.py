@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexingError, SpecError
+from ..models import load_bi_encoder
 from .base import Param, Retriever, ScorerConfig, ScorerContext, register
 from .dense import DEFAULT_BI_ENCODER
 
@@ -87,8 +88,6 @@ class CollectionRetriever(Retriever):
     @property
     def encoder(self):
         if self._encoder is None:
-            from ..models import load_bi_encoder
-
             self._encoder = load_bi_encoder(self.resolved_model)
         return self._encoder
 

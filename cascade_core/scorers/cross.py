@@ -2,7 +2,7 @@
 
 Scores are raw logits (no sigmoid): the ranking is the same, thresholds would not be. Pairs are
 sorted by length before batching so that a batch wastes little padding. Documents are cut in
-characters before the tokenizer sees them (:mod:`cascade_core.truncation`), and those that do
+characters before the tokenizer sees them (:mod:`cascade_core.models.truncation`), and those that do
 not fit ``max_length`` tokens with the query are counted as cut (:attr:`cuts`).
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..models import load_cross_encoder, resolve_model
-from ..truncation import clip_chars, clip_for_model
+from ..models.truncation import clip_chars, clip_for_model
 from .base import Param, Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 

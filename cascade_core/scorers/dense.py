@@ -1,6 +1,6 @@
 """Bi-encoders: dense first pass from the Qdrant index, and a rerank stage over stored vectors.
 
-Both use the same :class:`~cascade_core.index.VectorIndex`, so a corpus is encoded once per model
+Both use the same :class:`~cascade_core.vectors.index.VectorIndex`, so a corpus is encoded once per model
 and any bi-encoder stage on the index's model reuses its vectors. A stage scores with the cosine
 similarity between the query's vector and each candidate's stored vector.
 

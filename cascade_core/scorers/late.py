@@ -44,11 +44,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..models import ResolvedModel, _load
+from ..models import ResolvedModel, load_model
+from ..models.batching import length_sorted_batches, token_lengths
+from ..models.truncation import clip_chars, clip_for_model
 from ..progress import ProgressTracker
-from ..truncation import clip_chars, clip_for_model
 from .base import Param, Scorer, ScorerConfig, ScorerContext, register
-from .batching import length_sorted_batches, token_lengths
 
 DEFAULT_LATE = "all-MiniLM-L6-v2"   # a stand-in: trained for mean pooling, not MaxSim
 TOKEN_BUDGET = 8192    # tokens per model call when encoding documents
@@ -185,7 +185,7 @@ class TokenEncoder:
 
 def load_token_encoder(model: ResolvedModel) -> TokenEncoder:
     """A :class:`TokenEncoder`, loaded once per process (clear error when it cannot load)."""
-    return _load("late", model, lambda loc, local_files_only: TokenEncoder(loc, local_files_only))
+    return load_model("late", model, lambda loc, local_files_only: TokenEncoder(loc, local_files_only))
 
 
 def _local_folder(location: str, local_files_only: bool) -> Path:

@@ -64,7 +64,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ModelError, ServiceError, SpecError
-from ..models import ResolvedModel, _folder_key, _load, resolve_model
+from ..models import ResolvedModel, load_model, resolve_model
+from ..models.resolve import folder_key
 from .base import Param, Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 DEFAULT_LLM = "gemma-3-270m"
@@ -519,7 +520,7 @@ class LocalLM:
 
 def load_local_lm(model: ResolvedModel) -> LocalLM:
     """A :class:`LocalLM`, loaded once per process (one clear line when it cannot load)."""
-    return _load("llm", model, lambda loc, local_files_only: LocalLM(loc, local_files_only))
+    return load_model("llm", model, lambda loc, local_files_only: LocalLM(loc, local_files_only))
 
 
 # -- the kind -------------------------------------------------------------------------------------
@@ -654,7 +655,7 @@ def _resolve_local(name: str) -> ResolvedModel:
     if path.is_dir() and not (path / "config.json").exists():
         ggufs = list(path.glob("*.gguf"))
         if len(ggufs) == 1:
-            return ResolvedModel(name, str(path.resolve()), True, _folder_key(path.resolve()))
+            return ResolvedModel(name, str(path.resolve()), True, folder_key(path.resolve()))
         if len(ggufs) > 1:
             raise ModelError(f"model folder {name!r} holds {len(ggufs)} .gguf files: keep one per folder")
     return resolve_model(name)

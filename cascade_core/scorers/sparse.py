@@ -34,12 +34,12 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import IndexingError
-from ..index import BuildReport
-from ..models import ResolvedModel, _load
+from ..models import ResolvedModel, load_model
+from ..models.batching import length_sorted_batches, token_lengths
+from ..models.truncation import clip_chars, clip_for_model
 from ..progress import ProgressCallback, ProgressTracker
-from ..truncation import clip_chars, clip_for_model
+from ..vectors.index import BuildReport
 from .base import Param, Retriever, Scorer, ScorerConfig, ScorerContext, register
-from .batching import length_sorted_batches, token_lengths
 from .bm25 import top_k
 
 DEFAULT_SPARSE = "splade-tiny"
@@ -119,7 +119,7 @@ class SparseEncoder:
 
 def load_sparse_encoder(model: ResolvedModel) -> SparseEncoder:
     """A :class:`SparseEncoder`, loaded once per process (clear error when it cannot load)."""
-    return _load("sparse", model, lambda loc, local_files_only: SparseEncoder(loc, local_files_only))
+    return load_model("sparse", model, lambda loc, local_files_only: SparseEncoder(loc, local_files_only))
 
 
 # -- the persistent index ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ previous stage's keep) and simulates each point from the stored scores (no model
 stage receives more of the relevant documents.
 
 >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
->>> from cascade_core.evaluation import Relevance
+>>> from cascade_core.analysis.evaluation import Relevance
 >>> from cascade_core.scorers import ScorerConfig
 >>> # 1 query, 40 documents in first-pass order; d0 (rank 1) and d30 (rank 31) are relevant.
 >>> # The stage puts d0 first, unless it is handed d20 (rank 21, not relevant): a phantom.
@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..analysis.evaluation import Relevance
 from ..cascade.simulate import CascadeRun, simulate
 from ..cascade.spec import MAX_POOL, CascadeSpec
 from ..errors import MissingScoresError, SpecError
-from ..evaluation import Relevance
 from ..metrics import evaluate, mean_metrics
 
 DEPTH_POINTS = 15          # about this many depths on the default geometric grid

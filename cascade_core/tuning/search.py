@@ -28,13 +28,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..cascade.simulate import kept_counts, simulate
 from ..cascade.cutoff import Cutoff
+from ..cascade.simulate import kept_counts, simulate
 from ..cascade.spec import CascadeSpec
 from ..errors import MissingScoresError, SpecError
 from ..fusion import RRF, Fusion, NormSum, Replace
-from ..latency import predict_spec_latency
+from ..latency.model import predict_spec_latency
 from ..metrics import evaluate
+from ..progress import ProgressTracker
 
 QUALITY = "ndcg@10"
 RECALL = "recall@10"
@@ -177,8 +178,6 @@ def choice_columns(table: pd.DataFrame) -> list[str]:
 def grid_search(experiment, specs: list[CascadeSpec], budget_ms: float | None = None,
                 progress=None) -> GridResult:
     """Simulate and score every spec (same scorers as ``experiment``'s) from stored scores."""
-    from ..progress import ProgressTracker
-
     matrix, relevance = experiment.snapshot()  # consistent even while another session scores
     if relevance is None:
         raise SpecError("tuning needs relevance judgments: this dataset has none")

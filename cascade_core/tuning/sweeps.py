@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..analysis.evaluation import Relevance
 from ..cascade.simulate import CascadeRun
-from ..evaluation import Relevance
 
 PLATEAU_TOLERANCE = 0.005   # recall within half a point of its maximum counts as "stopped rising"
 

@@ -36,7 +36,7 @@ def title_overlap_kind():
 
 
 def test_the_cli_lists_parses_and_runs_it(tiny_beir, tmp_path, capsys):
-    from cascade_core.cli import main
+    from cascade_cli import main
 
     with pytest.raises(SystemExit) as done:
         main(["eval", "--help"])

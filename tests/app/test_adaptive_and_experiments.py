@@ -3,10 +3,10 @@ what the pages show equals what the library computes."""
 
 import pytest
 
+from cascade_core.analysis.compare_many import compare_experiments
+from cascade_core.analysis.flow import kept_count_summary
+from cascade_core.analysis.saved import SavedExperiment, experiments_folder
 from cascade_core.cascade.simulate import kept_counts
-from cascade_core.compare_many import compare_experiments
-from cascade_core.flow import kept_count_summary
-from cascade_core.saved import SavedExperiment, experiments_folder
 from cascade_ui import state as ui_state
 from cascade_ui.cutoff_controls import DROP
 from tests.app.conftest import page

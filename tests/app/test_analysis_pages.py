@@ -2,7 +2,8 @@
 
 import pytest
 
-from cascade_core.flow import flow_table
+from cascade_core.analysis.flow import flow_table
+from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
 
@@ -13,7 +14,7 @@ def experiment_for(demo_state, spec_dict):
 
     spec = CascadeSpec.from_dict(spec_dict)
     src = demo_state["dataset_source"]
-    return ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec), src.get("stamp", "")), spec
+    return ui_session._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec), src.get("stamp", "")), spec
 
 
 def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
@@ -127,7 +128,7 @@ def test_pages_without_a_dataset_say_what_to_do():
 def test_a_cascade_worse_than_its_first_pass_is_a_warning_on_evaluate_and_flow(demo_state):
     """The demo spec with its stage replacing BM25's order and a deep pool: on this tiny set the
     stage ranks worse than BM25 (the library says by how much; the pages must say so, in red)."""
-    from cascade_core.lift import first_pass_lift
+    from cascade_core.analysis.lift import first_pass_lift
 
     spec = {**demo_state["spec"], "stages": [{**demo_state["spec"]["stages"][0], "combine": "replace"}]}
     state = {**demo_state, "spec": spec}

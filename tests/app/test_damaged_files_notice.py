@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 
 def _notices_page(home: str):
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
     from cascade_ui.widgets import file_notices
 
     file_notices(Workspace(home))

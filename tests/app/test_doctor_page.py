@@ -3,9 +3,12 @@
 import pandas as pd
 import pytest
 
-from cascade_core import compare, doctor
+from cascade_core import doctor
+from cascade_core.analysis import compare
 from cascade_core.cascade import CascadeSpec
+from cascade_core.doctor.provenance import experiment_checks
 from cascade_core.tuning import first_pass_only
+from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
 
@@ -13,7 +16,7 @@ from tests.app.conftest import page
 def factory(demo_state):
     """``spec -> experiment``: the app's own shared experiments for this session's dataset."""
     src = demo_state["dataset_source"]
-    return lambda sp: ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(sp), src.get("stamp", ""))
+    return lambda sp: ui_session._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(sp), src.get("stamp", ""))
 
 
 def library(demo_state, spec_dict):
@@ -52,7 +55,7 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     assert tuple(metrics[k].value for k in ("Wins", "Losses", "Ties")) == (str(t.wins), str(t.losses), str(t.ties))
     assert metrics["Mean difference"].value == f"{100 * t.mean_diff:+.1f} pts"
 
-    checks = doctor.run_checks(result.run, exp.relevance, costs, extra=exp.provenance_checks())
+    checks = doctor.run_checks(result.run, exp.relevance, costs, extra=experiment_checks(exp))
     assert {c.kind for c in checks} >= {"harmful-stage", "depth-quality", "provenance", "latency-machine"}
     findings = [c.finding for c in checks if c.finding]
     shown_text = [w.value for w in at.warning] + [i.value for i in at.info] + [s.value for s in at.success]

@@ -8,7 +8,7 @@ exactly the case to flag.
 
 import pytest
 
-from cascade_ui.tables import WORSE_STYLE
+from cascade_draw.tables import WORSE_STYLE
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
 
@@ -78,13 +78,14 @@ def test_flow_table_shows_judged_and_condensed_ndcg_per_step(demo_state, evaluat
 
 
 def test_cli_report_and_html_report_show_the_holes(evaluated, capsys):
-    from cascade_core.cli import build_report, print_report
-    from cascade_core.scoring import ScoringReport
-    from cascade_ui.report import cascade_report, report_summary
+    from cascade_cli.evaluate import print_report
+    from cascade_core.analysis.report import eval_report
+    from cascade_core.scoring.ensure import ScoringReport
+    from cascade_draw.report import cascade_report, report_summary
 
     exp, result = evaluated
     ev = result.evaluation
-    report = build_report(exp, result, ScoringReport(), None)
+    report = eval_report(exp, result, ScoringReport(), None)
     assert report["holes"]["mostly_unjudged"] == ev.mostly_unjudged()
     for stage, st in zip(report["stages"], ev.steps):
         assert stage["metrics"]["judged@10"] == pytest.approx(st.means["judged@10"])

@@ -1,9 +1,10 @@
-"""Inspect page: what it shows equals what cascade_core.explain computes for the same experiment."""
+"""Inspect page: what it shows equals what cascade_core.analysis.explain computes for the same experiment."""
 
 import re
 
+from cascade_core.analysis.explain import keep_needed, lost_by_stage, paths_summary, relevant_paths
 from cascade_core.cascade import CascadeSpec
-from cascade_core.explain import keep_needed, lost_by_stage, paths_summary, relevant_paths
+from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
 
@@ -17,7 +18,7 @@ def library_run(demo_state, spec_dict):
     """The app's own experiment for this session state (shared through the cache), simulated."""
     spec = CascadeSpec.from_dict(spec_dict)
     src = demo_state["dataset_source"]
-    exp = ui_state._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec), src.get("stamp", ""))
+    exp = ui_session._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec), src.get("stamp", ""))
     return exp, exp.run(spec).run
 
 

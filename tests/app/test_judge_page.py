@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
 
@@ -28,7 +29,7 @@ def experiment(session):
     src = session["dataset_source"]
     from cascade_core.cascade import CascadeSpec
 
-    return ui_state._experiment(src["path"], src["split"], src["fmt"],
+    return ui_session._experiment(src["path"], src["split"], src["fmt"],
                                 ui_state.experiment_key(CascadeSpec.from_dict(SPEC)), src.get("stamp", ""))
 
 

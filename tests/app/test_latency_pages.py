@@ -3,8 +3,9 @@ that shows its estimate first, asks before a long job and stays cancelled; predi
 
 import pytest
 
-from cascade_core import cpu_probe, estimate
 from cascade_core.cascade import CascadeSpec
+from cascade_core.latency import cpu_probe
+from cascade_core.scoring import estimate
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
 

@@ -8,6 +8,7 @@ import pytest
 from cascade_core.cascade import CascadeSpec
 from cascade_core.judgments import LLM
 from cascade_core.judgments.agreement import human_vs_llm
+from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
 from tests.llm_server import serve
@@ -39,7 +40,7 @@ def server():
 
 def experiment(session):
     src = session["dataset_source"]
-    return ui_state._experiment(src["path"], src["split"], src["fmt"],
+    return ui_session._experiment(src["path"], src["split"], src["fmt"],
                                 ui_state.experiment_key(CascadeSpec.from_dict(SPEC)), src.get("stamp", ""))
 
 

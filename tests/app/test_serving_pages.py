@@ -132,7 +132,7 @@ def test_read_only_offers_the_sample_and_nothing_new(monkeypatch):
 def _scoring_script():
     import streamlit as st
 
-    from cascade_ui import access, latency_panel
+    from cascade_ui import access, scoring_panel
 
     def job(progress):
         st.write("scored")
@@ -140,9 +140,9 @@ def _scoring_script():
     try:
         if st.session_state.get("hold"):
             with access.job_slot("a first job"):
-                latency_panel.run_scoring(job, "a second job", "second")
+                scoring_panel.run_scoring(job, "a second job", "second")
         else:
-            latency_panel.run_scoring(job, "a job", "first")
+            scoring_panel.run_scoring(job, "a job", "first")
     except Exception as exc:  # noqa: BLE001
         st.error(f"{type(exc).__name__}: {exc}")
 

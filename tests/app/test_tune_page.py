@@ -8,8 +8,8 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from cascade_core import doctor
-from cascade_core.tuning import (OBJECTIVES, best_within_budget, grid_search, holdout_validation,
-                                 recall_at_cutoffs, tuning_grid)
+from cascade_core.tuning import (OBJECTIVES, best_within_budget, grid_search, holdout_validation, recall_at_cutoffs,
+                                 tuning_grid)
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
 
@@ -206,11 +206,11 @@ def test_largest_pool_stops_where_the_sliders_stop(demo_state):
 
 
 def test_exports_are_built_on_click_only(demo_state, deferred_downloads, monkeypatch):
-    import cascade_core.export
-    import cascade_ui.report
+    import cascade_core.export.snippets
+    import cascade_draw.report
 
     built = []
-    for module, name in ((cascade_ui.report, "html_report"), (cascade_core.export, "trec_runs_zip")):
+    for module, name in ((cascade_draw.report, "html_report"), (cascade_core.export.snippets, "trec_runs_zip")):
         original = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k: built.append(_n) or _f(*a, **k))
     at = page("tune", demo_state)
@@ -257,7 +257,7 @@ def test_the_first_pass_is_offered_as_a_qdrant_request(demo_state):
     import json
 
     from cascade_core.cascade import CascadeSpec
-    from cascade_core.qdrant_query import plan
+    from cascade_core.export.qdrant import plan
 
     at = page("tune", demo_state)
     at.run()

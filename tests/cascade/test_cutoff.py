@@ -6,15 +6,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cascade_core.analysis.evaluation import Relevance, evaluate_run
+from cascade_core.analysis.flow import kept_count_summary
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, parse_stage, simulate
 from cascade_core.cascade.cutoff import Cutoff
 from cascade_core.cascade.simulate import kept_counts
 from cascade_core.cascade.spec import stage_flag
 from cascade_core.data import Qrels
 from cascade_core.errors import SpecError
-from cascade_core.evaluation import Relevance, evaluate_run
-from cascade_core.flow import kept_count_summary
-from cascade_core.latency import CostModel, pairs_per_query, predict_spec_latency
+from cascade_core.latency.model import CostModel, pairs_per_query, predict_spec_latency
 from cascade_core.tuning import adaptive_variants, grid_search, tuning_grid
 
 N = 20
@@ -128,11 +128,11 @@ def test_spec_yaml_and_cli_round_trip():
 
 
 def test_cli_flag(monkeypatch):
-    from cascade_core import cli
+    from cascade_cli import cli, common
 
     args = cli.build_parser().parse_args(["eval", "--dataset", "x", "--pool-size", "100",
                                           "--stage", "bi:all-MiniLM-L6-v2@drop=0.2,min=10,max=100"])
-    sp = cli._spec_from_args(args)
+    sp = common.spec_from_args(args)
     assert sp.stages[0].cutoff == Cutoff("drop", 0.2, 10, "raw") and sp.stages[0].keep == 100
 
 

@@ -5,12 +5,12 @@ rescoring. Scored by the ``llm`` kind against a real HTTP server (tests/llm_serv
 import numpy as np
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.cascade.listwise import StoredLists
 from cascade_core.cascade.simulate import ScoreMatrix, simulate
 from cascade_core.errors import MissingScoresError
-from cascade_core.experiment import Experiment
-from cascade_core.store import ScoreStore, query_key
+from cascade_core.store.scores import ScoreStore, query_key
 from tests.llm_server import serve, stats
 
 

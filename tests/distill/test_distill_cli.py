@@ -17,7 +17,7 @@ from tests.distill.conftest import TEACHER, TINY
 
 def cascade(*args, home, check=True):
     env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    res = subprocess.run([sys.executable, "-m", "cascade_core.cli", *args], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "cascade_cli", *args], capture_output=True, text=True,
                          env=env, timeout=600)
     if check:
         assert res.returncode == 0, res.stderr[-2000:]
@@ -66,7 +66,7 @@ def test_a_run_killed_with_sigkill_resumes_where_it_stopped(split_beir, tmp_path
     args = ["distill", "--dataset", str(split_beir), *TEACHER, *many[:2], *many[4:], "--no-eval"]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "cascade_core.cli", *args, "--out", str(killed),
+    proc = subprocess.Popen([sys.executable, "-m", "cascade_cli", *args, "--out", str(killed),
                              "--checkpoint-every", "0.2"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     checkpoint = killed / ".checkpoint" / "state.pt"

@@ -27,7 +27,7 @@ def test_the_teacher_scores_order_the_candidates_as_the_cascade_does(split_beir,
     teacher = CascadeSpec.from_dict(TEACHER)
     ts = build_training_set(dataset, training, teacher, workspace)
     assert len(ts) == 12 and ts.depth == 20
-    from cascade_core.experiment import Experiment
+    from cascade_core.analysis.experiment import Experiment
 
     exp = Experiment(dataset, teacher, workspace, queries=training.queries)
     run = simulate(teacher, exp.matrix)

@@ -5,10 +5,10 @@ import shutil
 
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
 from cascade_core.errors import CascadeError
-from cascade_core.experiment import Experiment
 from cascade_core.judgments import HOLES, PREFER_JUDGMENTS, pool_for_query
 
 SPEC = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 20, "stages": [], "final_k": 10})

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from cascade_core.data import Qrels
-from cascade_core.judgments import LLM, LLMJudge, JudgmentStore, judged_qrels
+from cascade_core.judgments import LLM, JudgmentStore, LLMJudge, judged_qrels
 from cascade_core.judgments.agreement import agreement, human_vs_llm
 from cascade_core.judgments.llm_judge import label_into_store
 from tests.llm_server import serve
@@ -76,7 +76,7 @@ def test_label_into_store_saves_each_label_as_it_comes(server, tiny_dataset, tmp
 
 
 def test_cascade_eval_says_when_llm_labels_count(tiny_beir, tiny_dataset, tmp_path, capsys):
-    from cascade_core.cli import main
+    from cascade_cli import main
 
     home = tmp_path / "home"
     config = tmp_path / "c.yaml"

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 
 ir_measures = pytest.importorskip("ir_measures")
-from ir_measures import AP, P, RR, Judged, nDCG  # noqa: E402
+from ir_measures import AP, RR, Judged, P, nDCG  # noqa: E402
+from test_metrics_reference import random_collection  # noqa: E402  (same folder, on sys.path)
 
 from cascade_core.metrics import RankedLists, evaluate  # noqa: E402
-
-from test_metrics_reference import random_collection  # noqa: E402  (same folder, on sys.path)
 
 # our name -> (reference measure, applied to the filtered run?)
 CASES = {
@@ -91,8 +90,8 @@ def test_without_judged_information_every_document_counts_as_judged():
 @pytest.fixture(scope="module")
 def sample_cascade():
     from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
+    from cascade_core.cascade.demo import SAMPLE_DATASET
     from cascade_core.data import Qrels, load_dataset
-    from cascade_core.demo import SAMPLE_DATASET
     from cascade_core.scorers.bm25 import DEFAULTS, BM25Index
 
     ds = load_dataset(SAMPLE_DATASET, split="test")
@@ -122,7 +121,7 @@ def sample_cascade():
 
 
 def test_sample_cascade_matches_ir_measures_to_1e9(sample_cascade):
-    from cascade_core.evaluation import evaluate_run
+    from cascade_core.analysis.evaluation import evaluate_run
     from cascade_core.metrics.holes import unjudged_in_top
 
     run, qrels = sample_cascade

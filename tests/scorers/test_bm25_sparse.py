@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from cascade_core.data.text import get_tokenizer
 from cascade_core.scorers.bm25 import DEFAULTS, BM25Index, SparseBM25
-from cascade_core.text import get_tokenizer
 
 from ..conftest import SHARED_DATA
 

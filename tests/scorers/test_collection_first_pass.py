@@ -4,9 +4,9 @@ first pass: nothing re-indexed, documents matched by a payload id, judged ids it
 import numpy as np
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.errors import IndexingError
-from cascade_core.experiment import Experiment
 from cascade_core.models import load_bi_encoder, resolve_model
 from tests.test_cli import cascade
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
-from cascade_core.experiment import Experiment
 from cascade_core.models import resolve_model
 from cascade_core.scorers import ScorerConfig, ScorerContext, scorer_class
 from cascade_core.scorers.late import TokenEncoder, load_token_encoder, maxsim

@@ -4,9 +4,9 @@
 import numpy as np
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.cascade.spec import parse_stage
-from cascade_core.experiment import Experiment
 from cascade_core.scorers import ScorerConfig
 
 pytestmark = pytest.mark.slow

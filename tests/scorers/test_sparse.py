@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
-from cascade_core.experiment import Experiment
 from cascade_core.models import resolve_model
 from cascade_core.scorers import ScorerConfig, ScorerContext, retriever_class, scorer_class
 from cascade_core.scorers.sparse import SparseIndex, load_sparse_encoder

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
+from cascade_core.analysis.evaluation import Relevance, evaluate_run
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
 from cascade_core.errors import SpecError
-from cascade_core.evaluation import Relevance, evaluate_run
 from cascade_core.scorers import ScorerConfig
 from cascade_core.tuning import depth_curve, input_depth, phantom_depths, with_input_depth
 from cascade_core.tuning.depth import default_depths
@@ -152,12 +152,12 @@ def test_on_the_bundled_sample_when_its_scores_are_already_stored(tmp_path):
     import shutil
     from pathlib import Path
 
+    from cascade_core.analysis.experiment import Experiment
     from cascade_core.data import load_dataset
     from cascade_core.doctor.depth import check_depth_quality
     from cascade_core.errors import CascadeError
-    from cascade_core.experiment import Experiment
     from cascade_core.home import cascade_home
-    from cascade_core.workspace import Workspace
+    from cascade_core.scoring.workspace import Workspace
 
     store = cascade_home() / "scores.sqlite"
     if not store.is_file():

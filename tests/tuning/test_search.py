@@ -5,10 +5,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cascade_core.analysis.evaluation import Relevance
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec
 from cascade_core.data import Qrels
-from cascade_core.evaluation import Relevance
-from cascade_core.latency import CostModel
+from cascade_core.latency.model import CostModel
 from cascade_core.scorers import ScorerConfig
 from cascade_core.tuning import (OBJECTIVES, best_within_budget, cheapest_within_recall, cutoff_grid, grid_search,
                                  holdout_validation, pareto_front)

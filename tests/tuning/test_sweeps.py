@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from cascade_core.analysis.evaluation import Relevance
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
 from cascade_core.data import Qrels
-from cascade_core.evaluation import Relevance
 from cascade_core.scorers import ScorerConfig
 from cascade_core.tuning import default_grid, recall_at_cutoffs, recall_curves
 

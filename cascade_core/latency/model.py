@@ -1,0 +1,426 @@
+"""Latency: a cost model per scorer, fitted on measured calls, and predicted budgets per stage.
+
+Every timed call of a scorer is stored as (pairs, characters, seconds). The model is
+``ms = fixed + per_pair * pairs`` fitted by non-negative least squares, which is what a stage
+costs per query when it receives ``pairs`` candidates. The fit needs calls of more than one
+size: scoring times a few queries' candidates in two parts of different sizes for that (see
+``scoring.py``), because a stage that always receives the whole pool would otherwise give one
+size only, and a per-query cost (encoding the query) would be mistaken for a per-pair one.
+
+A first pass is fitted ``per_query``: BM25 and a vector search score or scan the whole corpus
+whatever the pool size, so a smaller pool does not make it cheaper.
+
+Beyond the fit, each model keeps what makes a figure trustworthy: the number of calls it was
+fitted on, the spread of the calls around the fit (quantiles of measured / fitted ms, from which
+the tail of the whole cascade is sampled: :meth:`LatencyReport.tail`), and the CPU probe timed
+while they were recorded (:mod:`cascade_core.latency.cpu_probe`), compared with the probe now: timings
+from a busier moment are flagged. A spec's cost profiles (:mod:`cascade_core.latency.profiles`:
+user-set, or measured and scaled) are applied in one place, :func:`apply_profiles`, which every
+prediction goes through (:func:`predict_spec_latency`); each figure says where it comes from.
+
+>>> m = CostModel.fit("x", np.array([[10, 0, 0.011], [20, 0, 0.021], [40, 0, 0.041]]))
+>>> round(m.fixed_ms, 3), round(m.per_pair_ms, 3), round(m.predict_ms(100), 1)
+(1.0, 1.0, 101.0)
+>>> fp = CostModel.fit("bm25", np.array([[100, 0, 0.012], [1000, 0, 0.013], [100, 0, 0.011]]), per_query=True)
+>>> round(fp.predict_ms(10), 1), round(fp.predict_ms(1000), 1)
+(12.0, 12.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy.optimize import nnls
+
+from .cpu_probe import slowdown_note
+from .profiles import MEASURED, SCALED, USER, CostProfile
+
+PERCENTILES = (50, 95, 99)
+MEASURED_HERE = "measured here"
+RATIO_QUANTILES = np.linspace(0, 100, 21)   # the spread kept per model: every 5th percentile
+MIN_CALLS = 20          # a model reads the latest recording, and older ones until it has this many calls
+FEW_CALLS = 5           # fewer timed calls than this: the figure is flagged as thin
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """``ms = fixed + per_pair x pairs (+ per_call x requests)`` for one step, and where it comes from.
+
+    ``ratios``: quantiles (:data:`RATIO_QUANTILES`) of measured / fitted ms over the calls it was
+    fitted on, its spread; ``probe_ms``: the CPU probe timed while they were recorded;
+    ``slowdown``: that probe over the probe now (:meth:`with_probe_now`); ``base``: the measured
+    model a cost profile was applied to (:func:`apply_profile`).
+
+    >>> m = CostModel("ce", 2.0, 0.5, 40, per_call_ms=100.0, pairs_per_call=20)
+    >>> m.predict_ms(30)     # 2 + 0.5 x 30 + two requests of 100 ms
+    217.0
+    """
+
+    scorer_id: str
+    fixed_ms: float
+    per_pair_ms: float
+    n_calls: int
+    source: str = MEASURED_HERE
+    per_call_ms: float = 0.0
+    pairs_per_call: int = 0
+    ratios: tuple[float, ...] = ()
+    probe_ms: float = float("nan")
+    slowdown: float = float("nan")
+    profile: CostProfile | None = field(default=None, compare=False)
+    base: "CostModel | None" = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def fit(cls, scorer_id: str, calls: np.ndarray, per_query: bool = False) -> "CostModel":
+        """Fit on rows ``(n_pairs, n_chars, seconds)``.
+
+        ``per_query``: the cost does not depend on the pairs (a first pass): the median call.
+        With one call size only (costs stored before calibration), all cost is taken per pair:
+        the cautious reading, which never predicts a deeper cut-off cheaper than it is.
+        """
+        calls = np.asarray(calls, dtype=float).reshape(-1, 3)
+        if len(calls) == 0:
+            return cls(scorer_id, float("nan"), float("nan"), 0)
+        n, ms = calls[:, 0], calls[:, 2] * 1000.0
+        if per_query:
+            return cls(scorer_id, float(np.median(ms)), 0.0, len(calls))
+        if len(np.unique(n)) < 2:
+            per = float(np.median(ms / np.maximum(n, 1)))
+            return cls(scorer_id, 0.0, per, len(calls))
+        design = np.column_stack([np.ones_like(n), n])
+        (fixed, per), _ = nnls(design, ms)
+        # Calls slowed by something else on the machine (a busy CPU, a first-call warm-up) are
+        # outliers, not costs: drop residuals beyond 3 MADs once and refit.
+        resid = ms - design @ np.array([fixed, per])
+        mad = np.median(np.abs(resid - np.median(resid))) or 1e-9
+        keep = np.abs(resid - np.median(resid)) <= 3 * 1.4826 * mad
+        if keep.sum() >= 2 and len(np.unique(n[keep])) >= 2:
+            (fixed, per), _ = nnls(design[keep], ms[keep])
+        return cls(scorer_id, float(fixed), float(per), len(calls))
+
+    @classmethod
+    def from_records(cls, scorer_id: str, rows: np.ndarray, per_query: bool = False,
+                     min_calls: int = MIN_CALLS) -> "CostModel":
+        """Fit on :meth:`ScoreStore.cost_rows` (newest first): the latest recording, and older
+        ones until ``min_calls`` calls of more than one size (so a fresh ``cascade calibrate``
+        decides the figure, and a recording of two queries does not); with the spread of those
+        calls around the fit and the CPU probe timed while they were recorded.
+
+        >>> rows = np.array([[10, 0, 0.012, 2, 4.0], [20, 0, 0.022, 2, 4.0], [10, 0, 0.05, 1, 9.0]])
+        >>> m = CostModel.from_records("x", rows, min_calls=2)
+        >>> m.n_calls, round(m.per_pair_ms, 3), m.probe_ms     # the older, slower recording is not read
+        (2, 1.0, 4.0)
+        """
+        rows = np.asarray(rows, dtype=float).reshape(-1, 5)
+        if len(rows) == 0:
+            return cls(scorer_id, float("nan"), float("nan"), 0)
+        stamps = list(dict.fromkeys(rows[:, 3].tolist()))   # recordings, newest first
+        take = len(rows)
+        for i in range(1, len(stamps) + 1):
+            chosen = np.isin(rows[:, 3], stamps[:i])
+            if chosen.sum() >= min_calls and (per_query or len(np.unique(rows[chosen, 0])) >= 2):
+                take = int(np.flatnonzero(chosen)[-1]) + 1
+                break
+        rows = rows[:take]
+        model = cls.fit(scorer_id, rows[:, :3], per_query=per_query)
+        fitted = np.array([model.predict_ms(n) for n in rows[:, 0]])
+        with np.errstate(all="ignore"):
+            ratio = rows[:, 2] * 1000.0 / fitted
+        ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+        probes = rows[:, 4][np.isfinite(rows[:, 4])]
+        return replace(model, ratios=tuple(np.percentile(ratio, RATIO_QUANTILES).round(4)) if len(ratio) else (),
+                       probe_ms=float(np.median(probes)) if len(probes) else float("nan"))
+
+    @property
+    def known(self) -> bool:
+        return math.isfinite(self.fixed_ms) and math.isfinite(self.per_pair_ms)
+
+    def calls_for(self, n_pairs):
+        """Requests a batch API needs for ``n_pairs`` (0 without a per-call cost)."""
+        if not self.pairs_per_call:
+            return np.zeros_like(np.asarray(n_pairs, dtype=float))
+        return np.ceil(np.asarray(n_pairs, dtype=float) / self.pairs_per_call)
+
+    def predict_ms(self, n_pairs):
+        """Predicted ms for a call of ``n_pairs`` (a number, or an array of them)."""
+        n = np.asarray(n_pairs, dtype=float)
+        ms = self.fixed_ms + self.per_pair_ms * n + self.per_call_ms * self.calls_for(n)
+        return float(ms) if ms.ndim == 0 else ms
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        """(p10, p90) of measured / fitted over its calls: (1, 1) when it has none (a user-set cost)."""
+        if not self.ratios:
+            return (1.0, 1.0)
+        return (float(np.interp(10, RATIO_QUANTILES, self.ratios)), float(np.interp(90, RATIO_QUANTILES, self.ratios)))
+
+    def sample_ratios(self, rng: np.random.Generator, shape) -> np.ndarray:
+        """Random measured / fitted ratios drawn from its spread (all 1 without one)."""
+        if not self.ratios:
+            return np.ones(shape)
+        return np.interp(rng.uniform(0, 100, shape), RATIO_QUANTILES, self.ratios)
+
+    def with_probe_now(self, now_ms: float) -> "CostModel":
+        """A copy whose ``slowdown`` compares its recorded probe with ``now_ms`` (NaN without one)."""
+        ok = math.isfinite(self.probe_ms) and math.isfinite(now_ms) and now_ms > 0
+        return replace(self, slowdown=self.probe_ms / now_ms if ok else float("nan"))
+
+
+def apply_profile(model: CostModel, profile: CostProfile | None) -> CostModel:
+    """``model`` as ``profile`` prices it: the one place a profile meets a measured model.
+
+    Applied to the measured model underneath (``model.base``), so applying twice changes nothing.
+
+    >>> measured = CostModel("ce", 0.0, 2.0, 30, ratios=(0.5, 1.0, 2.0))
+    >>> gpu = apply_profile(measured, CostProfile("scaled", factor=0.025))
+    >>> gpu.per_pair_ms, gpu.source, apply_profile(gpu, gpu.profile) == gpu
+    (0.05, 'measured x 0.025', True)
+    >>> api = apply_profile(measured, CostProfile("user", per_call_ms=400, pairs_per_call=20))
+    >>> api.predict_ms(50), api.source, api.ratios
+    (1200.0, 'user-set: 400 ms per call of 20 pairs', ())
+    """
+    base = model.base or model
+    profile = profile or CostProfile()
+    if profile.kind == SCALED:
+        f = profile.factor
+        return replace(base, fixed_ms=base.fixed_ms * f, per_pair_ms=base.per_pair_ms * f,
+                       per_call_ms=base.per_call_ms * f, source=profile.describe(), profile=profile, base=base)
+    if profile.kind == USER:
+        return CostModel(base.scorer_id, profile.fixed_ms, profile.per_pair_ms, 0, source=profile.describe(),
+                         per_call_ms=profile.per_call_ms, pairs_per_call=profile.pairs_per_call,
+                         profile=profile, base=base)
+    return replace(base, source=MEASURED_HERE, profile=profile if profile.kind == MEASURED else None, base=None)
+
+
+def apply_profiles(spec, models) -> list[CostModel]:
+    """Each step's model priced by ``spec``'s cost profile for it (measured here by default)."""
+    profiles = spec.cost_profiles if hasattr(spec, "cost_profiles") else {}
+    return [apply_profile(m, profiles.get(name)) for name, m in zip(spec.stage_names, models)]
+
+
+@dataclass(frozen=True)
+class StageLatency:
+    name: str
+    n_pairs: float          # candidates the step scores per query
+    predicted_ms: float     # NaN when the scorer has no recorded cost yet
+    cumulative_ms: float
+    over_budget: bool       # the cumulative time passes the budget at this step
+    source: str = MEASURED_HERE      # where the figure comes from: "measured here", "user-set: ...", "measured x 0.025"
+    low_ms: float = float("nan")     # p10 of the step's calls around the fit, at this many pairs
+    high_ms: float = float("nan")    # p90
+    n_calls: int = 0                 # timed calls the figure rests on (0 for a user-set one)
+    slowdown: float = float("nan")   # CPU probe when timed / now: above 1.5, timed while busier
+    usd_per_query: float = 0.0       # from the profile's prices (0 without)
+
+    @property
+    def note(self) -> str | None:
+        """Why this figure is not to be trusted as it is, or None."""
+        if not math.isfinite(self.predicted_ms):
+            return "no recorded cost yet"
+        busy = slowdown_note(self.slowdown)
+        if busy:
+            return busy
+        if self.source != MEASURED_HERE or self.n_calls >= FEW_CALLS or self.n_calls == 0:
+            return None
+        return f"only {self.n_calls} timed calls"
+
+
+@dataclass(frozen=True)
+class TailLatency:
+    """The whole cascade's predicted per-query latency distribution (:meth:`LatencyReport.tail`)."""
+
+    p50: float
+    p95: float
+    p99: float
+    sum_of_medians: float     # each step's median, added: what a per-step table suggests
+    draws: int
+
+    def to_dict(self) -> dict:
+        return {"p50": self.p50, "p95": self.p95, "p99": self.p99, "sum_of_medians": self.sum_of_medians,
+                "draws": self.draws}
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    stages: list[StageLatency]
+    budget_ms: float | None
+    # What the tail is sampled from: pairs per step and query [steps, queries], and the models.
+    pairs: np.ndarray | None = field(default=None, compare=False, repr=False)
+    models: tuple = field(default=(), compare=False, repr=False)
+
+    @property
+    def total_ms(self) -> float:
+        return self.stages[-1].cumulative_ms if self.stages else 0.0
+
+    @property
+    def within_budget(self) -> bool | None:
+        return None if self.budget_ms is None else self.total_ms <= self.budget_ms
+
+    @property
+    def first_over_budget(self) -> str | None:
+        return next((s.name for s in self.stages if s.over_budget), None)
+
+    @property
+    def slowdown(self) -> float:
+        """The largest CPU slowdown (probe when timed / now) among the measured steps; NaN if none."""
+        vals = [s.slowdown for s in self.stages if math.isfinite(s.slowdown)]
+        return max(vals) if vals else float("nan")
+
+    @property
+    def notes(self) -> list[str]:
+        """Why figures here are not to be trusted as they are, one line per reason (step names said).
+
+        >>> rep = predict_latency(["first pass", "ce"], [100, 100], [CostModel("f", 5, 0, 30, slowdown=2.31),
+        ...                       CostModel("c", 0, 1, 3)], budget_ms=50)
+        >>> rep.notes
+        ['first pass: measured while the CPU was busy: x2.3 slower than when quiet', 'ce: only 3 timed calls']
+        """
+        return [f"{s.name}: {s.note}" for s in self.stages if s.note]
+
+    @property
+    def trusted(self) -> bool:
+        return not self.notes
+
+    def verdict(self) -> str:
+        """The budget verdict in one line, with what the tool itself distrusts about the figure.
+
+        >>> print(predict_latency(["first pass"], [10], [CostModel("f", 106, 0, 30, slowdown=2.3)], 100).verdict())
+        Predicted 106.0 ms per query: over the 100 ms budget (first pass measured while the CPU was busy: x2.3 slower than when quiet; re-measure: `cascade calibrate`, or Re-measure on Flow)
+        """
+        head = f"Predicted {self.total_ms:.1f} ms per query"
+        if self.budget_ms is not None:
+            head += (f": within the {self.budget_ms:g} ms budget" if self.within_budget
+                     else f": over the {self.budget_ms:g} ms budget")
+        busy = [s for s in self.stages if slowdown_note(s.slowdown)]
+        if busy:
+            worst = max(busy, key=lambda s: s.slowdown)
+            head += (f" ({', '.join(s.name for s in busy)} {slowdown_note(worst.slowdown)}; re-measure: "
+                     "`cascade calibrate`, or Re-measure on Flow)")
+        return head
+
+    @property
+    def usd_per_1k_queries(self) -> float:
+        """Money per 1,000 queries from the profiles' prices (0 when none is set)."""
+        return 1000.0 * sum(s.usd_per_query for s in self.stages)
+
+    def tail(self, draws: int = 200, seed: int = 0) -> TailLatency:
+        """Predicted p50/p95/p99 of the whole cascade per query, and the sum of the steps' medians.
+
+        Each query's steps are priced at *its* candidate counts, each step's time multiplied by a
+        ratio drawn from that step's recorded spread (measured / fitted per call), independently
+        per step; ``draws`` draws per query. So a step with a heavy tail, or queries with more
+        candidates, lift p95 above the sum of medians, as a live run would (steps without a known
+        cost add nothing; a user-set step has no spread).
+        """
+        if self.pairs is None or not self.models:
+            return TailLatency(*(float("nan"),) * 4, 0)
+        rng = np.random.default_rng(seed)
+        per_step = []
+        for model, n in zip(self.models, self.pairs):
+            if not model.known:
+                per_step.append(np.zeros((len(n), draws)))
+                continue
+            ms = np.asarray(model.predict_ms(n), dtype=float).reshape(-1, 1)
+            per_step.append(ms * model.sample_ratios(rng, (len(n), draws)))
+        total = np.sum(per_step, axis=0).ravel()
+        p = np.percentile(total, PERCENTILES)
+        medians = float(sum(np.median(x) for x in per_step))
+        return TailLatency(float(p[0]), float(p[1]), float(p[2]), medians, draws)
+
+
+def predict_latency(names: list[str], n_pairs: list[float], models: list[CostModel],
+                    budget_ms: float | None = None, pairs: np.ndarray | None = None) -> LatencyReport:
+    """Per-step predicted cost per query, cumulated, against an optional budget; each figure with
+    its source, spread, calls and CPU slowdown. ``pairs``: per step and query, for the tail."""
+    stages, total = [], 0.0
+    for name, n, model in zip(names, n_pairs, models):
+        ms = model.predict_ms(n) if model.known else float("nan")
+        total += 0.0 if np.isnan(ms) else ms
+        over = budget_ms is not None and total > budget_ms
+        lo, hi = model.spread
+        usd = model.profile.usd_per_query(ms, float(np.mean(model.calls_for(n)))) if model.profile and model.known else 0.0
+        stages.append(StageLatency(name, float(n), ms, total, over, model.source, ms * lo, ms * hi, model.n_calls,
+                                   model.slowdown, usd))
+    return LatencyReport(stages, budget_ms, pairs, tuple(models))
+
+
+def pairs_per_step(spec, lengths, counts: dict | None = None) -> list[float]:
+    """Candidates each step of ``spec`` scores per query (mean over queries): the one count that
+    every latency prediction uses (simulation, tuner, comparisons, explanations, the doctor).
+
+    The first pass counts what it keeps (its cost is per query anyway); each stage what it
+    receives, ``min(the cut-off before it, the query's first-pass list length)``. ``lengths``:
+    each query's first-pass list length (:attr:`ScoreMatrix.lengths`).
+
+    >>> from cascade_core.cascade import CascadeSpec
+    >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+    ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": 20}, {"scorer": {"kind": "bm25"}, "keep": 5}]})
+    >>> pairs_per_step(spec, [100, 40])
+    [70.0, 70.0, 20.0]
+    """
+    return [float(row.mean()) for row in pairs_per_query(spec, lengths, counts)]
+
+
+def pairs_per_query(spec, lengths, counts: dict | None = None) -> np.ndarray:
+    """``[steps, queries]``: the candidates each step scores for each query (see :func:`pairs_per_step`).
+
+    ``counts``: ``{stage name: [Q] kept per query}`` of the adaptive stages, from a simulation
+    (:func:`cascade_core.cascade.simulate.kept_counts`): a query-adaptive cut-off is priced at each
+    query's actual count. Without them an adaptive stage counts as keeping its maximum: an upper
+    bound (what must be scored, as the scoring estimate needs).
+
+    >>> from cascade_core.cascade import CascadeSpec
+    >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+    ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": 20}, {"scorer": {"kind": "bm25"}, "keep": 5}]})
+    >>> pairs_per_query(spec, [100, 40]).tolist()
+    [[100.0, 40.0], [100.0, 40.0], [20.0, 20.0]]
+    >>> adaptive = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100, "final_k": 5,
+    ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": {"drop": 0.2, "min": 5, "max": 50}},
+    ...                {"scorer": {"kind": "bm25"}, "keep": 5}]})
+    >>> pairs_per_query(adaptive, [100, 40], {"bm25": [8, 30]})[2].tolist()   # each query's own count
+    [8.0, 30.0]
+    """
+    kept = np.minimum(np.asarray(lengths, dtype=float).reshape(-1), spec.pool_size)
+    rows = [kept]
+    for stage in spec.stages:
+        rows.append(kept)
+        limit = stage.keep
+        if stage.cutoff is not None and counts is not None and stage.name in counts:
+            limit = np.asarray(counts[stage.name], dtype=float).reshape(-1)
+        kept = np.minimum(kept, limit)
+    return np.vstack(rows)
+
+
+def predict_spec_latency(spec, lengths, models: list[CostModel], budget_ms: float | None = None,
+                         counts: dict | None = None) -> LatencyReport:
+    """``spec``'s predicted cost per query from cost models and list lengths alone (no simulation),
+    each step priced by the spec's cost profile for it (:func:`apply_profiles`). ``counts``: the
+    adaptive stages' per-query kept counts from a simulation (:func:`pairs_per_query`); the mean
+    prices the mean, each query's own count prices the tail (:meth:`LatencyReport.tail`)."""
+    pairs = pairs_per_query(spec, lengths, counts)
+    return predict_latency(spec.stage_names, [float(r.mean()) for r in pairs], apply_profiles(spec, models),
+                           budget_ms, pairs)
+
+
+def percentiles_ms(samples_s, qs=PERCENTILES) -> dict[str, float]:
+    """``{"p50": ..., "p95": ..., "p99": ...}`` in ms from samples in seconds."""
+    arr = np.asarray(samples_s, dtype=float) * 1000.0
+    if arr.size == 0:
+        return {f"p{q}": float("nan") for q in qs}
+    return {f"p{q}": float(np.percentile(arr, q)) for q in qs}
+
+
+def tail_comparison(tail: TailLatency, measured: dict[str, float]) -> list[dict]:
+    """Predicted against measured end-to-end percentiles (``measured``: ``{"p50": ms, ...}``, as
+    :meth:`Experiment.measure_live` gives ``["total"]``), one row per percentile.
+
+    >>> tail_comparison(TailLatency(10.0, 20.0, 30.0, 9.0, 100), {"p50": 11.0, "p95": 25.0, "p99": 33.0})[1]
+    {'percentile': 'p95', 'predicted ms': 20.0, 'measured ms': 25.0, 'measured / predicted': 1.25}
+    """
+    rows = []
+    for q in PERCENTILES:
+        p, m = getattr(tail, f"p{q}"), measured.get(f"p{q}", float("nan"))
+        rows.append({"percentile": f"p{q}", "predicted ms": p, "measured ms": m,
+                     "measured / predicted": m / p if p > 0 else float("nan")})
+    return rows

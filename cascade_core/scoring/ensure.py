@@ -1,0 +1,309 @@
+"""Scoring, once: fill the score store with everything a spec needs, then load it for simulation.
+
+:func:`ensure_scores` runs the first pass at the pool depth and each stage over the candidates
+that can reach it under the spec, but only for (query, document) pairs not stored yet: a second
+identical run makes no model call. Every timed call is recorded for the cost model. Scores and
+timings carry the provenance of the run that made them (model fingerprints, library versions,
+machine: :mod:`cascade_core.store.provenance`), for the doctor's provenance check.
+To let a slider move up to some cut-off without scoring, ensure with the deepest spec you allow.
+A listwise stage (its scores depend on the whole list it ranks) is scored per candidate list:
+the list it receives under the spec, unless that very list was ranked before; each list is kept
+(:mod:`cascade_core.cascade.listwise`), and the simulation says when it is handed another.
+
+>>> # plan = CascadePlan(spec, corpus, workspace); ensure_scores(plan, queries)
+>>> # matrix = load_matrix(plan, queries); run = simulate(spec, matrix)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..cascade.listwise import StoredLists
+from ..cascade.simulate import ScoreMatrix, simulate
+from ..cascade.spec import CascadeSpec
+from ..data import Corpus, QuerySet
+from ..latency.cpu_probe import ProbeSampler
+from ..progress import ProgressCallback, ProgressTracker
+from ..store.provenance import step_provenance
+from ..store.scores import list_key, query_key
+from .workspace import Workspace
+
+
+class CascadePlan:
+    """A spec bound to a corpus and a workspace: its retriever and scorers, built once."""
+
+    def __init__(self, spec: CascadeSpec, corpus: Corpus, workspace: Workspace):
+        self.spec = spec
+        self.corpus = corpus
+        self.workspace = workspace
+        self.retriever = workspace.retriever(spec.first_pass, corpus)
+        self.scorers = [workspace.scorer(st.scorer, corpus) for st in spec.stages]
+
+    @property
+    def scorer_ids(self) -> list[str]:
+        return [self.retriever.id] + [s.id for s in self.scorers]
+
+    def with_spec(self, spec: CascadeSpec) -> "CascadePlan":
+        """The same plan for a spec with other cut-offs (scorers reused when they are the same)."""
+        if spec.scorer_key() == self.spec.scorer_key():
+            clone = object.__new__(CascadePlan)
+            clone.__dict__.update(self.__dict__, spec=spec)
+            return clone
+        return CascadePlan(spec, self.corpus, self.workspace)
+
+
+@dataclass
+class ScoringReport:
+    """What :func:`ensure_scores` did: calls made per step, time spent, and documents cut.
+
+    ``truncated``: ``{step name: {"documents": n, "limit": "256 tokens"}}`` for each step that cut
+    documents it read in this run to its model's limit (:mod:`cascade_core.models.truncation`).
+    """
+
+    retrieved_queries: int = 0
+    scored_pairs: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    truncated: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)   # what a step found while preparing (an existing collection's coverage)
+
+    def note_cuts(self, step: str, component) -> None:
+        """Record the documents ``component`` cut in this run, if any."""
+        cuts = component.cuts
+        if len(cuts):
+            self.truncated[step] = {"documents": len(cuts), "limit": cuts.limit}
+
+    def describe_truncated(self) -> list[str]:
+        """One line per step that cut documents.
+
+        >>> ScoringReport(truncated={"bi": {"documents": 1, "limit": "256 tokens"}}).describe_truncated()
+        ['bi: 1 document cut to 256 tokens (the model reads no further)']
+        """
+        return [f"{step}: {c['documents']} document{'s' if c['documents'] != 1 else ''} cut to {c['limit']} "
+                "(the model reads no further)" for step, c in self.truncated.items()]
+
+    def describe(self) -> list[str]:
+        """Every line worth showing after scoring: the notes, then the truncations."""
+        return list(self.notes) + [f"Truncated: {line}" for line in self.describe_truncated()]
+
+    @property
+    def model_calls(self) -> int:
+        return self.retrieved_queries + sum(1 for n in self.scored_pairs.values() if n)
+
+
+def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallback | None = None) -> ScoringReport:
+    """Compute and store every score ``plan.spec`` needs on ``queries`` that is not stored yet."""
+    start = time.perf_counter()
+    report = ScoringReport()
+    store, fp, spec = plan.workspace.store, plan.corpus.fingerprint, plan.spec
+
+    # 1. First pass, at the pool depth.
+    rid = plan.retriever.id
+    todo = first_pass_todo(plan, queries)
+    if todo:
+        plan.retriever.cuts.clear()   # count what this run cuts
+        plan.retriever.prepare(progress)
+        report.notes.extend(getattr(plan.retriever, "notes", ()))
+        # One untimed call first: a model's or a library's first call pays one-off set-up
+        # (thread pools, lazy buffers) that would be read as the cost of every query.
+        plan.retriever.retrieve(queries.text_of(todo[0]), 1)
+        # After the warm-up: the model is loaded, so the run records the weights that score.
+        run_id = store.start_run(rid, fp, step_provenance(plan.retriever))
+        tracker = ProgressTracker(f"first pass ({spec.first_pass.label})", len(todo), progress, "queries")
+        costs, probe = [], ProbeSampler()   # the CPU probe beside the timings: was it busy?
+        try:
+            for qid in todo:
+                text = queries.text_of(qid)
+                t0 = time.perf_counter()
+                ids, scores = plan.retriever.retrieve(text, spec.pool_size)
+                costs.append((len(ids), len(text), time.perf_counter() - t0))
+                store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size, run=run_id)
+                probe.tick()
+                tracker.advance(1)   # may raise: a cancelled run keeps what it stored, timings too
+        finally:
+            if costs:
+                store.record_costs(rid, costs, run=run_id, probe_ms=probe.median())
+        report.retrieved_queries = len(todo)
+        report.note_cuts(spec.stage_names[0], plan.retriever)
+
+    # 2. Each stage, over the candidates that reach it under this spec.
+    for s, (stage, scorer) in enumerate(zip(spec.stages, plan.scorers)):
+        work = stage_work(plan, queries, s)
+        listwise = is_listwise(scorer)
+        n_pairs = sum(len(n) for _, n in work)
+        report.scored_pairs[stage.name] = n_pairs
+        if not work:
+            continue
+        scorer.cuts.clear()
+        scorer.prepare(sorted({d for _, need in work for d in need}), progress)
+        scorer.score(work[0][0], work[0][1][:1])   # untimed warm-up, as for the first pass
+        run_id = store.start_run(scorer.id, fp, step_provenance(scorer))
+        tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
+        costs, probe = [], ProbeSampler()
+        try:
+            for w, (text, need) in enumerate(work):
+                scores = []
+                # A listwise list is scored whole: split in two, it would be two other lists.
+                for part in [need] if listwise else calibration_parts(need, w, len(work)):
+                    t0 = time.perf_counter()
+                    scores.extend(scorer.score(text, part))
+                    costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
+                                  time.perf_counter() - t0))
+                put = store.put_list if listwise else store.put
+                put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float), run=run_id)
+                probe.tick()
+                tracker.advance(len(need))
+        finally:
+            if costs:
+                store.record_costs(scorer.id, costs, run=run_id, probe_ms=probe.median())
+        report.note_cuts(stage.name, scorer)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def first_pass_todo(plan: CascadePlan, queries: QuerySet) -> list[str]:
+    """The queries whose first-pass list is not stored to the pool depth yet."""
+    depths = plan.workspace.store.retrieval_depths(plan.retriever.id, plan.corpus.fingerprint)
+    return [q for q in queries.ids if depths.get(query_key(queries.text_of(q)), 0) < plan.spec.pool_size]
+
+
+def stage_work(plan: CascadePlan, queries: QuerySet, s: int) -> list[tuple[str, list[str]]]:
+    """What stage ``s`` must still score under ``plan.spec``: ``(query text, document ids)`` per
+    query, from stored scores only (no model call). Raises MissingScoresError when an earlier
+    step's scores are missing (then nobody knows yet which candidates reach it)."""
+    store, fp, spec, scorer = plan.workspace.store, plan.corpus.fingerprint, plan.spec, plan.scorers[s]
+    prefix = plan.with_spec(spec.prefix(s))
+    run = simulate(prefix.spec, load_matrix(prefix, queries))
+    cols, valid = run.steps[-1].kept()
+    docs = np.take_along_axis(run.matrix.docs, cols, axis=1)
+    keys = {query_key(queries.text_of(q)) for q in run.matrix.query_ids}
+    work: list[tuple[str, list[str]]] = []
+    if not is_listwise(scorer):
+        stored = store.get_many(scorer.id, fp, keys)
+        for qi, qid in enumerate(run.matrix.query_ids):
+            text = queries.text_of(qid)
+            have = stored.get(query_key(text), {})
+            need = [plan.corpus.documents[p].id for p in docs[qi][valid[qi]] if plan.corpus.documents[p].id not in have]
+            if need:
+                work.append((text, need))
+    else:   # listwise: the whole list the stage receives, unless that very list was ranked
+        stored = store.get_lists(scorer.id, fp, keys)
+        for qi, qid in enumerate(run.matrix.query_ids):
+            text = queries.text_of(qid)
+            seen = [plan.corpus.documents[p].id for p in docs[qi][valid[qi]]]
+            if seen and list_key(seen) not in {k for k, _, _ in stored.get(query_key(text), [])}:
+                work.append((text, seen))
+    return work
+
+
+def is_listwise(scorer) -> bool:
+    """Whether a step's scores depend on the candidate list (stored per list, see
+    :mod:`cascade_core.cascade.listwise`); a kind whose mode decides sets it per instance."""
+    return getattr(scorer, "pointwise", True) is False
+
+
+CALIBRATION_QUERIES = 8   # per scoring run: enough calls of two sizes for a stable fit, few extra calls
+
+
+def calibration_parts(need: list[str], i: int, n_queries: int,
+                      n_calibrate: int = CALIBRATION_QUERIES) -> list[list[str]]:
+    """How to split the ``i``-th of ``n_queries`` queries' pairs into timed calls.
+
+    A stage usually receives the same number of candidates for every query (the whole pool), so
+    its timed calls would all have one size, and the cost model could not tell a per-query cost
+    (encoding the query) from a per-pair one (encoding each candidate). ``n_calibrate`` queries,
+    spread evenly over the run, are therefore scored in two calls, a quarter and three quarters
+    of their pairs. The scorers are pointwise, so the scores are the same; it costs a few extra
+    calls once. Spread, not the first few: a burst of other work on the machine (another process
+    encoding) then slows a few calibration calls, not all of them, and the fit drops those.
+
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 0, 80)]
+    [2, 6]
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 10, 80)], [len(p) for p in calibration_parts(list("abcdefgh"), 5, 80)]
+    ([2, 6], [8])
+    """
+    stride = max(1, n_queries // n_calibrate)
+    if len(need) < 4 or i % stride or i // stride >= n_calibrate:
+        return [need]
+    cut = len(need) // 4
+    return [need[:cut], need[cut:]]
+
+
+def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
+    """Read a spec's stored scores for ``queries`` into a :class:`ScoreMatrix`.
+
+    The first-pass lists are read at their stored depth (at least the pool size when
+    :func:`ensure_scores` has run); stage scores missing from the store are NaN.
+    """
+    store, fp, corpus = plan.workspace.store, plan.corpus.fingerprint, plan.corpus
+    qids = queries.ids
+    keys = [query_key(queries.text_of(q)) for q in qids]
+    first = store.get_many(plan.retriever.id, fp, keys)
+    stored_depths = store.retrieval_depths(plan.retriever.id, fp)
+    lists = []
+    for key in keys:
+        found = first.get(key, {})
+        pos = np.fromiter((corpus.index_of(d) for d in found), dtype=np.int64, count=len(found))
+        sc = np.fromiter(found.values(), dtype=float, count=len(found))
+        order = np.lexsort((pos, -sc))  # best first; ties by corpus order, as retrieval does
+        lists.append((pos[order], sc[order]))
+    depth = max([len(p) for p, _ in lists] + [1])
+    docs = np.full((len(qids), depth), -1, dtype=np.int64)
+    firsts = np.full((len(qids), depth), -np.inf)
+    for i, (p, s) in enumerate(lists):
+        docs[i, : len(p)] = p
+        firsts[i, : len(s)] = s
+    stage_scores, listwise = [], []
+    for scorer in plan.scorers:
+        if is_listwise(scorer):
+            lists = _stored_lists(store.get_lists(scorer.id, fp, keys), keys, corpus)
+            listwise.append(lists)
+            stage_scores.append(_deepest_scores(lists, docs))
+            continue
+        listwise.append(None)
+        got = store.get_many(scorer.id, fp, keys)
+        mat = np.full(docs.shape, np.nan)
+        for i, key in enumerate(keys):
+            scores = got.get(key)
+            if not scores:
+                continue
+            row = docs[i]
+            for j in range(len(lists[i][0])):
+                v = scores.get(corpus.documents[row[j]].id)
+                if v is not None:
+                    mat[i, j] = v
+        stage_scores.append(mat)
+    return ScoreMatrix(query_ids=qids, doc_ids=corpus.ids, docs=docs, first=firsts,
+                       stage_scores=stage_scores, scorer_ids=plan.scorer_ids,
+                       query_texts=[queries.text_of(q) for q in qids],
+                       retrieved_depth=min((stored_depths.get(k, 0) for k in keys), default=0),
+                       listwise=listwise if any(x is not None for x in listwise) else [])
+
+
+def _stored_lists(got: dict, keys: list[str], corpus: Corpus) -> StoredLists:
+    """A listwise scorer's stored lists (``ScoreStore.get_lists``) as corpus positions, per query."""
+    per_query = []
+    for key in keys:
+        lists = []
+        for _, ids, scores in got.get(key, []):   # (the store is per corpus fingerprint: every id is here)
+            lists.append((np.array([corpus.index_of(d) for d in ids], dtype=np.int64),
+                          np.array([scores.get(d, np.nan) for d in ids], dtype=float)))
+        per_query.append(lists)
+    return StoredLists(per_query)
+
+
+def _deepest_scores(lists: StoredLists, docs: np.ndarray) -> np.ndarray:
+    """``[Q, N]`` scores of each query's longest stored list, placed on its first-pass columns:
+    what readers of ``stage_scores`` see (the simulation itself picks the list per cut-off)."""
+    mat = np.full(docs.shape, np.nan)
+    for q in range(len(lists)):
+        deepest = lists.deepest(q)
+        if deepest is None:
+            continue
+        score_of = dict(zip(deepest[0].tolist(), deepest[1].tolist()))
+        for j, p in enumerate(docs[q].tolist()):
+            if p in score_of:
+                mat[q, j] = score_of[p]
+    return mat

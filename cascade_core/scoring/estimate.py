@@ -1,0 +1,127 @@
+"""Before any long scoring: what is missing, and how long scoring it will take (no model call).
+
+:func:`estimate_scoring` is :func:`~cascade_core.scoring.ensure.ensure_scores` as a dry run: per step,
+the queries or (query, document) pairs not stored yet (the same :func:`~cascade_core.scoring.ensure.stage_work`
+that scoring uses), priced by the step's cost model *as measured on this machine* (scoring runs
+here, whatever the spec's cost profiles say about production), or by a stated default rate when
+the step was never timed. Where an earlier step's scores are missing too, nobody knows yet which
+candidates reach a stage: its count is then an upper bound ("up to").
+
+The dashboard shows it before scoring and asks first above :data:`CONFIRM_ABOVE_S`; the CLI
+prints it.
+
+>>> est = ScoringEstimate([StepEstimate("first pass", "bm25", 300, 300, 6.0, "measured here", first_pass=True),
+...                        StepEstimate("cross", "ce", 300, 30000, 900.0, "default 30 ms/pair", exact=False)])
+>>> print(est.describe())
+first pass: 300 queries (~6 s, measured here); cross: up to 30,000 pairs (~15 min, default 30 ms/pair): about 15 min in all
+>>> est.needs_confirmation
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MissingScoresError
+from ..latency.model import CostModel, pairs_per_query
+from .ensure import first_pass_todo, stage_work
+
+CONFIRM_ABOVE_S = 120.0     # a job estimated longer than this asks before it starts
+# Rates assumed for a step never timed on this machine: (ms per call, ms per pair), by the kind's
+# declared cost shape. Cautious (a MiniLM cross-encoder costs ~10-50 ms per pair on 2 CPU cores):
+# overestimating a job asks once too often; underestimating starts a 40-minute job unannounced.
+DEFAULT_RATES = {"per-pair": (5.0, 30.0), "per-query": (20.0, 0.2)}
+DEFAULT_FIRST_PASS_MS = 50.0
+
+
+@dataclass(frozen=True)
+class StepEstimate:
+    step: str
+    scorer_id: str
+    queries: int           # queries with something to score
+    units: int             # queries (first pass) or pairs (a stage) to score
+    seconds: float
+    basis: str             # where the rate comes from: "measured here" or the default used
+    exact: bool = True     # False: an upper bound (an earlier step is not scored yet)
+    first_pass: bool = False
+
+    def describe(self) -> str:
+        what = f"{self.units:,} {'queries' if self.first_pass else 'pairs'}"
+        return f"{self.step}: {'' if self.exact else 'up to '}{what} (~{fmt_seconds(self.seconds)}, {self.basis})"
+
+
+@dataclass(frozen=True)
+class ScoringEstimate:
+    steps: list[StepEstimate]
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(s.seconds for s in self.steps))
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.units for s in self.steps)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.seconds > CONFIRM_ABOVE_S
+
+    def describe(self) -> str:
+        if self.empty:
+            return "nothing to score: every score needed is stored"
+        return "; ".join(s.describe() for s in self.steps if s.units) + f": about {fmt_seconds(self.seconds)} in all"
+
+
+def fmt_seconds(s: float) -> str:
+    """``42 s``, ``15 min``, ``2.5 h``.
+
+    >>> fmt_seconds(42.4), fmt_seconds(900), fmt_seconds(9000)
+    ('42 s', '15 min', '2.5 h')
+    """
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _model(store, scorer_id: str, per_query: bool) -> CostModel:
+    return CostModel.from_records(scorer_id, store.cost_rows(scorer_id), per_query=per_query)
+
+
+def estimate_scoring(plan, queries) -> ScoringEstimate:
+    """What :func:`~cascade_core.scoring.ensure.ensure_scores` would score for ``plan.spec`` on
+    ``queries``, and about how long it would take: a dry run, no model call."""
+    store, spec = plan.workspace.store, plan.spec
+    steps = []
+    todo = first_pass_todo(plan, queries)
+    fp_model = _model(store, plan.retriever.id, per_query=True)
+    if fp_model.known:
+        fp_ms, basis = fp_model.predict_ms(spec.pool_size), "measured here"
+    else:
+        fp_ms, basis = DEFAULT_FIRST_PASS_MS, f"default {DEFAULT_FIRST_PASS_MS:g} ms/query"
+    steps.append(StepEstimate("first pass", plan.retriever.id, len(todo), len(todo), len(todo) * fp_ms / 1000,
+                              basis, first_pass=True))
+    exact = not todo
+    # Upper bounds when an earlier step is missing: every query's list as long as the pool.
+    bound = pairs_per_query(spec, [spec.pool_size] * len(queries.ids))
+    for s, (stage, scorer) in enumerate(zip(spec.stages, plan.scorers)):
+        if exact:
+            try:
+                sizes = [len(need) for _, need in stage_work(plan, queries, s)]
+            except MissingScoresError:
+                exact = False
+        if not exact:
+            sizes = [int(n) for n in bound[s + 1] if n]
+        model = _model(store, scorer.id, per_query=False)
+        if model.known:
+            ms, basis = model.predict_ms(np.asarray(sizes, dtype=float)), "measured here"
+        else:
+            fixed, per_pair = DEFAULT_RATES.get(getattr(scorer, "cost_shape", "per-pair"), DEFAULT_RATES["per-pair"])
+            ms = fixed + per_pair * np.asarray(sizes, dtype=float)
+            basis = f"not timed yet: default {per_pair:g} ms/pair + {fixed:g} ms/query"
+        steps.append(StepEstimate(stage.name, scorer.id, len(sizes), int(sum(sizes)),
+                                  float(np.sum(ms)) / 1000 if sizes else 0.0, basis, exact))
+    return ScoringEstimate(steps)
