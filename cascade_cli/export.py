@@ -70,7 +70,7 @@ def cmd_export(args) -> int:
 def _describe(p) -> str:
     r = p.request
     if "prefetch" in r:
-        fusion = f"RRF k={r['query']['rrf']['k']}" if "rrf" in r["query"] else "DBSF"
+        fusion = p.fusion.label
         parts = " + ".join(f"{f['using']} top {f['limit']}" for f in r["prefetch"])
         return f"{parts}, fused by {fusion}, limit {r['limit']}"
     return f"{r['using']} top {r['limit']}"

@@ -21,11 +21,10 @@ import sys
 from cascade_core import doctor
 from cascade_core.doctor.provenance import experiment_checks
 from cascade_core.errors import CascadeError, SpecError
-from cascade_core.fusion import parse_fusion
+from cascade_core.fusion import parse_fusion, registered_fusions, tuning_candidates
 from cascade_core.progress import terminal_progress
 from cascade_core.tuning import (OBJECTIVES, choice_columns, closest_over_budget, grid_search, holdout_validation,
                                  pareto_front, tuning_grid)
-from cascade_core.tuning.search import DEFAULT_FUSIONS
 
 from . import common
 
@@ -44,9 +43,9 @@ def add_parser(sub, storage) -> None:
                    help="best: best nDCG@10 within the budget; cheapest: cheapest within 1 point of the "
                         "best recall@10 (default best)")
     t.add_argument("--values", type=common.positive_int, default=6, help="cut-off values tried per step (default 6)")
-    t.add_argument("--combine", default=",".join(_fusion_flag(f) for f in DEFAULT_FUSIONS), metavar="LIST",
-                   help="how each stage may meet the earlier scores, comma-separated: replace, rrf[:K], "
-                        "norm-sum[:WEIGHT] (default: %(default)s); 'keep' tries only each stage's own")
+    t.add_argument("--combine", default=",".join(f.flag for f in tuning_candidates()), metavar="LIST",
+                   help=f"how each stage may meet the earlier scores, comma-separated: {combine_forms()} "
+                        "(default: %(default)s); 'keep' tries only each stage's own")
     t.add_argument("--drops", metavar="LIST", default="",
                    help="also try a query-adaptive cut-off at each stage: keep the candidates within D of the "
                         "query's top score, for each D in this comma-separated list (e.g. 0.1,0.2,0.3), at "
@@ -74,9 +73,10 @@ def add_parser(sub, storage) -> None:
     d.set_defaults(run=cmd_doctor)
 
 
-def _fusion_flag(fusion) -> str:
-    """A fusion as ``--combine`` writes it: ``replace``, ``rrf:60``, ``norm-sum:0.5``."""
-    return ":".join([fusion.name] + [f"{v:g}" for v in fusion.params().values()])
+def combine_forms() -> str:
+    """Each registered fusion as ``--combine`` takes it: ``replace, rrf[:RRF_K], norm-sum[:WEIGHT], dbsf``."""
+    return ", ".join(name + "".join(f"[:{p.name.upper()}]" for p in cls.parameters)
+                     for name, cls in registered_fusions().items())
 
 
 def parse_combine(text: str):
@@ -92,7 +92,7 @@ def parse_combine(text: str):
     except SpecError as exc:
         raise CascadeError(f"--combine: {exc}") from None
     if not fusions:
-        raise CascadeError("--combine: give at least one of replace, rrf[:K], norm-sum[:WEIGHT], or keep")
+        raise CascadeError(f"--combine: give at least one of {combine_forms()}, or keep")
     return tuple(dict.fromkeys(fusions, None))   # no duplicates, order kept
 
 
@@ -192,9 +192,7 @@ def cmd_tune(args) -> int:
                                  "ndcg@10": row["ndcg@10"], "recall@10": row["recall@10"],
                                  "latency_ms": row["latency_ms"],
                                  "stages": [{"name": st.name, "keep": st.keep, "cutoff": st.cutoff_label,
-                                             "combine": st.combine,
-                                             "weight": st.weight if st.combine == "norm-sum" else None,
-                                             "rrf_k": st.rrf_k if st.combine == "rrf" else None}
+                                             **st.fusion.to_spec()}
                                             for st in best.stages]}
         if args.save_spec:
             common.write_output(args.save_spec, best.to_yaml(), "--save-spec")

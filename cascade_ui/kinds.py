@@ -55,21 +55,31 @@ def model_widget(container, cls, current: str | None, key: str) -> str | None:
     return value.strip() or None
 
 
-def param_widgets(container, cls, params: dict, key: str, skip=()) -> dict:
-    """Widgets for ``cls``'s declared parameters (but ``skip``); return the params for the spec.
+def param_widgets(container, cls, params: dict, key: str, skip=(), only=None) -> dict:
+    """Widgets for the declared parameters of ``cls`` (a stage kind or a fusion), but ``skip`` (or
+    only those in ``only``); return the params for the spec.
 
-    Parameters the kind does not declare (or ``skip``) are kept as given. A declared one is
-    written when it was given or differs from its default, and a given value left unchanged is
-    written back exactly as given (``1`` stays ``1``, not ``1.0``: scorer ids show values).
+    Parameters it does not declare (or ``skip``) are kept as given. A declared one is written
+    when it was given or differs from its default, and a given value left unchanged is written
+    back exactly as given (``1`` stays ``1``, not ``1.0``: scorer ids show values). A parameter
+    shown only with another's value (``only_with``: RRF's k beside ``fusion: rrf``) is drawn, and
+    kept, only while that value is chosen.
     """
-    out = {k: v for k, v in params.items() if k in skip or k not in {p.name for p in cls.parameters}}
-    shown = [p for p in cls.parameters if p.name not in skip]
-    for p in shown:
+    owner = getattr(cls, "kind", "") or cls.name
+    drawn = [p for p in cls.parameters if p.name not in skip and (only is None or p.name in only)]
+    out = {k: v for k, v in params.items() if k not in {p.name for p in drawn}}
+    chosen = {}
+    for p in cls.parameters:
         try:
-            current = p.parse(cls.kind, params)
+            chosen[p.name] = p.parse(owner, params)
         except SpecError:   # a bad loaded value: show the default; "Use" reports the rule
-            current = p.default
-        value = _widget(container, p, current, f"{key}-{p.name}")
+            chosen[p.name] = p.default
+    for p in drawn:
+        if p.only_with and chosen.get(p.only_with[0]) != p.only_with[1]:
+            out.pop(p.name, None)   # another choice's parameter: not shown, not kept
+            continue
+        current = chosen[p.name]
+        value = chosen[p.name] = _widget(container, p, current, f"{key}-{p.name}")
         if p.name in params and value == current:
             out[p.name] = params[p.name]
         elif p.name in params or value != p.default:
@@ -77,10 +87,17 @@ def param_widgets(container, cls, params: dict, key: str, skip=()) -> dict:
     return out
 
 
+def lead_params(cls) -> set[str]:
+    """The parameters others are shown with (a hybrid's ``fusion``) and those shown with them:
+    what the Build page puts beside the kind rather than in its parameters' expander."""
+    leads = {p.only_with[0] for p in cls.parameters if p.only_with}
+    return leads | {p.name for p in cls.parameters if p.only_with}
+
+
 def _widget(container, p, current, key: str):
     if p.type == "bool":
         return container.checkbox(p.name, bool(current), key=key, help=p.help or None)
-    if p.type == "text":
+    if p.kind_of_text:   # text, a path, a URL, the name of a key's variable
         return container.text_input(p.name, str(current), key=key, help=p.help or None).strip()
     if p.type == "choice":
         options = list(p.choices)

@@ -90,7 +90,7 @@ def presets() -> dict[str, dict]:
             "stages": [{"scorer": {"kind": "bi-encoder", "model": BI}, "keep": 100},
                        {"scorer": {"kind": "cross-encoder", "model": ce}, "keep": 20}], "final_k": 10},
         "Hybrid -> 500 -> cross-encoder -> 30": {
-            "name": "hybrid-ce", "first_pass": {"kind": "hybrid", "model": BI, "params": {"rrf_k": 60}},
+            "name": "hybrid-ce", "first_pass": {"kind": "hybrid", "model": BI},
             "pool_size": 500, "stages": [{"scorer": {"kind": "cross-encoder", "model": ce}, "keep": 30}],
             "final_k": 10},
         "Dense -> 200 -> cross-encoder -> 10": {

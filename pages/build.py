@@ -2,14 +2,15 @@
 
 import streamlit as st
 
-from cascade_core.cascade import COMBINES, MAX_STAGES, CascadeSpec
+from cascade_core.cascade import MAX_STAGES, CascadeSpec
 from cascade_core.errors import CascadeError
+from cascade_core.fusion import registered_fusions
 from cascade_core.scorers import canonical_kind
 from cascade_ui import state
 from cascade_ui.cutoff_controls import cutoff_controls
 from cascade_ui.demo import pool_slider_max
 from cascade_ui.distill_panel import distill_panel
-from cascade_ui.kinds import kind_caption, kind_choices, kind_class, model_widget, param_widgets
+from cascade_ui.kinds import kind_caption, kind_choices, kind_class, lead_params, model_widget, param_widgets
 from cascade_ui.presets import DEMO_PRESET, PRESET_NOTES, is_stand_in, preset_spec, presets
 from cascade_ui.widgets import sidebar_status
 
@@ -58,24 +59,13 @@ fp_params = dict(current.first_pass.params) if fp_kind == fp_current else {}
 # Keyed by kind too: a model typed for one kind is not carried over to another.
 fp_model = model_widget(c2, fp_cls, current.first_pass.model if fp_kind == fp_current else None,
                         key=f"fp-model-{v}-{fp_kind}")
-if fp_kind == "hybrid":
-    fusions = ["rrf", "norm-sum"]
-    fusion = c3.selectbox("Fusion", fusions, index=fusions.index(fp_params.get("fusion", "rrf")),
-                          key=f"fp-fusion-{v}", help="rrf: reciprocal rank fusion; norm-sum: min-max "
-                          "normalised scores, weighted")
-    fp_params["fusion"] = fusion
-    if fusion == "rrf":
-        fp_params.pop("weight", None)
-        fp_params["rrf_k"] = int(c3.number_input("RRF k (Qdrant's client uses 2; papers 60)", 1, 1000,
-                                                 int(fp_params.get("rrf_k", 60)), key=f"fp-rrf-{v}"))
-    else:
-        fp_params.pop("rrf_k", None)
-        fp_params["weight"] = c3.slider("Weight of dense", 0.0, 1.0, float(fp_params.get("weight", 0.5)),
-                                        key=f"fp-weight-{v}")
-HAND_DRAWN = ("fusion", "rrf_k", "weight") if fp_kind == "hybrid" else ()   # the fusion controls above
-if any(p.name not in HAND_DRAWN for p in fp_cls.parameters):
+# Parameters that others follow (a hybrid's fusion, and that fusion's own) stand beside the kind.
+LEADS = lead_params(fp_cls)
+if LEADS:
+    fp_params = param_widgets(c3, fp_cls, fp_params, key=f"fp-param-{v}-{fp_kind}", only=LEADS)
+if any(p.name not in LEADS for p in fp_cls.parameters):
     with st.expander(f"{fp_kind} parameters"):
-        fp_params = param_widgets(st, fp_cls, fp_params, key=f"fp-param-{v}-{fp_kind}", skip=HAND_DRAWN)
+        fp_params = param_widgets(st, fp_cls, fp_params, key=f"fp-param-{v}-{fp_kind}", skip=LEADS)
 pool = st.slider("Pool size (candidates the first pass keeps)", 1, pool_slider_max(current.pool_size),
                  current.pool_size, key=f"pool-{v}")
 
@@ -97,8 +87,10 @@ for i in range(int(n_stages)):
         if is_stand_in(model):
             c2.warning("Untrained stand-in cross-encoder: its latency is real, its ranking is random. "
                        "Give a trained model (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 when online).")
-        combine = c3.selectbox("Combine with earlier scores", COMBINES,
-                               index=COMBINES.index(base.combine) if base else 0, key=f"combine-{v}-{i}")
+        fusions = registered_fusions()
+        combine = c3.selectbox("Combine with earlier scores", list(fusions),
+                               index=list(fusions).index(base.combine) if base and base.combine in fusions else 0,
+                               key=f"combine-{v}-{i}", help="; ".join(f"{n}: {f.help}" for n, f in fusions.items()))
         keep = cutoff_controls(i, base, previous, key=f"keep-{v}-{i}")   # a count, or a per-query rule
         same_kind = base is not None and base_kind == kind
         params = dict(base.scorer.params) if same_kind else {}
@@ -108,11 +100,9 @@ for i in range(int(n_stages)):
         stage = {"scorer": {"kind": kind, **({"model": model} if model else {}),
                             **({"params": params} if params else {})},
                  "keep": keep, "combine": combine, **({"name": base.name} if same_kind and base.name else {})}
-        if combine == "rrf":
-            stage["rrf_k"] = st.number_input("RRF k", 1, 1000, int(base.rrf_k if base else 60), key=f"rrfk-{v}-{i}")
-        if combine == "norm-sum":
-            stage["weight"] = st.slider("Weight of this stage", 0.0, 1.0, float(base.weight if base else 0.5),
-                                        key=f"weight-{v}-{i}")
+        # the chosen fusion's own parameters (RRF's k, norm-sum's weight), from its declaration
+        stage.update(param_widgets(c3, fusions[combine], base.fusion.params() if base and base.combine == combine
+                                   else {}, key=f"fusion-{v}-{i}-{combine}"))
         stages.append(stage)
         previous = keep["max"] if isinstance(keep, dict) else keep
 

@@ -80,7 +80,7 @@ def add_queries_box(store, queries, locked: bool) -> None:
     upload = st.file_uploader("or a file of queries", type=["txt", "tsv", "jsonl"], key="judge-file",
                               disabled=locked)
     if st.button("Add the queries", key="judge-add", disabled=locked):
-        text = typed + "\n" + (upload.getvalue().decode("utf-8", "replace") if upload is not None else "")
+        text = typed + "\n" + (upload.getvalue().decode("utf-8", errors="replace") if upload is not None else "")
         new = parse_queries(text, taken=set(queries.ids))
         added = store.add_queries(new, who=_who(), known=set(state.dataset().queries.ids))
         if added:

@@ -17,7 +17,8 @@ from cascade_core.export.qdrant import QueryVectors
 from cascade_core.export.qdrant import plan as qdrant_plan
 from cascade_core.export.qdrant import python_code as qdrant_python
 from cascade_core.export.snippets import python_snippet, trec_runs_zip
-from cascade_core.tuning import (DEFAULT_FUSIONS, OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
+from cascade_core.fusion import registered_fusions, tuning_candidates
+from cascade_core.tuning import (OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
                                  holdout_validation, pareto_front, recall_at_cutoffs, recall_curves, tuning_grid)
 from cascade_draw import charts
 from cascade_draw.report import cascade_report, report_summary
@@ -135,12 +136,11 @@ def tuner_section(exp, spec):
     values = c2.slider("Values tried per cut-off", 3, 8, 5, key="tune-values")
     default_pool = min(max(spec.pool_size, exp.matrix.retrieved_depth or 0), MAX_POOL)
     max_pool = c3.number_input("Largest pool to try", spec.final_k, MAX_POOL, default_pool, key="tune-max-pool")
-    by_label = {f.label: f for f in DEFAULT_FUSIONS}
+    by_label = {f.label: f for f in tuning_candidates()}
     ways = st.multiselect("How each stage may meet the earlier scores", list(by_label), default=list(by_label),
                           key="tune-fusions",
-                          help="replace: the stage's own score alone; rrf: reciprocal rank fusion with the incoming "
-                               "rank (k = 60); norm-sum w: w x the stage's min-max normalised score + (1 - w) x the "
-                               "incoming one. Leave all out to keep each stage's own combination.")
+                          help="; ".join(f"{n}: {c.help}" for n, c in registered_fusions().items())
+                               + ". Leave all out to keep each stage's own combination.")
     drops = st.multiselect("Also try a per-query cut-off at each stage: keep the candidates within D of the "
                            "query's top score", DROP_CHOICES, default=[], key="tune-drops",
                            help="On the stage's score min-max normalised per query (top 1, bottom 0), at least "

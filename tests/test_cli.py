@@ -232,7 +232,7 @@ def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path)
     (stage,) = report["recommended"]["stages"]
     chosen = tuned.spec_at(best).stages[0]
     assert (stage["keep"], stage["combine"]) == (chosen.keep, chosen.combine)
-    assert stage["weight"] == (chosen.weight if chosen.combine == "norm-sum" else None)
+    assert {k: v for k, v in stage.items() if k not in ("name", "keep", "cutoff")} == chosen.fusion.to_spec()
     assert sum(c["first_pass_only"] for c in report["combinations"]) == 1   # the first pass alone is a candidate
 
     # Tuning again scores nothing: every combination lies within what the first run stored.

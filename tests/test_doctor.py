@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from cascade_core.fusion import Fusion, fusion_names, make_fusion
 from cascade_core import doctor
 from cascade_core.analysis.evaluation import Relevance
 from cascade_core.cascade.simulate import CascadeRun, ScoreMatrix, simulate
@@ -157,15 +158,22 @@ def test_a_healthy_cascade_has_no_findings():
 
 def test_score_scales_normalised_combinations_pass_and_raw_sums_are_flagged():
     m, rel = setup([0], COPY, REVERSE)
-    for combine in ("norm-sum", "rrf"):
+    for combine in fusion_names()[1:]:   # every fusion but replace says it is scale-safe
         sp = CascadeSpec(ScorerConfig("bm25"), 10, [StageSpec(ScorerConfig("bi-encoder", "a"), 5),
-                                                     StageSpec(ScorerConfig("bi-encoder", "b"), 2, combine=combine)], 2)
+                                                     StageSpec(ScorerConfig("bi-encoder", "b"), 2,
+                                                               fusion=make_fusion(combine))], 2)
         c = doctor.check_score_scales(simulate(sp, m))
         assert c.status == "ok" and combine in c.summary
     sp = spec(10, ("a", 5))
     assert "own score alone" in doctor.check_score_scales(simulate(sp, m)).summary
-    # a combination that sums raw scores (no built-in one does; one added later might)
-    raw_sum = dataclasses.replace(sp.stages[0], combine="sum")
+    # a combination that sums raw scores (no built-in one does; a plugin's might, and says so)
+    class RawSum(Fusion):
+        name = "raw-sum"
+
+        def combine(self, new, incoming, valid):
+            return new + incoming
+
+    raw_sum = dataclasses.replace(sp.stages[0], fusion=RawSum())
     object.__setattr__(sp, "stages", (raw_sum,))
     c = doctor.check_score_scales(CascadeRun(sp, m, []))
     assert c.status == "flagged" and c.finding.kind == "score-scales" and "norm-sum" in c.finding.fix
@@ -195,7 +203,7 @@ def test_score_distributions_split_relevant_and_non_relevant():
     assert len(fp.non_relevant) == (N - 2) * Q
     assert fp.relevant_counts.sum() + fp.non_relevant_counts.sum() == N * Q and len(fp.edges) == 6
     assert len(st.relevant) == 0 and len(st.non_relevant) == 10 * Q   # the pool of 10 holds no relevant doc
-    mm = doctor.score_distributions(run, rel, "min-max")[0]
+    mm = doctor.score_distributions(run, rel, "norm-sum")[0]
     assert mm.relevant.min() == 0 and mm.non_relevant.max() == 1     # d19 is each list's minimum
     rr = doctor.score_distributions(run, rel, "rrf")[0]
     assert sorted(set(rr.relevant.round(6))) == sorted({round(1 / 80, 6), round(1 / 79, 6)})

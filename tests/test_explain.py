@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from cascade_core.fusion import RRF
 from cascade_core.analysis.evaluation import Relevance
 from cascade_core.analysis.explain import (beaten_by, describe_keeps, document_path, highlight_document,
                                            highlight_spans, keep_needed, keeps_to_final, lost_by_stage,
@@ -201,7 +202,7 @@ def test_lost_by_stage_counts_and_lists_every_lost_document(run):
 
 def test_scores_are_the_combined_ones_the_stage_ranked_by():
     spec = CascadeSpec(ScorerConfig("bm25"), pool_size=4,
-                       stages=[StageSpec(ScorerConfig("bi-encoder"), keep=2, combine="rrf", rrf_k=1)], final_k=1)
+                       stages=[StageSpec(ScorerConfig("bi-encoder"), keep=2, fusion=RRF(1))], final_k=1)
     run = simulate(spec, MATRIX)
     stage = document_path(run, 0, "d3").at("bi-encoder")
     # d3: incoming rank 4, stage rank 3 -> 1/(1+3) + 1/(1+4)

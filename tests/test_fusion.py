@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cascade_core.errors import SpecError
-from cascade_core.fusion import COMBINES, RRF, NormSum, Replace, make_fusion, minmax, parse_fusion, ranks
+from cascade_core.fusion import RRF, NormSum, Replace, fusion_names, make_fusion, minmax, parse_fusion, ranks
 
 
 def test_combine_formulas():
@@ -32,7 +32,7 @@ def test_hybrid_fusions_keep_their_numbers():
 
 
 def test_names_parameters_and_parsing():
-    assert COMBINES == ("replace", "rrf", "norm-sum")
+    assert fusion_names() == ["replace", "rrf", "norm-sum", "dbsf"]
     assert make_fusion("norm-sum", weight=0.3) == NormSum(0.3) != NormSum(0.5)
     assert len({RRF(60), RRF(60.0), RRF(2)}) == 2
     assert parse_fusion("rrf:2") == RRF(2) and parse_fusion("norm-sum:0.7").label == "norm-sum 0.7"

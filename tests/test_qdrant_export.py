@@ -1,5 +1,5 @@
 """Issue 12, part 2: the exported Query API request, run on the embedded engine, returns what the
-simulation says the first pass keeps (dense, BM25 as sparse vectors, SPLADE, hybrid RRF)."""
+simulation says the first pass keeps (dense, BM25 as sparse vectors, SPLADE, hybrid RRF and DBSF)."""
 
 import json
 
@@ -17,6 +17,8 @@ SPECS = {
     "bm25": {"kind": "bm25"},
     "splade": {"kind": "sparse"},
     "hybrid-rrf": {"kind": "hybrid", "params": {"fusion": "rrf", "rrf_k": 60, "depth": 30}},
+    # DBSF, added in one file (cascade_core/fusion/dbsf.py): Qdrant's own fusion, so exact there
+    "hybrid-dbsf": {"kind": "hybrid", "params": {"fusion": "dbsf", "depth": 30}},
 }
 
 

@@ -49,6 +49,7 @@ from scipy import stats
 from ..cascade.simulate import ScoreMatrix
 from ..cascade.spec import CascadeSpec
 from ..errors import CascadeError, MissingScoresError
+from ..fusion import Replace
 from ..latency.model import CostModel, LatencyReport, apply_profiles, predict_spec_latency
 from ..scoring.estimate import ScoringEstimate
 from .experiment import Experiment
@@ -126,7 +127,7 @@ def baseline_spec(spec: CascadeSpec, cost_models: Sequence[CostModel] | None = N
     h = heaviest_stage(spec, cost_models)
     stage = spec.stages[h]
     keep = min(spec.pool_size, max(spec.final_k, stage.keep))
-    return replace(spec, stages=(replace(stage, keep=keep, combine="replace"),),
+    return replace(spec, stages=(replace(stage, keep=keep, fusion=Replace()),),
                    final_k=min(spec.final_k, keep), name=f"single pass: {stage.name}")
 
 

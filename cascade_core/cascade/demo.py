@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..fusion import NormSum
+
 SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "sample_data" / "scifact-mini"
 BI_ENCODER = "all-MiniLM-L6-v2"
 
@@ -26,7 +28,7 @@ DEMO_SPEC = {
     "name": "demo: BM25 -> 100 -> MiniLM fused with BM25 -> 20",
     "first_pass": {"kind": "bm25"}, "pool_size": 100,
     "stages": [{"name": "bi-encoder", "scorer": {"kind": "bi-encoder", "model": BI_ENCODER}, "keep": 20,
-                "combine": "norm-sum", "weight": 0.5}],
+                **NormSum(weight=0.5).to_spec()}],
     "final_k": 10,
 }
 

@@ -13,14 +13,11 @@ True
 
 Semantics, stated once: each stage scores *every* candidate it receives, orders them by its
 (combined) score, keeps the top ``keep`` and **drops the rest** (nothing is appended below).
-``combine`` says how a stage's scores meet the order it received:
-
-* ``replace`` -- the stage's own score alone (the usual cascade);
-* ``rrf`` -- reciprocal rank fusion of this stage's rank and the incoming rank, ``1/(k+r)``, ``k``
-  = ``rrf_k`` (default 60; Qdrant's client uses 2);
-* ``norm-sum`` -- min-max normalise this stage's scores and the incoming scores over the
-  candidates present, then ``weight * new + (1 - weight) * incoming``. Exact in simulation
-  because it is recomputed over exactly the candidates present.
+``combine:`` says how a stage's scores meet the order it received: one of the registered fusions
+(:mod:`cascade_core.fusion`: ``replace``, the default, keeps the stage's own score alone; others
+fuse it with the incoming scores), its parameters beside it (``combine: rrf`` with ``rrf_k: 60``).
+A fusion that normalises over the candidates present is exact in simulation: it is recomputed
+over exactly the candidates each cut-off leaves.
 
 A stage's cut-off may also adapt per query (:mod:`cascade_core.cascade.cutoff`): ``keep:
 {drop: 0.2, min: 5, max: 100, scale: norm}`` keeps the candidates within 0.2 of the query's top
@@ -40,7 +37,7 @@ from dataclasses import dataclass, field, replace
 import yaml
 
 from ..errors import SpecError
-from ..fusion import COMBINES, Fusion, make_fusion
+from ..fusion import Fusion, Replace, fusion_from_spec, fusion_names, fusion_param_names
 from ..latency.profiles import CostProfile, parse_costs
 from ..numbers import whole_number
 from ..scorers import ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class, scorer_kinds
@@ -56,9 +53,9 @@ class StageSpec:
     scorer: ScorerConfig
     keep: int
     name: str = ""
-    combine: str = "replace"
-    rrf_k: float = 60.0
-    weight: float = 0.5
+    # how the stage's scores meet the order it received (:mod:`cascade_core.fusion`): a name and
+    # its parameters, written beside ``combine:`` in YAML
+    fusion: Fusion = field(default_factory=Replace)
     # None: keep exactly ``keep``; else a per-query rule with ``keep`` as its maximum count
     cutoff: Cutoff | None = None
 
@@ -72,21 +69,19 @@ class StageSpec:
         return self.cutoff.label(self.keep) if self.cutoff else str(self.keep)
 
     @property
-    def fusion(self) -> Fusion:
-        """How this stage meets the incoming order (:mod:`cascade_core.fusion`)."""
-        return make_fusion(self.combine, self.rrf_k, self.weight)
+    def combine(self) -> str:
+        """The fusion's name, as the spec's ``combine:`` says it (``replace`` by default)."""
+        return self.fusion.name
 
     def with_fusion(self, fusion: Fusion) -> "StageSpec":
         """A copy combining by ``fusion`` (what the tuner and the doctor's fixes try)."""
-        return replace(self, combine=fusion.name, **fusion.params())
+        return replace(self, fusion=fusion)
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "scorer": self.scorer.to_dict(),
                "keep": self.cutoff.to_dict(self.keep) if self.cutoff else self.keep}
-        if self.combine != "replace":
-            out["combine"] = self.combine
-            out["rrf_k" if self.combine == "rrf" else "weight"] = (
-                self.rrf_k if self.combine == "rrf" else self.weight)
+        if self.fusion != Replace():
+            out.update(self.fusion.to_spec())
         return out
 
 
@@ -136,12 +131,8 @@ class CascadeSpec:
             if st.keep > previous:
                 raise SpecError(f"{label}: keep={st.keep} is larger than {previous_name}={previous}; "
                                 "cut-offs must not grow from one stage to the next")
-            if st.combine not in COMBINES:
-                raise SpecError(f"{label}: combine must be one of {', '.join(COMBINES)}, not {st.combine!r}")
-            if st.combine == "rrf" and not st.rrf_k > 0:
-                raise SpecError(f"{label}: rrf_k must be > 0")
-            if st.combine == "norm-sum" and not 0 <= st.weight <= 1:
-                raise SpecError(f"{label}: weight must be between 0 and 1")
+            if not isinstance(st.fusion, Fusion):   # its parameters were checked when it was made
+                raise SpecError(f"{label}: combine must be a fusion ({', '.join(fusion_names())}), not {st.fusion!r}")
             if st.name in names:
                 raise SpecError(f"two stages are named {st.name!r}; stage names must be unique")
             names.add(st.name)
@@ -230,7 +221,7 @@ class CascadeSpec:
         """
         parts = [self.first_pass.label, str(self.pool_size)]
         for st in self.stages:
-            fused = "" if st.combine == "replace" else f" fused {st.fusion.label}"
+            fused = "" if st.fusion == Replace() else f" fused {st.fusion.label}"
             parts += [st.scorer.label + fused, st.cutoff_label]
         return " -> ".join(parts) + f" -> final {self.final_k}"
 
@@ -266,16 +257,13 @@ class CascadeSpec:
         for i, sd in enumerate(stages_data, start=1):
             if not isinstance(sd, dict):
                 raise SpecError(f"stage {i} must be a mapping with scorer and keep")
-            _no_unknown(sd, {"name", "scorer", "keep", "combine", "rrf_k", "weight"}, f"stage {i}")
+            _no_unknown(sd, {"name", "scorer", "keep", "combine"} | fusion_param_names(), f"stage {i}")
             if "scorer" not in sd or "keep" not in sd:
                 raise SpecError(f"stage {i} needs a scorer and a keep (its cut-off)")
             scorer = _scorer_config(sd["scorer"], f"stage {i} scorer")
             keep, cutoff = _keep(sd["keep"], f"stage {i} keep")
             stages.append(StageSpec(scorer=scorer, keep=keep, cutoff=cutoff,
-                                    name=str(sd.get("name") or ""),
-                                    combine=str(sd.get("combine", "replace")),
-                                    rrf_k=_float(sd.get("rrf_k", 60.0), f"stage {i} rrf_k"),
-                                    weight=_float(sd.get("weight", 0.5), f"stage {i} weight")))
+                                    name=str(sd.get("name") or ""), fusion=fusion_from_spec(sd, f"stage {i}")))
         pool = _int(data.get("pool_size", 100), "pool_size")
         last = stages[-1].keep if stages else pool
         spec = cls(first_pass=_scorer_config(data["first_pass"], "first_pass"),
@@ -419,13 +407,6 @@ def _no_unknown(data: dict, known: set, where: str) -> None:
 
 def _int(value, what: str) -> int:
     return whole_number(value, what)
-
-
-def _float(value, what: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{what} must be a number, not {value!r}") from None
 
 
 def _positive_int(value, what: str) -> None:

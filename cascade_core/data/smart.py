@@ -97,7 +97,7 @@ def first_line(path: Path) -> str:
         return ""
     if head.startswith(codecs.BOM_UTF8):
         head = head[3:]
-    for line in head.decode("utf-8", "replace").split("\n"):
+    for line in head.decode("utf-8", errors="replace").split("\n"):
         if line.strip():
             return line.strip()
     return ""

@@ -69,7 +69,7 @@ def head_text(path: Path, size: int = 8192) -> str:
         return ""
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[3:]
-    return raw.decode("utf-8", "replace")
+    return raw.decode("utf-8", errors="replace")
 
 
 def _lines(text: str, limit: int = 30) -> list[str]:

@@ -18,6 +18,7 @@ from ..analysis.experiment import Experiment
 from ..analysis.lift import first_pass_lift
 from ..cascade.spec import CascadeSpec
 from ..data import QuerySet
+from ..fusion import NormSum, Replace
 from ..latency.model import pairs_per_step
 from ..progress import ProgressCallback
 
@@ -71,7 +72,7 @@ def student_spec(teacher: CascadeSpec, student: str, depth: int | None = None, f
     scorer = {"kind": "cross-encoder", "model": str(student),
               **({"params": {"max_length": max_length}} if max_length else {})}
     stage = {"name": "student", "scorer": scorer, "keep": teacher.final_k,
-             **({"combine": "norm-sum", "weight": 0.5} if fused else {})}
+             **(NormSum(weight=0.5).to_spec() if fused else {})}
     return CascadeSpec.from_dict({"first_pass": teacher.first_pass.to_dict(), "pool_size": depth or teacher.pool_size,
                                   "stages": [stage], "final_k": teacher.final_k})
 
@@ -80,7 +81,7 @@ def describe(spec: CascadeSpec) -> str:
     """``spec.describe()`` with each stage's way of combining (when it is not ``replace``)."""
     parts = [spec.first_pass.label, str(spec.pool_size)]
     for st in spec.stages:
-        fused = "" if st.combine == "replace" else f" fused {st.fusion.label}"
+        fused = "" if st.fusion == Replace() else f" fused {st.fusion.label}"
         parts += [st.scorer.label + fused, st.cutoff_label]
     return " -> ".join(parts) + f" -> final {spec.final_k}"
 

@@ -39,9 +39,9 @@ the heavy one or cut harder before it.
 
 **Inconsistent score scales** (``score-scales``): a weighted sum of scores on different scales
 (BM25 0-40, cosine 0-1, cross-encoder logits -10..10) lets one scorer dominate whatever its
-weight. Flagged only where a step mixes scores *without* normalising them. This library's
-combinations all normalise: ``replace`` mixes nothing, ``rrf`` (stage combine and hybrid fusion)
-uses ranks only, ``norm-sum`` min-max normalises each list before its weighted sum; so with the
+weight. Flagged only where a step mixes scores *without* normalising them. Each fusion
+says whether it is scale-safe (:mod:`cascade_core.fusion`): ``replace`` mixes nothing, ``rrf``
+uses ranks only, ``norm-sum`` and ``dbsf`` normalise each list before they add; so with the
 built-in combinations this check passes and says why. :func:`score_distributions` shows each
 step's scores split relevant / non-relevant, raw or as each normalisation sees them.
 
@@ -76,21 +76,17 @@ from ..analysis.evaluation import Relevance, evaluate_run
 from ..analysis.flow import relevant_kept
 from ..cascade.simulate import CascadeRun, simulate
 from ..errors import MissingScoresError
-from ..fusion import FUSIONS, RRF, minmax
+from ..fusion import Replace, make_fusion, registered_fusions
 from ..latency.model import CostModel
-from ..scorers import canonical_kind
+from ..scorers import retriever_class
 from ..tuning import default_grid, plateau, recall_curve
 from . import harm
 from .depth import check_depth_quality
 from .findings import Check, Finding, Thresholds, format_evidence
 
-# What each way of meeting earlier scores does to score scales (every built-in one is safe).
-NORMALISED_COMBINES = {name: f.scale_note for name, f in FUSIONS.items()}
-NORMALISATIONS = {
-    "raw": "the scorer's own output (BM25, cosine similarity, cross-encoder logits)",
-    "min-max": "per query's list, (s - min) / (max - min): what norm-sum (stage combine, hybrid fusion) sums",
-    "rrf": "1 / (k + rank) within the query's list, k = 60: what rrf (stage combine, hybrid fusion) sums",
-}
+# The views of the score distributions: raw, and each fusion's view of one list (what it adds).
+NORMALISATIONS = {"raw": "the scorer's own output (BM25, cosine similarity, cross-encoder logits)",
+                  **{name: f.view_note for name, f in registered_fusions().items() if f.view_note}}
 
 
 def diagnose(run: CascadeRun, relevance: Relevance | None, cost_models: list[CostModel],
@@ -350,27 +346,26 @@ def check_score_scales(run: CascadeRun) -> Check:
     kind, title = "score-scales", "Score scales in combinations"
     spec = run.spec
     mixed, safe = [], []
-    is_hybrid = canonical_kind(spec.first_pass.kind, retriever=True) == "hybrid"
-    fusion = spec.first_pass.params.get("fusion", "rrf") if is_hybrid else None
-    if fusion is not None:
-        (safe if fusion in NORMALISED_COMBINES else mixed).append(("first pass (hybrid fusion)", fusion))
-    for st in spec.stages:
-        if st.combine != "replace":
-            (safe if st.combine in NORMALISED_COMBINES else mixed).append((st.name, st.combine))
-    ev = {name: how for name, how in safe + mixed}
+    fp_fusion = retriever_class(spec.first_pass.kind).fused_by(spec.first_pass.params)   # a hybrid's fusion
+    fused = [(f"first pass ({spec.first_pass.kind} fusion)", fp_fusion)] if fp_fusion is not None else []
+    fused += [(st.name, st.fusion) for st in spec.stages if st.fusion != Replace()]
+    for name, fusion in fused:
+        (safe if fusion.scale_safe else mixed).append((name, fusion))
+    ev = {name: fusion.label for name, fusion in safe + mixed}
     if not mixed:
         if not safe:
             return Check(kind, title, "ok", "every stage ranks by its own score alone: no scores are mixed",
                          evidence=ev)
-        how = "; ".join(f"{n}: {c} ({NORMALISED_COMBINES[c]})" for n, c in safe)
+        how = "; ".join(f"{n}: {f.label} ({f.scale_note})" for n, f in safe)
         return Check(kind, title, "ok", f"every combination is scale-safe: {how}", evidence=ev)
-    names = ", ".join(f"{n} ({c})" for n, c in mixed)
+    names = ", ".join(f"{n} ({f.label})" for n, f in mixed)
     finding = Finding(
         kind, "warning", f"Inconsistent score scales: {names} sums scores without normalising them",
         "A weighted sum of raw scores on different scales lets the widest-ranging scorer decide the order whatever "
         "its weight (BM25 spans tens, cosine similarity one unit, cross-encoder logits twenty).", ev,
-        "Use combine: norm-sum (min-max per list before the weighted sum) or rrf (ranks only); compare the score "
-        "distributions per stage to see the scales.")
+        "Use a fusion that normalises each list first: " + ", ".join(
+            f"{name} ({f.scale_note})" for name, f in registered_fusions().items() if f.scale_safe and name != Replace.name)
+        + "; compare the score distributions per stage to see the scales.")
     return Check(kind, title, "flagged", finding.title, finding, ev)
 
 
@@ -407,17 +402,18 @@ class ScoreDistribution:
         return pd.DataFrame(rows).T
 
 
-def score_distributions(run: CascadeRun, relevance: Relevance, scale: str = "raw", bins: int = 40,
-                        rrf_k: float = 60.0) -> list[ScoreDistribution]:
+def score_distributions(run: CascadeRun, relevance: Relevance, scale: str = "raw",
+                        bins: int = 40) -> list[ScoreDistribution]:
     """Per step (first pass first), the scores its scorer gave the candidates it ranks, split by
-    judged relevance, with histogram counts on shared bins. ``scale`` picks the view: ``raw``,
-    ``min-max`` (per query's list, as norm-sum sees them) or ``rrf`` (``1/(rrf_k + rank)``)."""
+    judged relevance, with histogram counts on shared bins. ``scale`` picks the view: ``raw``, or
+    a fusion's name: each list as that fusion sees it (``norm-sum``: min-max per query's list,
+    ``rrf``: ``1/(60 + rank)``, ``dbsf``: three sigma), with its default parameters."""
     if scale not in NORMALISATIONS:
         raise ValueError(f"scale must be one of {', '.join(NORMALISATIONS)}, not {scale!r}")
     out = []
     for step in run.steps:
         valid = step.valid & np.isfinite(step.raw)
-        values = _rescale(step.raw, valid, scale, rrf_k)
+        values = step.raw if scale == "raw" else make_fusion(scale).view(step.raw, valid)
         rel = (np.take_along_axis(relevance.grades, step.order, axis=1) > 0) & valid
         r, nr = values[rel], values[valid & ~rel]
         both = np.concatenate([r, nr])
@@ -432,14 +428,6 @@ def distribution_table(dists: list[ScoreDistribution]) -> pd.DataFrame:
     """Every step's summary, one row per (step, relevant / non-relevant)."""
     frames = [d.summary().assign(step=d.step) for d in dists]
     return pd.concat(frames).rename_axis("judged").reset_index().set_index(["step", "judged"])
-
-
-def _rescale(raw: np.ndarray, valid: np.ndarray, scale: str, rrf_k: float) -> np.ndarray:
-    if scale == "raw":
-        return raw
-    if scale == "min-max":
-        return minmax(np.where(valid, raw, 0.0), valid)
-    return RRF(rrf_k).rank_scores(raw, valid)
 
 
 def _stat(fn, v) -> float:

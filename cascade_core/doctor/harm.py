@@ -7,7 +7,7 @@ improve the ranking costs latency for nothing, and one that lowers it on average
 a cascade demo must not hide. The evidence gives the per-query wins and losses and the paired
 tests (significant or not, in words), and the fix is simulated on the same stored scores:
 
-* combine the stage with the earlier score (``rrf``, ``norm-sum`` at a few weights) instead of
+* combine the stage with the earlier score (every fusion at its tuning values) instead of
   replacing it: the usual cure for a stage that knows something the first pass does not, but
   not everything it knows (a general-purpose bi-encoder after BM25 on a technical corpus);
 * drop the stage (simulated where the later stages' scores allow it).
@@ -42,12 +42,11 @@ from ..analysis.evaluation import Relevance, RunEvaluation, evaluate_run
 from ..analysis.lift import SIGNIFICANCE, metric_label, stage_changes
 from ..cascade.simulate import CascadeRun, simulate
 from ..errors import MissingScoresError
-from ..fusion import RRF, NormSum
+from ..fusion import Replace, fusion_names, tuning_candidates
 from .findings import Check, Finding
 
 HARM_METRICS = ("ndcg@10", "mrr@10")
 HARM_MIN_POINTS = 0.5           # a drop this large (in points) on either metric flags the stage
-FIX_FUSIONS = (RRF(60), NormSum(0.3), NormSum(0.5), NormSum(0.7))
 KIND = "harmful-stage"
 
 
@@ -92,7 +91,8 @@ def check_harmful_stages(run: CascadeRun, relevance: Relevance,
                        f"{worst.test.wins} queries improve and {worst.test.losses} get worse on "
                        f"{metric_label(worst.metric)} (Wilcoxon p = {_p(worst.test.wilcoxon_p)}, {sig}).")
         if best is None:
-            fix = (f"Combine {change.stage} with the earlier score (combine: norm-sum or rrf) or drop it; the "
+            fix = (f"Combine {change.stage} with the earlier score (combine: "
+                   f"{' or '.join(n for n in fusion_names() if n != Replace.name)}) or drop it; the "
                    "stored scores cannot simulate either here.")
         else:
             b = usable[best]
@@ -116,7 +116,9 @@ def simulated_fixes(run: CascadeRun, relevance: Relevance, index: int) -> dict[s
     """
     spec, stage = run.spec, run.spec.stages[index]
     out: dict[str, dict | None] = {}
-    for fusion in FIX_FUSIONS:
+    for fusion in tuning_candidates():   # every fusion at its tuning values
+        if fusion == Replace():
+            continue
         if fusion == stage.fusion:
             continue
         stages = list(spec.stages)

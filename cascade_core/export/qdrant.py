@@ -25,8 +25,9 @@ Two facts make the request return what the simulation says:
   grows should use Qdrant's own ``Modifier.IDF`` instead (a slightly different idf: say so to
   whoever compares). Term ids are positions in the exported vocabulary (``.vocab.json``).
 
-``norm-sum`` fusion has no Qdrant equivalent (min-max normalisation needs each list whole): the
-export uses DBSF, Qdrant's normalised fusion, and marks the plan approximate. Stages after the
+A hybrid's fusion says how Qdrant runs it (:meth:`cascade_core.fusion.Fusion.qdrant`): ``rrf``
+and ``dbsf`` exactly; ``norm-sum`` has no Qdrant equivalent (min-max normalisation needs each list
+whole), so DBSF stands in and the plan is marked approximate. Stages after the
 first pass (cross-encoders, LLMs, any rerank) are listed as application-side steps.
 
 >>> from cascade_core.cascade import CascadeSpec
@@ -51,7 +52,8 @@ import numpy as np
 
 from ..cascade.spec import CascadeSpec
 from ..errors import SpecError
-from ..scorers.base import ScorerConfig, ScorerContext, canonical_kind
+from ..fusion import QdrantFusion, Replace
+from ..scorers.base import ScorerConfig, ScorerContext, canonical_kind, retriever_class
 from ..scorers.bm25 import BM25Index, parse_bm25_params
 from ..scorers.dense import DEFAULT_BI_ENCODER
 from ..scorers.sparse import DEFAULT_SPARSE
@@ -79,6 +81,7 @@ class QdrantPlan:
     exact: bool = True                    # the request returns the simulated first pass
     notes: list[str] = field(default_factory=list)
     app_steps: list[str] = field(default_factory=list)
+    fusion: QdrantFusion | None = None    # how Qdrant fuses the prefetches (a hybrid first pass)
 
     def to_json(self, collection: str) -> dict:
         """Everything a REST user needs: the collection's vectors, the query body, the rest."""
@@ -116,26 +119,18 @@ def plan(spec: CascadeSpec) -> QdrantPlan:
     elif kind == "hybrid":
         params = fp.params
         depth = max(int(params.get("depth", 100)), spec.pool_size)
-        vectors = {DENSE: _dense_vector(fp), BM25: _bm25_vector(ScorerConfig("bm25", None, {
-            k: v for k, v in params.items() if k not in ("fusion", "rrf_k", "weight", "depth")}))}
-        fusion = params.get("fusion", "rrf")
-        if fusion == "rrf":
-            ours = float(params.get("rrf_k", 60))
-            theirs = ours + 1
-            exact = theirs == int(theirs)
-            query = {"rrf": {"k": int(round(theirs))}}
-            notes.append(f"RRF: this tool's k={ours:g} (ranks from 1) is Qdrant's k={query['rrf']['k']} "
-                         "(positions from 0)" + ("" if exact else "; not an integer there: approximate"))
-        else:
-            exact = False
-            query = {"fusion": "dbsf"}
-            notes.append("norm-sum (min-max normalised, weighted) has no Qdrant equivalent: DBSF "
-                         "(distribution-based score fusion) stands in; the results differ")
+        hybrid = retriever_class(kind)
+        vectors = {DENSE: _dense_vector(fp), BM25: _bm25_vector(ScorerConfig("bm25", None, hybrid.bm25_params(params)))}
+        fusion = hybrid.fused_by(params).qdrant()
+        if fusion is None:
+            raise SpecError(f"the hybrid's fusion {hybrid.fused_by(params).label} has no Qdrant equivalent")
+        if fusion.note:
+            notes.append(fusion.note)
         request = {"prefetch": [{"query": f"<{DENSE}>", "using": DENSE, "limit": depth},
                                 {"query": f"<{BM25}>", "using": BM25, "limit": depth}],
-                   "query": query, "limit": spec.pool_size}
+                   "query": fusion.query, "limit": spec.pool_size}
         notes.append(SPARSE_FILL)
-        result = QdrantPlan(spec, request, vectors, exact, notes)
+        result = QdrantPlan(spec, request, vectors, fusion.exact, notes, fusion=fusion)
         result.app_steps = _app_steps(spec)
         return result
     else:
@@ -172,7 +167,7 @@ def _app_steps(spec: CascadeSpec) -> list[str]:
     steps = []
     for name, stage in zip(spec.stage_names[1:], spec.stages):
         steps.append(f"{name} (keep {stage.keep}): score the candidates Qdrant returns in the application, "
-                     f"{'combined with earlier scores by ' + stage.combine if stage.combine != 'replace' else 'replacing earlier scores'}, "
+                     f"{'replacing earlier scores' if stage.fusion == Replace() else 'combined with earlier scores by ' + stage.fusion.label}, "
                      "keep the top")
     steps.append(f"final: the top {spec.final_k}")
     return steps
@@ -240,8 +235,7 @@ def python_code(p: QdrantPlan, collection: str) -> str:
     if "prefetch" in r:
         pre = ",\n".join(f"            models.Prefetch(query={q(f['using'])}, using={f['using']!r}, limit={f['limit']})"
                          for f in r["prefetch"])
-        fusion = (f"models.RrfQuery(rrf=models.Rrf(k={r['query']['rrf']['k']}))" if "rrf" in r["query"]
-                  else "models.FusionQuery(fusion=models.Fusion.DBSF)")
+        fusion = p.fusion.client_code
         lines += ["    result = client.query_points(", "        COLLECTION,", "        prefetch=[", pre, "        ],",
                   f"        query={fusion},", f"        limit={r['limit']},", '        with_payload=["doc_id"],', "    )"]
     else:
@@ -379,7 +373,8 @@ def build_edge_collection(folder: str | Path, p: QdrantPlan, vectors: QueryVecto
 def run_on_edge(shard, p: QdrantPlan, query_vectors: dict) -> tuple[list[str], list[float]]:
     """Run the plan's request (its REST body, read as Qdrant reads it) on an Edge shard:
     the document ids and scores Qdrant returns. Exact search, as the tool's small indexes."""
-    from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SearchParams, SparseVector
+    import qdrant_edge
+    from qdrant_edge import Prefetch, Query, QueryRequest, SearchParams, SparseVector
 
     def nearest(spec: dict):
         name = spec["using"]
@@ -391,7 +386,7 @@ def run_on_edge(shard, p: QdrantPlan, query_vectors: dict) -> tuple[list[str], l
     exact = SearchParams(exact=True)
     if "prefetch" in r:
         prefetches = [Prefetch(limit=f["limit"], query=nearest(f), params=exact) for f in r["prefetch"]]
-        fusion = Fusion.Rrf(k=r["query"]["rrf"]["k"]) if "rrf" in r["query"] else Fusion.Dbsf()
+        fusion = p.fusion.edge(qdrant_edge)
         request = QueryRequest(limit=r["limit"], prefetches=prefetches, query=fusion, with_payload=["doc_id"])
     else:
         request = QueryRequest(limit=r["limit"], query=nearest(r), params=exact, with_payload=["doc_id"])

@@ -24,8 +24,8 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from ..data.text import get_tokenizer
-from .base import (Param, Retriever, Scorer, ScorerConfig, ScorerContext, bool_param, check_param_names,
-                   number_param, params_signature, register)
+from ..params import Param, check_param_names
+from .base import Retriever, Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 DEFAULTS = {"k1": 0.9, "b": 0.4, "epsilon": 0.25, "stem": True, "stopwords": True}
 # The declaration the Build page draws and the CLI lists; parse_bm25_params checks the same rules.
@@ -59,11 +59,7 @@ def parse_bm25_params(params: dict, kind: str = "bm25", known=tuple(DEFAULTS)) -
     cascade_core.errors.SpecError: bm25 parameter b must be a number between 0 and 1, not 1.5
     """
     check_param_names(kind, params, known)
-    return {"k1": number_param(kind, params, "k1", DEFAULTS["k1"], low=0),
-            "b": number_param(kind, params, "b", DEFAULTS["b"], low=0, high=1),
-            "epsilon": number_param(kind, params, "epsilon", DEFAULTS["epsilon"], low=0),
-            "stem": bool_param(kind, params, "stem", DEFAULTS["stem"]),
-            "stopwords": bool_param(kind, params, "stopwords", DEFAULTS["stopwords"])}
+    return {p.name: p.parse(kind, params) for p in PARAMS}
 
 
 class SparseBM25(BM25Okapi):

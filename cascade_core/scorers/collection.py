@@ -33,7 +33,8 @@ import numpy as np
 
 from ..errors import IndexingError, SpecError
 from ..models import load_bi_encoder
-from .base import Param, Retriever, ScorerConfig, ScorerContext, register
+from ..params import Param
+from .base import Retriever, ScorerConfig, ScorerContext, register
 from .dense import DEFAULT_BI_ENCODER
 
 MAX_SCROLL = 5_000_000   # ids read to check the collection against the corpus (beyond: sampled, said so)

@@ -15,7 +15,8 @@ import numpy as np
 from ..errors import SpecError
 from ..models import load_cross_encoder, resolve_model
 from ..models.truncation import clip_chars, clip_for_model
-from .base import Param, Scorer, ScorerConfig, ScorerContext, params_signature, register
+from ..params import Param
+from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 
 @register("cross-encoder", "cross", "ce")

@@ -1,14 +1,10 @@
-"""Hybrid first pass: BM25 and dense retrieval fused in the library.
+"""Hybrid first pass: BM25 and dense retrieval, each ``depth`` deep, fused in the library.
 
-Two fusions:
-
-* ``rrf``: reciprocal rank fusion, ``sum 1 / (k + rank)``. The constant ``k`` differs between
-  systems (Qdrant's client defaults to 2; Elasticsearch, Vespa, ranx and most papers use 60). We
-  default to 60 and always show it.
-* ``norm-sum``: min-max normalise each list's scores, then ``w * dense + (1 - w) * bm25``.
-
-Each side retrieves ``depth`` candidates (default: max(k, 100)); a document found by one side only
-contributes that side alone (RRF) or 0 for the missing side (norm-sum).
+The fusion is any registered one that fuses separate lists (:func:`cascade_core.fusion.list_fusions`:
+``rrf``, ``norm-sum``, ``dbsf``), chosen by the ``fusion`` parameter, its own parameters beside
+it (``rrf_k``, ``weight``: the dense side's weight). Each side retrieves ``depth`` candidates
+(default: max(k, 100)); a document found by one side only contributes that side alone. A new
+fusion needs no edit here: its parameters and its choice appear by themselves.
 """
 
 from __future__ import annotations
@@ -16,63 +12,76 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
-from ..fusion import make_fusion
-from .base import Param, Retriever, ScorerConfig, ScorerContext, number_param, register
-from .bm25 import DEFAULTS as BM25_DEFAULTS, PARAMS as BM25_PARAMS, BM25Retriever, parse_bm25_params
+from ..fusion import RRF, Fusion, fusion_class, list_fusions
+from ..params import Param, check_param_names
+from .base import Retriever, ScorerConfig, ScorerContext, register
+from .bm25 import PARAMS as BM25_PARAMS
+from .bm25 import BM25Retriever
 from .dense import DEFAULT_BI_ENCODER, DenseRetriever
 
-FUSIONS = ("rrf", "norm-sum")
-OWN_PARAMS = ("fusion", "rrf_k", "weight", "depth")   # the rest go to its BM25 side
+FUSION, DEPTH = "fusion", "depth"
+
+
+def _fusion_params() -> tuple[Param, ...]:
+    """Every list fusion's parameters, each shown beside the fusion that takes it."""
+    out: dict[str, Param] = {}
+    for name, cls in list_fusions().items():
+        for p in cls.parameters:
+            out.setdefault(p.name, Param(p.name, p.type, p.default, p.low, p.high, p.low_open, p.choices,
+                                         f"{name}: {p.help}", only_with=(FUSION, name)))
+    return tuple(out.values())
 
 
 @register("hybrid", retriever=True)
 class HybridRetriever(Retriever):
     label = "hybrid (BM25 + dense, fused)"
     default_model = DEFAULT_BI_ENCODER
-    # Declared for the Build page and the CLI's listing; parse_params below checks the same rules.
     parameters = (
-        Param("fusion", "choice", "rrf", choices=FUSIONS, help="rrf: reciprocal rank fusion; "
-              "norm-sum: min-max normalised scores, weighted"),
-        Param("rrf_k", "number", 60, low=0, low_open=True, help="RRF constant (Qdrant's client uses 2; papers 60)"),
-        Param("weight", "number", 0.5, low=0, high=1, help="norm-sum: the weight of dense (BM25 gets the rest)"),
-        Param("depth", "int", 100, low=1, help="candidates each side retrieves before fusion (at least k)"),
+        Param(FUSION, "choice", RRF.name, choices=tuple(list_fusions()),
+              help="how the two lists become one: " + "; ".join(f"{n}: {c.title}" for n, c in list_fusions().items())),
+        *_fusion_params(),
+        Param(DEPTH, "int", 100, low=1, help="candidates each side retrieves before fusion (at least k)"),
     ) + BM25_PARAMS
+    own = (FUSION, DEPTH, *(p.name for p in _fusion_params()))   # the rest go to its BM25 side
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
-        own = self.parse_params(config.params)
-        self.fusion, self.rrf_k, self.weight, self.depth = (own[k] for k in OWN_PARAMS)
-        bm25_cfg = ScorerConfig("bm25", None, {k: v for k, v in config.params.items() if k not in OWN_PARAMS})
-        self.bm25 = BM25Retriever(bm25_cfg, ctx)
+        self.params = self.parse_params(config.params)
+        self.fusion = self.fused_by(config.params)
+        self.depth = self.params[DEPTH]
+        self.bm25 = BM25Retriever(ScorerConfig("bm25", None, self.bm25_params(config.params)), ctx)
         self.dense = DenseRetriever(ScorerConfig("dense", config.model), ctx)
 
     @classmethod
     def parse_params(cls, params: dict) -> dict:
-        """Fusion settings (every one given is checked, used by its fusion or not) and BM25's.
+        """Every parameter given is checked, by the fusion that takes it whether chosen or not.
 
         >>> HybridRetriever.parse_params({"rrf_k": 0})
         Traceback (most recent call last):
         ...
         cascade_core.errors.SpecError: hybrid parameter rrf_k must be a number > 0, not 0
         """
-        fusion = params.get("fusion", "rrf")
-        if fusion not in FUSIONS:
-            raise SpecError(f"unknown hybrid fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-        own = {"fusion": fusion,
-               "rrf_k": float(number_param("hybrid", params, "rrf_k", 60, low=0, low_open=True)),
-               "weight": float(number_param("hybrid", params, "weight", 0.5, low=0, high=1)),
-               "depth": number_param("hybrid", params, "depth", 100, low=1, whole=True)}
-        bm25 = parse_bm25_params({k: v for k, v in params.items() if k not in OWN_PARAMS}, "hybrid",
-                                 known=OWN_PARAMS + tuple(BM25_DEFAULTS))
-        return {**own, **bm25}
+        check_param_names(cls.kind, params, [p.name for p in cls.parameters])
+        name = params.get(FUSION, RRF.name)
+        if name not in list_fusions():
+            raise SpecError(f"unknown hybrid fusion {name!r}; choose one of {', '.join(list_fusions())}")
+        return {p.name: p.parse(cls.kind, params) for p in cls.parameters}
+
+    @classmethod
+    def fused_by(cls, params: dict) -> Fusion:
+        fusion = fusion_class(params.get(FUSION, RRF.name))
+        return fusion(**{p.name: cls.parse_params(params)[p.name] for p in fusion.parameters})
+
+    @classmethod
+    def bm25_params(cls, params: dict) -> dict:
+        return {k: v for k, v in params.items() if k not in cls.own}
 
     @property
     def id(self) -> str:
-        fusion = (f"rrf,rrf_k={self.rrf_k:g}" if self.fusion == "rrf"
-                  else f"norm-sum,weight={self.weight:g}")
         # "lexical=matched": BM25 hits that match no query term are left out (see matched_only);
         # a new id, so lists stored before that rule are not reused as if made by it.
-        return (f"first-pass:hybrid:{fusion},depth={self.depth},lexical=matched|{self.bm25.id}|{self.dense.id}")
+        return (f"first-pass:hybrid:{self.fusion.signature},depth={self.depth},lexical=matched|{self.bm25.id}|"
+                f"{self.dense.id}")
 
     def load_model(self) -> None:
         self.dense.load_model()
@@ -91,8 +100,9 @@ class HybridRetriever(Retriever):
 
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         depth = max(k, self.depth)
+        # BM25 first, dense second: a fusion that weighs its inputs gives the last list its weight
         lists = [matched_only(*self.bm25.retrieve(query, depth)), self.dense.retrieve(query, depth)]
-        fused = make_fusion(self.fusion, self.rrf_k, self.weight).fuse(lists, weights=[1 - self.weight, self.weight])
+        fused = self.fusion.fuse(lists)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [d for d, _ in ranked], np.asarray([s for _, s in ranked])
 

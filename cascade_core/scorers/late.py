@@ -47,8 +47,9 @@ import numpy as np
 from ..models import ResolvedModel, load_model
 from ..models.batching import length_sorted_batches, token_lengths
 from ..models.truncation import clip_chars, clip_for_model
+from ..params import Param
 from ..progress import ProgressTracker
-from .base import Param, Scorer, ScorerConfig, ScorerContext, register
+from .base import Scorer, ScorerConfig, ScorerContext, register
 
 DEFAULT_LATE = "all-MiniLM-L6-v2"   # a stand-in: trained for mean pooling, not MaxSim
 TOKEN_BUDGET = 8192    # tokens per model call when encoding documents

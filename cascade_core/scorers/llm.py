@@ -66,7 +66,8 @@ import numpy as np
 from ..errors import ModelError, ServiceError, SpecError
 from ..models import ResolvedModel, load_model, resolve_model
 from ..models.resolve import folder_key
-from .base import Param, Scorer, ScorerConfig, ScorerContext, params_signature, register
+from ..params import Param
+from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 DEFAULT_LLM = "gemma-3-270m"
 PROMPT_VERSION = 1    # in the id: a change of the prompts below must not reuse old scores

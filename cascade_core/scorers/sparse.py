@@ -37,9 +37,10 @@ from ..errors import IndexingError
 from ..models import ResolvedModel, load_model
 from ..models.batching import length_sorted_batches, token_lengths
 from ..models.truncation import clip_chars, clip_for_model
+from ..params import Param
 from ..progress import ProgressCallback, ProgressTracker
 from ..vectors.index import BuildReport
-from .base import Param, Retriever, Scorer, ScorerConfig, ScorerContext, register
+from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
 from .bm25 import top_k
 
 DEFAULT_SPARSE = "splade-tiny"

@@ -13,12 +13,12 @@
 
 from .depth import DepthVerdict, depth_curve, input_depth, phantom_depths, with_input_depth
 from .holdout import HoldoutResult, holdout_validation
-from .search import (DEFAULT_FUSIONS, FIRST_PASS_ONLY, OBJECTIVES, GridResult, Rule, adaptive_variants, best_within_budget,
+from .search import (FIRST_PASS_ONLY, OBJECTIVES, GridResult, Rule, adaptive_variants, best_within_budget,
                      cheapest_within_recall, choice_columns, closest_over_budget, cutoff_grid, first_pass_only,
                      grid_search, pareto_front, tuning_grid)
 from .sweeps import PLATEAU_TOLERANCE, default_grid, plateau, recall_at_cutoffs, recall_curve, recall_curves
 
-__all__ = ["DEFAULT_FUSIONS", "FIRST_PASS_ONLY", "adaptive_variants", "choice_columns", "closest_over_budget", "first_pass_only",
+__all__ = ["FIRST_PASS_ONLY", "adaptive_variants", "choice_columns", "closest_over_budget", "first_pass_only",
            "tuning_grid", "OBJECTIVES", "PLATEAU_TOLERANCE", "DepthVerdict", "GridResult", "HoldoutResult", "Rule",
            "best_within_budget", "cheapest_within_recall", "cutoff_grid", "default_grid", "depth_curve", "grid_search",
            "holdout_validation", "input_depth", "phantom_depths", "with_input_depth", "pareto_front", "plateau",

@@ -32,16 +32,16 @@ from ..cascade.cutoff import Cutoff
 from ..cascade.simulate import kept_counts, simulate
 from ..cascade.spec import CascadeSpec
 from ..errors import MissingScoresError, SpecError
-from ..fusion import RRF, Fusion, NormSum, Replace
+from ..fusion import Fusion, tuning_candidates
 from ..latency.model import predict_spec_latency
 from ..metrics import evaluate
 from ..progress import ProgressTracker
 
 QUALITY = "ndcg@10"
 RECALL = "recall@10"
-# The combinations the tuner tries per stage by default: replace, RRF with the usual k, and a
-# normalised sum at three weights (a small grid: each weight multiplies the grid's size).
-DEFAULT_FUSIONS: tuple[Fusion, ...] = (Replace(), RRF(60), NormSum(0.3), NormSum(0.5), NormSum(0.7))
+# The combinations the tuner tries per stage by default: every registered fusion at the parameter
+# values it declares for tuning (replace; RRF at the usual k; a normalised sum at three weights; DBSF).
+DEFAULT = "default"
 FIRST_PASS_ONLY = "first pass only"
 
 
@@ -136,10 +136,11 @@ def adaptive_variants(specs: list[CascadeSpec], drops=(), scale: str = "norm") -
 
 
 def tuning_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None,
-                fusions: tuple[Fusion, ...] | None = DEFAULT_FUSIONS, with_first_pass: bool = True,
+                fusions: tuple[Fusion, ...] | None | str = DEFAULT, with_first_pass: bool = True,
                 drops=(), scale: str = "norm") -> list[CascadeSpec]:
     """Cut-offs (:func:`cutoff_grid`) times each stage's way of combining (``fusions``), plus the
-    first pass alone. ``fusions=None`` keeps each stage's own combination (cut-offs only).
+    first pass alone. ``fusions``: by default every fusion's tuning values
+    (:func:`cascade_core.fusion.tuning_candidates`); None keeps each stage's own combination.
     ``drops``: relative-drop cut-offs tried at each stage as well (:func:`adaptive_variants`).
 
     >>> from cascade_core.cascade import CascadeSpec
@@ -147,13 +148,15 @@ def tuning_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None,
     ...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 20}]})
     >>> grid = tuning_grid(spec, values=3)
     >>> len(grid), grid[-1].describe()
-    (41, 'bm25 -> 10 -> final 10')
+    (49, 'bm25 -> 10 -> final 10')
     >>> sorted({s.stages[0].fusion.label for s in grid if s.stages})
-    ['norm-sum 0.3', 'norm-sum 0.5', 'norm-sum 0.7', 'replace', 'rrf k=60']
+    ['dbsf', 'norm-sum 0.3', 'norm-sum 0.5', 'norm-sum 0.7', 'replace', 'rrf k=60']
     """
     import itertools
 
     cuts = cutoff_grid(spec, values=values, max_pool=max_pool)
+    if isinstance(fusions, str):
+        fusions = tuning_candidates()
     if not fusions or not spec.stages:
         specs = list(cuts)
     else:

@@ -74,8 +74,8 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     dist = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance))
     pd.testing.assert_frame_equal(at.dataframe[2].value, dist, check_names=False)
 
-    at.radio(key="dist-scale").set_value("min-max").run()
-    mm = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance, "min-max"))
+    at.radio(key="dist-scale").set_value("norm-sum").run()
+    mm = doctor.distribution_table(doctor.score_distributions(result.run, exp.relevance, "norm-sum"))
     pd.testing.assert_frame_equal(at.dataframe[2].value, mm, check_names=False)
     at.selectbox(key="wl-metric").set_value("recall@10").run()
     t10 = compare.wins_losses(result, first, "recall@10")

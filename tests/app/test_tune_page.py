@@ -130,7 +130,7 @@ def test_the_tuner_searches_how_stages_combine_and_the_first_pass_alone(demo_sta
     at.button(key="tune-apply").click().run()
     applied = at.session_state["spec"]
     assert [(s.get("combine", "replace"), s.get("weight")) for s in applied["stages"]] == [
-        (st.combine, st.weight if st.combine == "norm-sum" else None) for st in best.stages]
+        (st.combine, st.fusion.params().get("weight")) for st in best.stages]
 
 
 def test_an_objective_that_ignores_the_budget_says_so_when_its_choice_is_over_it(demo_state):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from cascade_core.fusion import make_fusion
 from cascade_core.cascade.simulate import ScoreMatrix, simulate
 from cascade_core.cascade.spec import CascadeSpec, StageSpec
 from cascade_core.errors import MissingScoresError
@@ -19,7 +20,7 @@ def matrix(first, *stages, docs=None):
 
 
 def spec(pool, *keeps, final_k=None, combine="replace", **kw):
-    stages = [StageSpec(ScorerConfig("bm25"), k, combine=combine, **kw) for k in keeps]
+    stages = [StageSpec(ScorerConfig("bm25"), k, fusion=make_fusion(combine, **kw)) for k in keeps]
     return CascadeSpec(ScorerConfig("bm25"), pool_size=pool, stages=stages,
                        final_k=final_k or (keeps[-1] if keeps else pool))
 

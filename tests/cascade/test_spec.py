@@ -24,7 +24,7 @@ def test_round_trips_yaml_and_json():
     assert CascadeSpec.from_json(spec.to_json()) == spec
     assert spec.stage_names == ["first pass", "bi-encoder", "cross-encoder", "lexical check"]
     assert spec.keeps == [1000, 100, 20, 10]
-    assert spec.stages[1].rrf_k == 2
+    assert spec.stages[1].fusion.rrf_k == 2 and spec.stages[2].fusion.params() == {"weight": 0.3}
     assert spec.describe() == ("hybrid(all-MiniLM-L6-v2) -> 1000 -> bi-encoder(all-MiniLM-L6-v2) -> 100 -> "
                                "cross-encoder(some/ce) fused rrf k=2 -> 20 -> bm25 fused norm-sum 0.3 -> 10 -> final 5")
 
