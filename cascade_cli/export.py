@@ -47,7 +47,7 @@ def cmd_export(args) -> int:
     collection = args.collection or dataset.name
     ws = common.workspace(args)
     vectors = QueryVectors(p, dataset.corpus, ws)
-    written = write_export(args.qdrant, p, collection, vectors.vocabulary if "bm25" in p.vectors else None)
+    written = write_export(args.qdrant, p, collection, vectors.attachments())
     print(f"Cascade: {spec.describe()}")
     print(f"Qdrant runs the first pass: {_describe(p)}")
     for note in p.notes:

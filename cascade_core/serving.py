@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .errors import CascadeError, SpecError
+from .scorers import retriever_class, scorer_class
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_UPLOAD_QUOTA_MB = 500.0
@@ -227,12 +228,19 @@ def looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or "\\" in name
 
 
-def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iterable[str] = ()) -> None:
+def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iterable[str] = (),
+                         retriever: bool = False) -> None:
     """On a shared dashboard, a visitor's scorers (``ScorerConfig``: kind, model, params) may name
-    a model folder only under the data roots, an LLM server only among ``allowed_urls``
-    (``CASCADE_LLM_URLS``), and the API key only in the default variable: otherwise a visitor
+    a model folder only under the data roots, a server only among ``allowed_urls``
+    (``CASCADE_LLM_URLS``), and an API key only in the default variable: otherwise a visitor
     could probe the server's folders, make it call any address, or send any of its environment
     variables to a server of theirs. Raises :class:`SpecRefused`.
+
+    The rules follow each kind's declared parameter types (:class:`~cascade_core.params.Param`):
+    its ``path`` values must lie under the roots, its ``url`` values among the allowed servers, its
+    ``secret-env`` values be the kind's own default or :data:`DEFAULT_API_KEY_ENV`; a kind added
+    in one file (or by a plugin) is guarded with no edit here. ``retriever``: the configurations
+    are first passes (a kind may be both, as ``bm25``).
 
     >>> from cascade_core.scorers import ScorerConfig
     >>> roots = DataRoots(["/data"])
@@ -241,31 +249,39 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
     ...                      roots, ["http://localhost:11434/v1"])          # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    cascade_core.serving.SpecRefused: this shared dashboard calls only the LLM servers its operator listed ...
+    cascade_core.serving.SpecRefused: this shared dashboard calls only the servers its operator listed ...
     """
     allowed = {u.rstrip("/") for u in allowed_urls}
     for config in scorers:
+        try:
+            cls = retriever_class(config.kind) if retriever else scorer_class(config.kind)
+        except SpecError as exc:
+            raise SpecRefused(str(exc)) from None
         model = (config.model or "").strip()
         if model and looks_like_path(model) and not roots.allows(model):
             raise SpecRefused(f"this shared dashboard loads model folders only from its data roots "
                               f"({roots.describe()}): choose a packaged model or a hub id")
         params = config.params or {}
-        if config.kind in ("collection", "qdrant-collection"):
-            # An existing collection: a shard folder under the data roots; never another server.
-            if str(params.get("url") or "").strip():
-                raise SpecRefused("this shared dashboard does not connect to other Qdrant servers: use a "
-                                  "collection folder under its data roots")
-            folder = str(params.get("collection") or "").strip()
-            if folder and not roots.allows(folder):
-                raise SpecRefused(f"this shared dashboard opens collection folders only under its data roots "
-                                  f"({roots.describe()})")
-        url = str(params.get("base_url") or "").strip().rstrip("/")
-        if url and url not in allowed:
-            raise SpecRefused("this shared dashboard calls only the LLM servers its operator listed in "
-                              f"CASCADE_LLM_URLS ({', '.join(sorted(allowed)) or 'none'})")
-        key_env = params.get("api_key_env")
-        if key_env not in (None, "", DEFAULT_API_KEY_ENV):
-            raise SpecRefused(f"this shared dashboard reads an LLM server's API key only from {DEFAULT_API_KEY_ENV}")
+        for path in cls.opened_paths(params):
+            if not roots.allows(path):
+                raise SpecRefused(f"this shared dashboard opens files and folders ({cls.kind}) only under its "
+                                  f"data roots ({roots.describe()})")
+        for url in cls.called_urls(params):
+            if url.rstrip("/") not in allowed:
+                raise SpecRefused(f"this shared dashboard calls only the servers its operator listed in "
+                                  f"CASCADE_LLM_URLS ({', '.join(sorted(allowed)) or 'none'}); this {cls.kind} step "
+                                  "names another")
+        for name, variable in cls.secret_envs(params).items():
+            own = next(p.default for p in cls.parameters if p.name == name)
+            if variable not in ("", own, DEFAULT_API_KEY_ENV):
+                raise SpecRefused(f"this shared dashboard reads an API key only from {DEFAULT_API_KEY_ENV} "
+                                  f"(or {cls.kind}'s own {own}), not from {variable}")
+
+
+def check_shared_spec(spec, roots: DataRoots, allowed_urls: Iterable[str] = ()) -> None:
+    """:func:`check_shared_scorers` over a spec's first pass and every stage."""
+    check_shared_scorers([spec.first_pass], roots, allowed_urls, retriever=True)
+    check_shared_scorers([stage.scorer for stage in spec.stages], roots, allowed_urls)
 
 
 # -- uploads ----------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ import streamlit as st
 
 from cascade_core.scorers import ScorerConfig
 from cascade_core.serving import (MIN_TOKEN_CHARS, DataRoots, JobSlots, PathRefused, ReadOnly, ServeSettings,
-                                  UploadArea, check_shared_scorers, data_roots, looks_like_path, mb, new_token,
-                                  token_matches)
+                                  UploadArea, check_shared_scorers, check_shared_spec, data_roots, looks_like_path,
+                                  mb, new_token, token_matches)
 
 from . import session
 
@@ -172,7 +172,7 @@ def check_spec(spec) -> None:
     (:func:`cascade_core.serving.check_shared_scorers`)."""
     s = settings()
     if s.share:
-        check_shared_scorers([spec.first_pass, *(stage.scorer for stage in spec.stages)], model_roots(), s.llm_urls)
+        check_shared_spec(spec, model_roots(), s.llm_urls)
 
 
 def check_model(name: str, kind: str = "bi-encoder", params: dict | None = None) -> None:

@@ -104,6 +104,10 @@ def _widget(container, p, current, key: str):
         return container.selectbox(p.name, options, index=options.index(current) if current in options else 0,
                                    key=key, help=p.help or None)
     whole = p.type == "int"
+    if not whole and p.low is not None and p.high is not None and not p.low_open and p.high - p.low <= 1:
+        # a share, a weight: a slider over its whole range
+        return container.slider(p.name, float(p.low), float(p.high), float(current), step=0.05, key=key,
+                                help=p.help or None)
     cast = int if whole else float
     low = None if p.low is None else (p.low + (1 if whole else 0) if p.low_open else p.low)
     if low is not None and p.low_open and not whole:

@@ -260,10 +260,9 @@ def qdrant_export(spec, exp, src) -> None:
             st.info(f"Not as one Qdrant request: {exc}")
             return
         collection = exp.dataset.name
-        vocab = QueryVectors(p, exp.dataset.corpus, state.workspace()).vocabulary if "bm25" in p.vectors else None
         body = p.to_json(collection)
-        if vocab is not None:
-            body["bm25_vocabulary"] = vocab   # one file to download: the vocabulary inside
+        for key, _, data in QueryVectors(p, exp.dataset.corpus, state.workspace()).attachments():
+            body[key] = data   # one file to download: BM25's vocabulary inside
         (st.info if p.exact else st.warning)(
             ("Qdrant returns exactly the simulated first pass with this request (tested on the embedded "
              "engine)." if p.exact else "Approximate: Qdrant has no exact equivalent of this first pass.")

@@ -57,8 +57,7 @@ def test_the_exported_request_returns_the_simulated_first_pass(name, tiny_datase
     finally:
         shard.close()
 
-    written = write_export(tmp_path / "first-pass.json", p, "scifact",
-                           vectors.vocabulary if "bm25" in p.vectors else None)
+    written = write_export(tmp_path / "first-pass.json", p, "scifact", vectors.attachments())
     body = json.loads(written[0].read_text())
     assert body["query"]["body"] == p.request and body["application_side_steps"][0].startswith("bm25 (keep 10)")
     compile(written[1].read_text(), str(written[1]), "exec")   # the qdrant-client code is valid Python
@@ -120,11 +119,11 @@ def test_the_exported_files_make_the_same_bm25_vectors_without_this_tool(tiny_da
     spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 20, "final_k": 5})
     p = plan(spec)
     vectors = QueryVectors(p, tiny_dataset.corpus, workspace)
-    written = write_export(tmp_path / "fp.json", p, "c", vectors.vocabulary)
+    written = write_export(tmp_path / "fp.json", p, "c", vectors.attachments())
     vocab = json.loads(written[2].read_text())
     namespace: dict = {}
     exec(written[1].read_text(), namespace)
-    tokenizer = vectors.bm25().tokenizer
+    tokenizer = vectors.source("bm25").index.tokenizer
     ids = tiny_dataset.corpus.ids[:8]
     for doc_id, (want_idx, want_val) in zip(ids, vectors.documents(ids)["bm25"]):
         idx, val = namespace["bm25_document_vector"](tokenizer.tokenize(tiny_dataset.corpus[doc_id].full_text), vocab)

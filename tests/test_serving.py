@@ -253,7 +253,7 @@ def test_slots_hold_under_concurrent_starts():
     ("/etc", {}, "model folders only from its data roots"),
     ("../../somewhere/model", {}, "model folders only from its data roots"),
     ("ROOT/models/mine", {}, None),
-    ("m", {"base_url": "http://169.254.169.254/latest"}, "only the LLM servers its operator listed"),
+    ("m", {"base_url": "http://169.254.169.254/latest"}, "only the servers its operator listed"),
     ("m", {"base_url": "http://localhost:11434/v1/"}, None),
     ("m", {"api_key_env": "CASCADE_TOKEN"}, "API key only from CASCADE_LLM_API_KEY"),
     ("m", {"api_key_env": "CASCADE_LLM_API_KEY"}, None),

@@ -48,27 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from ..cascade.spec import CascadeSpec
 from ..errors import SpecError
 from ..fusion import QdrantFusion, Replace
-from ..scorers.base import ScorerConfig, ScorerContext, canonical_kind, retriever_class
-from ..scorers.bm25 import BM25Index, parse_bm25_params
-from ..scorers.dense import DEFAULT_BI_ENCODER
-from ..scorers.sparse import DEFAULT_SPARSE
-
-DENSE, BM25, SPLADE = "dense", "bm25", "splade"
-QDRANT_KINDS = ("dense", "bm25", "sparse", "hybrid")
-SPARSE_FILL = ("a sparse search returns only documents sharing a term with the query: where fewer than the "
-               "pool match, Qdrant returns fewer documents than the tool's first pass, which fills the pool with "
-               "score-0 documents in corpus order (they carry no signal); every document that scores is ranked "
-               "the same")
-BM25_WEIGHT = ("weight(term) = idf[term] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avgdl)), tf the "
-               "term's count in the document's tokens, doc_len their number; idf, k1, b and avgdl in the "
-               "vocabulary file")
-TOKENS = ("tokens: lower-cased \\w+ words of title + text, NLTK English stopwords removed (stopwords on), "
-          "Snowball English stemming (stem on), as cascade_core.data.text.get_tokenizer(stem, stopwords).tokenize")
+from ..scorers import registered, retriever_class
+from ..scorers.in_qdrant import QdrantSearch
 
 
 @dataclass
@@ -82,6 +66,7 @@ class QdrantPlan:
     notes: list[str] = field(default_factory=list)
     app_steps: list[str] = field(default_factory=list)
     fusion: QdrantFusion | None = None    # how Qdrant fuses the prefetches (a hybrid first pass)
+    search: QdrantSearch | None = None    # the first pass kind's declaration the plan was made from
 
     def to_json(self, collection: str) -> dict:
         """Everything a REST user needs: the collection's vectors, the query body, the rest."""
@@ -101,66 +86,33 @@ class QdrantPlan:
 
 
 def plan(spec: CascadeSpec) -> QdrantPlan:
-    """The Query API request for ``spec``'s first pass (SpecError for a first pass Qdrant cannot run)."""
+    """The Query API request for ``spec``'s first pass, from what its kind declares
+    (:meth:`~cascade_core.scorers.base.Retriever.qdrant_search`); a SpecError for a first pass Qdrant
+    cannot run, naming those it can."""
     fp = spec.first_pass
-    kind = canonical_kind(fp.kind, retriever=True)
-    notes: list[str] = []
-    if kind == "dense":
-        vectors = {DENSE: _dense_vector(fp)}
-        request = {"query": f"<{DENSE}>", "using": DENSE, "limit": spec.pool_size}
-    elif kind == "bm25":
-        notes.append(SPARSE_FILL)
-        vectors = {BM25: _bm25_vector(fp)}
-        request = {"query": f"<{BM25}>", "using": BM25, "limit": spec.pool_size}
-    elif kind == "sparse":
-        notes.append(SPARSE_FILL)
-        vectors = {SPLADE: _splade_vector(fp)}
-        request = {"query": f"<{SPLADE}>", "using": SPLADE, "limit": spec.pool_size}
-    elif kind == "hybrid":
-        params = fp.params
-        depth = max(int(params.get("depth", 100)), spec.pool_size)
-        hybrid = retriever_class(kind)
-        vectors = {DENSE: _dense_vector(fp), BM25: _bm25_vector(ScorerConfig("bm25", None, hybrid.bm25_params(params)))}
-        fusion = hybrid.fused_by(params).qdrant()
-        if fusion is None:
-            raise SpecError(f"the hybrid's fusion {hybrid.fused_by(params).label} has no Qdrant equivalent")
-        if fusion.note:
-            notes.append(fusion.note)
-        request = {"prefetch": [{"query": f"<{DENSE}>", "using": DENSE, "limit": depth},
-                                {"query": f"<{BM25}>", "using": BM25, "limit": depth}],
-                   "query": fusion.query, "limit": spec.pool_size}
-        notes.append(SPARSE_FILL)
-        result = QdrantPlan(spec, request, vectors, fusion.exact, notes, fusion=fusion)
-        result.app_steps = _app_steps(spec)
-        return result
+    search = retriever_class(fp.kind).qdrant_search(fp, spec.pool_size)
+    if search is None:
+        raise SpecError(f"a {fp.kind} first pass does not run inside Qdrant; these do: {', '.join(qdrant_kinds())}")
+    vectors = {v.name: v.describe() for v in search.vectors}
+    notes = list(dict.fromkeys(n for v in search.vectors for n in v.notes))
+    fusion, exact = None, True
+    if len(search.vectors) == 1:
+        (v,) = search.vectors
+        request = {"query": f"<{v.name}>", "using": v.name, "limit": spec.pool_size}
     else:
-        raise SpecError(f"a {fp.kind} first pass does not run inside Qdrant; these do: {', '.join(QDRANT_KINDS)}")
-    result = QdrantPlan(spec, request, vectors, True, notes)
-    result.app_steps = _app_steps(spec)
-    return result
+        fusion = search.fusion.qdrant()
+        if fusion is None:
+            raise SpecError(f"the first pass's fusion {search.fusion.label} has no Qdrant equivalent")
+        exact = fusion.exact
+        notes = ([fusion.note] if fusion.note else []) + notes
+        request = {"prefetch": [{"query": f"<{v.name}>", "using": v.name, "limit": search.depth}
+                                for v in search.vectors], "query": fusion.query, "limit": spec.pool_size}
+    return QdrantPlan(spec, request, vectors, exact, notes, _app_steps(spec), fusion=fusion, search=search)
 
 
-def _dense_vector(fp: ScorerConfig) -> dict:
-    model = fp.model or DEFAULT_BI_ENCODER
-    return {"type": "dense", "from": f"the query's embedding by {model} (cosine)", "model": model,
-            "document": f"the document's embedding by {model} (title + text, cut to the model's limit, unit length)"}
-
-
-def _bm25_vector(fp: ScorerConfig) -> dict:
-    params = parse_bm25_params(fp.params)
-    return {"type": "sparse", "params": params,
-            "from": "the query's BM25 tokens (cascade_core.data.text, stemming "
-                    f"{'on' if params['stem'] else 'off'}, stopwords {'out' if params['stopwords'] else 'kept'}) "
-                    "as {vocabulary index: count}, terms missing from the vocabulary left out",
-            "document": f"{{vocabulary index: weight}} over the document's terms: {BM25_WEIGHT}; {TOKENS}"}
-
-
-def _splade_vector(fp: ScorerConfig) -> dict:
-    model = fp.model or DEFAULT_SPARSE
-    return {"type": "sparse", "model": model, "params": dict(fp.params),
-            "from": f"the query's SPLADE vector by {model} (non-zero vocabulary weights)",
-            "document": f"the document's SPLADE vector by {model}: {{model vocabulary id: weight}}, the non-zero "
-                        "max over tokens of log(1 + relu(logit))"}
+def qdrant_kinds() -> list[str]:
+    """The first-pass kinds that declare how Qdrant runs them."""
+    return [kind for kind, cls in registered(retriever=True).items() if cls.runs_in_qdrant()]
 
 
 def _app_steps(spec: CascadeSpec) -> list[str]:
@@ -186,30 +138,6 @@ def _collection_body(vectors: dict[str, dict]) -> dict:
 
 # -- code for qdrant-client users --------------------------------------------------------------
 
-BM25_HELPERS = '''
-# BM25 as sparse vectors: the vocabulary file holds {"vocabulary": {term: index}, "idf": [...], "k1", "b",
-# "avgdl"}. Tokens must be made as this tool makes them (see the JSON's "points" and "query_vectors").
-def bm25_query_vector(tokens: list[str], vocab: dict) -> tuple[list[int], list[float]]:
-    counts: dict[int, float] = {}
-    for token in tokens:
-        index = vocab["vocabulary"].get(token)
-        if index is not None:
-            counts[index] = counts.get(index, 0.0) + 1.0
-    ids = sorted(counts)
-    return ids, [counts[i] for i in ids]
-
-
-def bm25_document_vector(tokens: list[str], vocab: dict) -> tuple[list[int], list[float]]:
-    k1, b, avgdl, idf = vocab["k1"], vocab["b"], vocab["avgdl"], vocab["idf"]
-    tf: dict[int, int] = {}
-    for token in tokens:
-        index = vocab["vocabulary"].get(token)
-        if index is not None:
-            tf[index] = tf.get(index, 0) + 1
-    norm = k1 * (1 - b + b * len(tokens) / avgdl)
-    ids = sorted(tf)
-    return ids, [idf[i] * tf[i] * (k1 + 1) / (tf[i] + norm) for i in ids]
-'''
 
 
 def python_code(p: QdrantPlan, collection: str) -> str:
@@ -242,8 +170,9 @@ def python_code(p: QdrantPlan, collection: str) -> str:
         lines += [f"    result = client.query_points(COLLECTION, query={q(r['using'])}, using={r['using']!r}, "
                   f"limit={r['limit']},", '                                 with_payload=["doc_id"])']
     lines += ['    return [point.payload["doc_id"] for point in result.points]', ""]
-    if BM25 in p.vectors:
-        lines += BM25_HELPERS.splitlines() + [""]
+    for v in p.search.vectors:   # what a kind's vectors need beside the request (BM25's weights)
+        if v.client_helpers:
+            lines += v.client_helpers.splitlines() + [""]
     if p.app_steps:
         lines += ["# Then, in the application:"] + [f"#   {s}" for s in p.app_steps] + [""]
     for note in p.notes:
@@ -256,85 +185,37 @@ def python_code(p: QdrantPlan, collection: str) -> str:
 class QueryVectors:
     """The named vectors of a plan: for the corpus (to fill a collection) and for a query.
 
-    Built from what the tool already has: dense vectors from its vector index, SPLADE rows from its
-    sparse index, BM25 weights from its BM25 index (nothing is encoded twice).
+    Each comes from the first pass that makes it (:meth:`~cascade_core.scorers.base.Retriever.vector_source`):
+    dense vectors from the vector index, SPLADE rows from the sparse index, BM25 weights from the
+    BM25 index (nothing is encoded twice).
     """
 
     def __init__(self, p: QdrantPlan, corpus, workspace):
         self.plan, self.corpus, self.workspace = p, corpus, workspace
-        self._bm25 = None
-        self._vocab: dict[str, int] | None = None
+        self._sources: dict = {}
 
-    # the parts, each opened once
-    def _dense_retriever(self):
-        return self.workspace.retriever(ScorerConfig("dense", self.plan.vectors[DENSE]["model"]), self.corpus)
+    def source(self, name: str):
+        if name not in self._sources:
+            v = next(v for v in self.plan.search.vectors if v.name == name)
+            self._sources[name] = self.workspace.retriever(v.config, self.corpus).vector_source(name)
+        return self._sources[name]
 
-    def _splade_retriever(self):
-        v = self.plan.vectors[SPLADE]
-        return self.workspace.retriever(ScorerConfig("sparse", v["model"], v["params"]), self.corpus)
-
-    def bm25(self):
-        if self._bm25 is None:
-            self._bm25 = BM25Index.shared(ScorerContext(self.corpus, self.workspace), self.plan.vectors[BM25]["params"])
-            self._vocab = {term: i for i, term in enumerate(sorted(self._bm25.model.idf))}
-        return self._bm25
-
-    @property
-    def vocabulary(self) -> dict:
-        """What a user needs to make BM25's sparse vectors without this tool: the term indexes, each
-        term's idf (rank-bm25's, negative ones floored), k1, b and the corpus's average length."""
-        m = self.bm25().model
-        terms = sorted(self._vocab, key=self._vocab.get)
-        return {"vocabulary": dict(self._vocab), "idf": [float(m.idf[t]) for t in terms], "k1": float(m.k1),
-                "b": float(m.b), "avgdl": float(m.avgdl), "documents": len(m.doc_len)}
+    def attachments(self) -> list[tuple[str, str, dict]]:
+        """Files written beside the export: ``(JSON key, file suffix, data)`` (BM25's vocabulary)."""
+        return [a for a in (self.source(n).attachment() for n in self.plan.vectors) if a is not None]
 
     def prepare(self, progress=None) -> None:
         """Build what the vectors come from (the indexes), as a cascade's first pass would."""
-        if DENSE in self.plan.vectors:
-            self._dense_retriever().prepare(progress)
-        if SPLADE in self.plan.vectors:
-            self._splade_retriever().prepare(progress)
+        for name in self.plan.vectors:
+            self.source(name).prepare(progress)
 
     def documents(self, doc_ids: Sequence[str]) -> dict[str, list]:
         """Per named vector, one vector per document: a float list, or ``(indices, values)``."""
-        out: dict[str, list] = {}
-        if DENSE in self.plan.vectors:
-            out[DENSE] = [v.tolist() for v in self._dense_retriever().index.vectors(doc_ids)]
-        if SPLADE in self.plan.vectors:
-            rows = self._splade_retriever().index.rows(doc_ids).tocsr()
-            out[SPLADE] = [(rows.indices[rows.indptr[i]:rows.indptr[i + 1]].tolist(),
-                            rows.data[rows.indptr[i]:rows.indptr[i + 1]].astype(float).tolist())
-                           for i in range(rows.shape[0])]
-        if BM25 in self.plan.vectors:
-            out[BM25] = [self._bm25_doc(d) for d in doc_ids]
-        return out
-
-    def _bm25_doc(self, doc_id: str) -> tuple[list[int], list[float]]:
-        index = self.bm25()
-        m, vocab = index.model, self._vocab
-        i = index.position[doc_id]
-        norm = m.k1 * (1 - m.b + m.b * m.doc_len[i] / m.avgdl)
-        terms = sorted(m.doc_freqs[i].items(), key=lambda kv: vocab[kv[0]])
-        return ([vocab[t] for t, _ in terms],
-                [float(m.idf[t] * tf * (m.k1 + 1) / (tf + norm)) for t, tf in terms])
+        return {name: self.source(name).documents(doc_ids) for name in self.plan.vectors}
 
     def query(self, text: str) -> dict:
         """Per named vector, the query's vector."""
-        out: dict = {}
-        if DENSE in self.plan.vectors:
-            out[DENSE] = self._dense_retriever().index.encode_queries([text])[0].tolist()
-        if SPLADE in self.plan.vectors:
-            dense = np.asarray(self._splade_retriever().query_vector(text)).ravel()
-            nz = np.flatnonzero(dense)
-            out[SPLADE] = (nz.tolist(), dense[nz].astype(float).tolist())
-        if BM25 in self.plan.vectors:
-            counts: dict[int, int] = {}
-            for token in self.bm25().tokenizer.tokenize(text):
-                if token in self._vocab:   # a term no document has scores 0 in rank-bm25 too
-                    counts[self._vocab[token]] = counts.get(self._vocab[token], 0) + 1
-            ids = sorted(counts)
-            out[BM25] = (ids, [float(counts[i]) for i in ids])
-        return out
+        return {name: self.source(name).query(text) for name in self.plan.vectors}
 
 
 def point_id(doc_id: str) -> str:
@@ -438,17 +319,18 @@ def compare_lists(ours: Sequence[str], theirs: Sequence[str], their_scores: Sequ
     return "differ"
 
 
-def write_export(path: str | Path, p: QdrantPlan, collection: str, vocabulary: dict | None = None) -> list[Path]:
-    """Write ``path`` (the REST JSON), ``path`` with ``.py`` (qdrant-client) and, for BM25, the
-    vocabulary (``.vocab.json``: term -> sparse index, idf, k1, b, avgdl). Returns the files written."""
+def write_export(path: str | Path, p: QdrantPlan, collection: str, attachments=()) -> list[Path]:
+    """Write ``path`` (the REST JSON), ``path`` with ``.py`` (qdrant-client) and each attachment of
+    the plan's vectors beside it (:meth:`QueryVectors.attachments`: BM25's ``.vocab.json``, term ->
+    sparse index, idf, k1, b, avgdl). Returns the files written."""
     out = Path(path)
     body = p.to_json(collection)
     written = [out, out.with_suffix(".py")]
-    if vocabulary is not None and BM25 in p.vectors:
-        vocab_path = out.with_suffix(".vocab.json")
-        vocab_path.write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
-        body["bm25_vocabulary"] = vocab_path.name
-        written.append(vocab_path)
+    for key, suffix, data in attachments:
+        extra = out.with_suffix(suffix)
+        extra.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        body[key] = extra.name
+        written.append(extra)
     out.write_text(json.dumps(body, indent=2), encoding="utf-8")
     out.with_suffix(".py").write_text(python_code(p, collection), encoding="utf-8")
     return written

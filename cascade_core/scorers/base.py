@@ -19,7 +19,7 @@ derived from kind, model and every parameter, with no code of its own:
 constant: constant (a test kind); no model; pointwise; cost per query
     value (a number >= 0, default 1.0): the score every document gets
 >>> ConstantScorer(ScorerConfig("constant", params={"value": 2}), None).id
-'constant:-:value=2'
+'constant:value=2'
 >>> ConstantScorer.parse_params({"valeu": 2})
 Traceback (most recent call last):
 ...
@@ -145,6 +145,29 @@ class Component(ABC):
             self.__dict__.setdefault("_cuts", Cuts())
         return self.__dict__["_cuts"]
 
+    # -- what a configuration reaches outside the process (the shared dashboard's guards) ----
+
+    @classmethod
+    def _texts_of(cls, params: dict, type_: str) -> list[str]:
+        values = [params.get(p.name, p.default) for p in cls.parameters if p.type == type_]
+        return [str(v).strip() for v in values if v not in (None, "") and str(v).strip()]
+
+    @classmethod
+    def opened_paths(cls, params: dict) -> list[str]:
+        """The files and folders a configuration opens: its ``path`` parameters' values."""
+        return cls._texts_of(params, "path")
+
+    @classmethod
+    def called_urls(cls, params: dict) -> list[str]:
+        """The servers a configuration calls: its ``url`` parameters' values."""
+        return cls._texts_of(params, "url")
+
+    @classmethod
+    def secret_envs(cls, params: dict) -> dict[str, str]:
+        """``{parameter: variable}`` of its ``secret-env`` parameters, and each one's declared default."""
+        return {p.name: str(params.get(p.name, p.default) or "").strip() for p in cls.parameters
+                if p.type == "secret-env"}
+
     def load_model(self) -> None:
         """Load this step's model now, if it has one; default: none.
 
@@ -170,13 +193,16 @@ class Component(ABC):
     def id(self) -> str:
         """Stable cache key: kind, model key and every parameter that changes a score.
 
-        Default: ``KIND:MODEL_KEY:PARAMS`` over every declared parameter (normalised, so ``256``
-        and ``"256"`` share scores), ``-`` for no model. A kind that overrides it takes on the
-        duty to change the id with everything that changes a score.
+        ``KIND[:MODEL_KEY][:PARAMS]``: the model part for a kind that takes one, the parameters
+        (normalised, so ``256`` and ``"256"`` share scores) but those declared ``cache=False``
+        (a batch size: speed only), each part left out when empty. A kind that overrides it takes
+        on the duty to change the id with everything that changes a score.
         """
-        model = self.resolved_model
-        return (f"{self.id_prefix}{self.kind}:{model.key if model else '-'}:"
-                f"{params_signature(self.parse_params(self.config.params))}")
+        model = self.resolved_model if self.takes_model else None
+        params = self.parse_params(self.config.params)
+        speed_only = {p.name for p in self.parameters if not p.cache}
+        signature = params_signature({k: v for k, v in params.items() if k not in speed_only})
+        return ":".join([f"{self.id_prefix}{self.kind}"] + ([model.key] if model else []) + ([signature] if signature else []))
 
 
 class Scorer(Component):
@@ -210,6 +236,21 @@ class Retriever(Component):
     @abstractmethod
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         """The top ``k`` document ids, best first, and their scores."""
+
+    @classmethod
+    def qdrant_search(cls, config: ScorerConfig, pool_size: int):
+        """How Qdrant's Query API runs this first pass (:class:`~.in_qdrant.QdrantSearch`), or None
+        when it does not run inside Qdrant (the export refuses it, naming the kinds that do)."""
+        return None
+
+    def vector_source(self, name: str):
+        """The vectors named ``name`` of :meth:`qdrant_search`, for a collection and a query
+        (:class:`~.in_qdrant.VectorSource`); only kinds that declare a Qdrant search have them."""
+        raise SpecError(f"a {self.kind} first pass has no vectors for Qdrant")
+
+    @classmethod
+    def runs_in_qdrant(cls) -> bool:
+        return cls.qdrant_search.__func__ is not Retriever.qdrant_search.__func__
 
     @classmethod
     def fused_by(cls, params: dict):

@@ -26,6 +26,7 @@ from rank_bm25 import BM25Okapi
 from ..data.text import get_tokenizer
 from ..params import Param, check_param_names
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, params_signature, register
+from .in_qdrant import SPARSE_FILL, QdrantSearch, QdrantVector
 
 DEFAULTS = {"k1": 0.9, "b": 0.4, "epsilon": 0.25, "stem": True, "stopwords": True}
 # The declaration the Build page draws and the CLI lists; parse_bm25_params checks the same rules.
@@ -179,9 +180,6 @@ class BM25Scorer(_UsesBM25Index, Scorer):
 
     label = "BM25 over the candidates"
 
-    @property
-    def id(self) -> str:
-        return f"bm25:{params_signature(self.params)}"
 
     def prepare(self, doc_ids, progress=None) -> None:
         self.index  # noqa: B018 - build outside the timed section
@@ -196,9 +194,6 @@ class BM25Retriever(_UsesBM25Index, Retriever):
 
     label = "BM25 (lexical)"
 
-    @property
-    def id(self) -> str:
-        return f"first-pass:bm25:{params_signature(self.params)}"
 
     def prepare(self, progress=None) -> None:
         self.index  # noqa: B018
@@ -206,6 +201,21 @@ class BM25Retriever(_UsesBM25Index, Retriever):
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         scores = self.index.scores_all(query)
         return top_k(self.index.doc_ids, scores, k)
+
+    @classmethod
+    def qdrant_search(cls, config: ScorerConfig, pool_size: int) -> QdrantSearch:
+        params = parse_bm25_params(config.params)
+        return QdrantSearch((QdrantVector(
+            VECTOR, "sparse",
+            query=("the query's BM25 tokens (cascade_core.data.text, stemming "
+                   f"{'on' if params['stem'] else 'off'}, stopwords {'out' if params['stopwords'] else 'kept'}) "
+                   "as {vocabulary index: count}, terms missing from the vocabulary left out"),
+            document=f"{{vocabulary index: weight}} over the document's terms: {BM25_WEIGHT}; {TOKENS}",
+            config=ScorerConfig(cls.kind, None, params), facts={"params": params}, notes=(SPARSE_FILL,),
+            client_helpers=BM25_HELPERS),))
+
+    def vector_source(self, name: str) -> "BM25Vectors":
+        return BM25Vectors(self.index)
 
 
 def top_k(doc_ids: Sequence[str], scores: np.ndarray, k: int) -> tuple[list[str], np.ndarray]:
@@ -226,3 +236,80 @@ def top_k(doc_ids: Sequence[str], scores: np.ndarray, k: int) -> tuple[list[str]
         part = np.arange(len(scores))
     order = part[np.lexsort((part, -scores[part]))][:k]
     return [doc_ids[i] for i in order], scores[order]
+
+
+# -- BM25 as Qdrant sparse vectors ----------------------------------------------------------------
+
+VECTOR = "bm25"
+BM25_WEIGHT = ("weight(term) = idf[term] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avgdl)), tf the "
+               "term's count in the document's tokens, doc_len their number; idf, k1, b and avgdl in the "
+               "vocabulary file")
+TOKENS = ("tokens: lower-cased \\w+ words of title + text, NLTK English stopwords removed (stopwords on), "
+          "Snowball English stemming (stem on), as cascade_core.data.text.get_tokenizer(stem, stopwords).tokenize")
+BM25_HELPERS = '''
+# BM25 as sparse vectors: the vocabulary file holds {"vocabulary": {term: index}, "idf": [...], "k1", "b",
+# "avgdl"}. Tokens must be made as this tool makes them (see the JSON's "points" and "query_vectors").
+def bm25_query_vector(tokens: list[str], vocab: dict) -> tuple[list[int], list[float]]:
+    counts: dict[int, float] = {}
+    for token in tokens:
+        index = vocab["vocabulary"].get(token)
+        if index is not None:
+            counts[index] = counts.get(index, 0.0) + 1.0
+    ids = sorted(counts)
+    return ids, [counts[i] for i in ids]
+
+
+def bm25_document_vector(tokens: list[str], vocab: dict) -> tuple[list[int], list[float]]:
+    k1, b, avgdl, idf = vocab["k1"], vocab["b"], vocab["avgdl"], vocab["idf"]
+    tf: dict[int, int] = {}
+    for token in tokens:
+        index = vocab["vocabulary"].get(token)
+        if index is not None:
+            tf[index] = tf.get(index, 0) + 1
+    norm = k1 * (1 - b + b * len(tokens) / avgdl)
+    ids = sorted(tf)
+    return ids, [idf[i] * tf[i] * (k1 + 1) / (tf[i] + norm) for i in ids]
+'''
+
+
+class BM25Vectors:
+    """BM25 as sparse vectors whose dot product is rank-bm25's score: a document's vector holds, per
+    term, its BM25 summand (this corpus's idf, negative ones floored as rank-bm25 does), a query's
+    each term's count. Term ids are positions in the sorted vocabulary (:meth:`attachment`)."""
+
+    def __init__(self, index: BM25Index):
+        self.index = index
+        self.vocab = {term: i for i, term in enumerate(sorted(index.model.idf))}
+
+    def prepare(self, progress=None) -> None:
+        pass   # the index is built when it is first used
+
+    def documents(self, doc_ids):
+        return [self._document(d) for d in doc_ids]
+
+    def _document(self, doc_id: str) -> tuple[list[int], list[float]]:
+        m, vocab = self.index.model, self.vocab
+        i = self.index.position[doc_id]
+        norm = m.k1 * (1 - m.b + m.b * m.doc_len[i] / m.avgdl)
+        terms = sorted(m.doc_freqs[i].items(), key=lambda kv: vocab[kv[0]])
+        return ([vocab[t] for t, _ in terms], [float(m.idf[t] * tf * (m.k1 + 1) / (tf + norm)) for t, tf in terms])
+
+    def query(self, text: str):
+        counts: dict[int, int] = {}
+        for token in self.index.tokenizer.tokenize(text):
+            if token in self.vocab:   # a term no document has scores 0 in rank-bm25 too
+                counts[self.vocab[token]] = counts.get(self.vocab[token], 0) + 1
+        ids = sorted(counts)
+        return ids, [float(counts[i]) for i in ids]
+
+    @property
+    def vocabulary(self) -> dict:
+        """What a user needs to make BM25's sparse vectors without this tool: the term indexes, each
+        term's idf (rank-bm25's, negative ones floored), k1, b and the corpus's average length."""
+        m = self.index.model
+        terms = sorted(self.vocab, key=self.vocab.get)
+        return {"vocabulary": dict(self.vocab), "idf": [float(m.idf[t]) for t in terms], "k1": float(m.k1),
+                "b": float(m.b), "avgdl": float(m.avgdl), "documents": len(m.doc_len)}
+
+    def attachment(self):
+        return "bm25_vocabulary", ".vocab.json", self.vocabulary

@@ -49,8 +49,8 @@ class CollectionRetriever(Retriever):
     default_model_note = "the query encoder: the model that encoded the collection's documents"
     cost_shape = "per-query"
     parameters = (
-        Param("collection", "text", "", help="a server collection's name, or an embedded Qdrant Edge shard folder"),
-        Param("url", "text", "", help="the Qdrant server's URL (API key from QDRANT_API_KEY); empty: embedded"),
+        Param("collection", "path", "", help="a server collection's name, or an embedded Qdrant Edge shard folder"),
+        Param("url", "url", "", help="the Qdrant server's URL (API key from QDRANT_API_KEY); empty: embedded"),
         Param("vector", "text", "", help="the vector to search ('' = the collection's unnamed vector)"),
         Param("id_field", "text", "doc_id", help="the payload field holding the document id ('' = the point id)"),
         Param("exact", "bool", True, help="exact search; off: the collection's HNSW index"),
@@ -73,6 +73,11 @@ class CollectionRetriever(Retriever):
             raise SpecError("collection parameter collection is required: a server collection's name, or an "
                             "embedded Qdrant shard folder")
         return parsed
+
+    @classmethod
+    def opened_paths(cls, params: dict) -> list[str]:
+        """The shard folder, when embedded; with a ``url``, ``collection`` is a server's collection name."""
+        return [] if str(params.get("url") or "").strip() else super().opened_paths(params)
 
     @property
     def id(self) -> str:

@@ -16,14 +16,14 @@ from ..errors import SpecError
 from ..models import load_cross_encoder, resolve_model
 from ..models.truncation import clip_chars, clip_for_model
 from ..params import Param
-from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
+from .base import Scorer, ScorerConfig, ScorerContext, register
 
 
 @register("cross-encoder", "cross", "ce")
 class CrossEncoderScorer(Scorer):
     label = "cross-encoder (query-document pairs)"
     parameters = (Param("max_length", "int", 512, low=1, help="tokens per (query, document) pair; longer is cut"),
-                  Param("batch_size", "int", 32, low=1, help="pairs per model call (speed only)"))
+                  Param("batch_size", "int", 32, low=1, help="pairs per model call (speed only)", cache=False))
     cost_shape = "per-pair"
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
@@ -42,9 +42,6 @@ class CrossEncoderScorer(Scorer):
     def resolved_models(self) -> list:
         return [self.model]
 
-    @property
-    def id(self) -> str:
-        return f"cross-encoder:{self.model.key}:{params_signature({'max_length': self.max_length})}"
 
     @property
     def encoder(self):

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..models import resolve_model
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
+from .in_qdrant import QdrantSearch, QdrantVector
 
 DEFAULT_BI_ENCODER = "all-MiniLM-L6-v2"
 
@@ -47,9 +48,6 @@ class BiEncoderScorer(_UsesVectorIndex, Scorer):
 
     label = "bi-encoder (cosine of embeddings)"
 
-    @property
-    def id(self) -> str:
-        return f"bi-encoder:{self.index.model.key}"
 
     @property
     def _vectors(self) -> dict:
@@ -85,9 +83,6 @@ class DenseRetriever(_UsesVectorIndex, Retriever):
 
     label = "dense (bi-encoder in Qdrant)"
 
-    @property
-    def id(self) -> str:
-        return f"first-pass:dense:{self.index.model.key}"
 
     def prepare(self, progress=None) -> None:
         rep = self.index.build(progress=progress)
@@ -95,3 +90,36 @@ class DenseRetriever(_UsesVectorIndex, Retriever):
 
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         return self.index.search(self.index.encode_queries([query])[0], k)
+
+    @classmethod
+    def qdrant_search(cls, config: ScorerConfig, pool_size: int) -> QdrantSearch:
+        model = config.model or DEFAULT_BI_ENCODER
+        return QdrantSearch((QdrantVector(
+            VECTOR, "dense", query=f"the query's embedding by {model} (cosine)",
+            document=f"the document's embedding by {model} (title + text, cut to the model's limit, unit length)",
+            config=ScorerConfig(cls.kind, model), facts={"model": model}),))
+
+    def vector_source(self, name: str) -> "_DenseVectors":
+        return _DenseVectors(self)
+
+
+VECTOR = "dense"
+
+
+class _DenseVectors:
+    """The vector index's embeddings, as the collection and the query need them."""
+
+    def __init__(self, retriever: DenseRetriever):
+        self.retriever = retriever
+
+    def prepare(self, progress=None) -> None:
+        self.retriever.prepare(progress)
+
+    def documents(self, doc_ids):
+        return [v.tolist() for v in self.retriever.index.vectors(doc_ids)]
+
+    def query(self, text: str):
+        return self.retriever.index.encode_queries([text])[0].tolist()
+
+    def attachment(self):
+        return None

@@ -18,6 +18,7 @@ from .base import Retriever, ScorerConfig, ScorerContext, register
 from .bm25 import PARAMS as BM25_PARAMS
 from .bm25 import BM25Retriever
 from .dense import DEFAULT_BI_ENCODER, DenseRetriever
+from .in_qdrant import QdrantSearch
 
 FUSION, DEPTH = "fusion", "depth"
 
@@ -97,6 +98,15 @@ class HybridRetriever(Retriever):
     def prepare(self, progress=None) -> None:
         self.bm25.prepare(progress)
         self.dense.prepare(progress)
+
+    @classmethod
+    def qdrant_search(cls, config: ScorerConfig, pool_size: int) -> QdrantSearch:
+        """Two prefetches, dense and BM25, ``depth`` deep (at least the pool), fused as here."""
+        dense = DenseRetriever.qdrant_search(ScorerConfig(DenseRetriever.kind, config.model), pool_size)
+        bm25 = BM25Retriever.qdrant_search(ScorerConfig(BM25Retriever.kind, None, cls.bm25_params(config.params)),
+                                           pool_size)
+        return QdrantSearch(dense.vectors + bm25.vectors, fusion=cls.fused_by(config.params),
+                            depth=max(int(cls.parse_params(config.params)[DEPTH]), pool_size))
 
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         depth = max(k, self.depth)

@@ -78,9 +78,9 @@ PARAMS = (
     Param("backend", "choice", "auto", choices=("auto", "local", "http"),
           help="local: transformers on this machine; http: an OpenAI-compatible server; auto: http when "
                "base_url is set"),
-    Param("base_url", "text", "", help="the server's OpenAI-compatible API, e.g. http://localhost:11434/v1 "
+    Param("base_url", "url", "", help="the server's OpenAI-compatible API, e.g. http://localhost:11434/v1 "
                                        "(Ollama), http://localhost:8080/v1 (llama.cpp), http://localhost:8000/v1 (vLLM)"),
-    Param("api_key_env", "text", "CASCADE_LLM_API_KEY",
+    Param("api_key_env", "secret-env", "CASCADE_LLM_API_KEY",
           help="name of the environment variable holding the server's API key (the key is never stored)"),
     Param("api", "choice", "chat", choices=("chat", "completions"),
           help="http: /chat/completions (instruction-tuned models) or /completions (base models)"),

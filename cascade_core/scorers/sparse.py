@@ -42,6 +42,7 @@ from ..progress import ProgressCallback, ProgressTracker
 from ..vectors.index import BuildReport
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
 from .bm25 import top_k
+from .in_qdrant import SPARSE_FILL, QdrantSearch, QdrantVector
 
 DEFAULT_SPARSE = "splade-tiny"
 TOKEN_BUDGET = 2048   # tokens per model call: the logits are tokens x vocabulary floats (~250 MB here)
@@ -359,3 +360,42 @@ class SparseRetriever(_UsesSparseIndex, Retriever):
 
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         return self.index.search(self.query_vector(query), k)
+
+    @classmethod
+    def qdrant_search(cls, config: ScorerConfig, pool_size: int) -> QdrantSearch:
+        model = config.model or DEFAULT_SPARSE
+        return QdrantSearch((QdrantVector(
+            VECTOR, "sparse", query=f"the query's SPLADE vector by {model} (non-zero vocabulary weights)",
+            document=f"the document's SPLADE vector by {model}: {{model vocabulary id: weight}}, the non-zero "
+                     "max over tokens of log(1 + relu(logit))",
+            config=ScorerConfig(cls.kind, model, dict(config.params)), facts={"model": model, "params": dict(config.params)},
+            notes=(SPARSE_FILL,)),))
+
+    def vector_source(self, name: str) -> "_SpladeVectors":
+        return _SpladeVectors(self)
+
+
+VECTOR = "splade"
+
+
+class _SpladeVectors:
+    """The sparse index's rows and a query's SPLADE vector, as ``(indices, values)``."""
+
+    def __init__(self, retriever: SparseRetriever):
+        self.retriever = retriever
+
+    def prepare(self, progress=None) -> None:
+        self.retriever.prepare(progress)
+
+    def documents(self, doc_ids):
+        rows = self.retriever.index.rows(doc_ids).tocsr()
+        return [(rows.indices[rows.indptr[i]:rows.indptr[i + 1]].tolist(),
+                 rows.data[rows.indptr[i]:rows.indptr[i + 1]].astype(float).tolist()) for i in range(rows.shape[0])]
+
+    def query(self, text: str):
+        dense = np.asarray(self.retriever.query_vector(text)).ravel()
+        nz = np.flatnonzero(dense)
+        return nz.tolist(), dense[nz].astype(float).tolist()
+
+    def attachment(self):
+        return None

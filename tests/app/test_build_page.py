@@ -27,7 +27,7 @@ def test_two_stages_with_rrf_and_yaml_download(demo_state):
     at.number_input(key=f"n-stages-{v}").set_value(2).run()
     at.selectbox(key=f"kind-{v}-1").set_value("bm25").run()
     at.selectbox(key=f"combine-{v}-1").set_value("rrf").run()
-    at.number_input(key=f"rrfk-{v}-1").set_value(2).run()
+    at.number_input(key=f"fusion-{v}-1-rrf-rrf_k").set_value(2).run()
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
     spec = at.session_state["spec"]
@@ -74,8 +74,9 @@ def test_using_a_loaded_spec_unchanged_keeps_every_setting(demo_state):
     at.session_state["spec_version"] = demo_state.get("spec_version", 0) + 1
     at.run()
     v = at.session_state["spec_version"]
-    assert at.selectbox(key=f"fp-fusion-{v}").value == "norm-sum"
-    assert at.slider(key=f"fp-weight-{v}").value == 0.7
+    assert at.selectbox(key=f"fp-param-{v}-hybrid-fusion").value == "norm-sum"
+    assert at.slider(key=f"fp-param-{v}-hybrid-weight").value == 0.7
+    assert f"fp-param-{v}-hybrid-rrf_k" not in [n.key for n in at.number_input]   # RRF's k: not norm-sum's
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
     assert CascadeSpec.from_dict(at.session_state["spec"]) == loaded
@@ -177,3 +178,19 @@ def test_the_yaml_says_when_the_form_has_changes_not_in_use(demo_state):
     at.button(key="use").click().run()
     assert not [w for w in at.warning if "changes not in use" in w.value]
     assert yaml.safe_load(at.code[0].value)["pool_size"] == 70
+
+
+def test_dbsf_is_offered_for_stages_and_the_hybrid_first_pass(demo_state):
+    """A fusion added in one file (cascade_core/fusion/dbsf.py) is on the Build page by itself."""
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    assert "dbsf" in at.selectbox(key=f"combine-{v}-0").options
+    at.selectbox(key=f"combine-{v}-0").set_value("dbsf").run()
+    at.selectbox(key=f"fp-kind-{v}").set_value("hybrid").run()
+    assert "dbsf" in at.selectbox(key=f"fp-param-{v}-hybrid-fusion").options
+    at.selectbox(key=f"fp-param-{v}-hybrid-fusion").set_value("dbsf").run()
+    at.button(key="use").click().run()
+    assert not at.error, [e.value for e in at.error]
+    spec = at.session_state["spec"]
+    assert spec["stages"][0]["combine"] == "dbsf" and spec["first_pass"]["params"]["fusion"] == "dbsf"

@@ -125,7 +125,7 @@ def test_the_tuner_searches_how_stages_combine_and_the_first_pass_alone(demo_sta
     table = lib.table
     assert table["first_pass_only"].sum() == 1
     assert set(table["combine bi-encoder"]) == {"-", "replace", "rrf k=60", "norm-sum 0.3", "norm-sum 0.5",
-                                                "norm-sum 0.7"}
+                                                "norm-sum 0.7", "dbsf"}   # every fusion, DBSF added in one file
     best = lib.spec_at(best_within_budget(lib))
     at.button(key="tune-apply").click().run()
     applied = at.session_state["spec"]
