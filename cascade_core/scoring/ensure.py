@@ -242,25 +242,25 @@ def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
     keys = [query_key(queries.text_of(q)) for q in qids]
     first = store.get_many(plan.retriever.id, fp, keys)
     stored_depths = store.retrieval_depths(plan.retriever.id, fp)
-    lists = []
+    first_lists = []   # per query: the first pass's corpus positions and scores, best first
     for key in keys:
         found = first.get(key, {})
         pos = np.fromiter((corpus.index_of(d) for d in found), dtype=np.int64, count=len(found))
         sc = np.fromiter(found.values(), dtype=float, count=len(found))
         order = np.lexsort((pos, -sc))  # best first; ties by corpus order, as retrieval does
-        lists.append((pos[order], sc[order]))
-    depth = max([len(p) for p, _ in lists] + [1])
+        first_lists.append((pos[order], sc[order]))
+    depth = max([len(p) for p, _ in first_lists] + [1])
     docs = np.full((len(qids), depth), -1, dtype=np.int64)
     firsts = np.full((len(qids), depth), -np.inf)
-    for i, (p, s) in enumerate(lists):
+    for i, (p, s) in enumerate(first_lists):
         docs[i, : len(p)] = p
         firsts[i, : len(s)] = s
     stage_scores, listwise = [], []
     for scorer in plan.scorers:
         if is_listwise(scorer):
-            lists = _stored_lists(store.get_lists(scorer.id, fp, keys), keys, corpus)
-            listwise.append(lists)
-            stage_scores.append(_deepest_scores(lists, docs))
+            stored = _stored_lists(store.get_lists(scorer.id, fp, keys), keys, corpus)
+            listwise.append(stored)
+            stage_scores.append(_deepest_scores(stored, docs))
             continue
         listwise.append(None)
         got = store.get_many(scorer.id, fp, keys)
@@ -270,7 +270,7 @@ def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:
             if not scores:
                 continue
             row = docs[i]
-            for j in range(len(lists[i][0])):
+            for j in range(len(first_lists[i][0])):
                 v = scores.get(corpus.documents[row[j]].id)
                 if v is not None:
                     mat[i, j] = v
