@@ -60,6 +60,7 @@ from .tabular import (
     load_tabular_folder,
     read_docs,
     read_queries,
+    several,
 )
 from .trec import DOC_SUFFIXES, is_trec_folder, load_trec, load_trec_corpus, read_topics, read_trec_docs, trec_files
 from .types import Corpus, Dataset, Qrels, QuerySet, ValidationReport
@@ -89,7 +90,26 @@ def _existing(path: str | Path) -> Path:
     return p
 
 
+# The format a corpus file is read in, by what :func:`~.sniff.sniff` finds in it.
+CORPUS_FORMATS = {"trec-docs": "trec", "jsonl-corpus": "jsonl", "jsonl-queries": "jsonl",
+                  "csv-corpus": "csv", "csv-queries": "csv", "smart": "smart"}
+
+
 def _file_format(p: Path) -> str | None:
+    """A corpus file's format: by its content (the one recognition, :func:`~.sniff.sniff`), by its
+    suffix only where the content says nothing; a file of topics or qrels is refused by name.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "docs.txt"
+    >>> _ = p.write_text("<DOCNO> d1 </DOCNO>\\n<TEXT>cats purr</TEXT>\\n")
+    >>> _file_format(p)
+    'trec'
+    """
+    kind, how = sniff(p)
+    if kind is not None:
+        if kind not in CORPUS_FORMATS:
+            raise DataError(f"holds {KINDS[kind]} ({how}), not a corpus", file=str(p))
+        return CORPUS_FORMATS[kind]
     ext = suffix(p)
     if ext in JSONL_SUFFIXES:
         return "jsonl"
@@ -97,13 +117,6 @@ def _file_format(p: Path) -> str | None:
         return "csv"
     if ext in DOC_SUFFIXES:
         return "trec"
-    head = first_line(p)
-    if head.startswith("{"):
-        return "jsonl"
-    if head.upper().startswith("<DOC>"):
-        return "trec"
-    if head.startswith(".I"):
-        return "smart"
     return None
 
 
@@ -232,6 +245,7 @@ def load_corpus_file(path: str | Path, fmt: str = "auto") -> tuple[Corpus, Valid
 # Files named explicitly (``--corpus``, ``--queries-file``, ``--qrels``), recognised by content
 
 ROLE_WORDS = {"corpus": "a corpus", "queries": "queries", "qrels": "relevance judgments (qrels)"}
+ROLE_ORDER = ("corpus", "queries", "qrels")
 
 
 def _first_line_no(p: Path) -> int | None:
@@ -291,21 +305,21 @@ def _read_queries(p: Path, kind: str | None) -> list:
     return read_topics(p)  # qid<TAB>text lines
 
 
-def _folder_roles(folder: Path, fmt: str, split: str | None) -> dict[str, list[Path]]:
-    """The files a folder's convention gives each role (as its loader would read them)."""
+def _folder_roles(folder: Path, fmt: str, split: str | None, named=()) -> dict[str, list[Path]]:
+    """The files a folder's convention gives each role (as its loader would read them); a role in
+    ``named`` (a file named explicitly) is not looked for, so two candidates for it are no error."""
     if fmt == "trec":
         docs, topics, qrels = trec_files(folder)
-        return {"corpus": docs, "queries": topics, "qrels": qrels}
-    if fmt == "smart":
-        d, q, r = smart_files(folder)
-        return {"corpus": [d] if d else [], "queries": [q] if q else [], "qrels": [r] if r else []}
-    corpus = find_one(folder, CORPUS_NAMES)
-    queries = find_one(folder, QUERIES_NAMES)
-    if fmt == "beir":
-        qrels = choose_split(folder, split)[1]
+        found = {"corpus": docs, "queries": topics, "qrels": qrels}
+    elif fmt == "smart":
+        found = {role: [p] if p else [] for role, p in zip(ROLE_ORDER, smart_files(folder, skip=named))}
     else:
-        qrels = find_one(folder, QRELS_NAMES)
-    return {r: [p] if p else [] for r, p in (("corpus", corpus), ("queries", queries), ("qrels", qrels))}
+        look = {"corpus": lambda: find_one(folder, CORPUS_NAMES, "corpus"),
+                "queries": lambda: find_one(folder, QUERIES_NAMES, "queries"),
+                "qrels": (lambda: choose_split(folder, split)[1]) if fmt == "beir"
+                else (lambda: find_one(folder, QRELS_NAMES, "qrels"))}
+        found = {role: [p] for role in ROLE_ORDER if role not in named and (p := look[role]()) is not None}
+    return {role: [] if role in named else found.get(role, []) for role in ROLE_ORDER}
 
 
 def _sniffed_roles(folder: Path) -> dict[str, list[Path]]:
@@ -361,17 +375,14 @@ def load_files(
             if corpus is None and (_UNRECOGNISED not in exc.message or not _sniffed_roles(base)["corpus"]):
                 raise
             found = None
-        roles = _folder_roles(base, found, split) if found else _sniffed_roles(base)
+        roles = _folder_roles(base, found, split, named=checked) if found else _sniffed_roles(base)
         if found in ("jsonl", "csv"):
             by_content = _filled_by_content(base, roles)
             roles.update(by_content)      # a file named explicitly still wins (below)
         if found is None:
             for role, paths in roles.items():
                 if role not in checked and len(paths) > 1:
-                    raise DataError(
-                        f"several {role} files: {', '.join(p.name for p in paths)}; name one explicitly",
-                        file=str(base),
-                    )
+                    raise DataError(several(role, paths), file=str(base))
     if corpus is None and not roles["corpus"]:
         raise DataError("no corpus: name a corpus file (--corpus) or a dataset folder (--dataset)")
     for role, (p, _, _) in checked.items():

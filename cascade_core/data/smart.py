@@ -54,6 +54,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from .types import Corpus, Dataset, ValidationReport
+from .tabular import several
 from .validation import (
     Judgment,
     RawDoc,
@@ -221,8 +222,9 @@ def read_smart_qrels(path: Path, rb: ReportBuilder) -> list[Judgment]:
     return out
 
 
-def smart_files(folder: Path) -> tuple[Path | None, Path | None, Path | None]:
-    """``(documents, queries, qrels)`` files of a SMART folder (see the module docstring)."""
+def smart_files(folder: Path, skip=()) -> tuple[Path | None, Path | None, Path | None]:
+    """``(documents, queries, qrels)`` files of a SMART folder (see the module docstring); a role in
+    ``skip`` ("corpus", "queries", "qrels": named explicitly) is not looked for (None)."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     records = [p for p in files if is_record_file(p)]
     queries = [p for p in records if _QUERY_NAME.search(p.name)]
@@ -230,12 +232,13 @@ def smart_files(folder: Path) -> tuple[Path | None, Path | None, Path | None]:
     if len(docs) > 1:
         docs = [p for p in docs if "all" in p.name.lower()] or docs
     qrels = [p for p in files if p not in records and is_qrels_file(p)]
-    for role, found in (("document", docs), ("query", queries), ("qrels", qrels)):
-        if len(found) > 1:
-            raise DataError(
-                f"several {role} files: {', '.join(p.name for p in found)}; keep only one", file=str(folder)
-            )
-    return (docs or [None])[0], (queries or [None])[0], (qrels or [None])[0]
+    found = {"corpus": docs, "queries": queries, "qrels": qrels}
+    for role in skip:
+        found[role] = []
+    for role, paths in found.items():
+        if len(paths) > 1:
+            raise DataError(several(role, paths), file=str(folder))
+    return tuple((found[role] or [None])[0] for role in ("corpus", "queries", "qrels"))
 
 
 def is_smart_folder(folder: Path) -> bool:

@@ -90,8 +90,8 @@ def _qrels_kind(lines: list[str]) -> str | None:
     cols = [ln.split() for ln in body]
     if all(len(c) == 4 and c[1] in ("0", "Q0", "q0") and parse_grade(c[3]) is not None for c in cols):
         return "trec-qrels"
-    if body is not lines and all(len(c) == 3 and parse_grade(c[2]) is not None for c in cols):
-        return "beir-qrels"
+    if all(len(c) == 3 and parse_grade(c[2]) is not None for c in cols):
+        return "beir-qrels"   # with a header, or ``qid doc grade`` lines alone
     return None
 
 

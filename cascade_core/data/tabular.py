@@ -231,19 +231,31 @@ def load_corpus(path: Path, fmt: str | None = None) -> tuple[Corpus, ValidationR
 # Folders
 
 
-def find_one(folder: Path, names: tuple[str, ...]) -> Path | None:
+def find_one(folder: Path, names: tuple[str, ...], role: str = "candidate") -> Path | None:
     """The one file in ``folder`` called one of ``names`` (each maybe with ``.gz``), or None.
 
     Two candidates (``corpus.jsonl`` and ``corpus.csv``, or ``x`` and ``x.gz``) are ambiguous:
-    a DataError asks to keep one.
+    a DataError asks to name one (``corpus=``/``queries=``/``qrels=``; ``--corpus``,
+    ``--queries-file``, ``--qrels`` on the command line), which then wins over the folder's.
     """
     wanted = {n.lower() for n in names} | {n.lower() + ".gz" for n in names}
     found = sorted(p for p in folder.iterdir() if p.name.lower() in wanted and p.is_file())
     if len(found) > 1:
-        raise DataError(
-            f"several candidate files: {', '.join(p.name for p in found)}; keep only one", file=str(folder)
-        )
+        raise DataError(several(role, found), file=str(folder))
     return found[0] if found else None
+
+
+FLAGS = {"corpus": "--corpus", "queries": "--queries-file", "qrels": "--qrels"}
+
+
+def several(role: str, found) -> str:
+    """The one message for two files that could fill one role.
+
+    >>> several("qrels", [Path("qrels.tsv"), Path("qrels.txt")])
+    'several qrels files: qrels.tsv, qrels.txt; name the one to use (--qrels FILE), or keep only one'
+    """
+    how = f"name the one to use ({FLAGS[role]} FILE), or keep only one" if role in FLAGS else "keep only one"
+    return f"several {role} files: {', '.join(p.name for p in found)}; {how}"
 
 
 CORPUS_NAMES = ("corpus.jsonl", "corpus.csv", "corpus.tsv")
