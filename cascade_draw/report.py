@@ -115,9 +115,7 @@ def report_summary(result, exp, dataset_label: str, tuning=None) -> dict[str, st
                "predicted latency": f"{result.latency.total_ms:.1f} ms per query"}
     if spec.stages:
         lift = first_pass_lift(result.run, result.evaluation, result.latency)
-        summary["against the first pass alone"] = "; ".join(
-            f"{m} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points, {c.evidence()})"
-            for m, c in lift.changes.items()) + f"; the stages add {lift.added_ms:.1f} ms per query"
+        summary["against the first pass alone"] = lift.sentence() + f"; the stages add {lift.added_ms:.1f} ms per query"
     if tuning is not None:
         tuned, _, _, chosen, h, objective = tuning
         summary.update({"tuning objective": objective, "tuning budget": f"{tuned.budget_ms:.0f} ms per query"})
@@ -155,8 +153,7 @@ def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:
                       "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols, html=True)
         if lift.worse:
             warnings.append("This cascade ranks worse than its own first pass on "
-                            + "; ".join(f"{m} ({lift.changes[m].points:+.1f} points, {lift.changes[m].evidence()})"
-                                        for m in lift.worse) + ".")
+                            + lift.worse_sentence() + ".")
     # judged@10 under 50% in red, and said under the summary: those steps' metrics are a floor
     tables["Metrics per stage"] = flag_unjudged(readable(ev.table(corpus_size=len(exp.dataset.corpus)).reset_index()))
     if ev.unjudged_warning():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cascade_core.cascade import keep_within
+
 FIXED, DROP, SCORE = "keep the top N", "keep within a drop of the query's top score", "keep scores above a threshold"
 MODES = {FIXED: None, DROP: "drop", SCORE: "score"}
 SCALES = {"normalised per query (0-1)": "norm", "raw score": "raw"}
@@ -26,17 +28,16 @@ def cutoff_controls(i: int, base, previous: int, key: str):
                     index=modes.index(DROP if cut and cut.mode == "drop" else SCORE if cut else FIXED),
                     help="A fixed count keeps the same number for every query. A per-query rule keeps as many "
                          "as pass it, at least min and at most max: easy queries send fewer candidates on.")
-    default = min(base.keep if base else max(previous // 5, 1), previous)
+    default = keep_within(previous, base.keep if base else max(previous // 5, 1))
     if MODES[mode] is None:
         keep = st.slider(f"Stage {i + 1} keeps", 1, max(previous, 2), default, key=key)
-        return min(keep, previous)
+        return keep_within(previous, keep)
     c1, c2, c3, c4 = st.columns([2, 1, 2, 2])
-    top = c1.slider(f"Stage {i + 1} keeps at most (max)", 1, max(previous, 2),
-                    min(base.keep if cut else previous, previous), key=f"{key}-max")
-    top = min(top, previous)
+    top = keep_within(previous, c1.slider(f"Stage {i + 1} keeps at most (max)", 1, max(previous, 2),
+                                          keep_within(previous, base.keep if cut else previous), key=f"{key}-max"))
     # no upper bound on the widget (a stored value above a lowered max would be refused): clipped below
-    low = min(int(c2.number_input("at least (min)", 1, None, min(cut.min_keep if cut else min(10, top), top),
-                                  key=f"{key}-min")), top)
+    low = keep_within(top, int(c2.number_input("at least (min)", 1, None,
+                                               keep_within(top, cut.min_keep if cut else 10), key=f"{key}-min")))
     scale = SCALES[c3.radio("on the scale", list(SCALES), key=f"{key}-scale", horizontal=False,
                             index=0 if cut is None or cut.scale == "norm" else 1)]
     if MODES[mode] == "drop":

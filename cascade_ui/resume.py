@@ -54,7 +54,9 @@ def remember() -> None:
     if access.settings().share:
         return
     try:
-        write(session.workspace().home, st.session_state.get(session.DATASET), st.session_state.get(session.SPEC),
+        current = session.spec()
+        write(session.workspace().home, st.session_state.get(session.DATASET),
+              current.to_dict() if current is not None else None,
               st.session_state.get(session.BUDGET))
     except OSError:   # a read-only data folder: the dashboard works, a refresh forgets
         pass

@@ -28,7 +28,7 @@ SAMPLE_PATH = os.environ.get("CASCADE_SAMPLE_DATA", str(REPO / "sample_data" / "
 
 # session_state keys
 DATASET = "dataset_source"      # {"path", "split", "fmt", "label"}
-SPEC = "spec"                   # a spec dict (validated)
+SPEC = "spec"                   # the CascadeSpec in use (frozen, validated once when set)
 BUDGET = "budget_ms"
 SPEC_VERSION = "spec_version"
 DEFAULT_BUDGET_MS = 100.0
@@ -101,8 +101,13 @@ def dataset_label() -> str | None:
 
 
 def spec() -> CascadeSpec | None:
-    data = st.session_state.get(SPEC)
-    return None if data is None else CascadeSpec.from_dict(data)
+    """The session's cascade: the frozen spec :func:`cascade_ui.state.set_spec` checked and stored
+    (a mapping put there otherwise, by a test or an older session, is read once and kept as a spec)."""
+    value = st.session_state.get(SPEC)
+    if value is None or isinstance(value, CascadeSpec):
+        return value
+    st.session_state[SPEC] = parsed = CascadeSpec.from_dict(value)
+    return parsed
 
 
 def spec_version() -> int:

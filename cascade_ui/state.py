@@ -69,7 +69,7 @@ def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     parsed = new if isinstance(new, CascadeSpec) else CascadeSpec.from_dict(new)
     if not from_slider:   # a shared dashboard: only model folders, servers and keys a visitor may name
         check_spec(parsed)
-    st.session_state[SPEC] = parsed.to_dict()
+    st.session_state[SPEC] = parsed
     if not from_slider:
         st.session_state[SPEC_VERSION] = st.session_state.get(SPEC_VERSION, 0) + 1
     resume.remember()   # a browser refresh comes back to it

@@ -77,7 +77,8 @@ def decode(token: str) -> dict:
 
 def current_token() -> str | None:
     """This session's view as a token, or None when nothing is loaded."""
-    dataset, spec = st.session_state.get(session.DATASET), st.session_state.get(session.SPEC)
+    dataset, spec = st.session_state.get(session.DATASET), session.spec()
+    spec = spec.to_dict() if spec is not None else None
     if dataset is None and spec is None:
         return None
     return encode(dataset, spec, st.session_state.get(session.BUDGET))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from cascade_core.analysis.experiment import Experiment, ExperimentResult
 from cascade_core.analysis.lift import first_pass_lift, metric_label
+from cascade_core.cascade import keep_within
 from cascade_core.errors import CascadeError, SpecError
 from cascade_core.judgments import USE_HUMAN, USES
 
@@ -89,20 +90,19 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
     pool = box.slider("first pass keeps (pool size)", 1, pool_slider_max(sp.pool_size), sp.pool_size, key=f"{key_prefix}-pool")
     keeps, previous = [], pool
     for i, stage in enumerate(sp.stages, start=1):
-        value = min(stage.keep, previous)
         # an adaptive stage's slider moves its maximum; its rule is set on Build
-        k = box.slider(f"{stage.name} keeps" + (" at most" if stage.adaptive else ""), 1, max(previous, 2), value,
-                       key=f"{key_prefix}-stage{i}", help=f"Stage {i}: {stage.scorer.label}"
+        k = box.slider(f"{stage.name} keeps" + (" at most" if stage.adaptive else ""), 1, max(previous, 2),
+                       keep_within(previous, stage.keep), key=f"{key_prefix}-stage{i}",
+                       help=f"Stage {i}: {stage.scorer.label}"
                        + (f"; per-query cut-off {stage.cutoff_label} (set on Build)" if stage.adaptive else ""))
-        keeps.append(min(k, previous))
-        previous = keeps[-1]
-    final_k = box.slider("final k", 1, max(previous, 2), min(sp.final_k, previous), key=f"{key_prefix}-final")
+        keeps.append(k)
+        previous = keep_within(previous, k)
+    final_k = box.slider("final k", 1, max(previous, 2), keep_within(previous, sp.final_k), key=f"{key_prefix}-final")
     budget = box.number_input("latency budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0,
                               key=f"{key_prefix}-budget")
     st.session_state[state.BUDGET] = budget
     try:
-        state.set_spec(sp.with_keeps(pool_size=pool, keeps=keeps, final_k=min(final_k, previous)),
-                       from_slider=True)
+        state.set_spec(sp.with_keeps(pool_size=pool, keeps=keeps, final_k=final_k), from_slider=True)   # clamped there
     except SpecError as exc:
         box.error(str(exc))
 
@@ -137,8 +137,7 @@ def lift_cards(result: ExperimentResult):
                          + (f"; the budget is {fmt_ms(lat.budget_ms)}." if lat.budget_ms is not None else "."))
     if lift.worse and staged:
         st.warning("**This cascade ranks worse than its own first pass** on "
-                   + "; ".join(f"{metric_label(m)} ({lift.changes[m].points:+.1f} points, {lift.changes[m].evidence()})"
-                               for m in lift.worse)
+                   + lift.worse_sentence()
                    + f". Its stages cost {fmt_ms(added)} per query. See **Compare & doctor** for the fix "
                    "(combining a stage with the earlier score instead of replacing it is the usual one).")
     return lift

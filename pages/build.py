@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cascade_core.cascade import MAX_STAGES, CascadeSpec
+from cascade_core.cascade import MAX_STAGES, CascadeSpec, keep_within
 from cascade_core.errors import CascadeError
 from cascade_core.fusion import registered_fusions
 from cascade_core.scorers import canonical_kind
@@ -107,7 +107,7 @@ for i in range(int(n_stages)):
         previous = keep["max"] if isinstance(keep, dict) else keep
 
 c1, c2 = st.columns(2)
-final_k = c1.slider("Final k", 1, max(previous, 2), min(current.final_k, previous), key=f"final-{v}")
+final_k = c1.slider("Final k", 1, max(previous, 2), keep_within(previous, current.final_k), key=f"final-{v}")
 budget = c2.number_input("Latency budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0,
                          key=f"budget-{v}")
 st.caption("Each stage scores every candidate it receives, keeps the top `keep` (or, with a per-query "
@@ -116,7 +116,7 @@ st.caption("Each stage scores every candidate it receives, keeps the top `keep` 
 
 draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_model else {}),
                                               **({"params": fp_params} if fp_params else {})},
-         "pool_size": pool, "stages": stages, "final_k": min(final_k, previous)}
+         "pool_size": pool, "stages": stages, "final_k": keep_within(previous, final_k)}
 if st.button("Use this cascade", type="primary", key="use"):
     try:
         state.set_spec(CascadeSpec.from_dict(draft).with_costs_from(current))   # cost profiles of steps kept

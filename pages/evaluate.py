@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cascade_core.analysis.lift import points
 from cascade_core.tuning import recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
@@ -71,7 +72,7 @@ with shown_errors():
         # Beside each query's final nDCG@10, the first pass alone's: the queries the cascade hurt come first.
         alone = ev.first_pass_alone.per_query["ndcg@10"]
         per_query.insert(1, "nDCG@10 first pass alone", alone)
-        per_query.insert(2, "change (points)", 100 * (per_query["ndcg@10"] - alone))
+        per_query.insert(2, "change (points)", points(per_query["ndcg@10"], alone))
         per_query = per_query.sort_values(["change (points)", "ndcg@10"], kind="stable")
         order = "sorted by the change against the first pass alone, the queries the cascade hurt most first"
     else:

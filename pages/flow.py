@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cascade_core.analysis.flow import flow_table, kept_count_summary
-from cascade_core.analysis.lift import first_pass_lift, metric_label
+from cascade_core.analysis.lift import first_pass_lift, points
 from cascade_core.cascade.simulate import kept_counts
 from cascade_draw import charts
 from cascade_draw.tables import WORSE_STYLE, count_text, flag_unjudged
@@ -21,8 +21,7 @@ with shown_errors():
     ev = result.evaluation
     if ev is not None and result.run.spec.stages:
         lift = first_pass_lift(result.run, ev, result.latency)
-        said = "; ".join(f"{metric_label(m)} {c.before:.3f} -> {c.after:.3f} ({c.points:+.1f} points, "
-                         f"{c.evidence()})" for m, c in lift.changes.items())
+        said = lift.sentence()
         cost = "" if lift.added_ms != lift.added_ms else f", for {fmt_ms(lift.added_ms)} more per query (predicted)"
         over = result.latency.within_budget is False
         (st.warning if lift.worse or over else st.success)(
@@ -83,7 +82,7 @@ with shown_errors():
         steps = {s.name: s for s in ev.steps + [ev.final]}
         at = lambda s, m: float(s.per_query[m][qi]) if qi is not None else s.means[m]  # noqa: E731
         table["nDCG@10"] = [at(steps[name], "ndcg@10") for name in table["step"]]
-        table["vs first pass (points)"] = 100 * (table["nDCG@10"] - table["nDCG@10"].iloc[0])
+        table["vs first pass (points)"] = points(table["nDCG@10"], table["nDCG@10"].iloc[0])
         # the holes: how much of each top 10 is judged, and nDCG@10 without the unjudged documents
         table["nDCG@10 condensed"] = [at(steps[name], "ndcg_condensed@10") for name in table["step"]]
         table["judged@10"] = [at(steps[name], "judged@10") for name in table["step"]]

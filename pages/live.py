@@ -19,7 +19,8 @@ LIVE_TAIL = "live-tail"   # (context, queries, measured percentiles per step, la
 def _live_context() -> str:
     """What a live result belongs to: the dataset and the whole spec. A result from another
     dataset or cascade is not shown (its document ids may not even exist in this corpus)."""
-    return json.dumps([st.session_state.get(state.DATASET), st.session_state.get(state.SPEC)],
+    current = state.spec()
+    return json.dumps([st.session_state.get(state.DATASET), current.to_dict() if current is not None else None],
                       sort_keys=True, default=str)
 
 

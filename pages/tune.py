@@ -12,6 +12,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from cascade_core.analysis.lift import points
 from cascade_core.errors import CascadeError
 from cascade_core.export.qdrant import QueryVectors
 from cascade_core.export.qdrant import plan as qdrant_plan
@@ -114,7 +115,7 @@ def holdout_section(tuned, rule, objective):
     m[2].metric("Optimism (in-sample - held-out)", f"{h.optimism:+.3f}")
     fp = h.held_out_first_pass
     if fp == fp:
-        gain = 100 * (h.held_out_mean - fp)
+        gain = points(h.held_out_mean, fp)
         m[3].metric("First pass alone, held out", f"{fp:.3f}", delta=f"{gain:+.1f} pts for the tuned choice",
                     delta_color="normal", help="The first pass alone on the same held-out queries: what tuning must "
                                                "beat out of sample.")
@@ -196,7 +197,7 @@ def tuner_section(exp, spec):
         context = []
         if current is not None and tuned.specs[current] != best and bool(tuned.table.loc[current, "covered"]):
             now = tuned.table.loc[current, "ndcg@10"]
-            context.append(f"the current cascade {now:.3f}, so {100 * (row['ndcg@10'] - now):+.1f} points")
+            context.append(f"the current cascade {now:.3f}, so {points(row['ndcg@10'], now):+.1f} points")
         first = tuned.table[tuned.table["first_pass_only"]]
         if len(first) and best.stages:
             fp = first.iloc[0]

@@ -49,6 +49,16 @@ LIFT_METRICS = ("ndcg@10", "mrr@10", "recall@10")
 SIGNIFICANCE = 0.05     # the p-value under which a change is called significant, in words
 
 
+def points(after, before):
+    """A change in points, 100 x (after - before): how every page and report states a change of a
+    metric between 0 and 1 (works on numbers and on pandas columns alike).
+
+    >>> round(points(0.737, 0.691), 1)
+    4.6
+    """
+    return 100.0 * (after - before)
+
+
 @dataclass
 class MetricChange:
     """One metric, before and after: ``before`` is the reference (the first pass, a stage's input)."""
@@ -61,7 +71,7 @@ class MetricChange:
     @property
     def points(self) -> float:
         """The change in points: 100 x (after - before)."""
-        return 100.0 * (self.after - self.before)
+        return points(self.after, self.before)
 
     @property
     def worse(self) -> bool:
@@ -79,6 +89,15 @@ class MetricChange:
     @property
     def final(self) -> float:
         return self.after
+
+    def sentence(self) -> str:
+        """The change as every page and report says it: ``nDCG@10 0.691 -> 0.737 (+4.6 points,
+        significant: p = 1.2e-08; 66 queries better, 11 worse)``."""
+        return f"{metric_label(self.metric)} {self.before:.3f} -> {self.after:.3f} ({self.short()})"
+
+    def short(self) -> str:
+        """``+4.6 points, significant: p = ...``: the change and how sure it is, without the means."""
+        return f"{self.points:+.1f} points, {self.evidence()}"
 
     def describe(self, before: str = "the first pass") -> str:
         """``nDCG@10 0.691 -> 0.737 (+4.6 points against the first pass; 120 wins, 60 losses, p = 0.002)``."""
@@ -126,6 +145,14 @@ class FirstPassLift:
                 for m, c in self.changes.items()}
         return pd.DataFrame(rows).T.rename_axis("metric").astype(
             {"wins": int, "losses": int}) if rows else pd.DataFrame()
+
+    def sentence(self, metrics=None) -> str:
+        """Every metric's :meth:`MetricChange.sentence` (or only ``metrics``), joined."""
+        return "; ".join(self.changes[m].sentence() for m in (metrics or self.changes))
+
+    def worse_sentence(self) -> str:
+        """The metrics on which the cascade ranks worse than its first pass, each with its change."""
+        return "; ".join(f"{metric_label(m)} ({self.changes[m].short()})" for m in self.worse)
 
     def first_pass_metrics(self) -> dict[str, float]:
         """``{"ndcg@10": ..., "mrr@10": ..., "recall@10": ...}`` of the first pass alone."""

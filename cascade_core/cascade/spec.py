@@ -175,11 +175,19 @@ class CascadeSpec:
 
     def with_keeps(self, pool_size: int | None = None, keeps: list[int] | None = None,
                    final_k: int | None = None) -> "CascadeSpec":
-        """A copy with other cut-offs (what a slider does)."""
-        stages = self.stages if keeps is None else tuple(
-            _with_keep(st, int(k)) for st, k in zip(self.stages, keeps))
-        return replace(self, pool_size=int(pool_size or self.pool_size), stages=stages,
-                       final_k=int(final_k or self.final_k))
+        """A copy with other cut-offs (what a slider does), brought within "cut-offs never grow"
+        (:func:`clamp_cutoffs`): a stage asked to keep more than it receives keeps all it receives.
+
+        >>> spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+        ...     "stages": [{"scorer": {"kind": "bm25"}, "keep": 20}], "final_k": 10})
+        >>> spec.with_keeps(pool_size=10, keeps=[50], final_k=30).describe()
+        'bm25 -> 10 -> bm25 -> 10 -> final 10'
+        """
+        pool, kept, final = clamp_cutoffs(int(pool_size or self.pool_size),
+                                          [st.keep for st in self.stages] if keeps is None else keeps,
+                                          int(final_k or self.final_k))
+        return replace(self, pool_size=pool, stages=tuple(_with_keep(st, k) for st, k in zip(self.stages, kept)),
+                       final_k=final)
 
     def prefix(self, n_stages: int) -> "CascadeSpec":
         """The first pass and the first ``n_stages`` stages (final_k clipped to fit)."""
@@ -300,6 +308,30 @@ class CascadeSpec:
         except OSError as exc:
             raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
         return cls.from_json(text) if p.suffix.lower() == ".json" else cls.from_yaml(text)
+
+
+def keep_within(received: int, keep: int) -> int:
+    """The rule "cut-offs never grow" for one step: it keeps at most what it receives, at least one.
+
+    >>> keep_within(20, 50), keep_within(20, 5), keep_within(20, 0)
+    (20, 5, 1)
+    """
+    return max(1, min(int(keep), int(received)))
+
+
+def clamp_cutoffs(pool_size: int, keeps, final_k: int) -> tuple[int, list[int], int]:
+    """Cut-offs brought within the rule, each step within what the one before keeps: the one home
+    of "cut-offs never grow" for every control that moves them (the spec refuses what breaks it).
+
+    >>> clamp_cutoffs(100, [200, 50, 80], 60)
+    (100, [100, 50, 50], 50)
+    """
+    pool_size = max(1, int(pool_size))
+    previous, out = pool_size, []
+    for keep in keeps:
+        previous = keep_within(previous, keep)
+        out.append(previous)
+    return pool_size, out, keep_within(previous, final_k)
 
 
 def parse_stage(text: str) -> StageSpec:

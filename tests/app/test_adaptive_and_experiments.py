@@ -16,7 +16,7 @@ DROP_STAGE = {"drop": 0.3, "min": 3, "max": 40, "scale": "norm"}
 
 
 def adaptive_state(demo_state, keep=DROP_STAGE):
-    spec = dict(demo_state["spec"])
+    spec = dict(demo_state["spec"].to_dict())
     spec["stages"] = [{**spec["stages"][0], "keep": keep}]
     spec["final_k"] = min(spec["final_k"], keep if isinstance(keep, int) else keep["max"])
     return {**demo_state, "spec": spec, "spec_version": demo_state.get("spec_version", 0) + 1}
@@ -33,7 +33,7 @@ def test_build_page_sets_a_relative_drop(demo_state):
     assert any("Normalised" in c.value for c in at.caption)       # the page says what the scale means
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
-    keep = at.session_state["spec"]["stages"][0]["keep"]
+    keep = at.session_state["spec"].to_dict()["stages"][0]["keep"]
     assert keep == {"drop": 0.25, "min": 5, "max": 50, "scale": "norm"}
     assert "drop 0.25 (norm), 5-50" in at.success[0].value
 

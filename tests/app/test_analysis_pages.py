@@ -36,7 +36,7 @@ def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
     assert table.loc["bi-encoder", "kept"] == pytest.approx(7)
     # The sidebar's cascade line follows the slider in the same run, not one run late.
     assert any("-> 7 -> final" in c.value for c in at.sidebar.caption)
-    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     expected = flow_table(exp.run(spec).run, exp.relevance, corpus_size=len(exp.dataset.corpus), final=True)
     assert table["relevant_kept"].tolist() == expected["relevant_kept"].tolist()
     assert list(table.index) == ["first pass", "bi-encoder"]   # final k follows the keep down to 7: no cut left
@@ -57,7 +57,7 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
     at = page("evaluate", demo_state)
     at.run()
     assert not at.error and not at.exception
-    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     result = exp.run(spec)
     means = result.evaluation.final.means
     first = result.evaluation.steps[0].means
@@ -78,7 +78,7 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
 
     v = at.session_state["spec_version"]
     at.slider(key=f"cut-v{v}-pool").set_value(30).run()
-    exp2, spec2 = experiment_for(demo_state, at.session_state["spec"])
+    exp2, spec2 = experiment_for(demo_state, at.session_state["spec"].to_dict())
     assert spec2.pool_size == 30
     assert {m.label: m.value for m in at.metric}["nDCG@10"] == f"{exp2.run(spec2).evaluation.final.means['ndcg@10']:.3f}"
 
@@ -96,7 +96,7 @@ def test_live_page_runs_a_query_and_refuses_an_empty_one(demo_state):
     assert len(at.tabs) == 3
     # Each tab lists what the real cascade returns for that query (live ranking is deterministic):
     # the final list first, then every step's survivors.
-    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     expected = exp.live("stem cells differentiate into neurons", spec)
     assert at.dataframe[0].value["doc"].tolist() == expected.final_doc_ids
     assert at.tabs[0].label == f"final ({spec.final_k})"
@@ -110,7 +110,7 @@ def test_live_page_runs_a_query_and_refuses_an_empty_one(demo_state):
     assert any("for the query **stem cells differentiate into neurons**" in i.value for i in at.info)
 
     # A changed cascade hides the old result instead of showing it as this cascade's.
-    changed = dict(at.session_state["spec"], final_k=5)
+    changed = dict(at.session_state["spec"].to_dict(), final_k=5)
     at.session_state["spec"] = changed
     at.run()
     assert not at.exception and not at.dataframe
@@ -130,7 +130,9 @@ def test_a_cascade_worse_than_its_first_pass_is_a_warning_on_evaluate_and_flow(d
     stage ranks worse than BM25 (the library says by how much; the pages must say so, in red)."""
     from cascade_core.analysis.lift import first_pass_lift
 
-    spec = {**demo_state["spec"], "stages": [{**demo_state["spec"]["stages"][0], "combine": "replace"}]}
+    demo = demo_state["spec"].to_dict()
+    stage = {k: v for k, v in demo["stages"][0].items() if k not in ("combine", "weight")}   # replace: its own score
+    spec = {**demo, "stages": [stage]}
     state = {**demo_state, "spec": spec}
     exp, sp = experiment_for(state, spec)
     result = exp.run(sp)

@@ -15,7 +15,7 @@ def test_apply_demo_preset_then_edit_and_use(demo_state):
     at.slider(key=f"final-{v}").set_value(5).run()
     at.button(key="use").click().run()
     assert not at.error
-    spec = at.session_state["spec"]
+    spec = at.session_state["spec"].to_dict()
     assert (spec["pool_size"], spec["stages"][0]["keep"], spec["final_k"]) == (60, 15, 5)
     assert "bm25 -> 60 -> bi-encoder(all-MiniLM-L6-v2) fused norm-sum 0.5 -> 15 -> final 5" in at.success[0].value
 
@@ -30,7 +30,7 @@ def test_two_stages_with_rrf_and_yaml_download(demo_state):
     at.number_input(key=f"fusion-{v}-1-rrf-rrf_k").set_value(2).run()
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
-    spec = at.session_state["spec"]
+    spec = at.session_state["spec"].to_dict()
     assert [s["scorer"]["kind"] for s in spec["stages"]] == ["bi-encoder", "bm25"]
     assert spec["stages"][1]["combine"] == "rrf" and spec["stages"][1]["rrf_k"] == 2
     shown = yaml.safe_load(at.code[0].value)
@@ -43,7 +43,7 @@ def test_cross_encoder_preset_warns_about_the_stand_in(demo_state):
     at.run()
     at.selectbox(key="preset").set_value("Dense -> 200 -> cross-encoder -> 10").run()
     at.button(key="apply-preset").click().run()
-    assert at.session_state["spec"]["pool_size"] == 200
+    assert at.session_state["spec"].to_dict()["pool_size"] == 200
     assert any("Untrained stand-in" in w.value for w in at.warning)
 
 
@@ -79,13 +79,13 @@ def test_using_a_loaded_spec_unchanged_keeps_every_setting(demo_state):
     assert f"fp-param-{v}-hybrid-rrf_k" not in [n.key for n in at.number_input]   # RRF's k: not norm-sum's
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert CascadeSpec.from_dict(at.session_state["spec"]) == loaded
+    assert CascadeSpec.from_dict(at.session_state["spec"].to_dict()) == loaded
 
 
 def test_a_loaded_spec_with_a_pool_past_the_demo_depth_is_shown_not_refused(demo_state):
     """A spec file may ask for a pool of 2,500: the slider reaches it (Streamlit refuses a value
     past a slider's end). The analysis pages' cut-off sliders share ``pool_slider_max``."""
-    spec = dict(demo_state["spec"], pool_size=2500)
+    spec = dict(demo_state["spec"].to_dict(), pool_size=2500)
     at = page("build", demo_state)
     at.session_state["spec"] = spec
     at.session_state["spec_version"] = demo_state.get("spec_version", 0) + 1
@@ -102,7 +102,7 @@ def test_apply_preset_shows_in_the_sidebar_at_once(demo_state):
     name = next(o for o in at.selectbox(key="preset").options if o.startswith("Hybrid"))
     at.selectbox(key="preset").set_value(name).run()
     at.button(key="apply-preset").click().run()
-    applied = at.session_state["spec"]
+    applied = at.session_state["spec"].to_dict()
     assert applied["first_pass"]["kind"] == "hybrid"
     from cascade_core.cascade import CascadeSpec
     assert f"**Cascade:** {CascadeSpec.from_dict(applied).describe()}" in [c.value for c in at.sidebar.caption]
@@ -129,7 +129,7 @@ def test_every_registered_kind_is_offered_with_its_default_model_and_parameters(
     at.number_input(key=f"fp-param-{v}-sparse-max_length").set_value(128).run()
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
-    spec = at.session_state["spec"]
+    spec = at.session_state["spec"].to_dict()
     assert spec["first_pass"] == {"kind": "sparse", "model": "splade-tiny", "params": {"max_length": 128}}
     assert spec["stages"][0]["scorer"] == {"kind": "late", "model": "all-MiniLM-L6-v2"}
 
@@ -143,7 +143,7 @@ def test_the_cautionary_preset_says_what_it_is_for(demo_state):
     at.selectbox(key="preset").set_value(CAUTIONARY_PRESET).run()
     assert any("cautionary example" in c.value for c in at.caption)
     at.button(key="apply-preset").click().run()
-    stage = at.session_state["spec"]["stages"][0]
+    stage = at.session_state["spec"].to_dict()["stages"][0]
     assert stage.get("combine", "replace") == "replace"
     assert DEMO_PRESET != CAUTIONARY_PRESET
 
@@ -160,7 +160,7 @@ def test_a_preset_keeps_where_each_step_runs(demo_state):
     at.run()
     at.selectbox(key="preset").set_value(DEMO_PRESET).run()
     at.button(key="apply-preset").click().run()
-    spec = CascadeSpec.from_dict(at.session_state["spec"])
+    spec = CascadeSpec.from_dict(at.session_state["spec"].to_dict())
     assert spec.stages[0].fusion.name == "norm-sum"
     assert spec.cost_profiles["bi-encoder"].describe() == "measured x 0.025"
     assert any("Cost profiles kept" in i.value and "x 0.025" in i.value for i in at.info)
@@ -174,7 +174,7 @@ def test_the_yaml_says_when_the_form_has_changes_not_in_use(demo_state):
     v = at.session_state["spec_version"]
     at.slider(key=f"pool-{v}").set_value(70).run()
     assert any("changes not in use yet" in w.value for w in at.warning)
-    assert yaml.safe_load(at.code[0].value)["pool_size"] == demo_state["spec"]["pool_size"]   # still the one in use
+    assert yaml.safe_load(at.code[0].value)["pool_size"] == demo_state["spec"].to_dict()["pool_size"]   # still the one in use
     at.button(key="use").click().run()
     assert not [w for w in at.warning if "changes not in use" in w.value]
     assert yaml.safe_load(at.code[0].value)["pool_size"] == 70
@@ -192,5 +192,5 @@ def test_dbsf_is_offered_for_stages_and_the_hybrid_first_pass(demo_state):
     at.selectbox(key=f"fp-param-{v}-hybrid-fusion").set_value("dbsf").run()
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
-    spec = at.session_state["spec"]
+    spec = at.session_state["spec"].to_dict()
     assert spec["stages"][0]["combine"] == "dbsf" and spec["first_pass"]["params"]["fusion"] == "dbsf"

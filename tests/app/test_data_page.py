@@ -11,7 +11,7 @@ def test_starts_with_nothing_and_says_what_to_do():
 
 
 def test_demo_loads_sample_scores_and_sets_the_cascade(demo_state):
-    spec = demo_state["spec"]
+    spec = demo_state["spec"].to_dict()
     assert spec["first_pass"]["kind"] == "bm25" and spec["stages"][0]["scorer"]["kind"] == "bi-encoder"
     assert demo_state["dataset_source"]["label"] == "SciFact sample (bundled)"
 

@@ -44,7 +44,7 @@ def test_estimate_train_report_and_use_the_student(demo_state, tidy_registry):
     out = at.session_state["distill-result"]["out"]
     assert (Path(out) / "distilled.json").exists() and (Path(out) / "config.json").exists()
     at.button(key="distill-use").click().run()
-    spec = at.session_state["spec"]
+    spec = at.session_state["spec"].to_dict()
     assert spec["stages"][0]["scorer"] == {"kind": "cross-encoder", "model": out}
     flow = page("flow", at)
     flow.run()

@@ -30,7 +30,7 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     at = page("doctor", demo_state)
     at.run()
     assert not at.error and not at.exception, [e.value for e in at.error]
-    make, exp, result = library(demo_state, at.session_state["spec"])
+    make, exp, result = library(demo_state, at.session_state["spec"].to_dict())
     costs = exp.cost_models()
 
     cmp = compare.single_pass(result, costs, make)
@@ -85,14 +85,14 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
 def test_doctor_page_scores_what_a_lift_needs(demo_state):
     """Two stages: without the bi-encoder, the BM25 stage would see the whole pool, never scored."""
     two = dict(demo_state)
-    spec = CascadeSpec.from_dict(demo_state["spec"])
+    spec = CascadeSpec.from_dict(demo_state["spec"].to_dict())
     two["spec"] = CascadeSpec.from_dict({**spec.to_dict(), "stages": [
         spec.stages[0].to_dict(), {"scorer": {"kind": "bm25"}, "keep": 10, "name": "bm25 rescoring"}]}).to_dict()
     two["spec_version"] = demo_state.get("spec_version", 0) + 1
     at = page("doctor", two)
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    make, exp, result = library(two, at.session_state["spec"])
+    make, exp, result = library(two, at.session_state["spec"].to_dict())
     assert list(at.dataframe[0].value.index) == ["cascade", "single pass", "cascade / single pass"]
     lift = compare.stage_lifts(result, make)
     assert [s.describe() for s in lift.missing] == [compare.without_stage(result.run.spec, 0).describe()]

@@ -37,7 +37,7 @@ def assert_unjudged_red(element, column="judged@10"):
 
 @pytest.fixture
 def evaluated(demo_state):
-    exp, spec = experiment_for(demo_state, demo_state["spec"])
+    exp, spec = experiment_for(demo_state, demo_state["spec"].to_dict())
     return exp, exp.run(spec)
 
 

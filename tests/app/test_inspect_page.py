@@ -25,12 +25,12 @@ def library_run(demo_state, spec_dict):
 def test_inspect_page_shows_the_library_losses_and_a_dropped_documents_path(demo_state):
     at = page("inspect", demo_state)
     # Tight cut-offs, so that the small sample surely loses relevant documents at the stage.
-    tight = dict(demo_state["spec"], final_k=1)
+    tight = dict(demo_state["spec"].to_dict(), final_k=1)
     tight["stages"] = [dict(tight["stages"][0], keep=1)]
     at.session_state["spec"] = tight
     at.run()
     assert not at.error and not at.exception, [e.value for e in at.error]
-    exp, run = library_run(demo_state, at.session_state["spec"])
+    exp, run = library_run(demo_state, at.session_state["spec"].to_dict())
     lost = lost_by_stage(run, exp.relevance, exp.dataset.qrels)
 
     shown = at.dataframe[0].value
@@ -70,7 +70,7 @@ def test_inspect_page_shows_the_library_losses_and_a_dropped_documents_path(demo
     # A slider move: the numbers follow, still the library's.
     v = at.session_state["spec_version"]
     at.slider(key=f"cut-v{v}-stage1").set_value(5).run()
-    exp, run = library_run(demo_state, at.session_state["spec"])
+    exp, run = library_run(demo_state, at.session_state["spec"].to_dict())
     assert run.spec.stages[0].keep == 5
     assert at.dataframe[0].value["lost"].tolist() == lost_by_stage(run, exp.relevance).by_stage["lost"].tolist()
 
@@ -78,7 +78,7 @@ def test_inspect_page_shows_the_library_losses_and_a_dropped_documents_path(demo
 def test_inspect_page_follows_another_query(demo_state):
     at = page("inspect", demo_state)
     at.run()
-    exp, run = library_run(demo_state, at.session_state["spec"])
+    exp, run = library_run(demo_state, at.session_state["spec"].to_dict())
     last = run.matrix.query_ids[-1]
     at.selectbox(key="inspect-query").set_value(last).run()
     assert not at.error and not at.exception

@@ -19,7 +19,7 @@ def with_spec(demo_state, spec: CascadeSpec) -> dict:
 
 def rescoring_spec(demo_state, k1: float) -> CascadeSpec:
     """The demo cascade plus a BM25 rescoring stage with its own k1: a scorer no other test scores."""
-    spec = CascadeSpec.from_dict(demo_state["spec"])
+    spec = CascadeSpec.from_dict(demo_state["spec"].to_dict())
     return CascadeSpec.from_dict({**spec.to_dict(), "stages": [
         spec.stages[0].to_dict(), {"scorer": {"kind": "bm25", "params": {"k1": k1}}, "keep": 10, "name": "rescore"}]})
 
@@ -42,10 +42,10 @@ def test_flow_shows_where_each_figure_comes_from_and_applies_a_gpu_profile(demo_
     at.number_input(key=f"cost-f-{v}-bi-encoder").set_value(0.025).run()
     at.button(key=f"cost-apply-{v}").click().run()
     assert not at.error and not at.exception, [e.value for e in at.error]
-    assert at.session_state["spec"]["costs"] == {"bi-encoder": {"factor": 0.025}}
+    assert at.session_state["spec"].to_dict()["costs"] == {"bi-encoder": {"factor": 0.025}}
     table = at.dataframe[0].value
     assert table.loc["bi-encoder", "cost source"].startswith("measured x 0.025")
-    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     assert table.loc["bi-encoder", "predicted ms/query"] == pytest.approx(exp.run(spec).latency.stages[1].predicted_ms)
     bars = at.get("plotly_chart")[2].proto.spec
     assert "bi-encoder [measured x 0.025]" in bars
@@ -64,7 +64,7 @@ def test_flow_says_when_costs_were_timed_on_a_busier_cpu(demo_state, monkeypatch
 def test_re_measure_records_fresh_costs(demo_state):
     at = page("flow", demo_state)
     at.run()
-    exp, _ = experiment_for(demo_state, at.session_state["spec"])
+    exp, _ = experiment_for(demo_state, at.session_state["spec"].to_dict())
     store = exp.workspace.store
     before = [len(store.costs(sid)) for sid in exp.plan.scorer_ids]
     at.button(key="remeasure").click().run()

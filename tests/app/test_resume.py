@@ -23,13 +23,13 @@ def test_a_new_session_takes_up_the_last_dataset_and_cascade(demo_state):
     build.button(key="use").click().run()   # setting a cascade remembers it, with the dataset
     last = json.loads((home / resume.FILE).read_text())
     assert last["dataset"]["path"] == demo_state["dataset_source"]["path"]
-    assert last["spec"] == build.session_state["spec"] and last["spec"]["pool_size"] == 60
+    assert last["spec"] == build.session_state["spec"].to_dict() and last["spec"]["pool_size"] == 60
 
     at = app()   # what a refresh is: a new session, nothing in it
     at.run()
     assert not at.exception
     assert at.session_state["dataset_source"]["path"] == demo_state["dataset_source"]["path"]
-    assert at.session_state["spec"] == last["spec"]
+    assert at.session_state["spec"].to_dict() == last["spec"]
     assert any("Restored your last session" in t.value for t in at.toast)
 
 

@@ -35,7 +35,7 @@ def tuned_page(demo_state, budget=1000.0, objective=None):
 
 
 def library_grid(demo_state, at, budget):
-    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     grid = tuning_grid(spec, values=at.slider(key="tune-values").value,
                        max_pool=int(at.number_input(key="tune-max-pool").value))
     return exp, spec, grid_search(exp, grid, budget)
@@ -66,8 +66,8 @@ def test_tuner_recommends_what_the_library_does_and_applies_it(demo_state):
     assert "Held-out nDCG@10" in held_out and "±" in held_out["Held-out nDCG@10"]
 
     at.button(key="tune-apply").click().run()
-    assert at.session_state["spec"]["pool_size"] == best.pool_size
-    assert [s["keep"] for s in at.session_state["spec"]["stages"]] == [s.keep for s in best.stages]
+    assert at.session_state["spec"].to_dict()["pool_size"] == best.pool_size
+    assert [s["keep"] for s in at.session_state["spec"].to_dict()["stages"]] == [s.keep for s in best.stages]
 
 
 def test_recall_at_the_current_cut_off_comes_from_the_library(demo_state):
@@ -75,7 +75,7 @@ def test_recall_at_the_current_cut_off_comes_from_the_library(demo_state):
     at.run()
     table = at.dataframe[0].value
     assert list(table.index) == ["first pass", "bi-encoder"]
-    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     expected = recall_at_cutoffs(exp.run(spec).run, exp.relevance)
     assert table["recall at it"].to_dict() == pytest.approx(expected)
 
@@ -84,7 +84,7 @@ def test_recall_at_the_current_cut_off_comes_from_the_library(demo_state):
 def slow_first_pass(demo_state):
     """The demo's first pass priced at 50 ms a query (cost records added for the test, removed
     after): then not even the first pass alone fits a 1 ms budget, whatever this machine's speed."""
-    exp, _ = experiment_for(demo_state, demo_state["spec"])
+    exp, _ = experiment_for(demo_state, demo_state["spec"].to_dict())
     store, scorer = exp.workspace.store, exp.plan.scorer_ids[0]
     conn = store._conn()
     before = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM costs").fetchone()[0]
@@ -128,7 +128,7 @@ def test_the_tuner_searches_how_stages_combine_and_the_first_pass_alone(demo_sta
                                                 "norm-sum 0.7", "dbsf"}   # every fusion, DBSF added in one file
     best = lib.spec_at(best_within_budget(lib))
     at.button(key="tune-apply").click().run()
-    applied = at.session_state["spec"]
+    applied = at.session_state["spec"].to_dict()
     assert [(s.get("combine", "replace"), s.get("weight")) for s in applied["stages"]] == [
         (st.combine, st.fusion.params().get("weight")) for st in best.stages]
 
@@ -167,12 +167,12 @@ def test_held_out_folds_choose_by_the_chosen_objective(demo_state):
 def test_a_result_belongs_to_its_cascade_and_dataset(demo_state):
     at = tuned_page(demo_state)
     assert len(at.get("plotly_chart")) == 1
-    tuned_spec = dict(at.session_state["spec"])
+    tuned_spec = dict(at.session_state["spec"].to_dict())
 
     # Moving a cut-off keeps the result: that is what tuning is about.
     v = at.session_state["spec_version"]
     at.slider(key=f"cut-v{v}-stage1").set_value(15).run()
-    assert at.session_state["spec"]["final_k"] == tuned_spec["final_k"]
+    assert at.session_state["spec"].to_dict()["final_k"] == tuned_spec["final_k"]
     assert len(at.get("plotly_chart")) == 1 and at.button(key="tune-apply")
 
     # Another cascade (here: without its bi-encoder stage): the old chart and "Apply" are gone.
@@ -230,13 +230,13 @@ def test_exports_are_built_on_click_only(demo_state, deferred_downloads, monkeyp
 
 def test_html_report_has_doctor_findings_tuning_and_every_chart(demo_state, deferred_downloads):
     # A pool of 5 loses relevant documents that BM25 ranks just below it: the doctor flags it.
-    state = {**demo_state, "spec": {**demo_state["spec"], "pool_size": 5, "final_k": 5,
-                                    "stages": [{**demo_state["spec"]["stages"][0], "keep": 5}]}}
+    state = {**demo_state, "spec": {**demo_state["spec"].to_dict(), "pool_size": 5, "final_k": 5,
+                                    "stages": [{**demo_state["spec"].to_dict()["stages"][0], "keep": 5}]}}
     at = tuned_page(state)
     assert not at.error
     report = deferred_downloads["cascade-report.html"]()
 
-    exp, spec = experiment_for(demo_state, at.session_state["spec"])
+    exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     findings = doctor.diagnose(exp.run(spec).run, exp.relevance, exp.cost_models())
     assert findings and "<h2>Doctor</h2>" in report
     for f in findings:
@@ -264,6 +264,6 @@ def test_the_first_pass_is_offered_as_a_qdrant_request(demo_state):
     assert not at.exception
     buttons = {b.proto.label for b in at.get("download_button")}
     assert {"Query API request (JSON)", "qdrant-client code"} <= buttons
-    expected = plan(CascadeSpec.from_dict(demo_state["spec"])).request
+    expected = plan(CascadeSpec.from_dict(demo_state["spec"].to_dict())).request
     assert any(c.value == json.dumps(expected, indent=2) for c in at.code)
     assert any("Qdrant returns exactly the simulated first pass" in s.value for s in at.info)

@@ -36,7 +36,7 @@ def test_a_link_opens_the_same_view_in_a_new_session(demo_state):
     build.slider(key=f"pool-{v}").set_value(40).run()
     build.button(key="use").click().run()
     token = build.query_params[view_link.PARAM]          # the address bar carries the view
-    spec = build.session_state["spec"]
+    spec = build.session_state["spec"].to_dict()
     assert spec["pool_size"] == 40
     assert view_link.decode(token)["spec"] == spec
 
@@ -44,7 +44,7 @@ def test_a_link_opens_the_same_view_in_a_new_session(demo_state):
     other.query_params[view_link.PARAM] = token
     other.run()
     assert not other.exception, other.exception
-    assert other.session_state["spec"] == spec
+    assert other.session_state["spec"].to_dict() == spec
     assert other.session_state["dataset_source"]["path"] == demo_state["dataset_source"]["path"]
     assert any("Opened the view in the link" in t.value for t in other.toast)
     shown = [c.value for c in other.sidebar.code]

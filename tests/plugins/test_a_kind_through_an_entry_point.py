@@ -142,4 +142,4 @@ def test_the_build_page_offers_it_with_its_parameters(installed, demo_state):
     at.checkbox(key=f"param-{v}-0-term-count-lowercase").set_value(False).run()
     at.button(key="use").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["spec"]["stages"][0]["scorer"] == {"kind": "term-count", "params": {"lowercase": False}}
+    assert at.session_state["spec"].to_dict()["stages"][0]["scorer"] == {"kind": "term-count", "params": {"lowercase": False}}
