@@ -12,7 +12,7 @@ import argparse
 import io
 import sys
 
-from cascade_core.errors import CascadeError
+from cascade_core.errors import CascadeError, missing_dependency
 
 from . import common, compare, distill, evaluate, explain, export, forget, index, latency, report, tune
 
@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything scored so far is stored", file=sys.stderr)
         return 130
+    except ImportError as exc:   # an optional part not installed: say which extra brings it
+        missing = missing_dependency(exc, f"cascade {args.command}")
+        if missing is None:
+            raise
+        return fail(str(missing))
     # Last resort: file problems are checked where they arise (with a better message); one
     # that slips through is still one line naming the file, not a traceback.
     except OSError as exc:

