@@ -55,14 +55,14 @@ def test_the_simulation_and_metrics_run_without_the_optional_parts(tmp_path):
 
 
 def test_a_missing_extra_is_one_line_naming_it(tmp_path):
-    """``cascade eval`` with a bi-encoder where sentence-transformers is not installed: one error
-    line with the command that adds it (simulated by hiding the module from a fresh interpreter)."""
-    code = textwrap.dedent(f"""
+    """Loading a bi-encoder where sentence-transformers is not installed: one error line with the
+    command that adds it (simulated by hiding the module from a fresh interpreter)."""
+    code = textwrap.dedent("""
         import sys
         class Hide:
             def find_spec(self, name, path=None, target=None):
                 if name.split(".")[0] in ("sentence_transformers", "torch"):
-                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         sys.meta_path.insert(0, Hide())
         from cascade_core.errors import CascadeError
         from cascade_core.models import load_bi_encoder, resolve_model

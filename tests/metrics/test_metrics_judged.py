@@ -17,7 +17,7 @@ import pytest
 
 ir_measures = pytest.importorskip("ir_measures")
 from ir_measures import AP, RR, Judged, P, nDCG  # noqa: E402
-from test_metrics_reference import random_collection  # noqa: E402  (same folder, on sys.path)
+from tests.metrics.test_metrics_reference import random_collection  # noqa: E402
 
 from cascade_core.metrics import RankedLists, evaluate  # noqa: E402
 

@@ -3,7 +3,7 @@ fresh install runs them: default models only, no network."""
 
 import json
 
-from tests.test_cli import cascade
+from tests.helpers import cascade
 
 
 def test_sparse_and_late_end_to_end_then_from_the_store(tiny_beir, tmp_path):

@@ -14,7 +14,7 @@ from cascade_core.scorers import ScorerConfig
 from cascade_core.scorers.llm import (LLMScorer, clip, listwise_order, parse_permutation, scores_from_order,
                                       sliding_windows, yes_share)
 from tests.llm_server import overlap, serve, stats
-from tests.test_cli import cascade
+from tests.helpers import cascade
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.test_cli import cascade
+from tests.helpers import cascade
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 
 import json
 
-from tests.test_cli import cascade
+from tests.helpers import cascade
 
 
 def test_eval_reports_profiles_spread_and_the_tail_and_calibrate_remeasures(tiny_beir, tiny_cross_encoder, tmp_path):

@@ -2,7 +2,7 @@
 
 Most cases run the command in this process (fast: they fail before any scoring); the ones that
 must show no traceback on a real stderr, or that touch the embedded Qdrant, run it as a
-subprocess like tests/test_cli.py does.
+subprocess like tests/cli/test_cli.py does.
 """
 
 import sqlite3
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cascade_cli.cli import build_parser, file_in_traceback, main
-from tests.test_cli import cascade
+from tests.helpers import cascade
 
 
 def run_main(capsys, *args):

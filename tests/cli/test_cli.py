@@ -1,20 +1,13 @@
 """The `cascade` command: a real run writes the documented report; bad input gives one line."""
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-
-def cascade(*args, home, cwd=None):
-    env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "cascade_cli", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=600)
+from tests.helpers import cascade
 
 
 def test_eval_prints_and_writes_the_report(tiny_beir, tiny_cross_encoder, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from cascade_core.models import fast_encoder, resolve_model
 
-from .conftest import SAMPLE
+from tests.conftest import SAMPLE
 
 pytest.importorskip("onnxruntime")
 

@@ -12,7 +12,7 @@ from cascade_core.latency.profiles import CostProfile
 from cascade_core.tuning import best_within_budget, grid_search
 from cascade_draw import charts
 
-from .tuning.test_search import constructed
+from tests.tuning.test_search import constructed
 
 MEASURED = [CostModel("fp", 1.0, 0.0, 30), CostModel("st", 0.0, 1.0, 30)]
 
