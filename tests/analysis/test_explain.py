@@ -245,6 +245,7 @@ def cascade(*args, home):
                           env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_cascade_explain_by_stage_then_one_document(tiny_beir, tmp_path):
     # A cut-off of 1 after the bi-encoder: the small sample loses relevant documents there.
     spec = ["--dataset", str(tiny_beir), "--first-pass", "bm25", "--pool-size", "10",
@@ -268,6 +269,7 @@ def test_cascade_explain_by_stage_then_one_document(tiny_beir, tmp_path):
     assert f"To keep it: bi-encoder keeps >= {rank} (now 1): predicted " in out and "ms per query" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--query", "no-such-query"], "unknown query id 'no-such-query'"),
     (["--query", "{qid}", "--doc", "no-such-doc"], "unknown document id 'no-such-doc'"),

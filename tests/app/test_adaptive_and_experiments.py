@@ -38,6 +38,7 @@ def test_build_page_sets_a_relative_drop(demo_state):
     assert "drop 0.25 (norm), 5-50" in at.success[0].value
 
 
+@pytest.mark.slow
 def test_flow_page_shows_the_kept_count_distribution(demo_state):
     st_state = adaptive_state(demo_state)
     at = page("flow", st_state)
@@ -55,6 +56,7 @@ def test_flow_page_shows_the_kept_count_distribution(demo_state):
     assert 3 <= counts.min() and counts.max() <= 40
 
 
+@pytest.mark.slow
 def test_experiments_page_saves_and_compares_like_the_library(demo_state):
     folder = experiments_folder(ui_state.workspace())
     variants = {"app-keep20": 20, "app-keep5": 5, "app-drop": DROP_STAGE}
@@ -82,6 +84,7 @@ def test_experiments_page_saves_and_compares_like_the_library(demo_state):
     assert len(at.get("plotly_chart")) == 2 and at.get("download_button")
 
 
+@pytest.mark.slow   # it reads the experiments the test above saves
 def test_experiments_page_refuses_other_query_sets(demo_state):
     folder = experiments_folder(ui_state.workspace())
     e = SavedExperiment.load(folder, "app-keep20")

@@ -17,6 +17,7 @@ def experiment_for(demo_state, spec_dict):
     return ui_session._experiment(src["path"], src["split"], src["fmt"], ui_state.experiment_key(spec), src.get("stamp", "")), spec
 
 
+@pytest.mark.slow
 def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
     at = page("flow", demo_state)
     at.run()
@@ -42,6 +43,7 @@ def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
     assert list(table.index) == ["first pass", "bi-encoder"]   # final k follows the keep down to 7: no cut left
 
 
+@pytest.mark.slow
 def test_flow_page_for_one_query(demo_state, tiny_dataset):
     at = page("flow", demo_state)
     at.run()
@@ -53,6 +55,7 @@ def test_flow_page_for_one_query(demo_state, tiny_dataset):
     assert table["relevant_in"].iloc[0] >= 1
 
 
+@pytest.mark.slow
 def test_evaluate_page_metrics_equal_the_library(demo_state):
     at = page("evaluate", demo_state)
     at.run()
@@ -125,6 +128,7 @@ def test_pages_without_a_dataset_say_what_to_do():
         assert "Data & index" in at.info[0].value
 
 
+@pytest.mark.slow
 def test_a_cascade_worse_than_its_first_pass_is_a_warning_on_evaluate_and_flow(demo_state):
     """The demo spec with its stage replacing BM25's order and a deep pool: on this tiny set the
     stage ranks worse than BM25 (the library says by how much; the pages must say so, in red)."""

@@ -28,6 +28,7 @@ def _tiny(at):
     at.number_input(key="distill-held").set_value(3).run()
 
 
+@pytest.mark.slow
 def test_estimate_train_report_and_use_the_student(demo_state, tidy_registry):
     at = page("build", demo_state)
     at.run()

@@ -26,6 +26,7 @@ def library(demo_state, spec_dict):
     return make, exp, exp.run(spec)
 
 
+@pytest.mark.slow
 def test_doctor_page_shows_the_library_numbers(demo_state):
     at = page("doctor", demo_state)
     at.run()
@@ -82,6 +83,7 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     assert {m.label: m.value for m in at.metric}["Wins"] == str(t10.wins)
 
 
+@pytest.mark.slow
 def test_doctor_page_scores_what_a_lift_needs(demo_state):
     """Two stages: without the bi-encoder, the BM25 stage would see the whole pool, never scored."""
     two = dict(demo_state)

@@ -12,6 +12,8 @@ from cascade_draw.tables import WORSE_STYLE
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
 
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
+
 
 def red_cells(element) -> set[tuple[int, int]]:
     """(row, column) of the cells a Styler painted in the warning red (Streamlit sends the CSS in

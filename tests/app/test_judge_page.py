@@ -153,6 +153,7 @@ def test_a_pool_done_offers_the_next_query(unjudged):
     assert at.selectbox(key="judge-query").value != first
 
 
+@pytest.mark.slow
 def test_a_corpus_alone_and_a_plain_list_of_queries_then_every_analysis_page(tiny_beir, tmp_path_factory):
     # A corpus file and nothing else (less its first two documents: a corpus of its own); the queries
     # come as a plain list, one a line, typed into the page.

@@ -28,6 +28,7 @@ def texts(at, kind) -> str:
     return "\n".join(str(e.value) for e in getattr(at, kind))
 
 
+@pytest.mark.slow
 def test_flow_shows_where_each_figure_comes_from_and_applies_a_gpu_profile(demo_state):
     at = page("flow", demo_state)
     at.run()
@@ -51,6 +52,7 @@ def test_flow_shows_where_each_figure_comes_from_and_applies_a_gpu_profile(demo_
     assert "bi-encoder [measured x 0.025]" in bars
 
 
+@pytest.mark.slow
 def test_flow_says_when_costs_were_timed_on_a_busier_cpu(demo_state, monkeypatch):
     monkeypatch.setattr(cpu_probe, "probe_now", lambda *a, **k: 1e-6)   # "now" is very much faster
     at = page("flow", demo_state)
@@ -61,6 +63,7 @@ def test_flow_says_when_costs_were_timed_on_a_busier_cpu(demo_state, monkeypatch
     assert "measured while the CPU was busy" in at.dataframe[0].value.loc["first pass", "cost source"]
 
 
+@pytest.mark.slow
 def test_re_measure_records_fresh_costs(demo_state):
     at = page("flow", demo_state)
     at.run()
@@ -103,6 +106,7 @@ def test_a_cancelled_run_does_not_start_again_by_itself(demo_state):
     assert exp.workspace.store.n_scores(rescore_id) > 0
 
 
+@pytest.mark.slow
 def test_compare_shows_the_estimate_before_scoring_and_asks_for_a_long_job(demo_state, monkeypatch):
     state = with_spec(demo_state, rescoring_spec(demo_state, 1.43))
     at = page("doctor", state)

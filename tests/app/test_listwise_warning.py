@@ -7,6 +7,8 @@ import pytest
 from tests.app.conftest import page
 from tests.llm_server import serve, stats
 
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
+
 
 def approximate_warnings(at):
     return [w.value for w in at.warning if "Approximate" in w.value]

@@ -56,6 +56,7 @@ def ok(at):
     assert not at.error, [e.value for e in at.error]
 
 
+@pytest.mark.slow
 def test_llm_labels_the_switch_and_agreement(session, server):
     human_ndcg = ndcg_card(session)          # scores every evaluated query (their pools are then stored)
     exp = experiment(session)

@@ -13,6 +13,8 @@ from cascade_core.tuning import (OBJECTIVES, best_within_budget, grid_search, ho
 from tests.app.conftest import page
 from tests.app.test_analysis_pages import experiment_for
 
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
+
 CHEAPEST = "cheapest within 1 point of the best recall@10"
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS
 
-pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (./run.sh test installs it)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (./run.sh test installs it)")]
 
 
 def ndcg_card(page, expect) -> str:

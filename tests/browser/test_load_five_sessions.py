@@ -15,8 +15,8 @@ import pytest
 
 from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS
 
-pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (./run.sh test installs it)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (./run.sh test installs it)")]
 
 SESSIONS = 5
 SECONDS = int(os.environ.get("CASCADE_LOAD_SECONDS", "30"))   # how long every session keeps moving

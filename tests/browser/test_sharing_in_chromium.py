@@ -30,8 +30,8 @@ from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS,
 TOKEN = "browser-test-token-0123456789abcdef"
 PAGE_TEXT = ("Data & index", "Run the demo", "Load a dataset", "Dataset:", "Vector index")
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (./run.sh test installs it)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (./run.sh test installs it)")]
 
 
 

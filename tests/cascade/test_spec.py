@@ -41,8 +41,10 @@ def test_with_keeps_and_prefix():
     spec = CascadeSpec.from_dict(GOOD)
     narrower = spec.with_keeps(pool_size=500, keeps=[50, 10, 5])
     assert narrower.keeps == [500, 50, 10, 5]
-    with pytest.raises(SpecError, match="must not grow"):
-        spec.with_keeps(keeps=[50, 60, 5])
+    # a slider past what a stage receives is brought within "cut-offs never grow", not refused
+    assert spec.with_keeps(keeps=[50, 60, 5]).keeps == [1000, 50, 50, 5]
+    with pytest.raises(SpecError, match="must not grow"):   # a spec written so is refused
+        CascadeSpec.from_dict({**GOOD, "stages": [{**GOOD["stages"][0], "keep": 2000}]})
     assert spec.prefix(1).keeps == [1000, 100]
     assert spec.prefix(0).final_k == 5
 

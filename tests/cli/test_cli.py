@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import cascade
 
 
+@pytest.mark.slow
 def test_eval_prints_and_writes_the_report(tiny_beir, tiny_cross_encoder, tmp_path):
     report_path = tmp_path / "report.json"
     res = cascade("eval", "--dataset", str(tiny_beir), "--split", "test", "--first-pass", "bm25",
@@ -53,6 +54,7 @@ def test_eval_prints_and_writes_the_report(tiny_beir, tiny_cross_encoder, tmp_pa
     assert second["metrics"] == pytest.approx(report["metrics"])
 
 
+@pytest.mark.slow
 def test_config_file_and_flag_override(tiny_beir, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("first_pass: {kind: bm25}\npool_size: 20\nstages: []\nfinal_k: 10\n")
@@ -64,6 +66,7 @@ def test_config_file_and_flag_override(tiny_beir, tmp_path):
     assert "pool_size: 25" in (tmp_path / "s.yaml").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["eval", "--dataset", "/nonexistent/folder"], "no such file or folder"),
     (["eval", "--dataset", "{tiny}", "--stage", "bi:all-MiniLM-L6-v2@500"], "larger than pool_size"),
@@ -96,6 +99,7 @@ def test_malformed_corpus_reports_file_and_line(tmp_path):
     assert "corpus.jsonl:2" in res.stderr
 
 
+@pytest.mark.slow
 def test_index_and_indexes_commands(tiny_beir, tmp_path):
     home = tmp_path / "home"
     res = cascade("index", "--dataset", str(tiny_beir), "--model", "all-MiniLM-L6-v2", home=home)
@@ -113,6 +117,7 @@ def test_index_and_indexes_commands(tiny_beir, tmp_path):
     assert bad.returncode == 2 and "does not exist" in bad.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["index", "--dataset", "{tiny}", "--model", "no-such-model-xyz"], "cannot load bi-encoder model 'no-such-model-xyz'"),
     (["index", "--dataset", "{empty}"], "no text to index"),
@@ -167,6 +172,7 @@ def stub_qdrant():
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tiny_beir, tmp_path):
     for args in (["indexes", "--qdrant-url", stub_qdrant], ["--qdrant-url", stub_qdrant, "indexes"]):
         res = cascade(*args, home=tmp_path / "home")
@@ -191,6 +197,7 @@ def test_storage_flags_work_before_and_after_the_subcommand(stub_qdrant, tiny_be
     assert res.returncode == 2 and len(errors) == 1 and "http://127.0.0.1:9" in errors[0], res.stderr
 
 
+@pytest.mark.slow
 def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path):
     from cascade_core.analysis.experiment import Experiment
     from cascade_core.cascade import CascadeSpec
@@ -233,6 +240,7 @@ def test_tune_recommends_what_the_library_does_and_saves_it(tiny_beir, tmp_path)
     assert again.returncode == 0 and "scoring:" not in again.stderr and "first pass" not in again.stderr
 
 
+@pytest.mark.slow
 def test_tune_with_a_budget_nothing_fits_says_so(tiny_beir, tmp_path):
     res = cascade("tune", "--dataset", str(tiny_beir), "--pool-size", "20", "--stage", "bi:all-MiniLM-L6-v2@10",
                   "--final-k", "5", "--budget-ms", "0.001", home=tmp_path / "home")
@@ -242,6 +250,7 @@ def test_tune_with_a_budget_nothing_fits_says_so(tiny_beir, tmp_path):
     assert "The closest" in res.stdout and " ms over" in res.stdout
 
 
+@pytest.mark.slow
 def test_doctor_prints_every_check_with_its_verdict(tiny_beir, tmp_path):
     res = cascade("doctor", "--dataset", str(tiny_beir), "--pool-size", "5", "--stage", "bi:all-MiniLM-L6-v2@5",
                   "--final-k", "5", "--json", str(tmp_path / "doctor.json"), home=tmp_path / "home")
@@ -265,6 +274,7 @@ def test_doctor_prints_every_check_with_its_verdict(tiny_beir, tmp_path):
     assert f"{n_flagged} finding(s)." in res.stdout
 
 
+@pytest.mark.slow
 def test_report_writes_the_dashboards_html_report(tiny_beir, tmp_path):
     out = tmp_path / "report.html"
     res = cascade("report", str(out), "--dataset", str(tiny_beir), "--pool-size", "20",

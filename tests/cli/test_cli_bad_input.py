@@ -104,6 +104,7 @@ def test_config_that_is_not_utf8(tiny_beir, tmp_path, capsys):
 
 # -- the data folder and output files -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_home_that_is_a_file_is_refused_and_left_alone(tiny_beir, tmp_path):
     home = tmp_path / "passwd"
     home.write_text("root:x:0:0\n")
@@ -209,6 +210,7 @@ def test_every_subcommand_takes_the_storage_flags_after_it(command):
 
 # -- indexes --drop only drops this tool's indexes ------------------------------------------------
 
+@pytest.mark.slow
 def test_drop_refuses_a_collection_that_is_not_ours(tmp_path):
     from cascade_core.scoring.workspace import Workspace
 
@@ -232,6 +234,7 @@ def test_drop_refuses_a_collection_that_is_not_ours(tmp_path):
 
 # -- models load before any scoring ---------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["eval", "--stage", "bm25@20", "--stage", "cross:no-such-org/no-such-model@5"],
      "cannot load cross-encoder model 'no-such-org/no-such-model'"),
@@ -267,6 +270,7 @@ def test_models_loaded_first_are_the_ones_scoring_uses(tiny_dataset, tiny_cross_
     assert len(plan.scorers[0].score("a query", tiny_dataset.corpus.ids[:3])) == 3
 
 
+@pytest.mark.slow
 def test_hub_id_with_no_hub_in_reach_fails_at_once(tmp_path):
     """No HF_HUB_OFFLINE, and a hub that refuses connections: the hub client would retry for
     ~50 s; the probe sends the load to the local cache, which fails at once and says why."""

@@ -1,11 +1,13 @@
 """`cascade eval` latency lines (sources, spread, busy check, predicted vs live tail, --cost) and
 `cascade calibrate`, run for real on the tiny sample (speed is reported, never asserted)."""
 
+import pytest
 import json
 
 from tests.helpers import cascade
 
 
+@pytest.mark.slow
 def test_eval_reports_profiles_spread_and_the_tail_and_calibrate_remeasures(tiny_beir, tiny_cross_encoder, tmp_path):
     home = tmp_path / "home"
     flags = ["--dataset", str(tiny_beir), "--pool-size", "30", "--stage", f"cross:{tiny_cross_encoder}@8",

@@ -68,6 +68,7 @@ def test_a_corpus_file_of_random_bytes(folder, data, name):
     _outcome(load_corpus_file, path)
 
 
+@pytest.mark.slow
 @FAST
 @given(lines=st.lists(st.one_of(records.map(json.dumps), nested.map(json.dumps), st.text(max_size=40)),
                       max_size=6),

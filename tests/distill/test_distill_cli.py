@@ -24,6 +24,7 @@ def cascade(*args, home, check=True):
     return res
 
 
+@pytest.mark.slow
 def test_distill_reports_teacher_and_student_and_the_student_works_as_cross_path(split_beir, tmp_path):
     home, report = tmp_path / "home", tmp_path / "distilled.json"
     res = cascade("distill", "--dataset", str(split_beir), *TEACHER, *TINY, "--eval-depth", "20",
@@ -60,6 +61,7 @@ def test_training_on_the_evaluation_queries_is_refused(split_beir, tmp_path):
     assert not (tmp_path / "home" / "models").exists()
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_where_it_stopped(split_beir, tmp_path):
     home = tmp_path / "home"
     many = [*TINY[:4], "--max-length", "16", "--pairs", "1600", "--per-query", "4", "--batch-queries", "2"]
@@ -93,6 +95,7 @@ def test_a_run_killed_with_sigkill_resumes_where_it_stopped(split_beir, tmp_path
         assert abs(a[name] - b[name]).max() < 1e-5, name
 
 
+@pytest.mark.slow
 def test_an_output_folder_holding_something_else_is_refused(split_beir, tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
@@ -102,6 +105,7 @@ def test_an_output_folder_holding_something_else_is_refused(split_beir, tmp_path
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags, message", [
     (["--train-queries", "/no/such.jsonl"], "query file /no/such.jsonl: no such file"),
     (["--layers", "7"], "--layers: the packaged MiniLM has 6 layers"),
@@ -113,6 +117,7 @@ def test_bad_distill_input_is_one_line(flags, message, split_beir, tmp_path):
     assert res.returncode == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_estimate_says_how_long_and_trains_nothing(split_beir, tmp_path):
     no_pairs = [a for i, a in enumerate(TINY) if "--pairs" not in TINY[max(0, i - 1): i + 1]]
     res = cascade("distill", "--dataset", str(split_beir), *TEACHER, *no_pairs, "--minutes", "0.5", "--estimate",

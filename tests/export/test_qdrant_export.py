@@ -37,6 +37,7 @@ def simulated_first_pass(dataset, spec, workspace) -> dict[str, list[str]]:
             for q, qid in enumerate(m.query_ids)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SPECS))
 def test_the_exported_request_returns_the_simulated_first_pass(name, tiny_dataset, workspace, tmp_path):
     spec = CascadeSpec.from_dict({"first_pass": SPECS[name], "pool_size": POOL,
@@ -63,6 +64,7 @@ def test_the_exported_request_returns_the_simulated_first_pass(name, tiny_datase
     compile(written[1].read_text(), str(written[1]), "exec")   # the qdrant-client code is valid Python
 
 
+@pytest.mark.slow
 def test_the_python_code_runs_against_a_qdrant_client(tiny_dataset, workspace, tmp_path):
     """The qdrant-client function it writes, run on a client (local mode standing in for a server)."""
     from qdrant_client import QdrantClient, models
@@ -100,6 +102,7 @@ def test_what_qdrant_cannot_run_is_said():
     assert not odd_k.exact
 
 
+@pytest.mark.slow
 def test_cascade_export_writes_the_request_and_checks_it(tiny_beir, tmp_path):
     from tests.helpers import cascade  # the CLI in a subprocess, as a user runs it
 

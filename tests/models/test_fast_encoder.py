@@ -39,6 +39,7 @@ def minilm():
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_minilm_fast_path_ranks_as_stock(minilm, onnx_cache):
     model, stock = minilm
     fast = fast_encoder.accelerate(stock, "bi-encoder", model)
@@ -59,6 +60,7 @@ def test_minilm_fast_path_ranks_as_stock(minilm, onnx_cache):
     assert fast.max_seq_length == stock.max_seq_length and fast.tokenizer is stock.tokenizer
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_cross_encoder_from_minilm_weights_scores_as_stock(tmp_path, onnx_cache):
     import torch

@@ -88,6 +88,7 @@ STEPS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", sorted(STEPS) + ["cross-encoder"])
 def test_every_model_step_reads_a_bounded_text_and_reports_the_cut(huge_beir, tmp_path, tokenizer_inputs, step,
                                                                    tiny_cross_encoder):
@@ -129,6 +130,7 @@ def test_dense_first_pass_reports_the_cut_and_stores_an_excerpt(huge_beir, tmp_p
         ws.close()
 
 
+@pytest.mark.slow
 def test_cli_report_and_json_say_how_many_were_cut(huge_beir, tmp_path):
     out = tmp_path / "r.json"
     res = cascade("eval", "--dataset", str(huge_beir), "--split", "test", "--first-pass", "bm25", "--pool-size", "7",

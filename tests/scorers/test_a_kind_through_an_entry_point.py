@@ -21,6 +21,8 @@ from cascade_core.scorers import ScorerConfig, discover_kinds, registered, unreg
 from cascade_core.serving import DataRoots, SpecRefused, check_shared_scorers
 from tests.app.conftest import app_environment, demo_state, page  # noqa: F401 - the Build page test's fixtures
 
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
+
 PLUGIN = textwrap.dedent('''
     """A plugin's kinds: a rerank stage and a first pass, each a registered class."""
     import re

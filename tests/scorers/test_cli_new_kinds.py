@@ -1,9 +1,12 @@
 """``cascade eval`` with the learned-sparse first pass and stage and a late-interaction stage, as a
 fresh install runs them: default models only, no network."""
 
+import pytest
 import json
 
 from tests.helpers import cascade
+
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
 
 
 def test_sparse_and_late_end_to_end_then_from_the_store(tiny_beir, tmp_path):

@@ -43,6 +43,7 @@ def spec_for(folder, **params):
         "pool_size": 20, "stages": [{"scorer": {"kind": "bm25"}, "keep": 10}], "final_k": 5})
 
 
+@pytest.mark.slow
 def test_an_existing_collection_is_the_first_pass(tiny_dataset, collection, workspace):
     spec = spec_for(collection["folder"])
     exp = Experiment(tiny_dataset, spec, workspace)
@@ -72,6 +73,7 @@ def test_a_wrong_id_field_or_dimension_is_one_clear_error(tiny_dataset, collecti
         Experiment(tiny_dataset, spec_for(collection["folder"], vector="other"), workspace).ensure_scores()
 
 
+@pytest.mark.slow
 def test_cascade_eval_with_an_existing_collection(tiny_beir, collection, tmp_path):
     folder = collection["folder"]
     res = cascade("eval", "--dataset", str(tiny_beir), "--first-pass", "collection", "--pool-size", "20",

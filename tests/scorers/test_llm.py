@@ -141,6 +141,7 @@ def test_a_garbled_permutation_still_gives_a_full_ranking(workspace, tiny_datase
     assert sorted(scores) == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.slow
 def test_retries_ride_out_a_server_that_is_loading(workspace, tiny_dataset):
     query, docs = some_pairs(tiny_dataset, n=2)
     with serve("--fail-first", "2") as url:
@@ -185,6 +186,7 @@ def test_a_server_without_logprobs_falls_back_to_the_answer_with_a_warning(works
 
 # -- end to end through the CLI ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_eval_pointwise_and_listwise_end_to_end_with_costs(server, tiny_beir, tmp_path):
     home = tmp_path / "home"
     common = ["eval", "--dataset", str(tiny_beir), "--pool-size", "20", "--stage", "llm:overlap@10",
@@ -223,6 +225,7 @@ def test_eval_pointwise_and_listwise_end_to_end_with_costs(server, tiny_beir, tm
     assert stats(server)["listwise"] > before and "APPROXIMATE" not in res.stdout
 
 
+@pytest.mark.slow
 def test_eval_with_the_server_down_or_too_slow_fails_in_one_line(tiny_beir, tmp_path):
     res = cascade("eval", "--dataset", str(tiny_beir), "--stage", "llm:overlap@5",
                   "--param", f"llm.base_url={closed_port_url()}", "--param", "llm.retries=0", home=tmp_path / "h")
@@ -238,6 +241,7 @@ def test_eval_with_the_server_down_or_too_slow_fails_in_one_line(tiny_beir, tmp_
     assert len(errors) == 1 and "did not answer within 0.5 s (2 tries)" in errors[0], res.stderr
 
 
+@pytest.mark.slow
 def test_param_flag_names_a_stage_that_exists(tiny_beir, tmp_path):
     res = cascade("eval", "--dataset", str(tiny_beir), "--stage", "llm@5", "--param", "cross.window=4",
                   home=tmp_path / "h")

@@ -20,6 +20,7 @@ def relevant_and_not(dataset, n_queries=5, n_other=10):
     return out
 
 
+@pytest.mark.slow
 def test_scores_relevant_documents_above_irrelevant_ones(tiny_dataset, workspace):
     scorer = scorer_class("sparse")(ScorerConfig("sparse"), ScorerContext(tiny_dataset.corpus, workspace))
     wins = []
@@ -31,6 +32,7 @@ def test_scores_relevant_documents_above_irrelevant_ones(tiny_dataset, workspace
     assert all(wins), wins
 
 
+@pytest.mark.slow
 def test_first_pass_equals_a_brute_force_dot_product(tiny_dataset, workspace):
     ctx = ScorerContext(tiny_dataset.corpus, workspace)
     retriever = retriever_class("sparse")(ScorerConfig("sparse"), ctx)
@@ -61,6 +63,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_index_resumes_after_an_interruption(tiny_dataset, workspace):
     model = resolve_model("splade-tiny")
     first = SparseIndex(workspace.home / "sparse", tiny_dataset.corpus, model, 256)
@@ -106,6 +109,7 @@ def test_spec_round_trip_and_id_per_parameter():
             {"scorer": {"kind": "sparse", "params": {"max_length": 2}}, "keep": 10}]})
 
 
+@pytest.mark.slow
 def test_sparse_first_pass_and_stage_in_an_experiment(tiny_dataset, workspace):
     spec = CascadeSpec.from_dict({"first_pass": {"kind": "sparse"}, "pool_size": 20,
                                   "stages": [{"scorer": {"kind": "bm25"}, "keep": 10},

@@ -10,6 +10,8 @@ from cascade_core.errors import CascadeError, ScoringCancelled
 from cascade_core.latency import cpu_probe
 from cascade_core.progress import cancellable
 
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
+
 
 def spec_for(cross_model, pool=40, keep=10):
     return CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": pool, "final_k": 5,

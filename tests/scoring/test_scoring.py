@@ -9,6 +9,8 @@ from cascade_core.errors import MissingScoresError
 from cascade_core.scoring.ensure import CascadePlan, ensure_scores
 from cascade_core.store.scores import query_key
 
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
+
 
 def three_stage(cross_model, pool=40, keeps=(20, 10), final_k=5):
     return CascadeSpec.from_dict({

@@ -2,10 +2,13 @@
 index's lock (the engine locks each index's shard folder per process); one that needs vectors says
 it waits for the other, then goes on, or fails with one line after ``$CASCADE_QDRANT_WAIT_S``."""
 
+import pytest
 import json
 import os
 import subprocess
 import sys
+
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
 
 HOLD = """
 import sys, time

@@ -16,6 +16,7 @@ from cascade_cli import cli
 from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.doctor.provenance import check_provenance, experiment_checks
+from cascade_core.models import loading
 from cascade_core.models import resolve as models
 from cascade_core.models.fingerprint import model_fingerprint
 from cascade_core.store.provenance import machine, provenance_report
@@ -39,7 +40,7 @@ def packaged_tiny_ce(tmp_path, monkeypatch):
     """A tiny cross-encoder served under a packaged *name*: its key (and scorer id) stays the same
     whatever its files hold, like all-MiniLM-L6-v2 from its package or a hub id."""
     folder = tmp_path / "tiny-ce-weights"
-    models.build_tiny_cross_encoder(folder, seed=0)
+    loading.build_tiny_cross_encoder(folder, seed=0)
     module = types.ModuleType("fake_tiny_ce_package")
     module.get_model_path = lambda: str(folder)
     monkeypatch.setitem(sys.modules, module.__name__, module)
@@ -47,6 +48,7 @@ def packaged_tiny_ce(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.mark.slow
 def test_same_model_name_with_changed_weights_is_detected(tiny_dataset, tiny_beir, workspace, packaged_tiny_ce,
                                                          capsys):
     spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 6, "final_k": 3,
@@ -63,7 +65,7 @@ def test_same_model_name_with_changed_weights_is_detected(tiny_dataset, tiny_bei
 
     # New weights, same folder, same name: a package upgrade or a retrain in place.
     shutil.rmtree(packaged_tiny_ce)
-    models.build_tiny_cross_encoder(packaged_tiny_ce, seed=1)
+    loading.build_tiny_cross_encoder(packaged_tiny_ce, seed=1)
     second = Experiment(tiny_dataset, spec, workspace)   # all 12 queries: 6 more to score
     assert second.plan.scorers[0].id == first.plan.scorers[0].id        # the name alone cannot tell
     new_fp = model_fingerprint(second.plan.scorers[0].model)
@@ -220,7 +222,7 @@ def test_query_keys_limit_the_scores_looked_at_and_runs_are_reused(tmp_path):
 
 def test_fingerprint_follows_the_files_not_the_name(tmp_path):
     folder = tmp_path / "m"
-    models.build_tiny_cross_encoder(folder, seed=0)
+    loading.build_tiny_cross_encoder(folder, seed=0)
     resolved = models.ResolvedModel("m", str(folder), True, "m")
     before = model_fingerprint(resolved)
     assert before == model_fingerprint(resolved) and before.startswith("sha256:")

@@ -10,6 +10,8 @@ import pytest
 from cascade_core.errors import StoreBusyError
 from cascade_core.store.scores import ScoreStore, query_key
 
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
+
 
 def hold_write_lock(path, seconds: float, started: threading.Event):
     """Another process's long write: an open exclusive transaction on the same file."""

@@ -6,11 +6,14 @@ dashboard is the Evaluate page driven by Streamlit's AppTest in a process of its
 session would drive it.
 """
 
+import pytest
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = """name: three at once

@@ -16,6 +16,7 @@ from cascade_core.vectors.index import list_indexes
 MINILM = resolve_model("all-MiniLM-L6-v2")
 
 
+@pytest.mark.slow
 def test_build_is_a_no_op_the_second_time(tiny_dataset, workspace):
     index = workspace.vector_index(tiny_dataset.corpus, MINILM)
     first = index.build()
@@ -29,6 +30,7 @@ def test_build_is_a_no_op_the_second_time(tiny_dataset, workspace):
     assert (workspace.embedded_folder / index.name / "edge_config.json").exists()   # the engine's shard
 
 
+@pytest.mark.slow
 def test_partial_build_is_never_searched(tiny_dataset, workspace):
     index = workspace.vector_index(tiny_dataset.corpus, MINILM)
     index.build(tiny_dataset.corpus.ids[:10])
@@ -39,6 +41,7 @@ def test_partial_build_is_never_searched(tiny_dataset, workspace):
     assert rest.encoded == len(tiny_dataset.corpus) - 10 and rest.complete
 
 
+@pytest.mark.slow
 def test_dense_search_equals_exact_cosine_ranking(tiny_dataset, workspace):
     index = workspace.vector_index(tiny_dataset.corpus, MINILM)
     index.build()
@@ -86,6 +89,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_killed_indexing_resumes_without_re_encoding(tiny_beir, tiny_dataset, tmp_path):
     home = tmp_path / "home"
     script = tmp_path / "child.py"

@@ -56,6 +56,7 @@ def one_warning(res, name):
     assert len(warnings) == 1 and name in warnings[0] and "moved to" in warnings[0], res.stderr
 
 
+@pytest.mark.slow
 def test_indexes_lists_it_as_damaged_and_drop_removes_it(indexed_home, tmp_path):
     home, name = damaged_copy(indexed_home, tmp_path, "start")
     listing = cascade("indexes", home=home)
@@ -80,6 +81,7 @@ def test_drop_works_straight_after_the_damage(indexed_home, tmp_path):
     assert "Dropped" in dropped.stdout
 
 
+@pytest.mark.slow
 def test_eval_with_a_dense_first_pass_rebuilds_it(indexed_home, tiny_beir, tmp_path):
     home, name = damaged_copy(indexed_home, tmp_path, "whole")
     res = cascade("eval", "--dataset", str(tiny_beir), "--split", "test", "--first-pass", "dense:all-MiniLM-L6-v2",
@@ -92,6 +94,7 @@ def test_eval_with_a_dense_first_pass_rebuilds_it(indexed_home, tiny_beir, tmp_p
     assert "DAMAGED" in listing                                                    # and the old copy kept
 
 
+@pytest.mark.slow
 def test_index_rebuilds_it(indexed_home, tiny_beir, tiny_dataset, tmp_path):
     home, name = damaged_copy(indexed_home, tmp_path, "start")
     res = cascade("index", "--dataset", str(tiny_beir), "--model", "all-MiniLM-L6-v2", home=home)

@@ -36,6 +36,7 @@ def fresh_index(tiny_beir, tmp_path):
     return ws, ws.vector_index(load_dataset(tiny_beir, split="test").corpus, resolve_model(MODEL))
 
 
+@pytest.mark.slow
 def test_an_index_from_a_vector_file_encodes_nothing_and_searches_the_same(tiny_beir, encoded, tmp_path):
     ids, matrix, top = encoded
     ws, index = fresh_index(tiny_beir, tmp_path)
@@ -64,6 +65,7 @@ def test_vectors_of_another_model_or_corpus_are_refused(tiny_beir, encoded, tmp_
     ws.close()
 
 
+@pytest.mark.slow
 def test_vectors_shipped_beside_a_dataset_are_used_only_for_these_weights_and_this_corpus(tiny_beir, encoded,
                                                                                             tmp_path):
     ids, matrix, top = encoded
@@ -91,6 +93,7 @@ def test_vectors_shipped_beside_a_dataset_are_used_only_for_these_weights_and_th
     ws.close()
 
 
+@pytest.mark.slow
 def test_cascade_index_with_a_vector_file(tiny_beir, encoded, tmp_path):
     ids, matrix, _ = encoded
     vec = write_vectors(tmp_path / "mine.npy", ids, matrix)

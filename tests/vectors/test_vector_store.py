@@ -4,6 +4,7 @@ and indexes of the old embedded store (qdrant-client local mode) converted into 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cascade_core.models import resolve_model
 from cascade_core.scoring.workspace import Workspace
@@ -24,6 +25,7 @@ def ids(n):
 
 # -- exact below the threshold, HNSW from it on ------------------------------------------------
 
+@pytest.mark.slow
 def test_small_index_is_searched_exactly(tiny_dataset, workspace):
     index = workspace.vector_index(tiny_dataset.corpus, MINILM)
     index.build()
@@ -32,6 +34,7 @@ def test_small_index_is_searched_exactly(tiny_dataset, workspace):
     assert workspace.qdrant.indexed_count(index.name) == 0        # no graph was built
 
 
+@pytest.mark.slow
 def test_past_the_threshold_the_graph_is_built_and_used(tiny_dataset, tmp_path):
     ws = Workspace(tmp_path / "home")
     try:
@@ -52,6 +55,7 @@ def test_past_the_threshold_the_graph_is_built_and_used(tiny_dataset, tmp_path):
         ws.close()
 
 
+@pytest.mark.slow
 def test_a_graph_build_cut_short_is_finished_by_the_next_build(tiny_dataset, tmp_path):
     ws = Workspace(tmp_path / "home")
     try:
@@ -86,6 +90,7 @@ def test_ann_recall_of_the_engine_on_clustered_vectors(tmp_path):
 
 # -- a server: qdrant-client (a local client stands in here) --------------------------------------
 
+@pytest.mark.slow
 def test_a_server_url_gives_the_qdrant_client_back_end(tiny_dataset, tmp_path, monkeypatch):
     import qdrant_client
 
@@ -162,6 +167,7 @@ def legacy_home(tmp_path, corpus, only=None):
     return home, index.name, report, vectors
 
 
+@pytest.mark.slow
 def test_an_old_local_mode_index_is_converted_not_re_encoded(tiny_dataset, tmp_path):
     home, name, made, vectors = legacy_home(tmp_path, tiny_dataset.corpus)
     assert made.complete
@@ -184,6 +190,7 @@ def test_an_old_local_mode_index_is_converted_not_re_encoded(tiny_dataset, tmp_p
     assert again == []                                                      # said once
 
 
+@pytest.mark.slow
 def test_a_half_built_old_index_resumes_in_the_engine(tiny_dataset, tmp_path):
     home, name, made, _ = legacy_home(tmp_path, tiny_dataset.corpus, only=tiny_dataset.corpus.ids[:10])
     assert not made.complete
@@ -211,6 +218,7 @@ def test_an_unreadable_old_store_is_moved_aside_and_said(tiny_dataset, tmp_path)
     assert [p.name.startswith("qdrant.unreadable-") for p in home.iterdir() if p.name.startswith("qdrant.")] == [True]
 
 
+@pytest.mark.slow
 def test_listing_does_not_wait_for_an_index_another_process_holds(tiny_dataset, tmp_path):
     import subprocess
     import sys
