@@ -136,7 +136,7 @@ def roots() -> DataRoots:
     when not shared, ``../shared``): :func:`cascade_core.serving.data_roots`. When shared, of the
     uploads only this session's own: a visitor must not open (or list) another visitor's."""
     s = settings()
-    base = data_roots(s, [session.REPO / "sample_data", session.SAMPLE_PATH], uploads().folder)
+    base = data_roots(s, [session.REPO / "sample_data", session.sample_path()], uploads().folder)
     if not s.share:
         return base
     folder = uploads().folder.resolve()

@@ -24,7 +24,7 @@ def run_demo(container) -> CascadeSpec:
     """Load the sample, apply the demo preset, and score deep enough that any slider position
     (pool up to 1000, any stage keep) simulates without a model call. A read-only dashboard runs
     it only when every score is stored already."""
-    state.load_dataset(state.SAMPLE_PATH, split="test", label="SciFact sample (bundled)")
+    state.load_dataset(state.sample_path(), split="test", label="SciFact sample (bundled)")
     spec = state.set_spec(preset_spec(DEMO_PRESET))
     deepest = spec.with_keeps(pool_size=DEMO_MAX_POOL, keeps=[DEMO_MAX_POOL] * len(spec.stages),
                               final_k=spec.final_k)

@@ -23,8 +23,6 @@ from cascade_core.judgments import JudgmentStore
 from cascade_core.scoring.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
-# The demo's dataset; tests point it at a smaller one.
-SAMPLE_PATH = os.environ.get("CASCADE_SAMPLE_DATA", str(REPO / "sample_data" / "scifact-mini"))
 
 # session_state keys
 DATASET = "dataset_source"      # {"path", "split", "fmt", "label"}
@@ -32,6 +30,12 @@ SPEC = "spec"                   # the CascadeSpec in use (frozen, validated once
 BUDGET = "budget_ms"
 SPEC_VERSION = "spec_version"
 DEFAULT_BUDGET_MS = 100.0
+
+
+def sample_path() -> str:
+    """The bundled demo's dataset (``$CASCADE_SAMPLE_DATA`` points it elsewhere: tests, a mirror),
+    read when asked, so a setting made after import counts."""
+    return os.environ.get("CASCADE_SAMPLE_DATA", str(REPO / "sample_data" / "scifact-mini"))
 
 
 @st.cache_resource(show_spinner=False)

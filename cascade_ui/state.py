@@ -18,14 +18,14 @@ from cascade_core.errors import DataError, MissingScoresError
 from . import resume
 from .access import check_path, check_spec, read_only, refuse_if_read_only
 from .scoring_panel import run_scoring, scoring_allowed
-from .session import (BUDGET, DATASET, DEFAULT_BUDGET_MS, REPO, SAMPLE_PATH, SPEC, SPEC_VERSION, _dataset,
-                      _files_key, _named, budget_ms, dataset, dataset_label, experiment, experiment_key,
-                      files_stamp, judgments, progress_callback, require_dataset_and_spec, show_error, spec,
-                      spec_version, workspace)
+from .session import (BUDGET, DATASET, DEFAULT_BUDGET_MS, REPO, SPEC, SPEC_VERSION, _dataset, _files_key, _named,
+                      budget_ms, dataset, dataset_label, experiment, experiment_key, files_stamp, judgments,
+                      progress_callback, require_dataset_and_spec, sample_path, show_error, spec, spec_version,
+                      workspace)
 
-__all__ = ["BUDGET", "DATASET", "DEFAULT_BUDGET_MS", "REPO", "SAMPLE_PATH", "SPEC", "SPEC_VERSION", "budget_ms",
+__all__ = ["BUDGET", "DATASET", "DEFAULT_BUDGET_MS", "REPO", "SPEC", "SPEC_VERSION", "budget_ms",
            "dataset", "dataset_label", "experiment", "experiment_key", "files_stamp", "judgments", "load_dataset",
-           "progress_callback", "require_dataset_and_spec", "run_current", "set_spec", "show_error", "spec",
+           "progress_callback", "require_dataset_and_spec", "run_current", "sample_path", "set_spec", "show_error", "spec",
            "spec_version", "workspace"]
 
 
@@ -45,7 +45,7 @@ def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", 
         if path is None:
             raise DataError("no dataset: give a folder path, or name the corpus file")
     resolved = str(check_path(path))
-    if read_only() and (named or resolved != str(check_path(SAMPLE_PATH))):
+    if read_only() and (named or resolved != str(check_path(sample_path()))):
         refuse_if_read_only("open other datasets than the bundled sample")
     path = resolved
     stamp = files_stamp(path) + "".join(files_stamp(p) for _, p in named)

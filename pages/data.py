@@ -38,7 +38,7 @@ if locked:
     st.caption("Read-only dashboard: the bundled sample and what is already loaded; no other folder, no uploads.")
 path, split, fmt, label, named = None, None, "auto", None, {}
 if source == "Bundled sample":
-    path, split, label = state.SAMPLE_PATH, "test", "SciFact sample (bundled)"
+    path, split, label = state.sample_path(), "test", "SciFact sample (bundled)"
     st.caption(f"`{path}`: SciFact test queries with hard distractors (CC BY-NC 2.0).")
 elif source == "Folder or file path":
     path = st.text_input("Path", placeholder="../shared/data/scifact  (BEIR, TREC, JSONL/CSV or SMART)", key="path")

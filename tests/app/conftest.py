@@ -24,9 +24,6 @@ def app_environment(tiny_beir, tmp_path_factory):
     # The tests' own folders (tmp_path) are a data root, as an operator lists theirs; any other
     # folder is refused (tests/app/test_serving_pages.py).
     os.environ["CASCADE_DATA_ROOTS"] = str(tmp_path_factory.getbasetemp())
-    import cascade_ui.state as state
-
-    state.SAMPLE_PATH = str(tiny_beir)  # in case the module was imported before
     return home
 
 
