@@ -15,6 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade.spec import (CascadeSpec, StageSpec, _name_stages, _scorer_config, parse_first_pass,
                                        parse_stage)
@@ -187,8 +190,6 @@ def set_param(spec: dict, text: str) -> None:
     >>> spec["stages"][0]["scorer"]["params"]
     {'base_url': 'http://localhost:11434/v1', 'window': 8}
     """
-    import yaml
-
     target, eq, value = text.partition("=")
     step, dot, name = target.rpartition(".")
     if not eq or not dot or not step or not name:
@@ -309,8 +310,6 @@ def write_output(path: str, text: str, flag: str) -> None:
 
 
 def json_default(obj):
-    import numpy as np
-
     if isinstance(obj, (np.floating, np.integer)):
         return obj.item()
     if isinstance(obj, np.ndarray):

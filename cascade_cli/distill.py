@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade.demo import DEMO_SPEC
@@ -107,8 +108,6 @@ def _training_queries(args, dataset):
         return generated_queries(dataset.corpus, args.generate, seed=args.seed)
     split = args.train_split
     if split is None:
-        from pathlib import Path
-
         splits = available_splits(Path(args.dataset)) if args.dataset and Path(args.dataset).is_dir() else {}
         if "train" not in splits:
             raise CascadeError(f"dataset {dataset.name!r} has no train split: give --train-split SPLIT, "

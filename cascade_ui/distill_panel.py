@@ -16,8 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.data.beir import available_splits
-from cascade_core.distill import (DistillSettings, build_training_set, distill, estimate, file_queries,
-                                  generated_queries, split_queries)
+from cascade_core.distill import (DistillSettings, build_training_set, distill, estimate, exclude_held_out,
+                                  file_queries, generated_queries, split_queries)
 from cascade_core.distill.registry import StudentInfo
 from cascade_core.distill.report import describe, student_spec
 from cascade_core.distill.train import LOSSES
@@ -127,8 +127,6 @@ def distill_panel() -> None:
         if estimate_clicked or train_clicked:
             try:
                 training = _training_queries(source, src, dataset, split, upload, n_generate, 0)
-                from cascade_core.distill import exclude_held_out
-
                 training = exclude_held_out(training, held)
                 exp_ws = state.workspace()
                 sig = (spec.to_json(), source, split, training.source, tuple(training.queries.ids))

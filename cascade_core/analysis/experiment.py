@@ -133,9 +133,7 @@ class Experiment:
         try:
             with self._scoring_lock:
                 report = ensure_scores(plan, self.queries, progress)
-            from ..scorers.collection import missing_judged_note
-
-            note = missing_judged_note(plan.retriever, self.qrels)   # an existing collection lacking judged documents
+            note = plan.retriever.coverage_note(self.qrels)   # an existing collection lacking judged documents
             if note:
                 report.notes.append(note)
             return report

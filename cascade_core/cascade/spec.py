@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import yaml
 
@@ -295,8 +296,6 @@ class CascadeSpec:
     @classmethod
     def load(cls, path) -> "CascadeSpec":
         """Read a spec file (``.json``, else YAML)."""
-        from pathlib import Path
-
         p = Path(path)
         if not p.is_file():
             raise SpecError(f"spec file {path} does not exist")

@@ -11,6 +11,7 @@ writes a plain Hugging Face folder, which ``sentence_transformers.CrossEncoder(p
 from __future__ import annotations
 
 import contextlib
+import copy
 from pathlib import Path
 
 from ..models import resolve_model
@@ -65,8 +66,6 @@ def save_student(model, tokenizer, folder: Path, positions: int | None = None) -
     the model's own limit), so its cost per pair is what was measured for it. Tokens within the
     limit are scored exactly as before the cut.
     """
-    import copy
-
     folder.mkdir(parents=True, exist_ok=True)
     config = copy.deepcopy(model.config)
     config.id2label, config.label2id = {0: "relevance"}, {"relevance": 0}

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 import os
 import sys
@@ -242,8 +243,6 @@ def _hf_model(stock, kind: str):
 
 
 def _input_names(stock, model, kind: str) -> list[str]:
-    import inspect
-
     features = stock.preprocess(_probe(stock, kind))
 
     accepted = set(inspect.signature(model.forward).parameters)

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..errors import ModelError, missing_dependency
 from .fast_encoder import accelerate
@@ -38,8 +39,6 @@ def hub_reachable() -> bool:
         return False
     now = time.monotonic()
     if now - _hub_probe.get("at", -1e9) > 60:
-        from urllib.parse import urlparse
-
         url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
         try:
             socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
@@ -98,7 +97,7 @@ def load_bi_encoder(model: ResolvedModel):
     that is not available.
     """
     def make(loc, local_files_only):
-        from sentence_transformers import SentenceTransformer   # the models extra
+        from sentence_transformers import SentenceTransformer  # the models extra
 
         return accelerate(SentenceTransformer(loc, device="cpu", local_files_only=local_files_only), "bi-encoder", model)
 
@@ -109,7 +108,7 @@ def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
     """A ``CrossEncoder`` returning raw logits (no sigmoid: ranking is unchanged, thresholds are not),
     its forward pass in ONNX Runtime when available (:mod:`cascade_core.models.fast_encoder`)."""
     def make(loc, local_files_only, max_length):
-        import torch   # the models extra
+        import torch  # the models extra
         from sentence_transformers import CrossEncoder
 
         # A model with fewer positions than asked for (a small or distilled cross-encoder) would

@@ -237,6 +237,11 @@ class Retriever(Component):
     def retrieve(self, query: str, k: int) -> tuple[list[str], np.ndarray]:
         """The top ``k`` document ids, best first, and their scores."""
 
+    def coverage_note(self, qrels) -> str | None:
+        """A line on judged documents this first pass can never return, whatever the cut-offs (an
+        existing collection missing some), said after scoring; None by default."""
+        return None
+
     @classmethod
     def qdrant_search(cls, config: ScorerConfig, pool_size: int):
         """How Qdrant's Query API runs this first pass (:class:`~.in_qdrant.QdrantSearch`), or None

@@ -21,6 +21,7 @@ from itertools import chain
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from rank_bm25 import BM25Okapi
 
 from ..data.text import get_tokenizer
@@ -78,8 +79,6 @@ class SparseBM25(BM25Okapi):
     """
 
     def __init__(self, corpus, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25):
-        import scipy.sparse as sp
-
         super().__init__(corpus, k1=k1, b=b, epsilon=epsilon)
         self.vocabulary = {t: i for i, t in enumerate(self.idf)}
         self._doc_len = np.asarray(self.doc_len, dtype=float)

@@ -24,6 +24,7 @@ cascade_core.errors.SpecError: collection parameter collection is required: a se
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import warnings
@@ -78,6 +79,18 @@ class CollectionRetriever(Retriever):
     def opened_paths(cls, params: dict) -> list[str]:
         """The shard folder, when embedded; with a ``url``, ``collection`` is a server's collection name."""
         return [] if str(params.get("url") or "").strip() else super().opened_paths(params)
+
+    def coverage_note(self, qrels) -> str | None:
+        """One line naming the judged-relevant documents the collection lacks (None: none): the
+        part of the recall loss the collection, not any cut-off, causes."""
+        if not self.missing_ids or qrels is None:
+            return None
+        judged = {d for docs in qrels.judgments.values() for d, grade in docs.items() if grade > 0}
+        missing = self.judged_missing(judged)
+        if not missing:
+            return None
+        return (f"collection {self.collection}: {len(missing):,} judged documents are not in it and can never be "
+                f"retrieved, whatever the cut-offs (e.g. {', '.join(map(repr, missing[:SHOWN]))})")
 
     @property
     def id(self) -> str:
@@ -168,8 +181,6 @@ class _EdgeCollection:
         self.shard.close()
 
     def dim(self, vector: str) -> int | None:
-        import json
-
         try:
             config = json.loads((self.path / "edge_config.json").read_text(encoding="utf-8"))
             return int(config["vectors"][vector]["size"])
@@ -250,17 +261,4 @@ def _doc_id(record, field: str) -> str | None:
     return None if value is None else str(value)
 
 
-def missing_judged_note(retriever, qrels) -> str | None:
-    """One line naming the judged-relevant documents an existing collection lacks (None: none, or
-    not a collection): the part of the recall loss the collection, not any cut-off, causes."""
-    if not isinstance(retriever, CollectionRetriever) or not retriever.missing_ids:
-        return None
-    judged = {d for docs in qrels.judgments.values() for d, grade in docs.items() if grade > 0}
-    missing = retriever.judged_missing(judged)
-    if not missing:
-        return None
-    return (f"collection {retriever.collection}: {len(missing):,} judged documents are not in it and can never be "
-            f"retrieved, whatever the cut-offs (e.g. {', '.join(map(repr, missing[:SHOWN]))})")
-
-
-__all__ = ["CollectionRetriever", "missing_judged_note"]
+__all__ = ["CollectionRetriever"]

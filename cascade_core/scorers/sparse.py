@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import IndexingError
 from ..models import ResolvedModel, load_model
@@ -90,8 +91,6 @@ class SparseEncoder:
         Texts are encoded longest first in batches of about ``TOKEN_BUDGET`` tokens, so a batch
         wastes little padding and the logits tensor stays bounded whatever the lengths.
         """
-        import scipy.sparse as sp
-
         torch = self._torch
         max_length = min(int(max_length), self.limit)
         if not len(texts):
@@ -192,8 +191,6 @@ class SparseIndex:
 
     def _load(self):
         """Every stored row, read once and re-read when a part was added (by us or another process)."""
-        import scipy.sparse as sp
-
         with self._lock:
             parts = self._parts()
             if self._matrix is not None and self._matrix[3] == parts:

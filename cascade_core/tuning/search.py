@@ -21,6 +21,7 @@ rule the user chose on each fold's training queries.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
@@ -152,8 +153,6 @@ def tuning_grid(spec: CascadeSpec, values: int = 6, max_pool: int | None = None,
     >>> sorted({s.stages[0].fusion.label for s in grid if s.stages})
     ['dbsf', 'norm-sum 0.3', 'norm-sum 0.5', 'norm-sum 0.7', 'replace', 'rrf k=60']
     """
-    import itertools
-
     cuts = cutoff_grid(spec, values=values, max_pool=max_pool)
     if isinstance(fusions, str):
         fusions = tuning_candidates()

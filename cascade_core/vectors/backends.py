@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import IndexingError
 from .legacy import convert_legacy
-from .repair import FolderInUse, damaged_indexes, drop_damaged, quarantine_shard, shard_damage
+from .repair import FolderInUse, damaged_indexes, drop_damaged, in_use, quarantine_shard, shard_damage
 
 META_FILE = "cascade.json"       # our metadata, beside the engine's files in a shard folder
 SHARD_FILE = "edge_config.json"  # the engine's own: a folder holding it is a shard
@@ -132,8 +132,6 @@ class EdgeStore:
             shard = EdgeShard.load(str(folder))
         except Exception as exc:  # noqa: BLE001 - the engine raises plain Exceptions
             if _is_lock_error(exc):
-                from .repair import in_use
-
                 raise in_use(folder) from None
             self._say(quarantine_shard(self.root, folder.name, f"it does not load: {_first_line(exc)}").notice)
             return None
@@ -203,8 +201,6 @@ class EdgeStore:
                 shard = EdgeShard.create(str(folder), config)
             except Exception as exc:  # noqa: BLE001
                 if _is_lock_error(exc):
-                    from .repair import in_use
-
                     raise in_use(folder) from None
                 raise IndexingError(f"cannot create the vector index {name} in {folder}: {_first_line(exc)}") from None
             self._shards[name] = shard
