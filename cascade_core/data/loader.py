@@ -37,31 +37,11 @@ from pathlib import Path
 
 from ..errors import DataError
 from .beir import choose_split, load_beir
-from .smart import (
-    first_line,
-    is_smart_folder,
-    load_smart,
-    load_smart_corpus,
-    read_smart_docs,
-    read_smart_qrels,
-    read_smart_queries,
-    smart_files,
-)
+from .smart import (first_line, is_smart_folder, load_smart, load_smart_corpus, read_smart_docs, read_smart_qrels,
+                    read_smart_queries, smart_files)
 from .sniff import KINDS, ROLES, head_text, sniff
-from .tabular import (
-    CORPUS_NAMES,
-    CSV_SUFFIXES,
-    JSONL_SUFFIXES,
-    QRELS_NAMES,
-    QUERIES_NAMES,
-    QUERY_ID_KEYS,
-    find_one,
-    load_corpus,
-    load_tabular_folder,
-    read_docs,
-    read_queries,
-    several,
-)
+from .tabular import (CORPUS_NAMES, CSV_SUFFIXES, JSONL_SUFFIXES, QRELS_NAMES, QUERIES_NAMES, QUERY_ID_KEYS,
+                      find_one, load_corpus, load_tabular_folder, read_docs, read_queries, several)
 from .trec import DOC_SUFFIXES, is_trec_folder, load_trec, load_trec_corpus, read_topics, read_trec_docs, trec_files
 from .types import Corpus, Dataset, Qrels, QuerySet, ValidationReport
 from .validation import ReportBuilder, build_corpus, build_qrels, build_queries, finish, parse_qrels, suffix

@@ -53,22 +53,10 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from .types import Corpus, Dataset, ValidationReport
 from .tabular import several
-from .validation import (
-    Judgment,
-    RawDoc,
-    RawQuery,
-    ReportBuilder,
-    build_corpus,
-    build_qrels,
-    build_queries,
-    corpus_report,
-    finish,
-    numbered_lines,
-    parse_grade,
-    read_text,
-)
+from .types import Corpus, Dataset, ValidationReport
+from .validation import (Judgment, RawDoc, RawQuery, ReportBuilder, build_corpus, build_qrels, build_queries,
+                         corpus_report, finish, numbered_lines, parse_grade, read_text)
 
 FIELD_NAMES = {
     "A": "authors",

@@ -35,20 +35,8 @@ from pathlib import Path
 
 from ..errors import DataError
 from .types import Corpus, Dataset, QuerySet, ValidationReport
-from .validation import (
-    RawDoc,
-    RawQuery,
-    ReportBuilder,
-    build_corpus,
-    build_qrels,
-    build_queries,
-    corpus_report,
-    finish,
-    numbered_lines,
-    parse_qrels,
-    read_text,
-    suffix,
-)
+from .validation import (RawDoc, RawQuery, ReportBuilder, build_corpus, build_qrels, build_queries, corpus_report,
+                         finish, numbered_lines, parse_qrels, read_text, suffix)
 
 DOC_ID_KEYS = ("_id", "id", "docid", "doc_id")
 QUERY_ID_KEYS = ("_id", "id", "qid", "query_id")
@@ -85,18 +73,24 @@ def _text_value(value, what: str, file: str, line: int) -> str:
     raise DataError(f"{what!r} must be a string, found {type(value).__name__}", file, line)
 
 
-def _doc_from_mapping(rec: dict, file: str, line: int) -> RawDoc:
-    id_key = _first_key(DOC_ID_KEYS, rec)
+def _id_and_text_keys(rec: dict, id_keys, text_keys, what: str, file: str, line: int) -> tuple[str, str]:
+    """The keys holding a record's id and text (the first of each list found), or a DataError."""
+    id_key = _first_key(id_keys, rec)
     if id_key is None:
         raise DataError(
-            f"no document id: expected a key {' or '.join(repr(k) for k in DOC_ID_KEYS[:2])} "
+            f"no {what} id: expected a key {' or '.join(repr(k) for k in id_keys[:2])} "
             f"(found keys: {', '.join(map(repr, rec)) or 'none'})",
             file,
             line,
         )
-    text_key = _first_key(DOC_TEXT_KEYS, rec)
+    text_key = _first_key(text_keys, rec)
     if text_key is None:
         raise DataError(f"no 'text' field (found keys: {', '.join(map(repr, rec))})", file, line)
+    return id_key, text_key
+
+
+def _doc_from_mapping(rec: dict, file: str, line: int) -> RawDoc:
+    id_key, text_key = _id_and_text_keys(rec, DOC_ID_KEYS, DOC_TEXT_KEYS, "document", file, line)
     metadata: dict = {}
     meta = rec.get("metadata")
     if isinstance(meta, dict):
@@ -117,17 +111,7 @@ def _doc_from_mapping(rec: dict, file: str, line: int) -> RawDoc:
 
 
 def _query_from_mapping(rec: dict, file: str, line: int) -> RawQuery:
-    id_key = _first_key(QUERY_ID_KEYS, rec)
-    if id_key is None:
-        raise DataError(
-            f"no query id: expected a key {' or '.join(repr(k) for k in QUERY_ID_KEYS[:2])} "
-            f"(found keys: {', '.join(map(repr, rec)) or 'none'})",
-            file,
-            line,
-        )
-    text_key = _first_key(QUERY_TEXT_KEYS, rec)
-    if text_key is None:
-        raise DataError(f"no 'text' field (found keys: {', '.join(map(repr, rec))})", file, line)
+    id_key, text_key = _id_and_text_keys(rec, QUERY_ID_KEYS, QUERY_TEXT_KEYS, "query", file, line)
     return RawQuery(
         _id_value(rec[id_key], file, line), _text_value(rec[text_key], text_key, file, line), file, line
     )

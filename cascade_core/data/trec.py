@@ -47,22 +47,8 @@ from pathlib import Path
 from ..errors import DataError
 from .sniff import sniff
 from .types import Corpus, Dataset, ValidationReport
-from .validation import (
-    Judgment,
-    RawDoc,
-    RawQuery,
-    ReportBuilder,
-    base_name,
-    build_corpus,
-    build_qrels,
-    build_queries,
-    corpus_report,
-    finish,
-    numbered_lines,
-    parse_qrels,
-    read_text,
-    suffix,
-)
+from .validation import (Judgment, RawDoc, RawQuery, ReportBuilder, base_name, build_corpus, build_qrels,
+                         build_queries, corpus_report, finish, numbered_lines, parse_qrels, read_text, suffix)
 
 DOC_SUFFIXES = (".trec", ".sgml", ".sgm")
 

@@ -281,23 +281,27 @@ def _header_order(cols: list[str]) -> tuple[int, int, int]:
 # Building validated objects
 
 
+def _duplicate(record, seen: dict, rb: ReportBuilder, what: str) -> bool:
+    """Whether ``record``'s id came before (warned once, with where the first one is, and counted:
+    the first is kept); else it is remembered in ``seen``."""
+    first = seen.get(record.id)
+    if first is None:
+        seen[record.id] = record
+        return False
+    where = f"line {first.line}" if first.file == record.file else f"{first.file}:{first.line}"
+    rb.warn(f"duplicate-{'doc' if what == 'document' else what}",
+            f"duplicate {what} id {record.id!r} (first at {where}): kept the first", record.file, record.line)
+    rb.note(f"duplicate {'documents' if what == 'document' else 'queries'} (dropped)")
+    return True
+
+
 def build_corpus(records: Iterable[RawDoc], rb: ReportBuilder, *, source: str | None = None) -> Corpus:
     """A :class:`Corpus` from raw records: duplicates and empty documents handled as documented."""
     docs: list[Document] = []
     seen: dict[str, RawDoc] = {}
     for r in records:
-        first = seen.get(r.id)
-        if first is not None:
-            where = f"line {first.line}" if first.file == r.file else f"{first.file}:{first.line}"
-            rb.warn(
-                "duplicate-doc",
-                f"duplicate document id {r.id!r} (first at {where}): kept the first",
-                r.file,
-                r.line,
-            )
-            rb.note("duplicate documents (dropped)")
+        if _duplicate(r, seen, rb, "document"):
             continue
-        seen[r.id] = r
         if not r.text.strip():
             if r.title.strip():
                 rb.warn(
@@ -328,18 +332,8 @@ def build_queries(records: Iterable[RawQuery], rb: ReportBuilder) -> QuerySet:
     queries: dict[str, str] = {}
     lines: dict[str, RawQuery] = {}
     for r in records:
-        first = lines.get(r.id)
-        if first is not None:
-            where = f"line {first.line}" if first.file == r.file else f"{first.file}:{first.line}"
-            rb.warn(
-                "duplicate-query",
-                f"duplicate query id {r.id!r} (first at {where}): kept the first",
-                r.file,
-                r.line,
-            )
-            rb.note("duplicate queries (dropped)")
+        if _duplicate(r, lines, rb, "query"):
             continue
-        lines[r.id] = r
         if not r.text.strip():
             rb.warn("empty-query", f"query {r.id!r} has an empty text: dropped", r.file, r.line)
             rb.note("empty queries (dropped)")

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..models import resolve_model
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
-from .in_qdrant import QdrantSearch, QdrantVector
+from .in_qdrant import QdrantSearch, QdrantVector, RetrieverVectors
 
 DEFAULT_BI_ENCODER = "all-MiniLM-L6-v2"
 
@@ -106,20 +106,11 @@ class DenseRetriever(_UsesVectorIndex, Retriever):
 VECTOR = "dense"
 
 
-class _DenseVectors:
+class _DenseVectors(RetrieverVectors):
     """The vector index's embeddings, as the collection and the query need them."""
-
-    def __init__(self, retriever: DenseRetriever):
-        self.retriever = retriever
-
-    def prepare(self, progress=None) -> None:
-        self.retriever.prepare(progress)
 
     def documents(self, doc_ids):
         return [v.tolist() for v in self.retriever.index.vectors(doc_ids)]
 
     def query(self, text: str):
         return self.retriever.index.encode_queries([text])[0].tolist()
-
-    def attachment(self):
-        return None

@@ -58,3 +58,17 @@ class VectorSource(Protocol):
 
     def attachment(self) -> tuple[str, str, dict] | None:
         """A file written beside the export, ``(JSON key, file suffix, data)`` (BM25's vocabulary), or None."""
+
+
+class RetrieverVectors:
+    """A first pass's own vectors (:class:`VectorSource`): made by preparing the retriever (its index
+    built), with no file beside the export; a kind adds ``documents`` and ``query``."""
+
+    def __init__(self, retriever):
+        self.retriever = retriever
+
+    def prepare(self, progress=None) -> None:
+        self.retriever.prepare(progress)
+
+    def attachment(self):
+        return None

@@ -43,7 +43,7 @@ from ..progress import ProgressCallback, ProgressTracker
 from ..vectors.index import BuildReport
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
 from .bm25 import top_k
-from .in_qdrant import SPARSE_FILL, QdrantSearch, QdrantVector
+from .in_qdrant import SPARSE_FILL, QdrantSearch, QdrantVector, RetrieverVectors
 
 DEFAULT_SPARSE = "splade-tiny"
 TOKEN_BUDGET = 2048   # tokens per model call: the logits are tokens x vocabulary floats (~250 MB here)
@@ -375,14 +375,8 @@ class SparseRetriever(_UsesSparseIndex, Retriever):
 VECTOR = "splade"
 
 
-class _SpladeVectors:
+class _SpladeVectors(RetrieverVectors):
     """The sparse index's rows and a query's SPLADE vector, as ``(indices, values)``."""
-
-    def __init__(self, retriever: SparseRetriever):
-        self.retriever = retriever
-
-    def prepare(self, progress=None) -> None:
-        self.retriever.prepare(progress)
 
     def documents(self, doc_ids):
         rows = self.retriever.index.rows(doc_ids).tocsr()
@@ -393,6 +387,3 @@ class _SpladeVectors:
         dense = np.asarray(self.retriever.query_vector(text)).ravel()
         nz = np.flatnonzero(dense)
         return nz.tolist(), dense[nz].astype(float).tolist()
-
-    def attachment(self):
-        return None
