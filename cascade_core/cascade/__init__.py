@@ -1,4 +1,8 @@
-"""Cascade specs, pure simulation over stored scores, and live end-to-end runs."""
+"""Cascade specs, pure simulation over stored scores, and live end-to-end runs.
+
+Imports ``fusion``, ``latency`` (cost profiles) and the scorer registry (to check a spec's kinds),
+never a model: :func:`simulate` is pure NumPy over a :class:`ScoreMatrix`.
+"""
 
 from .cutoff import Cutoff
 from .live import LiveResult, LiveStep, live_run

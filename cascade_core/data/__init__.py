@@ -13,6 +13,9 @@ names the format. Problems are reported with file and line: fatal ones raise
 >>> ds = load_dataset(folder)
 >>> ds.report.counts
 {'documents': 1, 'queries': 1, 'judged queries': 1, 'judged pairs': 1, 'relevant pairs': 1}
+
+Imports only the ground floor (``errors``); every loader reads files with one recognition (:mod:`.sniff`:
+content first, the name a hint), and a file named explicitly wins over the folder's convention.
 """
 
 from .loader import FORMATS, detect_format, load_corpus_file, load_dataset, load_files

@@ -17,6 +17,8 @@ written as a folder that works as ``cross:PATH`` in any cascade. Modules:
 >>> # result = distill(load_dataset("../shared/data/scifact", split="test"), training,
 >>> #                  CascadeSpec.from_dict(DEMO_SPEC), Workspace(), out=None)
 >>> # print(result.comparison.table())     # first pass, teacher, student, student + first pass
+
+Imports ``analysis`` (the teacher's experiment), ``scoring``, ``cascade``, ``models`` and ``store``.
 """
 
 from __future__ import annotations

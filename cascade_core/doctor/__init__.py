@@ -61,6 +61,8 @@ step's scores split relevant / non-relevant, raw or as each normalisation sees t
 ['pool-too-small']
 >>> diagnose(simulate(spec, m), rel, costs)[0].evidence["plateau k"]
 5
+
+Imports ``analysis``, ``tuning``, ``fusion``, ``latency``, ``scorers`` and ``store`` (provenance).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@
 >>> from cascade_core.judgments import GRADES
 >>> GRADES[2]
 'relevant'
+
+Imports ``data`` and the ``llm`` kind (for LLM labels); the analysis reads merged qrels from here.
 """
 
 from .agreement import Agreement, agreement, cohen_kappa

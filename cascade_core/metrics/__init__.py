@@ -27,6 +27,8 @@ pytrec_eval / ir_measures (cross-checked in ``tests/metrics``):
 0.5
 >>> oracle_ndcg(lists, k=10).round(4)
 array([1.    , 0.6131])
+
+Imports nothing of the project: NumPy only.
 """
 
 from .ap import average_precision

@@ -9,6 +9,8 @@
 * :mod:`.holdout` -- k-fold validation of tuned cut-offs on held-out queries;
 * :mod:`.depth` -- final quality against each rerank stage's input depth, and the "phantom"
   depths where quality falls while the stage receives more of the relevant documents.
+
+Imports ``analysis``, ``cascade``, ``fusion``, ``latency`` and ``metrics``; simulates only, never scores.
 """
 
 from .depth import DepthVerdict, depth_curve, input_depth, phantom_depths, with_input_depth
