@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        return run(args)
+    finally:
+        common.close_workspaces()
+
+
+def run(args) -> int:
+    """One parsed command, its bad input turned into one ``error:`` line and the status 2."""
+    try:
         return args.run(args)
     except CascadeError as exc:
         return fail(str(exc))

@@ -241,10 +241,22 @@ def load_dataset_from_args(path, split, fmt, files=None):
     return dataset
 
 
+OPENED: list = []   # the workspaces this command opened: closed when it ends (cli.main)
+
+
 def workspace(args):
+    """The data folder the storage flags name, opened once per command and closed when it ends
+    (so a command run from Python, not a process of its own, leaves no index open behind it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # A damaged file moved aside and rebuilt is said once, when it happens (not a traceback).
-    return Workspace(args.home, qdrant_url=args.qdrant_url, notify=warn)
+    ws = Workspace(args.home, qdrant_url=args.qdrant_url, notify=warn)
+    OPENED.append(ws)
+    return ws
+
+
+def close_workspaces() -> None:
+    while OPENED:
+        OPENED.pop().close()
 
 
 def warn(message: str) -> None:

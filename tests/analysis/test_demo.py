@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 pytestmark = pytest.mark.slow
 

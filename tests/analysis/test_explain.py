@@ -1,9 +1,6 @@
 """Why was it dropped: paths, who beat it, what would keep it, losses by stage, on constructed runs
 whose answers are known."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -239,10 +236,7 @@ def test_keeps_to_final_raises_each_cut_off_in_turn(run):
 
 # -- the `cascade explain` command ------------------------------------------------------------
 
-def cascade(*args, home):
-    env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "cascade_cli", *args], capture_output=True, text=True,
-                          env=env, timeout=600)
+from tests.helpers import run_cli as cascade  # noqa: E402 - the CLI in this process
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 
 @pytest.mark.slow

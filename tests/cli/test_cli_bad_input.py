@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cascade_cli.cli import build_parser, file_in_traceback, main
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 
 def run_main(capsys, *args):

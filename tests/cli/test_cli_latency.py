@@ -4,7 +4,7 @@
 import pytest
 import json
 
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 
 @pytest.mark.slow

@@ -104,7 +104,7 @@ def test_what_qdrant_cannot_run_is_said():
 
 @pytest.mark.slow
 def test_cascade_export_writes_the_request_and_checks_it(tiny_beir, tmp_path):
-    from tests.helpers import cascade  # the CLI in a subprocess, as a user runs it
+    from tests.helpers import run_cli as cascade  # the CLI in this process
 
     out = tmp_path / "first-pass.json"
     res = cascade("export", "--qdrant", str(out), "--dataset", str(tiny_beir), "--first-pass", "hybrid",

@@ -16,7 +16,7 @@ from cascade_core.models import resolve_model
 from cascade_core.models.truncation import CHARS_PER_TOKEN, Cuts, char_limit, clip_for_model
 from cascade_core.scorers.llm import clipped
 from cascade_core.vectors.index import PAYLOAD_CHARS, point_id
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 HUGE_CHARS = 2_000_000   # ~400 k tokens; the same code path as the 24 MB one, in a test's time
 LONGEST_LIMIT = 512      # the largest max_length of the models below (tokens)

@@ -4,7 +4,7 @@ fresh install runs them: default models only, no network."""
 import pytest
 import json
 
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
 

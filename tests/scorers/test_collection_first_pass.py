@@ -8,7 +8,7 @@ from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade import CascadeSpec
 from cascade_core.errors import IndexingError
 from cascade_core.models import load_bi_encoder, resolve_model
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 LEFT_OUT = 3        # corpus documents the collection lacks (one of them judged relevant)
 STRANGERS = 2       # points naming no corpus document

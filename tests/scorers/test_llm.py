@@ -14,7 +14,7 @@ from cascade_core.scorers import ScorerConfig
 from cascade_core.scorers.llm import (LLMScorer, clip, listwise_order, parse_permutation, scores_from_order,
                                       sliding_windows, yes_share)
 from tests.llm_server import overlap, serve, stats
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 
 @pytest.fixture(scope="module")

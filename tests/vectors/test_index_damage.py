@@ -11,7 +11,7 @@ import pytest
 from cascade_core.models import resolve_model
 from cascade_core.scoring.workspace import Workspace
 from cascade_core.vectors.repair import damaged_indexes
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 MINILM = resolve_model("all-MiniLM-L6-v2")
 

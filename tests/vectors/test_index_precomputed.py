@@ -12,7 +12,7 @@ from cascade_core.errors import DataError
 from cascade_core.models import resolve_model
 from cascade_core.models.fingerprint import model_fingerprint
 from cascade_core.scoring.workspace import Workspace
-from tests.helpers import cascade
+from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 
 MODEL = "all-MiniLM-L6-v2"
 
