@@ -1,7 +1,8 @@
 """The core imports and simulates with none of the optional parts installed: no torch, Streamlit,
 Plotly, Qdrant, ONNX or model package. A fresh interpreter (``-S``: no site-packages at all) is
-given only the core's dependencies (numpy, pandas, scipy, PyYAML, rank-bm25, PyStemmer and what they
-need); the simulation, the metrics, fusion, the spec and the tuner import and run there."""
+given only NumPy, pandas, SciPy and PyYAML (and what they need): not even BM25's two libraries,
+which load when a BM25 index is built; the simulation, the metrics, fusion, the spec (a BM25 first
+pass in it) and the tuner import and run there."""
 
 import importlib.util
 import subprocess
@@ -10,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORE = ("numpy", "pandas", "scipy", "yaml", "_yaml", "rank_bm25", "Stemmer", "dateutil", "pytz", "tzdata", "six")
+CORE = ("numpy", "pandas", "scipy", "yaml", "_yaml", "dateutil", "pytz", "tzdata", "six")
 HEAVY = ("torch", "transformers", "sentence_transformers", "streamlit", "plotly", "qdrant_client", "qdrant_edge",
-         "onnxruntime", "onnx")
+         "onnxruntime", "onnx", "rank_bm25", "Stemmer")
 
 
 def core_site(folder: Path) -> Path:

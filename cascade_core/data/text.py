@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import Stemmer
-
 # NLTK's English stopword list (179 words).
 ENGLISH_STOPWORDS = frozenset("""
 i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
@@ -41,7 +39,7 @@ class Tokenizer:
     def __init__(self, stem: bool = True, stopwords: bool = True):
         self.stem = stem
         self.stopwords = stopwords
-        self._stemmer = Stemmer.Stemmer("english") if stem else None
+        self._stemmer = _snowball() if stem else None
 
     @property
     def signature(self) -> str:
@@ -58,6 +56,14 @@ class Tokenizer:
 
     def tokenize_many(self, texts: list[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
+
+
+def _snowball():
+    """PyStemmer's English Snowball stemmer, imported when a tokenizer first stems (so specs and the
+    simulation import without it)."""
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=8)
