@@ -14,6 +14,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "old-layout"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "scifact-mini"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fused", "hybrid"])
 def test_the_old_folder_opens_with_the_same_scores(name, tmp_path, capsys):
     home = tmp_path / "home"
