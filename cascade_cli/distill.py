@@ -26,7 +26,6 @@ from cascade_core.cascade.spec import CascadeSpec
 from cascade_core.data.beir import available_splits
 from cascade_core.distill import (DistillSettings, build_training_set, distill, estimate, exclude_held_out,
                                   file_queries, generated_queries, split_queries)
-from cascade_core.distill.report import describe
 from cascade_core.distill.teacher import check_signal
 from cascade_core.distill.train import LOSSES
 from cascade_core.errors import CascadeError
@@ -129,7 +128,7 @@ def cmd_distill(args) -> int:
     check_signal(teacher, args.signal)
     ws = common.workspace(args)
     progress = terminal_progress(sys.stderr)
-    print(f"Teacher: {_describe(teacher)}")
+    print(f"Teacher: {teacher.describe()}")
     print(f"Training queries: {training.source}; held out: {len(held)} judged queries"
           f"{f' of split {dataset.split}' if dataset.split else ''}")
     fields = {k: getattr(args, k) for k in ("layers", "max_length", "serve_length", "loss", "temperature",
@@ -162,10 +161,6 @@ def cmd_distill(args) -> int:
         common.write_output(args.json_path, json.dumps(result.info, indent=2, default=str), "--json")
         print(f"\nReport written to {args.json_path}")
     return 0
-
-
-def _describe(spec) -> str:
-    return describe(spec)
 
 
 def print_result(result) -> None:

@@ -11,9 +11,10 @@ The public API, small on purpose (everything else is importable from its package
 
 Layers, each importing only those below it (the README's "Layout" draws them):
 
-* ground -- :mod:`.errors`, :mod:`.numbers`, :mod:`.progress`, :mod:`.home`, :mod:`.serving`;
+* ground -- :mod:`.errors`, :mod:`.numbers`, :mod:`.progress`, :mod:`.home`, :mod:`.params`, :mod:`.plugins`;
 * :mod:`.data`, :mod:`.fusion`, :mod:`.metrics`, :mod:`.latency` -- no model, no store;
 * :mod:`.models` -> :mod:`.store` -> :mod:`.vectors` -> :mod:`.scorers` -- the slow half's parts;
+  :mod:`.serving` (the shared dashboard's guards) reads the kinds' declared parameters;
 * :mod:`.cascade` (specs, simulation) -> :mod:`.scoring` (filling the store) ->
   :mod:`.judgments` -> :mod:`.analysis` (experiments, evaluation, lift, explanations);
 * :mod:`.tuning`, :mod:`.doctor`, :mod:`.distill`, :mod:`.export` -- built on the analysis.

@@ -209,7 +209,6 @@ def data_roots(settings: ServeSettings, samples: Iterable[str | Path], uploads: 
 
 # -- what a visitor's spec may name ----------------------------------------------------------
 
-DEFAULT_API_KEY_ENV = "CASCADE_LLM_API_KEY"
 
 
 class SpecRefused(SpecError):
@@ -238,7 +237,7 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
 
     The rules follow each kind's declared parameter types (:class:`~cascade_core.params.Param`):
     its ``path`` values must lie under the roots, its ``url`` values among the allowed servers, its
-    ``secret-env`` values be the kind's own default or :data:`DEFAULT_API_KEY_ENV`; a kind added
+    ``secret-env`` values be the variable the kind declares (``CASCADE_LLM_API_KEY`` for ``llm``); a kind added
     in one file (or by a plugin) is guarded with no edit here. ``retriever``: the configurations
     are first passes (a kind may be both, as ``bm25``).
 
@@ -273,9 +272,9 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
                                   "names another")
         for name, variable in cls.secret_envs(params).items():
             own = next(p.default for p in cls.parameters if p.name == name)
-            if variable not in ("", own, DEFAULT_API_KEY_ENV):
-                raise SpecRefused(f"this shared dashboard reads an API key only from {DEFAULT_API_KEY_ENV} "
-                                  f"(or {cls.kind}'s own {own}), not from {variable}")
+            if variable not in ("", own):
+                raise SpecRefused(f"this shared dashboard reads {cls.kind}'s API key only from {own}, "
+                                  f"not from another variable")
 
 
 def check_shared_spec(spec, roots: DataRoots, allowed_urls: Iterable[str] = ()) -> None:

@@ -19,7 +19,7 @@ from cascade_core.data.beir import available_splits
 from cascade_core.distill import (DistillSettings, build_training_set, distill, estimate, exclude_held_out,
                                   file_queries, generated_queries, split_queries)
 from cascade_core.distill.registry import StudentInfo
-from cascade_core.distill.report import describe, student_spec
+from cascade_core.distill.report import student_spec
 from cascade_core.distill.train import LOSSES
 from cascade_core.errors import CascadeError
 
@@ -77,7 +77,7 @@ def distill_panel() -> None:
         if access.read_only():
             st.info("This dashboard is read-only: it trains nothing.")
             return
-        st.caption(f"**Teacher:** {describe(spec)}. The student, a small cross-encoder started from the packaged "
+        st.caption(f"**Teacher:** {spec.describe()}. The student, a small cross-encoder started from the packaged "
                    "MiniLM weights, learns the teacher's ranking of each training query's first-pass candidates; "
                    "then both rank the held-out queries (this dataset's judged ones). Runs on the CPU.")
         for model in dict.fromkeys(s.scorer.model for s in spec.stages if s.scorer.model):
@@ -181,5 +181,5 @@ def _report(kept: dict, spec) -> None:
                                    (c2, True, "Use: first pass -> student fused with it", "distill-use-fused")):
         if col.button(label, key=key):
             state.set_spec(student_spec(spec, out, fused=fused))
-            st.session_state["build-flash"] = f"Cascade set: {describe(state.spec())}"
+            st.session_state["build-flash"] = f"Cascade set: {state.spec().describe()}"
             st.rerun()

@@ -16,7 +16,7 @@ from cascade_core.judgments import (DEFAULT_PROMPT, LLM, USE_HUMAN, USES, LLMJud
                                     merge_qrels, pools_of, to_trec)
 from cascade_core.judgments.agreement import human_vs_llm, is_binary, kappa_words, positive_only
 from cascade_core.judgments.llm_judge import label_into_store
-from cascade_core.serving import DEFAULT_API_KEY_ENV
+from cascade_core.scorers.llm import DEFAULT_API_KEY_ENV
 
 from . import access, state
 

@@ -276,8 +276,9 @@ def qdrant_export(spec, exp, src) -> None:
         code = qdrant_python(p, collection)
         c2.download_button("qdrant-client code", code, file_name="first_pass.py", key="export-qdrant-py")
         st.code(json.dumps(p.request, indent=2), language="json")
-        st.caption("`<dense>`, `<bm25>`, `<splade>` stand for the query's vectors. How each vector is made, for the "
-                   "documents (the collection's points) and for a query:")
+        st.caption(", ".join(f"`<{name}>`" for name in p.vectors) + " stand" + ("s" if len(p.vectors) == 1 else "")
+                   + " for the query's vectors. How each vector is made, for the documents (the collection's "
+                   "points) and for a query:")
         st.json({"points": body["points"], "query vectors": body["query_vectors"]}, expanded=False)
         st.caption("The downloaded JSON carries the collection's settings and, for BM25, the vocabulary with each "
                    "term's idf; the qdrant-client code has the functions that make BM25's sparse vectors. The CLI "

@@ -81,7 +81,7 @@ class StageSpec:
     def to_dict(self) -> dict:
         out = {"name": self.name, "scorer": self.scorer.to_dict(),
                "keep": self.cutoff.to_dict(self.keep) if self.cutoff else self.keep}
-        if self.fusion != Replace():
+        if self.fusion.mixes:   # replace, the default, is left out
             out.update(self.fusion.to_spec())
         return out
 
@@ -230,7 +230,7 @@ class CascadeSpec:
         """
         parts = [self.first_pass.label, str(self.pool_size)]
         for st in self.stages:
-            fused = "" if st.fusion == Replace() else f" fused {st.fusion.label}"
+            fused = f" fused {st.fusion.label}" if st.fusion.mixes else ""
             parts += [st.scorer.label + fused, st.cutoff_label]
         return " -> ".join(parts) + f" -> final {self.final_k}"
 

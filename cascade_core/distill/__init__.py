@@ -38,7 +38,7 @@ from ..store.provenance import machine
 from .queries import (TrainingQueries, check_disjoint, exclude_held_out, file_queries, generated_queries,
                       split_queries)
 from .registry import INFO_FILE, StudentInfo, newest_student, read_student, registry, students
-from .report import Comparison, compare, describe, student_spec
+from .report import Comparison, compare, student_spec
 from .teacher import TrainingSet, build_training_set, teacher_scores
 from .train import DistillSettings, TrainResult, checkpoint_path, estimate_seconds, run_key, train_student
 
@@ -133,7 +133,7 @@ def _info(dataset, training, teacher, ts, settings, key, out, result, load1) -> 
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
         "dataset": {"name": dataset.name, "source": str(dataset.source), "corpus": dataset.corpus.fingerprint,
                     "documents": len(dataset.corpus)},
-        "teacher": {"spec": teacher.to_dict(), "described": describe(teacher), "signal": ts.signal},
+        "teacher": {"spec": teacher.to_dict(), "described": teacher.describe(), "signal": ts.signal},
         "training_queries": {**training.to_dict(), "used": len(ts), "candidates_per_query": ts.depth},
         "settings": settings.to_dict(),
         "training": result.to_dict(),

@@ -18,7 +18,7 @@ from ..analysis.experiment import Experiment
 from ..analysis.lift import first_pass_lift
 from ..cascade.spec import CascadeSpec
 from ..data import QuerySet
-from ..fusion import NormSum, Replace
+from ..fusion import NormSum
 from ..latency.model import pairs_per_step
 from ..progress import ProgressCallback
 
@@ -66,7 +66,7 @@ def student_spec(teacher: CascadeSpec, student: str, depth: int | None = None, f
     """The teacher's first pass at ``depth`` (default its pool) -> the student -> final k.
 
     >>> t = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100})
-    >>> describe(student_spec(t, "/m", fused=True))
+    >>> student_spec(t, "/m", fused=True).describe()
     'bm25 -> 100 -> cross-encoder(/m) fused norm-sum 0.5 -> 10 -> final 10'
     """
     scorer = {"kind": "cross-encoder", "model": str(student),
@@ -77,21 +77,12 @@ def student_spec(teacher: CascadeSpec, student: str, depth: int | None = None, f
                                   "stages": [stage], "final_k": teacher.final_k})
 
 
-def describe(spec: CascadeSpec) -> str:
-    """``spec.describe()`` with each stage's way of combining (when it is not ``replace``)."""
-    parts = [spec.first_pass.label, str(spec.pool_size)]
-    for st in spec.stages:
-        fused = "" if st.fusion == Replace() else f" fused {st.fusion.label}"
-        parts += [st.scorer.label + fused, st.cutoff_label]
-    return " -> ".join(parts) + f" -> final {spec.final_k}"
-
-
 def _row(name: str, result, spec: CascadeSpec) -> Row:
     metrics = {m: float(result.evaluation.final.means[m]) for m in METRICS}
     stages = result.latency.stages[1:]
     ms = sum(s.predicted_ms for s in stages) if stages else 0.0
     pairs = sum(pairs_per_step(spec, result.run.matrix.lengths)[1:])
-    return Row(name, describe(spec), metrics, ms, ms / pairs if pairs else float("nan"))
+    return Row(name, spec.describe(), metrics, ms, ms / pairs if pairs else float("nan"))
 
 
 def compare(dataset, held_out: QuerySet, teacher: CascadeSpec, student: str, workspace,

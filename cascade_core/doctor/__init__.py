@@ -78,7 +78,7 @@ from ..analysis.evaluation import Relevance, evaluate_run
 from ..analysis.flow import relevant_kept
 from ..cascade.simulate import CascadeRun, simulate
 from ..errors import MissingScoresError
-from ..fusion import Replace, make_fusion, registered_fusions
+from ..fusion import make_fusion, registered_fusions
 from ..latency.model import CostModel
 from ..scorers import retriever_class
 from ..tuning import default_grid, plateau, recall_curve
@@ -350,7 +350,7 @@ def check_score_scales(run: CascadeRun) -> Check:
     mixed, safe = [], []
     fp_fusion = retriever_class(spec.first_pass.kind).fused_by(spec.first_pass.params)   # a hybrid's fusion
     fused = [(f"first pass ({spec.first_pass.kind} fusion)", fp_fusion)] if fp_fusion is not None else []
-    fused += [(st.name, st.fusion) for st in spec.stages if st.fusion != Replace()]
+    fused += [(st.name, st.fusion) for st in spec.stages if st.fusion.mixes]
     for name, fusion in fused:
         (safe if fusion.scale_safe else mixed).append((name, fusion))
     ev = {name: fusion.label for name, fusion in safe + mixed}
@@ -366,7 +366,7 @@ def check_score_scales(run: CascadeRun) -> Check:
         "A weighted sum of raw scores on different scales lets the widest-ranging scorer decide the order whatever "
         "its weight (BM25 spans tens, cosine similarity one unit, cross-encoder logits twenty).", ev,
         "Use a fusion that normalises each list first: " + ", ".join(
-            f"{name} ({f.scale_note})" for name, f in registered_fusions().items() if f.scale_safe and name != Replace.name)
+            f"{name} ({f.scale_note})" for name, f in registered_fusions().items() if f.scale_safe and f.mixes)
         + "; compare the score distributions per stage to see the scales.")
     return Check(kind, title, "flagged", finding.title, finding, ev)
 

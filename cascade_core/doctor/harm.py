@@ -42,7 +42,7 @@ from ..analysis.evaluation import Relevance, RunEvaluation, evaluate_run
 from ..analysis.lift import SIGNIFICANCE, metric_label, stage_changes
 from ..cascade.simulate import CascadeRun, simulate
 from ..errors import MissingScoresError
-from ..fusion import Replace, fusion_names, tuning_candidates
+from ..fusion import registered_fusions, tuning_candidates
 from .findings import Check, Finding
 
 HARM_METRICS = ("ndcg@10", "mrr@10")
@@ -92,7 +92,7 @@ def check_harmful_stages(run: CascadeRun, relevance: Relevance,
                        f"{metric_label(worst.metric)} (Wilcoxon p = {_p(worst.test.wilcoxon_p)}, {sig}).")
         if best is None:
             fix = (f"Combine {change.stage} with the earlier score (combine: "
-                   f"{' or '.join(n for n in fusion_names() if n != Replace.name)}) or drop it; the "
+                   f"{' or '.join(n for n, f in registered_fusions().items() if f.mixes)}) or drop it; the "
                    "stored scores cannot simulate either here.")
         else:
             b = usable[best]
@@ -117,7 +117,7 @@ def simulated_fixes(run: CascadeRun, relevance: Relevance, index: int) -> dict[s
     spec, stage = run.spec, run.spec.stages[index]
     out: dict[str, dict | None] = {}
     for fusion in tuning_candidates():   # every fusion at its tuning values
-        if fusion == Replace():
+        if not fusion.mixes:
             continue
         if fusion == stage.fusion:
             continue

@@ -50,7 +50,7 @@ from typing import Sequence
 
 from ..cascade.spec import CascadeSpec
 from ..errors import SpecError
-from ..fusion import QdrantFusion, Replace
+from ..fusion import QdrantFusion
 from ..scorers import registered, retriever_class
 from ..scorers.in_qdrant import QdrantSearch
 
@@ -119,7 +119,7 @@ def _app_steps(spec: CascadeSpec) -> list[str]:
     steps = []
     for name, stage in zip(spec.stage_names[1:], spec.stages):
         steps.append(f"{name} (keep {stage.keep}): score the candidates Qdrant returns in the application, "
-                     f"{'replacing earlier scores' if stage.fusion == Replace() else 'combined with earlier scores by ' + stage.fusion.label}, "
+                     f"{'replacing earlier scores' if not stage.fusion.mixes else 'combined with earlier scores by ' + stage.fusion.label}, "
                      "keep the top")
     steps.append(f"final: the top {spec.final_k}")
     return steps

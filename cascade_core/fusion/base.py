@@ -56,6 +56,7 @@ class Fusion(ABC):
     parameters: ClassVar[tuple[Param, ...]] = ()
     tuning: ClassVar[tuple[dict, ...]] = ({},)   # parameter sets the tuner and the doctor's fixes try
     fuses_lists: ClassVar[bool] = False          # can fuse separate ranked lists (a hybrid first pass)
+    mixes: ClassVar[bool] = True                 # meets the earlier scores (False: the stage's own alone)
     position: ClassVar[int] = 100               # where the Build page and listings put it (replace: 0)
     label_format: ClassVar[str] = ""             # e.g. "rrf k={rrf_k:g}"; default: name and name=value pairs
 

@@ -14,6 +14,7 @@ class Replace(Fusion):
     scale_note = "the stage's own score alone: nothing is mixed"
     scale_safe = True
     position = 0
+    mixes = False
 
     def combine(self, new, incoming, valid):
         return new

@@ -102,6 +102,7 @@ class Component(ABC):
     default_model_note: str = ""       # shown beside the default model (e.g. that it is a stand-in)
     parameters: tuple["Param", ...] = ()
     cost_shape: str = "per-pair"       # a key of COST_SHAPES
+    libraries: tuple[str, ...] = ()    # distributions whose version changes its scores, beside the model stack
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         self.config = config

@@ -29,6 +29,7 @@ from ..params import Param, check_param_names
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, params_signature, register
 from .in_qdrant import SPARSE_FILL, QdrantSearch, QdrantVector
 
+LIBRARIES = ("rank-bm25", "PyStemmer")   # BM25 and its tokens: their versions can change a score
 DEFAULTS = {"k1": 0.9, "b": 0.4, "epsilon": 0.25, "stem": True, "stopwords": True}
 # The declaration the Build page draws and the CLI lists; parse_bm25_params checks the same rules.
 PARAMS = (
@@ -175,6 +176,7 @@ class _UsesBM25Index:
     takes_model = False
     parameters = PARAMS
     cost_shape = "per-query"
+    libraries = LIBRARIES
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)

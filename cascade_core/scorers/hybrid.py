@@ -37,6 +37,7 @@ def _fusion_params() -> tuple[Param, ...]:
 class HybridRetriever(Retriever):
     label = "hybrid (BM25 + dense, fused)"
     default_model = DEFAULT_BI_ENCODER
+    libraries = BM25Retriever.libraries
     parameters = (
         Param(FUSION, "choice", RRF.name, choices=tuple(list_fusions()),
               help="how the two lists become one: " + "; ".join(f"{n}: {c.title}" for n, c in list_fusions().items())),

@@ -70,6 +70,7 @@ from ..params import Param
 from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 DEFAULT_LLM = "gemma-3-270m"
+DEFAULT_API_KEY_ENV = "CASCADE_LLM_API_KEY"   # the variable a server's key is read from (a shared dashboard: only it)
 PROMPT_VERSION = 1    # in the id: a change of the prompts below must not reuse old scores
 PARAMS = (
     Param("mode", "choice", "pointwise", choices=("pointwise", "listwise"),
@@ -80,7 +81,7 @@ PARAMS = (
                "base_url is set"),
     Param("base_url", "url", "", help="the server's OpenAI-compatible API, e.g. http://localhost:11434/v1 "
                                        "(Ollama), http://localhost:8080/v1 (llama.cpp), http://localhost:8000/v1 (vLLM)"),
-    Param("api_key_env", "secret-env", "CASCADE_LLM_API_KEY",
+    Param("api_key_env", "secret-env", DEFAULT_API_KEY_ENV,
           help="name of the environment variable holding the server's API key (the key is never stored)"),
     Param("api", "choice", "chat", choices=("chat", "completions"),
           help="http: /chat/completions (instruction-tuned models) or /completions (base models)"),

@@ -98,7 +98,7 @@ class Workspace:
                 self._qdrant.close()
                 self._qdrant = None
             for key, obj in list(self.shared_objects.items()):
-                if key and key[0] == "collection":   # an existing collection held open (its folder's lock)
+                if callable(getattr(obj, "close", None)):   # what a kind holds open (an existing collection's folder)
                     obj.close()
                     del self.shared_objects[key]
 

@@ -11,7 +11,7 @@ revisions, or were timed elsewhere.
 ['cores', 'cpu', 'hostname', 'id', 'machine', 'system']
 >>> "numpy" in library_versions(), machine_id() == machine()["id"]
 (True, True)
->>> relevant_libraries("first-pass:bm25:b=0.4", has_models=False)
+>>> relevant_libraries({"libraries": ["rank-bm25", "PyStemmer"]}, has_models=False)
 ('rank-bm25', 'PyStemmer')
 """
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 LIBRARIES = ("cascade-explorer", "torch", "transformers", "sentence-transformers", "rank-bm25", "PyStemmer",
              "qdrant-client", "numpy")
 MODEL_LIBRARIES = ("torch", "transformers", "sentence-transformers")
-BM25_LIBRARIES = ("rank-bm25", "PyStemmer")
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,13 +56,12 @@ def library_versions() -> dict[str, str]:
     return dict(_versions())
 
 
-def relevant_libraries(scorer_id: str, has_models: bool) -> tuple[str, ...]:
-    """The libraries whose version can change this scorer's scores: the model stack for a step
-    with a model, rank-bm25 and PyStemmer (tokenisation) for BM25 (a hybrid has both)."""
-    libs: tuple[str, ...] = MODEL_LIBRARIES if has_models else ()
-    if "bm25" in scorer_id:
-        libs += BM25_LIBRARIES
-    return libs
+def relevant_libraries(now: dict, has_models: bool) -> tuple[str, ...]:
+    """The libraries whose version can change a step's scores: the model stack for a step with a
+    model, and those its kind declares (:attr:`~cascade_core.scorers.base.Component.libraries`:
+    rank-bm25 and PyStemmer for BM25; a hybrid has both), as its provenance ``now`` records them."""
+    declared = tuple(now.get("libraries") or ())
+    return tuple(dict.fromkeys((MODEL_LIBRARIES if has_models else ()) + declared))
 
 
 def _cpu_model() -> str:
@@ -114,7 +112,7 @@ def step_provenance(component: "Component", as_loaded: bool = True) -> dict:
     (for recording scores); False: the files on disk (what a fresh run would load)."""
     fp = fingerprint_as_loaded if as_loaded else model_fingerprint
     return {"models": {m.name: fp(m) for m in component.resolved_models()},
-            "versions": library_versions(), "machine": machine()}
+            "versions": library_versions(), "machine": machine(), "libraries": list(component.libraries)}
 
 
 # -- reading it back: what made a step's stored scores and timings ---------------------------
@@ -140,7 +138,7 @@ class StepProvenance:
     @property
     def relevant_libraries(self) -> tuple[str, ...]:
         has_models = bool(self.current.get("models")) or bool(self.models)
-        return relevant_libraries(self.scorer, has_models)
+        return relevant_libraries(self.current, has_models)
 
     def to_dict(self) -> dict:
         current_models = self.current.get("models") or {}
