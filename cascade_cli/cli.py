@@ -14,10 +14,10 @@ import sys
 
 from cascade_core.errors import CascadeError, missing_dependency
 
-from . import common, compare, distill, evaluate, explain, export, forget, index, latency, report, tune
+from . import calibrate, common, compare, distill, doctor, evaluate, explain, export, forget, index, report, tune
 
 # In the order ``cascade --help`` lists them.
-COMMAND_MODULES = (evaluate, index, explain, report, tune, forget, distill, latency, compare, export)
+COMMAND_MODULES = (evaluate, index, explain, report, tune, doctor, forget, distill, calibrate, compare, export)
 
 
 class _Parser(argparse.ArgumentParser):

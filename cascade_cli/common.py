@@ -19,10 +19,10 @@ import numpy as np
 import yaml
 
 from cascade_core.analysis.experiment import Experiment
-from cascade_core.cascade.spec import (CascadeSpec, StageSpec, _name_stages, _scorer_config, parse_first_pass,
-                                       parse_stage)
+from cascade_core.cascade.spec import CascadeSpec, parse_first_pass, parse_stage, stage_names
 from cascade_core.data import load_dataset
 from cascade_core.errors import CascadeError
+from cascade_core.judgments.store import USE_HUMAN
 from cascade_core.latency.profiles import step_key
 from cascade_core.scorers import aliases_of, describe_kind, registered, retriever_kinds, scorer_kinds
 from cascade_core.scoring.workspace import Workspace
@@ -165,7 +165,7 @@ def apply_cost_flags(spec, texts, config_costs: dict | None = None, stages_repla
 def spec_from_args(args):
     """The spec of ``--config`` (or BM25's defaults) with the spec flags laid over it."""
     base = CascadeSpec.load(args.config).to_dict() if args.config else {"first_pass": {"kind": "bm25"}}
-    config_costs = base.pop("costs", None)   # laid over last, with --cost (cli_latency)
+    config_costs = base.pop("costs", None)   # laid over last, with --cost (apply_cost_flags)
     if args.first_pass:
         base["first_pass"] = parse_first_pass(args.first_pass).to_dict()
     if args.pool_size is not None:
@@ -199,8 +199,7 @@ def set_param(spec: dict, text: str) -> None:
     else:
         stages = spec.get("stages") or []
         # the names the spec will give its stages (not validated yet: other --param may follow)
-        names = [st.name for st in _name_stages([StageSpec(_scorer_config(sd.get("scorer"), "stage"), 1,
-                                                           name=str(sd.get("name") or "")) for sd in stages])]
+        names = stage_names(stages)
         if step.isdigit() and 1 <= int(step) <= len(stages):
             index = int(step) - 1
         elif step in names:
@@ -273,7 +272,7 @@ def experiment(args, spec, dataset_path):
     print(f"Cascade: {spec.describe()}")
     print(f"Evaluating on {len(exp.queries)} queries")
     merged = exp.merged_qrels
-    if merged.use != "human":   # the Judge page's switch: say so, never silently
+    if merged.use != USE_HUMAN:   # the Judge page's switch: say so, never silently
         print(f"Judgments: {merged.use} (LLM labels count: {merged.llm_pairs} pair(s); "
               f"switched on the dashboard's Judge page, saved in {exp.judgments.path})")
     return exp

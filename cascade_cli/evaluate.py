@@ -26,7 +26,7 @@ from cascade_core.scoring.ensure import ScoringReport
 
 from . import common
 from .compare import save_result
-from .latency import print_estimate, print_latency
+from .calibrate import print_estimate, print_latency
 
 
 def add_parser(sub, storage) -> None:

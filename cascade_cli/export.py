@@ -13,13 +13,8 @@ compares with the simulated first pass (see :mod:`cascade_core.export.qdrant`).
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from cascade_core.analysis.experiment import Experiment
 from cascade_core.errors import CascadeError
-from cascade_core.export.qdrant import (QueryVectors, build_edge_collection, compare_lists, plan, run_on_edge,
-                                        write_export)
+from cascade_core.export.qdrant import QueryVectors, check_plan, plan, write_export
 
 from . import common
 
@@ -49,13 +44,13 @@ def cmd_export(args) -> int:
     vectors = QueryVectors(p, dataset.corpus, ws)
     written = write_export(args.qdrant, p, collection, vectors.attachments())
     print(f"Cascade: {spec.describe()}")
-    print(f"Qdrant runs the first pass: {_describe(p)}")
+    print(f"Qdrant runs the first pass: {p.describe()}")
     for note in p.notes:
         print(f"  note: {note}")
     print("Then the application: " + "; ".join(p.app_steps))
     print("Wrote " + ", ".join(str(w) for w in written))
     if args.check:
-        counts = check(p, vectors, dataset, spec, ws, args.check)
+        counts = check_plan(p, vectors, dataset, spec, ws, args.check)
         total = sum(counts.values())
         print(f"Checked on an embedded Qdrant engine: {counts['identical']} of {total} queries return the simulated "
               "first pass" + (f", {counts['ties']} the same documents with tied ones in another order (a tie "
@@ -65,37 +60,3 @@ def cmd_export(args) -> int:
             raise CascadeError(f"the exported request disagrees with the simulation on {counts['differ']} of "
                                f"{total} queries")
     return 0
-
-
-def _describe(p) -> str:
-    r = p.request
-    if "prefetch" in r:
-        fusion = p.fusion.label
-        parts = " + ".join(f"{f['using']} top {f['limit']}" for f in r["prefetch"])
-        return f"{parts}, fused by {fusion}, limit {r['limit']}"
-    return f"{r['using']} top {r['limit']}"
-
-
-def check(p, vectors, dataset, spec, workspace, n: int) -> dict[str, int]:
-    """Over the first ``n`` queries, how many lists the request (run on an embedded engine) returns
-    identical to the simulated first pass, equal up to ties, or different (:func:`compare_lists`;
-    score-0 fill left out)."""
-    exp = Experiment(dataset, spec, workspace)
-    queries = exp.queries.subset(exp.queries.ids[:n])
-    exp = Experiment(dataset, spec, workspace, queries=queries)
-    exp.ensure_scores(spec)
-    run = exp.run(spec).run
-    first = run.steps[0]
-    pos, valid = run.corpus_positions(first)
-    scores = first.scores[:, :first.keep]
-    with tempfile.TemporaryDirectory(prefix="cascade-export-check-") as tmp:
-        shard = build_edge_collection(Path(tmp) / "collection", p, vectors)
-        try:
-            counts = {"identical": 0, "ties": 0, "differ": 0}
-            for q, qid in enumerate(run.matrix.query_ids):
-                ours = [run.matrix.doc_ids[d] for d, v, s in zip(pos[q], valid[q], scores[q]) if v and s != 0]
-                theirs, their_scores = run_on_edge(shard, p, vectors.query(queries.text_of(qid)))
-                counts[compare_lists(ours, theirs, their_scores)] += 1
-        finally:
-            shard.close()
-    return counts

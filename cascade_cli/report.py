@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from cascade_core.analysis.report import report_summary
 from cascade_core.errors import CascadeError, missing_extra
 from cascade_core.progress import terminal_progress
 
@@ -38,7 +39,7 @@ def cmd_report(args) -> int:
     exp.ensure_scores(progress=terminal_progress(sys.stderr))
     result = exp.run(budget_ms=args.budget_ms)
     try:   # the report draws (Plotly): the drawing package needs the ui extra
-        from cascade_draw.report import cascade_report, report_summary
+        from cascade_draw.report import cascade_report
     except ImportError as exc:
         raise missing_extra(exc.name or "plotly", "ui", "the HTML report") from None
     html = cascade_report(result, exp, report_summary(result, exp, exp.dataset.name))

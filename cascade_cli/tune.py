@@ -1,15 +1,14 @@
-"""``cascade tune`` and ``cascade doctor``: the Tune and Compare & doctor pages' answers in a terminal.
+"""``cascade tune``: the Tune page's answer in a terminal.
 
     cascade tune --dataset ../shared/data/scifact --first-pass bm25 --pool-size 1000 \\
         --stage bi:all-MiniLM-L6-v2@100 --budget-ms 30 --save-spec tuned.yaml
-    cascade doctor --dataset sample_data/scifact-mini --pool-size 100 --stage bi@20
 
 ``tune`` scores the given cascade once at its deepest (every stage over the whole pool, stored),
 then simulates a geometric grid of cut-offs below it, times each stage's way of combining with
 the earlier scores (``--combine``), plus the first pass alone; it prints the quality/latency Pareto
 front, the recommendation for the objective (or, when nothing fits the budget, the closest
-options and how far over they are), and its held-out spread. ``doctor`` prints every check of
-:mod:`cascade_core.doctor` with its evidence and fix. Both only lay out what the library returns.
+options and how far over they are), and its held-out spread. It only lays out what the library
+returns.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ import json
 import math
 import sys
 
-from cascade_core import doctor
-from cascade_core.doctor.provenance import experiment_checks
 from cascade_core.errors import CascadeError, SpecError
 from cascade_core.fusion import parse_fusion, registered_fusions, tuning_candidates
 from cascade_core.progress import terminal_progress
@@ -33,7 +30,7 @@ OBJECTIVE_FLAGS = {"best": "best nDCG@10 within the budget",
 
 
 def add_parser(sub, storage) -> None:
-    """Add ``tune`` and ``doctor`` to the ``cascade`` parser (``cli.build_parser`` calls it)."""
+    """Add ``tune`` to the ``cascade`` parser (``cli.build_parser`` calls it)."""
     t = sub.add_parser("tune", parents=[storage],
                        help="where should the cut-offs be: a budget tuner with a held-out check")
     common.dataset_args(t)
@@ -60,18 +57,6 @@ def add_parser(sub, storage) -> None:
     t.add_argument("--json", dest="json_path", help="write every combination and the recommendation as JSON")
 
     t.set_defaults(run=cmd_tune)
-
-    d = sub.add_parser("doctor", parents=[storage],
-                       help="the known failure modes of a cascade, with evidence and a fix")
-    common.dataset_args(d)
-    common.spec_args(d)
-    d.add_argument("--queries", type=common.positive_int, metavar="N", help="use only the first N judged queries")
-    d.add_argument("--json", dest="json_path", help="write every check (check, severity, stage, evidence, fix) here")
-    d.add_argument("--depth", type=common.positive_int, default=1000,
-                   help="retrieve the first pass this deep, to see whether a larger pool would find more "
-                        "relevant documents (default 1000; the first pass costs the same at any depth)")
-    d.set_defaults(run=cmd_doctor)
-
 
 def combine_forms() -> str:
     """Each registered fusion as ``--combine`` takes it: ``replace, rrf[:RRF_K], norm-sum[:WEIGHT], dbsf``."""
@@ -198,39 +183,6 @@ def cmd_tune(args) -> int:
             common.write_output(args.save_spec, best.to_yaml(), "--save-spec")
             print(f"\nRecommended spec written to {args.save_spec}")
     if args.json_path:
-        common.write_output(args.json_path, json.dumps(report, indent=2, default=common.json_default), "--json")
-        print(f"Report written to {args.json_path}")
-    return 0
-
-
-def cmd_doctor(args) -> int:
-    if args.json_path:
-        common.check_writable(args.json_path, "--json")
-    spec = common.spec_from_args(args)
-    exp = common.experiment(args, spec, args.dataset)
-    common.load_models(exp.plan)
-    progress = terminal_progress(sys.stderr)
-    # The pool check compares recall at the pool with recall deeper down: only the first pass
-    # is needed that deep, not the stages.
-    exp.ensure_scores(spec.prefix(0).with_keeps(pool_size=max(args.depth, spec.pool_size)), progress=progress)
-    exp.ensure_scores(progress=progress)
-    run = exp.run().run
-    flagged = 0
-    print()
-    checks = doctor.by_severity(doctor.run_checks(run, exp.relevance, exp.cost_models(), extra=experiment_checks(exp)))
-    for check in checks:
-        f = check.finding
-        if f is None:
-            print(f"[{check.status}] {check.title}: {check.summary}")
-            continue
-        flagged += 1
-        label = "WARNING" if f.severity == "warning" else "note"
-        print(f"[{label}] {f.title}\n  {f.explanation}\n  Fix: {f.fix}\n  Evidence: "
-              + "; ".join(f"{k} = {doctor.format_evidence(v, k)}" for k, v in f.evidence.items()))
-    print(f"\n{flagged} finding(s).")
-    if args.json_path:
-        report = {"spec": spec.to_dict(), "dataset": exp.dataset.name, "queries": len(exp.queries),
-                  "findings": [c.to_dict() for c in checks]}
         common.write_output(args.json_path, json.dumps(report, indent=2, default=common.json_default), "--json")
         print(f"Report written to {args.json_path}")
     return 0

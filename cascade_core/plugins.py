@@ -22,6 +22,7 @@ from importlib import metadata
 
 KIND_GROUP = "cascade_explorer.kinds"
 FUSION_GROUP = "cascade_explorer.fusions"
+CHECK_GROUP = "cascade_explorer.checks"    # the doctor's checks (cascade_core/doctor/registry.py)
 
 
 def discover(package: str, path, group: str, skip: tuple[str, ...] = ()) -> list[str]:

@@ -2,7 +2,8 @@
 latency, tuning, the doctor's findings, the spec and the provenance of every number.
 
 :func:`cascade_report` builds it from a simulated result (the Tune page's download button and
-``cascade report FILE.html`` both call it); :func:`html_report` lays it out. Plotly figures come
+``cascade report FILE.html`` both call it) and the headline the library words
+(:func:`cascade_core.analysis.report.report_summary`); :func:`html_report` lays it out. Plotly figures come
 from :mod:`cascade_draw.charts`; plotly.js is inlined once, so the file opens offline. Every text
 from a user or a dataset is escaped. No Streamlit here: the download runs on its own thread, the
 CLI has none.
@@ -104,27 +105,6 @@ def _figure(fig: go.Figure, div_id: str) -> str:
     spec = fig.to_json().replace("</", "<\\/")   # never close the script tag from inside the data
     return (f"<div id='{div_id}' class='figure'></div><script>window.plotlyReady.then(P=>{{const f={spec};"
             f"P.newPlot('{div_id}',f.data,f.layout,{{displaylogo:false,responsive:true}});}});</script>")
-
-
-def report_summary(result, exp, dataset_label: str, tuning=None) -> dict[str, str]:
-    """The report's headline lines: dataset, quality, latency, the lift against the first pass
-    alone and, when tuned, the objective, budget and recommendation."""
-    spec = result.run.spec
-    summary = {"dataset": dataset_label, "queries": str(len(exp.queries)),
-               "nDCG@10": f"{result.evaluation.final.means['ndcg@10']:.3f}",
-               "predicted latency": f"{result.latency.total_ms:.1f} ms per query"}
-    if spec.stages:
-        lift = first_pass_lift(result.run, result.evaluation, result.latency)
-        summary["against the first pass alone"] = lift.sentence() + f"; the stages add {lift.added_ms:.1f} ms per query"
-    if tuning is not None:
-        tuned, _, _, chosen, h, objective = tuning
-        summary.update({"tuning objective": objective, "tuning budget": f"{tuned.budget_ms:.0f} ms per query"})
-        if chosen is not None:
-            row = tuned.table.loc[chosen]
-            summary["recommended"] = (f"{tuned.spec_at(chosen).describe()}: nDCG@10 {row['ndcg@10']:.3f} (in-sample"
-                                      + (f"; held out {h.held_out_mean:.3f} +- {h.held_out_std:.3f}" if h else "")
-                                      + f"), predicted {row['latency_ms']:.1f} ms per query")
-    return summary
 
 
 def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.errors import CascadeError, MissingScoresError
-from cascade_core.judgments import (DEFAULT_PROMPT, LLM, USE_HUMAN, USES, LLMJudge, holes_of_all, is_llm,
+from cascade_core.judgments import (DEFAULT_PROMPT, LLM, USE_HUMAN, USE_LLM, USES, LLMJudge, holes_of_all, is_llm,
                                     merge_qrels, pools_of, to_trec)
 from cascade_core.judgments.agreement import human_vs_llm, is_binary, kappa_words, positive_only
 from cascade_core.judgments.llm_judge import label_into_store
@@ -205,7 +205,7 @@ def use_switch(store, ds, merged, locked: bool, who: str) -> None:
     choice = st.radio("The metrics on every page use", options, index=options.index(store.use), horizontal=True,
                       format_func=USES.get, disabled=locked, key=f"judge-use-{store.use}",
                       help="Saved with the judgments: every page, and every visitor of this dataset, uses it at once.")
-    st.caption(f"{USES[USE_HUMAN]}: {n_human:,} pairs; {USES['llm']}: {n_llm:,} pairs.")
+    st.caption(f"{USES[USE_HUMAN]}: {n_human:,} pairs; {USES[USE_LLM]}: {n_llm:,} pairs.")
     if choice != store.use and not locked:
         store.set_use(choice, who=who)
         st.rerun()

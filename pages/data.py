@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from cascade_core.data.loader import FORMATS
 from cascade_core.errors import CascadeError
 from cascade_core.models import resolve_model
 from cascade_core.serving import PathRefused
@@ -46,7 +47,7 @@ elif source == "Folder or file path":
                + ". More with `CASCADE_DATA_ROOTS` (see README, *Sharing the dashboard*).")
     c1, c2 = st.columns(2)
     split = c1.text_input("qrels split (BEIR)", value="", placeholder="test", key="split") or None
-    fmt = c2.selectbox("Format", ["auto", "beir", "trec", "jsonl", "csv", "smart"], key="fmt")
+    fmt = c2.selectbox("Format", ["auto", *FORMATS], key="fmt")
     with st.expander("Name the files yourself"):
         st.caption("Each file is recognised by its content and overrides what the folder above would give; "
                    "with a corpus file here, the folder may be left empty.")

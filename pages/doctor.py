@@ -9,6 +9,7 @@ import streamlit as st
 
 from cascade_core import doctor
 from cascade_core.analysis import compare
+from cascade_core.analysis.lift import points
 from cascade_core.doctor.depth import MIN_DROP
 from cascade_core.doctor.provenance import experiment_checks
 from cascade_core.tuning import depth_curve, first_pass_only, phantom_depths
@@ -96,7 +97,7 @@ def wins_section(result, cmp, lift):
     cols[0].metric("Wins", t.wins)
     cols[1].metric("Losses", t.losses)
     cols[2].metric("Ties", t.ties)
-    pts = 100 * t.mean_diff
+    pts = points(t.mean_diff, 0.0)
     verdict = "cascade better" if pts > 1e-9 else "cascade worse" if pts < -1e-9 else "no difference"
     cols[3].metric("Mean difference", f"{pts:+.1f} pts", delta=verdict, delta_color="normal" if pts > 1e-9 else
                    "inverse" if pts < -1e-9 else "off",

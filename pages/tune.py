@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.analysis.lift import points
+from cascade_core.analysis.report import report_summary
 from cascade_core.errors import CascadeError
 from cascade_core.export.qdrant import QueryVectors
 from cascade_core.export.qdrant import plan as qdrant_plan
@@ -22,7 +23,7 @@ from cascade_core.fusion import registered_fusions, tuning_candidates
 from cascade_core.tuning import (OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
                                  holdout_validation, pareto_front, recall_at_cutoffs, recall_curves, tuning_grid)
 from cascade_draw import charts
-from cascade_draw.report import cascade_report, report_summary
+from cascade_draw.report import cascade_report
 from cascade_ui import latency_panel, scoring_panel, state
 from cascade_ui.demo import DEMO_MAX_POOL
 from cascade_ui.widgets import analysis_page, shown_errors

@@ -6,7 +6,7 @@
 * :mod:`.evaluation` -- every step's recall funnel and metrics against the judgments;
 * :mod:`.flow` -- candidates and judged-relevant documents through the steps;
 * :mod:`.lift` -- the cascade against its own first pass, each stage against its input (the
-  :class:`~.lift.Change` every page and the CLI word alike);
+  :class:`~.lift.MetricChange` every page and the CLI word alike);
 * :mod:`.explain` -- why a relevant document was dropped, and the cut-off that keeps it;
 * :mod:`.compare` / :mod:`.compare_many` -- the cascade against single passes and without each
   stage; saved experiments side by side with paired tests;

@@ -125,3 +125,26 @@ def latency_section(lat, live: dict | None, cpu: tuple[float, float] | None = No
     if lat.usd_per_1k_queries:
         out["usd_per_1k_queries"] = lat.usd_per_1k_queries
     return out
+
+
+def report_summary(result, exp, dataset_label: str, tuning=None) -> dict[str, str]:
+    """The headline lines of a report, ``{label: text}``: dataset, quality, latency, the lift
+    against the first pass alone and, when tuned (``tuning``: the Tune page's ``(grid result,
+    front, current, chosen, held-out, objective)``), the objective, budget and recommendation.
+    The HTML report (:mod:`cascade_draw.report`) lays them out; it computes none of them."""
+    spec = result.run.spec
+    summary = {"dataset": dataset_label, "queries": str(len(exp.queries)),
+               "nDCG@10": f"{result.evaluation.final.means['ndcg@10']:.3f}",
+               "predicted latency": f"{result.latency.total_ms:.1f} ms per query"}
+    if spec.stages:
+        lift = first_pass_lift(result.run, result.evaluation, result.latency)
+        summary["against the first pass alone"] = lift.sentence() + f"; the stages add {lift.added_ms:.1f} ms per query"
+    if tuning is not None:
+        tuned, _, _, chosen, h, objective = tuning
+        summary.update({"tuning objective": objective, "tuning budget": f"{tuned.budget_ms:.0f} ms per query"})
+        if chosen is not None:
+            row = tuned.table.loc[chosen]
+            summary["recommended"] = (f"{tuned.spec_at(chosen).describe()}: nDCG@10 {row['ndcg@10']:.3f} (in-sample"
+                                      + (f"; held out {h.held_out_mean:.3f} +- {h.held_out_std:.3f}" if h else "")
+                                      + f"), predicted {row['latency_ms']:.1f} ms per query")
+    return summary

@@ -216,7 +216,7 @@ class CascadeSpec:
     @classmethod
     def widest(cls, scorer_key: str) -> "CascadeSpec":
         """The widest spec over a :meth:`scorer_key`'s scorers (pool and every keep at the limit)."""
-        configs = [_scorer_config(c, "scorer key") for c in json.loads(scorer_key)]
+        configs = [scorer_config(c, "scorer key") for c in json.loads(scorer_key)]
         return cls(first_pass=configs[0], pool_size=MAX_POOL, final_k=1,
                    stages=tuple(StageSpec(c, keep=MAX_POOL) for c in configs[1:]))
 
@@ -269,13 +269,13 @@ class CascadeSpec:
             _no_unknown(sd, {"name", "scorer", "keep", "combine"} | fusion_param_names(), f"stage {i}")
             if "scorer" not in sd or "keep" not in sd:
                 raise SpecError(f"stage {i} needs a scorer and a keep (its cut-off)")
-            scorer = _scorer_config(sd["scorer"], f"stage {i} scorer")
+            scorer = scorer_config(sd["scorer"], f"stage {i} scorer")
             keep, cutoff = _keep(sd["keep"], f"stage {i} keep")
             stages.append(StageSpec(scorer=scorer, keep=keep, cutoff=cutoff,
                                     name=str(sd.get("name") or ""), fusion=fusion_from_spec(sd, f"stage {i}")))
         pool = _int(data.get("pool_size", 100), "pool_size")
         last = stages[-1].keep if stages else pool
-        spec = cls(first_pass=_scorer_config(data["first_pass"], "first_pass"),
+        spec = cls(first_pass=scorer_config(data["first_pass"], "first_pass"),
                    pool_size=pool, stages=tuple(stages),
                    final_k=_int(data.get("final_k", min(10, last)), "final_k"),
                    name=str(data.get("name") or ""))
@@ -391,6 +391,17 @@ def parse_first_pass(text: str) -> ScorerConfig:
     return ScorerConfig(canonical_kind(kind.strip(), retriever=True), model.strip() or None)
 
 
+def stage_names(stages: list[dict]) -> list[str]:
+    """The names a spec's stages (mappings, as in YAML) will get: their own, else their kind,
+    numbered when a kind repeats (``bm25``, ``bm25 #2``).
+
+    >>> stage_names([{"scorer": "bm25"}, {"scorer": {"kind": "bm25"}}, {"name": "mine", "scorer": "bi:m"}])
+    ['bm25', 'bm25 #2', 'mine']
+    """
+    return [st.name for st in _name_stages([StageSpec(scorer_config(sd.get("scorer"), "stage"), 1,
+                                                      name=str(sd.get("name") or "")) for sd in stages])]
+
+
 def _name_stages(stages) -> list[StageSpec]:
     """Give unnamed stages their kind as a name, numbered when a kind repeats."""
     out, seen = [], {}
@@ -403,7 +414,9 @@ def _name_stages(stages) -> list[StageSpec]:
     return out
 
 
-def _scorer_config(data, where: str) -> ScorerConfig:
+def scorer_config(data, where: str) -> ScorerConfig:
+    """A step's :class:`ScorerConfig` from a spec's ``scorer:`` (a mapping, or ``"kind[:model]"``);
+    ``where`` names the step in an error."""
     if isinstance(data, str):
         kind, _, model = data.partition(":")
         return ScorerConfig(kind.strip(), model.strip() or None)

@@ -14,8 +14,9 @@ A folder that matches none of these names is read by content (:mod:`.sniff`): ea
 one file whose content fits it. A JSONL/CSV folder's queries and qrels not named by the convention
 are found the same way.
 
-A single file is a corpus alone: ``.jsonl`` / ``.csv`` / ``.tsv`` by name, TREC SGML (``<DOC>``)
-or SMART (``.I``) by name or content.
+A single file is a corpus alone, recognised by its content (:func:`~.sniff.sniff`: JSON lines,
+CSV/TSV with a header, TREC SGML ``<DOC>`` records, SMART ``.I`` records), its suffix only where
+the content says nothing; a file of topics or qrels is refused as a corpus, naming what it holds.
 
 Loading is pure: it returns new objects and changes nothing; a failed load raises
 :class:`~cascade_core.errors.DataError` saying which file and line is wrong.

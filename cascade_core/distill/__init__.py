@@ -18,7 +18,8 @@ written as a folder that works as ``cross:PATH`` in any cascade. Modules:
 >>> #                  CascadeSpec.from_dict(DEMO_SPEC), Workspace(), out=None)
 >>> # print(result.comparison.table())     # first pass, teacher, student, student + first pass
 
-Imports ``analysis`` (the teacher's experiment), ``scoring``, ``cascade``, ``models`` and ``store``.
+Imports ``analysis`` (the teacher's experiment), ``scoring``, ``cascade``, ``data``, ``fusion``,
+``latency``, ``models``, ``store`` and ``home`` (where students are kept).
 """
 
 from __future__ import annotations

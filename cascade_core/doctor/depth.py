@@ -48,6 +48,7 @@ from __future__ import annotations
 from ..analysis.evaluation import Relevance
 from ..cascade.simulate import CascadeRun
 from ..tuning.depth import DepthVerdict, depth_curve, input_depth, phantom_depths, with_input_depth
+from .registry import register_check
 from .findings import Check, Finding
 
 KIND, TITLE = "depth-quality", "Depth against quality"
@@ -190,3 +191,8 @@ def _evidence(v: DepthVerdict) -> dict:
 
 def _list(depths) -> str:
     return ", ".join(str(int(d)) for d in depths)
+
+
+@register_check(KIND, TITLE, order=40, needs_relevance=False)
+def _registered(ctx):
+    return check_depth_quality(ctx.run, ctx.relevance)

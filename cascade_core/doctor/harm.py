@@ -43,11 +43,12 @@ from ..analysis.lift import SIGNIFICANCE, metric_label, stage_changes
 from ..cascade.simulate import CascadeRun, simulate
 from ..errors import MissingScoresError
 from ..fusion import registered_fusions, tuning_candidates
+from .registry import register_check
 from .findings import Check, Finding
 
 HARM_METRICS = ("ndcg@10", "mrr@10")
 HARM_MIN_POINTS = 0.5           # a drop this large (in points) on either metric flags the stage
-KIND = "harmful-stage"
+KIND, TITLE = "harmful-stage", "Does each stage rank better than its input?"
 
 
 def check_harmful_stages(run: CascadeRun, relevance: Relevance,
@@ -55,7 +56,7 @@ def check_harmful_stages(run: CascadeRun, relevance: Relevance,
     """One check per rerank stage: does its output rank better than its input?"""
     spec = run.spec
     if not spec.stages:
-        return [Check(KIND, "Does each stage rank better than its input?", "not applicable",
+        return [Check(KIND, TITLE, "not applicable",
                       "no rerank stage: nothing to compare")]
     ev = evaluation or evaluate_run(run, None, HARM_METRICS, relevance)
     checks = []
@@ -138,3 +139,8 @@ def _final(spec, matrix, relevance) -> dict | None:
 
 def _p(p: float) -> str:
     return "?" if math.isnan(p) else f"{p:.2g}"
+
+
+@register_check(KIND, TITLE, order=30)
+def _registered(ctx):
+    return check_harmful_stages(ctx.run, ctx.relevance)

@@ -6,5 +6,6 @@
   files per step.
 
 (DESIGN.md calls this layer ``deploy/``; it exports a cascade, it deploys nothing, hence the
-name.) Imports ``cascade`` and the scorer registry; the Qdrant engine loads only for a check.
+name.) Imports ``analysis`` (the check runs an experiment), ``cascade``, ``fusion`` and the scorer
+registry; the Qdrant engine loads only for a check.
 """

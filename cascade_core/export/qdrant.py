@@ -43,11 +43,13 @@ first pass (cross-encoders, LLMs, any rerank) are listed as application-side ste
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ..analysis.experiment import Experiment
 from ..cascade.spec import CascadeSpec
 from ..errors import SpecError
 from ..fusion import QdrantFusion
@@ -67,6 +69,14 @@ class QdrantPlan:
     app_steps: list[str] = field(default_factory=list)
     fusion: QdrantFusion | None = None    # how Qdrant fuses the prefetches (a hybrid first pass)
     search: QdrantSearch | None = None    # the first pass kind's declaration the plan was made from
+
+    def describe(self) -> str:
+        """What Qdrant runs, in a line: ``dense top 100 + bm25 top 100, fused by RRF k=61, limit 20``."""
+        r = self.request
+        if "prefetch" in r:
+            parts = " + ".join(f"{f['using']} top {f['limit']}" for f in r["prefetch"])
+            return f"{parts}, fused by {self.fusion.label}, limit {r['limit']}"
+        return f"{r['using']} top {r['limit']}"
 
     def to_json(self, collection: str) -> dict:
         """Everything a REST user needs: the collection's vectors, the query body, the rest."""
@@ -334,3 +344,29 @@ def write_export(path: str | Path, p: QdrantPlan, collection: str, attachments=(
     out.write_text(json.dumps(body, indent=2), encoding="utf-8")
     out.with_suffix(".py").write_text(python_code(p, collection), encoding="utf-8")
     return written
+
+
+def check_plan(p: QdrantPlan, vectors: QueryVectors, dataset, spec: CascadeSpec, workspace,
+               n: int) -> dict[str, int]:
+    """Over the first ``n`` queries, how many lists the request (run on an embedded engine) returns
+    identical to the simulated first pass, equal up to ties, or different (:func:`compare_lists`;
+    score-0 fill left out)."""
+    exp = Experiment(dataset, spec, workspace)
+    queries = exp.queries.subset(exp.queries.ids[:n])
+    exp = Experiment(dataset, spec, workspace, queries=queries)
+    exp.ensure_scores(spec)
+    run = exp.run(spec).run
+    first = run.steps[0]
+    pos, valid = run.corpus_positions(first)
+    scores = first.scores[:, :first.keep]
+    with tempfile.TemporaryDirectory(prefix="cascade-export-check-") as tmp:
+        shard = build_edge_collection(Path(tmp) / "collection", p, vectors)
+        try:
+            counts = {"identical": 0, "ties": 0, "differ": 0}
+            for q, qid in enumerate(run.matrix.query_ids):
+                ours = [run.matrix.doc_ids[d] for d, v, s in zip(pos[q], valid[q], scores[q]) if v and s != 0]
+                theirs, their_scores = run_on_edge(shard, p, vectors.query(queries.text_of(qid)))
+                counts[compare_lists(ours, theirs, their_scores)] += 1
+        finally:
+            shard.close()
+    return counts

@@ -28,7 +28,7 @@ pytrec_eval / ir_measures (cross-checked in ``tests/metrics``):
 >>> oracle_ndcg(lists, k=10).round(4)
 array([1.    , 0.6131])
 
-Imports nothing of the project: NumPy only.
+Imports nothing of the project: NumPy (and pandas for the tables of :mod:`.holes`).
 """
 
 from .ap import average_precision

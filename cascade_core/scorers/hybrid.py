@@ -4,7 +4,10 @@ The fusion is any registered one that fuses separate lists (:func:`cascade_core.
 ``rrf``, ``norm-sum``, ``dbsf``), chosen by the ``fusion`` parameter, its own parameters beside
 it (``rrf_k``, ``weight``: the dense side's weight). Each side retrieves ``depth`` candidates
 (default: max(k, 100)); a document found by one side only contributes that side alone. A new
-fusion needs no edit here: its parameters and its choice appear by themselves.
+fusion needs no edit here: its parameters and its choice appear by themselves (a fusion is
+offered when it is registered before this module is imported: a built-in one, or a plugin's
+through the ``cascade_explorer.fusions`` entry points; two fusions' parameters of one name share
+one box, the first one's range).
 """
 
 from __future__ import annotations

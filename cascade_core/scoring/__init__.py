@@ -9,5 +9,6 @@
 * :mod:`.calibrate` -- re-time every step on a sample of stored candidates (fresh costs).
 
 The slow half of the library (see DESIGN.md): everything above it simulates from the store.
-Imports ``cascade`` (specs), ``scorers``, ``vectors``, ``store`` and ``latency``.
+Imports ``cascade`` (specs), ``data``, ``models``, ``scorers``, ``vectors``, ``store``, ``latency``
+and ``home``.
 """

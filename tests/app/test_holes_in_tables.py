@@ -83,7 +83,8 @@ def test_cli_report_and_html_report_show_the_holes(evaluated, capsys):
     from cascade_cli.evaluate import print_report
     from cascade_core.analysis.report import eval_report
     from cascade_core.scoring.ensure import ScoringReport
-    from cascade_draw.report import cascade_report, report_summary
+    from cascade_core.analysis.report import report_summary
+    from cascade_draw.report import cascade_report
 
     exp, result = evaluated
     ev = result.evaluation
