@@ -12,6 +12,7 @@ from cascade_core.data.vectors import read_vectors
 from cascade_core.errors import CascadeError
 from cascade_core.models import resolve_model
 from cascade_core.progress import terminal_progress
+from cascade_core.scorers.dense import DEFAULT_BI_ENCODER
 from cascade_core.vectors.index import INDEX_PREFIX, list_indexes
 
 from . import common
@@ -21,7 +22,7 @@ def add_parser(sub, storage) -> None:
     """Add ``index`` and ``indexes`` to the ``cascade`` parser."""
     i = sub.add_parser("index", parents=[storage], help="encode a corpus into Qdrant (resumable)")
     common.dataset_args(i)
-    i.add_argument("--model", default="all-MiniLM-L6-v2", help="bi-encoder: packaged name, local folder or hub id")
+    i.add_argument("--model", default=DEFAULT_BI_ENCODER, help="bi-encoder: packaged name, local folder or hub id")
     i.add_argument("--vectors", metavar="FILE",
                    help="store these precomputed embeddings instead of encoding (.npy with FILE.ids.txt, .npz "
                         "or .parquet, keyed by document id; made by --model, which still encodes the queries "

@@ -5,6 +5,8 @@ subclass whose ``str()`` is one line saying what is wrong and, where it helps, w
 The CLI prints that line and exits non-zero; the dashboard shows it in ``st.error``.
 """
 
+import importlib
+
 
 class CascadeError(Exception):
     """Base class of every error a user can cause and fix."""
@@ -85,6 +87,23 @@ def missing_dependency(exc: ImportError, what: str) -> MissingDependency | None:
     """
     root = (getattr(exc, "name", None) or "").split(".")[0]
     return missing_extra(root, EXTRAS[root], what) if root in EXTRAS else None
+
+
+def require(module: str, what: str):
+    """``module`` imported, or the one-line :class:`MissingDependency` naming the extra that brings
+    it: where the library first needs an optional part (a vector index, a model), so a library
+    user meets the same line as the CLI's and the dashboard's.
+
+    >>> require("json", "reading JSON").__name__
+    'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        missing = missing_dependency(exc, what)
+        if missing is None:
+            raise
+        raise missing from None
 
 
 def missing_extra(module: str, extra: str, what: str) -> MissingDependency:

@@ -15,11 +15,12 @@ from cascade_core.cascade.demo import CAUTIONARY_SPEC, DEMO_SPEC
 from cascade_core.distill.registry import newest_student, read_student
 from cascade_core.home import cascade_home
 from cascade_core.models.loading import build_tiny_cross_encoder
+from cascade_core.scorers.dense import DEFAULT_BI_ENCODER
 
 from . import session
 from .access import CROSS_ENCODER_ENV
 
-BI = "all-MiniLM-L6-v2"
+BI = DEFAULT_BI_ENCODER
 
 
 def stand_in_cross_encoder() -> str:

@@ -8,6 +8,7 @@ import streamlit as st
 from cascade_core.data.loader import FORMATS
 from cascade_core.errors import CascadeError
 from cascade_core.models import resolve_model
+from cascade_core.scorers.dense import DEFAULT_BI_ENCODER
 from cascade_core.serving import PathRefused
 from cascade_core.vectors.index import list_indexes
 from cascade_ui import access, state
@@ -118,7 +119,7 @@ if locked:
 elif ds is None:
     st.info("Load a dataset (or run the demo) to index it.")
 else:
-    model_name = st.text_input("Bi-encoder model", value="all-MiniLM-L6-v2", key="index-model",
+    model_name = st.text_input("Bi-encoder model", value=DEFAULT_BI_ENCODER, key="index-model",
                                help="A packaged model, a local folder, or a Hugging Face id (needs network).")
     if st.button("Build index", key="build-index"):
         try:

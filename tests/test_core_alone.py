@@ -76,3 +76,26 @@ def test_a_missing_extra_is_one_line_naming_it(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.strip() == ("loading a bi-encoder model needs sentence_transformers, which is not installed "
                                   "here: pip install 'cascade-explorer[models]'")
+
+
+def test_a_missing_vector_engine_is_one_line_for_a_library_user(tmp_path):
+    """A library user without the qdrant extra, opening a data folder's vector store, meets the
+    same one line as the CLI's (not a ModuleNotFoundError from deep inside)."""
+    code = textwrap.dedent(f"""
+        import sys
+        class Hide:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("qdrant_edge", "qdrant_client"):
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        sys.meta_path.insert(0, Hide())
+        from cascade_core import Workspace
+        from cascade_core.errors import CascadeError
+        try:
+            Workspace({str(tmp_path)!r}).qdrant
+        except CascadeError as exc:
+            print(exc)
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == ("the embedded vector index needs qdrant_edge, which is not installed here: "
+                                  "pip install 'cascade-explorer[qdrant]'")

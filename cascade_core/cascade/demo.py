@@ -20,9 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..fusion import NormSum
+from ..scorers.dense import DEFAULT_BI_ENCODER
 
 SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "sample_data" / "scifact-mini"
-BI_ENCODER = "all-MiniLM-L6-v2"
+BI_ENCODER = DEFAULT_BI_ENCODER
 
 DEMO_SPEC = {
     "name": "demo: BM25 -> 100 -> MiniLM fused with BM25 -> 20",

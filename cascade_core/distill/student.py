@@ -15,8 +15,9 @@ import copy
 from pathlib import Path
 
 from ..models import resolve_model
+from ..models.resolve import MINILM
 
-BASE_MODEL = "all-MiniLM-L6-v2"
+BASE_MODEL = MINILM
 
 
 @contextlib.contextmanager

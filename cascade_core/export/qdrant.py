@@ -51,7 +51,7 @@ from typing import Sequence
 
 from ..analysis.experiment import Experiment
 from ..cascade.spec import CascadeSpec
-from ..errors import SpecError
+from ..errors import SpecError, require
 from ..fusion import QdrantFusion
 from ..scorers import registered, retriever_class
 from ..scorers.in_qdrant import QdrantSearch
@@ -236,6 +236,7 @@ def point_id(doc_id: str) -> str:
 def build_edge_collection(folder: str | Path, p: QdrantPlan, vectors: QueryVectors, batch: int = 256):
     """A Qdrant Edge shard at ``folder`` with the plan's named vectors for every document, and
     ``doc_id`` in each payload; returns the open shard (close it when done)."""
+    require("qdrant_edge", "checking the export on an embedded Qdrant engine")
     from qdrant_edge import (Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, Point,
                              SparseVector, UpdateOperation)
 

@@ -15,7 +15,7 @@ need them, so importing this package costs nothing.
 
 from .fingerprint import fingerprint_as_loaded, model_fingerprint
 from .loading import load_bi_encoder, load_cross_encoder, load_model
-from .resolve import PACKAGED, ResolvedModel, resolve_model
+from .resolve import MINILM, PACKAGED, ResolvedModel, resolve_model
 
-__all__ = ["PACKAGED", "ResolvedModel", "fingerprint_as_loaded", "load_bi_encoder", "load_cross_encoder",
+__all__ = ["MINILM", "PACKAGED", "ResolvedModel", "fingerprint_as_loaded", "load_bi_encoder", "load_cross_encoder",
            "load_model", "model_fingerprint", "resolve_model"]

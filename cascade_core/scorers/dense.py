@@ -17,10 +17,11 @@ from typing import Sequence
 import numpy as np
 
 from ..models import resolve_model
+from ..models.resolve import MINILM
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
 from .in_qdrant import QdrantSearch, QdrantVector, RetrieverVectors
 
-DEFAULT_BI_ENCODER = "all-MiniLM-L6-v2"
+DEFAULT_BI_ENCODER = MINILM
 
 
 class _UsesVectorIndex:

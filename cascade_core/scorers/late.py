@@ -46,12 +46,13 @@ import numpy as np
 
 from ..models import ResolvedModel, load_model
 from ..models.batching import length_sorted_batches, token_lengths
+from ..models.resolve import MINILM
 from ..models.truncation import clip_chars, clip_for_model
 from ..params import Param
 from ..progress import ProgressTracker
 from .base import Scorer, ScorerConfig, ScorerContext, register
 
-DEFAULT_LATE = "all-MiniLM-L6-v2"   # a stand-in: trained for mean pooling, not MaxSim
+DEFAULT_LATE = MINILM   # a stand-in: trained for mean pooling, not MaxSim
 TOKEN_BUDGET = 8192    # tokens per model call when encoding documents
 PARAMS = (
     Param("max_length", "int", 256, low=8, help="document tokens encoded; longer documents are cut"),

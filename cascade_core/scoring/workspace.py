@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..data import Corpus
-from ..errors import CascadeError, IndexingError
+from ..errors import CascadeError, IndexingError, require
 from ..home import cascade_home
 from ..models import ResolvedModel
 from ..scorers import Retriever, Scorer, ScorerConfig, ScorerContext, retriever_class, scorer_class
@@ -148,7 +148,7 @@ def open_qdrant(home: Path, url: str | None = None, api_key: str | None = None,
     ``url`` (checked reachable first) through qdrant-client. Both answer the same calls
     (:mod:`cascade_core.vectors.backends`)."""
     if url:
-        from qdrant_client import QdrantClient
+        QdrantClient = require("qdrant_client", "a Qdrant server").QdrantClient
 
         # Probe first with a short timeout and no background version check: an unreachable
         # server then fails within seconds (qdrant-client does not retry) with one clear line,
@@ -165,6 +165,7 @@ def open_qdrant(home: Path, url: str | None = None, api_key: str | None = None,
         # Reachable: this client keeps qdrant-client's client/server version check.
         return ServerStore(QdrantClient(url=url, api_key=api_key, timeout=REQUEST_TIMEOUT_S), location=url)
     # Embedded: the engine; indexes of the old local-mode folder are converted on first use.
+    require("qdrant_edge", "the embedded vector index")
     store = EdgeStore(home / EMBEDDED_DIR, notify=notify, legacy=home / LEGACY_DIR)
     store.root.mkdir(parents=True, exist_ok=True)   # a file in its place: said here, naming it
     return store
