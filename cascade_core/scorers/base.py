@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -42,7 +43,17 @@ from ..params import Param, check_param_names
 
 if TYPE_CHECKING:
     from ..data import Corpus
-    from ..scoring.workspace import Workspace
+
+
+class Workspace(Protocol):
+    """What a kind may use of the data folder it scores in (the scoring layer's
+    :class:`~cascade_core.scoring.workspace.Workspace` is one): its location, the objects every
+    scorer of a process shares (an index built once), and the vector index of a corpus and model."""
+
+    home: Path
+    shared_objects: dict
+
+    def vector_index(self, corpus: "Corpus", model: ResolvedModel): ...
 
 
 @dataclass(frozen=True)
