@@ -5,7 +5,8 @@
 #                    press "Run the demo" on its first page
 #   ./run.sh demo --share   the same, reachable from the network, behind a token (printed here;
 #                    CASCADE_TOKEN to choose it; CASCADE_SHARE=1 does the same as --share)
-#   ./run.sh test    run the test suite (what CI runs), including the browser test
+#   ./run.sh test    run the test suite (what CI runs), including the browser tests, on every core;
+#                    ./run.sh test -m "not slow" is the fast tier
 #   ./run.sh setup   only install
 #
 # Installs into ./.venv (override with VENV=...). torch is installed first, pinned to a CPU
@@ -98,7 +99,13 @@ case "$cmd" in
     setup
     ensure_chromium
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-    exec "$VENV/bin/python" -m pytest "$@"
+    # On every core (pytest-xdist; the slow tests start first), unless the arguments choose
+    # (-n N, or -p no:xdist for one process).
+    workers=(-n auto --dist worksteal)
+    for a in "$@"; do
+      case "$a" in -n|-n[0-9]*|--numprocesses*|no:xdist) workers=() ;; esac
+    done
+    exec "$VENV/bin/python" -m pytest ${workers[@]+"${workers[@]}"} "$@"
     ;;
   *)
     echo "usage: ./run.sh [demo|test|setup|cli-demo]" >&2

@@ -26,6 +26,12 @@ TINY_QUERIES = 12
 TINY_OTHER_DOCS = 48
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first (each group in its own order): spread over several workers
+    (``./run.sh test`` runs ``-n auto``), the longest start at once instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def tiny_beir(tmp_path_factory) -> Path:
     """A BEIR folder: the first 12 sample queries, their relevant documents and 48 others."""

@@ -12,13 +12,14 @@ import time
 
 import pytest
 
+from tests.helpers import run_cli
+
 from tests.distill.conftest import TEACHER, TINY
 
 
 def cascade(*args, home, check=True):
-    env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    res = subprocess.run([sys.executable, "-m", "cascade_cli", *args], capture_output=True, text=True,
-                         env=env, timeout=600)
+    """The command in this process (models loaded once); the killed run below has a process of its own."""
+    res = run_cli(*args, home=home)
     if check:
         assert res.returncode == 0, res.stderr[-2000:]
     return res
