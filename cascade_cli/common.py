@@ -272,6 +272,8 @@ def experiment(args, spec, dataset_path):
     print(f"Cascade: {spec.describe()}")
     print(f"Evaluating on {len(exp.queries)} queries")
     merged = exp.merged_qrels
+    if exp.judgments.bad_lines:   # people's work: a line that could not be read is never skipped silently
+        warn(exp.judgments.skipped_note())
     if merged.use != USE_HUMAN:   # the Judge page's switch: say so, never silently
         print(f"Judgments: {merged.use} (LLM labels count: {merged.llm_pairs} pair(s); "
               f"switched on the dashboard's Judge page, saved in {exp.judgments.path})")

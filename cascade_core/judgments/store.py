@@ -10,8 +10,18 @@ The log is keyed by the corpus's content fingerprint, not by the whole dataset's
 query ids *and* carry the query text, so editing or re-uploading a queries file (or judging a
 query typed here) keeps every judgment made on the same documents.
 
-A torn last line (the process died mid-write) is skipped when reading, and the next write starts
-on a fresh line, so one broken record never hides the others.
+The log is people's work and cannot be recomputed, so reading it never fails: every line is
+read through :func:`cascade_core.readback.read_lines` (bounded, finite numbers only) and checked
+against its record's schema (a grade on the scale, ids that are text), and a line that is not a
+record this store wrote -- a torn write, a hand edit, a hostile line -- is skipped and kept in
+:attr:`JudgmentStore.skipped` with its line number; every other line counts. A torn last line (the
+process died mid-write) is skipped too, and the next write starts on a fresh line.
+
+Judgments belong to their judge: each carries the ``session`` that made it (on a shared dashboard,
+the browser session's own key; a typed name is a label, not a key), and :meth:`JudgmentStore.undo`
+given a session cancels only that session's judgments. Text is bounded as it is written (a query,
+an answer, a line, the whole log: :data:`LIMITS`), so no visitor can make the log that every page
+replays arbitrarily big.
 
 >>> import tempfile
 >>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "judgments.jsonl")
@@ -49,6 +59,7 @@ from pathlib import Path
 
 from ..data import Qrels, QuerySet
 from ..errors import CascadeError
+from ..readback import SkippedLine, Unreadable, cut, loads, read_lines
 
 try:   # an advisory lock between processes sharing a data folder (absent on Windows)
     import fcntl
@@ -64,6 +75,33 @@ USE_HUMAN, USE_LLM, USE_BOTH = "human", "llm", "both"
 USES = {USE_HUMAN: "human judgments", USE_LLM: "LLM labels only", USE_BOTH: "both (a human grade wins)"}
 PREFER_DATASET, PREFER_JUDGMENTS = "dataset", "judgments"
 FOLDER = "judgments"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much text the log takes. A query or an id longer than this is not a query; a log past
+    ``log_bytes`` takes no more (every page load replays it). ``CASCADE_JUDGMENTS_MB`` sets the log's."""
+
+    query_chars: int = 5_000       # the text of one query (ArguAna's longest arguments fit)
+    id_chars: int = 500            # a query or document id
+    answer_chars: int = 5_000      # an LLM judge's raw answer (cut, not refused: the grade is kept)
+    prompt_chars: int = 20_000     # an LLM judge's prompt template
+    name_chars: int = 100          # a judge's name
+    line_chars: int = 64_000       # one line of the log, read back
+    queries_per_add: int = 5_000   # queries added at once (a typed box, a file)
+    queries_file_chars: int = 5_000_000   # a file (or a box) of queries to add
+    log_bytes: int = 50_000_000    # the whole log
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        mb = os.environ.get("CASCADE_JUDGMENTS_MB", "").strip()
+        try:
+            return cls(log_bytes=int(float(mb) * 1_000_000)) if mb else cls()
+        except ValueError:
+            raise CascadeError(f"CASCADE_JUDGMENTS_MB={cut(mb)!r}: give a size in MB, such as 50") from None
+
+
+LIMITS = Limits()
 
 
 def now_utc() -> str:
@@ -84,6 +122,7 @@ class Judgment:
     query_text: str = ""
     answer: str = ""        # an LLM judge's raw answer
     prompt: str = ""        # the id of the prompt it was asked with (:meth:`JudgmentStore.prompt_text`)
+    session: str = ""       # the session that made it: the key an undo is matched on (``who`` is a label)
 
 
 @dataclass(frozen=True)
@@ -145,15 +184,21 @@ class _State:
     use: str = USE_HUMAN
     prompts: dict[str, str] = field(default_factory=dict)        # prompt id -> text
     unparsed: list[Unparsed] = field(default_factory=list)
+    lines: int = 0                                               # complete lines replayed
+    skipped: list[SkippedLine] = field(default_factory=list)     # the first MAX_SKIPPED_KEPT of them
     bad_lines: int = 0
+
+
+MAX_SKIPPED_KEPT = 100   # skipped lines remembered with their reason (all are counted)
 
 
 class JudgmentStore:
     """The judgment log of one corpus (see the module docstring). Thread- and process-safe:
     writes are one ``write`` of a whole line under a lock, readers re-read what was appended."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, limits: Limits | None = None):
         self.path = Path(path)
+        self.limits = limits or Limits.from_env()
         self._lock = threading.RLock()
         self._state = _State()
         self._offset = 0            # bytes of the file replayed so far (always at a line end)
@@ -182,27 +227,31 @@ class JudgmentStore:
     # -- writing ---------------------------------------------------------------------------
 
     def judge(self, query: str, doc: str, grade: int, who: str, query_text: str = "",
-              source: str = HUMAN, answer: str = "", prompt: str = "") -> Judgment:
+              source: str = HUMAN, answer: str = "", prompt: str = "", session: str = "") -> Judgment:
         """Record ``grade`` (2 relevant, 1 partly, 0 not) for ``doc`` on ``query``; durable on return.
-        An LLM judge's label also keeps its raw ``answer`` and its ``prompt`` (the template, stored
-        once per log and named by its hash in each label)."""
-        if isinstance(grade, bool) or int(grade) != grade or int(grade) not in GRADES:
-            raise CascadeError(f"grade {grade!r}: use 2 (relevant), 1 (partly relevant) or 0 (not relevant)")
-        j = Judgment(str(query), str(doc), int(grade), _who(who), now_utc(), str(source or HUMAN),
-                     uuid.uuid4().hex[:16], str(query_text or ""), str(answer or ""), self._prompt_id(prompt))
+        An LLM judge's label also keeps its raw ``answer`` (cut to the limit) and its ``prompt`` (the
+        template, stored once per log and named by its hash in each label). ``session``: the key
+        :meth:`undo` matches (a dashboard session's own; empty for none)."""
+        grade = check_grade(grade)
+        lim = self.limits
+        j = Judgment(_id(query, "query", lim), _id(doc, "document", lim), grade, _who(who), now_utc(),
+                     _text(source or HUMAN, "source", lim.name_chars), uuid.uuid4().hex[:16],
+                     _text(query_text, "query", lim.query_chars), cut(str(answer or ""), lim.answer_chars),
+                     self._prompt_id(prompt), _text(session, "session", lim.name_chars))
         record = {"op": "judge", "id": j.id, "query": j.query, "doc": j.doc, "grade": j.grade,
                   "who": j.who, "at": j.at, "source": j.source, "query_text": j.query_text}
-        if answer:
-            record["answer"] = j.answer
-        if j.prompt:
-            record["prompt"] = j.prompt
+        for key in ("answer", "prompt", "session"):
+            if getattr(j, key):
+                record[key] = getattr(j, key)
         self._append(record)
         return j
 
     def unparsed_answer(self, query: str, doc: str, answer: str, source: str, who: str = "",
                         prompt: str = "") -> Unparsed:
         """Keep an LLM judge's answer that gave no grade (it counts as no judgment)."""
-        u = Unparsed(str(query), str(doc), str(answer), str(source), now_utc(), self._prompt_id(prompt))
+        lim = self.limits
+        u = Unparsed(_id(query, "query", lim), _id(doc, "document", lim), cut(str(answer), lim.answer_chars),
+                     _text(source, "source", lim.name_chars), now_utc(), self._prompt_id(prompt))
         self._append({"op": "unparsed", "query": u.query, "doc": u.doc, "answer": u.answer, "source": u.source,
                       "who": _who(who), "at": u.at, "prompt": u.prompt})
         return u
@@ -211,39 +260,64 @@ class JudgmentStore:
         """The id of ``prompt`` in this log ("" for none), appending its text the first time."""
         if not prompt:
             return ""
+        _text(prompt, "prompt", self.limits.prompt_chars)
         pid = hashlib.sha1(prompt.encode("utf-8")).hexdigest()[:12]
         with self._lock:
             if pid not in self._replayed().prompts:
                 self._append({"op": "prompt", "id": pid, "text": prompt, "at": now_utc()})
         return pid
 
-    def undo(self, who: str | None = None, query: str | None = None, source: str | None = HUMAN) -> Judgment | None:
-        """Cancel the latest judgment still in force (of ``who`` and ``query`` when given); the
-        judgment it had replaced counts again. Returns the cancelled judgment, None if none."""
+    def undo(self, who: str | None = None, query: str | None = None, source: str | None = HUMAN,
+             session: str | None = None) -> Judgment | None:
+        """Cancel the latest judgment still in force (of ``session``, ``who`` and ``query`` when
+        given); the judgment it had replaced counts again. Returns the cancelled judgment, None if
+        none. On a shared dashboard pass ``session``: a name is whatever a visitor types, so
+        matching on it would let anyone undo anyone's work.
+
+        >>> import tempfile
+        >>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "j.jsonl")
+        >>> _ = store.judge("q1", "d1", 2, who="anonymous", session="s-ana")
+        >>> _ = store.judge("q1", "d2", 0, who="anonymous", session="s-bo")
+        >>> store.undo(session="s-ana").doc, store.undo(session="s-ana"), sorted(store.qrels().judgments["q1"])
+        ('d1', None, ['d2'])
+        """
+        if session is not None and not session:
+            raise CascadeError("an undo by session needs the session's key")
         with self._lock:
             for j in reversed(list(self._replayed().active.values())):
                 if (who is None or j.who == _who(who)) and (query is None or j.query == query) \
-                        and (source is None or j.source == source):
-                    self._append({"op": "undo", "ref": j.id, "who": _who(who or j.who), "at": now_utc()})
+                        and (source is None or j.source == source) and (session is None or j.session == session):
+                    record = {"op": "undo", "ref": j.id, "who": _who(who or j.who), "at": now_utc()}
+                    if session:
+                        record["session"] = session
+                    self._append(record)
                     return j
         return None
 
     def add_queries(self, queries: dict[str, str], who: str, known: set | frozenset = frozenset()) -> list[str]:
         """Store queries to judge (id -> text). An id already used (here or in ``known``, the
         dataset's ids) with another text is refused; an empty text is skipped. Returns the ids added."""
+        lim = self.limits
+        if len(queries) > lim.queries_per_add:
+            raise CascadeError(f"{len(queries):,} queries at once: at most {lim.queries_per_add:,} are added "
+                               "together (split the file)")
         state = self._replayed()
-        added = []
+        records = []
         for qid, text in queries.items():
             qid, text = str(qid).strip(), " ".join(str(text).split())
             if not qid or not text:
                 continue
+            qid, text = _id(qid, "query", lim), _text(text, f"query {cut(qid)}", lim.query_chars)
             if qid in known or state.queries.get(qid, text) != text:
-                raise CascadeError(f"query id {qid!r} is taken: give the query another id")
+                raise CascadeError(f"query id {cut(qid)!r} is taken: give the query another id")
             if state.queries.get(qid) == text:
                 continue
-            self._append({"op": "query", "query": qid, "text": text, "who": _who(who), "at": now_utc()})
-            added.append(qid)
-        return added
+            records.append({"op": "query", "query": qid, "text": text, "who": _who(who), "at": now_utc()})
+        # All or none: a file that does not fit adds nothing (not its first half).
+        self._check_room(sum(len(_line(r)) for r in records))
+        for r in records:
+            self._append(r)
+        return [r["query"] for r in records]
 
     def set_prefer(self, prefer: str, who: str) -> None:
         """Who wins when the dataset's qrels and a judgment made here disagree on a pair."""
@@ -259,9 +333,22 @@ class JudgmentStore:
         if use != self.use:
             self._append({"op": "use", "value": use, "who": _who(who), "at": now_utc()})
 
+    def size(self) -> int:
+        """The log's size in bytes (0 while there is none): what it takes of a quota."""
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def _check_room(self, n_bytes: int) -> None:
+        if self.size() + n_bytes > self.limits.log_bytes:
+            raise CascadeError(f"the judgment log of this corpus is full ({self.limits.log_bytes / 1e6:,.0f} MB, "
+                               "CASCADE_JUDGMENTS_MB): nothing was added; every judgment made stays")
+
     def _append(self, record: dict) -> None:
-        data = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        data = _line(record)
         with self._lock:
+            self._check_room(len(data))
             new = not self.path.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -298,8 +385,7 @@ class JudgmentStore:
                 f.seek(self._offset)
                 chunk = f.read()
             end = chunk.rfind(b"\n") + 1
-            for line in chunk[:end].split(b"\n")[:-1]:
-                _apply(self._state, line)
+            _replay(self._state, chunk[:end].split(b"\n")[:-1], self.limits.line_chars)
             self._offset += end
             self.torn_tail = end < len(chunk)
             self._stamp = stamp
@@ -317,6 +403,32 @@ class JudgmentStore:
     def bad_lines(self) -> int:
         """Lines that could not be read (a torn write, a hand edit) and were skipped."""
         return self._replayed().bad_lines + int(self.torn_tail)
+
+    @property
+    def skipped(self) -> list[SkippedLine]:
+        """The lines skipped (the first :data:`MAX_SKIPPED_KEPT`), each with its number and why;
+        a torn last line last."""
+        state = self._replayed()
+        tail = [SkippedLine(state.lines + 1, "an unfinished last line (a write that died)")] if self.torn_tail else []
+        return state.skipped + tail
+
+    def skipped_note(self) -> str:
+        """One line saying which lines were skipped ("" when none), for the CLI and the pages.
+
+        >>> import tempfile
+        >>> store = JudgmentStore(Path(tempfile.mkdtemp()) / "j.jsonl")
+        >>> _ = store.judge("q1", "d1", 2, who="ana")
+        >>> with open(store.path, "a") as f:
+        ...     _ = f.write('{"op": "judge", "grade": 1e309}\\n')
+        >>> store.skipped_note()   # doctest: +ELLIPSIS
+        '1 line of the judgment log .../j.jsonl was skipped, every other judgment counts: line 2: not a finite number: 1e309'
+        """
+        skipped, n = self.skipped, self.bad_lines
+        if not n:
+            return ""
+        listed = "; ".join(str(s) for s in skipped[:3]) + ("; ..." if n > 3 else "")
+        return (f"{n} line{'s' if n > 1 else ''} of the judgment log {self.path} {'were' if n > 1 else 'was'} "
+                f"skipped, every other judgment counts: {listed}")
 
     @property
     def prefer(self) -> str:
@@ -367,40 +479,116 @@ class JudgmentStore:
         return len(self.latest())
 
 
-def _apply(state: _State, line: bytes) -> None:
-    try:
-        rec = json.loads(line)
-        op = rec["op"]
-        if op == "judge":
-            j = Judgment(str(rec["query"]), str(rec["doc"]), int(rec["grade"]), str(rec.get("who", "")),
-                         str(rec.get("at", "")), str(rec.get("source") or HUMAN), str(rec["id"]),
-                         str(rec.get("query_text", "")), str(rec.get("answer", "")), str(rec.get("prompt", "")))
-            state.active.pop(j.id, None)
-            state.active[j.id] = j
-        elif op == "undo":
-            state.active.pop(str(rec["ref"]), None)
-        elif op == "query":
-            state.queries[str(rec["query"])] = str(rec["text"])
-        elif op == "prefer":
-            if rec["value"] in (PREFER_DATASET, PREFER_JUDGMENTS):
-                state.prefer = rec["value"]
-        elif op == "use":
-            if rec["value"] in USES:
-                state.use = rec["value"]
-        elif op == "prompt":
-            state.prompts[str(rec["id"])] = str(rec["text"])
-        elif op == "unparsed":
-            state.unparsed.append(Unparsed(str(rec["query"]), str(rec["doc"]), str(rec["answer"]),
-                                           str(rec["source"]), str(rec.get("at", "")), str(rec.get("prompt", ""))))
-        else:
-            state.bad_lines += 1
-    except (ValueError, KeyError, TypeError):   # a torn write, a hand edit: skip the line, keep the rest
-        if line.strip():
-            state.bad_lines += 1
+def _replay(state: _State, lines: list[bytes], max_line: int) -> None:
+    """Apply complete lines of the log to ``state``; a line that is not a record is skipped (kept
+    with its number, counted), every other one applied."""
+    read = read_lines(lines, _checked, first_number=state.lines + 1, max_line=max_line)
+    state.lines += len(lines)
+    for rec in read.records:
+        _apply(state, rec)
+    state.bad_lines += len(read.skipped)
+    state.skipped.extend(read.skipped[:max(0, MAX_SKIPPED_KEPT - len(state.skipped))])
+
+
+def check_grade(grade) -> int:
+    """A grade on the scale (2, 1, 0) as an int, or a one-line CascadeError (``True``, ``7``,
+    ``2.5``, ``1e300`` are not grades).
+
+    >>> check_grade(2.0), check_grade(0)
+    (2, 0)
+    >>> check_grade(7)
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.CascadeError: grade 7: use 2 (relevant), 1 (partly relevant) or 0 (not relevant)
+    """
+    ok = not isinstance(grade, bool) and isinstance(grade, (int, float)) and grade in GRADES
+    if not ok:
+        raise CascadeError(f"grade {cut(repr(grade))}: use 2 (relevant), 1 (partly relevant) or 0 (not relevant)")
+    return int(grade)
+
+
+_TEXT_FIELDS = {   # per op: the fields that must be there, the ones that may be (all text unless named)
+    "judge": (("id", "query", "doc", "grade"), ("who", "at", "source", "query_text", "answer", "prompt", "session")),
+    "undo": (("ref",), ("who", "at", "session")),
+    "query": (("query", "text"), ("who", "at")),
+    "prefer": (("value",), ("who", "at")),
+    "use": (("value",), ("who", "at")),
+    "prompt": (("id", "text"), ("at",)),
+    "unparsed": (("query", "doc", "answer", "source"), ("who", "at", "prompt")),
+}
+
+
+def _checked(rec: dict) -> dict:
+    """``rec`` if it is a record this store writes (the schema of its ``op``), else ValueError.
+    Ids may be numbers in a hand-edited line; everything else that is text must be text."""
+    op = rec.get("op")
+    if op not in _TEXT_FIELDS:
+        raise ValueError(f"not a record of the judgment log (op {cut(repr(op))})")
+    required, optional = _TEXT_FIELDS[op]
+    for key in required:
+        if key not in rec:
+            raise ValueError(f"a {op} record without its {key!r}")
+    for key in (*required, *optional):
+        value = rec.get(key)
+        if key == "grade":
+            rec[key] = check_grade(value)
+        elif key in ("query", "doc") and isinstance(value, int) and not isinstance(value, bool):
+            rec[key] = str(value)
+        elif value is not None and not isinstance(value, str):
+            raise ValueError(f"{key} is not text: {cut(repr(value))}")
+    if op in ("judge", "unparsed", "query") and not (rec["query"] and (op == "query" or rec["doc"])):
+        raise ValueError(f"a {op} record with an empty id")
+    if op == "prefer" and rec["value"] not in (PREFER_DATASET, PREFER_JUDGMENTS):
+        raise ValueError(f"prefer {cut(repr(rec['value']))} is not {PREFER_DATASET!r} or {PREFER_JUDGMENTS!r}")
+    if op == "use" and rec["value"] not in USES:
+        raise ValueError(f"use {cut(repr(rec['value']))} is not one of {', '.join(USES)}")
+    return rec
+
+
+def _apply(state: _State, rec: dict) -> None:
+    """One checked record (:func:`_checked`) applied to the replayed state."""
+    op, get = rec["op"], lambda key: rec.get(key) or ""
+    if op == "judge":
+        j = Judgment(rec["query"], rec["doc"], rec["grade"], get("who"), get("at"), get("source") or HUMAN,
+                     rec["id"], get("query_text"), get("answer"), get("prompt"), get("session"))
+        state.active.pop(j.id, None)
+        state.active[j.id] = j
+    elif op == "undo":
+        state.active.pop(rec["ref"], None)
+    elif op == "query":
+        state.queries[rec["query"]] = rec["text"]
+    elif op == "prefer":
+        state.prefer = rec["value"]
+    elif op == "use":
+        state.use = rec["value"]
+    elif op == "prompt":
+        state.prompts[rec["id"]] = rec["text"]
+    elif op == "unparsed":
+        state.unparsed.append(Unparsed(rec["query"], rec["doc"], rec["answer"], rec["source"], get("at"),
+                                       get("prompt")))
+
+
+def _line(record: dict) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _text(value, what: str, limit: int) -> str:
+    text = str(value or "")
+    if len(text) > limit:
+        raise CascadeError(f"the {what} is {len(text):,} characters long: at most {limit:,} are kept "
+                           f"({cut(text)!r})")
+    return text
+
+
+def _id(value, what: str, limits: Limits) -> str:
+    text = _text(value, f"{what} id", limits.id_chars)
+    if not text:
+        raise CascadeError(f"an empty {what} id")
+    return text
 
 
 def _who(who: str | None) -> str:
-    who = " ".join(str(who or "").split())
+    who = " ".join(str(who or "").split())[:LIMITS.name_chars]   # a label: a long one is cut, not refused
     return who or "anonymous"
 
 
@@ -578,6 +766,9 @@ def parse_queries(text: str, taken: set | frozenset = frozenset(), prefix: str =
     >>> parse_queries("statins and heart attacks\\nq7\\tvitamin D and bones\\n", taken={"judge-1"})
     {'judge-2': 'statins and heart attacks', 'q7': 'vitamin D and bones'}
     """
+    if len(text) > LIMITS.queries_file_chars:
+        raise CascadeError(f"{len(text):,} characters of queries: at most {LIMITS.queries_file_chars:,} are read "
+                           "at once (split the file)")
     out: dict[str, str] = {}
     n = 0
     for raw in text.splitlines():
@@ -587,10 +778,10 @@ def parse_queries(text: str, taken: set | frozenset = frozenset(), prefix: str =
         qid = None
         if line.startswith("{"):
             try:
-                rec = json.loads(line)
+                rec = loads(line, max_chars=LIMITS.line_chars)
                 qid = str(rec.get("_id", rec.get("id", rec.get("query_id", ""))) or "") or None
                 line = str(rec.get("text", rec.get("query", "")))
-            except (ValueError, AttributeError):
+            except (Unreadable, AttributeError):   # not a JSON object: the line is the query's text
                 pass
         elif "\t" in raw:
             qid, line = (part.strip() for part in raw.split("\t", 1))
