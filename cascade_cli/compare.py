@@ -34,9 +34,9 @@ def add_parser(sub, storage) -> None:
     c.set_defaults(run=cmd_compare)
 
 
-def save_result(name: str, exp, result, live) -> None:
-    """Save an evaluated result under ``name`` in the data folder (``eval --save``)."""
-    path = SavedExperiment.from_result(name, exp, result, live).save(experiments_folder(exp.workspace))
+def save_result(name: str, exp, result, live, replace: bool = False) -> None:
+    """Save an evaluated result under ``name`` in the data folder (``eval --save``, ``--replace``)."""
+    path = SavedExperiment.from_result(name, exp, result, live).save(experiments_folder(exp.workspace), replace)
     print(f"\nSaved as experiment {name!r}: {path}  (compare: cascade compare {name} OTHER...)")
 
 

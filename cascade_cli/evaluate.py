@@ -13,20 +13,22 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 from cascade_core.analysis.lift import metric_label
 from cascade_core.analysis.report import eval_report
-from cascade_core.analysis.saved import check_name
+from cascade_core.analysis.saved import FOLDER, check_free, check_name
 from cascade_core.cascade.demo import DEMO_SPEC, SAMPLE_DATASET
 from cascade_core.cascade.spec import CascadeSpec
 from cascade_core.errors import CascadeError
+from cascade_core.home import cascade_home
 from cascade_core.metrics import MOSTLY_UNJUDGED_BELOW
 from cascade_core.progress import terminal_progress
 from cascade_core.scoring.ensure import ScoringReport
 
 from . import common
-from .compare import save_result
 from .calibrate import print_estimate, print_latency
+from .compare import save_result
 
 
 def add_parser(sub, storage) -> None:
@@ -43,6 +45,8 @@ def add_parser(sub, storage) -> None:
     e.add_argument("--save-spec", help="write the effective spec as YAML here")
     e.add_argument("--save", metavar="NAME", help="save the evaluated experiment under NAME in the data folder "
                                                   "(compare saved ones: cascade compare NAME...)")
+    e.add_argument("--replace", action="store_true", help="with --save: replace an experiment saved under NAME "
+                                                           "(without it, a name already saved is refused)")
     e.add_argument("--from-store", action="store_true",
                    help="score nothing: simulate from the stored scores only (missing ones are an error; a "
                         "listwise stage handed a list it never ranked is reported approximate)")
@@ -58,8 +62,10 @@ def cmd_eval(args) -> int:
     for path, flag in ((args.json_path, "--json"), (args.save_spec, "--save-spec")):
         if path:
             common.check_writable(path, flag)
-    if args.save:   # a bad name must not surface after minutes of scoring either
+    if args.save:   # a bad name (or one taken) must not surface after minutes of scoring either
         check_name(args.save)
+        if not args.replace:
+            check_free((Path(args.home) if args.home else cascade_home()) / FOLDER, args.save)
     spec = common.spec_from_args(args)
     if args.save_spec:
         common.write_output(args.save_spec, spec.to_yaml(), "--save-spec")
@@ -98,7 +104,7 @@ def evaluate(args, spec, dataset_path) -> int:
         common.write_output(args.json_path, json.dumps(report, indent=2, default=common.json_default), "--json")
         print(f"\nReport written to {args.json_path}")
     if getattr(args, "save", None):
-        save_result(args.save, exp, result, live)
+        save_result(args.save, exp, result, live, args.replace)
     return 0
 
 

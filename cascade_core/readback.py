@@ -95,7 +95,7 @@ def loads(text: str | bytes, what: str = "", max_chars: int = MAX_CHARS, max_dep
     >>> loads("{'a': 1}", what="view link")
     Traceback (most recent call last):
     ...
-    cascade_core.readback.Unreadable: view link: not JSON: Expecting property name enclosed in double quotes (column 2)
+    cascade_core.readback.Unreadable: view link: not valid JSON: Expecting property name enclosed in double quotes (column 2)
     """
     where = f"{what}: " if what else ""
     if len(text) > max_chars:
@@ -114,9 +114,9 @@ def loads(text: str | bytes, what: str = "", max_chars: int = MAX_CHARS, max_dep
     except Unreadable as exc:
         raise Unreadable(f"{where}{exc}") from None
     except json.JSONDecodeError as exc:
-        raise Unreadable(f"{where}not JSON: {exc.msg} (column {exc.colno})") from None
+        raise Unreadable(f"{where}not valid JSON: {exc.msg} (column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:   # pragma: no cover - the checks above come first
-        raise Unreadable(f"{where}not JSON: {cut(exc, 80)}") from None
+        raise Unreadable(f"{where}not valid JSON: {cut(exc, 80)}") from None
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -206,7 +206,7 @@ def read_lines(lines: Iterable[bytes | str], check: Callable[[dict], object] | N
     ...     return rec["grade"]
     >>> got = read_lines([b'{"grade": 2}', b'{"grade": 7}', b'', b'{"grade": Infinity}', b'{"gra'], grade)
     >>> got.records, [str(s) for s in got.skipped]
-    ([2], ['line 2: grade 7 is not 0, 1 or 2', 'line 4: not a finite number: Infinity', 'line 5: not JSON: Unterminated string starting at (column 2)'])
+    ([2], ['line 2: grade 7 is not 0, 1 or 2', 'line 4: not a finite number: Infinity', 'line 5: not valid JSON: Unterminated string starting at (column 2)'])
     """
     out = LinesRead()
     for number, line in enumerate(lines, start=first_number):

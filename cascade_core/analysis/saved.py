@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +33,7 @@ import numpy as np
 
 from ..cascade.simulate import kept_counts
 from ..errors import CascadeError
+from ..readback import cut, read_record
 from .flow import kept_count_summary
 
 FOLDER = "experiments"
@@ -79,14 +82,39 @@ class SavedExperiment:
         return cls(name, spec.to_dict(), spec.describe(), dataset_identity(experiment), list(ev.query_ids),
                    per_query, latency, kept, datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
-    def save(self, folder) -> Path:
-        """Write ``folder/NAME.json`` (replacing an older one of that name); returns the path."""
+    def save(self, folder, replace: bool = False) -> Path:
+        """Write ``folder/NAME.json``; returns the path. A name already saved is refused (two people
+        saving "the same preset" on a shared dashboard must not overwrite each other) unless
+        ``replace``.
+
+        >>> import tempfile
+        >>> e = SavedExperiment("x", {}, "", {}, [], {}, {})
+        >>> folder = tempfile.mkdtemp(); _ = e.save(folder)
+        >>> e.save(folder)   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        cascade_core.errors.CascadeError: an experiment named 'x' is saved already (...): choose another name, or replace it
+        >>> e.save(folder, replace=True).name
+        'x.json'
+        """
         check_name(self.name)
         path = Path(folder) / f"{self.name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")   # written whole, then renamed: never half a file
+        # Written whole under a name of its own, then put in place: never half a file, and two
+        # writers of one name never share a temporary file.
+        tmp = path.with_name(f".{self.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(asdict(self), indent=1, default=_json_default), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            if replace:
+                tmp.replace(path)
+            else:
+                try:
+                    os.link(tmp, path)   # atomic and never replaces: of two at once, one is refused
+                except FileExistsError:
+                    check_free(folder, self.name)
+                    raise
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -95,11 +123,51 @@ class SavedExperiment:
         if not path.is_file():
             known = saved_names(folder)
             raise CascadeError(f"no saved experiment {name!r} in {folder}; saved: {', '.join(known) or 'none yet'}")
+        data = read_record(path, f"saved experiment {path}")
+        problem = _schema_problem(data)
+        if problem:
+            raise CascadeError(f"{path} is not a saved experiment: {problem}")
+        return cls(**data)
+
+
+_FIELDS = {"name": str, "spec": dict, "cascade": str, "dataset": dict, "query_ids": list, "per_query": dict,
+           "latency": dict, "kept": dict, "created": str}
+
+
+def _schema_problem(data: dict) -> str:
+    """What makes ``data`` not a saved experiment ("" when it is one): the fields, their types,
+    one number (or null) per query for each metric."""
+    missing = [k for k in ("name", "spec", "cascade", "dataset", "query_ids", "per_query", "latency") if k not in data]
+    if missing:
+        return f"no {', '.join(missing)}"
+    unknown = [k for k in data if k not in _FIELDS]
+    if unknown:
+        return f"unknown field {cut(unknown[0])!r}"
+    for key, kind in _FIELDS.items():
+        if key in data and not isinstance(data[key], kind):
+            return f"{key} is not a {kind.__name__}"
+    if not all(isinstance(q, str) for q in data["query_ids"]):
+        return "a query id is not text"
+    for metric, values in data["per_query"].items():
+        if not isinstance(values, list) or len(values) != len(data["query_ids"]):
+            return f"{cut(metric)}: not one value per query"
+        if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            return f"{cut(metric)}: a value that is not a number"
+    return ""
+
+
+def check_free(folder, name: str) -> None:
+    """CascadeError when an experiment ``name`` is saved in ``folder`` already (the CLI checks
+    before it scores, so a clash does not surface after minutes of work)."""
+    path = Path(folder) / f"{name}.json"
+    if path.exists():
+        when = ""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**data)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise CascadeError(f"{path} is not a saved experiment: {exc}") from None
+            when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("saved %Y-%m-%d %H:%M UTC")
+        except OSError:
+            pass
+        raise CascadeError(f"an experiment named {name!r} is saved already ({when or 'in ' + str(folder)}): "
+                           "choose another name, or replace it")
 
 
 def experiments_folder(workspace) -> Path:

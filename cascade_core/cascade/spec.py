@@ -41,9 +41,10 @@ from ..errors import SpecError
 from ..fusion import Fusion, Replace, fusion_from_spec, fusion_names, fusion_param_names
 from ..latency.profiles import CostProfile, parse_costs
 from ..numbers import whole_number
+from ..readback import Unreadable, loads
 from ..scorers import ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class, scorer_kinds
 from .cutoff import Cutoff
-from .spec_input import check_spec_fields, load_yaml
+from .spec_input import MAX_SPEC_BYTES, check_spec_fields, load_yaml
 
 MAX_STAGES = 4
 MAX_POOL = 10_000
@@ -288,9 +289,9 @@ class CascadeSpec:
     @classmethod
     def from_json(cls, text: str) -> "CascadeSpec":
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"the spec is not valid JSON: {exc}") from exc
+            data = loads(text, "the spec", max_chars=MAX_SPEC_BYTES)
+        except Unreadable as exc:
+            raise SpecError(str(exc)) from None
         return cls.from_dict(data)
 
     @classmethod

@@ -27,6 +27,7 @@ from __future__ import annotations
 import yaml
 
 from ..errors import SpecError
+from ..readback import MAX_DIGITS, cut
 
 MAX_SPEC_BYTES = 1_000_000   # a spec is a few hundred bytes; a megabyte is not a spec
 MAX_VALUES = 100_000         # values after aliases are expanded
@@ -36,12 +37,33 @@ MAX_MODEL = 1000             # characters of a model (a hub id or a local path)
 MAX_PARAM_TEXT = 10_000      # characters of a text parameter (a server URL, a prompt)
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """YAML's safe loader whose integers are short: ``int()`` of a 5,000-digit number raises a
+    ValueError naming ``sys.set_int_max_str_digits`` (a traceback, not a spec error)."""
+
+    def construct_yaml_int(self, node):
+        text = str(node.value)
+        if sum(c.isalnum() for c in text) > MAX_DIGITS:
+            raise SpecError(f"the spec has a number of {len(text):,} characters (line {node.start_mark.line + 1}): "
+                            f"{cut(text)}")
+        return super().construct_yaml_int(node)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
+
+
 def load_yaml(text: str):
-    """``yaml.safe_load(text)`` with its size, expansion and nesting bounded (one SpecError line)."""
+    """``yaml.safe_load(text)`` with its size, expansion, nesting and numbers bounded (one SpecError line).
+
+    >>> load_yaml("pool_size: " + "9" * 5000)
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.SpecError: the spec has a number of 5,000 characters (line 1): 9999999999999999999999999…
+    """
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(f"the spec is {len(text):,} characters long: more than {MAX_SPEC_BYTES:,} is not a spec")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_BoundedLoader)   # noqa: S506 - a SafeLoader, bounded
     except yaml.YAMLError as exc:
         raise SpecError(f"the spec is not valid YAML: {str(exc).splitlines()[0]}") from exc
     except RecursionError:

@@ -33,15 +33,7 @@ from pathlib import Path
 from ..errors import DataError
 from .tabular import find_one, read_docs, read_queries
 from .types import Dataset, QuerySet
-from .validation import (
-    ReportBuilder,
-    base_name,
-    build_corpus,
-    build_qrels,
-    build_queries,
-    finish,
-    parse_qrels,
-)
+from .validation import ReportBuilder, base_name, build_corpus, build_qrels, build_queries, finish, parse_qrels
 
 QRELS_SUFFIXES = (".tsv", ".csv", ".txt")
 

@@ -73,7 +73,8 @@ _QUERY_NAME = re.compile(r"qry|quer|topic", re.I)
 
 
 def _norm(token: str) -> str:
-    return str(int(token)) if token.isdigit() else token
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and short: int() of 5,000 digits raises.
+    return str(int(token)) if token.isascii() and token.isdigit() and len(token) <= 30 else token
 
 
 def first_line(path: Path) -> str:

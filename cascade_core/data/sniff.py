@@ -27,11 +27,11 @@ import codecs
 import csv
 import gzip
 import io
-import json
 import re
 import zlib
 from pathlib import Path
 
+from ..readback import Unreadable, loads
 from .validation import base_name, parse_grade
 
 KINDS = {
@@ -99,9 +99,9 @@ def _jsonl_kind(lines: list[str], name: str) -> str | None:
     records = []
     for ln in lines:
         try:
-            rec = json.loads(ln)
-        except ValueError:
-            continue  # a line cut by the head's end
+            rec = loads(ln)
+        except Unreadable:
+            continue  # a line cut by the head's end (or not JSON: the reader then says which line)
         if not isinstance(rec, dict):
             return None
         records.append(rec)

@@ -34,6 +34,7 @@ import json
 from pathlib import Path
 
 from ..errors import DataError
+from ..readback import Unreadable, cut, loads
 from .types import Corpus, Dataset, QuerySet, ValidationReport
 from .validation import (RawDoc, RawQuery, ReportBuilder, build_corpus, build_qrels, build_queries, corpus_report,
                          finish, numbered_lines, parse_qrels, read_text, suffix)
@@ -56,7 +57,7 @@ def _first_key(keys: tuple[str, ...], present) -> str | None:
 
 def _id_value(value, file: str, line: int) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise DataError(f"id must be a string or a number, found {json.dumps(value)}", file, line)
+        raise DataError(f"id must be a string or a number, found {cut(json.dumps(value))}", file, line)
     text = str(value).strip()
     if not text:
         raise DataError("empty id", file, line)
@@ -124,14 +125,13 @@ def _query_from_mapping(rec: dict, file: str, line: int) -> RawQuery:
 def iter_jsonl(path: Path):
     """``(line number, object)`` for every non-blank line; invalid JSON is a DataError."""
     file = str(path)
-    loads = json.loads
     for n, line in numbered_lines(read_text(path)):
         if not line.strip():
             continue
-        try:
+        try:   # strict and bounded: no Infinity, no 5,000-digit number, no nesting past the stack
             rec = loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"not valid JSON: {e.msg} (column {e.colno})", file, n) from None
+        except Unreadable as e:
+            raise DataError(str(e), file, n) from None
         if not isinstance(rec, dict):
             raise DataError(f"expected a JSON object per line, found {type(rec).__name__}", file, n)
         yield n, rec

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 from ..errors import DataError
+from ..readback import cut
 from .types import Corpus, Dataset, Document, Finding, Qrels, QuerySet, ValidationReport
 
 
@@ -184,16 +185,29 @@ _DOC_COLUMNS = {
 _GRADE_COLUMNS = {"score", "grade", "relevance", "rel", "label", "judgment", "judgement"}
 
 
+MAX_GRADE = 1000   # relevance grades are small integers; 1e300 is damage, not a grade
+
+
 def parse_grade(token: str) -> int | None:
-    """An integer grade from ``"2"``, ``"-1"`` or ``"1.0"``; None when it is not an integer."""
+    """An integer grade from ``"2"``, ``"-1"`` or ``"1.0"``; None when it is not an integer within
+    ``-MAX_GRADE..MAX_GRADE`` (``"1e300"`` and a number of 5,000 digits are not grades).
+
+    >>> parse_grade("2"), parse_grade("1.0"), parse_grade("1e300"), parse_grade("9" * 5000), parse_grade("x")
+    (2, 1, None, None, None)
+    """
+    if len(token) > 30:   # int() of a long digit string costs time, and past 4,300 digits raises
+        return None
     try:
-        return int(token)
+        value = int(token)
     except ValueError:
         try:
-            value = float(token)
+            as_float = float(token)
         except ValueError:
             return None
-        return int(value) if value.is_integer() else None
+        if not as_float.is_integer():
+            return None
+        value = int(as_float)
+    return value if -MAX_GRADE <= value <= MAX_GRADE else None
 
 
 def split_columns(line: str, is_csv: bool) -> list[str]:
@@ -242,7 +256,7 @@ def parse_qrels(path: Path) -> list[Judgment]:
             )
         grade = parse_grade(g)
         if grade is None:
-            raise DataError(f"grade {g!r} is not an integer", file, n)
+            raise DataError(f"grade {cut(g)!r} is not an integer from -{MAX_GRADE:,} to {MAX_GRADE:,}", file, n)
         if not q or not d:
             raise DataError("empty query id or document id", file, n)
         out.append(Judgment(q, d, grade, file, n))

@@ -37,6 +37,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DataError
+from ..readback import Unreadable, loads, read_record
 
 ID_COLUMNS = ("id", "_id", "doc_id", "docid")
 VECTOR_COLUMNS = ("vector", "embedding", "embeddings")
@@ -154,9 +155,9 @@ def _read_ids(path: Path, vectors: Path) -> list[str]:
     text = path.read_text(encoding="utf-8", errors="strict")
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise DataError(f"not valid JSON: {exc}", file=str(path)) from None
+            data = loads(text)
+        except Unreadable as exc:
+            raise DataError(str(exc), file=str(path)) from None
         if not isinstance(data, list):
             raise DataError("expected a JSON list of document ids", file=str(path))
         return [str(i) for i in data]
@@ -222,9 +223,9 @@ def find_shipped(corpus, model_name: str, model_fingerprint: str) -> tuple[Preco
     if not path.is_file() or not manifest.is_file():
         return None, ""
     try:
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None, f"{manifest} is not readable JSON: encoding instead"
+        meta = read_record(manifest)
+    except Unreadable as exc:
+        return None, f"{exc}: encoding instead"
     if meta.get("corpus") != corpus.fingerprint:
         return None, f"{path.name} was made for another version of this corpus: encoding instead"
     if meta.get("model_fingerprint") != model_fingerprint:

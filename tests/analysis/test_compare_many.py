@@ -116,3 +116,52 @@ def test_eval_save_then_compare_on_a_real_dataset(tiny_beir, tmp_path, capsys):
     assert cli.main(["compare", "first", "three", *home]) == 2
     assert "different query sets" in capsys.readouterr().err
     assert cli.main(["eval", *data, "--save", "no/slash", *home]) == 2
+    # A name already saved is refused before any scoring (two people saving "the same preset" on a
+    # shared data folder must not overwrite each other); --replace replaces it.
+    before = (tmp_path / "experiments" / "first.json").read_bytes()
+    assert cli.main(["eval", *data, "--pool-size", "20", "--save", "first", *home]) == 2
+    err = capsys.readouterr().err
+    assert "an experiment named 'first' is saved already" in err and "Evaluating" not in err
+    assert (tmp_path / "experiments" / "first.json").read_bytes() == before
+    assert cli.main(["eval", *data, "--pool-size", "20", "--save", "first", "--replace", *home]) == 0
+    assert SavedExperiment.load(tmp_path / "experiments", "first").spec["pool_size"] == 20
+
+
+@pytest.mark.parametrize("content, why", [
+    ('{"name": "x", "grade": Infinity}', "not a finite number"),
+    ("[" * 50_000, "nested deeper"),
+    ('{"name": "x"}', "no spec, cascade"),
+    ('{"name": "x", "spec": {}, "cascade": "", "dataset": {}, "query_ids": ["q1"], "per_query": {"ndcg@10": [1, 2]},'
+     ' "latency": {}}', "not one value per query"),
+    ('{"name": "x", "spec": {}, "cascade": "", "dataset": {}, "query_ids": ["q1"], "per_query": {"ndcg@10": ["a"]},'
+     ' "latency": {}}', "not a number"),
+    ('{"name": "x", "spec": [], "cascade": "", "dataset": {}, "query_ids": [], "per_query": {}, "latency": {}}',
+     "spec is not a dict"),
+    ("9" * 5000, "5,000 digits"),
+])
+def test_a_damaged_or_hostile_saved_experiment_is_one_line(tmp_path, content, why):
+    (tmp_path / "x.json").write_text(content)
+    with pytest.raises(CascadeError, match=why) as err:
+        SavedExperiment.load(tmp_path, "x")
+    assert len(str(err.value)) < 300 and "\n" not in str(err.value)
+
+
+def test_two_saves_of_one_name_at_once_leave_one_whole_file(tmp_path):
+    import threading
+
+    results = []
+    def save(i):
+        e = SavedExperiment("same", {"i": i}, "", {}, [], {}, {})
+        try:
+            e.save(tmp_path)
+            results.append(i)
+        except CascadeError:
+            pass
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1
+    assert SavedExperiment.load(tmp_path, "same").spec == {"i": results[0]}
+    assert [p.name for p in tmp_path.iterdir()] == ["same.json"]   # no temporary file left
