@@ -24,11 +24,11 @@ False
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..home import cascade_home
+from ..readback import Unreadable, read_record
 
 INFO_FILE = "distilled.json"
 
@@ -77,10 +77,10 @@ def read_student(path: str | Path) -> StudentInfo | None:
     """The student in ``path``, or None when it is not a finished distilled student."""
     p = Path(path)
     try:
-        info = json.loads((p / INFO_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = read_record(p / INFO_FILE)
+    except Unreadable:   # no file, or not one this tool wrote: not a finished student
         return None
-    return StudentInfo(p, info) if isinstance(info, dict) and info.get("complete") else None
+    return StudentInfo(p, info) if info.get("complete") else None
 
 
 def students(home: str | Path | None = None) -> list[StudentInfo]:

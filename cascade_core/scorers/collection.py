@@ -24,7 +24,6 @@ cascade_core.errors.SpecError: collection parameter collection is required: a se
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import warnings
@@ -35,6 +34,7 @@ import numpy as np
 from ..errors import IndexingError, SpecError, require
 from ..models import load_bi_encoder
 from ..params import Param
+from ..readback import Unreadable, read_record
 from .base import Retriever, ScorerConfig, ScorerContext, register
 from .dense import DEFAULT_BI_ENCODER
 
@@ -182,9 +182,9 @@ class _EdgeCollection:
 
     def dim(self, vector: str) -> int | None:
         try:
-            config = json.loads((self.path / "edge_config.json").read_text(encoding="utf-8"))
+            config = read_record(self.path / "edge_config.json")
             return int(config["vectors"][vector]["size"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (Unreadable, ValueError, KeyError, TypeError):
             raise IndexingError(f"{self.path}: no dense vector named {vector!r} in this shard") from None
 
     def ids(self, field: str, limit: int) -> tuple[list[str], int]:

@@ -36,7 +36,6 @@ array([1.8, 2. ])
 
 from __future__ import annotations
 
-import json
 import string
 import threading
 from pathlib import Path
@@ -50,6 +49,7 @@ from ..models.resolve import MINILM
 from ..models.truncation import clip_chars, clip_for_model
 from ..params import Param
 from ..progress import ProgressTracker
+from ..readback import Unreadable, read_json
 from .base import Scorer, ScorerConfig, ScorerContext, register
 
 DEFAULT_LATE = MINILM   # a stand-in: trained for mean pooling, not MaxSim
@@ -203,8 +203,8 @@ def _local_folder(location: str, local_files_only: bool) -> Path:
 
 def _read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json(path)
+    except Unreadable:
         return None
 
 

@@ -40,6 +40,7 @@ from ..models.batching import length_sorted_batches, token_lengths
 from ..models.truncation import clip_chars, clip_for_model
 from ..params import Param
 from ..progress import ProgressCallback, ProgressTracker
+from ..readback import Unreadable, read_record
 from ..vectors.index import BuildReport
 from .base import Retriever, Scorer, ScorerConfig, ScorerContext, register
 from .bm25 import top_k
@@ -178,8 +179,8 @@ class SparseIndex:
 
     def meta(self) -> dict:
         try:
-            return json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return read_record(self.folder / "meta.json")
+        except Unreadable:   # none yet, or damaged: the index is not complete (it is rebuilt)
             return {}
 
     @property
