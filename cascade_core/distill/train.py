@@ -285,9 +285,15 @@ def train_student(ts: TrainingSet, corpus, settings: DistillSettings, out: Path,
     per = settings.pairs_per_step
     t0, cpu0, last_ckpt = time.perf_counter(), _cpu_s(), time.perf_counter()
 
+    saved_at = start if start else None   # the step of the last checkpoint on disk (said with the progress)
+
     def emit(done: int) -> None:
         if progress is not None:
-            progress(ProgressEvent("training the student", done * per, total * per,
+            # Said as it happens: a person deciding whether to stop a long run needs to know what
+            # a kill would keep (the run resumes from the last checkpoint).
+            kept = "" if saved_at is None else (f"; checkpoint at {saved_at * per:,} pairs in {ckpt.parent} "
+                                                "(a stopped run resumes there)")
+            progress(ProgressEvent("training the student" + kept, done * per, total * per,
                                    prior_s + time.perf_counter() - t0, "pairs"))
 
     def snapshot(step: int) -> dict:
@@ -300,7 +306,8 @@ def train_student(ts: TrainingSet, corpus, settings: DistillSettings, out: Path,
         emit(step + 1)
         if time.perf_counter() - last_ckpt >= checkpoint_every_s and step + 1 < total:
             _save_checkpoint(ckpt, snapshot(step + 1))
-            last_ckpt = time.perf_counter()
+            last_ckpt, saved_at = time.perf_counter(), step + 1
+            emit(step + 1)
     final = snapshot(total)
     save_student(trainer.model, trainer.tokenizer, out, settings.serve_length)
     # The whole folder: a kill during a checkpoint's write leaves its half-written .tmp beside it.

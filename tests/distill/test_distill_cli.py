@@ -69,9 +69,10 @@ def test_a_run_killed_with_sigkill_resumes_where_it_stopped(split_beir, tmp_path
     args = ["distill", "--dataset", str(split_beir), *TEACHER, *many[:2], *many[4:], "--no-eval"]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     env = {**os.environ, "CASCADE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    said = (tmp_path / "progress.txt").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "cascade_cli", *args, "--out", str(killed),
-                             "--checkpoint-every", "0.2"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                             "--checkpoint-every", "0.2"], env=env, stdout=said, stderr=said,
+                            start_new_session=True)
     checkpoint = killed / ".checkpoint" / "state.pt"
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
@@ -81,6 +82,9 @@ def test_a_run_killed_with_sigkill_resumes_where_it_stopped(split_beir, tmp_path
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert checkpoint.exists() and not (killed / "distilled.json").exists()
+    said.close()   # the progress line said where the checkpoint is, as it was written
+    assert "checkpoint at" in (tmp_path / "progress.txt").read_text() and "a stopped run resumes there" in \
+        (tmp_path / "progress.txt").read_text()
     resumed = cascade(*args, "--out", str(killed), home=home)
     step = int(resumed.stdout.split("resumed from step ")[1].split(";")[0])
     assert 0 < step < 200
