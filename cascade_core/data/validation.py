@@ -333,12 +333,21 @@ def build_corpus(records: Iterable[RawDoc], rb: ReportBuilder, *, source: str | 
                     r.line,
                 )
                 rb.note("empty documents (kept)")
+        _space_in_id(r, rb, "document")
         docs.append(Document(r.id, r.text, r.title, r.metadata))
     if not docs:
         raise DataError("the corpus holds no documents", file=source)
     corpus = Corpus(docs)
     corpus.source = source or ""   # where it was read (vectors shipped beside it are looked for there)
     return corpus
+
+
+def _space_in_id(r, rb: ReportBuilder, what: str) -> None:
+    """Warn about an id with a space in it: kept (every page works), but TREC files split their
+    lines on spaces, so qrels or a run naming it cannot be written (said now, not at export)."""
+    if any(c.isspace() for c in r.id):
+        rb.warn(f"space-in-{what}-id", f"{what} id {cut(r.id)!r} contains a space: kept, but TREC qrels and run files "
+                "cannot hold it (exporting judgments as TREC qrels is refused for such ids)", r.file, r.line)
 
 
 def build_queries(records: Iterable[RawQuery], rb: ReportBuilder) -> QuerySet:
@@ -352,6 +361,7 @@ def build_queries(records: Iterable[RawQuery], rb: ReportBuilder) -> QuerySet:
             rb.warn("empty-query", f"query {r.id!r} has an empty text: dropped", r.file, r.line)
             rb.note("empty queries (dropped)")
             continue
+        _space_in_id(r, rb, "query")
         queries[r.id] = r.text
     return QuerySet(queries)
 

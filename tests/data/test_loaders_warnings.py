@@ -113,3 +113,17 @@ def test_summary_lists_counts_then_findings(write):
     lines = report.summary().splitlines()
     assert lines[0] == "documents: 1, duplicate documents (dropped): 1"
     assert lines[1] == f"warning: {path}:2: duplicate document id 'd1' (first at line 1): kept the first"
+
+
+def test_ids_with_a_space_are_kept_and_said_once_at_load(write, tmp_path):
+    """A space in an id works on every page, but TREC files split lines on spaces: said when the
+    dataset loads, not as an error at every export (the Judge page's download)."""
+    write("ds/corpus.jsonl", '{"_id": "doc one", "text": "cells"}\n{"_id": "doc two", "text": "x"}\n'
+                             '{"_id": "d3", "text": "y"}\n')
+    write("ds/queries.jsonl", '{"_id": "q 1", "text": "cells"}\n')
+    write("ds/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq 1\tdoc one\t1\n")
+    ds = load_dataset(tmp_path / "ds")
+    assert ds.qrels.judgments == {"q 1": {"doc one": 1}}
+    doc = finding(ds.report, "document id 'doc one' contains a space")
+    assert doc.count == 2 and "TREC" in doc.message
+    assert finding(ds.report, "query id 'q 1' contains a space")
