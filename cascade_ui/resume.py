@@ -22,6 +22,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from cascade_core.readback import Unreadable, read_record
+
 from . import access, session, view_link
 
 FILE = "last-session.json"
@@ -40,11 +42,10 @@ def write(home: Path, dataset: dict | None, spec: dict | None, budget_ms: float 
 
 def read(home: Path) -> dict | None:
     """The last session remembered in ``home``, or None (none, or a file that is not one)."""
-    try:
-        data = json.loads((Path(home) / FILE).read_text())
-    except (OSError, ValueError):
+    try:   # the strict reader: a hand-edited or damaged file is "no last session", never a traceback
+        return read_record(Path(home) / FILE, max_chars=1_000_000)
+    except Unreadable:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def remember() -> None:
