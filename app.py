@@ -4,6 +4,9 @@ import streamlit as st
 
 from cascade_ui import access, restore, view_link
 
+# Shared: no upload from a session that has not signed in (Streamlit's upload route is not the
+# script's to gate; access.guard_uploads says how). First thing, once the imports are done.
+access.guard_uploads()
 st.set_page_config(page_title="cascade-explorer", page_icon=":material/filter_alt:", layout="wide")
 
 PAGES = [
@@ -19,7 +22,9 @@ PAGES = [
     st.Page("pages/live.py", title="Live", icon=":material/bolt:"),
 ]
 # Shared (./run.sh demo --share): a visitor without the token sees the sign-in box and nothing else.
-if access.signed_in():
+if refusal := access.token_refusal():   # shared with a CASCADE_TOKEN too short: refused, one line
+    st.error(refusal)
+elif access.signed_in():
     access.sidebar_note()
     restore.restore()   # a refresh (a new session) opens the view in its link, or the last session (not when shared)
     current = st.navigation(PAGES)

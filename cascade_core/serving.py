@@ -9,7 +9,11 @@ token (``CASCADE_TOKEN``, or one generated at start). Whatever the binding:
 - uploads live under one folder with a total quota (:class:`UploadArea`);
 - scoring jobs are bounded: one at a time per session, and a cap for the whole server
   (:class:`JobSlots`);
-- ``CASCADE_READ_ONLY=1`` shows what is stored and starts nothing new.
+- ``CASCADE_READ_ONLY=1`` shows what is stored and starts nothing new;
+- wrong tokens cost time, per address and for the whole server (:class:`GuessThrottle`), and a
+  chosen token shorter than :data:`MIN_TOKEN_CHARS` is refused (:func:`check_token`);
+- a file upload from a session that has not signed in is answered 403 before its body is read
+  (:class:`UploadGate`).
 
 The library decides; :mod:`cascade_ui.access` lays it out.
 
@@ -32,12 +36,14 @@ import hmac
 import os
 import secrets
 import shutil
+import sys
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .errors import CascadeError, SpecError
 from .scorers import retriever_class, scorer_class
@@ -46,6 +52,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_UPLOAD_QUOTA_MB = 500.0
 DEFAULT_SHARED_JOBS = 2          # scoring jobs at once on a shared server (each visitor: one)
 MIN_TOKEN_CHARS = 16
+# Linux's limits (limits.h: PATH_MAX 4096 with its closing NUL, NAME_MAX): a longer path or name
+# makes every file call fail with "File name too long"; refused up front with one line instead of
+# an OSError from wherever it is first opened.
+PATH_MAX_BYTES = 4095
+NAME_MAX_BYTES = 255
 
 
 class PathRefused(CascadeError):
@@ -66,6 +77,23 @@ class JobRefused(CascadeError):
 
 class ReadOnly(CascadeError):
     """Something a read-only dashboard does not do (load new data, upload, score, train)."""
+
+
+class PathTooLong(CascadeError):
+    """A typed path longer than the system opens (it says nothing about what exists)."""
+
+
+class WeakToken(CascadeError):
+    """A chosen ``CASCADE_TOKEN`` too short to share the dashboard with."""
+
+
+class TooManyGuesses(CascadeError):
+    """A sign-in refused unchecked: wrong tokens came too often lately, from this address or from anywhere."""
+
+
+def log_line(text: str) -> None:
+    """One line on the server's stderr (the terminal or log of whoever runs the dashboard)."""
+    print(f"cascade-explorer: {text}", file=sys.stderr, flush=True)
 
 
 def truthy(value: str | None) -> bool:
@@ -91,6 +119,176 @@ def token_matches(given: str | None, expected: str | None) -> bool:
     if not given or not expected:
         return False
     return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+def check_token(token: str) -> None:
+    """Refuse (:class:`WeakToken`) a chosen token shorter than :data:`MIN_TOKEN_CHARS`: whoever
+    shares the dashboard chose it, and a short one falls to guessing even at a few guesses a minute.
+
+    >>> check_token("x" * MIN_TOKEN_CHARS)
+    >>> check_token("letmein")                                          # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cascade_core.serving.WeakToken: CASCADE_TOKEN is too short to share the dashboard with: ...
+    """
+    if len(token) < MIN_TOKEN_CHARS:
+        raise WeakToken(f"CASCADE_TOKEN is too short to share the dashboard with: it needs at least "
+                        f"{MIN_TOKEN_CHARS} characters. Restart it with a longer one, or without CASCADE_TOKEN "
+                        "(./run.sh demo --share then makes a random one)")
+
+
+class GuessThrottle:
+    """Wrong tokens cost time, per address and for the whole server.
+
+    Every check of a token takes a turn. An address's turns are spaced by a delay that doubles
+    with each wrong token it gave in the last ``window`` seconds and each check of it still under
+    way (``delay``, ``2 * delay`` ... at most ``max_delay``; nothing before its first): eight tabs
+    from one address wait in line like one. When the server saw ``global_free`` wrong tokens or
+    more in the last ``global_window`` seconds, from anywhere, every check is also spaced
+    ``global_delay`` after the last one, whatever its address. A turn further off than ``max_wait``
+    is refused unchecked (:class:`TooManyGuesses`), so waiting visitors cannot pile up.
+
+    The wait comes *before* the check, for a right token too: were only wrong ones slow, a guesser
+    would learn that a guess is wrong from the missing quick answer, give up on it and try the next.
+    A right token clears its address's record. Each wrong token is one line in the log
+    (``log``; the address and counts, never the token).
+
+    ``clock`` and ``sleep`` are injectable, so the waits can be tested without waiting:
+
+    >>> now = [0.0]
+    >>> throttle = GuessThrottle(clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s), log=print)
+    >>> throttle.check("203.0.113.9", "guess", "the-token"), now[0]
+    wrong access token from 203.0.113.9 (1 from there in the last 15 min, 1 from anywhere in the last 60 s)
+    (False, 0.0)
+    >>> throttle.check("203.0.113.9", "guess-2", "the-token"), now[0]        # doctest: +ELLIPSIS
+    wrong access token from 203.0.113.9 (2 from there ...
+    (False, 1.0)
+    >>> throttle.check("203.0.113.9", "the-token", "the-token"), now[0]       # the next turn: 2 s later
+    (True, 3.0)
+    >>> throttle.check("198.51.100.4", "the-token", "the-token"), now[0]      # another address: no wait
+    (True, 3.0)
+    """
+
+    def __init__(self, delay: float = 1.0, max_delay: float = 30.0, window: float = 900.0,
+                 global_free: int = 20, global_delay: float = 1.0, global_window: float = 60.0,
+                 max_wait: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Any] = time.sleep, log: Callable[[str], Any] | None = None):
+        self.delay, self.max_delay, self.window = delay, max_delay, window
+        self.global_free, self.global_delay, self.global_window = global_free, global_delay, global_window
+        self.max_wait = max_wait
+        self._clock, self._sleep = clock, sleep
+        self._log = log or log_line
+        self._lock = threading.Lock()
+        self._wrong: dict[str, deque[float]] = {}       # address -> times of its recent wrong tokens
+        self._pending: dict[str, int] = {}              # address -> its checks under way
+        self._last: dict[str, float] = {}               # address -> the time of its last turn
+        self._wrong_anywhere: deque[float] = deque()
+        self._last_anywhere = float("-inf")
+
+    def check(self, address: str, given: str | None, expected: str | None) -> bool:
+        """Wait for this address's turn, then whether ``given`` is the token (:func:`token_matches`).
+        Raises :class:`TooManyGuesses`, unchecked, when the turn is more than ``max_wait`` away."""
+        wait = self.turn(address)
+        right = None
+        try:
+            self._sleep(wait)
+            right = token_matches(given, expected)
+        finally:
+            self.done(address, right)
+        return bool(right)
+
+    def turn(self, address: str) -> float:
+        """Take this address's next turn: the seconds to wait before checking. Pair with :meth:`done`."""
+        with self._lock:
+            now = self._clock()
+            self._forget(now)
+            recent = self._wrong.get(address, ())
+            ahead = len(recent) + self._pending.get(address, 0)
+            at = now
+            if ahead:
+                at = max(at, self._last.get(address, now) + min(self.max_delay, self.delay * 2 ** (ahead - 1)))
+            if len(self._wrong_anywhere) >= self.global_free:
+                at = max(at, self._last_anywhere + self.global_delay)
+            if at - now > self.max_wait:
+                self._log(f"sign-in from {address} refused unchecked, too many wrong tokens lately ({len(recent)} "
+                          f"from there in the last {self.window / 60:.0f} min, {len(self._wrong_anywhere)} from "
+                          f"anywhere in the last {self.global_window:.0f} s)")
+                raise TooManyGuesses("too many wrong tokens lately: try again in a minute or two")
+            self._last[address] = at
+            self._last_anywhere = max(self._last_anywhere, at)
+            self._pending[address] = self._pending.get(address, 0) + 1
+            return at - now
+
+    def done(self, address: str, right: bool | None) -> None:
+        """Close a turn: ``right`` True or False as the token was, None when it was not checked."""
+        with self._lock:
+            now = self._clock()
+            self._pending[address] = max(0, self._pending.get(address, 0) - 1)
+            if not self._pending[address]:
+                del self._pending[address]
+            if right:
+                self._wrong.pop(address, None)
+                if address not in self._pending:
+                    self._last.pop(address, None)
+            elif right is False:
+                self._wrong.setdefault(address, deque()).append(now)
+                self._wrong_anywhere.append(now)
+                self._forget(now)
+                self._log(f"wrong access token from {address} ({len(self._wrong[address])} from there in the last "
+                          f"{self.window / 60:.0f} min, {len(self._wrong_anywhere)} from anywhere in the last "
+                          f"{self.global_window:.0f} s)")
+
+    def _forget(self, now: float) -> None:
+        for address in list(self._wrong):
+            times = self._wrong[address]
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            if not times:
+                del self._wrong[address]
+                if address not in self._pending:
+                    self._last.pop(address, None)
+        while self._wrong_anywhere and self._wrong_anywhere[0] <= now - self.global_window:
+            self._wrong_anywhere.popleft()
+
+
+class UploadGate:
+    """An ASGI app in front of an upload endpoint: a request whose session may not upload
+    (``allowed(session_id)`` false) is answered 403 before anything of its body is read, and
+    the connection closed, so the server never holds the file; any other passes through.
+
+    Streamlit's ``PUT /_stcore/upload_file/<session id>/<file id>`` stores a file for any connected
+    session; a shared dashboard's sign-in gate lives in the script, which never sees that request.
+
+    >>> import asyncio
+    >>> sent = []
+    >>> async def inner(scope, receive, send): sent.append("stored")
+    >>> async def send(message): sent.append(message.get("status", "body"))
+    >>> gate = UploadGate(inner, allowed=lambda sid: sid == "signed-in", log=lambda line: None)
+    >>> for sid in ("signed-in", "on-the-sign-in-box"):
+    ...     asyncio.run(gate({"type": "http", "method": "PUT", "path_params": {"session_id": sid}}, None, send))
+    >>> sent
+    ['stored', 403, 'body']
+    """
+
+    def __init__(self, app, allowed: Callable[[str], bool], log: Callable[[str], Any] | None = None):
+        self.app, self.allowed = app, allowed
+        self._log = log or log_line
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope.get("type") == "http" and scope.get("method") == "PUT":
+            session_id = str((scope.get("path_params") or {}).get("session_id", ""))
+            if not self.allowed(session_id):
+                client = scope.get("client") or ("an unknown address",)
+                self._log(f"upload refused from {client[0]}: its session has not signed in")
+                body = b"Sign in first: this dashboard takes uploads only from signed-in sessions.\n"
+                # "Connection: close": the server drops the connection with the unread body in it
+                # instead of reading the rest to reach the next request.
+                await send({"type": "http.response.start", "status": 403,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 @dataclass(frozen=True)
@@ -157,9 +355,13 @@ class DataRoots:
         self.cwd = Path(cwd) if cwd is not None else Path.cwd()
         self.roots = tuple(dict.fromkeys(self._resolve(r) for r in roots if str(r).strip()))
 
+    def _absolute(self, path: str | Path) -> Path:
+        # A pasted path often brings a space or a newline with it: no folder is meant to end in one.
+        p = Path(path.strip() if isinstance(path, str) else path).expanduser()
+        return p if p.is_absolute() else self.cwd / p
+
     def _resolve(self, path: str | Path) -> Path:
-        p = Path(path).expanduser()
-        return (p if p.is_absolute() else self.cwd / p).resolve()
+        return self._absolute(path).resolve()
 
     def allows(self, path: str | Path) -> bool:
         try:
@@ -169,8 +371,29 @@ class DataRoots:
         return any(resolved.is_relative_to(root) for root in self.roots)
 
     def check(self, path: str | Path) -> Path:
-        """``path`` resolved, or :class:`PathRefused` when it lies outside every root."""
-        if not str(path).strip() or not self.allows(path):
+        """``path`` resolved (surrounding spaces and newlines left out), or :class:`PathRefused` when
+        it lies outside every root; :class:`PathTooLong` when no file call could open it.
+
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp()).resolve()
+        >>> DataRoots([root]).check(f"  {root}/scifact\\n") == root / "scifact"      # pasted with a newline
+        True
+        >>> DataRoots([root]).check(f"{root}/" + "x" * 5000)                  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        cascade_core.serving.PathTooLong: this path is too long to open: ... characters (a path has at most ...
+        """
+        if not str(path).strip():
+            raise PathRefused(self.refusal(), self.roots)
+        try:
+            absolute = os.fsencode(self._absolute(path))
+        except (ValueError, RuntimeError):   # no home folder for "~"
+            raise PathRefused(self.refusal(), self.roots) from None
+        if len(absolute) > PATH_MAX_BYTES or any(len(part) > NAME_MAX_BYTES for part in absolute.split(b"/")):
+            raise PathTooLong(f"this path is too long to open: {len(str(path).strip()):,} characters (a path "
+                              f"has at most {PATH_MAX_BYTES:,} bytes, and each folder or file name in it "
+                              f"{NAME_MAX_BYTES})")
+        if not self.allows(path):
             raise PathRefused(self.refusal(), self.roots)
         return self._resolve(path)
 
@@ -227,6 +450,26 @@ def looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or "\\" in name
 
 
+def names_local_path(name: str, cwd: str | Path | None = None) -> bool:
+    """Whether a model name would be loaded from this machine's files: it looks like a path
+    (:func:`looks_like_path`), or it exists as one relative to ``cwd`` (the working directory;
+    the loader looks there before the hub), as ``cascade_core/data`` in this repository does.
+
+    >>> import tempfile
+    >>> base = Path(tempfile.mkdtemp()); (base / "org" / "model").mkdir(parents=True)
+    >>> names_local_path("org/model", base), names_local_path("org/other", base), names_local_path("../x", base)
+    (True, False, True)
+    """
+    name = name.strip()
+    if looks_like_path(name):
+        return True
+    try:
+        p = Path(name).expanduser()
+        return os.path.lexists(p if p.is_absolute() else Path(cwd if cwd is not None else Path.cwd()) / p)
+    except (OSError, ValueError, RuntimeError):   # a name too long or with a NUL byte: no hub id either
+        return True
+
+
 def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iterable[str] = (),
                          retriever: bool = False) -> None:
     """On a shared dashboard, a visitor's scorers (``ScorerConfig``: kind, model, params) may name
@@ -257,7 +500,7 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
         except SpecError as exc:
             raise SpecRefused(str(exc)) from None
         model = (config.model or "").strip()
-        if model and looks_like_path(model) and not roots.allows(model):
+        if model and names_local_path(model, roots.cwd) and not roots.allows(model):
             raise SpecRefused(f"this shared dashboard loads model folders only from its data roots "
                               f"({roots.describe()}): choose a packaged model or a hub id")
         params = config.params or {}

@@ -5,7 +5,10 @@ scoring job at a time per session.
 The rules are :mod:`cascade_core.serving`'s; this module reads Streamlit's state (the server's
 address, the session, the query string) and lays them out. In ``app.py``::
 
-    if access.signed_in():
+    access.guard_uploads()                    # shared: no upload before the sign-in
+    if access.token_refusal():                # shared with a short CASCADE_TOKEN: one line, nothing else
+        st.error(access.token_refusal())
+    elif access.signed_in():
         st.navigation(PAGES).run()
     else:
         access.sign_in_navigation().run()     # a sign-in box and nothing else
@@ -13,19 +16,20 @@ address, the session, the query string) and lays them out. In ``app.py``::
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
-import sys
-import time
+import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from cascade_core.scorers import ScorerConfig
-from cascade_core.serving import (MIN_TOKEN_CHARS, DataRoots, JobSlots, PathRefused, ReadOnly, ServeSettings,
-                                  UploadArea, check_shared_scorers, check_shared_spec, data_roots, looks_like_path,
-                                  mb, new_token, token_matches)
+from cascade_core.serving import (DataRoots, GuessThrottle, JobSlots, PathRefused, ReadOnly, ServeSettings,
+                                  TooManyGuesses, UploadArea, UploadGate, WeakToken, check_shared_scorers,
+                                  check_shared_spec, check_token, data_roots, log_line, mb, names_local_path,
+                                  new_token)
 
 from . import session
 
@@ -34,6 +38,7 @@ from . import session
 CROSS_ENCODER_ENV = "CASCADE_CROSS_ENCODER"
 
 SIGNED_IN = "access-signed-in"     # session key: this session gave the right token
+LINK_TRIED = "access-link-tried"   # session key: the ?token= value this session already had checked
 MY_UPLOADS = "access-my-uploads"   # session key: the uploads made in this session
 UPLOADER_RUN = "access-uploader"   # session key: bumped to empty the file uploader after a removal
 
@@ -60,29 +65,81 @@ def refuse_if_read_only(what: str) -> None:
 
 @st.cache_resource(show_spinner=False)
 def server_token() -> str:
-    """The token of this server: ``CASCADE_TOKEN``, or one made now and printed in the terminal
-    (``./run.sh demo --share`` makes one at start and prints the link itself)."""
+    """The token of this server: ``CASCADE_TOKEN`` (:class:`~cascade_core.serving.WeakToken` when it
+    is too short to share with), or one made now and printed in the terminal (``./run.sh demo
+    --share`` makes one at start and prints the link itself)."""
     token = settings().token
     if token:
-        if len(token) < MIN_TOKEN_CHARS:
-            print(f"warning: CASCADE_TOKEN has fewer than {MIN_TOKEN_CHARS} characters: easy to guess",
-                  file=sys.stderr, flush=True)
+        check_token(token)
         return token
     token = new_token()
-    print(f"cascade-explorer is shared. Visitors sign in with this token: {token}\n"
-          f"  or open http://<this machine>:{st.get_option('server.port')}/?token={token}", file=sys.stderr, flush=True)
+    log_line(f"the dashboard is shared. Visitors sign in with this token: {token}\n"
+             f"  or open http://<this machine>:{st.get_option('server.port')}/?token={token}")
     return token
+
+
+def token_refusal() -> str | None:
+    """Shared with a ``CASCADE_TOKEN`` shorter than :data:`~cascade_core.serving.MIN_TOKEN_CHARS`:
+    the one line saying so (the page shows it instead of the sign-in box; the log has it once).
+    ``None`` otherwise."""
+    s = settings()
+    if not s.share or not s.token:
+        return None
+    try:
+        check_token(s.token)
+    except WeakToken as exc:
+        if str(exc) not in _logged:
+            _logged.add(str(exc))
+            log_line(str(exc))
+        return f"{exc}."
+    return None
+
+
+_logged: set[str] = set()   # the lines token_refusal already wrote in the log (one per start, not per visit)
+
+
+@st.cache_resource(show_spinner=False)
+def guess_throttle() -> GuessThrottle:
+    """The server's one :class:`~cascade_core.serving.GuessThrottle`: the sign-in box and the
+    ``?token=`` link both take their turns there (a link is a guess too: it used to cost nothing,
+    7 guesses a second from one tab)."""
+    return GuessThrottle()
+
+
+def _address() -> str:
+    # Streamlit gives no address for a visitor on this machine (127.0.0.1, ::1), nor a string under AppTest.
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) and ip else "localhost"
+
+
+def _check_guess(given: str) -> bool:
+    """Whether ``given`` is the token, after this address's turn (:meth:`GuessThrottle.check`);
+    TooManyGuesses, unchecked, when the turn is too far off."""
+    return guess_throttle().check(_address(), given, server_token())
 
 
 def signed_in() -> bool:
     """Whether this session may see the dashboard: always when it is not shared; when shared, once
-    the session gave the token (``?token=...`` in the link, or typed in the sign-in box)."""
+    the session gave the token (``?token=...`` in the link, or typed in the sign-in box). A link's
+    token is checked once per session and value (each rerun of the sign-in box would otherwise
+    cost a turn), through the same throttle as the box."""
     if not settings().share or st.session_state.get(SIGNED_IN):
         return True
-    if token_matches(st.query_params.get("token"), server_token()):
+    server_token()   # made (and printed in the log) at the first visit, when no CASCADE_TOKEN chose it
+    given = st.query_params.get("token")
+    if not given:
+        return False
+    tried = hashlib.sha256(given.encode()).hexdigest()
+    if st.session_state.get(LINK_TRIED) == tried:
+        return False
+    st.session_state[LINK_TRIED] = tried
+    try:
+        right = _check_guess(given)
+    except TooManyGuesses:
+        return False
+    if right:
         st.session_state[SIGNED_IN] = True
-        return True
-    return False
+    return right
 
 
 def sign_in_page() -> None:
@@ -93,16 +150,107 @@ def sign_in_page() -> None:
         typed = st.text_input("Access token", type="password", key="sign-in-token")
         pressed = st.form_submit_button("Sign in", type="primary")
     if pressed:
-        if token_matches(typed, server_token()):
+        try:
+            right = _check_guess(typed)   # waits first when this address (or anyone) guessed wrong lately
+        except TooManyGuesses as exc:
+            st.error(f"Not checked: {exc}.")
+            right = None
+        if right:
             st.session_state[SIGNED_IN] = True
             # In the address bar, as in the link the operator hands out: a reload stays signed in.
             st.query_params["token"] = typed
             st.rerun()
-        time.sleep(1.0)   # a wrong guess costs a second
-        st.error("That token is not right.")
+        elif right is False:
+            st.error("That token is not right.")
     elif st.query_params.get("token"):
         st.error("The token in this link is not right (the dashboard may have been restarted with a new one).")
     st.caption("Whoever started it with `./run.sh demo --share` finds the link, with its token, in that terminal.")
+
+
+# -- uploads before the sign-in ----------------------------------------------------------------
+
+_GUARDING = threading.Lock()
+_uploads_guarded = False   # guard_uploads has run in this process
+
+
+def guard_uploads() -> None:
+    """Shared: refuse file uploads from every session that has not signed in.
+
+    Why this exists: Streamlit's upload endpoint (``PUT /_stcore/upload_file/<session id>/<file
+    id>``) stores a file for any connected session, and the sign-in gate above lives in the
+    script, which never sees that request: a visitor still on the sign-in box, with a self-made
+    XSRF value in cookie and header, had the server keep 4 x 100 MB (issue 24). The app runs in
+    the server's process, so once per process it puts an
+    :class:`~cascade_core.serving.UploadGate` in front of that route (found among the process's
+    Starlette routes by Streamlit's own path for it): a PUT for a session whose session state
+    lacks :data:`SIGNED_IN` gets 403 at header time, before its body is read. Behind it, the
+    runtime's upload store (:func:`_guard_upload_store`) refuses a file for such a session too and
+    drops what such sessions stored before: the gate is installed by the first script run after
+    the server starts, and an upload sent in the second that run takes to get here, or after a
+    Streamlit release moved the route, is then read but not kept. Not shared (or under AppTest,
+    whose runtime is a stand-in): nothing is installed.
+    """
+    global _uploads_guarded
+    if _uploads_guarded or not settings().share:
+        return
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists() or not isinstance(Runtime.instance(), Runtime):
+        return
+    with _GUARDING:
+        if _uploads_guarded:
+            return
+        routes = _upload_routes()
+        for route in routes:
+            if not isinstance(route.app, UploadGate):
+                route.app = UploadGate(route.app, _session_signed_in)
+        _guard_upload_store(Runtime.instance().uploaded_file_mgr, _session_signed_in)
+        _uploads_guarded = True
+        if not routes:
+            log_line("warning: Streamlit's upload route was not found; uploads from sessions that have not "
+                     "signed in are read, then dropped (not kept)")
+
+
+def _upload_routes() -> list:
+    """The process's Starlette routes taking ``PUT`` at Streamlit's upload path. Streamlit keeps
+    no public handle on its Starlette app, so they are found among the live objects (once)."""
+    from starlette.routing import Route
+    from streamlit.web.server.server import UPLOAD_FILE_ENDPOINT
+
+    return [o for o in gc.get_objects() if isinstance(o, Route) and UPLOAD_FILE_ENDPOINT + "/" in o.path
+            and "PUT" in (o.methods or ())]
+
+
+def _guard_upload_store(manager, signed_in) -> None:
+    """Make Streamlit's upload store (``UploadedFileManager``: ``add_file``, ``remove_session_files``)
+    refuse files of sessions that have not ``signed_in(session_id)`` (HTTP 403 from the upload
+    route), and drop the files such sessions stored before this was installed."""
+    from starlette.exceptions import HTTPException
+
+    add_file = manager.add_file
+
+    def add_file_if_signed_in(session_id, file):
+        if not signed_in(session_id):
+            log_line("upload dropped: its session has not signed in")
+            raise HTTPException(status_code=403, detail="Sign in first")
+        return add_file(session_id, file)
+
+    manager.add_file = add_file_if_signed_in
+    for session_id in list(getattr(manager, "file_storage", {})):
+        if not signed_in(session_id):
+            manager.remove_session_files(session_id)
+
+
+def _session_signed_in(session_id: str) -> bool:
+    """Whether the live session ``session_id`` gave the token (read from the server's thread:
+    any doubt, such as a session that is gone, counts as no)."""
+    from streamlit.runtime import Runtime
+
+    try:
+        session = Runtime.instance().get_app_session(session_id)
+        return session is not None and bool(session.session_state[SIGNED_IN])
+    except Exception:  # noqa: BLE001 - a missing key, a closing session: not signed in
+        return False
 
 
 def sign_in_navigation(url_paths: tuple[str, ...] = ()):
@@ -161,8 +309,8 @@ def check_path(path: str) -> Path:
 def model_roots() -> DataRoots:
     """Where a shared dashboard loads model folders from: the data roots, the data folder's
     ``models/`` (distilled students, the stand-in) and ``CASCADE_CROSS_ENCODER``'s folder."""
-    chosen = os.environ.get(CROSS_ENCODER_ENV, "")
-    extra = [chosen] if chosen and looks_like_path(chosen) else []
+    chosen = os.environ.get(CROSS_ENCODER_ENV, "").strip()
+    extra = [chosen] if chosen and names_local_path(chosen) else []
     return DataRoots([*roots().roots, session.workspace().home / "models", *extra])
 
 

@@ -50,13 +50,13 @@ def test_a_last_session_that_no_longer_loads_starts_afresh_and_says_why(app_envi
 
 def test_a_shared_dashboard_restores_nothing(demo_state, monkeypatch):
     monkeypatch.setenv("CASCADE_SHARE", "1")
-    monkeypatch.setenv("CASCADE_TOKEN", "t0ken-for-tests")
+    monkeypatch.setenv("CASCADE_TOKEN", "t0ken-for-the-tests")
     from cascade_ui import access
 
     access.server_token.clear()
     try:
         at = app()
-        at.query_params["token"] = "t0ken-for-tests"
+        at.query_params["token"] = "t0ken-for-the-tests"
         at.run()
         assert not at.exception
         assert "dataset_source" not in at.session_state and "spec" not in at.session_state

@@ -173,9 +173,12 @@ def shared(monkeypatch):
     monkeypatch.setenv("CASCADE_TOKEN", TOKEN)
     from cascade_ui import access
 
+    throttles = access.guess_throttle   # (a test may put its own in its place)
     access.server_token.clear()
+    throttles.clear()   # one per server: other tests' wrong guesses would cost these time
     yield
     access.server_token.clear()
+    throttles.clear()
 
 
 def app() -> AppTest:
@@ -295,3 +298,155 @@ def test_shared_a_visitor_cannot_open_or_list_another_visitors_upload(shared, ap
         shown = " ".join(str(e.value) for e in (*at.error, *at.success, *at.info, *at.warning, *at.caption))
         assert "fedcba9876543210" not in shown and "private" not in shown
         assert "dataset_source" not in at.session_state
+
+
+# -- issue 24: the cost of guessing, a short token, typed paths and model names ----------------
+
+@pytest.fixture
+def counted_guesses(shared, monkeypatch):
+    """The server's guess throttle with a clock that moves on when it sleeps: (waits, log lines)."""
+    from cascade_core.serving import GuessThrottle
+    from cascade_ui import access
+
+    now, waits, lines = [0.0], [], []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        now[0] += seconds
+
+    throttle = GuessThrottle(clock=lambda: now[0], sleep=sleep, log=lines.append)
+    monkeypatch.setattr(access, "guess_throttle", lambda: throttle)
+    return waits, lines
+
+
+@pytest.mark.slow   # five runs of the app, the last one the Data page
+def test_a_token_in_the_link_takes_its_turn_like_the_sign_in_box(counted_guesses):
+    """The link used to cost nothing (6.9 guesses a second from one tab): now each new link token
+    waits its address's turn, and each wrong one is a log line, as in the box."""
+    waits, lines = counted_guesses
+    for i in range(3):   # three visits (sessions), each with another token in the link
+        at = app()
+        at.query_params["token"] = f"link-guess-{i}"
+        at.run()
+        assert_only_the_sign_in_box(at)
+    assert waits == [0, 1, 2]
+    at.run()             # the same session again, the same link: not another guess
+    assert waits == [0, 1, 2]
+    at.text_input(key="sign-in-token").input("typed-guess")
+    at.button[0].click().run()
+    assert waits == [0, 1, 2, 4] and [e.value for e in at.error][-1] == "That token is not right."
+    assert len(lines) == 4 and all(line.startswith("wrong access token from localhost (") for line in lines)
+    assert not any("guess" in line for line in lines)
+    at = app()
+    at.query_params["token"] = TOKEN
+    at.run()             # the right token waits its turn too, then opens the dashboard
+    assert waits[-1] == 8 and [t.value for t in at.title] == ["Data & index"]
+
+
+def test_too_many_wrong_tokens_are_refused_unchecked_in_the_box(counted_guesses, monkeypatch):
+    from cascade_core.serving import GuessThrottle
+    from cascade_ui import access
+
+    waits, lines = counted_guesses
+    throttle = access.guess_throttle()
+    monkeypatch.setattr(throttle, "max_wait", 1.5)
+    at = app()
+    at.run()
+    for guess in ("guess-1", "guess-2", TOKEN):   # turns 0, 1, then 2 s off: past max_wait
+        at.text_input(key="sign-in-token").input(guess)
+        at.button[0].click().run()
+    assert isinstance(throttle, GuessThrottle) and waits == [0, 1]
+    assert [e.value for e in at.error] == ["Not checked: too many wrong tokens lately: try again in a minute or "
+                                           "two."]
+    assert_only_the_sign_in_box(at)
+
+
+@pytest.mark.parametrize("link", [None, "short-token"])
+def test_shared_with_a_short_chosen_token_the_dashboard_refuses_in_one_line(monkeypatch, capsys, link):
+    from cascade_ui import access
+
+    monkeypatch.setenv("CASCADE_SHARE", "1")
+    monkeypatch.setenv("CASCADE_TOKEN", "short-token")
+    monkeypatch.setattr(access, "_logged", set())
+    access.server_token.clear()
+    at = app()
+    if link:
+        at.query_params["token"] = link   # the right (short) token opens nothing either
+    at.run()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["CASCADE_TOKEN is too short to share the dashboard with: it needs at "
+                                           "least 16 characters. Restart it with a longer one, or without "
+                                           "CASCADE_TOKEN (./run.sh demo --share then makes a random one)."]
+    assert not at.text_input and [t.value for t in at.title] == []
+    logged = [line for line in capsys.readouterr().err.splitlines() if "too short" in line]
+    assert len(logged) == 1 and "short-token" not in logged[0]   # once per start, not per visit
+
+
+def test_a_pasted_path_with_spaces_and_a_newline_loads(tiny_beir):
+    at = page("data")
+    at.run()
+    load_path(at, f"  {tiny_beir}\n")
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["dataset_source"]["path"] == str(tiny_beir.resolve())
+
+
+def test_a_path_too_long_to_open_is_one_clear_line(tiny_beir):
+    at = page("data")
+    at.run()
+    load_path(at, f"{tiny_beir}/{'x' * 5000}")
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value.replace("\\", "")   # the page escapes Markdown
+    assert message.startswith("Could not load it: this path is too long to open: 5,0")
+    assert "OSError" not in message and "Errno" not in message and "x" * 100 not in message
+
+
+def _check_model_script():
+    import streamlit as st
+
+    from cascade_ui import access
+
+    try:
+        access.check_model(st.session_state["model"])
+        st.success("allowed")
+    except Exception as exc:  # noqa: BLE001
+        st.error(str(exc))
+
+
+@pytest.mark.parametrize("model, allowed", [("cascade_core/data", False), ("cascade_core", False),
+                                            ("sentence-transformers/all-MiniLM-L6-v2", True)])
+def test_shared_a_model_name_naming_a_folder_here_is_checked_against_the_roots(shared, model, allowed):
+    """Issue 24: "cascade_core/data" (one slash, a hub id's shape) went to the loader, whose
+    errors differ for what exists. The app runs from the repository, where it exists."""
+    assert (REPO / "cascade_core" / "data").is_dir()
+    at = AppTest.from_function(_check_model_script, default_timeout=60)
+    at.session_state["model"] = model
+    at.run()
+    if allowed:
+        assert [s.value for s in at.success] == ["allowed"]
+    else:
+        assert len(at.error) == 1 and "model folders only from its data roots" in at.error[0].value
+
+
+def test_behind_the_gate_the_upload_store_keeps_nothing_of_a_session_that_has_not_signed_in():
+    """The second barrier (tests/app/test_uploads_before_sign_in.py drives the first, on a real
+    server): Streamlit's upload store refuses files of sessions that have not signed in, and drops
+    what they stored before the gate was installed (an upload sent during the server's first run)."""
+    from starlette.exceptions import HTTPException
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    from cascade_ui import access
+
+    store = MemoryUploadedFileManager("/_stcore/upload_file")
+    for session_id in ("signed-in", "on-the-sign-in-box"):
+        store.add_file(session_id, UploadedFileRec("early", "corpus.jsonl", "text/plain", b"x" * 1000))
+    access._guard_upload_store(store, lambda session_id: session_id == "signed-in")
+    assert [f.file_id for f in store.get_files("signed-in", ["early"])] == ["early"]
+    assert store.get_files("on-the-sign-in-box", ["early"]) == []
+    with pytest.raises(HTTPException) as refused:
+        store.add_file(session_id="on-the-sign-in-box", file=UploadedFileRec("late", "c.jsonl", "text/plain", b"x"))
+    assert refused.value.status_code == 403 and store.get_files("on-the-sign-in-box", ["late"]) == []
+    store.add_file(session_id="signed-in", file=UploadedFileRec("late", "c.jsonl", "text/plain", b"x"))
+    assert len(store.get_files("signed-in", ["early", "late"])) == 2
