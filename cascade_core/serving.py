@@ -562,11 +562,15 @@ class UploadArea:
 
     folder: Path
     quota_bytes: int | None = None
+    # Other folders visitors fill that count in the same quota: the judgment logs (queries added
+    # from a file, judgments), so "a file of queries" cannot grow the data folder past it either.
+    counted: tuple[Path, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def for_home(cls, home: str | Path, settings: ServeSettings) -> "UploadArea":
-        return cls(Path(home) / "uploads", int(settings.upload_quota_mb * 1024 * 1024))
+        return cls(Path(home) / "uploads", int(settings.upload_quota_mb * 1024 * 1024),
+                   counted=(Path(home) / "judgments",))
 
     def entries(self) -> list[Upload]:
         """Every upload, newest first."""
@@ -582,18 +586,38 @@ class UploadArea:
         return sorted(out, key=lambda u: u.modified, reverse=True)
 
     def used(self) -> int:
-        return sum(u.bytes for u in self.entries())
+        """Bytes the quota counts: the uploads and the :attr:`counted` folders."""
+        return sum(u.bytes for u in self.entries()) + self.counted_bytes()
+
+    def counted_bytes(self) -> int:
+        """Bytes of the :attr:`counted` folders (the judgment logs)."""
+        return sum(p.stat().st_size for folder in self.counted if folder.is_dir()
+                   for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
     def make_room(self, incoming: int, replacing: str | None = None) -> None:
         """Raise :class:`QuotaExceeded` unless ``incoming`` more bytes fit (an upload ``replacing``
-        an existing one counts without the old copy)."""
+        an existing one counts without the old copy; the judgment logs count too).
+
+        >>> import tempfile
+        >>> home = Path(tempfile.mkdtemp())
+        >>> area = UploadArea(home / "uploads", quota_bytes=100, counted=(home / "judgments",))
+        >>> (home / "judgments").mkdir(); _ = (home / "judgments" / "abc.jsonl").write_text("x" * 90)
+        >>> area.used()
+        90
+        >>> area.make_room(20)                                           # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        cascade_core.serving.QuotaExceeded: the uploads folder is full: ... used (judgment logs ... of it), ...
+        """
         if self.quota_bytes is None:
             return
-        used = sum(u.bytes for u in self.entries() if u.name != replacing)
-        if used + incoming > self.quota_bytes:
-            raise QuotaExceeded(f"the uploads folder is full: {mb(used)} of {mb(self.quota_bytes)} used, and these "
-                                f"files need {mb(incoming)}. Remove old uploads (below), or ask whoever runs the "
-                                "dashboard to raise CASCADE_UPLOAD_QUOTA_MB")
+        uploads = sum(u.bytes for u in self.entries() if u.name != replacing)
+        logs = self.counted_bytes()
+        if uploads + logs + incoming > self.quota_bytes:
+            of_which = f" (judgment logs {mb(logs)} of it)" if logs else ""
+            raise QuotaExceeded(f"the uploads folder is full: {mb(uploads + logs)} of {mb(self.quota_bytes)} "
+                                f"used{of_which}, and {mb(incoming)} more do not fit. Remove old uploads (Data "
+                                "page), or ask whoever runs the dashboard to raise CASCADE_UPLOAD_QUOTA_MB")
 
     def store(self, name: str, files: Mapping[str, bytes]) -> Path:
         """Write ``files`` (relative path -> content) into the upload ``name``, within the quota."""

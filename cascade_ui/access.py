@@ -366,13 +366,16 @@ def uploads_panel() -> None:
     a Remove button."""
     area, s = uploads(), settings()
     entries = area.entries()
-    used = sum(u.bytes for u in entries)
+    logs = area.counted_bytes()
+    used = sum(u.bytes for u in entries) + logs
     if s.share:
         entries = [u for u in entries if u.name in st.session_state.get(MY_UPLOADS, [])]
     quota = area.quota_bytes
     full = quota is not None and used >= quota
     title = f"Uploads: {mb(used)} of {mb(quota)} used" if quota else f"Uploads: {mb(used)}"
     with st.expander(title + (" (full)" if full else ""), expanded=full):
+        if quota and logs:   # the judgment logs share the quota (they are people's work: never removed here)
+            st.caption(f"Of which judgment logs: {mb(logs)} (judgments and queries added on the Judge page).")
         if full:
             st.warning("The uploads folder is full: remove old uploads before adding new ones"
                        + (" (only yours are listed here)." if s.share else "."))

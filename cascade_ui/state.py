@@ -15,18 +15,26 @@ from cascade_core.analysis.experiment import ExperimentResult
 from cascade_core.cascade import CascadeSpec
 from cascade_core.errors import DataError, MissingScoresError
 
-from . import resume
-from .access import check_path, check_spec, read_only, refuse_if_read_only
+from . import resume, session
+from .access import check_path, check_spec, read_only, refuse_if_read_only, settings, uploads
 from .scoring_panel import run_scoring, scoring_allowed
 from .session import (BUDGET, DATASET, DEFAULT_BUDGET_MS, REPO, SPEC, SPEC_VERSION, _dataset, _files_key, _named,
-                      budget_ms, dataset, dataset_label, experiment, experiment_key, files_stamp, judgments,
-                      progress_callback, require_dataset_and_spec, sample_path, show_error, spec, spec_version,
-                      workspace)
+                      budget_ms, dataset, dataset_label, experiment, experiment_key, files_stamp, progress_callback,
+                      require_dataset_and_spec, sample_path, show_error, spec, spec_version, workspace)
 
 __all__ = ["BUDGET", "DATASET", "DEFAULT_BUDGET_MS", "REPO", "SPEC", "SPEC_VERSION", "budget_ms",
            "dataset", "dataset_label", "experiment", "experiment_key", "files_stamp", "judgments", "load_dataset",
            "progress_callback", "require_dataset_and_spec", "run_current", "sample_path", "set_spec", "show_error", "spec",
            "spec_version", "workspace"]
+
+
+def judgments():
+    """The judgment log of this session's dataset's corpus (None without a dataset). On a shared
+    dashboard what visitors write there counts in the uploads quota (queries from a file too)."""
+    store = session.judgments()
+    if store is not None and settings().share:
+        store.quota = uploads().make_room
+    return store
 
 
 def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", label: str | None = None,

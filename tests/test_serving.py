@@ -154,8 +154,8 @@ def test_uploads_stay_within_the_quota(tmp_path):
     assert area.used() == 6 * MB
     with pytest.raises(QuotaExceeded) as full:
         area.store("second", {"corpus.jsonl": b"z" * 3 * MB, "queries.jsonl": b"q" * 2 * MB})
-    assert str(full.value).startswith("the uploads folder is full: 6.0 MB of 10.0 MB used, and these files need "
-                                      "5.0 MB. Remove old uploads")
+    assert str(full.value).startswith("the uploads folder is full: 6.0 MB of 10.0 MB used, and 5.0 MB more do not fit. "
+                                      "Remove old uploads")
     assert not (tmp_path / "uploads" / "second").exists() and area.used() == 6 * MB
     area.store("second", {"corpus.jsonl": b"z" * 3 * MB, "queries.jsonl": b"q" * MB})   # exactly full: fits
     assert area.used() == 10 * MB

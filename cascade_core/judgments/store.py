@@ -56,6 +56,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from ..data import Qrels, QuerySet
 from ..errors import CascadeError
@@ -199,6 +200,9 @@ class JudgmentStore:
     def __init__(self, path: str | Path, limits: Limits | None = None):
         self.path = Path(path)
         self.limits = limits or Limits.from_env()
+        # A quota this log shares with others (a shared dashboard's: uploads and judgment logs):
+        # called with the bytes about to be written, it raises when they do not fit.
+        self.quota: Callable[[int], None] | None = None
         self._lock = threading.RLock()
         self._state = _State()
         self._offset = 0            # bytes of the file replayed so far (always at a line end)
@@ -344,6 +348,8 @@ class JudgmentStore:
         if self.size() + n_bytes > self.limits.log_bytes:
             raise CascadeError(f"the judgment log of this corpus is full ({self.limits.log_bytes / 1e6:,.0f} MB, "
                                "CASCADE_JUDGMENTS_MB): nothing was added; every judgment made stays")
+        if self.quota is not None:
+            self.quota(n_bytes)
 
     def _append(self, record: dict) -> None:
         data = _line(record)
