@@ -43,12 +43,14 @@ from ..analysis.lift import SIGNIFICANCE, metric_label, stage_changes
 from ..cascade.simulate import CascadeRun, simulate
 from ..errors import MissingScoresError
 from ..fusion import registered_fusions, tuning_candidates
-from .registry import register_check
+from ..metrics import QUALITY_TIE
 from .findings import Check, Finding
+from .registry import register_check
 
 HARM_METRICS = ("ndcg@10", "mrr@10")
 HARM_MIN_POINTS = 0.5           # a drop this large (in points) on either metric flags the stage
 KIND, TITLE = "harmful-stage", "Does each stage rank better than its input?"
+DROP = "drop the stage"
 
 
 def check_harmful_stages(run: CascadeRun, relevance: Relevance,
@@ -80,7 +82,11 @@ def check_harmful_stages(run: CascadeRun, relevance: Relevance,
         for label, means in fixes.items():
             ev_dict[f"final nDCG@10 if {label}"] = means["ndcg@10"] if means else float("nan")
         usable = {k: v for k, v in fixes.items() if v}
-        best = max(usable, key=lambda k: usable[k]["ndcg@10"]) if usable else None
+        # The best by final nDCG@10; a tie (the same at the precision shown) goes to dropping the
+        # stage, the one fix that also saves its latency.
+        top = max((v["ndcg@10"] for v in usable.values()), default=None)
+        tied = [k for k, v in usable.items() if top is not None and v["ndcg@10"] >= top - QUALITY_TIE]
+        best = (DROP if DROP in tied else tied[0]) if tied else None
         ev_dict["best fix"] = best or "none simulated (scores missing)"
         worst = min(drops.values(), key=lambda c: c.points)
         sig = ("significant" if worst.significant else
@@ -126,7 +132,7 @@ def simulated_fixes(run: CascadeRun, relevance: Relevance, index: int) -> dict[s
         stages[index] = stage.with_fusion(fusion)
         out[f"combine it with the earlier score ({fusion.label})"] = _final(replace(spec, stages=tuple(stages)),
                                                                              run.matrix, relevance)
-    out["drop the stage"] = _final(without_stage(spec, index), run.matrix.without_stage(index), relevance)
+    out[DROP] = _final(without_stage(spec, index), run.matrix.without_stage(index), relevance)
     return out
 
 

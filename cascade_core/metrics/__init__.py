@@ -40,6 +40,12 @@ from .rank import first_relevant_rank, reciprocal_rank, success
 from .recall_precision import precision, r_precision, recall
 from .registry import ALIASES, METRICS, MetricSpec, evaluate, known_metric_names, mean_metrics, parse_metric
 
+# Two means closer than this print as the same number at the three decimals every page and report
+# shows (0.745 and 0.745): a choice between them is a tie, and a tie goes to the cheaper option.
+# Recommending twice the latency for a difference no one can see is the tuner's and the doctor's
+# rule nowhere.
+QUALITY_TIE = 0.0005
+
 __all__ = [
     "RankedLists",
     "evaluate",
@@ -64,4 +70,5 @@ __all__ = [
     "judged",
     "condensed",
     "MOSTLY_UNJUDGED_BELOW",
+    "QUALITY_TIE",
 ]

@@ -35,7 +35,7 @@ from ..cascade.spec import CascadeSpec
 from ..errors import MissingScoresError, SpecError
 from ..fusion import Fusion, tuning_candidates
 from ..latency.model import predict_spec_latency
-from ..metrics import evaluate
+from ..metrics import QUALITY_TIE, evaluate
 from ..progress import ProgressTracker
 
 QUALITY = "ndcg@10"
@@ -229,7 +229,8 @@ def _within(table: pd.DataFrame, budget_ms: float | None) -> pd.Series:
 
 def best_within_budget(result: GridResult, queries: np.ndarray | None = None) -> int | None:
     """Index of the combination with the best mean nDCG@10 (over ``queries``, default all)
-    among those within the budget; ties go to the cheaper one. None if none fits."""
+    among those within the budget; ties (means within :data:`~cascade_core.metrics.QUALITY_TIE`,
+    the same at the precision shown) go to the cheaper one. None if none fits."""
     ok = result.table["within_budget"].to_numpy()
     if not ok.any():
         return None
@@ -237,7 +238,7 @@ def best_within_budget(result: GridResult, queries: np.ndarray | None = None) ->
     with np.errstate(all="ignore"):
         quality = np.where(ok, np.nanmean(sub, axis=1), -np.inf)
     latency = result.table["latency_ms"].to_numpy()
-    best = np.flatnonzero(quality >= quality.max() - 1e-12)
+    best = np.flatnonzero(quality >= quality.max() - QUALITY_TIE)
     return int(best[np.argmin(latency[best])])
 
 

@@ -172,3 +172,20 @@ def test_the_grid_searches_how_stages_combine_and_includes_the_first_pass_alone(
     assert best_within_budget(tight) is None and len(closest) >= 1
     assert closest["over_ms"].iloc[0] == pytest.approx(0.5) and closest["first_pass_only"].iloc[0]
     assert closest_over_budget(result).empty                  # something fits: nothing to show
+
+
+def test_a_difference_no_page_can_show_is_a_tie_and_the_cheaper_wins():
+    """0.7452 and 0.7449 both show as 0.745: recommending twice the latency for that is refused
+    (the dashboard walkthrough's "norm-sum at 28.8 ms over the first pass alone at 14.9 ms")."""
+    import pandas as pd
+
+    from cascade_core.tuning.search import GridResult
+
+    def grid(qualities, latencies):
+        per_query = np.array([[q] * 4 for q in qualities])
+        table = pd.DataFrame({"ndcg@10": qualities, "recall@10": [0.9] * len(qualities), "latency_ms": latencies,
+                              "covered": True, "within_budget": True})
+        return GridResult([None] * len(qualities), table, per_query, ["a", "b", "c", "d"], None)
+
+    assert best_within_budget(grid([0.7452, 0.7449], [28.8, 14.9])) == 1
+    assert best_within_budget(grid([0.7480, 0.7449], [28.8, 14.9])) == 0   # 0.748 > 0.745: a real difference
