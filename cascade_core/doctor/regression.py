@@ -23,7 +23,9 @@ def check_latency(run: CascadeRun, cost_models: list[CostModel]) -> Check:
     spec = run.spec
     if len(spec.stages) < 2:
         return Check(kind, title, "not applicable",
-                     "a first pass and one stage is its own single-pass baseline: nothing cheaper to compare with")
+                     "a first pass and one stage costs what its single pass costs (the same stage over the same "
+                     "pool): no latency to save; the single-pass table compares their quality only (the stage "
+                     "as configured against the stage ranking by its own score)")
     if len(cost_models) < len(spec.stage_names) or not all(m.known for m in cost_models):
         return Check(kind, title, "not checked", "some step has no measured cost yet: score it once to measure it")
     lengths = list_lengths(run.matrix)
