@@ -62,6 +62,12 @@ class ScorerConfig:
 
     >>> ScorerConfig("cross-encoder", "my/model", {"max_length": 256}).label
     'cross-encoder(my/model)'
+
+    A kind names the parameters that say what it *is* (``label_params``: a hybrid's fusion), and
+    the label shows them when set:
+
+    >>> ScorerConfig("hybrid", "all-MiniLM-L6-v2", {"fusion": "dbsf", "depth": 200}).label
+    'hybrid(all-MiniLM-L6-v2, fusion=dbsf)'
     """
 
     kind: str
@@ -70,7 +76,9 @@ class ScorerConfig:
 
     @property
     def label(self) -> str:
-        return f"{self.kind}({self.model})" if self.model else self.kind
+        shown = [f"{name}={self.params[name]}" for name in _label_params(self.kind) if name in self.params]
+        inside = ", ".join(([self.model] if self.model else []) + shown)
+        return f"{self.kind}({inside})" if inside else self.kind
 
     def to_dict(self) -> dict:
         out: dict = {"kind": self.kind}
@@ -318,6 +326,15 @@ def retriever_class(kind: str) -> type:
     if kind not in _RETRIEVERS:
         raise SpecError(f"unknown first-pass kind {kind!r}; known: {', '.join(sorted(_RETRIEVERS))}")
     return _RETRIEVERS[kind]
+
+
+def _label_params(kind: str) -> tuple:
+    """The parameters a kind shows in its label (its ``label_params``), () for a kind not known."""
+    for registry, retriever in ((_RETRIEVERS, True), (_SCORERS, False)):
+        cls = registry.get(canonical_kind(kind, retriever))
+        if cls is not None:
+            return tuple(getattr(cls, "label_params", ()))
+    return ()
 
 
 def scorer_kinds() -> list[str]:

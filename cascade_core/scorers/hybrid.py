@@ -48,6 +48,7 @@ class HybridRetriever(Retriever):
         Param(DEPTH, "int", 100, low=1, help="candidates each side retrieves before fusion (at least k)"),
     ) + BM25_PARAMS
     own = (FUSION, DEPTH, *(p.name for p in _fusion_params()))   # the rest go to its BM25 side
+    label_params = (FUSION,)   # "hybrid(MiniLM, fusion=dbsf)": the fusion is what this hybrid is
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
