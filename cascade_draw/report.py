@@ -132,8 +132,7 @@ def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:
                       **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
                       "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols, html=True)
         if lift.worse:
-            warnings.append("This cascade ranks worse than its own first pass on "
-                            + lift.worse_sentence() + ".")
+            warnings.append(lift.worse_headline() + " on " + lift.worse_sentence() + ".")
     # judged@10 under 50% in red, and said under the summary: those steps' metrics are a floor
     tables["Metrics per stage"] = flag_unjudged(readable(ev.table(corpus_size=len(exp.dataset.corpus)).reset_index()))
     if ev.unjudged_warning():

@@ -150,6 +150,14 @@ class FirstPassLift:
         """Every metric's :meth:`MetricChange.sentence` (or only ``metrics``), joined."""
         return "; ".join(self.changes[m].sentence() for m in (metrics or self.changes))
 
+    def worse_headline(self) -> str:
+        """How the warning about a cascade worse than its first pass begins, as sure as the tests
+        allow: "ranks worse" when a paired test says so, "scores lower ... (within noise)" when not.
+        Always a warning (a change for the worse is never neutral), never a claim the data does not make."""
+        if any(self.changes[m].significant for m in self.worse):
+            return "This cascade ranks worse than its own first pass"
+        return "This cascade scores lower than its own first pass on these queries (not significant: it may be noise)"
+
     def worse_sentence(self) -> str:
         """The metrics on which the cascade ranks worse than its first pass, each with its change."""
         return "; ".join(f"{metric_label(m)} ({self.changes[m].short()})" for m in self.worse)

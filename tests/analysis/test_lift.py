@@ -76,3 +76,19 @@ def test_each_stage_is_compared_with_the_list_it_received():
     assert good.changes["ndcg@10"].before == pytest.approx(ev.steps[0].means["ndcg@10"])
     assert good.changes["ndcg@10"].after == pytest.approx(1.0) and not good.worse
     assert bad.changes["ndcg@10"].before == pytest.approx(1.0) and bad.worse == ["ndcg@10"]
+
+
+def test_the_warning_says_worse_as_surely_as_the_paired_test_allows():
+    """Worse is always a warning; "ranks worse" only when a paired test says so, otherwise "scores
+    lower ... it may be noise" (the walkthrough's -0.2 points at p = 0.67 was stated as a fact)."""
+    from cascade_core.analysis.lift import FirstPassLift, MetricChange
+
+    def lift(p):
+        test = paired_test(np.array([0.5, 0.6, 0.4]), np.array([0.5, 0.59, 0.41]))
+        test = type(test)(**{**test.__dict__, "wilcoxon_p": p})
+        return FirstPassLift({"ndcg@10": MetricChange("ndcg@10", 0.5, 0.498, test)}, 1.0, 2.0)
+
+    assert lift(0.67).worse == ["ndcg@10"]
+    assert lift(0.67).worse_headline().startswith("This cascade scores lower than its own first pass")
+    assert "may be noise" in lift(0.67).worse_headline()
+    assert lift(0.001).worse_headline() == "This cascade ranks worse than its own first pass"
