@@ -25,6 +25,7 @@ from cascade_core.errors import CascadeError
 
 from . import access, state
 from .presets import student_note
+from .text import code, literal
 
 SPLIT, FILE, GENERATED = "a split of this dataset", "a query file", "queries generated from documents"
 RESULT = "distill-result"      # session key: the last student trained here (folder, distilled.json)
@@ -77,13 +78,13 @@ def distill_panel() -> None:
         if access.read_only():
             st.info("This dashboard is read-only: it trains nothing.")
             return
-        st.caption(f"**Teacher:** {spec.describe()}. The student, a small cross-encoder started from the packaged "
-                   "MiniLM weights, learns the teacher's ranking of each training query's first-pass candidates; "
+        st.caption(f"**Teacher:** {literal(spec.describe())}. The student, a small cross-encoder started from the "
+                   "packaged MiniLM weights, learns the teacher's ranking of each training query's first-pass candidates; "
                    "then both rank the held-out queries (this dataset's judged ones). Runs on the CPU.")
         for model in dict.fromkeys(s.scorer.model for s in spec.stages if s.scorer.model):
             note = student_note(model, dataset.corpus.fingerprint)
             if note:
-                st.caption(note)
+                st.caption(literal(note))
         splits = _other_splits(src)
         c1, c2 = st.columns(2)
         source = c1.radio("Training queries", [SPLIT, FILE, GENERATED], index=0 if splits else 2, key="distill-source")
@@ -116,7 +117,7 @@ def distill_panel() -> None:
             settings = DistillSettings(layers=layers, max_length=max_length, serve_length=serve, loss=loss,
                                        temperature=float(temperature), pairs=pairs, labels=float(labels))
         except CascadeError as exc:
-            st.error(str(exc))
+            st.error(literal(exc))
             return
         held = dataset.judged_queries
         if n_held:
@@ -151,7 +152,7 @@ def distill_panel() -> None:
                         status.update(label="Student trained and compared", state="complete", expanded=False)
                     st.session_state[RESULT] = {"out": str(result.out), "info": result.info}
             except CascadeError as exc:
-                st.error(str(exc))
+                st.error(literal(exc))
         if RESULT in st.session_state:
             _report(st.session_state[RESULT], spec)
 
@@ -165,8 +166,8 @@ def _report(kept: dict, spec) -> None:
     info, out = kept["info"], kept["out"]
     student = StudentInfo(Path(out), info)
     tr = info.get("training", {})
-    st.success(f"{student.describe()}. Trained in {_duration(tr.get('train_s', 0))} "
-               f"({tr.get('cpu_s', 0):.0f} s of CPU). Folder: `{out}`")
+    st.success(f"{literal(student.describe())}. Trained in {_duration(tr.get('train_s', 0))} "
+               f"({tr.get('cpu_s', 0):.0f} s of CPU). Folder: {code(out)}")
     report = info.get("report")
     if report:
         rows = [{"ranking": r["name"], "cascade": r["cascade"], "nDCG@10": r["metrics"]["ndcg@10"],

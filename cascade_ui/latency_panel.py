@@ -15,6 +15,7 @@ from cascade_core.errors import CascadeError
 from cascade_core.latency.profiles import MEASURED, SCALED, USER, CostProfile
 
 from . import access, session, state
+from .text import literal
 
 CALIBRATE_QUERIES = 20
 
@@ -26,12 +27,14 @@ def latency_note(latency, where=None) -> None:
     (timed while the CPU was busy, too few calls, no cost yet); nothing when all is well."""
     if latency is None or latency.trusted:
         return
-    (where or st).warning(f"**{latency.verdict()}.** Not to be trusted as it is: " + "; ".join(latency.notes) + ".")
+    (where or st).warning(f"**{literal(latency.verdict())}.** Not to be trusted as it is: "
+                          + literal("; ".join(latency.notes)) + ".")
 
 
 def sources_caption(latency) -> str:
-    """Where the figures come from, in one line (\"first pass: measured here; cross-encoder: user-set: ...\")."""
-    return "; ".join(f"{s.name}: {s.source}" for s in latency.stages)
+    """Where the figures come from, in one line of Markdown (\"first pass: measured here; cross-encoder:
+    user-set: ...\"; the steps' names shown as they are written)."""
+    return literal("; ".join(f"{s.name}: {s.source}" for s in latency.stages))
 
 
 def spread_text(stage) -> str:
@@ -56,7 +59,7 @@ def remeasure_button(exp, spec, key: str = "remeasure", where=None) -> None:
         st.session_state["remeasured"] = report.describe()
         st.rerun()
     if "remeasured" in st.session_state:
-        box.success(st.session_state.pop("remeasured"))
+        box.success(literal(st.session_state.pop("remeasured")))
 
 
 # -- cost profiles ----------------------------------------------------------------------------
@@ -81,7 +84,8 @@ def cost_profiles_editor(spec, where=None) -> None:
             kind = "per-call" if p.kind == USER and p.per_call_ms else p.kind
             labels = list(CHOICES)
             c1, c2, c3 = st.columns([2, 1, 1])
-            label = c1.selectbox(name, labels, index=list(CHOICES.values()).index(kind), key=f"cost-{v}-{name}")
+            label = c1.selectbox(literal(name), labels, index=list(CHOICES.values()).index(kind),
+                                 key=f"cost-{v}-{name}")
             kind = CHOICES[label]
             if kind == SCALED:
                 f = c2.number_input("factor", 0.0001, 1000.0, float(p.factor if p.kind == SCALED else 0.025),
@@ -102,7 +106,7 @@ def cost_profiles_editor(spec, where=None) -> None:
                 state.set_spec(spec.with_costs(chosen))
                 st.rerun()
             except CascadeError as exc:
-                st.error(str(exc))
+                st.error(literal(exc))
 
 
 

@@ -19,6 +19,7 @@ from cascade_core.judgments.llm_judge import label_into_store
 from cascade_core.scorers.llm import DEFAULT_API_KEY_ENV
 
 from . import access, state
+from .text import code, literal
 
 SHORT = {2: "relevant", 1: "partly", 0: "not relevant"}
 HTTP, LOCAL = "http", "local"
@@ -68,7 +69,7 @@ def _judge(locked: bool) -> LLMJudge | None:
         access.check_model(model or "", "llm", {**params, "base_url": base_url})
         return LLMJudge(model, base_url=base_url, prompt=prompt, params=params)
     except CascadeError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         return None
 
 
@@ -111,7 +112,7 @@ def _pairs(exp, store, ds, queries, qid: str, pool, depth: int, judge: LLMJudge,
         pairs = pools_of(exp, [(q, queries.text_of(q)) for q in chosen], sp, depth, missing)
         if missing:
             st.caption(f"{len(missing)} of these queries were never scored for this cascade and are left out "
-                       f"({', '.join(missing[:5])}): open each once above, or Evaluate, to score it.")
+                       f"({literal(', '.join(missing[:5]))}): open each once above, or Evaluate, to score it.")
     if skip:
         done = store.latest(judge.source)
         pairs = [p for p in pairs if p not in done]
@@ -143,7 +144,7 @@ def label_section(exp, store, ds, queries, qid: str, pool, depth: int, locked: b
     measured = st.session_state.get(MEASURED, {}).get(judge.source)
     est = judge.estimate([queries.text_of(q) for q, _ in pairs], [ds.corpus.text_of(d) for _, d in pairs],
                          seconds_per_pair=measured)
-    st.info(f"**Before the run:** {est.describe()}.", icon=":material/schedule:")
+    st.info(f"**Before the run:** {literal(est.describe())}.", icon=":material/schedule:")
     c1, c2 = st.columns(2)
     if c2.button("Measure the time on 3 pairs", key="llm-measure",
                  help="Asks the model about the first 3 pairs (their answers are not saved) and uses the time "
@@ -152,18 +153,19 @@ def label_section(exp, store, ds, queries, qid: str, pool, depth: int, locked: b
             per_pair = judge.measure(pairs, queries.text_of, ds.corpus.text_of, n=3)
         st.session_state.setdefault(MEASURED, {})[judge.source] = per_pair
         st.rerun()
-    if c1.button(f"Label {len(pairs)} pair{'s' if len(pairs) != 1 else ''} with {judge.source}", type="primary",
-                 key="llm-run"):
+    if c1.button(f"Label {len(pairs)} pair{'s' if len(pairs) != 1 else ''} with {literal(judge.source)}",
+                 type="primary", key="llm-run"):
         bar = st.progress(0.0, text=f"0 of {len(pairs)} labelled")
 
         def progress(done: int, total: int, label) -> None:
-            bar.progress(done / total, text=f"{done} of {total} labelled and saved (last: {label.doc_id} "
-                                            f"answered {label.answer.strip()[:20]!r})")
+            # the document's id and the model's own words: shown as they are
+            bar.progress(done / total, text=f"{done} of {total} labelled and saved (last: {literal(label.doc_id)} "
+                                            f"answered {literal(repr(label.answer.strip()[:20]))})")
 
         with access.job_slot(f"labelling {len(pairs)} pairs with an LLM"):
             run = label_into_store(judge, store, pairs, queries.text_of, ds.corpus.text_of, who=who,
                                    progress=progress)
-        st.session_state[LAST] = (f"{len(run.labels)} pairs labelled by `{run.source}` in {run.seconds:.1f} s "
+        st.session_state[LAST] = (f"{len(run.labels)} pairs labelled by {code(run.source)} in {run.seconds:.1f} s "
                                   f"({run.seconds_per_pair:.2f} s a pair): {len(run.labels) - run.unparseable} "
                                   f"labels saved, {run.unparseable} unparseable answer(s) kept apart"
                                   + (f"; {run.truncated} document(s) cut to the first "

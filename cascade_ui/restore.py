@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from . import access, resume, state
+from .text import literal
 from .view_link import PARAM, BadLink, decode
 
 
@@ -42,10 +43,10 @@ def open_from_url() -> bool:
             st.session_state.pop(key, None)
         st.query_params.pop(PARAM, None)
         reason = str(exc) if isinstance(exc, BadLink) else f"{type(exc).__name__}: {str(exc)[:160]}"
-        st.toast(f"This link's view could not be opened ({reason}).")
+        st.toast(f"This link's view could not be opened ({literal(reason)}).")
         return True
     if said:
-        st.toast("Opened the view in the link: " + "; ".join(said) + ".")
+        st.toast("Opened the view in the link: " + literal("; ".join(said)) + ".")
     return True
 
 
@@ -66,8 +67,9 @@ def restore() -> None:
     try:
         said = apply_view(last)
     except Exception as exc:  # noqa: BLE001 - moved files, an older spec format: start afresh, say why
-        st.toast(f"Your last session could not be restored ({type(exc).__name__}: {str(exc)[:120]}).")
+        reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+        st.toast(f"Your last session could not be restored ({literal(reason)}).")
         return
     if said:
-        st.toast("Restored your last session: " + "; ".join(said) + ".")
+        st.toast("Restored your last session: " + literal("; ".join(said)) + ".")
 

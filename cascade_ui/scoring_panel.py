@@ -14,6 +14,7 @@ from cascade_core.progress import cancellable
 from cascade_core.scoring.estimate import fmt_seconds
 
 from . import access, session
+from .text import literal
 
 CANCEL = "scoring-cancel"          # set by the Cancel button; the progress callback checks it
 CANCELLED = "scoring-cancelled"    # a run was cancelled: scoring does not start again by itself
@@ -34,7 +35,8 @@ def cancel_flag() -> bool:
 
 
 def run_scoring(job, label: str, key: str, where=None) -> None:
-    """Run ``job(progress)`` with a progress bar and a Cancel button. Cancelling raises the
+    """Run ``job(progress)`` with a progress bar and a Cancel button; ``label``, plain text (it names
+    steps: shown as written), heads the progress box. Cancelling raises the
     library's ScoringCancelled ("scoring cancelled; what was scored is stored") out of the next
     progress report: the page's error handler shows it, and scoring does not restart by itself.
 
@@ -46,7 +48,7 @@ def run_scoring(job, label: str, key: str, where=None) -> None:
         cancel_slot = box.empty()
         cancel_slot.button("Cancel scoring", key=f"{key}-cancel", on_click=_request_cancel,
                            help="Stops after the query being scored; everything scored so far is stored.")
-        with box.status(label, expanded=True) as status:
+        with box.status(literal(label), expanded=True) as status:
             report = job(cancellable(session.progress_callback(status), cancel_flag))
             status.update(label="Scores stored", state="complete", expanded=False)
         truncation_note(report, box)
@@ -57,7 +59,7 @@ def truncation_note(report, where=None) -> None:
     """Which steps cut documents to their model's limit in the scoring just done (the library's
     :attr:`~cascade_core.scoring.ensure.ScoringReport.truncated`), one caption line each."""
     for line in getattr(report, "describe", lambda: [])():
-        (where or st).caption(line)
+        (where or st).caption(literal(line))
 
 
 def scoring_allowed(estimate, key: str, where=None) -> bool:
@@ -67,15 +69,16 @@ def scoring_allowed(estimate, key: str, where=None) -> bool:
     if estimate.empty:
         return True
     if access.read_only():
-        box.info(f"These settings need scores never computed ({estimate.describe()}), and this dashboard is "
+        box.info(f"These settings need scores never computed ({literal(estimate.describe())}), and this dashboard is "
                  "read-only: move the cut-offs back to what is stored.")
         return False
     if st.session_state.get(CANCELLED):
-        box.warning(f"Scoring was cancelled; what was scored is stored. Still to score: {estimate.describe()}.")
+        box.warning("Scoring was cancelled; what was scored is stored. Still to score: "
+                    f"{literal(estimate.describe())}.")
         box.button("Resume scoring", key=f"{key}-resume", on_click=_clear_cancel)
         return False
     if estimate.needs_confirmation:
-        box.warning(f"These settings need scores never computed: {estimate.describe()}. That is a long job: "
+        box.warning(f"These settings need scores never computed: {literal(estimate.describe())}. That is a long job: "
                     "start it, or move the cut-offs back to what is stored.")
         return box.button(f"Score them now (about {fmt_seconds(estimate.seconds)})", key=f"{key}-confirm",
                           on_click=_clear_cancel)
@@ -88,16 +91,17 @@ def score_button(label: str, key: str, estimate, job, where=None) -> bool:
     box = where or st
     asked = f"{key}-asked"
     if access.read_only():
-        box.caption(f"Not stored: {estimate.describe()}. This dashboard is read-only: it scores nothing new.")
+        box.caption(f"Not stored: {literal(estimate.describe())}. This dashboard is read-only: it scores nothing new.")
         return False
-    box.caption(f"Before scoring: {estimate.describe()}.")
+    box.caption(f"Before scoring: {literal(estimate.describe())}.")
     if box.button(label, key=key, on_click=_clear_cancel):
         if not estimate.needs_confirmation:
             run_scoring(job, f"{label}: {estimate.describe()}", key, box)
             return True
         st.session_state[asked] = True
     if st.session_state.get(asked):
-        box.warning(f"This is a long job: about {fmt_seconds(estimate.seconds)} ({estimate.describe()}). Start it?")
+        box.warning(f"This is a long job: about {fmt_seconds(estimate.seconds)} ({literal(estimate.describe())}). "
+                    "Start it?")
         c1, c2 = box.columns(2)
         if c1.button("Yes, score it", key=f"{key}-yes", on_click=_clear_cancel):
             st.session_state.pop(asked, None)

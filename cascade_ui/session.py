@@ -22,6 +22,8 @@ from cascade_core.errors import CascadeError, missing_dependency
 from cascade_core.judgments import JudgmentStore
 from cascade_core.scoring.workspace import Workspace
 
+from .text import literal
+
 REPO = Path(__file__).resolve().parents[1]
 
 # session_state keys
@@ -146,22 +148,27 @@ def progress_callback(container=None):
     bar = {"widget": None, "task": None}
 
     def update(event):
+        text = literal(event.describe())   # the task names a step, a model, a file
         if bar["task"] != event.task:
-            bar["widget"] = holder.progress(0.0, text=event.describe())
+            bar["widget"] = holder.progress(0.0, text=text)
             bar["task"] = event.task
-        bar["widget"].progress(min(event.fraction, 1.0), text=event.describe())
+        bar["widget"].progress(min(event.fraction, 1.0), text=text)
 
     return update
 
 
 def show_error(exc: Exception) -> None:
-    """A CascadeError's one line, or a short generic message (never a raw traceback)."""
+    """A CascadeError's one line, or a short generic message (never a raw traceback).
+
+    Shown as it is written: an error quotes ids, paths and names from files, links and visitors,
+    and must not turn them into links or formatting (:func:`cascade_ui.text.literal`).
+    """
     if isinstance(exc, ImportError) and missing_dependency(exc, "this") is not None:
         exc = missing_dependency(exc, "this page")
     if isinstance(exc, CascadeError):
-        st.error(str(exc))
+        st.error(literal(exc))
     else:
-        st.error(f"Something went wrong: {type(exc).__name__}: {exc}")
+        st.error(literal(f"Something went wrong: {type(exc).__name__}: {exc}"))
 
 
 def require_dataset_and_spec() -> bool:

@@ -5,7 +5,9 @@ refresh comes back to it and a copied address opens it in another browser. Openi
 through the same doors as typing: the dataset path must lie under the data roots, a shared
 dashboard's rules apply to the spec's models and servers, and a link that no longer opens (moved
 files, a damaged or hand-edited link) leaves the session empty with a note, never an error page.
-The sign-in token is never part of the link.
+The sign-in token is never part of the link. The dataset's label, the one free text a link
+carries, must be one line of plain text (:func:`plain_label`); like every text from a link, the
+pages show it escaped (:mod:`cascade_ui.text`), never as Markdown.
 
 >>> token = encode({"path": "/data/scifact", "split": "test", "fmt": "auto", "label": "SciFact"},
 ...                {"pool_size": 100}, 50.0)
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import unicodedata
 import zlib
 from urllib.parse import urlsplit
 
@@ -30,16 +33,36 @@ MAX_TOKEN_CHARS = 20_000      # a spec of four stages with parameters is well un
 MAX_JSON_BYTES = 200_000      # what a token may expand to (a zlib bomb in a link is refused)
 SLOT = "view-link-slot"       # session key: the sidebar placeholder the link is drawn in, this run
 DATASET_KEYS = ("path", "split", "fmt", "label", "files")
+MAX_LABEL_CHARS = 120         # a dataset's name, or "uploaded: " and a few file names
+MAX_FIELD_CHARS = 4_096       # a path (PATH_MAX), a split, a format
 
 
 class BadLink(ValueError):
     """A ``view`` parameter that is not a view this dashboard wrote."""
 
 
+def plain_label(label: object) -> bool:
+    """Whether a dataset label may travel in a link: one line of at most ``MAX_LABEL_CHARS``
+    printable characters (no control, format or private-use character: no newline, tab,
+    right-to-left override or zero-width space to hide or reorder what is shown).
+
+    >>> plain_label("SciFact sample (bundled)"), plain_label("uploaded: corpus.jsonl, q.tsv")
+    (True, True)
+    >>> plain_label("x" * 121), plain_label("line\\nbreak"), plain_label("evil\\u202egnp.exe"), plain_label("")
+    (False, False, False, False)
+    """
+    return (isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS
+            and not any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp")
+                        for c in label))
+
+
 def encode(dataset: dict | None, spec: dict | None, budget_ms: float | None) -> str:
     """The URL-safe token of a view (deterministic: the same view gives the same token)."""
-    view = {"dataset": {k: dataset[k] for k in DATASET_KEYS if k in dataset} if dataset else None,
-            "spec": spec, "budget_ms": budget_ms}
+    if dataset:
+        # A label no link may carry (too long, several lines) stays out: the link still opens the
+        # dataset, under the dataset's own name.
+        dataset = {k: dataset[k] for k in DATASET_KEYS if k in dataset and (k != "label" or plain_label(dataset[k]))}
+    view = {"dataset": dataset or None, "spec": spec, "budget_ms": budget_ms}
     raw = json.dumps(view, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode("ascii").rstrip("=")
 
@@ -64,13 +87,31 @@ def decode(token: str) -> dict:
     if not isinstance(view, dict) or set(view) - {"dataset", "spec", "budget_ms"}:
         raise BadLink("the link does not hold a view of this dashboard")
     dataset, spec, budget = view.get("dataset"), view.get("spec"), view.get("budget_ms")
-    if dataset is not None and not (isinstance(dataset, dict) and isinstance(dataset.get("path"), str)):
-        raise BadLink("the link's dataset has no path")
+    if dataset is not None:
+        _check_dataset(dataset)
     if spec is not None and not isinstance(spec, dict):
         raise BadLink("the link's cascade is not a spec")
     if budget is not None and not isinstance(budget, (int, float)):
         raise BadLink("the link's budget is not a number")
     return view
+
+
+def _check_dataset(dataset: object) -> None:
+    """BadLink unless a link's dataset is a path with short text fields and a plain label."""
+    if not (isinstance(dataset, dict) and isinstance(dataset.get("path"), str)):
+        raise BadLink("the link's dataset has no path")
+    for key in ("path", "split", "fmt"):
+        value = dataset.get(key)
+        if value is not None and not (isinstance(value, str) and len(value) <= MAX_FIELD_CHARS):
+            raise BadLink(f"the link's dataset {key} is not a short text")
+    files = dataset.get("files")
+    if files is not None and not (isinstance(files, list) and all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) and len(x) <= MAX_FIELD_CHARS
+                                                             for x in pair) for pair in files)):
+        raise BadLink("the link's dataset files are not (role, path) pairs")
+    if "label" in dataset and not plain_label(dataset["label"]):
+        raise BadLink(f"the link's dataset label is not one line of plain text (at most {MAX_LABEL_CHARS} "
+                      "characters)")
 
 
 # -- the session's side ------------------------------------------------------------------------

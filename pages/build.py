@@ -12,6 +12,7 @@ from cascade_ui.demo import pool_slider_max
 from cascade_ui.distill_panel import distill_panel
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, lead_params, model_widget, param_widgets
 from cascade_ui.presets import DEMO_PRESET, PRESET_NOTES, is_stand_in, preset_spec, presets
+from cascade_ui.text import literal
 from cascade_ui.widgets import sidebar_status
 
 st.title("Build a cascade")
@@ -19,7 +20,7 @@ st.title("Build a cascade")
 # in the sidebar in the same run, not the next one.
 sidebar_slot = st.sidebar.container()
 if "build-flash" in st.session_state:
-    st.success(st.session_state.pop("build-flash"))
+    st.success(literal(st.session_state.pop("build-flash")))
 
 # Every kind, its label, model default and parameters come from the registry (one file per kind).
 STAGE_KINDS, STAGE_LABELS = kind_choices()
@@ -38,10 +39,10 @@ with st.container(border=True):
                 chosen = chosen.with_costs_from(before)
             state.set_spec(chosen)
             if chosen.costs:
-                st.info("Cost profiles kept from the previous cascade: " + "; ".join(
-                    f"{n}: {p.describe()}" for n, p in chosen.costs) + ".")
+                st.info("Cost profiles kept from the previous cascade: " + literal("; ".join(
+                    f"{n}: {p.describe()}" for n, p in chosen.costs)) + ".")
         except CascadeError as exc:
-            st.error(str(exc))
+            st.error(literal(exc))
 
 current = state.spec() or CascadeSpec.from_dict(preset_spec(DEMO_PRESET))
 v = state.spec_version()
@@ -121,9 +122,9 @@ if st.button("Use this cascade", type="primary", key="use"):
     try:
         state.set_spec(CascadeSpec.from_dict(draft).with_costs_from(current))   # cost profiles of steps kept
         st.session_state[state.BUDGET] = budget
-        st.success(f"Cascade set: {state.spec().describe()}. Open **Flow** or **Evaluate**.")
+        st.success(f"Cascade set: {literal(state.spec().describe())}. Open **Flow** or **Evaluate**.")
     except CascadeError as exc:
-        st.error(f"Not a valid cascade: {exc}")
+        st.error(f"Not a valid cascade: {literal(exc)}")
 
 st.subheader("Save and load")
 sp = state.spec()
@@ -151,7 +152,7 @@ if uploaded is not None and c2.button("Load spec", key="load-spec"):
         st.session_state["build-flash"] = f"Loaded: {loaded.describe()}"
         st.rerun()
     except (CascadeError, UnicodeDecodeError) as exc:
-        st.error(f"Could not load that spec: {exc}. Your current cascade is unchanged.")
+        st.error(f"Could not load that spec: {literal(exc)}. Your current cascade is unchanged.")
 
 sidebar_status(sidebar_slot)
 distill_panel()

@@ -13,6 +13,7 @@ from cascade_core.serving import PathRefused
 from cascade_core.vectors.index import list_indexes
 from cascade_ui import access, state
 from cascade_ui.demo import run_demo
+from cascade_ui.text import code, literal
 from cascade_ui.widgets import sidebar_status
 
 st.title("Data & index")
@@ -41,10 +42,10 @@ if locked:
 path, split, fmt, label, named = None, None, "auto", None, {}
 if source == "Bundled sample":
     path, split, label = state.sample_path(), "test", "SciFact sample (bundled)"
-    st.caption(f"`{path}`: SciFact test queries with hard distractors (CC BY-NC 2.0).")
+    st.caption(f"{code(path)}: SciFact test queries with hard distractors (CC BY-NC 2.0).")
 elif source == "Folder or file path":
     path = st.text_input("Path", placeholder="../shared/data/scifact  (BEIR, TREC, JSONL/CSV or SMART)", key="path")
-    st.caption("Opens folders under the data roots: " + ", ".join(f"`{r}`" for r in access.roots().roots)
+    st.caption("Opens folders under the data roots: " + ", ".join(code(r) for r in access.roots().roots)
                + ". More with `CASCADE_DATA_ROOTS` (see README, *Sharing the dashboard*).")
     c1, c2 = st.columns(2)
     split = c1.text_input("qrels split (BEIR)", value="", placeholder="test", key="split") or None
@@ -66,7 +67,7 @@ else:
             path = str(access.store_upload(files))
             label = "uploaded: " + ", ".join(sorted(f.name for f in files))
         except CascadeError as exc:
-            st.error(f"Not stored: {exc}.")
+            st.error(f"Not stored: {literal(exc)}.")
 
 def as_uploaded(text: str) -> str:
     """``text`` with the uploads folder left out of file paths: a user knows their file's name,
@@ -80,24 +81,24 @@ def as_uploaded(text: str) -> str:
 if st.button("Load and validate", key="load", disabled=not (path or named)):
     try:
         ds = state.load_dataset(path, split=split, fmt=fmt, label=label, files=named or None)
-        st.success(f"Loaded **{label or ds.name}**: {len(ds.corpus):,} documents, {len(ds.judged_queries):,} "
+        st.success(f"Loaded **{literal(label or ds.name)}**: {len(ds.corpus):,} documents, {len(ds.judged_queries):,} "
                    "judged queries.")
     except PathRefused as exc:   # the roots, and nothing about the path (not even whether it exists)
         st.error("**Not opened.** This dashboard opens folders under its data roots only: "
-                 + ", ".join(f"`{r}`" for r in exc.roots) + ". To open another folder, whoever runs the dashboard "
+                 + ", ".join(code(r) for r in exc.roots) + ". To open another folder, whoever runs the dashboard "
                  "adds it to `CASCADE_DATA_ROOTS` (folders separated by `:`); or upload the files."
                  + (" The dataset you had before is still loaded." if st.session_state.get(state.DATASET) else ""))
     except CascadeError as exc:
-        st.error(as_uploaded(f"Could not load it: {exc}. The dataset you had before is still loaded."))
+        st.error(f"Could not load it: {literal(as_uploaded(str(exc)))}. The dataset you had before is still loaded.")
     except Exception as exc:  # noqa: BLE001
         state.show_error(exc)
 
 ds = state.dataset()
 if ds is not None:
-    st.subheader(f"Validation report: {state.dataset_label()}")
+    st.subheader(f"Validation report: {literal(state.dataset_label())}")
     cols = st.columns(min(len(ds.report.counts), 5) or 1)
     for i, (name, value) in enumerate(list(ds.report.counts.items())[:5]):
-        cols[i].metric(name, f"{value:,}")
+        cols[i].metric(literal(name), f"{value:,}")
     if ds.report.findings:
         rows = [{"level": f.level, "where": as_uploaded(f"{f.file}:{f.line}" if f.line else (f.file or "")),
                  "problem": f.message, "occurrences": f.count} for f in ds.report.findings]
@@ -106,7 +107,7 @@ if ds is not None:
         st.caption("No problems found.")
     recognised = [line for role in ("corpus", "queries", "qrels") for line in ds.files.get(role, [])]
     if recognised:
-        st.caption("Files read: " + "; ".join(as_uploaded(line) for line in recognised[:12])
+        st.caption("Files read: " + "; ".join(literal(as_uploaded(line)) for line in recognised[:12])
                    + (f"; and {len(recognised) - 12} more" if len(recognised) > 12 else ""))
 
 if not locked:
@@ -126,9 +127,10 @@ else:
             access.check_model(model_name)
             index = ws.vector_index(ds.corpus, resolve_model(model_name))
             with access.job_slot(f"indexing with {model_name}"), \
-                    st.status(f"Indexing {len(ds.corpus):,} documents with {model_name}...", expanded=True) as status:
+                    st.status(f"Indexing {len(ds.corpus):,} documents with {literal(model_name)}...",
+                              expanded=True) as status:
                 report = index.build(progress=state.progress_callback(status))
-                status.update(label=f"Index {report.name}: {report.encoded} encoded, {report.already_stored} "
+                status.update(label=f"Index {literal(report.name)}: {report.encoded} encoded, {report.already_stored} "
                                     f"already stored, {report.truncated} truncated at {report.max_tokens} tokens",
                               state="complete", expanded=False)
         except Exception as exc:  # noqa: BLE001
@@ -141,7 +143,7 @@ try:
                                     "complete": "yes" if i.complete else "no (resume by building again)"}
                                    for i in infos]), hide_index=True, width="stretch")
     else:
-        st.caption(f"No indexes yet in {ws.qdrant_location} Qdrant ({ws.home}).")
+        st.caption(f"No indexes yet in {literal(ws.qdrant_location)} Qdrant ({literal(ws.home)}).")
 except Exception as exc:  # noqa: BLE001
     state.show_error(exc)
 

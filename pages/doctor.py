@@ -16,6 +16,7 @@ from cascade_core.tuning import depth_curve, first_pass_only, phantom_depths
 from cascade_draw import charts
 from cascade_draw.tables import flag_worse
 from cascade_ui import scoring_panel, state
+from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, shown_errors
 
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
@@ -38,16 +39,16 @@ def single_pass_section(result, costs):
     st.dataframe(cmp.table(), width="stretch", column_config={
         **{m: st.column_config.NumberColumn(format="%.3f") for m in compare.COMPARE_METRICS},
         "predicted ms": st.column_config.NumberColumn(format="%.2f")})
-    st.caption(f"Single pass: **{cmp.baseline.spec.describe()}**: the heaviest stage ({cmp.heaviest}, the "
-               "costliest over the whole pool by its measured cost model) alone, scoring every pool candidate and "
-               "ranking by its own score (replacing the first pass's order, not fused with it). Latency is "
-               "predicted from the cost models; the last row is cascade / single pass.")
+    st.caption(f"Single pass: **{literal(cmp.baseline.spec.describe())}**: the heaviest stage "
+               f"({literal(cmp.heaviest)}, the costliest over the whole pool by its measured cost model) alone, "
+               "scoring every pool candidate and ranking by its own score (replacing the first pass's order, not "
+               "fused with it). Latency is predicted from the cost models; the last row is cascade / single pass.")
     if cmp.same_as_cascade:
         st.info("This cascade has one rerank stage over the whole pool, ranking by its own score: it *is* its own "
                 "single pass. The first pass alone is the comparison that matters: see the lift table and the "
                 "wins and losses below.")
     if cmp.baseline.result is None:
-        st.warning(f"The single pass's quality needs scores not stored yet: {cmp.baseline.missing}")
+        st.warning(f"The single pass's quality needs scores not stored yet: {literal(cmp.baseline.missing)}")
         score_button("Score the single pass", "score-baseline", [cmp.baseline.spec])
     return cmp
 
@@ -68,10 +69,10 @@ def lift_section(result, costs):
         if row.pays is False:
             why = ("it lowers the ranking (nDCG@10 or MRR@10) although it costs latency" if row.lowers_ranking else
                    f"it lifts no metric by {lift.min_points:g} points: it costs latency for nothing")
-            st.warning(f"**{row.stage}** does not pay for itself: {why}. See the doctor below for the fix.")
+            st.warning(f"**{literal(row.stage)}** does not pay for itself: {why}. See the doctor below for the fix.")
     if lift.missing:
         st.warning("Without some stage, the next one would see candidates it never scored: "
-                   + "; ".join(s.describe() for s in lift.missing))
+                   + literal("; ".join(s.describe() for s in lift.missing)))
         score_button("Score what the lift needs", "score-lift", lift.missing)
     return lift
 
@@ -106,7 +107,7 @@ def wins_section(result, cmp, lift):
     cols[5].metric("Paired t-test p", doctor.format_evidence(t.ttest_p))
     st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "
                "p-values from scipy.stats.wilcoxon (signed-rank; ties left out) and scipy.stats.ttest_rel, two-sided. "
-               + " ".join(t.notes))
+               + literal(" ".join(t.notes)))
     st.plotly_chart(charts.paired_differences(t.diffs, METRIC_LABELS[metric], "cascade", short[choice]),
                     key="wl-chart")
 
@@ -119,13 +120,14 @@ def doctor_section(result, exp, costs):
         if check.finding is not None:
             f = check.finding
             note = "" if f.severity == "warning" else " (a note)"
-            body = (f"**Flagged{note}: {f.title}**\n\n{f.explanation}\n\n**Fix:** {f.fix}\n\n**Evidence:** "
-                    + "; ".join(f"{k} = {doctor.format_evidence(v, k)}" for k, v in f.evidence.items()))
+            body = (f"**Flagged{note}: {literal(f.title)}**\n\n{literal(f.explanation)}\n\n**Fix:** {literal(f.fix)}"
+                    "\n\n**Evidence:** "
+                    + literal("; ".join(f"{k} = {doctor.format_evidence(v, k)}" for k, v in f.evidence.items())))
             (st.warning if f.severity == "warning" else st.info)(body)
         elif check.status == "ok":
-            st.success(f"**{check.title}**: {check.summary}")
+            st.success(f"**{literal(check.title)}**: {literal(check.summary)}")
         else:
-            st.info(f"**{check.title}** ({check.status}): {check.summary}")
+            st.info(f"**{literal(check.title)}** ({literal(check.status)}): {literal(check.summary)}")
 
 
 def depth_section(result, exp):

@@ -7,6 +7,7 @@ from cascade_core.tuning import recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
 from cascade_ui import latency_panel
+from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, lift_cards, shown_errors
 
 result, exp = analysis_page("Evaluate")
@@ -49,7 +50,7 @@ with shown_errors():
                      "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
                      "ndcg_condensed@10": st.column_config.NumberColumn("ndcg@10 condensed")})
     if ev.unjudged_warning():
-        st.warning(ev.unjudged_warning())
+        st.warning(literal(ev.unjudged_warning()))
     st.caption("Each row is measured on the list that step keeps, in its order. oracle_ndcg@10: the best "
                "nDCG@10 a perfect reordering of that step's survivors could reach (the ceiling for later "
                "stages). judged@10: the share of the top 10 with any judgment (judged non-relevant counts); "

@@ -10,6 +10,7 @@ from cascade_core.analysis.compare_many import ALPHA, METRICS, compare_experimen
 from cascade_core.analysis.saved import SavedExperiment, experiments_folder, saved_names, slug
 from cascade_draw import charts
 from cascade_ui import state
+from cascade_ui.text import code, literal
 from cascade_ui.widgets import shown_errors, sidebar_status
 
 st.title("Saved experiments, compared")
@@ -26,17 +27,17 @@ with st.container(border=True):
         typed = c1.text_input("Name", value=slug(sp.name or sp.describe()), key="save-name",
                               help="It names a file in the data folder: spaces and other characters become '-'")
         name = slug(typed)
-        c1.caption(f"Saves {sp.describe()} on {state.dataset_label()}: spec, dataset fingerprint, query ids, "
-                   f"per-query metrics and predicted latency, in `{folder}`.")
+        c1.caption(f"Saves {literal(sp.describe())} on {literal(state.dataset_label())}: spec, dataset fingerprint, "
+                   f"query ids, per-query metrics and predicted latency, in {code(folder)}.")
         if c2.button("Save", type="primary", key="save-experiment", disabled=not name):
             with shown_errors():
                 result = state.run_current()
                 path = SavedExperiment.from_result(name, state.experiment(), result).save(folder)
-                st.success(f"Saved as **{name}** ({path.name}).")
+                st.success(f"Saved as **{literal(name)}** ({literal(path.name)}).")
 
 names = saved_names(folder)
 if len(names) < 2:
-    st.info(f"{len(names)} saved experiment(s) in `{folder}`: save at least two (here, or with "
+    st.info(f"{len(names)} saved experiment(s) in {code(folder)}: save at least two (here, or with "
             "`cascade eval ... --save NAME`) to compare them.")
     st.stop()
 
@@ -57,12 +58,13 @@ with shown_errors():
     tested = ["wins", "losses", "ties", f"{metric} diff", "Wilcoxon p", "Holm p"]
     shown = t.drop(columns=unmeasured + tested + ["cascade"]).assign(cascade=t["cascade"])
     first = exps[0]
-    st.caption(f"{len(exps)} experiments on **{first.dataset.get('name')}** ({len(first.query_ids)} queries, "
-               f"corpus fingerprint `{first.dataset.get('corpus')}`); baseline **{result.baseline}**.")
+    st.caption(f"{len(exps)} experiments on **{literal(first.dataset.get('name'))}** ({len(first.query_ids)} "
+               f"queries, corpus fingerprint {code(first.dataset.get('corpus'))}); baseline "
+               f"**{literal(result.baseline)}**.")
     st.dataframe(shown, width="stretch", column_config={
         **{m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
         **{c: st.column_config.NumberColumn(format="%.1f") for c in shown.columns if c.endswith("ms")}})
-    st.markdown(f"**Against {result.baseline}**, query by query on {metric}")
+    st.markdown(f"**Against {literal(result.baseline)}**, query by query on {metric}")
     st.dataframe(t.loc[t.index != result.baseline, tested], width="stretch", column_config={
         **{c: st.column_config.NumberColumn(format="%d") for c in ("wins", "losses", "ties")},
         f"{metric} diff": st.column_config.NumberColumn(format="%+.4f"),
@@ -73,8 +75,8 @@ with shown_errors():
     sig = result.significant(ALPHA)
     st.markdown(f"**Holm-corrected**: the Wilcoxon signed-rank p-values (two-sided, paired per query on "
                 f"{metric}) are adjusted by Holm's step-down method for the {len(exps) - 1} comparisons "
-                f"against the baseline. Different from **{result.baseline}** at p <= {ALPHA}: "
-                f"**{', '.join(sig) or 'none'}**.")
+                f"against the baseline. Different from **{literal(result.baseline)}** at p <= {ALPHA}: "
+                f"**{literal(', '.join(sig)) or 'none'}**.")
     st.download_button("Download the table (CSV)", result.to_csv(), file_name="experiments.csv", mime="text/csv",
                        key="cmp-csv")
     c1, c2 = st.columns(2)

@@ -8,6 +8,7 @@ from cascade_core.cascade.simulate import kept_counts
 from cascade_draw import charts
 from cascade_draw.tables import WORSE_STYLE, count_text, flag_unjudged
 from cascade_ui import latency_panel
+from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, fmt_ms, shown_errors
 
 result, exp = analysis_page("Flow")
@@ -55,7 +56,7 @@ with shown_errors():
         latency_panel.latency_note(lat)
     elif lat.within_budget is False:
         st.warning(f"Predicted {fmt_ms(lat.total_ms)} per query: over the {fmt_ms(lat.budget_ms)} budget "
-                   f"from **{lat.first_over_budget}** on.")
+                   f"from **{literal(lat.first_over_budget)}** on.")
     tail = lat.tail()
     if tail.draws and lat.within_budget and tail.p95 > lat.budget_ms:
         # a mean within budget hides the slow queries: say so as a warning, not a green verdict
@@ -113,7 +114,7 @@ with shown_errors():
         "judged@10": st.column_config.NumberColumn(format="%.2f"),
     })
     if ev is not None and qi is None and ev.unjudged_warning():   # one query: its red cell says it
-        st.warning(ev.unjudged_warning())
+        st.warning(literal(ev.unjudged_warning()))
     st.caption("Candidate counts are means per query over the query set (or this query's own); "
                "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on each "
                "scorer's latest timed calls (p10-p90: their spread around the fit), or the step's cost profile; "

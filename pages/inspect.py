@@ -4,7 +4,8 @@ import streamlit as st
 
 from cascade_core.analysis import explain
 from cascade_draw import charts
-from cascade_ui.widgets import analysis_page, highlighted, md_escape, shown_errors
+from cascade_ui.text import literal
+from cascade_ui.widgets import analysis_page, highlighted, shown_errors
 
 NUM = st.column_config.NumberColumn
 
@@ -67,31 +68,31 @@ with shown_errors():
                            format_func=lambda d: f"{d}: {dropped[d].describe()}")
         path = dropped[doc]
         by = f", an LLM label: {llm_sources[(qid, doc)]}" if (qid, doc) in llm_sources else ""
-        st.markdown(f"**{md_escape(doc)}** (grade {path.grade}{md_escape(by)}): {md_escape(path.describe())}")
+        st.markdown(f"**{literal(doc)}** (grade {path.grade}{literal(by)}): {literal(path.describe())}")
         if path.in_corpus:
             step = path.dropped_at
-            st.markdown(f"**Ranked above it at {md_escape(step)}**")
+            st.markdown(f"**Ranked above it at {literal(step)}**")
             beaten = explain.beaten_by(run, qi, step, doc, relevance=exp.relevance)
             st.dataframe(beaten, hide_index=True, width="stretch",
                          column_config={c: NUM(format="%.4f") for c in ("score", "raw")})
             chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: this step's cut-off
-            st.markdown("**To keep it:** " + md_escape(chain[0].describe()))
+            st.markdown("**To keep it:** " + literal(chain[0].describe()))
             if len(chain) > 1:
-                st.markdown("**To reach the final list:** " + md_escape(explain.describe_keeps(chain)))
+                st.markdown("**To reach the final list:** " + literal(explain.describe_keeps(chain)))
             st.caption("Predicted latency: each step's fitted cost for the candidates it would receive. A "
                        "larger cut-off feeds every later stage more candidates.")
 
             t1, t2, t3 = st.columns(3)
             t1.markdown("**Query**")
             t1.markdown(highlighted(explain.highlight_spans(query_text, query_text)))
-            t2.markdown(f"**Dropped: {md_escape(doc)}**")
+            t2.markdown(f"**Dropped: {literal(doc)}**")
             t2.container(height=420).markdown(highlighted(explain.highlight_document(corpus, doc, query_text)))
             if len(beaten):
                 # Default: the last candidate the step kept, the one the dropped document had to beat.
                 kept = beaten[beaten["kept"].astype(bool)]
                 options = list(beaten["doc_id"])
                 default = options.index(kept["doc_id"].iloc[-1]) if len(kept) else 0
-                other = t3.selectbox(f"Ranked above it at {step}", options, index=default,
+                other = t3.selectbox(f"Ranked above it at {literal(step)}", options, index=default,
                                      key=f"inspect-other-{qid}-{doc}", format_func=lambda d: (
                                          f"{d} (rank {int(beaten.loc[beaten['doc_id'] == d, 'rank'].iloc[0])})"))
                 t3.container(height=420).markdown(

@@ -26,6 +26,7 @@ from cascade_draw import charts
 from cascade_draw.report import cascade_report
 from cascade_ui import latency_panel, scoring_panel, state
 from cascade_ui.demo import DEMO_MAX_POOL
+from cascade_ui.text import code, literal
 from cascade_ui.widgets import analysis_page, shown_errors
 
 TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
@@ -203,7 +204,7 @@ def tuner_section(exp, spec):
         if len(first) and best.stages:
             fp = first.iloc[0]
             context.append(f"the first pass alone {fp['ndcg@10']:.3f} at {fp['latency_ms']:.1f} ms")
-        said = (f"Recommended: **{best.describe()}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
+        said = (f"Recommended: **{literal(best.describe())}**: nDCG@10 {row['ndcg@10']:.3f}, recall@10 "
                 f"{row['recall@10']:.3f}, predicted {row['latency_ms']:.1f} ms per query"
                 + (f" (against {'; '.join(context)})" if context else "")
                 + ". Chosen on these queries (in-sample): the held-out check below says how much of it holds.")
@@ -259,7 +260,7 @@ def qdrant_export(spec, exp, src) -> None:
         try:
             p = qdrant_plan(spec)
         except CascadeError as exc:
-            st.info(f"Not as one Qdrant request: {exc}")
+            st.info(f"Not as one Qdrant request: {literal(exc)}")
             return
         collection = exp.dataset.name
         body = p.to_json(collection)
@@ -268,23 +269,24 @@ def qdrant_export(spec, exp, src) -> None:
         (st.info if p.exact else st.warning)(
             ("Qdrant returns exactly the simulated first pass with this request (tested on the embedded "
              "engine)." if p.exact else "Approximate: Qdrant has no exact equivalent of this first pass.")
-            + " Then, in the application: " + "; ".join(p.app_steps) + ".")
+            + " Then, in the application: " + literal("; ".join(p.app_steps)) + ".")
         for note in p.notes:
-            st.caption(f"Note: {note}")
+            st.caption(f"Note: {literal(note)}")
         c1, c2 = st.columns(2)
         c1.download_button("Query API request (JSON)", json.dumps(body, indent=2), file_name="first-pass.json",
                            mime="application/json", key="export-qdrant-json")
-        code = qdrant_python(p, collection)
-        c2.download_button("qdrant-client code", code, file_name="first_pass.py", key="export-qdrant-py")
+        client_code = qdrant_python(p, collection)
+        c2.download_button("qdrant-client code", client_code, file_name="first_pass.py", key="export-qdrant-py")
         st.code(json.dumps(p.request, indent=2), language="json")
-        st.caption(", ".join(f"`<{name}>`" for name in p.vectors) + " stand" + ("s" if len(p.vectors) == 1 else "")
+        st.caption(", ".join(code(f"<{name}>") for name in p.vectors) + " stand" + ("s" if len(p.vectors) == 1 else "")
                    + " for the query's vectors. How each vector is made, for the documents (the collection's "
                    "points) and for a query:")
         st.json({"points": body["points"], "query vectors": body["query_vectors"]}, expanded=False)
         st.caption("The downloaded JSON carries the collection's settings and, for BM25, the vocabulary with each "
                    "term's idf; the qdrant-client code has the functions that make BM25's sparse vectors. The CLI "
-                   f"writes the same and checks it on an embedded engine: `cascade export --qdrant first-pass.json "
-                   f"--dataset {src['path']} --config cascade.yaml --check 20`.")
+                   "writes the same and checks it on an embedded engine: "
+                   + code(f"cascade export --qdrant first-pass.json --dataset {src['path']} --config cascade.yaml "
+                          "--check 20") + ".")
 
 
 result, exp = analysis_page("Tune")

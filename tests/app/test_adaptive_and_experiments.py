@@ -10,6 +10,7 @@ from cascade_core.cascade.simulate import kept_counts
 from cascade_ui import state as ui_state
 from cascade_ui.cutoff_controls import DROP
 from tests.app.conftest import page
+from tests.app.rendered import rendered
 from tests.app.test_analysis_pages import experiment_for
 
 DROP_STAGE = {"drop": 0.3, "min": 3, "max": 40, "scale": "norm"}
@@ -35,7 +36,7 @@ def test_build_page_sets_a_relative_drop(demo_state):
     assert not at.error, [e.value for e in at.error]
     keep = at.session_state["spec"].to_dict()["stages"][0]["keep"]
     assert keep == {"drop": 0.25, "min": 5, "max": 50, "scale": "norm"}
-    assert "drop 0.25 (norm), 5-50" in at.success[0].value
+    assert "drop 0.25 (norm), 5-50" in rendered(at.success[0].value).text
 
 
 @pytest.mark.slow
@@ -66,7 +67,7 @@ def test_experiments_page_saves_and_compares_like_the_library(demo_state):
         at.text_input(key="save-name").input(name).run()
         at.button(key="save-experiment").click().run()
         assert not at.error, [e.value for e in at.error]
-        assert f"Saved as **{name}**" in at.success[0].value
+        assert f"Saved as {name} ({name}.json)." in rendered(at.success[0].value).text
     at = page("experiments", demo_state)
     at.run()
     at.multiselect(key="cmp-names").set_value(list(variants)).run()

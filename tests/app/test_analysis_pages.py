@@ -6,6 +6,7 @@ from cascade_core.analysis.flow import flow_table
 from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
+from tests.app.rendered import shown
 
 
 def experiment_for(demo_state, spec_dict):
@@ -36,7 +37,7 @@ def test_flow_page_shows_library_numbers_and_follows_a_slider(demo_state):
     table = at.dataframe[0].value
     assert table.loc["bi-encoder", "kept"] == pytest.approx(7)
     # The sidebar's cascade line follows the slider in the same run, not one run late.
-    assert any("-> 7 -> final" in c.value for c in at.sidebar.caption)
+    assert any("-> 7 -> final" in shown(c.value) for c in at.sidebar.caption)
     exp, spec = experiment_for(demo_state, at.session_state["spec"].to_dict())
     expected = flow_table(exp.run(spec).run, exp.relevance, corpus_size=len(exp.dataset.corpus), final=True)
     assert table["relevant_kept"].tolist() == expected["relevant_kept"].tolist()
@@ -105,7 +106,7 @@ def test_live_page_runs_a_query_and_refuses_an_empty_one(demo_state):
     assert at.tabs[0].label == f"final ({spec.final_k})"
     for frame, step in zip(at.dataframe[1:], expected.steps):
         assert frame.value["doc"].tolist() == list(step.doc_ids)
-    assert at.tabs[2].label == f"bi-encoder ({len(expected.steps[1].doc_ids)})"
+    assert shown(at.tabs[2].label) == f"bi-encoder ({len(expected.steps[1].doc_ids)})"
     assert any("Searched the whole corpus" in c.value for c in at.tabs[1].caption)
 
     # A new query typed but not run: the old results say which query they belong to.

@@ -3,6 +3,7 @@
 import yaml
 
 from tests.app.conftest import page
+from tests.app.rendered import shown
 
 
 def test_apply_demo_preset_then_edit_and_use(demo_state):
@@ -17,7 +18,7 @@ def test_apply_demo_preset_then_edit_and_use(demo_state):
     assert not at.error
     spec = at.session_state["spec"].to_dict()
     assert (spec["pool_size"], spec["stages"][0]["keep"], spec["final_k"]) == (60, 15, 5)
-    assert "bm25 -> 60 -> bi-encoder(all-MiniLM-L6-v2) fused norm-sum 0.5 -> 15 -> final 5" in at.success[0].value
+    assert "bm25 -> 60 -> bi-encoder(all-MiniLM-L6-v2) fused norm-sum 0.5 -> 15 -> final 5" in shown(at.success[0].value)
 
 
 def test_two_stages_with_rrf_and_yaml_download(demo_state):
@@ -105,7 +106,7 @@ def test_apply_preset_shows_in_the_sidebar_at_once(demo_state):
     applied = at.session_state["spec"].to_dict()
     assert applied["first_pass"]["kind"] == "hybrid"
     from cascade_core.cascade import CascadeSpec
-    assert f"**Cascade:** {CascadeSpec.from_dict(applied).describe()}" in [c.value for c in at.sidebar.caption]
+    assert f"Cascade: {CascadeSpec.from_dict(applied).describe()}" in [shown(c.value) for c in at.sidebar.caption]
 
 
 def test_every_registered_kind_is_offered_with_its_default_model_and_parameters(demo_state):
@@ -163,7 +164,7 @@ def test_a_preset_keeps_where_each_step_runs(demo_state):
     spec = CascadeSpec.from_dict(at.session_state["spec"].to_dict())
     assert spec.stages[0].fusion.name == "norm-sum"
     assert spec.cost_profiles["bi-encoder"].describe() == "measured x 0.025"
-    assert any("Cost profiles kept" in i.value and "x 0.025" in i.value for i in at.info)
+    assert any("Cost profiles kept" in shown(i.value) and "x 0.025" in shown(i.value) for i in at.info)
 
 
 def test_the_yaml_says_when_the_form_has_changes_not_in_use(demo_state):

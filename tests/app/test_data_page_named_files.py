@@ -1,6 +1,7 @@
 """Data page: files recognised by content, and "Name the files yourself" (same access checks as the path box)."""
 
 from tests.app.conftest import page
+from tests.app.rendered import shown
 
 DOCS = "<DOC>\n<DOCNO>D1</DOCNO>\n<TEXT>Cats purr.</TEXT>\n</DOC>\n<DOC>\n<DOCNO>D2</DOCNO>\n<TEXT>Dogs.</TEXT>\n</DOC>\n"
 TOPICS = "<top>\n<num> Number: 301\n<title> cats\n</top>\n<top>\n<num> Number: 302\n<title> dogs\n</top>\n"
@@ -26,7 +27,7 @@ def _load(path="", **named):
 
 
 def _captions(at):
-    return " ".join(c.value for c in at.caption)
+    return " ".join(shown(c.value) for c in at.caption)
 
 
 def test_topics_not_named_topics_are_recognised(tmp_path):
@@ -57,7 +58,7 @@ def test_wrong_content_is_one_error(tmp_path):
     c = _trec(tmp_path / "c")
     at = _load(c, qrels=c / "news.trec")
     assert len(at.error) == 1
-    assert f"{c / 'news.trec'}:1" in at.error[0].value and "holds TREC documents" in at.error[0].value
+    assert f"{c / 'news.trec'}:1" in shown(at.error[0].value) and "holds TREC documents" in shown(at.error[0].value)
 
 
 def test_named_file_outside_the_roots_is_refused(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.conftest import page
+from tests.app.rendered import shown
 
 
 @pytest.fixture
@@ -50,7 +51,8 @@ def test_estimate_train_report_and_use_the_student(demo_state, tidy_registry):
     flow = page("flow", at)
     flow.run()
     assert not flow.exception
-    assert any("distilled student" in i.value and "held-out nDCG@10" in i.value for i in flow.info)
+    notes = [shown(i.value) for i in flow.info]
+    assert any("distilled student" in note and "held-out nDCG@10" in note for note in notes), notes
     assert not any("stand-in" in w.value for w in flow.warning)
 
 

@@ -11,6 +11,7 @@ from cascade_core.tuning import first_pass_only
 from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
+from tests.app.rendered import rendered
 
 
 def factory(demo_state):
@@ -59,12 +60,12 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     checks = doctor.run_checks(result.run, exp.relevance, costs, extra=experiment_checks(exp))
     assert {c.kind for c in checks} >= {"harmful-stage", "depth-quality", "provenance", "latency-machine"}
     findings = [c.finding for c in checks if c.finding]
-    shown_text = [w.value for w in at.warning] + [i.value for i in at.info] + [s.value for s in at.success]
+    shown_text = [rendered(a.value).text for a in [*at.warning, *at.info, *at.success]]
     for c in checks:
         title = c.finding.title if c.finding else c.title
         assert any(title in text for text in shown_text), title
     assert len(at.success) == sum(c.status == "ok" for c in checks)
-    assert len(findings) == sum(f.title in w.value for f in findings for w in at.warning + at.info)
+    assert len(findings) == sum(f.title in rendered(w.value).text for f in findings for w in at.warning + at.info)
     for f in findings:   # evidence for people: recalls and shares as percentages
         shown_finding = next(t for t in shown_text if f.title in t)
         for name, value in f.evidence.items():

@@ -10,6 +10,7 @@ import pytest
 
 from cascade_draw.tables import WORSE_STYLE
 from tests.app.conftest import page
+from tests.app.rendered import shown
 from tests.app.test_analysis_pages import experiment_for
 
 pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
@@ -59,7 +60,7 @@ def test_evaluate_table_shows_judged_and_condensed_ndcg_per_step(demo_state, eva
         assert table.loc[st.name, "ndcg_condensed@10"] == pytest.approx(st.means["ndcg_condensed@10"])
         assert table.loc[st.name, "ndcg@10"] == pytest.approx(st.means["ndcg@10"])
     assert_unjudged_red(element)
-    assert any(w.value == ev.unjudged_warning() for w in at.warning)
+    assert any(shown(w.value) == ev.unjudged_warning() for w in at.warning)
     assert_unjudged_red(at.dataframe[-1])   # the per-query table too
 
 
@@ -76,7 +77,7 @@ def test_flow_table_shows_judged_and_condensed_ndcg_per_step(demo_state, evaluat
         assert table.loc[name, "judged@10"] == pytest.approx(steps[name].means["judged@10"])
         assert table.loc[name, "nDCG@10 condensed"] == pytest.approx(steps[name].means["ndcg_condensed@10"])
     assert_unjudged_red(element)
-    assert any(w.value == ev.unjudged_warning() for w in at.warning)
+    assert any(shown(w.value) == ev.unjudged_warning() for w in at.warning)
 
 
 def test_cli_report_and_html_report_show_the_holes(evaluated, capsys):

@@ -1,17 +1,11 @@
 """Inspect page: what it shows equals what cascade_core.analysis.explain computes for the same experiment."""
 
-import re
-
 from cascade_core.analysis.explain import keep_needed, lost_by_stage, paths_summary, relevant_paths
 from cascade_core.cascade import CascadeSpec
 from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
-
-
-def unescape(markdown: str) -> str:
-    """The text of markdown the page escaped (every punctuation character backslashed)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+from tests.app.rendered import rendered
 
 
 def library_run(demo_state, spec_dict):
@@ -58,8 +52,8 @@ def test_inspect_page_shows_the_library_losses_and_a_dropped_documents_path(demo
     step = path.at(path.dropped_at)
     if step.rank is not None:
         assert beaten["rank"].max() < step.rank and beaten["kept"].iloc[0]
-    keep = next(unescape(m.value) for m in at.markdown if m.value.startswith("**To keep it:**"))
-    assert keep == "**To keep it:** " + keep_needed(run, path, costs=exp).describe()
+    keep = next(rendered(m.value).text for m in at.markdown if m.value.startswith("**To keep it:**"))
+    assert keep == "To keep it: " + keep_needed(run, path, costs=exp).describe()
     assert f" >= {step.rank} (now {step.keep})" in keep and "ms per query" in keep
     assert any(":orange-background[" in m.value for m in at.markdown)
     # Beside it by default: the last candidate the step kept, the one it had to beat.

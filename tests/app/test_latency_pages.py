@@ -7,6 +7,7 @@ from cascade_core.cascade import CascadeSpec
 from cascade_core.latency import cpu_probe
 from cascade_core.scoring import estimate
 from tests.app.conftest import page
+from tests.app.rendered import shown
 from tests.app.test_analysis_pages import experiment_for
 
 
@@ -25,7 +26,7 @@ def rescoring_spec(demo_state, k1: float) -> CascadeSpec:
 
 
 def texts(at, kind) -> str:
-    return "\n".join(str(e.value) for e in getattr(at, kind))
+    return "\n".join(shown(str(e.value)) for e in getattr(at, kind))
 
 
 @pytest.mark.slow

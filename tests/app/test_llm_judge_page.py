@@ -11,6 +11,7 @@ from cascade_core.judgments.agreement import human_vs_llm
 from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
+from tests.app.rendered import shown
 from tests.llm_server import serve
 
 SPEC = {"name": "bm25 only", "first_pass": {"kind": "bm25"}, "pool_size": 20, "stages": [], "final_k": 10}
@@ -71,9 +72,9 @@ def test_llm_labels_the_switch_and_agreement(session, server):
     at.number_input(key="llm-n").set_value(3)
     at.run()
     ok(at)
-    estimate = next(i.value for i in at.info if "Before the run" in i.value)
+    estimate = next(shown(i.value) for i in at.info if "Before the run" in i.value)
     assert "s a pair, assumed" in estimate and "prompt tokens" in estimate
-    n_pairs = int(estimate.split("**Before the run:** ")[1].split(" pairs")[0])
+    n_pairs = int(estimate.split("Before the run: ")[1].split(" pairs")[0])
     assert n_pairs > 10
     assert not store.history(LLM)
     at.button(key="llm-run").click().run()
@@ -151,9 +152,9 @@ def test_local_model_estimate_shared_servers_and_read_only(session, server, monk
     at.run()
     at.radio(key="llm-backend").set_value("local").run()
     ok(at)
-    estimate = next(i.value for i in at.info if "Before the run" in i.value)
+    estimate = next(shown(i.value) for i in at.info if "Before the run" in i.value)
     assert "5.00 s a pair, assumed" in estimate
-    assert at.button(key="llm-run").label.endswith("llm:gemma-3-270m")
+    assert shown(at.button(key="llm-run").label).endswith("llm:gemma-3-270m")
 
     # Shared: only the servers the operator listed, and only the default API-key variable.
     monkeypatch.setenv("CASCADE_SHARE", "1")

@@ -11,6 +11,7 @@ from cascade_core import doctor
 from cascade_core.tuning import (OBJECTIVES, best_within_budget, grid_search, holdout_validation, recall_at_cutoffs,
                                  tuning_grid)
 from tests.app.conftest import page
+from tests.app.rendered import shown
 from tests.app.test_analysis_pages import experiment_for
 
 pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
@@ -62,7 +63,7 @@ def test_tuner_recommends_what_the_library_does_and_applies_it(demo_state):
     assert not at.error, [e.value for e in at.error]
     exp, spec, lib = library_grid(demo_state, at, 1000.0)
     best = lib.spec_at(best_within_budget(lib))
-    assert best.describe() in at.success[0].value
+    assert best.describe() in shown(at.success[0].value)
     assert len(at.get("plotly_chart")) == 1
     held_out = {m.label: m.value for m in at.metric}
     assert "Held-out nDCG@10" in held_out and "±" in held_out["Held-out nDCG@10"]
@@ -157,7 +158,7 @@ def test_held_out_folds_choose_by_the_chosen_objective(demo_state):
     assert not at.error, [e.value for e in at.error]
     exp, spec, lib = library_grid(demo_state, at, 1000.0)
     rule = OBJECTIVES[CHEAPEST]
-    assert lib.spec_at(rule(lib)).describe() in at.success[0].value
+    assert lib.spec_at(rule(lib)).describe() in shown(at.success[0].value)
     expected = holdout_validation(lib, k=at.slider(key="tune-folds").value,
                                   repeats=at.slider(key="tune-repeats").value, rule=rule)
     folds = at.dataframe[1].value
