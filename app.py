@@ -1,5 +1,7 @@
 """cascade-explorer: the dashboard. Run with `streamlit run app.py` (or `./run.sh demo`)."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from cascade_ui import access, restore, view_link
@@ -7,7 +9,10 @@ from cascade_ui import access, restore, view_link
 # Shared: no upload from a session that has not signed in (Streamlit's upload route is not the
 # script's to gate; access.guard_uploads says how). First thing, once the imports are done.
 access.guard_uploads()
-st.set_page_config(page_title="cascade-explorer", page_icon=":material/filter_alt:", layout="wide")
+# The icon is a file of ours: a :material/...: page icon makes every browser fetch the favicon from
+# Google's font server, and the dashboard makes no outside connection.
+st.set_page_config(page_title="cascade-explorer", page_icon=str(Path(__file__).parent / "cascade_ui" / "favicon.png"),
+                   layout="wide")
 
 PAGES = [
     st.Page("pages/data.py", title="Data & index", icon=":material/database:", default=True),

@@ -569,8 +569,9 @@ class UploadArea:
 
     @classmethod
     def for_home(cls, home: str | Path, settings: ServeSettings) -> "UploadArea":
+        # Shared, visitors' judgment logs count too; the person at their own machine judges freely.
         return cls(Path(home) / "uploads", int(settings.upload_quota_mb * 1024 * 1024),
-                   counted=(Path(home) / "judgments",))
+                   counted=(Path(home) / "judgments",) if settings.share else ())
 
     def entries(self) -> list[Upload]:
         """Every upload, newest first."""

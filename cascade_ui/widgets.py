@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import string
 from contextlib import contextmanager
+from itertools import groupby
 
 import streamlit as st
 
@@ -15,25 +15,25 @@ from cascade_core.judgments import USE_HUMAN, USES
 
 from . import access, state
 from .demo import pool_slider_max
+from .latency_panel import sources_caption
 from .presets import is_stand_in, student_note
-
-# Every ASCII punctuation character may be backslash-escaped in Markdown: escaping them all keeps
-# document text from turning into links, emphasis, LaTeX ($), HTML or Streamlit directives.
-_MD_SPECIAL = {c: "\\" + c for c in string.punctuation}
-
-
-def md_escape(text: str) -> str:
-    """Text shown as Markdown exactly as written.
-
-    >>> print(md_escape("$5 *off*"))
-    \\$5 \\*off\\*
-    """
-    return text.translate(str.maketrans(_MD_SPECIAL)).replace("\n", "  \n")
+from .text import literal
 
 
 def highlighted(spans) -> str:
-    """Markdown for (segment, is_query_term) spans: query terms on an orange background."""
-    return "".join(f":orange-background[{md_escape(s)}]" if hit else md_escape(s) for s, hit in spans)
+    """Markdown for (segment, is_query_term) spans: query terms on an orange background, every
+    character shown as it is (:func:`cascade_ui.text.literal`).
+
+    >>> print(highlighted([("stem ", False), ("cells", True), (" [1]", False)]))
+    stem :orange-background[cells] \\[1\\]
+    """
+    out = []
+    # Neighbouring segments of one kind are escaped as one text: a URL cut across two of them
+    # would get no split from literal(), which sees one piece at a time.
+    for hit, group in groupby(spans, key=lambda span: span[1]):
+        text = literal("".join(segment for segment, _ in group))
+        out.append(f":orange-background[{text}]" if hit else text)
+    return "".join(out)
 
 
 def fmt_ms(ms: float) -> str:
@@ -48,9 +48,9 @@ def sidebar_status(where=None) -> None:
     """
     with where or st.sidebar:
         label = state.dataset_label()
-        st.caption(f"**Dataset:** {label or 'none yet'}")
+        st.caption(f"**Dataset:** {literal(label) if label else 'none yet'}")
         sp = state.spec()
-        st.caption(f"**Cascade:** {sp.describe() if sp else 'none yet'}")
+        st.caption(f"**Cascade:** {literal(sp.describe()) if sp else 'none yet'}")
         judgments_in_use()
         file_notices()
 
@@ -63,6 +63,9 @@ def judgments_in_use() -> None:
         return
     if store is not None and store.use != USE_HUMAN:
         st.caption(f"**Judgments:** {USES[store.use]}, as chosen on the Judge page")
+    if store is not None and store.bad_lines:   # the lines themselves are listed on the Judge page
+        st.warning(f"{store.bad_lines} line(s) of the judgment log could not be read and were skipped; every other "
+                   "judgment counts (the Judge page lists them).", icon=":material/report:")
 
 
 def file_notices(workspace=None) -> None:
@@ -73,7 +76,7 @@ def file_notices(workspace=None) -> None:
     except CascadeError:   # the page's own error handler says why the data folder cannot open
         return
     for notice in notices:
-        st.warning(notice, icon=":material/build:")
+        st.warning(literal(notice), icon=":material/build:")
 
 
 def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
@@ -91,10 +94,11 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
     keeps, previous = [], pool
     for i, stage in enumerate(sp.stages, start=1):
         # an adaptive stage's slider moves its maximum; its rule is set on Build
-        k = box.slider(f"{stage.name} keeps" + (" at most" if stage.adaptive else ""), 1, max(previous, 2),
+        k = box.slider(f"{literal(stage.name)} keeps" + (" at most" if stage.adaptive else ""), 1, max(previous, 2),
                        keep_within(previous, stage.keep), key=f"{key_prefix}-stage{i}",
-                       help=f"Stage {i}: {stage.scorer.label}"
-                       + (f"; per-query cut-off {stage.cutoff_label} (set on Build)" if stage.adaptive else ""))
+                       help=f"Stage {i}: {literal(stage.scorer.label)}"
+                       + (f"; per-query cut-off {literal(stage.cutoff_label)} (set on Build)" if stage.adaptive
+                          else ""))
         keeps.append(k)
         previous = keep_within(previous, k)
     final_k = box.slider("final k", 1, max(previous, 2), keep_within(previous, sp.final_k), key=f"{key_prefix}-final")
@@ -104,7 +108,7 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
     try:
         state.set_spec(sp.with_keeps(pool_size=pool, keeps=keeps, final_k=final_k), from_slider=True)   # clamped there
     except SpecError as exc:
-        box.error(str(exc))
+        box.error(literal(exc))
 
 
 def lift_cards(result: ExperimentResult):
@@ -129,15 +133,14 @@ def lift_cards(result: ExperimentResult):
     delta = f"+{added:.1f} ms for the stages" if staged and added == added else None
     if over:   # over the budget is a warning, never a neutral grey
         delta = f"over the {fmt_ms(lat.budget_ms)} budget" + (f" (+{added:.1f} ms for the stages)" if delta else "")
-    sources = "; ".join(f"{s.name}: {s.source}" for s in lat.stages)
     cols[-1].metric("Predicted latency", fmt_ms(lat.total_ms), delta=delta,
                     delta_color="inverse" if over else "off",
-                    help=f"Predicted per query from each step's cost profile ({sources}): the first pass's "
-                         f"{fmt_ms(lift.first_pass_ms)} plus what the rerank stages add"
+                    help=f"Predicted per query from each step's cost profile ({sources_caption(lat)}): the first "
+                         f"pass's {fmt_ms(lift.first_pass_ms)} plus what the rerank stages add"
                          + (f"; the budget is {fmt_ms(lat.budget_ms)}." if lat.budget_ms is not None else "."))
     if lift.worse and staged:
-        st.warning("**This cascade ranks worse than its own first pass** on "
-                   + lift.worse_sentence()
+        st.warning(f"**{lift.worse_headline()}** on "
+                   + literal(lift.worse_sentence())
                    + f". Its stages cost {fmt_ms(added)} per query. See **Compare & doctor** for the fix "
                    "(combining a stage with the earlier score instead of replacing it is the usual one).")
     return lift
@@ -158,7 +161,7 @@ def stand_in_warning(spec) -> None:
     for model in dict.fromkeys(s.scorer.model for s in spec.stages if s.scorer.model):
         note = student_note(model, corpus)
         if note:
-            st.info(note)
+            st.info(literal(note))
 
 
 def approximate_warning(result: ExperimentResult | None, exp: Experiment | None, key: str = "rescore") -> None:
@@ -167,7 +170,7 @@ def approximate_warning(result: ExperimentResult | None, exp: Experiment | None,
     for exactly these cut-offs (stored beside the other lists, so coming back costs nothing)."""
     if result is None or exp is None or result.run.exact:
         return
-    lines = "; ".join(f"**{a.stage}**: {a.queries} of {a.of} queries" for a in result.run.approximate)
+    lines = "; ".join(f"**{literal(a.stage)}**: {a.queries} of {a.of} queries" for a in result.run.approximate)
     st.warning("**Approximate.** A listwise stage's scores depend on the candidates it ranks together, and "
                      f"these cut-offs hand it lists it never ranked ({lines}): scores of a longer list it ranked "
                      "stand in. Rescore to make these numbers exact (the LLM ranks the new lists once; "

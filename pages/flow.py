@@ -27,7 +27,7 @@ with shown_errors():
         over = result.latency.within_budget is False
         (st.warning if lift.worse or over else st.success)(
             f"**Final list against the first pass alone** (all queries): {said}{cost}."
-            + (" **The cascade ranks worse than its own first pass**: see Compare & doctor." if lift.worse else "")
+            + (f" **{lift.worse_headline()}**: see Compare & doctor." if lift.worse else "")
             + (f" **Over the {fmt_ms(result.latency.budget_ms)} budget** (below)." if over else ""))
 
     c1, c2 = st.columns(2)

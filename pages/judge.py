@@ -12,19 +12,19 @@ import streamlit as st
 
 from cascade_core.analysis import explain
 from cascade_core.analysis.saved import slug
-from cascade_core.errors import MissingScoresError
-from cascade_core.judgments import (GRADES, HOLES, LLM, MODES, POOL, PREFER_DATASET, PREFER_JUDGMENTS, USE_HUMAN,
-                                    is_binary_scale, judged_qrels, merge_qrels, parse_queries, pool_for_query,
-                                    to_trec, with_added_queries)
-from cascade_ui import access, llm_judge_panel, state
-from cascade_ui.widgets import highlighted, md_escape, shown_errors, sidebar_status
+from cascade_core.errors import CascadeError, MissingScoresError
+from cascade_core.judgments import (GRADES, HOLES, LIMITS, LLM, MODES, POOL, PREFER_DATASET, PREFER_JUDGMENTS,
+                                    USE_HUMAN, grade_word, is_binary_scale, judged_qrels, merge_qrels, on_scale,
+                                    parse_queries, pool_for_query, to_trec, with_added_queries)
+from cascade_ui import access, judging, llm_judge_panel, state
+from cascade_ui.text import code, literal
+from cascade_ui.widgets import highlighted, shown_errors, sidebar_status
 
-WHO = "judge-who"            # the judge's name, saved with each judgment
+WHO = judging.WHO            # the judge's name, saved with each judgment
 QUERY = "judge-query"        # the query being judged
 SKIPPED = "judge-skipped"    # {query id: [documents skipped in this session]}
 AGAIN = "judge-again"        # a document picked to judge again (else: the next unjudged one)
 NOTE = "judge-note"          # what the last button did, shown once
-SHORT = {2: "relevant", 1: "partly", 0: "not relevant"}
 PREFER_LABELS = {PREFER_DATASET: "the dataset's qrels", PREFER_JUDGMENTS: "the judgment made here"}
 
 
@@ -33,7 +33,7 @@ def queries_judged(n: int) -> str:
 
 
 def _who() -> str:
-    return st.session_state.get(WHO) or "anonymous"
+    return judging.who()
 
 
 def _judge(store, qid: str, text: str, doc: str, grade: int) -> None:
@@ -41,7 +41,7 @@ def _judge(store, qid: str, text: str, doc: str, grade: int) -> None:
     # saw, even if another judge's work moved "the next unjudged one" in between.
     if access.read_only():
         return
-    store.judge(qid, doc, grade, who=_who(), query_text=text)
+    judging.judge(store, qid, doc, grade, query_text=text)
     st.session_state.pop(AGAIN, None)
     st.session_state[NOTE] = f"Saved: {doc} is {GRADES[grade]}."
 
@@ -66,10 +66,10 @@ def _open(qid: str, doc: str) -> None:
 def _undo(store) -> None:
     if access.read_only():
         return
-    j = store.undo(who=_who())
+    j = judging.undo(store)
     st.session_state.pop(AGAIN, None)
     st.session_state[NOTE] = (f"Undone: {j.doc} as {GRADES[j.grade]} (query {j.query})." if j
-                              else f"Nothing of {_who()}'s to undo.")
+                              else f"Nothing to undo: {judging.undo_scope()} is not in force.")
 
 
 def add_queries_box(store, queries, locked: bool) -> None:
@@ -80,6 +80,9 @@ def add_queries_box(store, queries, locked: bool) -> None:
     upload = st.file_uploader("or a file of queries", type=["txt", "tsv", "jsonl"], key="judge-file",
                               disabled=locked)
     if st.button("Add the queries", key="judge-add", disabled=locked):
+        if upload is not None and upload.size > LIMITS.queries_file_chars:   # refused before it is decoded
+            raise CascadeError(f"{upload.size / 1e6:,.1f} MB of queries: at most "
+                               f"{LIMITS.queries_file_chars / 1e6:,.0f} MB are read at once (split the file)")
         text = typed + "\n" + (upload.getvalue().decode("utf-8", errors="replace") if upload is not None else "")
         new = parse_queries(text, taken=set(queries.ids))
         added = store.add_queries(new, who=_who(), known=set(state.dataset().queries.ids))
@@ -114,7 +117,7 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids:
     current = again if again in pool.doc_ids else pool.next_unjudged(qrels, skipped)
     graded = qrels.judgments.get(qid, {})
     with st.container(border=True):
-        st.markdown(f"**Query** `{md_escape(qid)}`: {md_escape(text)}")
+        st.markdown(f"**Query** {code(qid)}: {literal(text)}")
         if current is None:
             left = [d for d in skipped if d in pool.doc_ids and d not in graded]
             st.success("Every document of this pool is judged." if not left else
@@ -127,10 +130,11 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids:
                           on_click=_next_query, args=(ids, qid))
         else:
             doc = ds.corpus[current]
-            st.markdown(f"##### {md_escape(doc.title or current)}")
+            st.markdown(f"##### {literal(doc.title or current)}")
             was = graded.get(current)
-            words = {1: "relevant", 0: "not relevant"} if is_binary_scale(ds.qrels) else SHORT   # 0/1 qrels: 1 is relevant
-            st.caption(f"Document `{current}`" + ("" if was is None else f"; graded {words.get(was, was)} so far"))
+            binary = is_binary_scale(ds.qrels)   # 0/1 qrels: 1 is relevant
+            st.caption(f"Document {code(current)}" + ("" if was is None else
+                                                      f"; graded {grade_word(was, binary, short=True)} so far"))
             st.container(height=260, border=False).markdown(highlighted(explain.highlight_spans(doc.text, text)))
     cols = st.columns([1.2, 1.2, 1.2, 1, 1])
     off = locked or current is None
@@ -141,7 +145,7 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids:
     cols[3].button("Skip", key="judge-skip", shortcut="S", width="stretch", disabled=current is None,
                    on_click=_skip, args=(qid, current))
     cols[4].button("Undo", key="judge-undo", shortcut="U", width="stretch", disabled=locked,
-                   on_click=_undo, args=(store,), help="Takes back your last judgment (on any query).")
+                   on_click=_undo, args=(store,), help=f"Takes back {literal(judging.undo_scope())} (on any query).")
     st.caption("Keys: **2** relevant, **1** partly relevant, **0** not relevant, **S** skip, **U** undo, "
                "**N** next query once this one is done "
                "(click the page first if a text box has the keyboard). Query terms are highlighted "
@@ -152,15 +156,19 @@ def judging_card(store, ds, pool, qid: str, text: str, qrels, locked: bool, ids:
 
 def pool_table(ds, pool, qid: str, qrels, store) -> None:
     mine, llm = store.latest(), store.latest(LLM)
+    binary = is_binary_scale(ds.qrels)   # grades are shown on the scale the numbers use
     rows = []
     for d in pool.doc_ids:
         g = qrels.judgments.get(qid, {}).get(d)
         by, machine = mine.get((qid, d)), llm.get((qid, d))
+        # The judgment made here is the one in force when, on the dataset's scale, it is the grade shown.
+        here = by is not None and on_scale(by.grade, binary) == g
         rows.append({"document": d, "title": (ds.corpus[d].title or ds.corpus[d].text)[:90],
-                     "grade": "" if g is None else SHORT.get(g, str(g)),
-                     "by": "" if g is None else (f"{by.who}, {by.at[:16].replace('T', ' ')} UTC" if by and by.grade == g
+                     "grade": "" if g is None else grade_word(g, binary, short=True),
+                     "by": "" if g is None else (f"{by.who}, {by.at[:16].replace('T', ' ')} UTC" if here
                                                  else "the dataset's qrels"),
-                     "LLM label": "" if machine is None else SHORT.get(machine.grade, str(machine.grade)),
+                     "LLM label": "" if machine is None else grade_word(on_scale(machine.grade, binary), binary,
+                                                                        short=True),
                      "source": "" if machine is None else machine.source})
     with st.expander(f"The pool: {len(pool)} documents, in judging order"):
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
@@ -183,12 +191,15 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
     st.subheader("Judgments, conflicts, export")
     judged_queries = len(store.qrels().query_ids)
     st.caption(f"{len(store)} judgment(s) made here on {queries_judged(judged_queries).replace(' judged', '')}, "
-               f"saved as they are made in `{store.path}`; the dataset's own qrels grade {ds.qrels.n_pairs} pairs. "
+               f"saved as they are made in {code(store.path)}; the dataset's own qrels grade {ds.qrels.n_pairs} pairs. "
                "Every page (Evaluate, Flow, Inspect, Tune, Compare) uses both, merged: the queries with a relevant "
                "document are the ones evaluated.")
-    if store.bad_lines:
-        st.warning(f"{store.bad_lines} damaged line(s) of the judgment log were skipped (a write cut short); "
-                   "every other judgment stands.")
+    if store.bad_lines:   # said on every page's sidebar too; here with the lines themselves
+        with st.expander(f"{store.bad_lines} line(s) of the judgment log skipped: every other judgment counts"):
+            st.dataframe(pd.DataFrame([{"line": s.number, "why": s.reason} for s in store.skipped]),
+                         hide_index=True, width="stretch")
+            st.caption("A line cut short by a crash, or edited by hand into something that is not a judgment, "
+                       "is left in the file (nothing is rewritten) and not counted.")
     options = [PREFER_DATASET, PREFER_JUDGMENTS]
     choice = st.radio("When the dataset's qrels and a judgment made here disagree on a pair, use",
                       options, index=options.index(store.prefer), format_func=PREFER_LABELS.get,
@@ -207,14 +218,19 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
                      hide_index=True, width="stretch")
     else:
         st.caption("No conflict: no pair is graded differently by the dataset's qrels and a judgment made here.")
+    try:
+        every, here = to_trec(merged.qrels), to_trec(store.qrels())
+    except CascadeError as exc:   # an id with a space (said when the dataset loaded): no TREC file, the page stands
+        st.caption(f"No TREC download: {literal(exc)}.")
+        return
     c1, c2 = st.columns(2)
     name = slug(ds.name) or "dataset"
-    c1.download_button("Download the qrels every page uses (TREC)", to_trec(merged.qrels),
+    c1.download_button("Download the qrels every page uses (TREC)", every,
                        file_name=f"{name}-qrels.txt", mime="text/plain", key="judge-export-all",
                        help="The dataset's qrels merged with the judgments made here: query 0 document grade. "
                             + ("" if merged.use == USE_HUMAN else "With the switch above off 'human judgments', "
                                "this file holds LLM labels too (TREC qrels have no source column)."))
-    c2.download_button("Download only the judgments made here (TREC)", to_trec(store.qrels()),
+    c2.download_button("Download only the judgments made here (TREC)", here,
                        file_name=f"{name}-judged-here.txt", mime="text/plain", key="judge-export-mine",
                        help="People's judgments only: the LLM labels are downloaded apart (LLM labels, above).")
 
@@ -245,7 +261,7 @@ with shown_errors():
     with st.expander("Add queries to judge", expanded=not len(queries)):
         add_queries_box(store, queries, locked)
     if note:
-        st.toast(note)
+        st.toast(literal(note))   # it quotes document and query ids
     if not len(queries) or not state.require_dataset_and_spec():
         if not len(queries):
             st.info("This dataset has no queries: add some above (typed, or from a file).")
@@ -278,7 +294,7 @@ with shown_errors():
                    "counted as not relevant until judged, so a reranker that finds new relevant documents "
                    "can score worse than one that does not.")
     elif pool.steps:
-        st.caption(f"The union of the top {int(depth)} of {' and '.join(pool.steps)}: {len(pool)} documents. "
+        st.caption(f"The union of the top {int(depth)} of {literal(' and '.join(pool.steps))}: {len(pool)} documents. "
                    "Documents the dataset's qrels grade count as judged.")
     if not len(pool):
         st.info("Nothing to judge here: every document of the final top 10 is graded.")

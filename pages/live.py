@@ -5,12 +5,13 @@ import json
 import pandas as pd
 import streamlit as st
 
-from cascade_core.judgments import GRADES, LLM, merge_qrels, query_id_for, with_added_queries
+from cascade_core.judgments import GRADES, LLM, grade_word, merge_qrels, on_scale, query_id_for, with_added_queries
 from cascade_core.latency.cpu_probe import busy_now_note
 from cascade_core.latency.model import tail_comparison
 from cascade_draw import charts
-from cascade_ui import access, latency_panel, state
-from cascade_ui.widgets import md_escape, shown_errors, sidebar_status, stand_in_warning
+from cascade_ui import access, judging, latency_panel, state
+from cascade_ui.text import code, literal
+from cascade_ui.widgets import shown_errors, sidebar_status, stand_in_warning
 
 LIVE_RESULT = "live-result"
 LIVE_TAIL = "live-tail"   # (context, queries, measured percentiles per step, latency report, busy-CPU note)
@@ -31,7 +32,10 @@ def _run(query: str) -> None:
     st.session_state[LIVE_RESULT] = (_live_context(), query, live, {})
     # The prediction needs stored costs; without them the measured run still stands.
     if exp.matrix.retrieved_depth:
-        predicted = {s.name: s.predicted_ms for s in exp.run(sp, state.budget_ms()).latency.stages}
+        # Through the session's run (it scores first what is not stored): a query judged here since
+        # joins the evaluated queries before any page scored it.
+        result = state.run_current()
+        predicted = {s.name: s.predicted_ms for s in result.latency.stages} if result else {}
         st.session_state[LIVE_RESULT] = (_live_context(), query, live, predicted)
 
 
@@ -41,9 +45,8 @@ def _judge(query: str, doc: str, grade: int) -> None:
     if access.read_only():
         return
     ds, store = state.dataset(), state.judgments()
-    who = st.session_state.get("judge-who") or "anonymous"
-    qid = query_id_for(store, ds.queries, query, who)
-    store.judge(qid, doc, grade, who=who, query_text=query)
+    qid = query_id_for(store, ds.queries, query, judging.who())
+    judging.judge(store, qid, doc, grade, query_text=query)
     st.session_state["live-judged"] = f"Saved: {doc} is {GRADES[grade]} for query {qid}."
 
 
@@ -53,14 +56,15 @@ def judge_rows(container, query: str, doc_ids: list[str]) -> None:
     queries = with_added_queries(ds.queries, store)
     wanted = " ".join(query.split())
     qid = next((q for q in queries.ids if " ".join(queries.text_of(q).split()) == wanted), None)
-    graded = merge_qrels(ds.qrels, store).qrels.judgments.get(qid, {}) if qid else {}
-    llm = store.latest(LLM)
+    merged = merge_qrels(ds.qrels, store)
+    graded = merged.qrels.judgments.get(qid, {}) if qid else {}
+    llm, mine = store.latest(LLM), store.latest()
     locked = access.read_only()
     container.markdown("**Judge these results**" + (" (read-only dashboard: shown, not saved)" if locked else ""))
     container.caption("2 relevant, 1 partly relevant, 0 not: saved with the Judge page's judgments at once (a new "
                       "query is added to them) and counted on every page.")
     if st.session_state.get("live-judged"):
-        container.success(st.session_state.pop("live-judged"))
+        container.success(literal(st.session_state.pop("live-judged")))
     head = container.columns([0.35, 4.6, 1.6, 0.75, 0.75, 0.75])
     for col, words in zip(head[2:], ("grade so far", "relevant", "partly", "not")):
         col.caption(words)
@@ -68,14 +72,19 @@ def judge_rows(container, query: str, doc_ids: list[str]) -> None:
         doc = ds.corpus[d]
         cols = container.columns([0.35, 4.6, 1.6, 0.75, 0.75, 0.75], vertical_alignment="center")
         cols[0].markdown(f"{rank}.")
-        cols[1].markdown(f"{md_escape((doc.title or doc.text)[:110])} `{md_escape(d)}`")
+        cols[1].markdown(f"{literal((doc.title or doc.text)[:110])} {code(d)}")
         g, machine = graded.get(d), llm.get((qid, d)) if qid else None
-        cols[2].caption(("unjudged" if g is None else GRADES[g] if g in GRADES else f"grade {g}")
-                        + ("" if machine is None else f"; LLM: {GRADES[machine.grade]} ({machine.source})"))
+        # Words on the scale the numbers use (0/1 qrels: a judged 2 counts 1, and 1 is "relevant"); the
+        # button lit is the grade given here, else the dataset's where it is on the 0-2 scale.
+        given = mine.get((qid, d)).grade if qid and (qid, d) in mine else None
+        lit = given if given is not None else (g if not merged.binary else None)
+        llm_word = "" if machine is None else grade_word(on_scale(machine.grade, merged.binary), merged.binary)
+        cols[2].caption(("unjudged" if g is None else grade_word(g, merged.binary))
+                        + ("" if machine is None else f"; LLM: {llm_word} ({literal(machine.source)})"))
         for col, grade in zip(cols[3:], (2, 1, 0)):
             col.button(str(grade), key=f"live-judge-{grade}-{d}", disabled=locked, on_click=_judge,
                        args=(query, d, grade), help=GRADES[grade].capitalize(),
-                       type="primary" if g == grade else "secondary")
+                       type="primary" if lit == grade else "secondary")
 
 
 def tail_section() -> None:
@@ -88,7 +97,9 @@ def tail_section() -> None:
         exp, sp = state.experiment(), state.spec()
         with access.job_slot(f"running {int(n)} queries live"), st.spinner(f"Running {int(n)} queries live..."):
             measured = exp.measure_live(int(n), sp)
-        st.session_state[LIVE_TAIL] = (_live_context(), int(n), measured, exp.run(sp, state.budget_ms()).latency,
+        # The prediction through the session's run, which scores first what is not stored (a query
+        # judged on this page joins the evaluated ones unscored: exp.run alone failed on it).
+        st.session_state[LIVE_TAIL] = (_live_context(), int(n), measured, state.run_current().latency,
                                        busy_now_note(*exp.cpu_now()))
     stored = st.session_state.get(LIVE_TAIL)
     if not stored or stored[0] != _live_context():
@@ -128,15 +139,15 @@ if state.require_dataset_and_spec():
     elif stored:
         _, ran_query, live, predicted = stored
         if query.strip() and query != ran_query:
-            st.info(f"The results below are for the query **{ran_query}**: press **Run** for the new one.")
+            st.info(f"The results below are for the query **{literal(ran_query.strip())}**: press **Run** for the new one.")
         with shown_errors():
-            st.metric("Total measured", f"{live.total_ms:.1f} ms", help=f"Query: {ran_query}")
-            st.caption(f"Query: *{ran_query}*. The first run in a server process also loads the models and "
+            st.metric("Total measured", f"{live.total_ms:.1f} ms", help=f"Query: {literal(ran_query)}")
+            st.caption(f"Query: *{literal(ran_query.strip())}*. The first run in a server process also loads the models and "
                        "warms them up (a cold start); run again for the steady-state timings the cost model predicts.")
             st.plotly_chart(charts.live_latency(live.steps, predicted), key="live-latency")
             ds = state.dataset()
             final = live.final_doc_ids
-            tabs = st.tabs([f"final ({len(final)})"] + [f"{s.name} ({len(s.doc_ids)})" for s in live.steps])
+            tabs = st.tabs([f"final ({len(final)})"] + [f"{literal(s.name)} ({len(s.doc_ids)})" for s in live.steps])
 
             def ranked(tab, doc_ids, scores):
                 rows = [{"rank": r, "doc": d, "score": float(sc),
@@ -145,7 +156,7 @@ if state.require_dataset_and_spec():
                 tab.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                               column_config={"score": st.column_config.NumberColumn(format="%.4f")})
 
-            tabs[0].caption(f"The final list: the top {live.final_k} of {live.steps[-1].name}'s ranking.")
+            tabs[0].caption(f"The final list: the top {live.final_k} of {literal(live.steps[-1].name)}'s ranking.")
             ranked(tabs[0], final, live.steps[-1].scores[: len(final)])
             judge_rows(tabs[0].container(border=True), ran_query, final)
             for i, (tab, step) in enumerate(zip(tabs[1:], live.steps)):

@@ -22,7 +22,7 @@ from .llm_judge import DEFAULT_PROMPT, JudgeEstimate, JudgeRun, LLMJudge, LLMLab
 from .pool import (HOLES, MODES, POOL, JudgingPool, holes, holes_of_all, judging_pool, pool_for_query,
                    pool_from_rankings, pools_of, shuffled)
 from .store import (GRADES, HUMAN, LIMITS, LLM, PREFER_DATASET, PREFER_JUDGMENTS, USE_BOTH, USE_HUMAN, USE_LLM,
-                    USES, Conflict, Judgment, JudgmentStore, Limits, MergedQrels, Unparsed, check_grade,
+                    USES, Conflict, Judgment, JudgmentStore, Limits, MergedQrels, Unparsed, check_grade, grade_word,
                     is_binary_scale, is_llm, judged_qrels, merge_qrels, on_scale, parse_queries, query_id_for,
                     to_trec, with_added_queries)
 
@@ -30,7 +30,7 @@ __all__ = [
     "Agreement", "agreement", "cohen_kappa",
     "DEFAULT_PROMPT", "JudgeEstimate", "JudgeRun", "LLMJudge", "LLMLabel", "parse_grade",
     "LLM", "USES", "USE_BOTH", "USE_HUMAN", "USE_LLM", "Unparsed", "is_llm", "judged_qrels", "query_id_for",
-    "GRADES", "HOLES", "HUMAN", "LIMITS", "Limits", "check_grade", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
+    "GRADES", "HOLES", "HUMAN", "LIMITS", "Limits", "check_grade", "grade_word", "MODES", "POOL", "PREFER_DATASET", "PREFER_JUDGMENTS",
     "Conflict", "Judgment", "JudgingPool", "JudgmentStore", "MergedQrels",
     "holes", "holes_of_all", "judging_pool", "pools_of",
     "is_binary_scale", "merge_qrels", "on_scale", "parse_queries", "pool_for_query", "pool_from_rankings",

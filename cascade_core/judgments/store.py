@@ -634,6 +634,22 @@ def on_scale(grade: int, binary: bool) -> int:
     return min(grade, 1) if binary else grade
 
 
+def grade_word(grade: int, binary: bool, short: bool = False) -> str:
+    """A grade in words on the scale the numbers use: with 0/1 qrels a grade of 1 *is* relevant
+    (grades made here were put on that scale, :func:`on_scale`), never "partly relevant".
+
+    >>> grade_word(1, binary=True), grade_word(1, binary=False), grade_word(1, binary=False, short=True)
+    ('relevant', 'partly relevant', 'partly')
+    >>> grade_word(3, binary=False)   # a dataset's own scale may go higher
+    'grade 3'
+    """
+    if binary:
+        words = {1: "relevant", 0: "not relevant"}
+    else:
+        words = {2: "relevant", 1: "partly" if short else "partly relevant", 0: "not relevant"}
+    return words.get(grade, f"grade {grade}")
+
+
 def merge_qrels(dataset: Qrels, store: JudgmentStore | None, prefer: str | None = None,
                 source: str | None = HUMAN) -> MergedQrels:
     """The dataset's qrels plus the judgments made here, on the dataset's scale (:func:`on_scale`).

@@ -101,6 +101,9 @@ def to_lines(exp):
 
 
 def test_a_read_only_dashboard_shows_judgments_but_makes_none(unjudged, monkeypatch):
+    # The first query scored first (a read-only dashboard shows what is stored, and scores nothing):
+    # so the test stands alone, whichever worker runs it and whatever ran before.
+    page("judge", unjudged).run()
     monkeypatch.setenv("CASCADE_READ_ONLY", "1")
     at = page("judge", unjudged)
     at.run()
@@ -187,3 +190,24 @@ def test_a_corpus_alone_and_a_plain_list_of_queries_then_every_analysis_page(tin
                     "tune": "Where recall stops rising"}[name]
         assert expected is None or any(expected in v for v in shown), (name, shown)
     assert len(page("flow", session).run().get("plotly_chart")) >= 2   # the candidates and the relevant ones
+
+
+def test_ids_with_a_space_judge_normally_and_only_the_trec_download_is_refused(tmp_path):
+    """A space in an id is a load-time warning (TREC files split on spaces); the Judge page judges,
+    and says in one caption why there is no TREC download, instead of an error on every rerun."""
+    folder = tmp_path / "spaced"
+    (folder / "qrels").mkdir(parents=True)
+    docs = [("doc one", "stem cells become neurons"), ("doc two", "vitamin d and bones"),
+            ("doc three", "neurons grow from stem cells in culture"), ("d4", "unrelated text about rivers")]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in docs))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q 1", "text": "stem cells neurons"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq 1\tdoc one\t1\n")
+    state = {"dataset_source": {"path": str(folder), "split": None, "fmt": "auto", "label": "spaced", "stamp": ""},
+             "spec": {**SPEC, "pool_size": 4, "final_k": 4}, "spec_version": 1}
+    at = page("judge", state)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.button(key="judge-2").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(c.value.startswith("No TREC download") and "space" in c.value for c in at.caption)
+    assert not at.get("download_button")
