@@ -1,5 +1,7 @@
 """Build: the first pass, 1-4 rerank stages with cut-offs, final k, budget; presets; save/load YAML."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from cascade_core.cascade import MAX_STAGES, CascadeSpec, keep_within
@@ -120,7 +122,10 @@ draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_m
          "pool_size": pool, "stages": stages, "final_k": keep_within(previous, final_k)}
 if st.button("Use this cascade", type="primary", key="use"):
     try:
-        state.set_spec(CascadeSpec.from_dict(draft).with_costs_from(current))   # cost profiles of steps kept
+        chosen = CascadeSpec.from_dict(draft).with_costs_from(current)   # cost profiles of steps kept
+        if not chosen.same_steps(current):   # its name described other scorers or fusions: not this cascade
+            chosen = replace(chosen, name="")
+        state.set_spec(chosen)
         st.session_state[state.BUDGET] = budget
         st.success(f"Cascade set: {literal(state.spec().describe())}. Open **Flow** or **Evaluate**.")
     except CascadeError as exc:

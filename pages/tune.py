@@ -218,8 +218,10 @@ def tuner_section(exp, spec):
         if st.button("Apply the recommendation", key="tune-apply"):
             # Cut-offs and combinations; the scorers are the current cascade's (the context guarantees
             # it), or none when the first pass alone won. Renamed: it is no longer the spec it came from.
+            # A name stays only while it still describes the steps (the tuner may change a fusion).
             base = spec.name or "cascade"
-            state.set_spec(replace(best, name=base if base.startswith("tuned: ") else f"tuned: {base}"))
+            tuned_name = base if base.startswith("tuned: ") else f"tuned: {base}"
+            state.set_spec(replace(best, name=tuned_name if best.same_steps(spec) else ""))
             st.rerun()
         h = holdout_section(tuned, rule, objective)
     with st.expander("Every combination"):

@@ -214,6 +214,22 @@ class CascadeSpec:
         return json.dumps([{**c.to_dict(), "kind": canonical_kind(c.kind, retriever=r)} for c, r in configs],
                           sort_keys=True)
 
+    def same_steps(self, other: "CascadeSpec") -> bool:
+        """Whether ``other`` runs the same steps: the same scorers (:meth:`scorer_key`) combined the
+        same way at each stage. Cut-offs may differ. A name given to a cascade still fits a spec
+        with the same steps; one whose scorers or fusions changed needs another (or none).
+
+        >>> a = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+        ...     "stages": [{"scorer": {"kind": "bi", "model": "m"}, "keep": 20}]})
+        >>> a.same_steps(a.with_keeps(keeps=[5], final_k=5))
+        True
+        >>> from cascade_core.fusion import fusion_from_spec
+        >>> a.same_steps(replace(a, stages=(a.stages[0].with_fusion(fusion_from_spec({"combine": "rrf"}, "stage 1")),)))
+        False
+        """
+        return self.scorer_key() == other.scorer_key() and \
+            [st.fusion for st in self.stages] == [st.fusion for st in other.stages]
+
     @classmethod
     def widest(cls, scorer_key: str) -> "CascadeSpec":
         """The widest spec over a :meth:`scorer_key`'s scorers (pool and every keep at the limit)."""

@@ -18,6 +18,7 @@ def test_apply_demo_preset_then_edit_and_use(demo_state):
     assert not at.error
     spec = at.session_state["spec"].to_dict()
     assert (spec["pool_size"], spec["stages"][0]["keep"], spec["final_k"]) == (60, 15, 5)
+    assert spec["name"] == demo_state["spec"].name   # cut-offs moved: the same cascade, its name still fits
     assert "bm25 -> 60 -> bi-encoder(all-MiniLM-L6-v2) fused norm-sum 0.5 -> 15 -> final 5" in shown(at.success[0].value)
 
 
@@ -195,3 +196,6 @@ def test_dbsf_is_offered_for_stages_and_the_hybrid_first_pass(demo_state):
     assert not at.error, [e.value for e in at.error]
     spec = at.session_state["spec"].to_dict()
     assert spec["stages"][0]["combine"] == "dbsf" and spec["first_pass"]["params"]["fusion"] == "dbsf"
+    # The demo's name described BM25 and a norm-sum stage: it would now name another cascade.
+    assert not spec.get("name")
+    assert "hybrid(all-MiniLM-L6-v2, fusion=dbsf)" in shown(" ".join(c.value for c in at.sidebar.caption))
