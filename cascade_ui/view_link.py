@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
+from cascade_core.readback import Unreadable, loads
+
 from . import session
 
 PARAM = "view"
@@ -79,8 +81,8 @@ def decode(token: str) -> dict:
         raw = inflater.decompress(packed, MAX_JSON_BYTES)
         if inflater.unconsumed_tail:
             raise BadLink(f"the link's view expands beyond {MAX_JSON_BYTES:,} bytes")
-        view = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        view = loads(raw, max_chars=MAX_JSON_BYTES)   # strict: no NaN, no 5,000 digits, no deep nesting
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError, Unreadable) as exc:
         if isinstance(exc, BadLink):
             raise
         raise BadLink("the link is damaged (cut short or edited by hand)") from None

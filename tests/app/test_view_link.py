@@ -70,3 +70,12 @@ def test_a_link_outside_the_data_roots_is_refused(app_environment):
     at.run()
     assert not at.exception and "dataset_source" not in at.session_state
     assert any("could not be opened" in t.value for t in at.toast)
+
+
+@pytest.mark.parametrize("content", [b"[" * 100_000, b'{"budget_ms": NaN}', b'{"budget_ms": 1e309}',
+                                     b'{"budget_ms": ' + b"9" * 5000 + b"}"])
+def test_a_crafted_link_nested_or_not_finite_is_one_bad_link_line(content):
+    token = base64.urlsafe_b64encode(zlib.compress(content, 9)).decode().rstrip("=")
+    assert len(token) <= view_link.MAX_TOKEN_CHARS
+    with pytest.raises(view_link.BadLink, match="damaged"):
+        view_link.decode(token)
