@@ -16,14 +16,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from cascade_core.analysis.experiment import Experiment
 from cascade_core.cascade.spec import CascadeSpec, parse_first_pass, parse_stage, stage_names
+from cascade_core.cascade.spec_input import OversizedNumber, load_yaml
 from cascade_core.data import load_dataset
-from cascade_core.errors import CascadeError
+from cascade_core.errors import CascadeError, SpecError
 from cascade_core.judgments.store import USE_HUMAN
 from cascade_core.latency.profiles import step_key
+from cascade_core.readback import cut
 from cascade_core.scorers import aliases_of, describe_kind, registered, retriever_kinds, scorer_kinds
 from cascade_core.scoring.workspace import Workspace
 
@@ -215,10 +216,12 @@ def set_param(spec: dict, text: str) -> None:
             spec["first_pass"] = config
         else:
             spec["stages"][index]["scorer"] = config
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
+    try:   # the spec's own bounded YAML reader: a 5,000-digit number is one error line, not a traceback
+        parsed = load_yaml(value) if value.strip() else ""
+    except OversizedNumber as exc:
+        raise OversizedNumber(f"--param {cut(text, 40)}: {str(exc).replace('the spec has', 'a value with')}") from None
+    except SpecError:
+        parsed = value   # not YAML: the text as typed
     config.setdefault("params", {})[name] = parsed if isinstance(parsed, (str, int, float, bool)) else value
 
 

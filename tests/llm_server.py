@@ -13,7 +13,8 @@ vLLM would. Its judgement is the share of the query's words found in the documen
 Run ``python tests/llm_server.py [--port N] [flags]``: it prints ``PORT <n>`` once listening.
 Flags make it misbehave on purpose: ``--no-logprobs``, ``--delay S`` (sleep before each answer),
 ``--fail-first N`` (the first N scoring requests get HTTP 503), ``--api-key KEY`` (401 without
-it), ``--garbage-permutation`` (listwise answers repeat and skip ids). ``GET /stats`` returns
+it), ``--garbage-permutation`` (listwise answers repeat and skip ids), ``--hostile-json`` (scoring
+answers are JSON nested 100,000 deep, and errors carry NaN). ``GET /stats`` returns
 what it has seen; it stops by itself after ``--lifetime`` seconds (default 900).
 """
 
@@ -113,6 +114,13 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(self.options.delay)
         if fail:
             return self._send(503, {"error": {"message": "model is loading"}})
+        if self.options.hostile_json and kind != "other":   # Python's json reads neither without harm
+            data = b"[" * 100_000 + b"]" * 100_000
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
         if kind == "graded":
             share = overlap(re.search(r"Query: (.*)\n", prompt).group(1), re.search(r"Document: (.*)\n", prompt).group(1))
             text, top = ("2" if share >= 0.5 else "1" if share >= 0.25 else "0"), []
@@ -184,6 +192,7 @@ def main() -> None:
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--api-key", default="")
     p.add_argument("--garbage-permutation", action="store_true")
+    p.add_argument("--hostile-json", action="store_true")
     p.add_argument("--lifetime", type=float, default=900.0)
     Handler.options = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", Handler.options.port), Handler)

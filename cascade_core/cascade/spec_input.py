@@ -37,6 +37,10 @@ MAX_MODEL = 1000             # characters of a model (a hub id or a local path)
 MAX_PARAM_TEXT = 10_000      # characters of a text parameter (a server URL, a prompt)
 
 
+class OversizedNumber(SpecError):
+    """A number in a spec (or a --param value) too long to be one anyone meant."""
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """YAML's safe loader whose integers are short: ``int()`` of a 5,000-digit number raises a
     ValueError naming ``sys.set_int_max_str_digits`` (a traceback, not a spec error)."""
@@ -44,7 +48,7 @@ class _BoundedLoader(yaml.SafeLoader):
     def construct_yaml_int(self, node):
         text = str(node.value)
         if sum(c.isalnum() for c in text) > MAX_DIGITS:
-            raise SpecError(f"the spec has a number of {len(text):,} characters (line {node.start_mark.line + 1}): "
+            raise OversizedNumber(f"the spec has a number of {len(text):,} characters (line {node.start_mark.line + 1}): "
                             f"{cut(text)}")
         return super().construct_yaml_int(node)
 
@@ -58,7 +62,7 @@ def load_yaml(text: str):
     >>> load_yaml("pool_size: " + "9" * 5000)
     Traceback (most recent call last):
     ...
-    cascade_core.errors.SpecError: the spec has a number of 5,000 characters (line 1): 9999999999999999999999999…
+    cascade_core.cascade.spec_input.OversizedNumber: the spec has a number of 5,000 characters (line 1): 9999999999999999999999999…
     """
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(f"the spec is {len(text):,} characters long: more than {MAX_SPEC_BYTES:,} is not a spec")

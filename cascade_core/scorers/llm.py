@@ -67,10 +67,12 @@ from ..errors import ModelError, ServiceError, SpecError
 from ..models import ResolvedModel, load_model, resolve_model
 from ..models.resolve import folder_key
 from ..params import Param
+from ..readback import Unreadable, loads
 from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 DEFAULT_LLM = "gemma-3-270m"
 DEFAULT_API_KEY_ENV = "CASCADE_LLM_API_KEY"   # the variable a server's key is read from (a shared dashboard: only it)
+MAX_ANSWER_CHARS = 20_000_000   # a server's answer read back (a chat completion is kilobytes)
 PROMPT_VERSION = 1    # in the id: a change of the prompts below must not reuse old scores
 PARAMS = (
     Param("mode", "choice", "pointwise", choices=("pointwise", "listwise"),
@@ -299,9 +301,9 @@ class HttpLLM:
                                              method="GET" if data is None else "POST")
                 with self.slots, self.opener.open(req, timeout=self.timeout_s) as resp:
                     body = resp.read()
-                try:
-                    return json.loads(body)
-                except ValueError:
+                try:   # strict: a server's NaN, 5,000 digits or endless nesting is "not JSON", never a traceback
+                    return loads(body, max_chars=MAX_ANSWER_CHARS)
+                except Unreadable:
                     if up_is_enough:
                         return {}
                     problem = f"answered something that is not JSON ({body[:80]!r})"
@@ -434,11 +436,11 @@ def _choice_text(choice: dict) -> str:
 def _error_detail(exc: urllib.error.HTTPError) -> str:
     """The server's own error message, when its body says one (OpenAI's ``{"error": ...}``)."""
     try:
-        body = json.loads(exc.read() or b"{}")
+        body = loads(exc.read(MAX_ANSWER_CHARS) or b"{}", max_chars=MAX_ANSWER_CHARS)
         err = body.get("error", body) if isinstance(body, dict) else body
         msg = err.get("message") if isinstance(err, dict) else err
         return f": {' '.join(str(msg).split())[:160]}" if msg else ""
-    except (ValueError, OSError, AttributeError):
+    except (Unreadable, OSError, AttributeError):
         return ""
 
 

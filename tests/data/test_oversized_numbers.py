@@ -87,3 +87,11 @@ def test_the_cli_prints_one_line_for_a_5000_digit_pool_size(tiny_beir, tmp_path)
     assert res.returncode != 0 and "Traceback" not in res.stderr
     [line] = [x for x in res.stderr.splitlines() if x.strip()]
     assert line.startswith("error:") and "5,000" in line and len(line) < 300
+
+
+def test_a_5000_digit_param_value_is_one_line(tiny_beir, tmp_path):
+    res = run_cli("eval", "--dataset", str(tiny_beir), "--first-pass", "bm25", "--param", f"first-pass.k1={BIG}",
+                  home=tmp_path / "home")
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    [line] = [x for x in res.stderr.splitlines() if x.strip()]
+    assert line.startswith("error: --param first-pass.k1=") and "5,000" in line and len(line) < 300

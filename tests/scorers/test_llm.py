@@ -141,6 +141,15 @@ def test_a_garbled_permutation_still_gives_a_full_ranking(workspace, tiny_datase
     assert sorted(scores) == [1, 2, 3, 4, 5]
 
 
+def test_a_server_answering_json_nested_100000_deep_is_one_line(workspace, tiny_dataset):
+    """Python's json raises RecursionError on it: read through the strict reader, it is "not JSON"."""
+    query, docs = some_pairs(tiny_dataset, n=1)
+    with serve("--hostile-json") as url:
+        with pytest.raises(ServiceError) as err:
+            llm(workspace, tiny_dataset, base_url=url, retries=0).score(query, docs)
+    assert "answered something that is not JSON" in str(err.value) and "\n" not in str(err.value)
+
+
 @pytest.mark.slow
 def test_retries_ride_out_a_server_that_is_loading(workspace, tiny_dataset):
     query, docs = some_pairs(tiny_dataset, n=2)
