@@ -81,10 +81,23 @@ def _constant(text: str):
     raise Unreadable(f"not a finite number: {text}")
 
 
-def loads(text: str | bytes, what: str = "", max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH):
+def _float_or_unknown(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def loads(text: str | bytes, what: str = "", max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH,
+          non_finite: str = "refuse"):
     """``text`` parsed as strict JSON, or :class:`Unreadable` (``what`` names the place: a file,
     ``file:line``). Strict: finite numbers only, integers of at most ``MAX_DIGITS`` digits, at
     most ``max_chars`` characters, nested at most ``max_depth`` levels.
+
+    ``non_finite="unknown"`` reads ``NaN``, ``Infinity`` and ``1e309`` as ``None`` instead: for
+    records of measurements this tool wrote itself before it wrote them as ``null`` (see
+    :func:`dumps`), where a missing figure is "not measured", never a reason to lose the record.
+
+    >>> loads('{"ms": NaN, "n": 1e309}', non_finite="unknown")
+    {'ms': None, 'n': None}
 
     >>> loads(b'[1, 2.5, "x"]'), loads('{"a": [[1]]}', max_depth=3)
     ([1, 2.5, 'x'], {'a': [[1]]})
@@ -110,6 +123,8 @@ def loads(text: str | bytes, what: str = "", max_chars: int = MAX_CHARS, max_dep
     if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:
         raise Unreadable(f"{where}nested deeper than {max_depth} levels")
     try:
+        if non_finite == "unknown":
+            return json.loads(text, parse_int=_int, parse_float=_float_or_unknown, parse_constant=lambda _: None)
         return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except Unreadable as exc:
         raise Unreadable(f"{where}{exc}") from None
@@ -117,6 +132,32 @@ def loads(text: str | bytes, what: str = "", max_chars: int = MAX_CHARS, max_dep
         raise Unreadable(f"{where}not valid JSON: {exc.msg} (column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:   # pragma: no cover - the checks above come first
         raise Unreadable(f"{where}not valid JSON: {cut(exc, 80)}") from None
+
+
+def finite(value):
+    """``value`` with every non-finite float (NaN, infinities) replaced by ``None``, through
+    dicts, lists and tuples: what :func:`dumps` writes, so :func:`loads` can read it back.
+
+    >>> finite({"a": [1.5, float("nan")], "b": (float("inf"),)})
+    {'a': [1.5, None], 'b': [None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def dumps(value, **kwargs) -> str:
+    """``value`` as strict JSON that :func:`loads` reads back: non-finite numbers written as
+    ``null`` (Python's ``json`` would write ``NaN``, which no strict reader takes).
+
+    >>> dumps({"ms": float("nan"), "x": 1})
+    '{"ms": null, "x": 1}'
+    """
+    return json.dumps(finite(value), allow_nan=False, **kwargs)
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -132,7 +173,7 @@ def _depth(text: str) -> int:
     return deepest
 
 
-def read_json(path: str | Path, what: str = "", max_chars: int = MAX_CHARS):
+def read_json(path: str | Path, what: str = "", max_chars: int = MAX_CHARS, non_finite: str = "refuse"):
     """The JSON document in the file ``path``, read by :func:`loads`; a file that cannot be read
     is :class:`Unreadable` too (one line naming it).
 
@@ -154,10 +195,11 @@ def read_json(path: str | Path, what: str = "", max_chars: int = MAX_CHARS):
         data = path.read_bytes()
     except OSError as exc:
         raise Unreadable(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
-    return loads(data, what, max_chars)
+    return loads(data, what, max_chars, non_finite=non_finite)
 
 
-def read_record(path: str | Path, what: str = "", max_chars: int = MAX_CHARS) -> dict:
+def read_record(path: str | Path, what: str = "", max_chars: int = MAX_CHARS,
+                non_finite: str = "refuse") -> dict:
     """:func:`read_json` of a file that holds one JSON object (``{...}``).
 
     >>> import tempfile
@@ -168,7 +210,7 @@ def read_record(path: str | Path, what: str = "", max_chars: int = MAX_CHARS) ->
     ...
     cascade_core.readback.Unreadable: x.json: a list, where a JSON object ({...}) belongs
     """
-    data = read_json(path, what, max_chars)
+    data = read_json(path, what, max_chars, non_finite)
     if not isinstance(data, dict):
         raise Unreadable(f"{what or path}: a {_kind(data)}, where a JSON object ({{...}}) belongs")
     return data

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..cascade.simulate import kept_counts
 from ..errors import CascadeError
-from ..readback import cut, read_record
+from ..readback import cut, dumps, read_record
 from .flow import kept_count_summary
 
 FOLDER = "experiments"
@@ -103,7 +103,7 @@ class SavedExperiment:
         # Written whole under a name of its own, then put in place: never half a file, and two
         # writers of one name never share a temporary file.
         tmp = path.with_name(f".{self.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1, default=_json_default), encoding="utf-8")
+        tmp.write_text(dumps(asdict(self), indent=1, default=_json_default), encoding="utf-8")
         try:
             if replace:
                 tmp.replace(path)
@@ -123,7 +123,9 @@ class SavedExperiment:
         if not path.is_file():
             known = saved_names(folder)
             raise CascadeError(f"no saved experiment {name!r} in {folder}; saved: {', '.join(known) or 'none yet'}")
-        data = read_record(path, f"saved experiment {path}")
+        # Experiments saved before figures were written as null may carry NaN (an unmeasured
+        # latency): read as None ("not measured"), which every reader of a saved one expects.
+        data = read_record(path, f"saved experiment {path}", non_finite="unknown")
         problem = _schema_problem(data)
         if problem:
             raise CascadeError(f"{path} is not a saved experiment: {problem}")

@@ -25,7 +25,6 @@ Imports ``analysis`` (the teacher's experiment), ``scoring``, ``cascade``, ``dat
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from ..cascade.spec import CascadeSpec
 from ..data import QuerySet
 from ..errors import CascadeError
 from ..progress import ProgressCallback
+from ..readback import dumps
 from ..store.provenance import machine
 from .queries import (TrainingQueries, check_disjoint, exclude_held_out, file_queries, generated_queries,
                       split_queries)
@@ -146,7 +146,7 @@ def _info(dataset, training, teacher, ts, settings, key, out, result, load1) -> 
 
 def _write_info(out: Path, info: dict) -> None:
     tmp = out / f".{INFO_FILE}.tmp"   # hidden: never part of the model's content hash
-    tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    tmp.write_text(dumps(info, indent=2, default=str), encoding="utf-8")
     os.replace(tmp, out / INFO_FILE)
 
 

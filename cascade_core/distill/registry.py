@@ -77,7 +77,9 @@ def read_student(path: str | Path) -> StudentInfo | None:
     """The student in ``path``, or None when it is not a finished distilled student."""
     p = Path(path)
     try:
-        info = read_record(p / INFO_FILE)
+        # Students written before figures were stored as null carry NaN (the first pass's ms per
+        # pair): an unmeasured figure, read as None, never a reason to lose a trained student.
+        info = read_record(p / INFO_FILE, non_finite="unknown")
     except Unreadable:   # no file, or not one this tool wrote: not a finished student
         return None
     return StudentInfo(p, info) if info.get("complete") else None

@@ -117,3 +117,23 @@ def test_students_newest_first_and_unfinished_ones_ignored(tmp_path):
         (root / name / "distilled.json").write_text(json.dumps({"complete": complete, "created": created}))
     (root / "bare").mkdir()
     assert [s.name for s in students(tmp_path)] == ["new", "old"]
+
+
+def test_a_student_is_written_as_strict_json_and_older_ones_with_nan_still_count(tmp_path):
+    """The first pass has no ms per pair (NaN). Written as null now; a student written before,
+    with a bare NaN in its record, is still a student (it was refused as damaged, so the same
+    distill command refused its own folder)."""
+    from cascade_core.distill import _write_info
+    from cascade_core.distill.registry import read_student, registry
+    from cascade_core.readback import loads
+
+    new, old = registry(tmp_path) / "new", registry(tmp_path) / "old"
+    new.mkdir(parents=True), old.mkdir()
+    info = {"complete": True, "report": {"rows": [{"name": "first pass", "ms_per_pair": float("nan")}]}}
+    _write_info(new, info)
+    assert "NaN" not in (new / "distilled.json").read_text()
+    assert loads((new / "distilled.json").read_text())["report"]["rows"][0]["ms_per_pair"] is None
+    (old / "distilled.json").write_text(json.dumps(info))   # Python's json writes a bare NaN
+    assert "NaN" in (old / "distilled.json").read_text()
+    for folder in (new, old):
+        assert read_student(folder).info["report"]["rows"][0]["ms_per_pair"] is None
