@@ -6,8 +6,13 @@
   model, the ``complete`` marker). The engine locks a shard folder per process: a shard is
   opened when its vectors are first needed, and a process that finds it held by another says
   so once and waits (``$CASCADE_QDRANT_WAIT_S``), then fails with one line (:class:`FolderInUse`).
-  A shard that does not load (or whose first stored points do not read back) is moved aside
-  as damaged (:mod:`cascade_core.vectors.repair`); an index of the old embedded store
+  A shard is *created* under a lock between processes (``.create.lock`` beside the shards:
+  exclusive to create, shared to load), its ``cascade.json`` first, and is held by the process
+  that created it: so two processes starting on a fresh data folder never build one shard
+  together, and none loads a shard half made or without its metadata. A shard that does not load, has no
+  readable ``cascade.json`` (a creation cut short by an older version), or whose first stored
+  points do not read back is moved aside as damaged (:mod:`cascade_core.vectors.repair`); an
+  index of the old embedded store
   (qdrant-client's local mode, ``qdrant/``) is converted into the engine once
   (:mod:`cascade_core.vectors.legacy`).
 * :class:`ServerStore`: a Qdrant server or cluster through ``qdrant-client`` (``--qdrant-url``,
@@ -21,7 +26,8 @@ background there).
 
 >>> import tempfile, numpy as np
 >>> store = EdgeStore(tempfile.mkdtemp())
->>> store.create("demo", dim=2, metadata={"complete": False})
+>>> store.create("demo", dim=2, metadata={"complete": False})   # False when it existed already
+True
 >>> store.upsert("demo", ["4f6d1c8e-0000-4000-8000-000000000001"], np.array([[1.0, 0.0]]), [{"doc_id": "a"}])
 >>> store.search("demo", np.array([1.0, 0.0]), 1, exact=True)
 (['a'], array([1.]))
@@ -35,18 +41,27 @@ import os
 import shutil
 import threading
 import time
+import uuid
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..errors import IndexingError
+from ..readback import Unreadable, read_record
 from .legacy import convert_legacy
-from .repair import FolderInUse, damaged_indexes, drop_damaged, in_use, quarantine_shard, shard_damage
+from .repair import DamagedIndex, FolderInUse, damaged_indexes, drop_damaged, in_use, quarantine_shard, shard_damage
+
+try:   # an advisory lock between processes creating shards in one folder (absent on Windows)
+    import fcntl
+except ImportError:   # pragma: no cover - Windows: the rename into place still lets one creation win
+    fcntl = None
 
 META_FILE = "cascade.json"       # our metadata, beside the engine's files in a shard folder
 SHARD_FILE = "edge_config.json"  # the engine's own: a folder holding it is a shard
+CREATE_LOCK = ".create.lock"     # beside the shards: held while one is created (exclusive) or loaded (shared)
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
 HNSW_EF = 128                    # search-time beam; raised to k when k is larger
@@ -129,13 +144,19 @@ class EdgeStore:
         from qdrant_edge import EdgeShard
 
         try:
-            shard = EdgeShard.load(str(folder))
+            with self._creation_lock(fcntl.LOCK_SH if fcntl else None):   # never a shard half created
+                shard = EdgeShard.load(str(folder))
         except Exception as exc:  # noqa: BLE001 - the engine raises plain Exceptions
             if _is_lock_error(exc):
                 raise in_use(folder) from None
             self._say(quarantine_shard(self.root, folder.name, f"it does not load: {_first_line(exc)}").notice)
             return None
-        reason = shard_damage(shard)
+        # Checked once the engine's lock is ours. create() writes the metadata before the engine's
+        # files, so a shard without it is a creation cut short by an older version: it would be
+        # read as an index of no model and no corpus, so it goes the damaged way.
+        reason = None if _read_meta(folder) is not None else \
+            "its metadata (cascade.json) is missing or unreadable: its creation was cut short"
+        reason = reason or shard_damage(shard)
         if reason is not None:
             shard.close()
             self._say(quarantine_shard(self.root, folder.name, reason).notice)
@@ -160,51 +181,75 @@ class EdgeStore:
     # -- metadata ----------------------------------------------------------------------------
 
     def metadata(self, name: str) -> dict:
-        try:
-            meta = json.loads((self.path(name) / META_FILE).read_text(encoding="utf-8"))
-            return meta if isinstance(meta, dict) else {}
-        except (OSError, ValueError):
-            return {}
+        return _read_meta(self.path(name)) or {}
 
     def set_metadata(self, name: str, meta: dict) -> None:
-        folder = self.path(name)
-        tmp = folder / (META_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(tmp, folder / META_FILE)
+        """Replace the metadata whole (temporary file, fsync, rename): a crash leaves the old or the new."""
+        _write_json_durably(self.path(name) / META_FILE, meta)
 
     def dim(self, name: str) -> int | None:
         try:
-            config = json.loads((self.path(name) / SHARD_FILE).read_text(encoding="utf-8"))
+            config = read_record(self.path(name) / SHARD_FILE)
             return int(config["vectors"][""]["size"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (Unreadable, ValueError, KeyError, TypeError):
             meta = self.metadata(name)
             return meta.get("dim")
 
     # -- writing -----------------------------------------------------------------------------
 
-    def create(self, name: str, dim: int, metadata: dict) -> None:
+    def create(self, name: str, dim: int, metadata: dict) -> bool:
+        """Create the empty index ``name`` with ``metadata`` and hold it open; False when it exists
+        already (another process made it first: use that one).
+
+        Under the creation lock (exclusive; loads take it shared): the check, the metadata
+        (written first, fsynced), then the engine's shard, which this process then holds (the
+        engine's own lock), so it is the one that fills it while the others wait. Another process
+        sees no shard, or a whole one with its metadata: never one half made.
+        """
         from qdrant_edge import (Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeVectorParams,
                                  HnswIndexConfig)
 
         with self._lock:
             self._ready()
             folder = self.path(name)
-            if (folder / SHARD_FILE).exists():
-                raise IndexingError(f"the vector index {name} exists already")
-            config = EdgeConfig(
-                vectors=EdgeVectorParams(size=int(dim), distance=Distance.Cosine),
-                hnsw_config=HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=1),
-                # HNSW is built only when build_ann() runs the optimizer (nothing runs in the
-                # background in process): then every segment is indexed, whatever its size.
-                optimizers=EdgeOptimizersConfig(indexing_threshold=1))
-            try:
-                shard = EdgeShard.create(str(folder), config)
-            except Exception as exc:  # noqa: BLE001
-                if _is_lock_error(exc):
-                    raise in_use(folder) from None
-                raise IndexingError(f"cannot create the vector index {name} in {folder}: {_first_line(exc)}") from None
-            self._shards[name] = shard
-            self.set_metadata(name, {**metadata, "dim": int(dim)})
+            with self._creation_lock(fcntl.LOCK_EX if fcntl else None):
+                if (folder / SHARD_FILE).exists():
+                    return False
+                if folder.exists():   # a folder but no shard: a creation cut short (nothing was stored)
+                    self._say(quarantine_shard(self.root, name, "it holds no engine settings "
+                                               "(edge_config.json): its creation was cut short").notice)
+                config = EdgeConfig(
+                    vectors=EdgeVectorParams(size=int(dim), distance=Distance.Cosine),
+                    hnsw_config=HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=1),
+                    # HNSW is built only when build_ann() runs the optimizer (nothing runs in the
+                    # background in process): then every segment is indexed, whatever its size.
+                    optimizers=EdgeOptimizersConfig(indexing_threshold=1))
+                try:
+                    folder.mkdir()
+                    _write_json_durably(folder / META_FILE, {**metadata, "dim": int(dim)})
+                    shard = EdgeShard.create(str(folder), config)
+                except Exception as exc:  # noqa: BLE001 - the engine raises plain Exceptions
+                    # Nothing can be stored in it yet: what this call made goes, so the next try starts clean.
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise IndexingError(f"cannot create the vector index {name} in {folder}: "
+                                        f"{_first_line(exc)}") from None
+                self._shards[name] = shard
+            return True
+
+    @contextmanager
+    def _creation_lock(self, mode):
+        """Hold the lock between processes on creating shards (``fcntl.LOCK_EX`` to create one,
+        ``LOCK_SH`` to load one: loads run side by side, never beside a creation). ``mode`` None
+        (Windows, no ``fcntl``): no lock."""
+        if mode is None:   # pragma: no cover - Windows
+            yield
+            return
+        fd = os.open(self.root / CREATE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)   # releases the lock
 
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
         from qdrant_edge import Point, UpdateOperation
@@ -227,6 +272,23 @@ class EdgeStore:
         changed = shard.optimize()
         shard.flush()
         return changed
+
+    def quarantine(self, name: str, reason: str, say: bool = True) -> DamagedIndex | None:
+        """Move the index ``name`` aside as damaged (its vectors read back wrong: ``reason``); what
+        moved, or None when it was gone already. ``say``: tell the user now (else the caller does)."""
+        with self._lock:
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                try:
+                    shard.close()
+                except Exception:  # noqa: BLE001 - closing what is damaged
+                    pass
+            if not self.path(name).exists():
+                return None
+            damaged = quarantine_shard(self.root, name, reason)
+            if say:
+                self._say(damaged.notice)
+            return damaged
 
     def drop(self, name: str) -> None:
         with self._lock:
@@ -341,11 +403,21 @@ class ServerStore:
         vectors = self.client.get_collection(name).config.params.vectors
         return getattr(vectors, "size", None)
 
-    def create(self, name: str, dim: int, metadata: dict) -> None:
+    def create(self, name: str, dim: int, metadata: dict) -> bool:
+        """Create the collection with its metadata (one call: never one without the other); False
+        when it exists already (another process made it first)."""
         from qdrant_client import models
 
-        self.client.create_collection(name, vectors_config=models.VectorParams(size=int(dim), distance=models.Distance.COSINE),
-                                      metadata={**metadata, "dim": int(dim)})
+        if self.client.collection_exists(name):
+            return False
+        try:
+            self.client.create_collection(name, vectors_config=models.VectorParams(size=int(dim), distance=models.Distance.COSINE),
+                                          metadata={**metadata, "dim": int(dim)})
+        except Exception:
+            if self.client.collection_exists(name):   # made meanwhile by another process
+                return False
+            raise
+        return True
 
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
         from qdrant_client import models
@@ -399,6 +471,11 @@ class ServerStore:
     def damaged(self) -> list:
         return []
 
+    def quarantine(self, name: str, reason: str, say: bool = True) -> None:
+        """A server's collection is not ours to move: one line saying what to do."""
+        raise IndexingError(f"the collection {name} on the Qdrant server holds damaged vectors ({reason}): "
+                            f"drop it (`cascade indexes --drop {name}`) and index again")
+
     def drop_damaged(self, name: str) -> int:
         return 0
 
@@ -411,6 +488,47 @@ def _plain(vector):
     if isinstance(vector, dict):
         return vector.get("", next(iter(vector.values())))
     return vector
+
+
+def _read_meta(folder: Path) -> dict | None:
+    """The metadata in ``folder`` (a shard), or None when it is missing or unreadable."""
+    try:
+        return read_record(folder / META_FILE)
+    except Unreadable:
+        return None
+
+
+def _write_json_durably(path: Path, data: dict) -> None:
+    """``path`` replaced whole by ``data``: a temporary file of this process, fsynced, renamed.
+
+    Fsynced too, because a rename can reach the disk before the bytes it names: a power cut
+    would then leave an empty ``cascade.json``, read as an index that says nothing.
+    """
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; Windows has no directory handles to sync)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:   # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:   # pragma: no cover - file systems that cannot sync a directory
+        pass
+    finally:
+        os.close(fd)
 
 
 def _is_lock_error(exc: BaseException) -> bool:

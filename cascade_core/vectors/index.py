@@ -23,6 +23,15 @@ Documents are cut to what the model reads before its tokenizer sees them (charac
 text (``PAYLOAD_CHARS``); the whole text stays in the corpus. An index whose storage turns out
 damaged is moved aside and rebuilt (:mod:`cascade_core.vectors.repair`).
 
+Vectors are checked where they are read, before anything scores with them: every vector read
+back must be finite and, as the index's metadata promises (``unit_norm``: the encoder normalises,
+the distance is cosine), of unit length; every search's scores must be finite cosines (within
+[-1, 1]). :meth:`VectorIndex.build` on an index that exists reads its stored vectors back first,
+once per process (all of them up to :data:`VERIFY_ALL`, a random sample of that many past it), so
+damage already on disk is moved aside and rebuilt before a run scores; damage found by a later
+read moves the index aside and stops with one line (a rebuild there would be timed as the cost
+of a query).
+
 >>> index_name("3f2a9c0d1e2b4a5c", "all-MiniLM-L6-v2")
 'cx-3f2a9c0d1e2b4a5c-fa870ee1e9'
 """
@@ -45,7 +54,7 @@ from ..errors import IndexingError as _Err
 from ..models import ResolvedModel, load_bi_encoder, model_fingerprint
 from ..models.truncation import clip_for_model
 from ..progress import ProgressCallback, ProgressTracker
-from .repair import FolderInUse
+from .repair import FolderInUse, vector_damage
 
 POINT_NAMESPACE = uuid.UUID("6f1c2a54-3b7e-4a8e-9d0c-5c1b2a3e4f60")
 INDEX_PREFIX = "cx-"
@@ -55,6 +64,11 @@ PAYLOAD_CHARS = 1000   # of a document's title and text kept in its point (for p
 # engine costs ~0.1 ms per 1,000 384-d vectors per query, so up to 50,000 vectors it stays under
 # ~5 ms and no graph (nor its build time, nor its recall loss) is worth having.
 HNSW_THRESHOLD = 50_000
+# Stored vectors read back when an existing index is built on, once per process: all of them up
+# to this many, a random sample of this many past it. Reading back costs ~45 us per 384-d vector
+# here (0.9 s per 20,000), paid before scoring starts, not per query.
+VERIFY_ALL = 20_000
+READ_CHUNK = 2048
 
 
 def hnsw_threshold() -> int:
@@ -123,6 +137,8 @@ class VectorIndex:
         self.name = index_name(corpus.fingerprint, model.key)
         self._threshold = hnsw_threshold
         self._encoder = None
+        self._verified = False   # stored vectors read back and found sound, in this process
+        self._unit = None        # whether the metadata promises unit length (read when first needed)
 
     @property
     def store(self):
@@ -164,11 +180,14 @@ class VectorIndex:
         """Ids of documents whose vectors are stored (scrolls payloads, not vectors)."""
         return set(self.store.doc_ids(self.name))
 
-    def _create(self) -> None:
-        self.store.create(self.name, self.dim,
-                          {"cascade": 1, "corpus": self.corpus.fingerprint, "model": self.model.name,
-                           "model_key": self.model.key, "n_docs": len(self.corpus), "dim": self.dim,
-                           "created_at": time.time(), "complete": False})
+    def _create(self) -> bool:
+        """Create the empty index; False when another process created it meanwhile (used as it is)."""
+        # unit_norm: the encoder normalises and the distance is cosine (the engine normalises too),
+        # so every vector read back must have unit length: what reads check (repair.vector_damage).
+        return self.store.create(self.name, self.dim,
+                                 {"cascade": 1, "corpus": self.corpus.fingerprint, "model": self.model.name,
+                                  "model_key": self.model.key, "n_docs": len(self.corpus), "dim": self.dim,
+                                  "unit_norm": True, "created_at": time.time(), "complete": False})
 
     def _check_compatible(self) -> None:
         dim = self.store.dim(self.name)
@@ -208,8 +227,13 @@ class VectorIndex:
         store = self.store
         if store.exists(self.name):
             self._check_compatible()
-        else:
+            self.verify()   # damage already on disk: moved aside here, and built anew just below
+        if not store.exists(self.name):
+            # Under the store's lock between processes: another process may have made it since
+            # the check above; then both write to that one (the engine lets one at a time).
             self._create()
+            self._check_compatible()
+            self._verified = True   # what this process stores from now on is what it encoded
         stored = self.stored_doc_ids()
         wanted = self.corpus.ids if doc_ids is None else list(dict.fromkeys(doc_ids))
         missing = [d for d in wanted if d not in stored]
@@ -287,12 +311,56 @@ class VectorIndex:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def verify(self, limit: int | None = None) -> bool:
+        """Read the stored vectors back (all up to ``limit``, default :data:`VERIFY_ALL`; a random
+        sample of that many past it) once per process; True when sound. A damaged index (a vector
+        not finite, or not of unit length) is moved aside, with the notice, and False returned:
+        :meth:`build` then builds it anew."""
+        if self._verified:
+            return True
+        limit = VERIFY_ALL if limit is None else limit
+        ids = list(self.corpus.ids)
+        if len(ids) > limit:   # unseeded: each process checks other vectors
+            ids = [ids[i] for i in sorted(np.random.default_rng().choice(len(ids), limit, replace=False))]
+        for lo in range(0, len(ids), READ_CHUNK):
+            vectors = self._read(ids[lo:lo + READ_CHUNK])
+            reason = vector_damage(np.asarray(list(vectors.values())), self._unit_norm()) if vectors else None
+            if reason is not None:
+                self.store.quarantine(self.name, reason)
+                self._unit = None
+                return False
+        self._verified = True
+        return True
+
+    def _read(self, doc_ids: Sequence[str]) -> dict:
+        """``{doc id: stored vector}`` for those of ``doc_ids`` that are stored (unchecked)."""
+        records = self.store.retrieve(self.name, [point_id(d) for d in doc_ids], payload=["doc_id"], vectors=True)
+        return {payload["doc_id"]: vec for _, payload, vec in records}
+
+    def _unit_norm(self) -> bool:
+        """Whether this index promises unit-length vectors (its metadata; indexes made before the
+        key was written were all cosine, so unit length too)."""
+        if self._unit is None:
+            self._unit = bool((self.store.metadata(self.name) or {}).get("unit_norm", True))
+        return self._unit
+
+    def _damaged(self, reason: str) -> IndexingError:
+        """Move this index aside as damaged, mid-run; the one line to stop with."""
+        moved = self.store.quarantine(self.name, reason, say=False)
+        self._verified, self._unit = False, None
+        where = f": moved to {moved.moved_to}" if moved is not None else ""
+        return IndexingError(f"the vector index {self.name} was damaged ({reason}){where}; run the command "
+                             "again: the index is built anew (`cascade index`, or any dense step)")
+
     def vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
-        """Stored vectors of ``doc_ids`` in that order; raises if any is missing."""
+        """Stored vectors of ``doc_ids`` in that order; raises if any is missing, or damaged (a
+        vector not finite or not of unit length: the index is then moved aside)."""
         if not len(doc_ids):
             return np.zeros((0, self.dim), dtype=np.float32)
-        records = self.store.retrieve(self.name, [point_id(d) for d in doc_ids], payload=["doc_id"], vectors=True)
-        by_id = {payload["doc_id"]: vec for _, payload, vec in records}
+        by_id = self._read(doc_ids)
+        reason = vector_damage(np.asarray(list(by_id.values())), self._unit_norm()) if by_id else None
+        if reason is not None:
+            raise self._damaged(reason)
         missing = [d for d in doc_ids if d not in by_id]
         if missing:
             raise IndexingError(f"index {self.name} lacks vectors for {len(missing)} documents "
@@ -310,7 +378,14 @@ class VectorIndex:
                 f"run `cascade index` for this dataset and model first")
         if exact is None:
             exact = not self.uses_hnsw(info.n_points)
-        return self.store.search(self.name, query_vector, k, exact=exact)
+        ids, scores = self.store.search(self.name, query_vector, k, exact=exact)
+        # The scores are what the stored vectors read as: a NaN, or a cosine past 1, is a damaged one.
+        if not np.isfinite(scores).all():
+            raise self._damaged("a search scored a stored vector as not a number")
+        if self._unit_norm() and scores.size and np.abs(scores).max() > 1 + 1e-3:
+            raise self._damaged(f"a search scored a stored vector {np.abs(scores).max():.3g}, "
+                                "past the cosine's 1: it is not of unit length")
+        return ids, scores
 
     def ann_recall(self, query_vectors: np.ndarray, k: int = 100) -> float:
         """Mean recall@``k`` of HNSW search against exact search, over ``query_vectors``.

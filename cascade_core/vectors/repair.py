@@ -1,21 +1,28 @@
-"""Damaged vector indexes in the embedded engine: found on open, moved aside, listed, dropped, rebuilt.
+"""Damaged vector indexes in the embedded engine: found, moved aside, listed, dropped, rebuilt.
 
 Each index is one Qdrant Edge shard folder (``qdrant-edge/NAME/``). A shard is opened when its
 vectors are first needed (or when ``cascade indexes`` lists it); if the engine refuses to load
-it, or its first stored points do not read back (a payload that does not decode, a vector that
-is not of unit length: cosine vectors are stored normalised), the folder is moved to
-``damaged/NAME.damaged-DATE-TIME/`` with a ``damage.json`` saying why (nothing is deleted) and
-the notice goes to the user. The index is then simply missing: ``cascade index`` or a dense step
-builds it anew; ``cascade indexes`` lists the moved copy as damaged, and
-``cascade indexes --drop NAME`` deletes it.
+it, its metadata (``cascade.json``) is missing, or its first stored points do not read back (a
+payload that does not decode, a vector that is not finite or not of unit length: cosine vectors
+are stored normalised), the folder is moved to ``damaged/NAME.damaged-DATE-TIME/`` with a
+``damage.json`` saying why (nothing is deleted) and the notice goes to the user. The index is
+then simply missing: ``cascade index`` or a dense step builds it anew; ``cascade indexes``
+lists the moved copy as damaged, and ``cascade indexes --drop NAME`` deletes it.
 
-What the engine itself does not check (no checksums on vector files), a damaged byte in the
-middle of a vector file, is not detected here either: those vectors would score wrongly.
+The engine keeps no checksums of its vector files, so a damaged byte in the middle of one loads
+fine. It is caught where vectors are read instead, by the same test (:func:`vector_damage`):
+building an index that exists reads its stored vectors back once per process (all of them up to
+``VERIFY_ALL``, a random sample past that) and a damaged one is moved aside and rebuilt there;
+every read of vectors, and every search's scores, are checked before they reach scoring, and a
+damaged index found then is moved aside with one line asking to run the command again. So a
+non-finite score never reaches the score store from an index.
 
 >>> import tempfile
 >>> from pathlib import Path
 >>> damaged_indexes(Path(tempfile.mkdtemp()))
 []
+>>> vector_damage(np.array([[0.6, 0.8], [3.0, 4.0]]))
+'a stored vector is not of unit length (norm 5; its vector file is overwritten)'
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexingError
+from ..readback import Unreadable, read_record
 
 DAMAGED_DIR = "damaged"
 MARK = ".damaged-"
 SAMPLE = 64   # points read back when a shard opens
+NORM_TOLERANCE = 1e-3   # a float16 vector file renormalised is off by ~1e-4; a flipped byte, by far more
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,35 @@ class DamagedIndex:
                 f"lost: {held} (recomputable: `cascade index` or a dense step encodes the corpus again)")
 
 
+def vector_damage(vectors: np.ndarray, unit: bool = True) -> str | None:
+    """Why vectors read back from an index cannot be what was stored, or None.
+
+    Not finite (a NaN or an infinity), or, where the index promises unit length (``unit``: its
+    metadata's ``unit_norm``, true of every index this tool makes: the encoder normalises and
+    the distance is cosine), a norm off 1 by more than :data:`NORM_TOLERANCE`.
+
+    >>> vector_damage(np.array([[1.0, 0.0], [0.0, 1.0]])) is None
+    True
+    >>> vector_damage(np.array([[np.nan, 0.0]]))
+    'a stored vector is not finite (its vector file is overwritten)'
+    >>> vector_damage(np.array([[3.0, 4.0]]), unit=False) is None
+    True
+    """
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+    if not vectors.size:
+        return None
+    if not np.isfinite(vectors).all():
+        return "a stored vector is not finite (its vector file is overwritten)"
+    if unit:
+        norms = np.linalg.norm(vectors, axis=1)
+        off = np.abs(norms - 1.0)
+        worst = int(np.argmax(off))
+        if off[worst] > NORM_TOLERANCE:
+            return (f"a stored vector is not of unit length (norm {norms[worst]:.3g}; its vector file "
+                    "is overwritten)")
+    return None
+
+
 def shard_damage(shard) -> str | None:
     """Why an open shard cannot be trusted (its first points do not read back), or None."""
     from qdrant_edge import CountRequest, ScrollRequest
@@ -65,9 +103,10 @@ def shard_damage(shard) -> str | None:
         return f"its stored points do not read back: {_first_line(exc)}"
     for r in records:
         vector = r.vector.get("") if isinstance(r.vector, dict) else r.vector
-        norm = float(np.linalg.norm(np.asarray(vector, dtype=np.float64))) if vector is not None else 0.0
-        if not np.isfinite(norm) or abs(norm - 1.0) > 1e-3:
-            return "a stored vector is not of unit length (its vector file is overwritten)"
+        # The engine's distance is cosine for every shard we make: stored vectors have unit length.
+        reason = vector_damage(vector) if vector is not None else "a stored point has no vector"
+        if reason is not None:
+            return reason
         if not isinstance(r.payload, dict):
             return "a stored point has no readable payload"
     return None
@@ -76,12 +115,10 @@ def shard_damage(shard) -> str | None:
 def quarantine_shard(root: Path, name: str, reason: str) -> DamagedIndex:
     """Move the shard folder ``root/name`` to ``root/damaged/`` with a note of why; return what moved."""
     folder = root / name
-    meta = {}
     try:
-        meta = json.loads((folder / "cascade.json").read_text(encoding="utf-8"))
-        meta = meta if isinstance(meta, dict) else {}
-    except (OSError, ValueError):
-        pass
+        meta = read_record(folder / "cascade.json")
+    except Unreadable:
+        meta = {}
     points = meta.get("n_points") if meta.get("complete") else None
     target_root = root / DAMAGED_DIR
     target_root.mkdir(parents=True, exist_ok=True)
@@ -107,12 +144,10 @@ def damaged_indexes(root: Path) -> list[DamagedIndex]:
     for folder in sorted(folder_root.iterdir(), key=lambda p: p.name.partition(MARK)[2]):
         if MARK not in folder.name or not folder.is_dir():
             continue
-        info = {}
         try:
-            info = json.loads((folder / "damage.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            pass
-        info = info if isinstance(info, dict) else {}
+            info = read_record(folder / "damage.json")
+        except Unreadable:
+            info = {}
         meta = info.get("metadata") or {}
         meta = meta if isinstance(meta, dict) else {}
         out.append(DamagedIndex(folder.name.partition(MARK)[0], folder, str(info.get("reason", "unknown")),
