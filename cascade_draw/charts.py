@@ -2,6 +2,11 @@
 
 Colours are fixed per step position (first pass, stage 1, ...) so a stage looks the same on
 every page.
+
+Every text from data (step and spec names, query ids, experiment names, labels) passes through
+:func:`~cascade_draw.text.plain` where a function receives it, before it reaches a figure: Plotly
+would draw ``<a href=...>``, ``<b>`` or ``<br>`` in it as markup, and fill in ``%{...}`` in a
+hovertemplate. Lookups by name (cut-offs, measured times) use the names as given.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from .text import plain
 
 # No red or green among the steps: red and green mean "lost" and "kept" in every chart.
 STEP_COLORS = ["#636EFA", "#FFA15A", "#AB63FA", "#17BECF", "#8C564B", "#E377C2"]
@@ -43,7 +50,7 @@ def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
 
 def candidate_funnel(flow: pd.DataFrame, per_query: bool = True) -> go.Figure:
     """Candidates kept at each step (first the corpus), with in -> out in the labels."""
-    labels = ["corpus"] + list(flow["step"])
+    labels = ["corpus"] + [plain(s) for s in flow["step"]]
     values = [flow["candidates_in"].iloc[0]] + list(flow["kept"])
     text = [f"{values[0]:,.0f} documents"] + [
         f"{r.candidates_in:,.0f} in -> {r.kept:,.0f} kept" for r in flow.itertuples()]
@@ -60,7 +67,7 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
     columns, because Plotly puts a node's label beside it, where long labels of neighbouring
     columns run into each other.
     """
-    steps = list(flow["step"])
+    steps = [plain(s) for s in flow["step"]]
     kept, lost = list(flow["relevant_kept"]), list(flow["relevant_lost"])
     total = flow["relevant_in"].iloc[0]
     n = len(steps)
@@ -110,13 +117,14 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
     for i, st in enumerate(latency.stages):
         ms = 0.0 if math.isnan(st.predicted_ms) else st.predicted_ms
         xs = [ms] + ([measured.get(st.name, 0.0)] if measured else [])
-        name = st.name + ("  (OVER BUDGET)" if st.over_budget and latency.first_over_budget == st.name else "")
+        shown = plain(st.name)
+        name = shown + ("  (OVER BUDGET)" if st.over_budget and latency.first_over_budget == st.name else "")
         # Where each figure comes from (a user-set or scaled profile is named in the legend), its
         # spread, calls and what the tool distrusts about it (in the hover).
         source = getattr(st, "source", "measured here")
         if source != "measured here":
-            name += f" [{source}]"
-        hover = _latency_hover(st)
+            name += f" [{plain(source)}]"
+        hover = plain(_latency_hover(st))
         # The over-budget hatch is drawn faintly, with dark text on a white box: the label must stay
         # readable on it (a full-strength hatch hid it).
         fig.add_trace(go.Bar(y=rows, x=xs, orientation="h", name=name, marker_color=step_color(i),
@@ -124,7 +132,7 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
                                                  size=8, fillmode="overlay"),  # keep the step's colour under the hatch
                              text=[f"{x:.1f} ms" for x in xs], textposition="inside", insidetextanchor="middle",
                              textfont=dict(color="black" if st.over_budget else "white"),
-                             hovertemplate=f"{st.name}: %{{x:.1f}} ms<br>{hover}<extra></extra>"))
+                             hovertemplate=f"{shown}: %{{x:.1f}} ms<br>{hover}<extra></extra>"))
     # A stacked horizontal bar lists its legend bottom-up by default: keep the steps' order.
     fig.update_layout(barmode="stack", uniformtext=dict(minsize=9, mode="hide"), legend_traceorder="normal")
     if latency.budget_ms is not None:
@@ -136,7 +144,8 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
     fig.update_yaxes(title="")
     verdict = ""
     if latency.within_budget is not None:
-        verdict = " - within budget" if latency.within_budget else f" - over budget from {latency.first_over_budget}"
+        over = plain(latency.first_over_budget)
+        verdict = " - within budget" if latency.within_budget else f" - over budget from {over}"
     if not getattr(latency, "trusted", True):   # never a budget verdict the tool distrusts without saying so
         verdict += " (figures distrusted: see each step's hover)"
     return _layout(fig, f"Latency budget: {latency.total_ms:.1f} ms predicted{verdict}", height=260)
@@ -170,12 +179,13 @@ def recall_funnel(per_step_recall: dict[str, np.ndarray], means: list[float]) ->
     fig = go.Figure()
     # The bars carry the steps' colours, so they stay out of the legend (one swatch could not match
     # them all); the axis says what they are. The value sits mid-bar, clear of the markers on top.
-    fig.add_trace(go.Bar(x=names, y=means, name="relevant documents kept (mean over queries)", showlegend=False,
+    labels = [plain(n) for n in names]
+    fig.add_trace(go.Bar(x=labels, y=means, name="relevant documents kept (mean over queries)", showlegend=False,
                          marker_color=[row_color(i, n) for i, n in enumerate(names)],
                          text=[f"{m:.1%}" for m in means], textposition="inside", insidetextanchor="middle",
                          textfont=dict(color="white", size=16),
                          hovertemplate="%{x}: %{y:.1%} of the judged-relevant documents kept<extra></extra>"))
-    fig.add_trace(go.Scatter(x=names, y=whole, mode="markers+lines", name="queries keeping all of theirs",
+    fig.add_trace(go.Scatter(x=labels, y=whole, mode="markers+lines", name="queries keeping all of theirs",
                              marker=dict(symbol="diamond", size=11, color=BUDGET_COLOR), line=dict(color=BUDGET_COLOR,
                              dash="dot", width=1),
                              hovertemplate="%{x}: %{y:.1%} of the queries keep every relevant document<extra></extra>"))
@@ -189,9 +199,9 @@ def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[
     """recall@k per step (conditional on the steps before), its plateau and the current cut-off."""
     fig = go.Figure()
     for i, (name, df) in enumerate(curves.groupby("step", sort=False)):
-        color = step_color(i)
-        fig.add_trace(go.Scatter(x=df["k"], y=df["recall"], mode="lines", name=name, line=dict(color=color),
-                                 hovertemplate=f"{name}: recall@%{{x}} = %{{y:.3f}}<extra></extra>"))
+        color, shown = step_color(i), plain(name)
+        fig.add_trace(go.Scatter(x=df["k"], y=df["recall"], mode="lines", name=shown, line=dict(color=color),
+                                 hovertemplate=f"{shown}: recall@%{{x}} = %{{y:.3f}}<extra></extra>"))
         k_plateau = plateaus.get(name)
         if k_plateau is not None:
             y = float(df.loc[df["k"] == k_plateau, "recall"].iloc[0])
@@ -200,15 +210,15 @@ def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[
             fig.add_trace(go.Scatter(x=[k_plateau], y=[y], mode="markers+text", marker=dict(size=11, color=color,
                                      symbol="diamond"), text=[f"plateau k={k_plateau}"],
                                      textposition="bottom left" if right_half else "bottom right",
-                                     name=f"{name}: recall stops rising", showlegend=False))
+                                     name=f"{shown}: recall stops rising", showlegend=False))
         if name in cutoffs:
             # A trace, not add_vline: on a log axis a shape's x is read as log10(x) (k=100 drew
             # at 10^100 and squashed every curve to the left edge).
             k = cutoffs[name]
             fig.add_trace(go.Scatter(x=[k, k], y=[0, 1.0], mode="lines+text", line=dict(color=color, dash="dot"),
-                                     text=["", f"{name} keeps {k}"], textposition="top left",
-                                     name=f"{name}: cut-off", showlegend=False,
-                                     hovertemplate=f"{name} keeps {k}<extra></extra>"))
+                                     text=["", f"{shown} keeps {k}"], textposition="top left",
+                                     name=f"{shown}: cut-off", showlegend=False,
+                                     hovertemplate=f"{shown} keeps {k}<extra></extra>"))
     top = float(curves["k"].max()) if len(curves) else 10.0
     ticks = _log_ticks(1, top)
     fig.update_xaxes(title="cut-off k (candidates kept)", type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
@@ -219,11 +229,12 @@ def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[
 def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
     """Measured ms of a live run next to the predicted ms, per step."""
     names = [s.name for s in steps]
+    labels = [plain(n) for n in names]
     fig = go.Figure([
         # One colour per series, so the legend's swatches match the bars (per-step colours did not).
-        go.Bar(x=names, y=[s.ms for s in steps], name="measured (this run)", marker_color="#444444",
+        go.Bar(x=labels, y=[s.ms for s in steps], name="measured (this run)", marker_color="#444444",
                text=[f"{s.ms:.1f} ms" for s in steps], textposition="outside"),
-        go.Bar(x=names, y=[predicted.get(n, float("nan")) for n in names], name="predicted (cost model)",
+        go.Bar(x=labels, y=[predicted.get(n, float("nan")) for n in names], name="predicted (cost model)",
                marker_color="#A6A6A6",
                text=[f"{predicted.get(n, float('nan')):.1f} ms" for n in names], textposition="outside"),
     ])
@@ -239,16 +250,16 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
     covered = table[table["covered"]]
     choice_cols = [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "cutoff ", "combine "))]
     label = covered[choice_cols].apply(lambda col: col.map(lambda v: "-" if pd.isna(v) else str(v))).agg(
-        " / ".join, axis=1)
+        " / ".join, axis=1).map(plain)
     combine_cols = [c for c in table.columns if c.startswith("combine ")]
     way = covered[combine_cols[-1]] if combine_cols else pd.Series("cut-offs", index=covered.index)
     fig = go.Figure()
     for i, (name, rows) in enumerate(covered[~covered.get("first_pass_only", False)].groupby(way, sort=True)):
-        fig.add_trace(go.Scatter(x=rows["latency_ms"], y=rows["ndcg@10"], mode="markers", name=str(name),
+        fig.add_trace(go.Scatter(x=rows["latency_ms"], y=rows["ndcg@10"], mode="markers", name=plain(name),
                                  marker=dict(color=COMBINE_COLORS[i % len(COMBINE_COLORS)], size=7, opacity=0.75),
                                  text=label[rows.index], legendgroup="ways",
-                                 legendgrouptitle_text=f"{combine_cols[-1]}" if combine_cols else None,
-                                 hovertemplate=f"{' / '.join(choice_cols)}: %{{text}}<br>%{{x:.1f}} ms, "
+                                 legendgrouptitle_text=plain(combine_cols[-1]) if combine_cols else None,
+                                 hovertemplate=f"{plain(' / '.join(choice_cols))}: %{{text}}<br>%{{x:.1f}} ms, "
                                                "nDCG@10 %{y:.3f}<extra></extra>"))
     first = covered[covered["first_pass_only"]] if "first_pass_only" in covered else covered.iloc[0:0]
     if len(first):
@@ -287,7 +298,7 @@ def lost_by_stage_bars(by_stage: pd.DataFrame) -> go.Figure:
     names = list(by_stage.index)
     colors = [row_color(i, n) for i, n in enumerate(names)]
     fig = go.Figure(go.Bar(
-        x=names, y=by_stage["lost"], marker_color=colors,
+        x=[plain(n) for n in names], y=by_stage["lost"], marker_color=colors,
         text=[f"{n:,} ({s:.1%})" for n, s in zip(by_stage["lost"], by_stage["share"])], textposition="outside",
         customdata=by_stage["queries"],
         hovertemplate="%{x}: %{y} relevant lost, in %{customdata} queries<extra></extra>"))
@@ -303,7 +314,7 @@ def score_distributions(dists, scale: str = "raw") -> go.Figure:
     (from :func:`cascade_core.doctor.score_distributions`): one panel per step, own x axis."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=max(len(dists), 1), subplot_titles=[d.step for d in dists])
+    fig = make_subplots(rows=1, cols=max(len(dists), 1), subplot_titles=[plain(d.step) for d in dists])
     for i, d in enumerate(dists, start=1):
         centres = (d.edges[:-1] + d.edges[1:]) / 2
         width = float(d.edges[1] - d.edges[0])
@@ -311,21 +322,23 @@ def score_distributions(dists, scale: str = "raw") -> go.Figure:
                                            ("relevant", d.relevant_share, len(d.relevant), KEPT_COLOR)):
             fig.add_trace(go.Bar(x=centres, y=share, width=width, name=f"{label}", legendgroup=label,
                                  showlegend=i == 1, marker_color=color, opacity=0.55,
-                                 hovertemplate=f"{d.step}, {label} (n={count}): %{{y:.1%}} near %{{x:.3g}}<extra></extra>"),
+                                 hovertemplate=f"{plain(d.step)}, {label} (n={count}): %{{y:.1%}} near %{{x:.3g}}"
+                                               "<extra></extra>"),
                           row=1, col=i)
-        fig.update_xaxes(title_text=f"{scale} score", row=1, col=i)
+        fig.update_xaxes(title_text=f"{plain(scale)} score", row=1, col=i)
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(tickformat=".0%")   # every panel in per cent, not only the first
     fig.update_yaxes(title_text="share of the group", row=1, col=1)
-    return _layout(fig, f"Score distributions per step, judged relevant vs not ({scale})", height=380)
+    return _layout(fig, f"Score distributions per step, judged relevant vs not ({plain(scale)})", height=380)
 
 
 def paired_differences(diffs: pd.Series, metric: str, a: str = "A", b: str = "B") -> go.Figure:
     """Per-query ``metric`` difference A - B, sorted: wins above zero (green), losses below (red)."""
     d = diffs.sort_values()
+    metric, a, b = plain(metric), plain(a), plain(b)
     colors = [KEPT_COLOR if v > 0 else LOST_COLOR if v < 0 else "#BBBBBB" for v in d]
     fig = go.Figure(go.Bar(x=list(range(1, len(d) + 1)), y=d.to_numpy(), marker_color=colors,
-                           customdata=list(d.index),
+                           customdata=[plain(q) for q in d.index],
                            hovertemplate="query %{customdata}: %{y:+.3f}<extra></extra>"))
     fig.update_xaxes(title="queries, sorted by difference")
     fig.update_yaxes(title=f"{metric}: {a} - {b}")
@@ -364,6 +377,7 @@ def depth_quality(curves: dict[str, pd.DataFrame], verdicts: dict | None = None)
         color = step_color(pos)
         x, y, r = df["depth"].to_numpy(), df["ndcg@10"].to_numpy(float), df["recall_in"].to_numpy(float)
         depths += list(x); ndcgs += list(y); recalls += list(r)
+        v, name = verdicts.get(name), plain(name)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{name}: final nDCG@10",
                                  line=dict(color=color), marker=dict(size=6), customdata=r,
                                  hovertemplate=f"{name} handed %{{x}}: nDCG@10 %{{y:.3f}}, "
@@ -372,7 +386,6 @@ def depth_quality(curves: dict[str, pd.DataFrame], verdicts: dict | None = None)
                                  line=dict(color=color, dash="dash", width=1.5),
                                  hovertemplate=f"{name} handed %{{x}}: recall in %{{y:.1%}}<extra></extra>"),
                       secondary_y=True)
-        v = verdicts.get(name)
         phantom = [d for d in (v.phantom if v is not None else []) if d in set(x.tolist())]
         if phantom:
             at = df.set_index("depth").loc[phantom, "ndcg@10"]
@@ -431,7 +444,8 @@ def kept_count_histogram(counts: dict, summary: pd.DataFrame) -> go.Figure:
     for i, name in enumerate(names):
         c = np.asarray(counts[name])
         row = summary.loc[name]
-        fig.add_trace(go.Histogram(x=c, name=f"{name}: {row['cut-off']}", xbins=dict(size=1 if c.max() <= 60 else None),
+        fig.add_trace(go.Histogram(x=c, name=plain(f"{name}: {row['cut-off']}"),
+                                   xbins=dict(size=1 if c.max() <= 60 else None),
                                    marker_color=step_color(i + 1), opacity=0.75 if len(names) > 1 else 0.9,
                                    hovertemplate="%{x} kept: %{y} queries<extra></extra>"))
         # labels right of their lines, p95's lower: at close values they would overlap
@@ -453,12 +467,13 @@ def experiments_scatter(table: pd.DataFrame, baseline: str) -> go.Figure:
         mean, p95 = row["predicted ms"], row["predicted p95 ms"]
         whisker = [max(p95 - mean, 0.0)] if p95 == p95 and mean == mean else None
         fig.add_trace(go.Scatter(
-            x=[mean], y=[row["ndcg@10"]], mode="markers", name=str(name) + (" (baseline)" if name == baseline else ""),
+            x=[mean], y=[row["ndcg@10"]], mode="markers",
+            name=plain(name) + (" (baseline)" if name == baseline else ""),
             error_x=dict(type="data", array=whisker, arrayminus=[0], visible=True,
                                                     thickness=1.2, width=4) if whisker else None,
             marker=dict(size=14 if name == baseline else 11, symbol="square" if name == baseline else "circle",
                         color=FINAL_COLOR if name == baseline else COMBINE_COLORS[i % len(COMBINE_COLORS)]),
-            hovertemplate=f"{name}<br>{row['cascade']}<br>%{{x:.1f}} ms mean, p95 {p95:.1f} ms<br>"
+            hovertemplate=f"{plain(name)}<br>{plain(row['cascade'])}<br>%{{x:.1f}} ms mean, p95 {p95:.1f} ms<br>"
                           "nDCG@10 %{y:.4f}<extra></extra>"))
     fig.update_xaxes(title="predicted latency (ms per query; whisker to p95)", rangemode="tozero")
     fig.update_yaxes(title="nDCG@10")
@@ -472,16 +487,16 @@ def wins_losses_bars(table: pd.DataFrame, baseline: str, metric: str) -> go.Figu
     """Per experiment, the queries it wins, ties and loses against ``baseline`` on ``metric`` (the
     ``wins``/``ties``/``losses`` columns of :class:`ManyComparison.table`), Holm p in the label."""
     rows = table.drop(index=baseline)
-    labels = [f"{n}  (Holm p {p:.2g})" if p == p else str(n) for n, p in zip(rows.index, rows["Holm p"])]
+    labels = [plain(n) + (f"  (Holm p {p:.2g})" if p == p else "") for n, p in zip(rows.index, rows["Holm p"])]
     fig = go.Figure()
     for col, color in (("wins", KEPT_COLOR), ("ties", "#BBBBBB"), ("losses", LOST_COLOR)):
         fig.add_trace(go.Bar(y=labels, x=rows[col].astype(float), name=col, orientation="h", marker_color=color,
                              text=rows[col].astype(int), textposition="inside",
                              hovertemplate=f"%{{y}}: %{{x}} queries {col}<extra></extra>"))
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title=f"queries ({metric} against {baseline})")
+    fig.update_xaxes(title=f"queries ({plain(metric)} against {plain(baseline)})")
     fig.update_yaxes(autorange="reversed")
-    fig = _layout(fig, f"Per-query wins and losses against {baseline}", height=max(300, 150 + 60 * len(rows)))
+    fig = _layout(fig, f"Per-query wins and losses against {plain(baseline)}", height=max(300, 150 + 60 * len(rows)))
     # the legend under the axis title, in reading order (the default place covers the title)
     fig.update_layout(legend=dict(orientation="h", y=-0.3, x=0, yanchor="top", traceorder="normal"))
     return fig

@@ -101,8 +101,19 @@ def _plotly_loader() -> str:
 
 
 def _figure(fig: go.Figure, div_id: str) -> str:
-    """One figure: its div and the script that draws it once Plotly is loaded."""
-    spec = fig.to_json().replace("</", "<\\/")   # never close the script tag from inside the data
+    """One figure: its div and the script that draws it once Plotly is loaded.
+
+    The figure's JSON sits in a script element, where the HTML parser looks for ``</script`` and
+    ``<!--`` (which can make it miss the real end tag) whatever JSON thinks is a string. Every
+    ``<``, ``>`` and ``&`` is written as a JSON escape, which JavaScript reads back as the same
+    character, so no text of the data can end or bend the script:
+
+    >>> html = _figure(go.Figure(layout={"title": {"text": "</script><!--<script>"}}), "f")
+    >>> "</script><!--" in html, html.count("</script>")
+    (False, 1)
+    """
+    spec = (fig.to_json().replace("<", "\\u003c").replace(">", "\\u003e")   # JSON has no < > & outside strings
+            .replace("&", "\\u0026"))
     return (f"<div id='{div_id}' class='figure'></div><script>window.plotlyReady.then(P=>{{const f={spec};"
             f"P.newPlot('{div_id}',f.data,f.layout,{{displaylogo:false,responsive:true}});}});</script>")
 
