@@ -19,7 +19,7 @@ not scored). :func:`simulate` then cuts and re-sorts with NumPy across all queri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -63,8 +63,6 @@ class ScoreMatrix:
     def without_stage(self, index: int) -> "ScoreMatrix":
         """The same scores without stage ``index``'s (0-based): what a spec without that stage
         simulates from (stage scores are matched to a spec's stages by position)."""
-        from dataclasses import replace
-
         return replace(self, stage_scores=self.stage_scores[:index] + self.stage_scores[index + 1:],
                        scorer_ids=self.scorer_ids[:index + 1] + self.scorer_ids[index + 2:],
                        listwise=self.listwise[:index] + self.listwise[index + 1:])
