@@ -29,11 +29,18 @@ with st.container(border=True):
         name = slug(typed)
         c1.caption(f"Saves {literal(sp.describe())} on {literal(state.dataset_label())}: spec, dataset fingerprint, "
                    f"query ids, per-query metrics and predicted latency, in {code(folder)}.")
-        if c2.button("Save", type="primary", key="save-experiment", disabled=not name):
+        # A name saved already is never overwritten by a click meant for a new one (on a shared
+        # dashboard it may be someone else's): replacing it is a choice of its own.
+        taken = bool(name) and name in saved_names(folder)
+        replace = taken and c1.checkbox(f"Replace the saved experiment {literal(name)}", key="save-replace")
+        if taken and not replace:
+            c1.warning(f"An experiment named {literal(name)} is saved already: choose another name, or tick "
+                       "Replace to overwrite it.")
+        if c2.button("Save", type="primary", key="save-experiment", disabled=not name or (taken and not replace)):
             with shown_errors():
                 result = state.run_current()
-                path = SavedExperiment.from_result(name, state.experiment(), result).save(folder)
-                st.success(f"Saved as **{literal(name)}** ({literal(path.name)}).")
+                path = SavedExperiment.from_result(name, state.experiment(), result).save(folder, replace=replace)
+                st.success(f"{'Replaced' if replace else 'Saved as'} **{literal(name)}** ({literal(path.name)}).")
 
 names = saved_names(folder)
 if len(names) < 2:

@@ -96,3 +96,25 @@ def test_experiments_page_refuses_other_query_sets(demo_state):
     at.run()
     at.multiselect(key="cmp-names").set_value(["app-keep20", "app-fewer"]).run()
     assert at.error and "different query sets" in at.error[0].value
+
+
+@pytest.mark.slow
+def test_a_saved_name_is_replaced_only_when_asked(demo_state):
+    folder = experiments_folder(ui_state.workspace())
+    (folder / "app-twice.json").unlink(missing_ok=True)
+    at = page("experiments", demo_state)
+    at.run()
+    at.text_input(key="save-name").input("app-twice").run()
+    assert not at.warning and not at.checkbox   # a new name: nothing to replace
+    at.button(key="save-experiment").click().run()
+    first = (folder / "app-twice.json").read_bytes()
+    at.run()   # the same name again, as a second visitor or a second click would find it
+    assert "app-twice is saved already" in rendered(at.warning[0].value).text
+    assert at.button(key="save-experiment").disabled
+    assert (folder / "app-twice.json").read_bytes() == first
+    at.checkbox(key="save-replace").check().run()
+    assert not at.warning and not at.button(key="save-experiment").disabled
+    at.button(key="save-experiment").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "Replaced app-twice (app-twice.json)." in rendered(at.success[0].value).text
+    assert SavedExperiment.load(folder, "app-twice").name == "app-twice"
