@@ -25,7 +25,7 @@ from cascade_core.errors import CascadeError, SpecError
 from cascade_core.judgments.store import USE_HUMAN
 from cascade_core.latency.profiles import step_key
 from cascade_core.readback import cut
-from cascade_core.scorers import aliases_of, describe_kind, registered, retriever_kinds, scorer_kinds
+from cascade_core.scorers import aliases_of, compact_config, describe_kind, registered, retriever_kinds, scorer_kinds
 from cascade_core.scoring.workspace import Workspace
 
 
@@ -210,8 +210,7 @@ def set_param(spec: dict, text: str) -> None:
                                "(or their numbers from 1, or first-pass)")
         config = stages[index]["scorer"]
     if isinstance(config, str):   # "kind:model" shorthand in a spec file
-        kind, _, model = config.partition(":")
-        config = {"kind": kind, **({"model": model} if model else {})}
+        config = compact_config(config, retriever=step in ("first-pass", "first_pass", "0")).to_dict()
         if step in ("first-pass", "first_pass", "0"):
             spec["first_pass"] = config
         else:

@@ -63,7 +63,7 @@ class Experiment:
                                + ("" if len(dataset.queries) else ": add queries to judge on the Judge page "
                                   "(typed or from a file), or load a queries file with the corpus"))
         self.metrics = tuple(metrics)
-        self.plan = CascadePlan(spec, dataset.corpus, workspace)
+        self.plan = CascadePlan(spec, dataset.corpus, workspace, dataset.queries)
         self._matrix: ScoreMatrix | None = None
         self._relevance: Relevance | None = None
         self._relevance_of: tuple | None = None   # (query ids, judgments version) it was computed for

@@ -42,7 +42,8 @@ from ..fusion import Fusion, Replace, fusion_from_spec, fusion_names, fusion_par
 from ..latency.profiles import CostProfile, parse_costs
 from ..numbers import whole_number
 from ..readback import Unreadable, loads
-from ..scorers import ScorerConfig, canonical_kind, retriever_class, retriever_kinds, scorer_class, scorer_kinds
+from ..scorers import (ScorerConfig, canonical_kind, compact_config, compact_text, retriever_class, retriever_kinds,
+                       scorer_class, scorer_kinds)
 from .cutoff import Cutoff
 from .spec_input import MAX_SPEC_BYTES, check_spec_fields, load_yaml
 
@@ -365,12 +366,11 @@ def parse_stage(text: str) -> StageSpec:
     if not sep or not body:
         raise SpecError(f"stage {text!r}: expected KIND[:MODEL]@KEEP, e.g. bi:all-MiniLM-L6-v2@20 "
                         "(or @drop=0.2,min=5,max=100)")
-    kind, _, model = body.partition(":")
+    config = compact_config(body)
     if "=" in keep:
         cutoff, max_keep = Cutoff.parse(keep, f"stage {text!r}")
-        return StageSpec(ScorerConfig(canonical_kind(kind.strip()), model.strip() or None), max_keep, cutoff=cutoff)
-    return StageSpec(ScorerConfig(canonical_kind(kind.strip()), model.strip() or None),
-                     _int(keep, f"stage {text!r} keep"))
+        return StageSpec(config, max_keep, cutoff=cutoff)
+    return StageSpec(config, _int(keep, f"stage {text!r} keep"))
 
 
 def stage_flag(stage: StageSpec) -> str:
@@ -379,7 +379,7 @@ def stage_flag(stage: StageSpec) -> str:
     >>> stage_flag(parse_stage("bi:m@drop=0.2,min=5,max=100"))
     'bi-encoder:m@drop=0.2,min=5,max=100'
     """
-    head = canonical_kind(stage.scorer.kind) + (f":{stage.scorer.model}" if stage.scorer.model else "")
+    head = compact_text(stage.scorer)
     return f"{head}@{stage.cutoff.compact(stage.keep) if stage.cutoff else stage.keep}"
 
 
@@ -404,8 +404,7 @@ def parse_first_pass(text: str) -> ScorerConfig:
     >>> parse_first_pass("dense:all-MiniLM-L6-v2")
     ScorerConfig(kind='dense', model='all-MiniLM-L6-v2', params={})
     """
-    kind, _, model = text.partition(":")
-    return ScorerConfig(canonical_kind(kind.strip(), retriever=True), model.strip() or None)
+    return compact_config(text, retriever=True)
 
 
 def stage_names(stages: list[dict]) -> list[str]:
@@ -434,9 +433,9 @@ def _name_stages(stages) -> list[StageSpec]:
 def scorer_config(data, where: str) -> ScorerConfig:
     """A step's :class:`ScorerConfig` from a spec's ``scorer:`` (a mapping, or ``"kind[:model]"``);
     ``where`` names the step in an error."""
-    if isinstance(data, str):
-        kind, _, model = data.partition(":")
-        return ScorerConfig(kind.strip(), model.strip() or None)
+    if isinstance(data, str):   # the kind as written (checked later); the rest as the kind takes it
+        config = compact_config(data, retriever=where == "first_pass")
+        return ScorerConfig(data.partition(":")[0].strip(), config.model, config.params)
     if not isinstance(data, dict) or "kind" not in data:
         raise SpecError(f"{where} must be a mapping with a kind (and a model where the kind has one)")
     _no_unknown(data, {"kind", "model", "params"}, where)

@@ -71,11 +71,18 @@ def trec_run(run: CascadeRun, step: int | None = None, run_name: str | None = No
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def trec_run_files(run: CascadeRun, run_name: str | None = None) -> dict[str, str]:
+    """Every step's run file and the final one: ``{"0-first_pass.run": text, ..., "final.run": text}``."""
+    files = {f"{i}-{st.name.replace(' ', '_').replace('#', '')}.run": trec_run(run, i, run_name)
+             for i, st in enumerate(run.steps)}
+    files["final.run"] = trec_run(run, None, run_name)
+    return files
+
+
 def trec_runs_zip(run: CascadeRun, run_name: str | None = None) -> bytes:
     """Every step's run file and the final one, zipped (``<step>.run``)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i, st in enumerate(run.steps):
-            zf.writestr(f"{i}-{st.name.replace(' ', '_').replace('#', '')}.run", trec_run(run, i, run_name))
-        zf.writestr("final.run", trec_run(run, None, run_name))
+        for name, text in trec_run_files(run, run_name).items():
+            zf.writestr(name, text)
     return buf.getvalue()

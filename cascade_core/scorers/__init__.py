@@ -20,8 +20,8 @@ Imports ``data``, ``fusion``, ``models`` and ``vectors``; model libraries load w
 from ..params import Param
 from ..plugins import KIND_GROUP, discover
 from .base import (COST_SHAPES, Retriever, Scorer, ScorerConfig, ScorerContext, aliases_of, canonical_kind,
-                   describe_kind, register, registered, retriever_class, retriever_kinds, scorer_class,
-                   scorer_kinds, unregister)
+                   compact_config, compact_text, describe_kind, register, registered, retriever_class,
+                   retriever_kinds, scorer_class, scorer_kinds, unregister)
 
 
 def discover_kinds() -> list[str]:
@@ -33,5 +33,5 @@ def discover_kinds() -> list[str]:
 discover_kinds()
 
 __all__ = ["COST_SHAPES", "Param", "Retriever", "Scorer", "ScorerConfig", "ScorerContext", "aliases_of",
-           "canonical_kind", "describe_kind", "discover_kinds", "register", "registered", "retriever_class",
+           "canonical_kind", "compact_config", "compact_text", "describe_kind", "discover_kinds", "register", "registered", "retriever_class",
            "retriever_kinds", "scorer_class", "scorer_kinds", "unregister"]

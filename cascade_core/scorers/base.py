@@ -42,7 +42,7 @@ from ..models.truncation import Cuts
 from ..params import Param, check_param_names
 
 if TYPE_CHECKING:
-    from ..data import Corpus
+    from ..data import Corpus, QuerySet
 
 
 class Workspace(Protocol):
@@ -98,6 +98,9 @@ class ScorerContext:
 
     corpus: "Corpus"
     workspace: "Workspace"
+    # The dataset's queries (id -> text), where the plan knows them: a kind whose data is keyed
+    # by query id (a run file) matches the query texts it is given to them.
+    queries: "QuerySet | None" = None
 
 
 COST_SHAPES = {
@@ -335,6 +338,36 @@ def _label_params(kind: str) -> tuple:
         if cls is not None:
             return tuple(getattr(cls, "label_params", ()))
     return ()
+
+
+def compact_config(text: str, retriever: bool = False) -> ScorerConfig:
+    """The command line's ``KIND[:REST]`` as a config: ``REST`` is the model, or, for a kind that
+    takes a file instead (its ``compact_param``), that parameter's value.
+
+    >>> compact_config("bi:all-MiniLM-L6-v2")
+    ScorerConfig(kind='bi-encoder', model='all-MiniLM-L6-v2', params={})
+    >>> compact_config("run:runs/bm25.trec", retriever=True)
+    ScorerConfig(kind='run', model=None, params={'file': 'runs/bm25.trec'})
+    """
+    kind, _, rest = text.partition(":")
+    kind, rest = canonical_kind(kind.strip(), retriever), rest.strip()
+    cls = (_RETRIEVERS if retriever else _SCORERS).get(kind)
+    param = getattr(cls, "compact_param", None)
+    if param and rest:
+        return ScorerConfig(kind, None, {param: rest})
+    return ScorerConfig(kind, rest or None)
+
+
+def compact_text(config: ScorerConfig) -> str:
+    """The inverse of :func:`compact_config` (other parameters aside).
+
+    >>> compact_text(ScorerConfig("run", None, {"file": "a.run"})), compact_text(ScorerConfig("bm25"))
+    ('run:a.run', 'bm25')
+    """
+    cls = _SCORERS.get(canonical_kind(config.kind)) or _RETRIEVERS.get(canonical_kind(config.kind, True))
+    param = getattr(cls, "compact_param", None)
+    rest = config.params.get(param) if param else config.model
+    return canonical_kind(config.kind) + (f":{rest}" if rest else "")
 
 
 def scorer_kinds() -> list[str]:

@@ -35,12 +35,13 @@ from .workspace import Workspace
 class CascadePlan:
     """A spec bound to a corpus and a workspace: its retriever and scorers, built once."""
 
-    def __init__(self, spec: CascadeSpec, corpus: Corpus, workspace: Workspace):
+    def __init__(self, spec: CascadeSpec, corpus: Corpus, workspace: Workspace, queries: QuerySet | None = None):
         self.spec = spec
         self.corpus = corpus
         self.workspace = workspace
-        self.retriever = workspace.retriever(spec.first_pass, corpus)
-        self.scorers = [workspace.scorer(st.scorer, corpus) for st in spec.stages]
+        self.queries = queries   # the dataset's: a run file's query ids are matched through them
+        self.retriever = workspace.retriever(spec.first_pass, corpus, queries)
+        self.scorers = [workspace.scorer(st.scorer, corpus, queries) for st in spec.stages]
 
     @property
     def scorer_ids(self) -> list[str]:
@@ -52,7 +53,7 @@ class CascadePlan:
             clone = object.__new__(CascadePlan)
             clone.__dict__.update(self.__dict__, spec=spec)
             return clone
-        return CascadePlan(spec, self.corpus, self.workspace)
+        return CascadePlan(spec, self.corpus, self.workspace, self.queries)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                 text = queries.text_of(qid)
                 t0 = time.perf_counter()
                 ids, scores = plan.retriever.retrieve(text, spec.pool_size)
-                costs.append((len(ids), len(text), time.perf_counter() - t0))
+                costs.append((len(ids), len(text), stated_or(plan.retriever, text, time.perf_counter() - t0)))
                 store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size, run=run_id)
                 probe.tick()
                 tracker.advance(1)   # may raise: a cancelled run keeps what it stored, timings too
@@ -150,7 +151,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                     t0 = time.perf_counter()
                     scores.extend(scorer.score(text, part))
                     costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
-                                  time.perf_counter() - t0))
+                                  stated_or(scorer, text, time.perf_counter() - t0, len(part) / len(need))))
                 put = store.put_list if listwise else store.put
                 put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float), run=run_id)
                 probe.tick()
@@ -159,8 +160,19 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
             if costs:
                 store.record_costs(scorer.id, costs, run=run_id, probe_ms=probe.median())
         report.note_cuts(stage.name, scorer)
+        report.notes.extend(getattr(scorer, "notes", ()))
+        if hasattr(scorer, "scoring_notes"):
+            report.notes.extend(scorer.scoring_notes())
     report.seconds = time.perf_counter() - start
     return report
+
+
+def stated_or(step, text: str, measured_s: float, share: float = 1.0) -> float:
+    """The seconds to record for a timed call: what the step's data states for the query (a run
+    file's ``latency_ms``: the engine's time, not the reading of the file) times ``share`` (the
+    call's part of the query's candidates), else ``measured_s``."""
+    stated = step.stated_seconds(text) if hasattr(step, "stated_seconds") else None
+    return measured_s if stated is None else stated * share
 
 
 def first_pass_todo(plan: CascadePlan, queries: QuerySet) -> list[str]:

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ..data import Corpus
+from ..data import Corpus, QuerySet
 from ..errors import CascadeError, IndexingError, require
 from ..home import cascade_home
 from ..models import ResolvedModel
@@ -86,11 +86,11 @@ class Workspace:
                 self._indexes[key] = VectorIndex(lambda: self.qdrant, corpus, model)
             return self._indexes[key]
 
-    def scorer(self, config: ScorerConfig, corpus: Corpus) -> Scorer:
-        return scorer_class(config.kind)(config, ScorerContext(corpus, self))
+    def scorer(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None) -> Scorer:
+        return scorer_class(config.kind)(config, ScorerContext(corpus, self, queries))
 
-    def retriever(self, config: ScorerConfig, corpus: Corpus) -> Retriever:
-        return retriever_class(config.kind)(config, ScorerContext(corpus, self))
+    def retriever(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None) -> Retriever:
+        return retriever_class(config.kind)(config, ScorerContext(corpus, self, queries))
 
     def close(self) -> None:
         with self._lock:
