@@ -66,6 +66,12 @@ def _packaged_path(name: str) -> str | None:
     return str(getattr(module, getter)())
 
 
+def cache_folder() -> Path:
+    """Where this tool keeps what it can make again (joined and converted model files):
+    ``$XDG_CACHE_HOME/cascade-explorer``, by default ``~/.cache/cascade-explorer``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cascade-explorer"
+
+
 def _joined_gguf(module_name: str) -> str | None:
     """The folder holding a GGUF file that a package ships in chunks, joined on first use.
 
@@ -81,8 +87,7 @@ def _joined_gguf(module_name: str) -> str | None:
         return None
     if not all(c.exists() for c in chunks):
         return None
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = cache / "cascade-explorer" / "models" / module_name
+    folder = cache_folder() / "models" / module_name
     target = folder / module.MODEL_NAME
     size = sum(c.stat().st_size for c in chunks)
     if not (target.exists() and target.stat().st_size == size):

@@ -18,7 +18,8 @@ Back ends (``backend: auto`` picks ``http`` when a ``base_url`` is given, else `
 
 * **local**: a causal LM run here through transformers. The default, ``gemma-3-270m`` (the
   packaged Q4_K_M GGUF of Gemma 3 270M *base*, joined from its PyPI chunks), loads with no
-  network in about a minute and scores about 1 s a pair on 2 cores (abstracts cut to 800
+  network in about 80 s the first time (reading a GGUF converts it in Python; the conversion is
+  kept, see :func:`keep_converted`) and in seconds after that, and scores about 1 s a pair on 2 cores (abstracts cut to 800
   characters): real plumbing and cost, and a near-random judge (on 50 SciFact queries, BM25@30 ->
   llm@10 has nDCG@10 0.16 against BM25's 0.79). Any causal LM folder, a folder holding one
   ``.gguf`` file, or a hub id works too.
@@ -46,11 +47,13 @@ Back ends (``backend: auto`` picks ``http`` when a ``base_url`` is given, else `
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import math
 import os
 import re
+import shutil
 import threading
 import time
 import urllib.error
@@ -65,7 +68,7 @@ import numpy as np
 
 from ..errors import ModelError, ServiceError, SpecError
 from ..models import ResolvedModel, load_model, resolve_model
-from ..models.resolve import folder_key
+from ..models.resolve import cache_folder, folder_key
 from ..params import Param
 from ..readback import Unreadable, loads
 from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
@@ -461,10 +464,24 @@ class LocalLM:
 
         folder = Path(location)
         ggufs = sorted(folder.glob("*.gguf")) if folder.is_dir() else []
-        extra = {"gguf_file": ggufs[0].name} if ggufs and not (folder / "config.json").exists() else {}
-        self.tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local_files_only, **extra)
-        self.model = AutoModelForCausalLM.from_pretrained(location, local_files_only=local_files_only,
+        gguf = ggufs[0] if ggufs and not (folder / "config.json").exists() else None
+        # Reading a GGUF file is slow (about 80 s for the packaged Gemma on 2 cores: transformers
+        # converts its vocabulary and de-quantises its weights in Python). What it converts to is
+        # kept (checked equal first), so the next process loads that in seconds: same tensors,
+        # same tokens, same scores.
+        converted = converted_folder(gguf) if gguf is not None else None
+        source, extra = location, {}
+        if converted is not None:
+            if (converted / CONVERTED_MARK).exists():
+                source = str(converted)
+            else:
+                extra = {"gguf_file": gguf.name}
+        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only, **extra)
+        self.model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_files_only,
                                                           dtype=torch.float32, **extra).eval()
+        self.source = source   # where it was read from (the GGUF folder, or its converted copy)
+        if extra:
+            keep_converted(self.model, self.tokenizer, converted)
         self.tokenizer.padding_side = "left"   # the next token is read at the last position of every row
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -522,6 +539,76 @@ class LocalLM:
         return parse_permutation(answer, len(docs))
 
 
+CONVERTED_MARK = "converted-from-gguf.json"
+CHECK_TEXT = "Is the document relevant to the query? Answer yes or no. 0.5% of cells, IL-6 & TNF-α: yes"
+
+
+def converted_folder(gguf: Path) -> Path:
+    """Where the model converted from the GGUF file ``gguf`` is kept (:func:`cache_folder`),
+    named by the file's path, size and modification time: a changed file is converted again.
+
+    >>> converted_folder(Path("/models/gemma/model.gguf")).parent.name
+    'converted-gguf'
+    """
+    try:
+        stat = gguf.stat()
+        version = f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    except OSError:
+        version = str(gguf)
+    return cache_folder() / "converted-gguf" / f"{gguf.stem}-{hashlib.sha256(version.encode()).hexdigest()[:16]}"
+
+
+def keep_converted(model, tokenizer, target: Path) -> bool:
+    """Save what a GGUF file was converted to in ``target``, after reading it back and finding it
+    equal (every tensor, and the tokens of :data:`CHECK_TEXT`); True when kept.
+
+    Written in a folder of this process and renamed into place whole, the mark last: a process
+    that finds the mark finds everything. Only a cache: a full disk, a second process saving at
+    once or a difference found costs the next load its speed, nothing else.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _save_dequantised(model, tmp)
+        tokenizer.save_pretrained(tmp)
+        back = AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True, dtype=torch.float32)
+        back_tokens = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
+        ours, theirs = model.state_dict(), back.state_dict()
+        same = ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours) and \
+            tokenizer.encode(CHECK_TEXT) == back_tokens.encode(CHECK_TEXT)
+        if not same:
+            return False
+        (tmp / CONVERTED_MARK).write_text(json.dumps({"checked": "every tensor equal; tokens equal"}))
+        os.replace(tmp, target)
+        return True
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _save_dequantised(model, folder: Path) -> None:
+    """``model.save_pretrained`` for a model read from GGUF: its weights are de-quantised float32
+    tensors already, but transformers still marks it "quantized with gguf" and refuses to save it;
+    the mark is lifted for the save (and put back), so the folder is a plain float32 model."""
+    quantizer = getattr(model, "hf_quantizer", None)
+    config_mark = getattr(model.config, "quantization_config", None)
+    try:
+        if quantizer is not None:
+            model.hf_quantizer = None
+        if config_mark is not None:
+            del model.config.quantization_config
+        model.save_pretrained(folder, safe_serialization=True)
+    finally:
+        if quantizer is not None:
+            model.hf_quantizer = quantizer
+        if config_mark is not None:
+            model.config.quantization_config = config_mark
+
+
 def load_local_lm(model: ResolvedModel) -> LocalLM:
     """A :class:`LocalLM`, loaded once per process (one clear line when it cannot load)."""
     return load_model("llm", model, lambda loc, local_files_only: LocalLM(loc, local_files_only))
@@ -535,7 +622,7 @@ class LLMScorer(Scorer):
 
     label = "LLM reranker (pointwise or listwise)"
     default_model = DEFAULT_LLM
-    default_model_note = ("Gemma 3 270M base (packaged, offline): about a minute to load, about 1 s a pair on "
+    default_model_note = ("Gemma 3 270M base (packaged, offline): about 80 s to load the first time, 7 s after, about 1 s a pair on "
                           "2 cores, and a near-random judge (SciFact, BM25@30 -> llm@10: nDCG@10 0.16 against "
                           "BM25's 0.79). It is for plumbing and cost; for quality point the stage at a server "
                           "(base_url: Ollama, llama.cpp, vLLM) or give a larger instruction-tuned model.")

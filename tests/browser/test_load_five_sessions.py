@@ -2,7 +2,7 @@
 
 Every session must end on its own settings (sessions never see each other's), no page may show
 an exception, and the server's peak memory is recorded (test-artifacts/load-test.json) and kept
-under a generous bound. Bounded in time: 6 s of slider moves after the demo (CASCADE_LOAD_SECONDS;
+under a generous bound. Bounded in time: 3 s of slider moves after the demo (CASCADE_LOAD_SECONDS;
 each press queues a rerun, so 20 s of pressing kept the server busy for minutes: set it higher
 for a longer soak).
 """
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Pat
                                 reason="Debian's chromium is not installed (./run.sh test installs it)")]
 
 SESSIONS = 5
-SECONDS = int(os.environ.get("CASCADE_LOAD_SECONDS", "6"))   # how long every session keeps moving
+SECONDS = int(os.environ.get("CASCADE_LOAD_SECONDS", "3"))   # how long every session keeps moving
 MAX_SERVER_MB = 6000   # the demo's server peaks near 1.3 GB on the full sample; this only catches a leak
 
 

@@ -291,3 +291,37 @@ def test_a_local_model_folder_scores_pointwise_and_listwise(tiny_causal_lm, work
     np.testing.assert_allclose(together, alone, atol=1e-5)   # batching with left padding changes nothing
     listwise = llm(workspace, tiny_dataset, tiny_causal_lm, mode="listwise", window=3, stride=2)
     assert sorted(listwise.score(query, docs).tolist()) == [1, 2, 3, 4, 5]
+
+
+def test_a_converted_model_is_kept_only_when_it_reads_back_equal(tiny_causal_lm, tmp_path, monkeypatch):
+    """What a GGUF file converts to is kept for the next process (keep_converted): read back and
+    compared tensor by tensor first; a copy that differs is never marked, so never used."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cascade_core.scorers import llm as llm_kind
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_causal_lm, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_causal_lm)
+    target = tmp_path / "converted" / "tiny"
+    assert llm_kind.keep_converted(model, tokenizer, target)
+    assert (target / llm_kind.CONVERTED_MARK).exists() and not list(target.parent.glob(".*.tmp"))
+    lm = llm_kind.LocalLM(str(target))   # a folder with config.json: read as it is
+    prompts = ["query: cells\ndocument: stem cells divide\nrelevant:", "query: x\ndocument: y\nrelevant:"]
+    reference = llm_kind.LocalLM(tiny_causal_lm)
+    np.testing.assert_array_equal(lm.judge(prompts, 2), reference.judge(prompts, 2))
+
+    # A conversion that does not read back equal (here: one weight changed on the way) is not kept.
+    real_save = type(model).save_pretrained
+
+    def save_changed(self, folder, **kwargs):
+        real_save(self, folder, **kwargs)
+        changed = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        with torch.no_grad():
+            next(changed.parameters()).add_(1.0)
+        real_save(changed, folder, **kwargs)
+
+    monkeypatch.setattr(type(model), "save_pretrained", save_changed)
+    other = tmp_path / "converted" / "differs"
+    assert not llm_kind.keep_converted(model, tokenizer, other)
+    assert not other.exists() and not list(other.parent.glob(".*.tmp"))
