@@ -97,9 +97,12 @@ for i in range(int(n_stages)):
         keep = cutoff_controls(i, base, previous, key=f"keep-{v}-{i}")   # a count, or a per-query rule
         same_kind = base is not None and base_kind == kind
         params = dict(base.scorer.params) if same_kind else {}
-        if cls.parameters:
+        leads = lead_params(cls)   # a run's file stands where a model would
+        if leads:
+            params = param_widgets(c2, cls, params, key=f"param-{v}-{i}-{kind}", only=leads)
+        if any(p.name not in leads for p in cls.parameters):
             with st.expander(f"Stage {i + 1} parameters"):
-                params = param_widgets(st, cls, params, key=f"param-{v}-{i}-{kind}")
+                params = param_widgets(st, cls, params, key=f"param-{v}-{i}-{kind}", skip=leads)
         stage = {"scorer": {"kind": kind, **({"model": model} if model else {}),
                             **({"params": params} if params else {})},
                  "keep": keep, "combine": combine, **({"name": base.name} if same_kind and base.name else {})}

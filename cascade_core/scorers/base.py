@@ -108,6 +108,8 @@ COST_SHAPES = {
     # cost model fits ``fixed + per_pair * candidates`` on measured calls whatever the shape.
     "per-pair": "the model reads every (query, document) pair: cost grows with the candidates",
     "per-query": "mostly encoding the query or searching an index built ahead; each candidate adds little",
+    # Read, not computed here (a run file): the time that matters is the system's that made it.
+    "stated": "your system's time, from the file (latency_ms per query), else the cost profile you set",
 }
 
 

@@ -53,6 +53,7 @@ class _RunStep:
 
     takes_model = False
     compact_param = "file"   # run:FILE on the command line
+    cost_shape = "stated"
     parameters = (FILE,)
 
     def _setup(self, config: ScorerConfig, ctx: ScorerContext) -> None:

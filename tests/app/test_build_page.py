@@ -199,3 +199,40 @@ def test_dbsf_is_offered_for_stages_and_the_hybrid_first_pass(demo_state):
     # The demo's name described BM25 and a norm-sum stage: it would now name another cascade.
     assert not spec.get("name")
     assert "hybrid(all-MiniLM-L6-v2, fusion=dbsf)" in shown(" ".join(c.value for c in at.sidebar.caption))
+
+
+def test_a_run_file_is_the_first_pass_and_a_stage_from_the_build_page(demo_state, tmp_path):
+    """Issue 25: a team's run files chosen on Build, the file where a model would be; Flow then
+    evaluates them like any cascade."""
+    from cascade_core.data import load_dataset
+
+    dataset = load_dataset(demo_state["dataset_source"]["path"], split="test")
+    ids = dataset.corpus.ids
+    engine, reranker = tmp_path / "engine.run", tmp_path / "reranker.jsonl"
+    engine.write_text("".join(f"{q} Q0 {d} {r} {100 - r} engine\n" for q in dataset.queries.ids
+                              for r, d in enumerate(ids[:30], 1)))
+    reranker.write_text("".join(f'{{"qid": "{q}", "docid": "{d}", "score": {r}, "latency_ms": 30}}\n'
+                                for q in dataset.queries.ids for r, d in enumerate(ids[:30], 1)))
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    at.selectbox(key=f"fp-kind-{v}").set_value("run").run()
+    at.text_input(key=f"fp-param-{v}-run-file").input(str(engine)).run()
+    at.slider(key=f"pool-{v}").set_value(30).run()
+    at.selectbox(key=f"kind-{v}-0").set_value("run").run()
+    at.text_input(key=f"param-{v}-0-run-file").input(str(reranker)).run()
+    at.selectbox(key=f"combine-{v}-0").set_value("replace").run()
+    at.button(key="use").click().run()
+    assert not at.error and not at.exception, [e.value for e in at.error]
+    spec = at.session_state["spec"].to_dict()
+    assert spec["first_pass"] == {"kind": "run", "params": {"file": str(engine)}}
+    assert spec["stages"][0]["scorer"] == {"kind": "run", "params": {"file": str(reranker)}}
+    flow = page("flow", at)
+    flow.run()
+    assert not flow.exception and not flow.error, [e.value for e in flow.error]
+    table = flow.dataframe[0].value
+    assert list(table.index) == ["first pass", "run", "final"] and list(table["keep"]) == [30, 20, 10]
+    assert table.loc["run", "predicted ms/query"] == 30.0    # the reranker file's latency_ms, not its reading
+    captions = " | ".join(shown(c.value) for c in flow.caption)
+    assert "run engine.run (trec): 12 queries, 360 ranked documents" in captions
+    assert "run engine.run carries no latency_ms" in captions and "reranker.jsonl carries no" not in captions
