@@ -179,8 +179,12 @@ def spec_from_args(args):
         base["final_k"] = args.final_k
     for text in getattr(args, "param", None) or []:
         set_param(base, text)
-    return apply_cost_flags(CascadeSpec.from_dict(base), getattr(args, "cost", None), config_costs,
-                                        stages_replaced=args.stage is not None)
+    spec = apply_cost_flags(CascadeSpec.from_dict(base), getattr(args, "cost", None), config_costs,
+                            stages_replaced=args.stage is not None)
+    missing = spec.missing_files()   # before any work: a run file named wrong is one line, not a scoring failure
+    if missing:
+        raise SpecError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    return spec
 
 
 def set_param(spec: dict, text: str) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from cascade_core.analysis.experiment import ExperimentResult
 from cascade_core.cascade import CascadeSpec
-from cascade_core.errors import DataError, MissingScoresError
+from cascade_core.errors import DataError, MissingScoresError, SpecError
 
 from . import resume, session
 from .access import check_path, check_spec, read_only, refuse_if_read_only, settings, uploads
@@ -77,6 +77,9 @@ def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     parsed = new if isinstance(new, CascadeSpec) else CascadeSpec.from_dict(new)
     if not from_slider:   # a shared dashboard: only model folders, servers and keys a visitor may name
         check_spec(parsed)
+        missing = parsed.missing_files()   # asked after the sharing checks: it reveals nothing outside the roots
+        if missing:
+            raise SpecError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     st.session_state[SPEC] = parsed
     if not from_slider:
         st.session_state[SPEC_VERSION] = st.session_state.get(SPEC_VERSION, 0) + 1

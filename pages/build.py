@@ -123,12 +123,18 @@ st.caption("Each stage scores every candidate it receives, keeps the top `keep` 
 draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_model else {}),
                                               **({"params": fp_params} if fp_params else {})},
          "pool_size": pool, "stages": stages, "final_k": keep_within(previous, final_k)}
+
+
+def form_spec() -> CascadeSpec:
+    """The cascade the form describes, as "Use this cascade" sets it: the cost profiles of the steps
+    kept, and no name when its name described other scorers or fusions (it is not that cascade)."""
+    chosen = CascadeSpec.from_dict(draft).with_costs_from(current)
+    return chosen if chosen.same_steps(current) else replace(chosen, name="")
+
+
 if st.button("Use this cascade", type="primary", key="use"):
     try:
-        chosen = CascadeSpec.from_dict(draft).with_costs_from(current)   # cost profiles of steps kept
-        if not chosen.same_steps(current):   # its name described other scorers or fusions: not this cascade
-            chosen = replace(chosen, name="")
-        state.set_spec(chosen)
+        state.set_spec(form_spec())
         st.session_state[state.BUDGET] = budget
         st.success(f"Cascade set: {literal(state.spec().describe())}. Open **Flow** or **Evaluate**.")
     except CascadeError as exc:
@@ -139,7 +145,7 @@ sp = state.spec()
 c1, c2 = st.columns(2)
 if sp is not None:
     try:   # the form may differ from the cascade in use: say which one the YAML is
-        unapplied = CascadeSpec.from_dict(draft).with_costs_from(current).to_dict() != sp.to_dict()
+        unapplied = form_spec().to_dict() != sp.to_dict()
     except CascadeError:
         unapplied = True
     c1.download_button("Download spec (YAML)", sp.to_yaml(), file_name="cascade.yaml", mime="application/x-yaml",

@@ -13,6 +13,8 @@ from cascade_ui import state
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import shown_errors, sidebar_status
 
+SAVED_NOTE = "experiments-saved-note"   # what the last Save did, shown once after the page is drawn again
+
 st.title("Saved experiments, compared")
 sidebar_status()
 folder = experiments_folder(state.workspace())
@@ -40,7 +42,14 @@ with st.container(border=True):
             with shown_errors():
                 result = state.run_current()
                 path = SavedExperiment.from_result(name, state.experiment(), result).save(folder, replace=replace)
-                st.success(f"{'Replaced' if replace else 'Saved as'} **{literal(name)}** ({literal(path.name)}).")
+                # Drawn again at once, so the form already knows the name is taken (Save waits,
+                # Replace is offered) and the comparison below lists the new experiment.
+                st.session_state[SAVED_NOTE] = (f"{'Replaced' if replace else 'Saved as'} **{literal(name)}** "
+                                                f"({literal(path.name)}).")
+                st.session_state.pop("save-replace", None)
+                st.rerun()
+        if SAVED_NOTE in st.session_state:
+            st.success(st.session_state.pop(SAVED_NOTE))
 
 names = saved_names(folder)
 if len(names) < 2:

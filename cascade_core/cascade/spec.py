@@ -215,6 +215,17 @@ class CascadeSpec:
         return json.dumps([{**c.to_dict(), "kind": canonical_kind(c.kind, retriever=r)} for c, r in configs],
                           sort_keys=True)
 
+    def missing_files(self) -> list[str]:
+        """Files the steps read that are not there, one line each (see each kind's
+        ``missing_files``): a spec can be valid and still name a run file deleted since.
+
+        >>> CascadeSpec.from_dict({"first_pass": "run:/no/such.run", "pool_size": 5}).missing_files()
+        ['run file /no/such.run: no such file']
+        """
+        steps = [(retriever_class(self.first_pass.kind), self.first_pass)] + \
+            [(scorer_class(st.scorer.kind), st.scorer) for st in self.stages]
+        return [line for cls, config in steps for line in cls.missing_files(config.params)]
+
     def same_steps(self, other: "CascadeSpec") -> bool:
         """Whether ``other`` runs the same steps: the same scorers (:meth:`scorer_key`) combined the
         same way at each stage. Cut-offs may differ. A name given to a cascade still fits a spec

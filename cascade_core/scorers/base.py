@@ -193,6 +193,13 @@ class Component(ABC):
         return {p.name: str(params.get(p.name, p.default) or "").strip() for p in cls.parameters
                 if p.type == "secret-env"}
 
+    @classmethod
+    def missing_files(cls, params: dict) -> list[str]:
+        """The files this configuration reads that are not there, one line each (a run file
+        deleted since the spec was made); default: none. Asked only after the sharing checks, so
+        it tells a visitor nothing about folders outside the data roots."""
+        return []
+
     def load_model(self) -> None:
         """Load this step's model now, if it has one; default: none.
 

@@ -70,6 +70,13 @@ class _RunStep:
             raise SpecError("run parameter file is required: a run file (TREC, JSON lines or Parquet)")
         return parsed
 
+    @classmethod
+    def missing_files(cls, params: dict) -> list[str]:
+        file = str(params.get("file") or "").strip()
+        if file and not Path(file).expanduser().is_file():
+            return [f"run file {file}: no such file"]
+        return []
+
     @property
     def run(self) -> Run:
         """The file, read once per process (per path, size and modification time)."""

@@ -236,3 +236,27 @@ def test_a_run_file_is_the_first_pass_and_a_stage_from_the_build_page(demo_state
     captions = " | ".join(shown(c.value) for c in flow.caption)
     assert "run engine.run (trec): 12 queries, 360 ranked documents" in captions
     assert "run engine.run carries no latency_ms" in captions and "reranker.jsonl carries no" not in captions
+
+
+def test_a_run_file_that_is_not_there_is_refused_on_build(demo_state, tmp_path):
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    before = at.session_state["spec"]
+    at.selectbox(key=f"fp-kind-{v}").set_value("run").run()
+    at.text_input(key=f"fp-param-{v}-run-file").input(str(tmp_path / "nope.run")).run()
+    at.button(key="use").click().run()
+    assert [shown(e.value) for e in at.error] == [f"Not a valid cascade: run file {tmp_path / 'nope.run'}: no such file"]
+    assert at.session_state["spec"] == before and not at.success
+
+
+def test_after_use_the_form_is_the_cascade_in_use(demo_state, tmp_path):
+    """Changing a step drops the cascade's name ('Use' sets it nameless): the form, compared the
+    same way, is then the cascade in use, with no 'changes not in use yet' note."""
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    at.selectbox(key=f"kind-{v}-0").set_value("bm25").run()
+    at.button(key="use").click().run()
+    assert at.success and not at.error
+    assert not [w for w in at.warning if "not in use yet" in w.value]
