@@ -79,6 +79,7 @@ class EdgeStore:
         self.wait_s = wait_s          # None: $CASCADE_QDRANT_WAIT_S or 120 s, read when waiting
         self.legacy = Path(legacy) if legacy is not None else None
         self._shards: dict = {}
+        self._holds: dict = {}        # name -> the file descriptor of its hold (see _hold)
         self._lock = threading.RLock()
         self._legacy_done = legacy is None
 
@@ -143,10 +144,15 @@ class EdgeStore:
         """Load a shard; raise FolderInUse when another process holds it; None when damaged (moved)."""
         from qdrant_edge import EdgeShard
 
+        # Our own hold first: the engine reads a shard's files before it finds its lock taken, so
+        # a load beside a process writing the shard (merging segments) can fail on a file moved
+        # under it, which would read as damage. Held by another process: it is in use, not damaged.
+        self._hold(folder)
         try:
             with self._creation_lock(fcntl.LOCK_SH if fcntl else None):   # never a shard half created
                 shard = EdgeShard.load(str(folder))
         except Exception as exc:  # noqa: BLE001 - the engine raises plain Exceptions
+            self._release(folder.name)
             if _is_lock_error(exc):
                 raise in_use(folder) from None
             self._say(quarantine_shard(self.root, folder.name, f"it does not load: {_first_line(exc)}").notice)
@@ -159,9 +165,30 @@ class EdgeStore:
         reason = reason or shard_damage(shard)
         if reason is not None:
             shard.close()
+            self._release(folder.name)
             self._say(quarantine_shard(self.root, folder.name, reason).notice)
             return None
         return shard
+
+    def _hold(self, folder: Path) -> None:
+        """Take this process's hold of the shard in ``folder`` (an exclusive lock on
+        ``.NAME.held`` beside the shards, kept while the shard is open here); raise
+        :class:`FolderInUse` when another process holds it. No-op without ``fcntl`` (Windows)."""
+        name = folder.name
+        if fcntl is None or name in self._holds:   # pragma: no cover - Windows
+            return
+        fd = os.open(self.root / f".{name}.held", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise in_use(folder) from None
+        self._holds[name] = fd
+
+    def _release(self, name: str) -> None:
+        fd = self._holds.pop(name, None)
+        if fd is not None:
+            os.close(fd)   # releases the lock
 
     def _open_waiting(self, folder: Path):
         wait_s = self.wait_s if self.wait_s is not None else float(os.environ.get("CASCADE_QDRANT_WAIT_S", 120))
@@ -224,12 +251,14 @@ class EdgeStore:
                     # HNSW is built only when build_ann() runs the optimizer (nothing runs in the
                     # background in process): then every segment is indexed, whatever its size.
                     optimizers=EdgeOptimizersConfig(indexing_threshold=1))
+                self._hold(folder)   # held from its first file on: nobody loads it while it is made and filled
                 try:
                     folder.mkdir()
                     _write_json_durably(folder / META_FILE, {**metadata, "dim": int(dim)})
                     shard = EdgeShard.create(str(folder), config)
                 except Exception as exc:  # noqa: BLE001 - the engine raises plain Exceptions
                     # Nothing can be stored in it yet: what this call made goes, so the next try starts clean.
+                    self._release(name)
                     shutil.rmtree(folder, ignore_errors=True)
                     raise IndexingError(f"cannot create the vector index {name} in {folder}: "
                                         f"{_first_line(exc)}") from None
@@ -283,6 +312,7 @@ class EdgeStore:
                     shard.close()
                 except Exception:  # noqa: BLE001 - closing what is damaged
                     pass
+            self._release(name)
             if not self.path(name).exists():
                 return None
             damaged = quarantine_shard(self.root, name, reason)
@@ -297,6 +327,7 @@ class EdgeStore:
                 shard = self._open_waiting(self.path(name))   # another process's lock: wait for it
             if shard is not None:
                 shard.close()
+            self._release(name)
             if self.path(name).exists():   # (a damaged one was moved aside while opening)
                 shutil.rmtree(self.path(name))
 
@@ -367,6 +398,8 @@ class EdgeStore:
                 except Exception:  # noqa: BLE001 - closing what may already be gone
                     pass
             self._shards.clear()
+            for name in list(self._holds):   # after the shards: nobody loads one still being closed
+                self._release(name)
 
     @property
     def location(self) -> str:
