@@ -1,10 +1,18 @@
-"""What several test files share: the ``cascade`` command run as a user runs it."""
+"""What several test files share: the ``cascade`` command run as a user runs it, and the dashboard
+served as a user starts it."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def cascade(*args, home, cwd=None, env=None):
@@ -43,3 +51,47 @@ def run_cli(*args, home, cwd=None, env=None):
         os.environ.clear()
         os.environ.update(saved_env)
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def dashboard(tmp: Path, dataset: Path, *args: str, **env: str):
+    """``streamlit run app.py`` from the repository (so its config.toml is read) on a free port, its
+    own data folder under ``tmp`` and ``dataset`` as the sample, no ``CASCADE_`` setting of the
+    caller's; ``args`` go to streamlit, ``env`` to the process. Yields (url, port, process, log
+    path) once healthy; stops it after."""
+    import pytest
+
+    port = free_port()
+    log_path = tmp / "streamlit.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
+    full_env = {**clean, "CASCADE_HOME": str(tmp / "home"), "CASCADE_SAMPLE_DATA": str(dataset),
+                "HF_HUB_OFFLINE": "1", **env}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                 "--server.port", str(port), "--browser.gatherUsageStats", "false", *args],
+                                cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        host = args[args.index("--server.address") + 1] if "--server.address" in args else "127.0.0.1"
+        url = f"http://{host}:{port}"
+        try:
+            deadline = time.time() + 90
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                        break
+                except OSError:
+                    if time.time() > deadline or proc.poll() is not None:
+                        pytest.fail(f"the app did not start: {log_path.read_text()[-2000:]}")
+                    time.sleep(0.3)
+            yield url, port, proc, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

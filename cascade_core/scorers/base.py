@@ -193,6 +193,15 @@ class Component(ABC):
         return {p.name: str(params.get(p.name, p.default) or "").strip() for p in cls.parameters
                 if p.type == "secret-env"}
 
+    def stated_seconds(self, query: str) -> float | None:
+        """The time the step's own data states for ``query`` (a run file's ``latency_ms``: the
+        system's time, recorded instead of the time this process took), or None: timed here."""
+        return None
+
+    def scoring_notes(self) -> list[str]:
+        """Lines to report after scoring (what a step met while scoring); default: none."""
+        return []
+
     @classmethod
     def missing_files(cls, params: dict) -> list[str]:
         """The files this configuration reads that are not there, one line each (a run file

@@ -161,8 +161,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                 store.record_costs(scorer.id, costs, run=run_id, probe_ms=probe.median())
         report.note_cuts(stage.name, scorer)
         report.notes.extend(getattr(scorer, "notes", ()))
-        if hasattr(scorer, "scoring_notes"):
-            report.notes.extend(scorer.scoring_notes())
+        report.notes.extend(scorer.scoring_notes())
     report.seconds = time.perf_counter() - start
     return report
 
@@ -171,7 +170,7 @@ def stated_or(step, text: str, measured_s: float, share: float = 1.0) -> float:
     """The seconds to record for a timed call: what the step's data states for the query (a run
     file's ``latency_ms``: the engine's time, not the reading of the file) times ``share`` (the
     call's part of the query's candidates), else ``measured_s``."""
-    stated = step.stated_seconds(text) if hasattr(step, "stated_seconds") else None
+    stated = step.stated_seconds(text)
     return measured_s if stated is None else stated * share
 
 

@@ -10,17 +10,13 @@ request) and its id read from the server's first answer.
 from __future__ import annotations
 
 import http.client
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import REPO
+from tests.helpers import dashboard
 
 TOKEN = "upload-test-token-0123456789abcdef"
 MB = 1 << 20
@@ -28,44 +24,11 @@ MB = 1 << 20
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def server(tmp: Path, tiny_beir: Path, **env: str):
-    """``streamlit run app.py`` on 127.0.0.1 and a free port; yields (port, process, log path)."""
-    port = free_port()
-    log_path = tmp / "streamlit.log"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
-    full_env = {**clean, "CASCADE_HOME": str(tmp / "home"), "CASCADE_SAMPLE_DATA": str(tiny_beir),
-                "HF_HUB_OFFLINE": "1", **env}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                                 "--browser.gatherUsageStats", "false"],
-                                cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 90
-            while True:
-                try:
-                    if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
-                        break
-                except OSError:
-                    if time.time() > deadline or proc.poll() is not None:
-                        pytest.fail(f"the app did not start: {log_path.read_text()[-2000:]}")
-                    time.sleep(0.3)
-            yield port, proc, log_path
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    """The dashboard on 127.0.0.1 (tests.helpers.dashboard); yields (port, process, log path)."""
+    with dashboard(tmp, tiny_beir, "--server.address", "127.0.0.1", **env) as (_, port, proc, log_path):
+        yield port, proc, log_path
 
 
 @contextmanager

@@ -11,6 +11,7 @@ request leaves the file. Screenshots go to ``test-artifacts/hostile-plotly-*.png
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import plotly.io as pio
@@ -68,9 +69,25 @@ def local(requests: list[str]) -> list[str]:
     return [u for u in requests if not u.startswith(("file:", "data:", "blob:"))]
 
 
-def test_every_chart_shows_hostile_names_as_typed(tmp_path):
+@contextmanager
+def watched_page():
+    """A Chromium page whose requests and dialogs are recorded; yields (page, requests, dialogs),
+    and after the block checks that no dialog opened and no request left the file."""
     from playwright.sync_api import sync_playwright
 
+    requests, dialogs = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        yield page, requests, dialogs
+        browser.close()
+    assert dialogs == []
+    assert local(requests) == []
+
+
+def test_every_chart_shows_hostile_names_as_typed(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     drawn = figures(hostile_case())
     # plotly.js once (the plotly package's own copy, inlined), then each figure in its own div
@@ -80,12 +97,7 @@ def test_every_chart_shows_hostile_names_as_typed(tmp_path):
     page_file.write_text("<!doctype html><html><head><meta charset='utf-8'></head><body>"
                          + "".join(parts) + "</body></html>", encoding="utf-8")
     names = list(drawn)
-    requests, dialogs = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("request", lambda r: requests.append(r.url))
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    with watched_page() as (page, requests, dialogs):
         state = opened(page, page_file.as_uri(), len(drawn))
         assert_plain(state, "charts")
         shown = "\n".join(state["texts"])
@@ -104,23 +116,13 @@ def test_every_chart_shows_hostile_names_as_typed(tmp_path):
             hover_text(page, paired, 0, ids.index(plain(query)), f"query {query}: ")
         assert_plain(page.evaluate(PAGE_STATE), "charts, hovered")
         page.screenshot(path=str(ARTIFACTS / "hostile-plotly-charts.png"), full_page=True)
-        browser.close()
-    assert dialogs == []
-    assert local(requests) == []
 
 
 def test_the_html_report_shows_hostile_names_as_typed(tiny_beir, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
     report = tmp_path / "report.html"
     report.write_text(report_case.hostile_report(tiny_beir, tmp_path), encoding="utf-8")
-    requests, dialogs = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("request", lambda r: requests.append(r.url))
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    with watched_page() as (page, requests, dialogs):
         state = opened(page, report.as_uri(), 6)
         assert_plain(state, "report")
         svg = "\n".join(state["texts"])
@@ -130,6 +132,3 @@ def test_the_html_report_shows_hostile_names_as_typed(tiny_beir, tmp_path):
         assert f"name: {report_case.SPEC_NAME}" in body
         assert page.locator("script").count() == 7       # the plotly loader and six figures: none from a name
         page.screenshot(path=str(ARTIFACTS / "hostile-plotly-report.png"), full_page=True)
-        browser.close()
-    assert dialogs == []
-    assert local(requests) == []

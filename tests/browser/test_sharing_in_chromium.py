@@ -13,19 +13,16 @@ Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS, REPO, free_port
+from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS
+from tests.helpers import REPO, dashboard
 
 TOKEN = "browser-test-token-0123456789abcdef"
 PAGE_TEXT = ("Data & index", "Run the demo", "Load a dataset", "Dataset:", "Vector index")
@@ -37,36 +34,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 @contextmanager
 def server(tmp: Path, tiny_beir: Path, *args: str, **env: str):
-    """``streamlit run app.py`` on a free port, from the repository (so its config.toml is read); yields
-    (url, port, log path) once healthy, and stops it after."""
-    port = free_port()
-    log_path = tmp / "streamlit.log"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
-    full_env = {**clean, "CASCADE_HOME": str(tmp / "home"), "CASCADE_SAMPLE_DATA": str(tiny_beir),
-                "HF_HUB_OFFLINE": "1", **env}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                 "--server.port", str(port), "--browser.gatherUsageStats", "false", *args],
-                                cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-        host = args[args.index("--server.address") + 1] if "--server.address" in args else "127.0.0.1"
-        url = f"http://{host}:{port}"
-        try:
-            deadline = time.time() + 90
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                        break
-                except OSError:
-                    if time.time() > deadline or proc.poll() is not None:
-                        pytest.fail(f"the app did not start: {log_path.read_text()[-2000:]}")
-                    time.sleep(0.5)
-            yield url, port, log_path
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    """The dashboard (tests.helpers.dashboard); yields (url, port, log path)."""
+    with dashboard(tmp, tiny_beir, *args, **env) as (url, port, _, log_path):
+        yield url, port, log_path
 
 
 def listening_addresses(port: int) -> set[str]:
