@@ -14,10 +14,12 @@ import sys
 
 from cascade_core.errors import CascadeError, missing_dependency
 
-from . import calibrate, common, compare, distill, doctor, evaluate, explain, export, forget, index, report, tune
+from . import (calibrate, common, compare, distill, doctor, evaluate, explain, export, forget, index, report,
+               serve_model, tune)
 
 # In the order ``cascade --help`` lists them.
-COMMAND_MODULES = (evaluate, index, explain, report, tune, doctor, forget, distill, calibrate, compare, export)
+COMMAND_MODULES = (evaluate, index, explain, report, tune, doctor, forget, distill, calibrate, compare, export,
+                   serve_model)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -25,7 +25,8 @@ from cascade_core.errors import CascadeError, SpecError
 from cascade_core.judgments.store import USE_HUMAN
 from cascade_core.latency.profiles import step_key
 from cascade_core.readback import cut
-from cascade_core.scorers import aliases_of, compact_config, describe_kind, registered, retriever_kinds, scorer_kinds
+from cascade_core.scorers import (aliases_of, compact_config, describe_kind, registered, retriever_kinds,
+                                  scorer_kinds)
 from cascade_core.scoring.workspace import Workspace
 
 

@@ -311,12 +311,18 @@ class ServeSettings:
     upload_quota_mb: float = DEFAULT_UPLOAD_QUOTA_MB
     max_jobs: int | None = None
     llm_urls: tuple[str, ...] = ()
+    rerank_urls: tuple[str, ...] = ()
+
+    @property
+    def server_urls(self) -> tuple[str, ...]:
+        """Every server a visitor's step may call: the LLM servers and the rerank servers listed."""
+        return self.llm_urls + self.rerank_urls
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, address: str | None = None) -> "ServeSettings":
         """``CASCADE_SHARE``, ``CASCADE_TOKEN``, ``CASCADE_READ_ONLY``, ``CASCADE_DATA_ROOTS``
         (separated by ``:``), ``CASCADE_UPLOAD_QUOTA_MB``, ``CASCADE_MAX_JOBS``, ``CASCADE_LLM_URLS``
-        (separated by ``,``). ``address`` is the
+        and ``CASCADE_RERANK_URLS`` (separated by ``,``). ``address`` is the
         address the server listens on, when known: anything but loopback counts as sharing
         (an empty address listens on every interface)."""
         env = os.environ if env is None else env
@@ -326,10 +332,13 @@ class ServeSettings:
         max_jobs = DEFAULT_SHARED_JOBS if share else None
         if (env.get("CASCADE_MAX_JOBS") or "").strip():   # 0: no cap
             max_jobs = int(_number(env["CASCADE_MAX_JOBS"], 0, "CASCADE_MAX_JOBS")) or None
-        urls = tuple(u.strip() for u in env.get("CASCADE_LLM_URLS", "").split(",") if u.strip())
+        def urls(name: str) -> tuple[str, ...]:
+            return tuple(u.strip() for u in env.get(name, "").split(",") if u.strip())
+
         return cls(share=share, token=(env.get("CASCADE_TOKEN") or "").strip() or None,
                    read_only=truthy(env.get("CASCADE_READ_ONLY")), extra_roots=roots,
-                   upload_quota_mb=quota, max_jobs=max_jobs, llm_urls=urls)
+                   upload_quota_mb=quota, max_jobs=max_jobs, llm_urls=urls("CASCADE_LLM_URLS"),
+                   rerank_urls=urls("CASCADE_RERANK_URLS"))
 
 
 def _number(text: str | None, default: float, name: str) -> float:
@@ -474,7 +483,7 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
                          retriever: bool = False) -> None:
     """On a shared dashboard, a visitor's scorers (``ScorerConfig``: kind, model, params) may name
     a model folder only under the data roots, a server only among ``allowed_urls``
-    (``CASCADE_LLM_URLS``), and an API key only in the default variable: otherwise a visitor
+    (``CASCADE_LLM_URLS``, ``CASCADE_RERANK_URLS``), and an API key only in the default variable: otherwise a visitor
     could probe the server's folders, make it call any address, or send any of its environment
     variables to a server of theirs. Raises :class:`SpecRefused`.
 
@@ -511,8 +520,8 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
         for url in cls.called_urls(params):
             if url.rstrip("/") not in allowed:
                 raise SpecRefused(f"this shared dashboard calls only the servers its operator listed in "
-                                  f"CASCADE_LLM_URLS ({', '.join(sorted(allowed)) or 'none'}); this {cls.kind} step "
-                                  "names another")
+                                  f"CASCADE_LLM_URLS and CASCADE_RERANK_URLS ({', '.join(sorted(allowed)) or 'none'}); "
+                                  f"this {cls.kind} step names another")
         for name, variable in cls.secret_envs(params).items():
             own = next(p.default for p in cls.parameters if p.name == name)
             if variable not in ("", own):

@@ -320,7 +320,7 @@ def check_spec(spec) -> None:
     (:func:`cascade_core.serving.check_shared_scorers`)."""
     s = settings()
     if s.share:
-        check_shared_spec(spec, model_roots(), s.llm_urls)
+        check_shared_spec(spec, model_roots(), s.server_urls)
 
 
 def check_model(name: str, kind: str = "bi-encoder", params: dict | None = None) -> None:
@@ -328,7 +328,7 @@ def check_model(name: str, kind: str = "bi-encoder", params: dict | None = None)
     LLM judge with its server and API-key variable in ``params``)."""
     s = settings()
     if s.share:
-        check_shared_scorers([ScorerConfig(kind, name, dict(params or {}))], model_roots(), s.llm_urls)
+        check_shared_scorers([ScorerConfig(kind, name, dict(params or {}))], model_roots(), s.server_urls)
 
 
 def uploader_key() -> str:

@@ -95,7 +95,7 @@ def test_no_import_cycle():
 LAYERS = [
     {"errors", "numbers", "progress", "home", "params", "plugins", "readback"},
     {"data", "fusion", "metrics", "latency", "models"},
-    {"store", "vectors"},
+    {"store", "vectors", "remote"},
     {"scorers", "serving"},
     {"cascade"},
     {"scoring"},

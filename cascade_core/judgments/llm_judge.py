@@ -43,8 +43,9 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 
 from ..errors import SpecError
+from ..models.truncation import clipped
 from ..scorers.base import ScorerConfig
-from ..scorers.llm import LLMScorer, clipped
+from ..scorers.llm import LLMScorer
 
 GRADE_VALUES = (0, 1, 2)
 SYSTEM_JUDGE = ("You are a search relevance assessor. Grade how well a document answers a query with one "

@@ -34,6 +34,36 @@ def clip_chars(text: str, max_tokens: int) -> str:
     return text if len(text) <= limit else text[:limit]
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` with its whitespace collapsed, cut to ``limit`` characters, at a word boundary when
+    there is one nearby.
+
+    >>> clip("one two three", 9)
+    'one two'
+    """
+    return clipped(text, limit)[0]
+
+
+def clipped(text: str, limit: int) -> tuple[str, bool]:
+    """:func:`clip`'s text and whether it cut anything. Only a window of the text a little longer
+    than what is kept is ever split into words: a huge document costs what a short one does.
+
+    >>> clipped("one   two three", 9), clipped("a " * 5_000_000, 3)
+    (('one two', True), ('a a', True))
+    """
+    window = 2 * limit + 16
+    while True:
+        collapsed = " ".join(text[:window].split())
+        if len(collapsed) > limit or window >= len(text):
+            break
+        window *= 4
+    if len(collapsed) <= limit:
+        return collapsed, False
+    cut = collapsed[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut), True
+
+
 def clip_for_model(tokenizer, texts: Sequence[str], max_tokens: int, extra_tokens: Sequence[int] | int = 0
                    ) -> tuple[list[str], list[int], list[bool]]:
     """Texts cut in characters, their lengths in tokens (special tokens included, before the

@@ -110,6 +110,8 @@ COST_SHAPES = {
     "per-query": "mostly encoding the query or searching an index built ahead; each candidate adds little",
     # Read, not computed here (a run file): the time that matters is the system's that made it.
     "stated": "your system's time, from the file (latency_ms per query), else the cost profile you set",
+    # A server's answer time, network included, timed here per call (a batch of candidates).
+    "remote": "a server's answer time per call, network included, measured from here; money by the prices you set",
 }
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..models import load_cross_encoder, resolve_model
-from ..models.truncation import clip_chars, clip_for_model
+from ..models.pairs import score_pairs
 from ..params import Param
 from .base import Scorer, ScorerConfig, ScorerContext, register
 
@@ -42,7 +42,6 @@ class CrossEncoderScorer(Scorer):
     def resolved_models(self) -> list:
         return [self.model]
 
-
     @property
     def encoder(self):
         if self._encoder is None:
@@ -53,19 +52,8 @@ class CrossEncoderScorer(Scorer):
         self.encoder  # noqa: B018 - load outside the timed section
 
     def score(self, query: str, doc_ids: Sequence[str]) -> np.ndarray:
-        if not len(doc_ids):
-            return np.zeros(0)
+        scores, cut = score_pairs(self.encoder, query, [self.corpus.text_of(d) for d in doc_ids],
+                                  self.max_length, self.batch_size)
         limit = int(getattr(self.encoder, "max_seq_length", None) or self.max_length)
-        tokenizer = self.encoder.tokenizer
-        query_tokens = len(tokenizer(clip_chars(query, limit), add_special_tokens=False, verbose=False)["input_ids"])
-        # the pair's tokens: [CLS] query [SEP] document [SEP] (the document's own count has 2 of them)
-        texts, _, cut = clip_for_model(tokenizer, [self.corpus.text_of(d) for d in doc_ids], limit,
-                                       extra_tokens=query_tokens + 1)
         self.cuts.add([d for d, c in zip(doc_ids, cut) if c], limit)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        pairs = [(query, texts[i]) for i in order]
-        sorted_scores = self.encoder.predict(pairs, batch_size=self.batch_size,
-                                             show_progress_bar=False, convert_to_numpy=True)
-        out = np.empty(len(doc_ids), dtype=float)
-        out[order] = np.asarray(sorted_scores, dtype=float).reshape(-1)
-        return out
+        return scores

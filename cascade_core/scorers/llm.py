@@ -48,17 +48,12 @@ Back ends (``backend: auto`` picks ``http`` when a ``base_url`` is given, else `
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import math
 import os
 import re
 import shutil
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,13 +64,13 @@ import numpy as np
 from ..errors import ModelError, ServiceError, SpecError
 from ..models import ResolvedModel, load_model, resolve_model
 from ..models.resolve import cache_folder, folder_key
+from ..models.truncation import clipped
 from ..params import Param
-from ..readback import Unreadable, loads
+from ..remote.client import JsonService
 from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
 
 DEFAULT_LLM = "gemma-3-270m"
 DEFAULT_API_KEY_ENV = "CASCADE_LLM_API_KEY"   # the variable a server's key is read from (a shared dashboard: only it)
-MAX_ANSWER_CHARS = 20_000_000   # a server's answer read back (a chat completion is kilobytes)
 PROMPT_VERSION = 1    # in the id: a change of the prompts below must not reuse old scores
 PARAMS = (
     Param("mode", "choice", "pointwise", choices=("pointwise", "listwise"),
@@ -108,36 +103,6 @@ SYSTEM_LISTWISE = ("You are RankGPT, an intelligent assistant that can rank pass
 
 
 # -- prompts and answers --------------------------------------------------------------------------
-
-def clip(text: str, limit: int) -> str:
-    """``text`` with its whitespace collapsed, cut to ``limit`` characters, at a word boundary when
-    there is one nearby.
-
-    >>> clip("one two three", 9)
-    'one two'
-    """
-    return clipped(text, limit)[0]
-
-
-def clipped(text: str, limit: int) -> tuple[str, bool]:
-    """:func:`clip`'s text and whether it cut anything. Only a window of the text a little longer
-    than what is kept is ever split into words: a huge document costs what a short one does.
-
-    >>> clipped("one   two three", 9), clipped("a " * 5_000_000, 3)
-    (('one two', True), ('a a', True))
-    """
-    window = 2 * limit + 16
-    while True:
-        collapsed = " ".join(text[:window].split())
-        if len(collapsed) > limit or window >= len(text):
-            break
-        window *= 4
-    if len(collapsed) <= limit:
-        return collapsed, False
-    cut = collapsed[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut), True
-
 
 def pointwise_prompt(query: str, doc: str) -> str:
     return (f"Query: {query}\nDocument: {doc}\n"
@@ -250,104 +215,33 @@ def scores_from_order(order: Sequence[int]) -> np.ndarray:
 # -- the HTTP back end ----------------------------------------------------------------------------
 
 _server_lock = threading.Lock()
-_semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _checked: set[tuple] = set()   # servers (and models) checked and warmed up in this process
 
 
 class HttpLLM:
-    """An OpenAI-compatible server: one JSON POST per judgement or window, retried, bounded."""
+    """An OpenAI-compatible server: one JSON POST per judgement or window, through
+    :class:`~cascade_core.remote.client.JsonService` (bounded, retried, one-line errors)."""
 
     def __init__(self, base_url: str, model: str, api_key_env: str, api: str, timeout_s: float,
                  retries: int, concurrency: int):
-        self.base_url = base_url.rstrip("/")
+        self.service = JsonService(base_url, f"llm {model!r}", api_key_env, timeout_s, retries, concurrency,
+                                   hints={404: f"check the model name (the server lists its models at "
+                                               f"{base_url.rstrip('/')}/models) and that base_url ends where "
+                                               "the API starts (usually /v1)"})
+        self.base_url = self.service.base_url
         self.model = model
         self.api_key_env = api_key_env
         self.api = api
-        self.timeout_s = float(timeout_s)
-        self.retries = int(retries)
-        self.concurrency = int(concurrency)
-        with _server_lock:   # one limit per server, whichever stage or thread asks
-            self.slots = _semaphores.setdefault((self.base_url, self.concurrency),
-                                                threading.BoundedSemaphore(self.concurrency))
-        # A server on this machine is asked directly: an HTTP(S)_PROXY set for the outside world
-        # would otherwise carry (and fail) requests to localhost unless no_proxy lists it.
-        host = urllib.parse.urlparse(self.base_url).hostname or ""
-        local = host == "localhost" or host.startswith("127.") or host == "::1"
-        self.opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if local else []))
         self.warned_no_logprobs = False
 
     @property
     def where(self) -> str:
-        return f"llm {self.model!r} at {self.base_url}"
-
-    def _headers(self) -> dict:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+        return self.service.where
 
     def request(self, path: str, payload: dict | None, doing: str, up_is_enough: bool = False) -> dict:
-        """POST ``payload`` (GET when None) to ``base_url + path``; the JSON answer, or one line.
+        """POST ``payload`` (GET when None) to ``base_url + path``; the JSON answer, or one line."""
+        return self.service.request(path, payload, doing, up_is_enough)
 
-        Connection errors, timeouts, 429, 5xx and unreadable answers are tried again, ``retries``
-        times, waiting 0.5 s, 1 s, 2 s ... (or the server's Retry-After, up to 30 s).
-        ``up_is_enough``: any answer but a refused key will do (``{}``): the server is up.
-        """
-        url = self.base_url + path
-        data = None if payload is None else json.dumps(payload).encode("utf-8")
-        tries = self.retries + 1
-        for attempt in range(tries):
-            wait = min(0.5 * 2 ** attempt, 8.0)
-            try:
-                req = urllib.request.Request(url, data=data, headers=self._headers(),
-                                             method="GET" if data is None else "POST")
-                with self.slots, self.opener.open(req, timeout=self.timeout_s) as resp:
-                    body = resp.read()
-                try:   # strict: a server's NaN, 5,000 digits or endless nesting is "not JSON", never a traceback
-                    return loads(body, max_chars=MAX_ANSWER_CHARS)
-                except Unreadable:
-                    if up_is_enough:
-                        return {}
-                    problem = f"answered something that is not JSON ({body[:80]!r})"
-            except urllib.error.HTTPError as exc:
-                detail = _error_detail(exc)
-                if exc.code != 429 and exc.code < 500:
-                    if up_is_enough and exc.code not in (401, 403):
-                        return {}
-                    raise ServiceError(f"{self.where}: {doing} failed: HTTP {exc.code} {exc.reason}{detail}"
-                                       f"{self._hint(exc.code)}") from None
-                problem = f"answered HTTP {exc.code} {exc.reason}{detail}"
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                if retry_after and retry_after.strip().isdigit():
-                    wait = min(float(retry_after), 30.0)
-            except urllib.error.URLError as exc:
-                reason = exc.reason
-                if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-                    problem = f"did not answer within {self.timeout_s:g} s"
-                else:
-                    problem = f"cannot be reached ({_reason(reason)})"
-            except http.client.HTTPException as exc:   # a connection cut mid-answer
-                problem = f"broke off its answer ({type(exc).__name__})"
-            except (TimeoutError, OSError) as exc:   # a timeout while reading the answer
-                problem = (f"did not answer within {self.timeout_s:g} s" if isinstance(exc, TimeoutError)
-                           or "timed out" in str(exc) else f"connection failed ({_reason(exc)})")
-            if attempt + 1 < tries:
-                time.sleep(wait)
-        hint = ("is the server running, and is base_url right?" if "reached" in problem or "connection" in problem
-                else "raise timeout_s or lower concurrency" if "within" in problem
-                else "check the server's log")
-        raise ServiceError(f"{self.where}: {doing} failed: the server {problem} "
-                           f"({tries} {'try' if tries == 1 else 'tries'}); {hint}")
-
-    def _hint(self, code: int) -> str:
-        if code in (401, 403):
-            have = "is set" if os.environ.get(self.api_key_env) else "is not set"
-            return f"; check the API key in ${self.api_key_env} (it {have}; api_key_env names the variable)"
-        if code == 404:
-            return (f"; check the model name (the server lists its models at {self.base_url}/models) and "
-                    "that base_url ends where the API starts (usually /v1)")
-        return ""
 
     def check(self) -> None:
         """Ask the server for its models once per process: a server that is down fails here,
@@ -434,23 +328,6 @@ def _choice_text(choice: dict) -> str:
     message = choice.get("message") or {}
     text = message.get("content") if isinstance(message, dict) else None
     return str(text if text is not None else choice.get("text") or "")
-
-
-def _error_detail(exc: urllib.error.HTTPError) -> str:
-    """The server's own error message, when its body says one (OpenAI's ``{"error": ...}``)."""
-    try:
-        body = loads(exc.read(MAX_ANSWER_CHARS) or b"{}", max_chars=MAX_ANSWER_CHARS)
-        err = body.get("error", body) if isinstance(body, dict) else body
-        msg = err.get("message") if isinstance(err, dict) else err
-        return f": {' '.join(str(msg).split())[:160]}" if msg else ""
-    except (Unreadable, OSError, AttributeError):
-        return ""
-
-
-def _reason(reason) -> str:
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    return getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
 
 
 # -- the local back end ---------------------------------------------------------------------------

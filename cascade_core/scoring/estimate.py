@@ -32,7 +32,7 @@ CONFIRM_ABOVE_S = 120.0     # a job estimated longer than this asks before it st
 # Rates assumed for a step never timed on this machine: (ms per call, ms per pair), by the kind's
 # declared cost shape. Cautious (a MiniLM cross-encoder costs ~10-50 ms per pair on 2 CPU cores):
 # overestimating a job asks once too often; underestimating starts a 40-minute job unannounced.
-DEFAULT_RATES = {"per-pair": (5.0, 30.0), "per-query": (20.0, 0.2), "stated": (0.1, 0.0)}
+DEFAULT_RATES = {"per-pair": (5.0, 30.0), "per-query": (20.0, 0.2), "stated": (0.1, 0.0), "remote": (100.0, 2.0)}
 DEFAULT_FIRST_PASS_MS = 50.0
 
 

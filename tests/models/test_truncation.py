@@ -14,7 +14,7 @@ from cascade_core.cascade import CascadeSpec
 from cascade_core.data import load_dataset
 from cascade_core.models import resolve_model
 from cascade_core.models.truncation import CHARS_PER_TOKEN, Cuts, char_limit, clip_for_model
-from cascade_core.scorers.llm import clipped
+from cascade_core.models.truncation import clipped
 from cascade_core.vectors.index import PAYLOAD_CHARS, point_id
 from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from cascade_core.errors import ServiceError, SpecError
+from cascade_core.models.truncation import clip
 from cascade_core.scorers import ScorerConfig
-from cascade_core.scorers.llm import (LLMScorer, clip, listwise_order, parse_permutation, scores_from_order,
+from cascade_core.scorers.llm import (LLMScorer, listwise_order, parse_permutation, scores_from_order,
                                       sliding_windows, yes_share)
 from tests.llm_server import overlap, serve, stats
 from tests.helpers import run_cli as cascade   # in this process: no interpreter, models loaded once
