@@ -24,7 +24,7 @@ from cascade_core.errors import CascadeError
 from cascade_core.home import cascade_home
 from cascade_core.metrics import MOSTLY_UNJUDGED_BELOW
 from cascade_core.progress import terminal_progress
-from cascade_core.scoring.ensure import ScoringReport
+from cascade_core.scoring.ensure import ScoringReport, truncation_line
 
 from . import common
 from .calibrate import print_estimate, print_latency
@@ -168,8 +168,7 @@ def print_report(report: dict) -> None:
     for note in sc.get("notes") or []:
         print(f"note: {note}")
     for step, cut in (sc.get("truncated") or {}).items():
-        print(f"Truncated: {step}: {cut['documents']} document{'s' if cut['documents'] != 1 else ''} cut to "
-              f"{cut['limit']} (the model reads no further)")
+        print(f"Truncated: {truncation_line(step, cut)}")
     for ap in report.get("approximate") or []:
         print(f"APPROXIMATE: stage {ap['stage']!r} is listwise and {ap['queries']} of {ap['of']} queries hand it "
               "a list it never ranked (scores of a longer list stand in); run without --from-store to rescore")

@@ -8,14 +8,14 @@ Text Embeddings Inference's ``POST /rerank``, Cohere's and Jina's ``/v1/rerank``
 Voyage's ``/v1/rerank`` and Elasticsearch's ``/_inference/rerank/ID``
 (:mod:`cascade_core.remote.server`). A ``rerank-api`` stage calls it like any hosted reranker::
 
-    cascade eval --dataset sample_data/scifact-mini --first-pass bm25 \\
-        --stage rerank-api@20 --stage-param protocol=tei --stage-param url=http://127.0.0.1:8080
+    cascade eval --dataset sample_data/scifact-mini --first-pass bm25 --stage rerank-api@20 \\
+        --param rerank-api.protocol=tei --param rerank-api.url=http://127.0.0.1:8080
 """
 
 from __future__ import annotations
 
 from cascade_core.errors import SpecError
-from cascade_core.remote.server import load_served_model, serve
+from cascade_core.remote.server import listen, load_served_model, serve
 
 
 def add_parser(sub, storage) -> None:
@@ -40,6 +40,11 @@ def cmd_serve_model(args) -> int:
                         ("--max-client-batch-size", args.max_client_batch_size)):
         if value < (0 if flag == "--port" else 1) or (flag == "--port" and value > 65535):
             raise SpecError(f"{flag} {value} is out of range")
-    served = load_served_model(args.model, args.max_length, args.batch_size, args.max_client_batch_size)
-    serve(served, args.host, args.port, args.api_key_env, announce=lambda line: print(line, flush=True))
+    sock = listen(args.host, args.port)   # before the model loads: a port in use fails at once
+    try:
+        served = load_served_model(args.model, args.max_length, args.batch_size, args.max_client_batch_size)
+    except BaseException:
+        sock.close()
+        raise
+    serve(served, sock, args.api_key_env, announce=lambda line: print(line, flush=True))
     return 0

@@ -90,15 +90,16 @@ def param_widgets(container, cls, params: dict, key: str, skip=(), only=None) ->
 def lead_params(cls) -> set[str]:
     """The parameters others are shown with (a hybrid's ``fusion``) and those shown with them, and
     the one that says what the step is where a kind takes no model (a run's ``file``, its
-    ``compact_param``): what the Build page puts beside the kind rather than in its parameters'
-    expander.
+    ``compact_param``), and those a kind declares ``leading`` (a rerank API's protocol and url): what
+    the Build page puts beside the kind rather than in its parameters' expander.
 
     >>> sorted(lead_params(kind_class("hybrid", retriever=True))), lead_params(kind_class("run"))
     (['fusion', 'rrf_k', 'weight'], {'file'})
     """
     leads = {p.only_with[0] for p in cls.parameters if p.only_with}
     compact = getattr(cls, "compact_param", None)
-    return leads | {p.name for p in cls.parameters if p.only_with} | ({compact} if compact else set())
+    return (leads | {p.name for p in cls.parameters if p.only_with} | ({compact} if compact else set())
+            | set(cls.leading))
 
 
 def _widget(container, p, current, key: str):

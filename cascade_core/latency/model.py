@@ -339,7 +339,8 @@ def predict_latency(names: list[str], n_pairs: list[float], models: list[CostMod
         total += 0.0 if np.isnan(ms) else ms
         over = budget_ms is not None and total > budget_ms
         lo, hi = model.spread
-        usd = model.profile.usd_per_query(ms, float(np.mean(model.calls_for(n)))) if model.profile and model.known else 0.0
+        usd = (model.profile.usd_per_query(ms, float(np.mean(model.calls_for(n))), float(n))
+               if model.profile and model.known else 0.0)
         stages.append(StageLatency(name, float(n), ms, total, over, model.source, ms * lo, ms * hi, model.n_calls,
                                    model.slowdown, usd))
     return LatencyReport(stages, budget_ms, pairs, tuple(models))

@@ -11,13 +11,17 @@ cross-encoder on a GPU, the LLM behind an API). A spec carries, per step, one pr
   is ``factor: 0.025``), its measured spread kept.
 
 Optional prices turn time into money: ``usd_per_hour`` (the hardware the step runs on, paid
-for the time it is busy) and ``usd_per_call`` (an API's price per request).
+for the time it is busy), ``usd_per_call`` (an API's price per request: a measured profile
+says how many candidates one request takes with ``pairs_per_call``) and ``usd_per_1k_searches``
+(a rerank API's price per 1,000 searches, a search being one query with up to 100 documents, as
+Cohere counts them).
 
 In a spec (YAML), keyed by step name (``first pass`` or a stage's name)::
 
     costs:
       cross-encoder: {per_pair_ms: 0.05, fixed_ms: 2}      # user-set
       llm: {per_call_ms: 400, pairs_per_call: 20, usd_per_call: 0.002}
+      rerank-api: {usd_per_1k_searches: 2.0}               # measured, priced
       bi-encoder: {factor: 0.025}                          # measured, scaled
 
 The same in the CLI's compact form (``--cost STEP=PROFILE``): ``2+0.05`` (fixed + per pair),
@@ -47,7 +51,8 @@ MEASURED, USER, SCALED = "measured", "user", "scaled"
 FIRST_PASS = "first pass"
 FIRST_PASS_ALIASES = ("first pass", "first-pass", "first_pass")
 USER_KEYS = ("fixed_ms", "per_pair_ms", "per_call_ms", "pairs_per_call")
-PRICE_KEYS = ("usd_per_hour", "usd_per_call")
+PRICE_KEYS = ("usd_per_hour", "usd_per_call", "usd_per_1k_searches")
+SEARCH_UNIT_PAIRS = 100   # a rerank API's "search": one query with up to 100 documents
 KEYS = ("profile", "factor") + USER_KEYS + PRICE_KEYS
 
 
@@ -63,6 +68,7 @@ class CostProfile:
     factor: float = 1.0
     usd_per_hour: float = 0.0
     usd_per_call: float = 0.0
+    usd_per_1k_searches: float = 0.0
 
     @property
     def is_default(self) -> bool:
@@ -96,17 +102,28 @@ class CostProfile:
                 out["per_pair_ms"] = self.per_pair_ms
             if self.per_call_ms:
                 out.update({"per_call_ms": self.per_call_ms, "pairs_per_call": self.pairs_per_call})
-        elif self.kind == MEASURED and (self.usd_per_hour or self.usd_per_call):
+        elif self.kind == MEASURED and any(getattr(self, k) for k in PRICE_KEYS):
             out["profile"] = MEASURED
+            if self.pairs_per_call:
+                out["pairs_per_call"] = self.pairs_per_call
         for k in PRICE_KEYS:
             if getattr(self, k):
                 out[k] = getattr(self, k)
         return out
 
-    def usd_per_query(self, ms: float, calls: float) -> float:
-        """What one query costs in money at this step: its busy time at the hourly price, and its
-        calls at the per-call price (0 without prices)."""
-        return ms / 3_600_000.0 * self.usd_per_hour + calls * self.usd_per_call
+    def usd_per_query(self, ms: float, calls: float, pairs: float = 0.0) -> float:
+        """What one query costs in money at this step: its busy time at the hourly price, its
+        calls at the per-call price, its searches (``pairs`` in units of 100) at the search
+        price; 0 without prices. A measured profile counts calls by its ``pairs_per_call``.
+
+        >>> CostProfile(usd_per_1k_searches=2.0).usd_per_query(50.0, 0, 150)   # 2 searches
+        0.004
+        """
+        if not calls and self.pairs_per_call and pairs:
+            calls = math.ceil(pairs / self.pairs_per_call)
+        searches = math.ceil(pairs / SEARCH_UNIT_PAIRS) if pairs else 0
+        return (ms / 3_600_000.0 * self.usd_per_hour + calls * self.usd_per_call
+                + searches * self.usd_per_1k_searches / 1000.0)
 
 
 def parse_profile(value, step: str) -> CostProfile:
@@ -125,7 +142,8 @@ def parse_profile(value, step: str) -> CostProfile:
         raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(KEYS)}")
     prices = {k: _number(value[k], f"{where}: {k}", 0) for k in PRICE_KEYS if k in value}
     has_user = [k for k in USER_KEYS if k in value]
-    kind = str(value.get("profile") or (SCALED if "factor" in value else USER if has_user else MEASURED))
+    timed = [k for k in has_user if k != "pairs_per_call"]   # pairs_per_call alone: a measured step's priced batch
+    kind = str(value.get("profile") or (SCALED if "factor" in value else USER if timed else MEASURED))
     if kind not in (MEASURED, USER, SCALED):
         raise SpecError(f"{where}: profile must be measured, user or scaled, not {kind!r}")
     if kind == SCALED:
@@ -136,9 +154,13 @@ def parse_profile(value, step: str) -> CostProfile:
         factor = _number(value["factor"], f"{where}: factor", 0, strict=True)
         return CostProfile(SCALED, factor=factor, **prices)
     if kind == MEASURED:
-        if has_user or "factor" in value:
-            raise SpecError(f"{where}: a measured profile takes no {', '.join(has_user or ['factor'])}")
-        return CostProfile(MEASURED, **prices)
+        # pairs_per_call, beside a per-call price: how many candidates one priced request takes
+        timing = [k for k in has_user if not (k == "pairs_per_call" and "usd_per_call" in value)]
+        if timing or "factor" in value:
+            raise SpecError(f"{where}: a measured profile takes no {', '.join(timing or ['factor'])}"
+                            + (" (pairs_per_call only beside usd_per_call)" if "pairs_per_call" in timing else ""))
+        per_call = int(_number(value.get("pairs_per_call", 0), f"{where}: pairs_per_call", 0))
+        return CostProfile(MEASURED, pairs_per_call=per_call, **prices)
     if "factor" in value:
         raise SpecError(f"{where}: give either a factor (scaled) or ms figures (user-set), not both")
     if not has_user:
@@ -190,7 +212,7 @@ def parse_costs(data, step_names: list[str]) -> tuple[tuple[str, CostProfile], .
     out (so a spec round-trips). An unknown step is refused, naming the known ones.
 
     >>> parse_costs({"first-pass": "measured", "ce": "x0.5"}, ["first pass", "ce"])
-    (('ce', CostProfile(kind='scaled', fixed_ms=0.0, per_pair_ms=0.0, per_call_ms=0.0, pairs_per_call=0, factor=0.5, usd_per_hour=0.0, usd_per_call=0.0)),)
+    (('ce', CostProfile(kind='scaled', fixed_ms=0.0, per_pair_ms=0.0, per_call_ms=0.0, pairs_per_call=0, factor=0.5, usd_per_hour=0.0, usd_per_call=0.0, usd_per_1k_searches=0.0)),)
     >>> parse_costs({"cross": "x0.5"}, ["first pass", "ce"])
     Traceback (most recent call last):
     ...

@@ -36,13 +36,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import require
+from ..latency.profiles import SEARCH_UNIT_PAIRS
 from ..models import load_cross_encoder, resolve_model
 from ..models.pairs import score_pairs
 from ..readback import Unreadable, loads
 from .rerank import ranked_results
 
 MAX_BODY_BYTES = 64 * 1024 * 1024   # a request's body: thousands of long documents fit
-SEARCH_UNIT_DOCS = 100
 
 
 @dataclass
@@ -170,7 +170,7 @@ def build_app(served: ServedModel, api_key_env: str = ""):
         if body.get("return_documents"):
             for r in results:
                 r["document"] = {"text": texts[r["index"]]}
-        units = math.ceil(len(texts) / SEARCH_UNIT_DOCS)
+        units = math.ceil(len(texts) / SEARCH_UNIT_PAIRS)
         answer = {"id": str(uuid.uuid4()), "model": served.name, "results": results,
                   "meta": {"billed_units": {"search_units": units}}}
         if request.url.path.startswith("/v1/"):   # Voyage's shape beside Cohere v1's and Jina's
@@ -208,21 +208,26 @@ def build_app(served: ServedModel, api_key_env: str = ""):
     return Starlette(routes=routes)
 
 
-def serve(served: ServedModel, host: str = "127.0.0.1", port: int = 8080, api_key_env: str = "",
-          announce: Callable[[str], object] = print) -> None:
-    """Serve until stopped (Ctrl-C); ``announce`` is told the address once the socket listens
-    (``port`` 0: a free one, named there). A port in use is an ``OSError`` before anything runs."""
-    uvicorn = require("uvicorn", "serving a model")
-    require("starlette", "serving a model")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def listen(host: str = "127.0.0.1", port: int = 8080) -> socket.socket:
+    """A socket bound to ``host:port`` (``port`` 0: a free one): taken before the model loads, so
+    a port in use is one ``OSError`` at once, not after a minute of loading."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    port = sock.getsockname()[1]
+    return sock
+
+
+def serve(served: ServedModel, sock: socket.socket, api_key_env: str = "",
+          announce: Callable[[str], object] = print) -> None:
+    """Serve on ``sock`` (:func:`listen`) until stopped (Ctrl-C); ``announce`` is told the address
+    once the server answers."""
+    uvicorn = require("uvicorn", "serving a model")
+    require("starlette", "serving a model")
+    host, port = sock.getsockname()[:2]
     config = uvicorn.Config(build_app(served, api_key_env), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     done = threading.Event()

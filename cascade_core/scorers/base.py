@@ -129,6 +129,7 @@ class Component(ABC):
     parameters: tuple["Param", ...] = ()
     cost_shape: str = "per-pair"       # a key of COST_SHAPES
     libraries: tuple[str, ...] = ()    # distributions whose version changes its scores, beside the model stack
+    leading: tuple[str, ...] = ()      # parameters that say what the step is (a server's url): shown beside the kind
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         self.config = config

@@ -47,6 +47,7 @@ Back ends (``backend: auto`` picks ``http`` when a ``base_url`` is given, else `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -68,6 +69,11 @@ from ..models.truncation import clipped
 from ..params import Param
 from ..remote.client import JsonService
 from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
+
+try:   # one GGUF conversion at a time between processes (absent on Windows)
+    import fcntl
+except ImportError:   # pragma: no cover - Windows: no lock, each process converts
+    fcntl = None
 
 DEFAULT_LLM = "gemma-3-270m"
 DEFAULT_API_KEY_ENV = "CASCADE_LLM_API_KEY"   # the variable a server's key is read from (a shared dashboard: only it)
@@ -347,18 +353,21 @@ class LocalLM:
         # kept (checked equal first), so the next process loads that in seconds: same tensors,
         # same tokens, same scores.
         converted = converted_folder(gguf) if gguf is not None else None
-        source, extra = location, {}
-        if converted is not None:
-            if (converted / CONVERTED_MARK).exists():
-                source = str(converted)
-            else:
-                extra = {"gguf_file": gguf.name}
-        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only, **extra)
-        self.model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_files_only,
-                                                          dtype=torch.float32, **extra).eval()
-        self.source = source   # where it was read from (the GGUF folder, or its converted copy)
-        if extra:
-            keep_converted(self.model, self.tokenizer, converted)
+        # One conversion at a time: a second process waits for the first's and reads it (two
+        # converting at once would each pay the 80 s).
+        with converting(converted):
+            source, extra = location, {}
+            if converted is not None:
+                if (converted / CONVERTED_MARK).exists():
+                    source = str(converted)
+                else:
+                    extra = {"gguf_file": gguf.name}
+            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only, **extra)
+            self.model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_files_only,
+                                                              dtype=torch.float32, **extra).eval()
+            self.source = source   # where it was read from (the GGUF folder, or its converted copy)
+            if extra:
+                keep_converted(self.model, self.tokenizer, converted)
         self.tokenizer.padding_side = "left"   # the next token is read at the last position of every row
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -433,6 +442,27 @@ def converted_folder(gguf: Path) -> Path:
     except OSError:
         version = str(gguf)
     return cache_folder() / "converted-gguf" / f"{gguf.stem}-{hashlib.sha256(version.encode()).hexdigest()[:16]}"
+
+
+@contextlib.contextmanager
+def converting(target: Path | None):
+    """Hold the lock on converting to ``target`` between processes (a file beside it), while a
+    process reads a GGUF file and keeps its conversion; nothing for a model that needs none, or
+    where there is no ``fcntl`` (Windows) or the cache cannot be written."""
+    if target is None or fcntl is None:
+        yield
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target.with_name(f".{target.name}.converting"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
 
 
 def keep_converted(model, tokenizer, target: Path) -> bool:

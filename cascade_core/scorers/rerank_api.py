@@ -14,8 +14,10 @@ said (401, 429 after its retries, a timeout, an answer of another shape); the qu
 before it stay stored, so a rerun sends only what is missing.
 
 Costs: the time of each call is measured here (network included) and fitted as any stage's;
-``price_per_call`` and ``price_per_1k_searches`` (a search: one query with up to 100 documents,
-Cohere's unit) price what a run sent, said after scoring.
+money is the step's cost profile's (:mod:`cascade_core.latency.profiles`: ``usd_per_1k_searches``,
+a search being one query with up to 100 documents, or ``usd_per_call`` with ``pairs_per_call``),
+so Flow and the reports show it per 1,000 queries beside the latency. After scoring, the run
+says how many calls, documents and searches it sent.
 
 >>> s = RerankApiScorer(ScorerConfig("rerank-api", "rerank-v3.5", {"url": "https://api.cohere.com"}), None)
 >>> s.id
@@ -38,6 +40,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ServiceError, SpecError
+from ..latency.profiles import SEARCH_UNIT_PAIRS
 from ..models.truncation import clipped
 from ..params import Param
 from ..remote.client import JsonService
@@ -45,7 +48,6 @@ from ..remote.rerank import PROTOCOLS, BadAnswer, endpoint
 from .base import Scorer, ScorerConfig, ScorerContext, register
 
 DEFAULT_API_KEY_ENV = "CASCADE_RERANK_API_KEY"
-SEARCH_UNIT_DOCS = 100   # Cohere's search unit: one query with up to 100 documents
 
 
 @register("rerank-api", "rerank")
@@ -66,13 +68,9 @@ class RerankApiScorer(Scorer):
         Param("timeout_s", "number", 30, low=0, low_open=True, help="seconds to wait for one answer", cache=False),
         Param("retries", "int", 3, low=0, help="tries after the first on connection errors, timeouts, 429 "
                                                "(after its Retry-After) and 5xx", cache=False),
-        Param("price_per_call", "number", 0.0, low=0, help="what one call costs (your currency), 0: not priced",
-              cache=False),
-        Param("price_per_1k_searches", "number", 0.0, low=0,
-              help="what 1,000 searches cost (a search: a query with up to 100 documents), 0: not priced",
-              cache=False),
     )
     cost_shape = "remote"
+    leading = ("protocol", "url")
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
@@ -148,7 +146,7 @@ class RerankApiScorer(Scorer):
                                f"rerank answer: {exc}; is protocol right?") from None
         with self._lock:
             self.calls += 1
-            self.searches += math.ceil(len(texts) / SEARCH_UNIT_DOCS)
+            self.searches += math.ceil(len(texts) / SEARCH_UNIT_PAIRS)
             self.documents += len(texts)
         return scores
 
@@ -181,19 +179,9 @@ class RerankApiScorer(Scorer):
         with ThreadPoolExecutor(max_workers=min(self.params["concurrency"], len(batches))) as pool:
             return np.concatenate(list(pool.map(one, range(len(batches)))))
 
-    def price(self) -> float | None:
-        """What the calls made so far cost at the prices set; None when none is set."""
-        p = self.params
-        if not p["price_per_call"] and not p["price_per_1k_searches"]:
-            return None
-        return self.calls * p["price_per_call"] + self.searches * p["price_per_1k_searches"] / 1000
-
     def scoring_notes(self) -> list[str]:
         if not self.calls:
             return []
-        line = (f"{self.config.label}: {self.calls:,} calls to {self.server} for {self.documents:,} documents "
-                f"({self.searches:,} searches of up to {SEARCH_UNIT_DOCS} documents)")
-        price = self.price()
-        if price is not None:
-            line += f"; about {price:,.4g} at the prices set (price_per_call, price_per_1k_searches)"
-        return [line]
+        return [f"{self.config.label}: {self.calls:,} calls to {self.server} for {self.documents:,} documents "
+                f"({self.searches:,} searches of up to {SEARCH_UNIT_PAIRS} documents); price them with the "
+                "step's cost profile (usd_per_1k_searches, or usd_per_call with pairs_per_call)"]

@@ -80,10 +80,9 @@ class ScoringReport:
         """One line per step that cut documents.
 
         >>> ScoringReport(truncated={"bi": {"documents": 1, "limit": "256 tokens"}}).describe_truncated()
-        ['bi: 1 document cut to 256 tokens (the model reads no further)']
+        ['bi: 1 document cut to 256 tokens (no further is read or sent)']
         """
-        return [f"{step}: {c['documents']} document{'s' if c['documents'] != 1 else ''} cut to {c['limit']} "
-                "(the model reads no further)" for step, c in self.truncated.items()]
+        return [truncation_line(step, c) for step, c in self.truncated.items()]
 
     def describe(self) -> list[str]:
         """Every line worth showing after scoring: the notes, then the truncations."""
@@ -92,6 +91,13 @@ class ScoringReport:
     @property
     def model_calls(self) -> int:
         return self.retrieved_queries + sum(1 for n in self.scored_pairs.values() if n)
+
+
+def truncation_line(step: str, cut: dict) -> str:
+    """One step's cut documents in words, from ``{"documents": n, "limit": "256 tokens"}`` (the
+    scoring report's ``truncated`` entry, as the JSON report carries it too)."""
+    n = cut["documents"]
+    return f"{step}: {n} document{'s' if n != 1 else ''} cut to {cut['limit']} (no further is read or sent)"
 
 
 def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallback | None = None) -> ScoringReport:
@@ -128,6 +134,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                 store.record_costs(rid, costs, run=run_id, probe_ms=probe.median())
         report.retrieved_queries = len(todo)
         report.note_cuts(spec.stage_names[0], plan.retriever)
+        report.notes.extend(plan.retriever.scoring_notes())
 
     # 2. Each stage, over the candidates that reach it under this spec.
     for s, (stage, scorer) in enumerate(zip(spec.stages, plan.scorers)):

@@ -260,3 +260,36 @@ def test_after_use_the_form_is_the_cascade_in_use(demo_state, tmp_path):
     at.button(key="use").click().run()
     assert at.success and not at.error
     assert not [w for w in at.warning if "not in use yet" in w.value]
+
+
+def test_a_rerank_api_stage_is_built_and_scored_through_its_server(demo_state):
+    """Issue 25: a hosted reranker chosen on Build (protocol and url beside the kind); Flow scores
+    the candidates through the server (tests/rerank_server.py, a process on 127.0.0.1)."""
+    from tests.rerank_server import serve, stats
+
+    with serve() as url:
+        at = page("build", demo_state)
+        at.run()
+        v = at.session_state["spec_version"]
+        at.slider(key=f"pool-{v}").set_value(20).run()
+        at.selectbox(key=f"kind-{v}-0").set_value("rerank-api").run()
+        at.selectbox(key=f"param-{v}-0-rerank-api-protocol").set_value("tei").run()
+        at.text_input(key=f"param-{v}-0-rerank-api-url").input(url).run()
+        at.button(key="use").click().run()
+        assert not at.error and not at.exception, [e.value for e in at.error]
+        stage = at.session_state["spec"].to_dict()["stages"][0]["scorer"]
+        assert stage == {"kind": "rerank-api", "params": {"protocol": "tei", "url": url}}
+        flow = page("flow", at)
+        flow.run()
+        assert not flow.exception and not flow.error, [e.value for e in flow.error]
+        table = flow.dataframe[0].value
+        assert list(table.index) == ["first pass", "rerank-api", "final"]
+        assert stats(url)["documents"] >= 20 * len(demo_state_queries(demo_state))   # every candidate was sent
+        captions = " | ".join(shown(c.value) for c in flow.caption)
+        assert f"calls to {url}" in captions
+
+
+def demo_state_queries(state) -> list[str]:
+    from cascade_core.data import load_dataset
+
+    return load_dataset(state["dataset_source"]["path"], split="test").queries.ids

@@ -6,6 +6,7 @@ import pytest
 
 from cascade_core.analysis.compare import heaviest_stage
 from cascade_core.cascade import CascadeSpec
+from cascade_core.errors import SpecError
 from cascade_core.latency.model import (CostModel, apply_profile, apply_profiles, predict_latency,
                                         predict_spec_latency, tail_comparison)
 from cascade_core.latency.profiles import CostProfile
@@ -145,3 +146,19 @@ def test_money_per_thousand_queries_from_prices():
     lat = predict_spec_latency(spec, [40], [CostModel("fp", 10.0, 0.0, 30), CostModel("st", 0, 1, 30)])
     # first pass: 10 ms at $3.6/h = $0.00001 per query; stage: 2 calls at $0.001
     assert lat.usd_per_1k_queries == pytest.approx(1000 * (0.00001 + 0.002))
+
+
+def test_a_measured_api_step_is_priced_per_search_or_per_call_of_its_batch():
+    def priced(costs):
+        spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 150,
+                                      "stages": [{"scorer": "bm25", "keep": 20}], "costs": {"bm25": costs}})
+        assert CascadeSpec.from_yaml(spec.to_yaml()) == spec   # the prices round-trip
+        return predict_spec_latency(spec, [150], [CostModel("fp", 1.0, 0.0, 30), CostModel("st", 5, 1, 30)])
+
+    # 150 candidates a query: 2 searches of up to 100 documents at $2 per 1,000 searches
+    lat = priced({"usd_per_1k_searches": 2.0})
+    assert lat.usd_per_1k_queries == pytest.approx(4.0) and lat.stages[1].source == "measured here"
+    # measured time, priced per call of 32 candidates: 5 calls at $0.001
+    assert priced({"usd_per_call": 0.001, "pairs_per_call": 32}).usd_per_1k_queries == pytest.approx(5.0)
+    with pytest.raises(SpecError, match="pairs_per_call only beside usd_per_call"):
+        priced({"profile": "measured", "pairs_per_call": 32})

@@ -2,11 +2,14 @@
 index's lock (the engine locks each index's shard folder per process); one that needs vectors says
 it waits for the other, then goes on, or fails with one line after ``$CASCADE_QDRANT_WAIT_S``."""
 
-import pytest
 import json
 import os
 import subprocess
 import sys
+
+import pytest
+
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow   # every test here: over the fast tier's budget (README, Tests)
 
@@ -23,8 +26,9 @@ ws.close()
 
 
 def cascade(home, *args, env=None, check=True):
-    res = subprocess.run([sys.executable, "-m", "cascade_cli", "--home", str(home), *args], capture_output=True,
-                         text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, timeout=600)
+    """The command in this process (the holder is the other process; this one's engine is closed
+    when the command ends): no interpreter start, the models already loaded."""
+    res = run_cli(*args, home=home, env=env)
     if check:
         assert res.returncode == 0, res.stderr
     return res
