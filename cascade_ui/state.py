@@ -13,6 +13,7 @@ import streamlit as st
 
 from cascade_core.analysis.experiment import ExperimentResult
 from cascade_core.cascade import CascadeSpec
+from cascade_core.data.irds import is_irds
 from cascade_core.errors import DataError, MissingScoresError, SpecError
 
 from . import resume, session
@@ -52,7 +53,10 @@ def load_dataset(path: str | None, split: str | None = None, fmt: str = "auto", 
         path = dict(named).get("corpus")
         if path is None:
             raise DataError("no dataset: give a folder path, or name the corpus file")
-    resolved = str(check_path(path))
+    if is_irds(path) and (settings().share or read_only()):   # it would download what a visitor names
+        raise DataError("this shared dashboard loads no dataset by name (irds:...); its operator can load it, "
+                        "or upload the files")
+    resolved = path.strip() if is_irds(path) else str(check_path(path))
     if read_only() and (named or resolved != str(check_path(sample_path()))):
         refuse_if_read_only("open other datasets than the bundled sample")
     path = resolved

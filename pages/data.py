@@ -44,9 +44,11 @@ if source == "Bundled sample":
     path, split, label = state.sample_path(), "test", "SciFact sample (bundled)"
     st.caption(f"{code(path)}: SciFact test queries with hard distractors (CC BY-NC 2.0).")
 elif source == "Folder or file path":
-    path = st.text_input("Path", placeholder="../shared/data/scifact  (BEIR, TREC, JSONL/CSV or SMART)", key="path")
+    path = st.text_input("Path", placeholder="../shared/data/scifact  (BEIR, TREC, JSONL/CSV or SMART), or "
+                         "irds:beir/scifact/test", key="path")
     st.caption("Opens folders under the data roots: " + ", ".join(code(r) for r in access.roots().roots)
-               + ". More with `CASCADE_DATA_ROOTS` (see README, *Sharing the dashboard*).")
+               + ". More with `CASCADE_DATA_ROOTS` (see README, *Sharing the dashboard*). `irds:NAME` loads an "
+               "ir_datasets collection by name (downloaded on first use; the split is in the name).")
     c1, c2 = st.columns(2)
     split = c1.text_input("qrels split (BEIR)", value="", placeholder="test", key="split") or None
     fmt = c2.selectbox("Format", ["auto", *FORMATS], key="fmt")

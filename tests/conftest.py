@@ -81,3 +81,36 @@ def tiny_cross_encoder(tmp_path_factory) -> str:
     from cascade_core.models.loading import build_tiny_cross_encoder
 
     return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder") / "model")
+
+
+IRDS_NAME = "cascade-explorer-test/tiny"          # registered by irds_collection
+IRDS_MISSING = "cascade-explorer-test/missing-files"
+
+
+@pytest.fixture(scope="session")
+def irds_collection(tiny_beir, tmp_path_factory):
+    """The tiny BEIR collection, written as ir_datasets' TSV docs and queries and TREC qrels, and
+    registered under IRDS_NAME (and IRDS_MISSING, whose files are not there)."""
+    ir_datasets = pytest.importorskip("ir_datasets")   # the irds extra (./run.sh installs it)
+    from ir_datasets.datasets.base import Dataset
+    from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
+    from ir_datasets.util import LocalDownload
+
+    folder = tmp_path_factory.mktemp("irds")
+    docs = [json.loads(line) for line in (tiny_beir / "corpus.jsonl").open(encoding="utf-8")]
+    queries = [json.loads(line) for line in (tiny_beir / "queries.jsonl").open(encoding="utf-8")]
+    qrels = [line.rstrip("\n").split("\t") for line in (tiny_beir / "qrels" / "test.tsv").open()][1:]
+    clean = lambda s: " ".join(s.split())   # noqa: E731 - a TSV field holds no tab or newline
+    (folder / "docs.tsv").write_text("".join(f"{d['_id']}\t{clean(d.get('title', '') + ' ' + d['text'])}\n"
+                                             for d in docs), encoding="utf-8")
+    (folder / "queries.tsv").write_text("".join(f"{q['_id']}\t{clean(q['text'])}\n" for q in queries), encoding="utf-8")
+    (folder / "qrels.txt").write_text("".join(f"{q} 0 {d} {g}\n" for q, d, g in qrels))
+
+    def make(base):
+        return Dataset(TsvDocs(LocalDownload(base / "docs.tsv")), TsvQueries(LocalDownload(base / "queries.tsv")),
+                       TrecQrels(LocalDownload(base / "qrels.txt"), {0: "not relevant", 1: "relevant"}))
+
+    for name, base in ((IRDS_NAME, folder), (IRDS_MISSING, folder / "nowhere")):
+        if name not in ir_datasets.registry._registered:
+            ir_datasets.registry.register(name, make(base))
+    return folder

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from .beir import choose_split, load_beir
+from .irds import is_irds, load_irds
 from .smart import (first_line, is_smart_folder, load_smart, load_smart_corpus, read_smart_docs, read_smart_qrels,
                     read_smart_queries, smart_files)
 from .sniff import KINDS, ROLES, head_text, sniff
@@ -155,9 +156,13 @@ def load_dataset(
     """Load a dataset folder (or a corpus file, giving a dataset with no queries) of any format.
 
     ``split`` selects a BEIR qrels split (default ``test``, else the only one); other formats
-    have no splits. ``fmt`` forces a format instead of detecting it. ``corpus``, ``queries`` and
+    have no splits. ``irds:NAME`` loads an ``ir_datasets`` collection by name (:mod:`.irds`). ``fmt`` forces a format instead of detecting it. ``corpus``, ``queries`` and
     ``qrels`` name files explicitly (``path`` may then be None): see :func:`load_files`.
     """
+    if is_irds(path):   # irds:NAME, a collection by name through ir_datasets
+        if corpus is not None or queries is not None or qrels is not None or fmt != "auto":
+            raise DataError(f"{path}: a dataset by name takes no named files or format")
+        return load_irds(path, split)
     if corpus is not None or queries is not None or qrels is not None or path is None:
         return load_files(path, corpus=corpus, queries=queries, qrels=qrels, split=split, fmt=fmt)
     _check_fmt(fmt)

@@ -2,6 +2,7 @@
 
 from tests.app.conftest import page
 from tests.app.rendered import shown
+from tests.conftest import IRDS_NAME as NAME
 
 
 def test_starts_with_nothing_and_says_what_to_do():
@@ -97,3 +98,20 @@ def test_upload_errors_name_the_users_file_not_our_storage_folder(tmp_path):
     at = load_folder(folder, '{"_id": "1", "text": "fine"}\n{"_id": 2, "text": }\n')
     assert len(at.error) == 1
     assert "corpus.jsonl:2" in shown(at.error[0].value) and str(folder) not in shown(at.error[0].value)
+
+
+def test_a_collection_by_name_loads_from_the_path_box(irds_collection, tiny_dataset):
+    """Issue 25: ``irds:NAME`` in the path box loads an ir_datasets collection (here one the test
+    registers over local files); a name it does not know is one error, the dataset kept."""
+    at = page("data")
+    at.run()
+    at.radio(key="source").set_value("Folder or file path").run()
+    at.text_input(key="path").input(f"irds:{NAME}").run()
+    at.button(key="load").click().run()
+    assert not at.error and not at.exception, [shown(e.value) for e in at.error]
+    assert {m.label: m.value for m in at.metric}["documents"] == f"{len(tiny_dataset.corpus):,}"
+    assert at.session_state["dataset_source"]["path"] == f"irds:{NAME}"
+    at.text_input(key="path").input("irds:no/such/collection").run()
+    at.button(key="load").click().run()
+    assert "ir_datasets knows no dataset 'no/such/collection'" in shown(at.error[0].value)
+    assert at.session_state["dataset_source"]["path"] == f"irds:{NAME}"
