@@ -11,7 +11,8 @@
 #
 # Installs into ./.venv (override with VENV=...). torch is installed first, pinned to a CPU
 # build (torch==2.13.0 lies on this kind of machine's disk): left to itself, pip would pull a
-# multi-GB CUDA build through sentence-transformers.
+# multi-GB CUDA build through sentence-transformers. TORCH_SPEC chooses another, with pip's
+# options: TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" (a GPU).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -30,7 +31,9 @@ setup() {
   if [ ! -f "$stamp" ]; then
     echo "Installing into $VENV (first run only; a few minutes)..." >&2
     quiet_pip install --upgrade pip
-    quiet_pip install "$TORCH_SPEC"
+    local torch_args
+    read -r -a torch_args <<< "$TORCH_SPEC"   # a spec and pip's options: torch==X --index-url URL
+    quiet_pip install "${torch_args[@]}"
     quiet_pip install -e ".[test]"
     touch "$stamp"
   fi

@@ -31,6 +31,14 @@ swapped, ...) so that a shared, noisy CPU hits every variant alike, it measures:
 
     python benchmarks/bench_throughput.py --json bench-throughput.json          # ~10 min, 2 cores
     python benchmarks/bench_throughput.py --quick                               # ~2 min
+    python benchmarks/bench_throughput.py --device cuda --json gpu.json         # on a GPU machine
+
+``--device cuda`` (or ``cuda:N``, ``mps``) measures instead what the product runs there: the
+bi-encoder and the cross-encoder loaded by :mod:`cascade_core.models.loading` on that device
+(bi-encoder float32, cross-encoder half precision on CUDA), documents and pairs per second
+(synchronised with the device), beside the same models on this machine's CPU through the ONNX
+fast path, and how far the device's scores move from the CPU's (largest difference, orderings
+identical). The card's name is recorded.
 
 Exports go to a temporary folder unless ``CASCADE_ONNX_CACHE`` says otherwise.
 """
@@ -205,7 +213,10 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true", help="per-operator time shares of our forward pass")
     ap.add_argument("--quick", action="store_true", help="120 documents, 40 queries, 60 pairs, 3 chunks")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--device", default="cpu", help="cpu (the CPU study above), or cuda, cuda:N, mps: the device run")
     args = ap.parse_args(argv)
+    if args.device != "cpu":
+        return device_main(args)
     if args.quick:
         args.docs, args.queries, args.pairs, args.chunks = 120, args.queries or 40, args.pairs or 60, 3
     pairs_n = args.pairs or args.docs // 2
@@ -331,6 +342,67 @@ def main(argv=None) -> int:
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+        print(f"written {args.json}")
+    return 0
+
+
+def device_main(args) -> int:
+    """``--device``: the product's own loaders on the device against the CPU's (see the module docstring)."""
+    from cascade_core.models.device import device_name, resolve_device
+    from cascade_core.models.loading import build_tiny_cross_encoder, load_bi_encoder, load_cross_encoder
+    from cascade_core.models.pairs import score_pairs
+
+    device = resolve_device(args.device)   # no such device here: one line, and nothing measured
+    if args.quick:
+        args.docs, args.queries, args.pairs = 120, args.queries or 40, args.pairs or 60
+    corpus, queries, qrels, doc_ids = load_scifact(Path(args.data), args.docs, args.queries)
+    texts = [corpus[d] for d in doc_ids]
+    qids = list(qrels)
+    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
+    model = resolve_model("all-MiniLM-L6-v2")
+    out: dict = {"device": device_name(device), "versions": {"torch": torch.__version__},
+                 "documents": len(texts), "queries": len(qids)}
+
+    def timed(f, repeats=3):
+        f()   # warm-up: kernels, allocations
+        best = float("inf")
+        for _ in range(repeats):
+            sync()
+            t0 = time.perf_counter()
+            result = f()
+            sync()
+            best = min(best, time.perf_counter() - t0)
+        return best, result
+
+    kw = dict(batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    bi = {}
+    for where in ("cpu", device):
+        encoder = load_bi_encoder(model, where)
+        encoder.max_seq_length = args.max_tokens
+        seconds, vecs = timed(lambda: encoder.encode(texts, **kw))
+        bi[where] = {"docs_per_s": round(len(texts) / seconds, 1), "_vecs": vecs}
+    bi["max_abs_diff_embeddings"] = float(np.abs(bi["cpu"].pop("_vecs") - bi[device].pop("_vecs")).max())
+    out["bi_encoder"] = bi
+
+    folder = build_tiny_cross_encoder(Path(tempfile.mkdtemp(prefix="bench-ce-")) / "ce")   # speed only
+    pairs_n = args.pairs or args.docs // 2
+    query = [queries[q] for q in qids][:max(1, pairs_n // 10)]
+    ce = {}
+    for where in ("cpu", device):
+        encoder = load_cross_encoder(resolve_model(folder), 512, where)
+        seconds, scores = timed(lambda: np.concatenate([score_pairs(encoder, q, texts[:10], 512, args.batch_size)[0]
+                                                        for q in query]))
+        ce[where] = {"pairs_per_s": round(len(query) * 10 / seconds, 1), "_scores": scores}
+    a, b = ce["cpu"].pop("_scores"), ce[device].pop("_scores")
+    ce["max_abs_diff_scores"] = float(np.abs(a - b).max())
+    ce["identical_order_share"] = round(float(np.mean([list(np.argsort(-a[i:i + 10], kind="stable")) ==
+                                                       list(np.argsort(-b[i:i + 10], kind="stable"))
+                                                       for i in range(0, len(a), 10)])), 4)
+    ce["precision"] = "float16" if device.startswith("cuda") else "float32"
+    out["cross_encoder"] = ce
+    print(json.dumps(out, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
         print(f"written {args.json}")
     return 0
 

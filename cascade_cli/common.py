@@ -24,6 +24,7 @@ from cascade_core.data import load_dataset
 from cascade_core.errors import CascadeError, SpecError
 from cascade_core.judgments.store import USE_HUMAN
 from cascade_core.latency.profiles import step_key
+from cascade_core.models.device import DEVICE_HELP, resolve_device
 from cascade_core.readback import cut
 from cascade_core.scorers import (aliases_of, compact_config, describe_kind, registered, retriever_kinds,
                                   scorer_kinds)
@@ -81,6 +82,7 @@ def spec_args(p):
                    help="set a step's parameter (repeat): STAGE is a stage's name (its kind, or 'kind #2'), "
                         "its number (1 = the first rerank stage) or first-pass; e.g. "
                         "--param llm.base_url=http://localhost:11434/v1 --param llm.mode=listwise")
+    p.add_argument("--device", metavar="DEVICE", help=DEVICE_HELP + " (default auto; or device: in the spec)")
     add_cost_arg(p)
     p.epilog = kinds_help()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -180,8 +182,12 @@ def spec_from_args(args):
         base["final_k"] = args.final_k
     for text in getattr(args, "param", None) or []:
         set_param(base, text)
+    if getattr(args, "device", None):
+        base["device"] = args.device
     spec = apply_cost_flags(CascadeSpec.from_dict(base), getattr(args, "cost", None), config_costs,
                             stages_replaced=args.stage is not None)
+    if spec.device not in ("auto", "cpu"):
+        resolve_device(spec.device)   # before any work: a GPU this machine lacks is one line
     missing = spec.missing_files()   # before any work: a run file named wrong is one line, not a scoring failure
     if missing:
         raise SpecError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))

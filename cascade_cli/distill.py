@@ -139,7 +139,7 @@ def cmd_distill(args) -> int:
     common.load_models(Experiment(dataset, teacher, ws, queries=training.queries).plan)
     ts = build_training_set(dataset, training, teacher, ws, args.depth, args.signal, progress)
     if args.minutes or args.estimate:
-        seconds = estimate(ts, dataset.corpus, settings)
+        seconds = estimate(ts, dataset.corpus, settings, teacher.device)
         rate = settings.pairs / seconds
         if args.minutes:
             settings = DistillSettings(**{**settings.to_dict(), "pairs": max(settings.pairs_per_step,

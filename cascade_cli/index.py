@@ -11,6 +11,7 @@ import sys
 from cascade_core.data.vectors import read_vectors
 from cascade_core.errors import CascadeError
 from cascade_core.models import resolve_model
+from cascade_core.models.device import DEVICE_HELP, parse_device, resolve_device
 from cascade_core.progress import terminal_progress
 from cascade_core.scorers.dense import DEFAULT_BI_ENCODER
 from cascade_core.vectors.index import INDEX_PREFIX, list_indexes
@@ -28,6 +29,7 @@ def add_parser(sub, storage) -> None:
                         "or .parquet, keyed by document id; made by --model, which still encodes the queries "
                         "and any document without a vector)")
     i.add_argument("--ids", metavar="FILE", help="the ids file of a --vectors .npy, when not beside it")
+    i.add_argument("--device", default="auto", metavar="DEVICE", help=DEVICE_HELP + " (default auto)")
 
     x = sub.add_parser("indexes", parents=[storage], help="list vector indexes (or drop one)")
     x.add_argument("--drop", metavar="NAME", help="delete this index (only this tool's, as listed)")
@@ -39,6 +41,9 @@ def cmd_index(args) -> int:
     dataset = common.load_dataset_from_args(args.dataset, args.split, args.format, common.dataset_files(args))
     ws = common.workspace(args)
     index = ws.vector_index(dataset.corpus, resolve_model(args.model))
+    index.device = args.device
+    if parse_device(args.device) not in ("auto", "cpu"):
+        resolve_device(args.device)   # a GPU this machine lacks: one line, before any work
     precomputed = None
     if args.vectors:
         precomputed = read_vectors(args.vectors, args.ids)

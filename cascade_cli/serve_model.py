@@ -15,6 +15,7 @@ Voyage's ``/v1/rerank`` and Elasticsearch's ``/_inference/rerank/ID``
 from __future__ import annotations
 
 from cascade_core.errors import SpecError
+from cascade_core.models.device import DEVICE_HELP, resolve_device
 from cascade_core.remote.server import listen, load_served_model, serve
 
 
@@ -30,6 +31,8 @@ def add_parser(sub, storage) -> None:
     s.add_argument("--batch-size", type=int, default=32, help="pairs per model call (default 32)")
     s.add_argument("--max-client-batch-size", type=int, default=1000,
                    help="most documents one request may send (default 1000; more is refused with 413)")
+    s.add_argument("--device", default="auto", metavar="DEVICE",
+                   help=DEVICE_HELP + " (default auto; on a CUDA GPU the model runs in half precision)")
     s.add_argument("--api-key-env", default="", metavar="VAR",
                    help="require the key held in environment variable VAR (Authorization: Bearer KEY)")
     s.set_defaults(run=cmd_serve_model)
@@ -40,9 +43,11 @@ def cmd_serve_model(args) -> int:
                         ("--max-client-batch-size", args.max_client_batch_size)):
         if value < (0 if flag == "--port" else 1) or (flag == "--port" and value > 65535):
             raise SpecError(f"{flag} {value} is out of range")
+    device = resolve_device(args.device)   # a GPU this machine lacks: one line, before anything
     sock = listen(args.host, args.port)   # before the model loads: a port in use fails at once
     try:
-        served = load_served_model(args.model, args.max_length, args.batch_size, args.max_client_batch_size)
+        served = load_served_model(args.model, args.max_length, args.batch_size, args.max_client_batch_size,
+                                   device)
     except BaseException:
         sock.close()
         raise

@@ -138,7 +138,7 @@ def distill_panel() -> None:
                     status.update(label=f"Teacher ready: {len(ts)} training queries, up to {ts.depth} candidates "
                                         "each", state="complete", expanded=False)
                 if estimate_clicked:
-                    seconds = estimate(ts, dataset.corpus, settings)
+                    seconds = estimate(ts, dataset.corpus, settings, spec.device)
                     st.info(f"Training {settings.pairs:,} pairs should take about **{_duration(seconds)}** here "
                             f"({settings.pairs / seconds:.1f} pairs/s, measured now on a few steps), plus the "
                             f"held-out comparison ({len(held)} queries).")

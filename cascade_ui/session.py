@@ -72,8 +72,9 @@ def _dataset(path: str, split: str | None, fmt: str, stamp: str = "", files: tup
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _experiment(path: str, split: str | None, fmt: str, scorers_key: str, stamp: str = "",
-                files: tuple = ()) -> Experiment:
-    return Experiment(_dataset(path, split, fmt, stamp, *_named(files)), CascadeSpec.widest(scorers_key), workspace())
+                files: tuple = (), device: str = "auto") -> Experiment:
+    return Experiment(_dataset(path, split, fmt, stamp, *_named(files)), CascadeSpec.widest(scorers_key, device),
+                      workspace())
 
 
 def _named(files: tuple) -> tuple:
@@ -138,8 +139,12 @@ def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
     src, sp = st.session_state.get(DATASET), for_spec or spec()
     if src is None or sp is None:
         return None
+    named = _files_key(src.get("files"))
+    if sp.device != "auto":   # models on another device: another experiment (its timings, its fp16 scores)
+        return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp), src.get("stamp", ""),
+                           named, device=sp.device)
     return _experiment(src["path"], src["split"], src["fmt"], experiment_key(sp), src.get("stamp", ""),
-                       *_named(_files_key(src.get("files"))))
+                       *_named(named))
 
 
 def progress_callback(container=None):

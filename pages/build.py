@@ -7,6 +7,7 @@ import streamlit as st
 from cascade_core.cascade import MAX_STAGES, CascadeSpec, keep_within
 from cascade_core.errors import CascadeError
 from cascade_core.fusion import registered_fusions
+from cascade_core.models.device import DEVICE_HELP, DEVICES, resolve_device
 from cascade_core.scorers import canonical_kind
 from cascade_ui import state
 from cascade_ui.cutoff_controls import cutoff_controls
@@ -14,7 +15,7 @@ from cascade_ui.demo import pool_slider_max
 from cascade_ui.distill_panel import distill_panel
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, lead_params, model_widget, param_widgets
 from cascade_ui.presets import DEMO_PRESET, PRESET_NOTES, is_stand_in, preset_spec, presets
-from cascade_ui.text import literal
+from cascade_ui.text import code, literal
 from cascade_ui.widgets import sidebar_status
 
 st.title("Build a cascade")
@@ -112,17 +113,22 @@ for i in range(int(n_stages)):
         stages.append(stage)
         previous = keep["max"] if isinstance(keep, dict) else keep
 
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 final_k = c1.slider("Final k", 1, max(previous, 2), keep_within(previous, current.final_k), key=f"final-{v}")
 budget = c2.number_input("Latency budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0,
                          key=f"budget-{v}")
+devices = list(DEVICES) + ([current.device] if current.device not in DEVICES else [])
+device = c3.selectbox("Device (where models run)", devices, index=devices.index(current.device), key=f"device-{v}",
+                      help=DEVICE_HELP + ". On a CUDA GPU cross-encoders score in half precision (stored apart); "
+                           "timings are kept per device.")
+c3.caption(f"auto is {code(resolve_device('auto'))} on this machine.")
 st.caption("Each stage scores every candidate it receives, keeps the top `keep` (or, with a per-query "
            "cut-off, as many as pass its rule, between min and max) and drops the rest (nothing is appended "
            "below). Scores are computed once and stored; cut-offs are simulated.")
 
 draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_model else {}),
                                               **({"params": fp_params} if fp_params else {})},
-         "pool_size": pool, "stages": stages, "final_k": keep_within(previous, final_k)}
+         "pool_size": pool, "stages": stages, "final_k": keep_within(previous, final_k), "device": device}
 
 
 def form_spec() -> CascadeSpec:

@@ -37,7 +37,7 @@ def readme_commands() -> list[str]:
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
             line = line.split(" #", 1)[0].strip().removeprefix("$ ")
-            for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line):
+            for part in re.split(r"\s*(?:&&|\|\||;|\||&)\s*", line):   # & too: a command put in the background
                 words = part.split()
                 while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
                     words.pop(0)

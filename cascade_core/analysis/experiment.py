@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..cascade.live import LiveResult, live_run
 from ..cascade.simulate import CascadeRun, ScoreMatrix, kept_counts, simulate
@@ -19,6 +19,7 @@ from ..errors import CascadeError, MissingScoresError
 from ..judgments.store import USE_LLM, JudgmentStore, MergedQrels, judged_qrels, with_added_queries
 from ..latency import cpu_probe
 from ..latency.model import CostModel, LatencyReport, percentiles_ms, predict_spec_latency
+from ..models.device import device_name
 from ..progress import ProgressCallback
 from ..scoring.calibrate import calibrate
 from ..scoring.ensure import CascadePlan, ScoringReport, ensure_scores, load_matrix
@@ -176,8 +177,12 @@ class Experiment:
         with self._state_lock:
             if self._cost_models is None:
                 store = self.workspace.store
-                self._cost_models = [CostModel.from_records(sid, store.cost_rows(sid), per_query=(i == 0))
-                                     for i, sid in enumerate(self.plan.scorer_ids)]
+                # Each step's calls timed on the device it runs on now, labelled with it (a GPU's).
+                self._cost_models = [
+                    replace(CostModel.from_records(sid, store.cost_rows(key), per_query=(i == 0)),
+                            device=device_name(dev))
+                    for i, (sid, key, dev) in enumerate(zip(self.plan.scorer_ids, self.plan.timing_keys,
+                                                            self.plan.devices()))]
             models = self._cost_models
         if not any(m.probe_ms == m.probe_ms for m in models):   # nothing to compare: no probe to time
             return list(models)

@@ -40,6 +40,7 @@ import yaml
 from ..errors import SpecError
 from ..fusion import Fusion, Replace, fusion_from_spec, fusion_names, fusion_param_names
 from ..latency.profiles import CostProfile, parse_costs
+from ..models.device import parse_device
 from ..numbers import whole_number
 from ..readback import Unreadable, loads
 from ..scorers import (ScorerConfig, canonical_kind, compact_config, compact_text, retriever_class, retriever_kinds,
@@ -98,9 +99,14 @@ class CascadeSpec:
     # Per step name, where its latency comes from (:mod:`cascade_core.latency.profiles`); a step
     # without an entry is priced as measured here. Not part of the scorer key: same scores.
     costs: tuple[tuple[str, CostProfile], ...] = ()
+    # Where the steps' models run (:mod:`cascade_core.models.device`: auto, cpu, cuda, cuda:N, mps):
+    # a run setting, not part of the scorer key (a kind scoring in half precision on a GPU says so
+    # in its own id).
+    device: str = "auto"
 
     def __post_init__(self):
         object.__setattr__(self, "stages", tuple(_name_stages(self.stages)))
+        object.__setattr__(self, "device", parse_device(self.device))
         # A derived spec (a prefix, the cascade without a stage, the first pass alone) keeps the
         # profiles of the steps it still has: the user's typos are refused in from_dict instead.
         names = self.stage_names
@@ -243,11 +249,12 @@ class CascadeSpec:
             [st.fusion for st in self.stages] == [st.fusion for st in other.stages]
 
     @classmethod
-    def widest(cls, scorer_key: str) -> "CascadeSpec":
-        """The widest spec over a :meth:`scorer_key`'s scorers (pool and every keep at the limit)."""
+    def widest(cls, scorer_key: str, device: str = "auto") -> "CascadeSpec":
+        """The widest spec over a :meth:`scorer_key`'s scorers (pool and every keep at the limit),
+        its models on ``device``."""
         configs = [scorer_config(c, "scorer key") for c in json.loads(scorer_key)]
         return cls(first_pass=configs[0], pool_size=MAX_POOL, final_k=1,
-                   stages=tuple(StageSpec(c, keep=MAX_POOL) for c in configs[1:]))
+                   stages=tuple(StageSpec(c, keep=MAX_POOL) for c in configs[1:]), device=device)
 
     def describe(self) -> str:
         """The cascade in one line; a stage that fuses with the incoming order says how, because
@@ -270,6 +277,8 @@ class CascadeSpec:
                "stages": [st.to_dict() for st in self.stages], "final_k": self.final_k}
         if self.costs:
             out["costs"] = {n: p.to_dict() for n, p in self.costs}
+        if self.device != "auto":
+            out["device"] = self.device
         if self.name:
             out = {"name": self.name, **out}
         return out
@@ -285,7 +294,7 @@ class CascadeSpec:
         if not isinstance(data, dict):
             raise SpecError("a cascade spec must be a mapping with first_pass, pool_size, stages, final_k")
         check_spec_fields(data)   # sizes and the types of its free-text fields (names, kinds, models)
-        _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k", "costs"}, "spec")
+        _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k", "costs", "device"}, "spec")
         if "first_pass" not in data:
             raise SpecError("the spec has no first_pass (e.g. first_pass: {kind: bm25})")
         stages_data = data.get("stages") or []
@@ -307,7 +316,7 @@ class CascadeSpec:
         spec = cls(first_pass=scorer_config(data["first_pass"], "first_pass"),
                    pool_size=pool, stages=tuple(stages),
                    final_k=_int(data.get("final_k", min(10, last)), "final_k"),
-                   name=str(data.get("name") or ""))
+                   name=str(data.get("name") or ""), device=data.get("device") or "auto")
         return spec.with_costs(data["costs"]) if data.get("costs") else spec
 
     @classmethod

@@ -33,6 +33,7 @@ from pathlib import Path
 from ..cascade.spec import CascadeSpec
 from ..data import QuerySet
 from ..errors import CascadeError
+from ..models.device import resolve_device
 from ..progress import ProgressCallback
 from ..readback import dumps
 from ..store.provenance import machine
@@ -82,9 +83,10 @@ def _check_out(out: Path, key: str) -> bool:
     return False
 
 
-def estimate(training_set: TrainingSet, corpus, settings: DistillSettings) -> float:
-    """Seconds training should take here (timed on a few steps of a throwaway student)."""
-    return estimate_seconds(training_set, corpus, settings)
+def estimate(training_set: TrainingSet, corpus, settings: DistillSettings, device: str = "auto") -> float:
+    """Seconds training should take here on ``device`` (a setting; timed on a few steps of a
+    throwaway student)."""
+    return estimate_seconds(training_set, corpus, settings, device=resolve_device(device))
 
 
 def distill(dataset, training: TrainingQueries, teacher: CascadeSpec, workspace, out: str | Path | None = None,
@@ -106,12 +108,14 @@ def distill(dataset, training: TrainingQueries, teacher: CascadeSpec, workspace,
     if evaluate and not len(held):
         raise CascadeError(f"dataset {dataset.name!r} has no judged queries to compare teacher and student on")
     ts = training_set or build_training_set(dataset, training, teacher, workspace, depth, signal, progress)
-    key = run_key(ts, settings, teacher.to_dict())
+    # Where it trains is not what it learns: a checkpoint resumes on another device.
+    key = run_key(ts, settings, {k: v for k, v in teacher.to_dict().items() if k != "device"})
     out = Path(out) if out is not None else default_out(dataset.name, key, workspace.home)
     trained = not _check_out(out, key)
     if trained:
         load1 = os.getloadavg()[0]
-        result = train_student(ts, dataset.corpus, settings, out, key, progress, checkpoint_every_s)
+        result = train_student(ts, dataset.corpus, settings, out, key, progress, checkpoint_every_s,
+                               device=resolve_device(teacher.device))
         info = _info(dataset, training, teacher, ts, settings, key, out, result, load1)
     else:
         info = read_student(out).info

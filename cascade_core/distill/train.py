@@ -179,11 +179,12 @@ def _cpu_s() -> float:
 class Trainer:
     """Holds the student, its optimiser and the data plan; trains step by step."""
 
-    def __init__(self, ts: TrainingSet, corpus, settings: DistillSettings):
+    def __init__(self, ts: TrainingSet, corpus, settings: DistillSettings, device: str = "cpu"):
         import torch
 
-        self.ts, self.settings = ts, settings
+        self.ts, self.settings, self.device = ts, settings, device
         self.model, self.tokenizer = init_student(settings.base, settings.layers, settings.seed)
+        self.model.to(device)   # float32 wherever it trains (the saved student is the same on every device)
         if settings.freeze_embeddings:
             self.model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
         head = [p for n, p in self.model.named_parameters() if n.startswith(HEAD)]
@@ -219,9 +220,11 @@ class Trainer:
         import torch
 
         enc, target, mask = self.batch(step)
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        target, mask = target.to(self.device), mask.to(self.device)
         self.model.train()
         logits = self.model(**enc).logits.view(-1)
-        scores = torch.zeros(mask.shape)
+        scores = torch.zeros(mask.shape, device=self.device)
         scores = scores.masked_scatter(mask, logits)
         loss = list_loss(scores, target, mask, self.settings)
         loss.backward()
@@ -261,18 +264,20 @@ def _save_checkpoint(path: Path, payload: dict) -> None:
 
 
 def train_student(ts: TrainingSet, corpus, settings: DistillSettings, out: Path, key: str,
-                  progress: ProgressCallback | None = None, checkpoint_every_s: float = 120.0) -> TrainResult:
-    """Train, checkpointing into ``out/.checkpoint`` every ``checkpoint_every_s`` seconds, and
-    write the student to ``out``. A checkpoint there with the same ``key`` is resumed."""
+                  progress: ProgressCallback | None = None, checkpoint_every_s: float = 120.0,
+                  device: str = "cpu") -> TrainResult:
+    """Train on ``device`` (resolved), checkpointing into ``out/.checkpoint`` every
+    ``checkpoint_every_s`` seconds, and write the student to ``out``. A checkpoint there with the
+    same ``key`` is resumed (on whichever device: it is read onto this one)."""
     import torch
 
     out = Path(out)
-    trainer = Trainer(ts, corpus, settings)
+    trainer = Trainer(ts, corpus, settings, device)
     ckpt = checkpoint_path(out)
     start, prior_s, prior_cpu, losses = 0, 0.0, 0.0, []
     if ckpt.exists():
         try:
-            saved = torch.load(ckpt, weights_only=False)
+            saved = torch.load(ckpt, weights_only=False, map_location=device)
         except Exception as exc:  # noqa: BLE001 - a torn or foreign file: say so, in one line
             raise CascadeError(f"cannot read the checkpoint {ckpt}: {type(exc).__name__}; delete it to start "
                                "again") from None
@@ -320,10 +325,11 @@ def train_student(ts: TrainingSet, corpus, settings: DistillSettings, out: Path,
                        {"loss_by_tenth": curve})
 
 
-def estimate_seconds(ts: TrainingSet, corpus, settings: DistillSettings, steps: int = 2) -> float:
-    """Seconds the whole training should take here, from ``steps`` timed steps (after one warm-up)
-    of a throwaway student. Measured under whatever else the machine is doing."""
-    trainer = Trainer(ts, corpus, settings)
+def estimate_seconds(ts: TrainingSet, corpus, settings: DistillSettings, steps: int = 2,
+                     device: str = "cpu") -> float:
+    """Seconds the whole training should take here on ``device``, from ``steps`` timed steps (after
+    one warm-up) of a throwaway student. Measured under whatever else the machine is doing."""
+    trainer = Trainer(ts, corpus, settings, device)
     trainer.step(0)
     t0 = time.perf_counter()
     for s in range(1, steps + 1):

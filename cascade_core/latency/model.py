@@ -68,6 +68,7 @@ class CostModel:
     ratios: tuple[float, ...] = ()
     probe_ms: float = float("nan")
     slowdown: float = float("nan")
+    device: str = "cpu"      # where its calls were timed ("cuda:0 (NVIDIA ...)" on a GPU): said beside the figure
     profile: CostProfile | None = field(default=None, compare=False)
     base: "CostModel | None" = field(default=None, compare=False, repr=False)
 
@@ -189,7 +190,7 @@ def apply_profile(model: CostModel, profile: CostProfile | None) -> CostModel:
     if profile.kind == USER:
         return CostModel(base.scorer_id, profile.fixed_ms, profile.per_pair_ms, 0, source=profile.describe(),
                          per_call_ms=profile.per_call_ms, pairs_per_call=profile.pairs_per_call,
-                         profile=profile, base=base)
+                         profile=profile, base=base, device=base.device)
     return replace(base, source=MEASURED_HERE, profile=profile if profile.kind == MEASURED else None, base=None)
 
 
@@ -276,7 +277,23 @@ class LatencyReport:
         >>> rep.notes
         ['first pass: measured while the CPU was busy: x2.3 slower than when quiet', 'ce: only 3 timed calls']
         """
-        return [f"{s.name}: {s.note}" for s in self.stages if s.note]
+        return [f"{s.name}: {s.note}" for s in self.stages if s.note] + ([self.devices_note] if self.devices_note else [])
+
+    @property
+    def devices_note(self) -> str | None:
+        """A line when the steps' figures were measured on different devices (a GPU's beside the
+        CPU's): the total adds times from different hardware, which holds only if the cascade is
+        deployed the same way. None when every measured figure comes from one device.
+
+        >>> predict_latency(["first pass", "ce"], [100, 100], [CostModel("f", 5, 0, 30),
+        ...                 CostModel("c", 0, 1, 30, device="cuda:0 (NVIDIA H100)")]).devices_note
+        'measured on different devices (first pass: cpu; ce: cuda:0 (NVIDIA H100)): the total holds for a cascade deployed the same way'
+        """
+        measured = [(m, s) for m, s in zip(self.models, self.stages) if s.source.startswith(MEASURED_HERE)]
+        if len({m.device for m, _ in measured}) < 2:
+            return None
+        return ("measured on different devices (" + "; ".join(f"{s.name}: {m.device}" for m, s in measured)
+                + "): the total holds for a cascade deployed the same way")
 
     @property
     def trusted(self) -> bool:
@@ -341,7 +358,9 @@ def predict_latency(names: list[str], n_pairs: list[float], models: list[CostMod
         lo, hi = model.spread
         usd = (model.profile.usd_per_query(ms, float(np.mean(model.calls_for(n))), float(n))
                if model.profile and model.known else 0.0)
-        stages.append(StageLatency(name, float(n), ms, total, over, model.source, ms * lo, ms * hi, model.n_calls,
+        source = model.source if model.device == "cpu" or model.source != MEASURED_HERE else \
+            f"{MEASURED_HERE} on {model.device}"
+        stages.append(StageLatency(name, float(n), ms, total, over, source, ms * lo, ms * hi, model.n_calls,
                                    model.slowdown, usd))
     return LatencyReport(stages, budget_ms, pairs, tuple(models))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..errors import ModelError, missing_dependency
+from .device import half_precision
 from .fast_encoder import accelerate
 from .fingerprint import model_fingerprint, remember_loaded
 from .resolve import MINILM, PACKAGED, ResolvedModel, resolve_model
@@ -89,35 +90,45 @@ def load_model(kind: str, model: ResolvedModel, factory, **kwargs):
         return _loaded[key]
 
 
-def load_bi_encoder(model: ResolvedModel):
-    """A ``SentenceTransformer``, loaded once per process and shared.
+def load_bi_encoder(model: ResolvedModel, device: str = "cpu"):
+    """A ``SentenceTransformer`` on ``device`` (resolved: :func:`~.device.resolve_device`), loaded
+    once per process and shared.
 
-    Its forward pass runs in ONNX Runtime (:mod:`cascade_core.models.fast_encoder`: same ``encode``,
-    same vectors to float rounding, about twice the speed here), or in PyTorch with a note when
-    that is not available.
+    On the CPU its forward pass runs in ONNX Runtime (:mod:`cascade_core.models.fast_encoder`: same
+    ``encode``, same vectors to float rounding, about twice the speed here), or in PyTorch with a
+    note when that is not available. On a GPU it runs in PyTorch, in float32: its vectors are
+    stored and shared, so they stay the same whichever device made them.
     """
-    def make(loc, local_files_only):
+    def make(loc, local_files_only, device):
         from sentence_transformers import SentenceTransformer  # the models extra
 
-        return accelerate(SentenceTransformer(loc, device="cpu", local_files_only=local_files_only), "bi-encoder", model)
+        encoder = SentenceTransformer(loc, device=device, local_files_only=local_files_only)
+        return accelerate(encoder, "bi-encoder", model) if device == "cpu" else encoder
 
-    return load_model("bi-encoder", model, make)
+    return load_model("bi-encoder", model, make, device=device)
 
 
-def load_cross_encoder(model: ResolvedModel, max_length: int = 512):
+def load_cross_encoder(model: ResolvedModel, max_length: int = 512, device: str = "cpu"):
     """A ``CrossEncoder`` returning raw logits (no sigmoid: ranking is unchanged, thresholds are not),
-    its forward pass in ONNX Runtime when available (:mod:`cascade_core.models.fast_encoder`)."""
-    def make(loc, local_files_only, max_length):
+    on ``device``: on the CPU its forward pass in ONNX Runtime when available
+    (:mod:`cascade_core.models.fast_encoder`), on a CUDA GPU in half precision
+    (:func:`~.device.half_precision`; the kind stores those scores apart)."""
+    def make(loc, local_files_only, max_length, device):
         import torch  # the models extra
         from sentence_transformers import CrossEncoder
 
         # A model with fewer positions than asked for (a small or distilled cross-encoder) would
         # fail on the first long pair: its own limit wins.
         max_length = min(max_length, position_limit(loc, local_files_only) or max_length)
-        return accelerate(CrossEncoder(loc, max_length=max_length, device="cpu", activation_fn=torch.nn.Identity(),
-                                       local_files_only=local_files_only), "cross-encoder", model)
+        encoder = CrossEncoder(loc, max_length=max_length, device=device, activation_fn=torch.nn.Identity(),
+                               local_files_only=local_files_only)
+        if device == "cpu":
+            return accelerate(encoder, "cross-encoder", model)
+        if half_precision(device):
+            encoder.model.half()
+        return encoder
 
-    return load_model("cross-encoder", model, make, max_length=max_length)
+    return load_model("cross-encoder", model, make, max_length=max_length, device=device)
 
 
 def position_limit(location: str, local_files_only: bool = True) -> int | None:

@@ -56,9 +56,10 @@ class ServedModel:
 
 
 def load_served_model(model: str, max_length: int = 512, batch_size: int = 32,
-                      max_client_batch_size: int = 1000) -> ServedModel:
-    """A cross-encoder this tool can load, ready to serve (:func:`cascade_core.models.pairs.score_pairs`)."""
-    encoder = load_cross_encoder(resolve_model(model), max_length)
+                      max_client_batch_size: int = 1000, device: str = "cpu") -> ServedModel:
+    """A cross-encoder this tool can load, on ``device`` (resolved), ready to serve
+    (:func:`cascade_core.models.pairs.score_pairs`)."""
+    encoder = load_cross_encoder(resolve_model(model), max_length, device)
     lock = threading.Lock()
 
     def score(query: str, texts: Sequence[str]) -> np.ndarray:

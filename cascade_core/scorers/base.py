@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..models import ResolvedModel, resolve_model
+from ..models.device import half_precision, resolve_device, timing_key
 from ..models.truncation import Cuts
 from ..params import Param, check_param_names
 
@@ -101,6 +102,9 @@ class ScorerContext:
     # The dataset's queries (id -> text), where the plan knows them: a kind whose data is keyed
     # by query id (a run file) matches the query texts it is given to them.
     queries: "QuerySet | None" = None
+    # Where models run (:mod:`cascade_core.models.device`): the setting, resolved by a kind that
+    # runs a model here when it first needs it (so a BM25-only cascade never imports torch).
+    device: str = "auto"
 
 
 COST_SHAPES = {
@@ -130,6 +134,8 @@ class Component(ABC):
     cost_shape: str = "per-pair"       # a key of COST_SHAPES
     libraries: tuple[str, ...] = ()    # distributions whose version changes its scores, beside the model stack
     leading: tuple[str, ...] = ()      # parameters that say what the step is (a server's url): shown beside the kind
+    uses_device: bool = False          # its model runs here, in torch: the device setting applies
+    half_on_gpu: bool = False          # and in half precision on a CUDA GPU (its scores then stored apart)
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         self.config = config
@@ -196,6 +202,28 @@ class Component(ABC):
         return {p.name: str(params.get(p.name, p.default) or "").strip() for p in cls.parameters
                 if p.type == "secret-env"}
 
+    @property
+    def device(self) -> str:
+        """Where this step's model runs (``cpu``, ``cuda:0``, ``mps``): the setting resolved on
+        this machine for a kind whose model runs here; ``cpu`` for the others (BM25, a run file, a
+        server's model). A setting this machine cannot meet is one ``ModelError``."""
+        if "_device" not in self.__dict__:
+            setting = getattr(self.ctx, "device", "auto") if self.ctx is not None else "auto"
+            self.__dict__["_device"] = resolve_device(setting) if self.uses_device else "cpu"
+        return self.__dict__["_device"]
+
+    @property
+    def precision_suffix(self) -> str:
+        """``:fp16`` for a step scoring in half precision (a GPU), so its scores are stored apart
+        from float32's; empty otherwise."""
+        return ":fp16" if self.half_on_gpu and half_precision(self.device) else ""
+
+    @property
+    def timing_key(self) -> str:
+        """Where this step's timed calls are kept: its id, and the device when not the CPU (a GPU's
+        timings never price a CPU run, nor the reverse)."""
+        return timing_key(self.id, self.device)
+
     def stated_seconds(self, query: str) -> float | None:
         """The time the step's own data states for ``query`` (a run file's ``latency_ms``: the
         system's time, recorded instead of the time this process took), or None: timed here."""
@@ -246,7 +274,8 @@ class Component(ABC):
         params = self.parse_params(self.config.params)
         speed_only = {p.name for p in self.parameters if not p.cache}
         signature = params_signature({k: v for k, v in params.items() if k not in speed_only})
-        return ":".join([f"{self.id_prefix}{self.kind}"] + ([model.key] if model else []) + ([signature] if signature else []))
+        return ":".join([f"{self.id_prefix}{self.kind}"] + ([model.key] if model else [])
+                        + ([signature] if signature else [])) + self.precision_suffix
 
 
 class Scorer(Component):

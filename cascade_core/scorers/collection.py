@@ -49,6 +49,7 @@ class CollectionRetriever(Retriever):
     default_model = DEFAULT_BI_ENCODER
     default_model_note = "the query encoder: the model that encoded the collection's documents"
     cost_shape = "per-query"
+    uses_device = True   # the query encoder runs here
     parameters = (
         Param("collection", "path", "", help="a server collection's name, or an embedded Qdrant Edge shard folder"),
         Param("url", "url", "", help="the Qdrant server's URL (API key from QDRANT_API_KEY); empty: embedded"),
@@ -107,7 +108,7 @@ class CollectionRetriever(Retriever):
     @property
     def encoder(self):
         if self._encoder is None:
-            self._encoder = load_bi_encoder(self.resolved_model)
+            self._encoder = load_bi_encoder(self.resolved_model, self.device)
         return self._encoder
 
     def _encode(self, text: str) -> list[float]:

@@ -25,6 +25,7 @@ class CrossEncoderScorer(Scorer):
     parameters = (Param("max_length", "int", 512, low=1, help="tokens per (query, document) pair; longer is cut"),
                   Param("batch_size", "int", 32, low=1, help="pairs per model call (speed only)", cache=False))
     cost_shape = "per-pair"
+    uses_device, half_on_gpu = True, True
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
@@ -45,7 +46,7 @@ class CrossEncoderScorer(Scorer):
     @property
     def encoder(self):
         if self._encoder is None:
-            self._encoder = load_cross_encoder(self.model, self.max_length)
+            self._encoder = load_cross_encoder(self.model, self.max_length, self.device)
         return self._encoder
 
     def prepare(self, doc_ids, progress=None) -> None:

@@ -29,12 +29,14 @@ class _UsesVectorIndex:
 
     default_model = DEFAULT_BI_ENCODER
     cost_shape = "per-query"   # documents' vectors are stored in the index
+    uses_device = True
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
         self.parse_params(config.params)   # none: a stray name is refused, not ignored
         model = resolve_model(config.model or DEFAULT_BI_ENCODER)
         self.index = ctx.workspace.vector_index(ctx.corpus, model)
+        self.index.device = ctx.device   # its encoder runs where the spec says (float32: vectors are shared)
 
     def load_model(self) -> None:
         self.index.encoder  # noqa: B018 - loads and caches it

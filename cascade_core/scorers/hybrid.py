@@ -40,6 +40,7 @@ def _fusion_params() -> tuple[Param, ...]:
 class HybridRetriever(Retriever):
     label = "hybrid (BM25 + dense, fused)"
     default_model = DEFAULT_BI_ENCODER
+    uses_device = True   # its dense side encodes the query here
     libraries = BM25Retriever.libraries
     parameters = (
         Param(FUSION, "choice", RRF.name, choices=tuple(list_fusions()),

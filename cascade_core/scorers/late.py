@@ -82,7 +82,7 @@ def maxsim(query: np.ndarray, doc_tokens: np.ndarray, starts: np.ndarray) -> np.
 class TokenEncoder:
     """Texts -> one L2-normalised vector per token, for the three model formats above."""
 
-    def __init__(self, location: str, local_files_only: bool = False):
+    def __init__(self, location: str, local_files_only: bool = False, device: str = "cpu"):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -131,6 +131,9 @@ class TokenEncoder:
         self.skiplist = ({self._token_id(c) for c in string.punctuation} - {None}) if self.colbert else set()
         self.limit = int(min(getattr(self.tokenizer, "model_max_length", 512) or 512,
                              getattr(self.model.config, "max_position_embeddings", 512) or 512))
+        self.device = device
+        self.model.to(device)
+        self.projections = [(w.to(device), None if b is None else b.to(device)) for w, b in self.projections]
         self._torch = torch
 
     def _token_id(self, token: str):
@@ -176,18 +179,20 @@ class TokenEncoder:
             elif not is_query and self.skiplist:
                 keep = keep & ~torch.isin(ids, torch.tensor(sorted(self.skiplist), dtype=ids.dtype))
             with torch.inference_mode():
+                ids, attention = ids.to(self.device), attention.to(self.device)
                 hidden = self.model(input_ids=ids, attention_mask=attention).last_hidden_state
                 for weight, bias in self.projections:
                     hidden = torch.nn.functional.linear(hidden, weight, bias)
                 hidden = torch.nn.functional.normalize(hidden, p=2, dim=-1)
             for j, h, k in zip(batch, hidden, keep):
-                out[j] = h[k].numpy().astype(np.float32)
+                out[j] = h[k.to(h.device)].cpu().numpy().astype(np.float32)
         return out
 
 
-def load_token_encoder(model: ResolvedModel) -> TokenEncoder:
-    """A :class:`TokenEncoder`, loaded once per process (clear error when it cannot load)."""
-    return load_model("late", model, lambda loc, local_files_only: TokenEncoder(loc, local_files_only))
+def load_token_encoder(model: ResolvedModel, device: str = "cpu") -> TokenEncoder:
+    """A :class:`TokenEncoder` on ``device``, loaded once per process (clear error when it cannot load)."""
+    return load_model("late", model, lambda loc, local_files_only, device: TokenEncoder(loc, local_files_only, device),
+                      device=device)
 
 
 def _local_folder(location: str, local_files_only: bool) -> Path:
@@ -247,6 +252,7 @@ class LateInteractionScorer(Scorer):
                           "ColBERT model (a PyLate folder, or e.g. colbert-ir/colbertv2.0 when online).")
     parameters = PARAMS
     cost_shape = "per-query"   # documents' token vectors are computed in prepare and kept
+    uses_device = True
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
@@ -255,7 +261,7 @@ class LateInteractionScorer(Scorer):
 
     @property
     def encoder(self) -> TokenEncoder:
-        return load_token_encoder(self.resolved_model)
+        return load_token_encoder(self.resolved_model, self.device)
 
     def load_model(self) -> None:
         self.encoder  # noqa: B018 - loads and caches it

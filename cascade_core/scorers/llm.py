@@ -341,7 +341,7 @@ def _choice_text(choice: dict) -> str:
 class LocalLM:
     """A causal LM and its tokenizer, loaded once per process (:func:`load_local_lm`)."""
 
-    def __init__(self, location: str, local_files_only: bool = False):
+    def __init__(self, location: str, local_files_only: bool = False, device: str = "cpu"):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -376,6 +376,8 @@ class LocalLM:
         if not self.yes_ids or not self.no_ids:
             raise ValueError("its vocabulary has no single token for 'yes' or 'no'")
         self.lock = threading.Lock()   # one forward at a time: torch already uses every core
+        self.device = device
+        self.model.to(device)
         self._torch = torch
 
     def _word_ids(self, word: str) -> list[int]:
@@ -399,7 +401,8 @@ class LocalLM:
             enc = self.tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True)
             # Left padding shifts positions; give each row positions from its first real token,
             # so a prompt scores the same alone or in a batch.
-            positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0).to(self.device)
+            enc = {k: v.to(self.device) for k, v in enc.items()}
             with self.lock, torch.inference_mode():
                 # logits_to_keep=1: only the last position's logits (Gemma's vocabulary is 262k
                 # tokens: all positions' logits would cost more than the model itself)
@@ -408,12 +411,12 @@ class LocalLM:
             logp = torch.log_softmax(logits, dim=-1)
             log_yes = torch.logsumexp(logp[:, self.yes_ids], dim=-1)
             log_no = torch.logsumexp(logp[:, self.no_ids], dim=-1)
-            out[rows] = torch.sigmoid(log_yes - log_no).numpy()
+            out[rows] = torch.sigmoid(log_yes - log_no).cpu().numpy()
         return out
 
     def generate(self, prompt: str, max_new_tokens: int) -> str:
         torch = self._torch
-        enc = self.tokenizer(prompt, return_tensors="pt")
+        enc = {k: v.to(self.device) for k, v in self.tokenizer(prompt, return_tensors="pt").items()}
         with self.lock, torch.inference_mode():
             ids = self.model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
                                       max_new_tokens=max_new_tokens, do_sample=False,
@@ -516,9 +519,10 @@ def _save_dequantised(model, folder: Path) -> None:
             model.config.quantization_config = config_mark
 
 
-def load_local_lm(model: ResolvedModel) -> LocalLM:
-    """A :class:`LocalLM`, loaded once per process (one clear line when it cannot load)."""
-    return load_model("llm", model, lambda loc, local_files_only: LocalLM(loc, local_files_only))
+def load_local_lm(model: ResolvedModel, device: str = "cpu") -> LocalLM:
+    """A :class:`LocalLM` on ``device``, loaded once per process (one clear line when it cannot load)."""
+    return load_model("llm", model, lambda loc, local_files_only, device: LocalLM(loc, local_files_only, device),
+                      device=device)
 
 
 # -- the kind -------------------------------------------------------------------------------------
@@ -544,6 +548,7 @@ class LLMScorer(Scorer):
         self.pointwise = self.mode == "pointwise"
         backend = self.params["backend"]
         self.backend = backend if backend != "auto" else ("http" if self.params["base_url"] else "local")
+        self.uses_device = self.backend == "local"   # a server's model runs where the server is
         self._http: HttpLLM | None = None
 
     @classmethod
@@ -601,7 +606,7 @@ class LLMScorer(Scorer):
 
     @property
     def local(self) -> LocalLM:
-        return load_local_lm(self.resolved_model)
+        return load_local_lm(self.resolved_model, self.device)
 
     def load_model(self) -> None:
         if self.backend == "http":

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from ..errors import IndexingError
 from ..models import ResolvedModel, load_model
 from ..models.batching import length_sorted_batches, token_lengths
+from ..models.device import resolve_device
 from ..models.truncation import clip_chars, clip_for_model
 from ..params import Param
 from ..progress import ProgressCallback, ProgressTracker
@@ -64,7 +65,7 @@ _lock = threading.RLock()
 class SparseEncoder:
     """A SPLADE model: texts -> sparse vocabulary vectors (a ``scipy.sparse.csr_matrix``)."""
 
-    def __init__(self, location: str, local_files_only: bool = False):
+    def __init__(self, location: str, local_files_only: bool = False, device: str = "cpu"):
         import torch
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
@@ -77,7 +78,8 @@ class SparseEncoder:
         if missing:
             raise ValueError(f"it has no trained masked-language-model head ({len(missing)} weights missing, "
                              f"first {missing[0]}): not a SPLADE model")
-        self.model = model.eval()
+        self.device = device
+        self.model = model.eval().to(device)
         self.vocab_size = int(self.model.config.vocab_size)
         self.limit = int(min(getattr(self.tokenizer, "model_max_length", 512) or 512,
                              getattr(self.model.config, "max_position_embeddings", 512) or 512))
@@ -102,13 +104,14 @@ class SparseEncoder:
         for batch in length_sorted_batches(lengths, max_length, TOKEN_BUDGET):
             enc = self.tokenizer([texts[j] for j in batch], truncation=True, max_length=max_length,
                                  padding=True, return_tensors="pt")
+            enc = {k: v.to(self.device) for k, v in enc.items()}
             with torch.inference_mode():
                 logits = self.model(**enc).logits
                 # log1p(relu(.)) is monotone, so the max over tokens can be taken first: one
                 # pass over the (tokens x vocabulary) logits instead of three.
                 pad = ~enc["attention_mask"].bool().unsqueeze(-1)
                 top = logits.masked_fill(pad, float("-inf")).max(dim=1).values
-                vecs = torch.log1p(torch.relu(top)).numpy()
+                vecs = torch.log1p(torch.relu(top)).cpu().numpy()
             block = sp.csr_matrix(vecs, dtype=np.float32)
             for j, r in zip(batch, range(block.shape[0])):
                 rows[j] = block[r]
@@ -119,9 +122,10 @@ class SparseEncoder:
         return np.asarray(self.encode([text], max_length).toarray()[0], dtype=np.float32)
 
 
-def load_sparse_encoder(model: ResolvedModel) -> SparseEncoder:
-    """A :class:`SparseEncoder`, loaded once per process (clear error when it cannot load)."""
-    return load_model("sparse", model, lambda loc, local_files_only: SparseEncoder(loc, local_files_only))
+def load_sparse_encoder(model: ResolvedModel, device: str = "cpu") -> SparseEncoder:
+    """A :class:`SparseEncoder` on ``device``, loaded once per process (clear error when it cannot load)."""
+    return load_model("sparse", model, lambda loc, local_files_only, device: SparseEncoder(loc, local_files_only, device),
+                      device=device)
 
 
 # -- the persistent index ------------------------------------------------------------------------
@@ -155,6 +159,7 @@ class SparseIndex:
         self._matrix = None          # (doc ids, csr rows, row of each id, parts read)
         self._ordered = None         # (that, corpus ids, their rows in corpus order)
         self._encoder: SparseEncoder | None = None
+        self.device = "auto"   # the device setting its encoder runs on (a kind using it sets the spec's)
         self._lock = threading.RLock()   # one build or reload at a time, per index
 
     @classmethod
@@ -169,7 +174,7 @@ class SparseIndex:
     @property
     def encoder(self) -> SparseEncoder:
         if self._encoder is None:
-            self._encoder = load_sparse_encoder(self.model)
+            self._encoder = load_sparse_encoder(self.model, resolve_device(self.device))
         return self._encoder
 
     # -- state ---------------------------------------------------------------------------------
@@ -304,6 +309,7 @@ class _UsesSparseIndex:
     default_model = DEFAULT_SPARSE
     parameters = PARAMS
     cost_shape = "per-query"   # documents are encoded once, into the index
+    uses_device = True
 
     def __init__(self, config: ScorerConfig, ctx: ScorerContext):
         super().__init__(config, ctx)
@@ -312,7 +318,9 @@ class _UsesSparseIndex:
 
     @property
     def index(self) -> SparseIndex:
-        return SparseIndex.shared(self.ctx, self.resolved_model, self.max_length)
+        index = SparseIndex.shared(self.ctx, self.resolved_model, self.max_length)
+        index.device = self.ctx.device   # its encoder runs where the spec says (float32: rows are shared)
+        return index
 
     def load_model(self) -> None:
         self.index.encoder  # noqa: B018 - loads and caches it

@@ -115,7 +115,7 @@ def calibrate(plan, queries, n_queries: int = DEFAULT_QUERIES, progress: Progres
     finally:
         for (name, step, _), run_id, timed in zip(steps, run_ids, costs):
             if timed:
-                store.record_costs(step.id, timed, run=run_id, probe_ms=probe.median())
+                store.record_costs(step.timing_key, timed, run=run_id, probe_ms=probe.median())
     for (name, _, _), timed in zip(steps, costs):
         if timed:
             report.calls[name] = len(timed)

@@ -40,16 +40,25 @@ class CascadePlan:
         self.corpus = corpus
         self.workspace = workspace
         self.queries = queries   # the dataset's: a run file's query ids are matched through them
-        self.retriever = workspace.retriever(spec.first_pass, corpus, queries)
-        self.scorers = [workspace.scorer(st.scorer, corpus, queries) for st in spec.stages]
+        self.retriever = workspace.retriever(spec.first_pass, corpus, queries, spec.device)
+        self.scorers = [workspace.scorer(st.scorer, corpus, queries, spec.device) for st in spec.stages]
 
     @property
     def scorer_ids(self) -> list[str]:
         return [self.retriever.id] + [s.id for s in self.scorers]
 
+    @property
+    def timing_keys(self) -> list[str]:
+        """Where each step's timed calls are kept (its id, with the device when not the CPU)."""
+        return [self.retriever.timing_key] + [s.timing_key for s in self.scorers]
+
+    def devices(self) -> list[str]:
+        """Where each step runs (``cpu`` for a step whose model does not run here)."""
+        return [self.retriever.device] + [s.device for s in self.scorers]
+
     def with_spec(self, spec: CascadeSpec) -> "CascadePlan":
         """The same plan for a spec with other cut-offs (scorers reused when they are the same)."""
-        if spec.scorer_key() == self.spec.scorer_key():
+        if spec.scorer_key() == self.spec.scorer_key() and spec.device == self.spec.device:
             clone = object.__new__(CascadePlan)
             clone.__dict__.update(self.__dict__, spec=spec)
             return clone
@@ -131,7 +140,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                 tracker.advance(1)   # may raise: a cancelled run keeps what it stored, timings too
         finally:
             if costs:
-                store.record_costs(rid, costs, run=run_id, probe_ms=probe.median())
+                store.record_costs(plan.retriever.timing_key, costs, run=run_id, probe_ms=probe.median())
         report.retrieved_queries = len(todo)
         report.note_cuts(spec.stage_names[0], plan.retriever)
         report.notes.extend(plan.retriever.scoring_notes())
@@ -165,7 +174,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                 tracker.advance(len(need))
         finally:
             if costs:
-                store.record_costs(scorer.id, costs, run=run_id, probe_ms=probe.median())
+                store.record_costs(scorer.timing_key, costs, run=run_id, probe_ms=probe.median())
         report.note_cuts(stage.name, scorer)
         report.notes.extend(getattr(scorer, "notes", ()))
         report.notes.extend(scorer.scoring_notes())

@@ -87,8 +87,9 @@ def fmt_seconds(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
-def _model(store, scorer_id: str, per_query: bool) -> CostModel:
-    return CostModel.from_records(scorer_id, store.cost_rows(scorer_id), per_query=per_query)
+def _model(store, step, per_query: bool) -> CostModel:
+    """A step's cost model from its timed calls on the device it runs on."""
+    return CostModel.from_records(step.id, store.cost_rows(step.timing_key), per_query=per_query)
 
 
 def estimate_scoring(plan, queries) -> ScoringEstimate:
@@ -97,7 +98,7 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
     store, spec = plan.workspace.store, plan.spec
     steps = []
     todo = first_pass_todo(plan, queries)
-    fp_model = _model(store, plan.retriever.id, per_query=True)
+    fp_model = _model(store, plan.retriever, per_query=True)
     if fp_model.known:
         fp_ms, basis = fp_model.predict_ms(spec.pool_size), "measured here"
     else:
@@ -115,7 +116,7 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
                 exact = False
         if not exact:
             sizes = [int(n) for n in bound[s + 1] if n]
-        model = _model(store, scorer.id, per_query=False)
+        model = _model(store, scorer, per_query=False)
         if model.known:
             ms, basis = model.predict_ms(np.asarray(sizes, dtype=float)), "measured here"
         else:

@@ -86,11 +86,16 @@ class Workspace:
                 self._indexes[key] = VectorIndex(lambda: self.qdrant, corpus, model)
             return self._indexes[key]
 
-    def scorer(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None) -> Scorer:
-        return scorer_class(config.kind)(config, ScorerContext(corpus, self, queries))
+    def scorer(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None,
+               device: str = "auto") -> Scorer:
+        """A stage of ``config``'s kind over ``corpus``; its model (if it runs one here) on ``device``
+        (a setting: :mod:`cascade_core.models.device`)."""
+        return scorer_class(config.kind)(config, ScorerContext(corpus, self, queries, device))
 
-    def retriever(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None) -> Retriever:
-        return retriever_class(config.kind)(config, ScorerContext(corpus, self, queries))
+    def retriever(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None,
+                  device: str = "auto") -> Retriever:
+        """A first pass of ``config``'s kind over ``corpus`` (see :meth:`scorer`)."""
+        return retriever_class(config.kind)(config, ScorerContext(corpus, self, queries, device))
 
     def close(self) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..models.device import device_name
 from ..models.fingerprint import fingerprint_as_loaded, model_fingerprint
 
 if TYPE_CHECKING:
@@ -111,8 +112,11 @@ def step_provenance(component: "Component", as_loaded: bool = True) -> dict:
     "machine": {...}}``. ``as_loaded``: the weights loaded in this process where there are any
     (for recording scores); False: the files on disk (what a fresh run would load)."""
     fp = fingerprint_as_loaded if as_loaded else model_fingerprint
-    return {"models": {m.name: fp(m) for m in component.resolved_models()},
-            "versions": library_versions(), "machine": machine(), "libraries": list(component.libraries)}
+    out = {"models": {m.name: fp(m) for m in component.resolved_models()},
+           "versions": library_versions(), "machine": machine(), "libraries": list(component.libraries)}
+    if getattr(component, "uses_device", False):   # where its model ran: a GPU's scores and timings say so
+        out["device"] = device_name(component.device)
+    return out
 
 
 # -- reading it back: what made a step's stored scores and timings ---------------------------

@@ -52,6 +52,7 @@ from ..data.vectors import find_shipped
 from ..errors import IndexingError
 from ..errors import IndexingError as _Err
 from ..models import ResolvedModel, load_bi_encoder, model_fingerprint
+from ..models.device import resolve_device
 from ..models.truncation import clip_for_model
 from ..progress import ProgressCallback, ProgressTracker
 from .repair import FolderInUse, vector_damage
@@ -137,6 +138,7 @@ class VectorIndex:
         self.name = index_name(corpus.fingerprint, model.key)
         self._threshold = hnsw_threshold
         self._encoder = None
+        self.device = "auto"   # the device setting its encoder runs on (a kind using it sets the spec's)
         self._verified = False   # stored vectors read back and found sound, in this process
         self._unit = None        # whether the metadata promises unit length (read when first needed)
 
@@ -155,7 +157,7 @@ class VectorIndex:
     @property
     def encoder(self):
         if self._encoder is None:
-            self._encoder = load_bi_encoder(self.model)
+            self._encoder = load_bi_encoder(self.model, resolve_device(self.device))
         return self._encoder
 
     @property
