@@ -24,7 +24,7 @@ from cascade_core.data import load_dataset
 from cascade_core.errors import CascadeError, SpecError
 from cascade_core.judgments.store import USE_HUMAN
 from cascade_core.latency.profiles import step_key
-from cascade_core.models.device import DEVICE_HELP, resolve_device
+from cascade_core.models.device import DEVICE_HELP
 from cascade_core.readback import cut
 from cascade_core.scorers import (aliases_of, compact_config, describe_kind, registered, retriever_kinds,
                                   scorer_kinds)
@@ -119,7 +119,8 @@ def storage_args(p, default):
 
 def dataset_args(p):
     p.add_argument("--dataset", help="a BEIR, TREC, JSONL/CSV or SMART dataset folder or file (or name the files "
-                                     "with --corpus, --queries-file, --qrels)")
+                                     "with --corpus, --queries-file, --qrels), or irds:NAME, an ir_datasets "
+                                     "collection (e.g. irds:beir/scifact/test; the split is in the name)")
     p.add_argument("--corpus", metavar="FILE", help="the corpus file (recognised by its content), overriding "
                                                     "the --dataset folder's")
     p.add_argument("--queries-file", "--topics", dest="queries_file", metavar="FILE",
@@ -186,8 +187,7 @@ def spec_from_args(args):
         base["device"] = args.device
     spec = apply_cost_flags(CascadeSpec.from_dict(base), getattr(args, "cost", None), config_costs,
                             stages_replaced=args.stage is not None)
-    if spec.device not in ("auto", "cpu"):
-        resolve_device(spec.device)   # before any work: a GPU this machine lacks is one line
+    spec.check_device()   # before any work: a GPU this machine lacks is one line
     missing = spec.missing_files()   # before any work: a run file named wrong is one line, not a scoring failure
     if missing:
         raise SpecError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))

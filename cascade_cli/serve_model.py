@@ -14,6 +14,8 @@ Voyage's ``/v1/rerank`` and Elasticsearch's ``/_inference/rerank/ID``
 
 from __future__ import annotations
 
+import os
+
 from cascade_core.errors import SpecError
 from cascade_core.models.device import DEVICE_HELP, resolve_device
 from cascade_core.remote.server import listen, load_served_model, serve
@@ -21,7 +23,7 @@ from cascade_core.remote.server import listen, load_served_model, serve
 
 def add_parser(sub, storage) -> None:
     """Add ``serve-model`` to the ``cascade`` parser (``cli.build_parser`` calls it)."""
-    s = sub.add_parser("serve-model", parents=[storage],
+    s = sub.add_parser("serve-model",   # no storage flags: it reads no data folder
                        help="serve a cross-encoder over the rerank APIs (TEI, Cohere, Voyage, Elasticsearch)")
     s.add_argument("model", help="a cross-encoder: hub id, local folder, or a student made by `cascade distill`")
     s.add_argument("--host", default="127.0.0.1",
@@ -43,6 +45,9 @@ def cmd_serve_model(args) -> int:
                         ("--max-client-batch-size", args.max_client_batch_size)):
         if value < (0 if flag == "--port" else 1) or (flag == "--port" and value > 65535):
             raise SpecError(f"{flag} {value} is out of range")
+    if args.api_key_env and not os.environ.get(args.api_key_env):
+        raise SpecError(f"--api-key-env {args.api_key_env}: that variable is not set here, so the server would "
+                        "answer anyone; set it to the key, or leave --api-key-env out for a server without one")
     device = resolve_device(args.device)   # a GPU this machine lacks: one line, before anything
     sock = listen(args.host, args.port)   # before the model loads: a port in use fails at once
     try:

@@ -48,8 +48,8 @@ def model_widget(container, cls, current: str | None, key: str) -> str | None:
     if not cls.takes_model:
         return None
     default = cls.default_model
-    hint = (f"Empty: the default, {default}." if default else "This kind needs a model.")
-    value = container.text_input(MODEL_LABEL, current or default or "", key=key, help=hint)
+    hint = (f"Empty: the default, {default}." if default else cls.default_model_note or "This kind needs a model.")
+    value = container.text_input(cls.model_label or MODEL_LABEL, current or default or "", key=key, help=hint)
     if default and cls.default_model_note and (value or default) == default:
         container.info(cls.default_model_note)
     return value.strip() or None

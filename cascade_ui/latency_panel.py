@@ -76,8 +76,10 @@ def cost_profiles_editor(spec, where=None) -> None:
     v = session.spec_version()
     with box.expander("Where each step runs (cost profiles)", expanded=bool(profiles)):
         st.caption("Timings are measured on this machine. Price a step where it will run: scaled (the same model "
-                   "on a GPU 40x faster is a factor of 0.025), or set by hand (a hosted API's ms per call). The "
-                   "spec carries them (`costs:` in its YAML; `--cost STEP=...` in the CLI).")
+                   "on a GPU 40x faster is a factor of 0.025), or set by hand (a hosted API's ms per call); and, "
+                   "optionally, in money (USD per hour of its hardware, per API call, per 1,000 searches of up to "
+                   "100 documents): Flow then shows USD per 1,000 queries. The spec carries them (`costs:` in its "
+                   "YAML; `--cost STEP=...` in the CLI for the times).")
         chosen = {}
         for name in spec.stage_names:
             p = profiles.get(name, CostProfile())
@@ -101,6 +103,19 @@ def cost_profiles_editor(spec, where=None) -> None:
                 pairs = c3.number_input("pairs per call", 1, 100_000, int(p.pairs_per_call or 20),
                                         key=f"cost-pn-{v}-{name}")
                 chosen[name] = {"per_call_ms": call, "pairs_per_call": int(pairs)}
+            # Money (optional): the hardware's hourly price, an API's price per call (a per-call
+            # profile) or per 1,000 searches (a search: a query with up to 100 documents).
+            m1, m2, m3 = st.columns(3)
+            prices = {"usd_per_hour": m1.number_input("USD per hour (hardware)", 0.0, 1e6, float(p.usd_per_hour),
+                                                      key=f"cost-uh-{v}-{name}"),
+                      "usd_per_1k_searches": m3.number_input("USD per 1,000 searches", 0.0, 1e6,
+                                                             float(p.usd_per_1k_searches), key=f"cost-us-{v}-{name}")}
+            if kind == "per-call":
+                prices["usd_per_call"] = m2.number_input("USD per call", 0.0, 1e6, float(p.usd_per_call), format="%.5f",
+                                                         key=f"cost-uc-{v}-{name}")
+            priced = {k: x for k, x in prices.items() if x}
+            if priced:
+                chosen[name] = {**chosen.get(name, {"profile": MEASURED}), **priced}
         if st.button("Apply cost profiles", key=f"cost-apply-{v}"):
             try:
                 state.set_spec(spec.with_costs(chosen))

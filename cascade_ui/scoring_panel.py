@@ -45,14 +45,21 @@ def run_scoring(job, label: str, key: str, where=None) -> None:
     access.refuse_if_read_only("score")
     box = where or st
     with access.job_slot(label):
-        cancel_slot = box.empty()
+        cancel_slot, status_slot = box.empty(), box.empty()
         cancel_slot.button("Cancel scoring", key=f"{key}-cancel", on_click=_request_cancel,
                            help="Stops after the query being scored; everything scored so far is stored.")
-        with box.status(literal(label), expanded=True) as status:
-            report = job(cancellable(session.progress_callback(status), cancel_flag))
-            status.update(label="Scores stored", state="complete", expanded=False)
+        try:
+            with status_slot.status(literal(label), expanded=True) as status:
+                report = job(cancellable(session.progress_callback(status), cancel_flag))
+                status.update(label="Scores stored", state="complete", expanded=False)
+        except BaseException:
+            # A failure (a server down, a cancel) is the page's one error: no Cancel button, no
+            # empty progress box left beside it.
+            status_slot.empty()
+            raise
+        finally:
+            cancel_slot.empty()
         truncation_note(report, box)
-        cancel_slot.empty()
 
 
 def truncation_note(report, where=None) -> None:

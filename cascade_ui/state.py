@@ -15,7 +15,6 @@ from cascade_core.analysis.experiment import ExperimentResult
 from cascade_core.cascade import CascadeSpec
 from cascade_core.data.irds import is_irds
 from cascade_core.errors import DataError, MissingScoresError, SpecError
-from cascade_core.models.device import resolve_device
 
 from . import resume, session
 from .access import check_path, check_spec, read_only, refuse_if_read_only, settings, uploads
@@ -82,8 +81,7 @@ def set_spec(new: CascadeSpec | dict, from_slider: bool = False) -> CascadeSpec:
     parsed = new if isinstance(new, CascadeSpec) else CascadeSpec.from_dict(new)
     if not from_slider:   # a shared dashboard: only model folders, servers and keys a visitor may name
         check_spec(parsed)
-        if parsed.device not in ("auto", "cpu"):
-            resolve_device(parsed.device)   # a GPU this machine lacks: refused here, not halfway through scoring
+        parsed.check_device()   # a GPU this machine lacks: refused here, not halfway through scoring
         missing = parsed.missing_files()   # asked after the sharing checks: it reveals nothing outside the roots
         if missing:
             raise SpecError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))

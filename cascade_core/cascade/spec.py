@@ -40,7 +40,7 @@ import yaml
 from ..errors import SpecError
 from ..fusion import Fusion, Replace, fusion_from_spec, fusion_names, fusion_param_names
 from ..latency.profiles import CostProfile, parse_costs
-from ..models.device import parse_device
+from ..models.device import parse_device, resolve_device
 from ..numbers import whole_number
 from ..readback import Unreadable, loads
 from ..scorers import (ScorerConfig, canonical_kind, compact_config, compact_text, retriever_class, retriever_kinds,
@@ -220,6 +220,24 @@ class CascadeSpec:
         configs = [(self.first_pass, True)] + [(st.scorer, False) for st in self.stages]
         return json.dumps([{**c.to_dict(), "kind": canonical_kind(c.kind, retriever=r)} for c, r in configs],
                           sort_keys=True)
+
+    def runs_models_here(self) -> bool:
+        """Whether a step's model runs in this process (where the device setting applies): a
+        BM25-only cascade, or one of run files and servers, runs nothing here.
+
+        >>> CascadeSpec.from_dict({"first_pass": "bm25", "pool_size": 5}).runs_models_here()
+        False
+        """
+        steps = [retriever_class(self.first_pass.kind)] + [scorer_class(st.scorer.kind) for st in self.stages]
+        return any(cls.uses_device for cls in steps) or any(
+            canonical_kind(st.scorer.kind) == "llm" and not (st.scorer.params or {}).get("base_url")
+            for st in self.stages)   # the llm kind runs here unless it calls a server
+
+    def check_device(self) -> None:
+        """A device this machine lacks is refused now (one ``ModelError``), when a step's model
+        runs here; ``auto`` and ``cpu`` always do."""
+        if self.device not in ("auto", "cpu") and self.runs_models_here():
+            resolve_device(self.device)
 
     def missing_files(self) -> list[str]:
         """Files the steps read that are not there, one line each (see each kind's
@@ -473,6 +491,7 @@ def _check_params(cls, config: ScorerConfig, where: str) -> None:
                         "leave the model out")
     try:
         cls.parse_params(config.params)
+        cls.check_config(config)
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
 

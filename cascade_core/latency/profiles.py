@@ -152,6 +152,9 @@ def parse_profile(value, step: str) -> CostProfile:
         if "factor" not in value:
             raise SpecError(f"{where}: a scaled profile needs a factor (e.g. 0.025 for 40x faster)")
         factor = _number(value["factor"], f"{where}: factor", 0, strict=True)
+        if prices.get("usd_per_call"):
+            raise SpecError(f"{where}: a scaled profile counts no calls: price it per hour or with "
+                            "usd_per_1k_searches, or set it by hand per call (per_call_ms, pairs_per_call)")
         return CostProfile(SCALED, factor=factor, **prices)
     if kind == MEASURED:
         # pairs_per_call, beside a per-call price: how many candidates one priced request takes
@@ -160,6 +163,9 @@ def parse_profile(value, step: str) -> CostProfile:
             raise SpecError(f"{where}: a measured profile takes no {', '.join(timing or ['factor'])}"
                             + (" (pairs_per_call only beside usd_per_call)" if "pairs_per_call" in timing else ""))
         per_call = int(_number(value.get("pairs_per_call", 0), f"{where}: pairs_per_call", 0))
+        if prices.get("usd_per_call") and per_call < 1:
+            raise SpecError(f"{where}: usd_per_call on a measured step needs pairs_per_call (the candidates one "
+                            "priced call takes), or price it with usd_per_1k_searches")
         return CostProfile(MEASURED, pairs_per_call=per_call, **prices)
     if "factor" in value:
         raise SpecError(f"{where}: give either a factor (scaled) or ms figures (user-set), not both")

@@ -62,7 +62,7 @@ def resolve_device(setting: str = "auto") -> str:
         return "cuda:0" if cuda else "mps" if mps else "cpu"
     if setting == "mps":
         if not mps:
-            raise ModelError("device mps: torch sees no Apple GPU (mps) here; use --device auto or cpu")
+            raise ModelError("device mps: torch sees no Apple GPU (mps) here; choose the device auto or cpu")
         return "mps"
     index = int(setting.partition(":")[2] or 0)
     if not cuda:
@@ -70,7 +70,7 @@ def resolve_device(setting: str = "auto") -> str:
         cuda_build = torch is not None and getattr(torch.version, "cuda", None)
         why = ("no GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)" if cuda_build
                else f"{build} is a CPU build")
-        raise ModelError(f"device {setting}: torch sees no CUDA GPU here ({why}); use --device auto or cpu, "
+        raise ModelError(f"device {setting}: torch sees no CUDA GPU here ({why}); choose the device auto or cpu, "
                          "or install a CUDA build of torch (README, 'GPUs': TORCH_SPEC)")
     count = torch.cuda.device_count()
     if index >= count:

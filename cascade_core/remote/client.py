@@ -56,9 +56,10 @@ class JsonService:
 
     def __init__(self, base_url: str, what: str, api_key_env: str = "", timeout_s: float = 60,
                  retries: int = 2, concurrency: int = 4, auth_scheme: str = "Bearer",
-                 hints: dict[int, str] | None = None):
+                 hints: dict[int, str] | None = None, shown_url: str = ""):
         self.base_url = base_url.rstrip("/")
         self.what = what
+        self.shown_url = shown_url or self.base_url   # what errors name: the endpoint the user gave
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
         self.retries = int(retries)
@@ -76,7 +77,7 @@ class JsonService:
 
     @property
     def where(self) -> str:
-        return f"{self.what} at {self.base_url}"
+        return f"{self.what} at {self.shown_url}"
 
     def headers(self) -> dict:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}

@@ -17,8 +17,8 @@ Scores are the model's raw logits, exactly what the ``cross-encoder`` kind store
 pairs (TEI's ``/rerank`` without ``raw_scores`` aside). A request's documents are scored in
 batches of ``batch_size`` pairs, sorted by length; one model call runs at a time (the others
 wait their turn: on a CPU, two at once only share the cores). With ``api_key_env`` naming a
-variable that is set, a request without ``Authorization: Bearer <key>`` (or ``ApiKey <key>``)
-gets 401. Needs the ``serve`` extra (Starlette, uvicorn).
+variable, a request without ``Authorization: Bearer <key>`` (or ``ApiKey <key>``) gets 401 (every
+request does while that variable is not set: ``cascade serve-model`` refuses to start so). Needs the ``serve`` extra (Starlette, uvicorn).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import require
+from ..errors import ServiceError, require
 from ..latency.profiles import SEARCH_UNIT_PAIRS
 from ..models import load_cross_encoder, resolve_model
 from ..models.pairs import score_pairs
@@ -111,9 +111,11 @@ def build_app(served: ServedModel, api_key_env: str = ""):
                              "error_type": "Validation" if status == 422 else "Refused"}, status_code=status)
 
     def authorised(request: Request) -> bool:
-        key = os.environ.get(api_key_env, "") if api_key_env else ""
-        if not key:
+        if not api_key_env:
             return True
+        key = os.environ.get(api_key_env, "")
+        if not key:   # a key asked for but not set: nobody gets in (never an open server by a typo)
+            return False
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         return scheme.lower() in ("bearer", "apikey") and hmac.compare_digest(given.strip(), key)
 
@@ -218,7 +220,8 @@ def listen(host: str = "127.0.0.1", port: int = 8080) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise ServiceError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? "
+                           "choose another --port)") from None
     return sock
 
 
@@ -237,9 +240,11 @@ def serve(served: ServedModel, sock: socket.socket, api_key_env: str = "",
         while not done.is_set():
             if server.started:
                 shown = f"[{host}]" if ":" in host else host
+                key = (f" A key is required (Authorization: Bearer, from ${api_key_env})." if api_key_env
+                       else " No key is asked for.")
                 announce(f"Serving {served.name} at http://{shown}:{port} (TEI POST /rerank; Cohere and Jina "
                          "POST /v1/rerank, /v2/rerank; Voyage POST /v1/rerank; Elasticsearch POST "
-                         "/_inference/rerank/ID). Ctrl-C stops it.")
+                         f"/_inference/rerank/ID).{key} Ctrl-C stops it.")
                 return
             done.wait(0.05)
 

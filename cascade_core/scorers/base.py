@@ -115,7 +115,7 @@ COST_SHAPES = {
     # Read, not computed here (a run file): the time that matters is the system's that made it.
     "stated": "your system's time, from the file (latency_ms per query), else the cost profile you set",
     # A server's answer time, network included, timed here per call (a batch of candidates).
-    "remote": "a server's answer time per call, network included, measured from here; money by the prices you set",
+    "remote": "a server's answer time per call, network included, measured from here; money from the step's cost profile",
 }
 
 
@@ -130,6 +130,7 @@ class Component(ABC):
     takes_model: bool = True   # False: a model given to this kind is refused, not silently ignored
     default_model: str | None = None   # used when no model is given; None with a model: one is required
     default_model_note: str = ""       # shown beside the default model (e.g. that it is a stand-in)
+    model_label: str = ""              # what its model box asks for, when not a model this tool loads
     parameters: tuple["Param", ...] = ()
     cost_shape: str = "per-pair"       # a key of COST_SHAPES
     libraries: tuple[str, ...] = ()    # distributions whose version changes its scores, beside the model stack
@@ -152,6 +153,11 @@ class Component(ABC):
         """
         check_param_names(cls.kind, params, [p.name for p in cls.parameters])
         return {p.name: p.parse(cls.kind, params) for p in cls.parameters}
+
+    @classmethod
+    def check_config(cls, config: ScorerConfig) -> None:
+        """Rules across the model and the parameters (a protocol that needs a model name), checked
+        when a spec is read, so every front end refuses the same cascade; default: none."""
 
     @property
     def model_name(self) -> str | None:
@@ -446,6 +452,8 @@ def describe_kind(cls: type) -> str:
     """One kind in words: name, label, model, pointwise, cost shape; then a line per parameter."""
     if not cls.takes_model:
         model = "no model"
+    elif cls.model_label and cls.default_model_note:   # not a model this tool loads: say what it is
+        model = f"model: {cls.default_model_note}"
     elif cls.default_model:
         model = f"model: default {cls.default_model}"
     else:
@@ -455,7 +463,8 @@ def describe_kind(cls: type) -> str:
         facts.append(pointwise_words(cls.pointwise))
     facts.append(f"cost {cls.cost_shape.replace('-', ' ')}")
     head = f"{cls.kind}: {cls.label}; {'; '.join(facts)}"
-    notes = [f"    note: {cls.default_model_note}"] if cls.takes_model and cls.default_model_note else []
+    notes = [f"    note: {cls.default_model_note}"] if cls.takes_model and cls.default_model_note \
+        and not cls.model_label else []
     return "\n".join([head] + notes + [f"    {p.describe()}" for p in cls.parameters])
 
 

@@ -48,12 +48,15 @@ from ..remote.rerank import PROTOCOLS, BadAnswer, endpoint
 from .base import Scorer, ScorerConfig, ScorerContext, register
 
 DEFAULT_API_KEY_ENV = "CASCADE_RERANK_API_KEY"
+_checked: set[tuple] = set()   # endpoints checked in this process (load_model)
+_checked_lock = threading.Lock()
 
 
 @register("rerank-api", "rerank")
 class RerankApiScorer(Scorer):
     label = "a rerank API (Cohere, Jina, Voyage, TEI, Elasticsearch, cascade serve-model)"
     default_model_note = "the server's name for the model (Elasticsearch: the inference endpoint's id; TEI: none)"
+    model_label = "Model (the server's name for it; TEI: none)"
     parameters = (
         Param("protocol", "choice", "cohere", choices=tuple(PROTOCOLS),
               help="; ".join(f"{p.name}: {p.about}" for p in PROTOCOLS.values())),
@@ -91,14 +94,19 @@ class RerankApiScorer(Scorer):
             raise SpecError(f"rerank-api parameter url must start with http:// or https://, not {out['url']!r}")
         return out
 
+    @classmethod
+    def check_config(cls, config: ScorerConfig) -> None:
+        protocol = cls.parse_params(config.params)["protocol"]
+        if not (config.model or "").strip() and PROTOCOLS[protocol].needs_model:
+            raise SpecError(f"a rerank-api step with protocol {protocol} needs a model: the server's name for it "
+                            "(rerank-v3.5, rerank-2, an inference id), as rerank-api:NAME@K on the command line, "
+                            "model: in a spec, or the Model box on Build")
+
     @property
     def model_name(self) -> str:
-        """The server's name for the model; a protocol that names one needs it."""
-        name = (self.config.model or "").strip()
-        if not name and PROTOCOLS[self.parse_params(self.config.params)["protocol"]].needs_model:
-            raise SpecError(f"a rerank-api step with protocol {self.config.params.get('protocol', 'cohere')} "
-                            "needs a model: the server's name for it (rerank-v3.5, rerank-2, an inference id)")
-        return name
+        """The server's name for the model (checked by :meth:`check_config`: a protocol that names one needs it)."""
+        self.check_config(self.config)
+        return (self.config.model or "").strip()
 
     @property
     def resolved_model(self):
@@ -121,21 +129,30 @@ class RerankApiScorer(Scorer):
             what = f"rerank-api {self.model_name!r}" if self.model_name else f"rerank-api ({self.protocol.name})"
             self._service = JsonService(self.server, what, p["api_key_env"], p["timeout_s"], p["retries"],
                                         p["concurrency"], auth_scheme=self.protocol.auth_scheme,
+                                        shown_url=self.server + self.path,
                                         hints={404: f"check the url (the {self.protocol.name} protocol posts to "
                                                     f"{self.protocol.path}) and the model name",
-                                               413: "lower batch_size or max_doc_chars",
-                                               422: "lower batch_size (TEI refuses more than 32 documents a "
-                                                    "call unless started with a higher --max-client-batch-size) "
-                                                    "or check the protocol"})
+                                               413: "lower batch_size (documents per call)",
+                                               422: f"check the protocol: this endpoint may speak another than "
+                                                    f"{self.protocol.name}; or lower batch_size (TEI refuses more "
+                                                    "than 32 documents a call unless started with a higher "
+                                                    "--max-client-batch-size)"})
         return self._service
 
     def load_model(self) -> None:
-        """One small call: a server that is down, a wrong key or a wrong protocol fails here,
-        with one line, before any other step's work."""
+        """One small call, once per process and endpoint: a server that is down, a wrong key or a
+        wrong protocol fails here, with one line, before any other step's work."""
+        key = (self.server, self.path, self.model_name, self.protocol.name)
+        if key in _checked:
+            return
         self._call("warm-up", ["a document"], "checking the server with one document")
+        with _checked_lock:
+            _checked.add(key)
 
     def prepare(self, doc_ids: Sequence[str], progress=None) -> None:
         self.load_model()   # outside the timed section (a server may load its model on the first call)
+        with self._lock:    # what this run sends is counted from here (checks and warm-ups aside)
+            self.calls = self.searches = self.documents = 0
 
     def _call(self, query: str, texts: list[str], doing: str) -> np.ndarray:
         answer = self.service.request(self.path, self.protocol.payload(query, texts, self.model_name), doing)
@@ -182,6 +199,6 @@ class RerankApiScorer(Scorer):
     def scoring_notes(self) -> list[str]:
         if not self.calls:
             return []
-        return [f"{self.config.label}: {self.calls:,} calls to {self.server} for {self.documents:,} documents "
-                f"({self.searches:,} searches of up to {SEARCH_UNIT_PAIRS} documents); price them with the "
-                "step's cost profile (usd_per_1k_searches, or usd_per_call with pairs_per_call)"]
+        return [f"{self.config.label}: {self.calls:,} requests to {self.server}{self.path} for {self.documents:,} "
+                f"documents ({self.searches:,} searches of up to {SEARCH_UNIT_PAIRS} documents), the first a warm-up; "
+                "price them with the step's cost profile (USD per 1,000 searches, or per call)"]

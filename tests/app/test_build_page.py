@@ -286,7 +286,7 @@ def test_a_rerank_api_stage_is_built_and_scored_through_its_server(demo_state):
         assert list(table.index) == ["first pass", "rerank-api", "final"]
         assert stats(url)["documents"] >= 20 * len(demo_state_queries(demo_state))   # every candidate was sent
         captions = " | ".join(shown(c.value) for c in flow.caption)
-        assert f"calls to {url}" in captions
+        assert f"requests to {url}/rerank" in captions
 
 
 def demo_state_queries(state) -> list[str]:

@@ -36,7 +36,7 @@ def test_the_cli_evaluates_a_collection_by_name(irds_collection, tmp_path):
 
 @pytest.mark.parametrize("name, words", [
     ("no/such/collection", "ir_datasets knows no dataset 'no/such/collection'"),
-    (MISSING, "could not read or download it (FileNotFoundError"),
+    (MISSING, "could not read or download it: FileNotFoundError"),
     ("", "irds: needs a dataset name"),
 ])
 def test_a_bad_name_or_unreadable_data_is_one_line(irds_collection, name, words):

@@ -41,16 +41,20 @@ def test_the_spec_carries_the_device_outside_its_scorer_key():
 
 def test_the_cli_refuses_a_gpu_it_lacks_in_one_line_and_runs_auto_as_before(tiny_beir, tmp_path):
     home = tmp_path / "home"
-    res = cascade("eval", "--dataset", str(tiny_beir), "--pool-size", "20", "--device", "cuda", home=home)
+    res = cascade("eval", "--dataset", str(tiny_beir), "--pool-size", "20", "--stage", "bi@10", "--device", "cuda",
+                  home=home)
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert errors == ["error: device cuda: torch sees no CUDA GPU here (torch " + __import__("torch").__version__
-                      + " is a CPU build); use --device auto or cpu, or install a CUDA build of torch "
+                      + " is a CPU build); choose the device auto or cpu, or install a CUDA build of torch "
                         "(README, 'GPUs': TORCH_SPEC)"]
     auto = cascade("eval", "--dataset", str(tiny_beir), "--pool-size", "20", "--device", "auto", home=home)
     cpu = cascade("eval", "--dataset", str(tiny_beir), "--pool-size", "20", home=home)
     assert auto.returncode == cpu.returncode == 0, auto.stderr
     assert "0 pairs scored" in cpu.stdout or "0 first-pass queries" in cpu.stdout   # auto's scores serve cpu
+    # a cascade whose steps run no model here (BM25) does not care where models would run
+    bm25 = cascade("eval", "--dataset", str(tiny_beir), "--pool-size", "20", "--device", "cuda", home=home)
+    assert bm25.returncode == 0, bm25.stderr
 
 
 @pytest.fixture

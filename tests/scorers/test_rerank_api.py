@@ -141,7 +141,7 @@ def test_serve_model_refuses_a_missing_key_too_many_documents_and_bad_bodies(ser
     monkeypatch.delenv(KEY_ENV, raising=False)
     scorer = rerank(workspace, tiny_dataset, "tei", served, api_key_env=KEY_ENV)
     with pytest.raises(ServiceError) as err:
-        scorer.load_model()
+        scorer.score("a query", tiny_dataset.corpus.ids[:3])
     line = str(err.value)
     assert "\n" not in line and "HTTP 401" in line and f"check the API key in ${KEY_ENV} (it is not set" in line
 
@@ -210,7 +210,7 @@ def test_a_429_ends_in_one_line_and_a_rerun_scores_only_what_is_missing(misbehav
     assert res.returncode == 0, res.stderr
     scored = json.loads((tmp_path / "r.json").read_text())["scoring"]["scored_pairs"]["rerank-api"]
     assert 0 < scored < 12 * 20   # the queries scored before the 429 were kept
-    assert "calls to http://127.0.0.1" in res.stdout   # the run says what it sent
+    assert "requests to http://127.0.0.1" in res.stdout and "/rerank for " in res.stdout   # what the run sent
 
 
 @pytest.mark.slow
@@ -226,6 +226,25 @@ def test_a_timeout_a_malformed_answer_and_a_500_are_one_line_each(misbehaving, t
     control(misbehaving, "500")
     failed = stats(misbehaving)["failed"]
     [line] = error_lines(cascade(*eval_args(tiny_beir, misbehaving, "--param", "rerank-api.retries=1"), home=home))
-    assert "answered HTTP 500" in line and "model crashed" in line and "checking the server" in line
+    assert "answered HTTP 500" in line and "model crashed" in line and "check the server's log" in line
     assert stats(misbehaving)["failed"] == failed + 2   # tried again once
     control(misbehaving, "ok")
+
+
+def test_every_front_end_refuses_a_named_protocol_without_a_model(tmp_path):
+    from cascade_core.cascade import CascadeSpec
+
+    spec = {"first_pass": {"kind": "bm25"}, "pool_size": 20,
+            "stages": [{"scorer": {"kind": "rerank-api", "params": {"url": "http://127.0.0.1:1"}}, "keep": 10}]}
+    with pytest.raises(SpecError, match="stage 1 .*protocol cohere needs a model.*rerank-api:NAME@K"):
+        CascadeSpec.from_dict(spec)
+    spec["stages"][0]["scorer"]["params"]["protocol"] = "tei"   # TEI serves one model: none needed
+    assert CascadeSpec.from_dict(spec).stages[0].scorer.kind == "rerank-api"
+
+
+def test_serve_model_refuses_to_start_open_when_its_key_variable_is_not_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
+    res = cascade("serve-model", "/nowhere", "--api-key-env", "NO_SUCH_KEY_VARIABLE", home=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "error: --api-key-env NO_SUCH_KEY_VARIABLE: that variable is not set here, so the server would answer "
+        "anyone; set it to the key, or leave --api-key-env out for a server without one"]
