@@ -362,9 +362,10 @@ class LocalLM:
                     source = str(converted)
                 else:
                     extra = {"gguf_file": gguf.name}
-            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only, **extra)
-            self.model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_files_only,
-                                                              dtype=torch.float32, **extra).eval()
+            with one_gguf_read() if extra else contextlib.nullcontext():
+                self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only, **extra)
+                self.model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_files_only,
+                                                                  dtype=torch.float32, **extra).eval()
             self.source = source   # where it was read from (the GGUF folder, or its converted copy)
             if extra:
                 keep_converted(self.model, self.tokenizer, converted)
@@ -445,6 +446,31 @@ def converted_folder(gguf: Path) -> Path:
     except OSError:
         version = str(gguf)
     return cache_folder() / "converted-gguf" / f"{gguf.stem}-{hashlib.sha256(version.encode()).hexdigest()[:16]}"
+
+
+@contextlib.contextmanager
+def one_gguf_read():
+    """Read each GGUF file once while transformers converts it: it opens the file three times
+    (configuration, tokenizer, weights), and each opening parses the whole header, the packaged
+    Gemma's 262k-token vocabulary included: about 30 s each on 2 cores. The reader is read-only (a
+    memory map), so the three share one; what is converted is checked tensor by tensor before it
+    is kept anyway (:func:`keep_converted`)."""
+    import gguf   # the llm extra
+
+    real = gguf.GGUFReader
+    readers: dict = {}
+
+    def shared(path, *args, **kwargs):
+        key = (str(Path(path).resolve()), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = real(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = shared   # transformers imports it by name at each call: it finds this one
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = real
 
 
 @contextlib.contextmanager
