@@ -32,11 +32,17 @@ def three_sigma(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     [[0.333, 0.5, 0.667, 0.0]]
     >>> three_sigma(np.array([[4.0, 4.0]]), np.ones((1, 2), bool)).tolist()
     [[0.5, 0.5]]
+    >>> three_sigma(np.array([[43.4647813231543] * 3]), np.ones((1, 3), bool)).tolist()   # no rounding spread
+    [[0.5, 0.5, 0.5]]
     """
     n = valid.sum(axis=1, keepdims=True)
-    filled = np.where(valid, x, 0.0)
+    # Shifted by each row's first valid entry: equal entries then give a mean equal to them and a
+    # variance of exactly 0 (as Qdrant's running mean does), not a rounding error's tiny spread
+    # that would scale them to 0.41 instead of 0.5.
+    first = np.take_along_axis(x, np.argmax(valid, axis=1)[:, None], axis=1)
+    shifted = np.where(valid, x - first, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = filled.sum(axis=1, keepdims=True) / np.maximum(n, 1)
+        mean = first + shifted.sum(axis=1, keepdims=True) / np.maximum(n, 1)
         var = (np.where(valid, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / np.maximum(n - 1, 1)
         std = np.sqrt(var)
         lo, span = mean - 3 * std, 6 * std
