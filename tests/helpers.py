@@ -90,8 +90,30 @@ def dashboard(tmp: Path, dataset: Path, *args: str, **env: str):
                     time.sleep(0.3)
             yield url, port, proc, log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc, 20)
+
+
+@contextmanager
+def server_process(argv: list[str], ready: str, what: str, env: dict | None = None):
+    """Start a server process (``argv``) for a test; yield the first group of ``ready``, a pattern
+    its first line of output matches once it listens (its URL or port); stop it on exit."""
+    import re
+
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        found = re.search(ready, line)
+        if not found:
+            raise RuntimeError(f"{what} did not start: {line!r} {proc.stderr.read()[-2000:] if proc.poll() is not None else ''}")
+        yield found.group(1)
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen, grace_s: float = 10) -> None:
+    """Ask a test's server process to stop; kill it when it has not after ``grace_s`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()

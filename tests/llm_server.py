@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -163,19 +162,11 @@ class Handler(BaseHTTPRequestHandler):
 def serve(*flags: str):
     """Start this server as a separate process on a free localhost port; yield its base URL
     (``http://127.0.0.1:PORT/v1``); stop it on exit. For the tests."""
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *flags, "--lifetime", "600"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the test LLM server did not start: {line!r} {proc.stderr.read()[:500]}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    from tests.helpers import server_process
+
+    argv = [sys.executable, str(Path(__file__).resolve()), *flags, "--lifetime", "600"]
+    with server_process(argv, r"^PORT (\d+)", "the test LLM server") as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 def stats(base_url: str) -> dict:

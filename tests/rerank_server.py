@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -103,19 +102,11 @@ class Handler(BaseHTTPRequestHandler):
 def serve():
     """Start this server as a separate process on a free localhost port; yield its URL
     (``http://127.0.0.1:PORT``); stop it on exit."""
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--lifetime", "600"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the test rerank server did not start: {line!r} {proc.stderr.read()[:500]}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    from tests.helpers import server_process
+
+    argv = [sys.executable, str(Path(__file__).resolve()), "--lifetime", "600"]
+    with server_process(argv, r"^PORT (\d+)", "the test rerank server") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def control(url: str, mode: str, after: int = 0, delay: float = 5.0) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -114,19 +113,11 @@ class Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serve(beir: Path, index: str = "scifact", *flags: str):
     """Start the server as a separate process over ``beir``; yield ``http://127.0.0.1:PORT``; stop it."""
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(beir), "--index", index, *flags,
-                             "--lifetime", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the test search server did not start: {line!r} {proc.stderr.read()[:2000]}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    from tests.helpers import server_process
+
+    argv = [sys.executable, str(Path(__file__).resolve()), str(beir), "--index", index, *flags, "--lifetime", "600"]
+    with server_process(argv, r"^PORT (\d+)", "the test search server") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def main() -> None:

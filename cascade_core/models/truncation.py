@@ -64,6 +64,18 @@ def clipped(text: str, limit: int) -> tuple[str, bool]:
     return (cut[:space] if space > limit // 2 else cut), True
 
 
+def clipped_docs(corpus, doc_ids: Sequence[str], limit: int, cuts: "Cuts") -> list[str]:
+    """The documents' texts, whitespace collapsed and cut to ``limit`` characters (:func:`clipped`),
+    each one cut recorded in ``cuts``: what a step that sends text (a prompt, a server) reads."""
+    out = []
+    for d in doc_ids:
+        text, cut = clipped(corpus.text_of(d), limit)
+        out.append(text)
+        if cut:
+            cuts.add([d], f"{limit} characters")
+    return out
+
+
 def clip_for_model(tokenizer, texts: Sequence[str], max_tokens: int, extra_tokens: Sequence[int] | int = 0
                    ) -> tuple[list[str], list[int], list[bool]]:
     """Texts cut in characters, their lengths in tokens (special tokens included, before the

@@ -65,7 +65,7 @@ import numpy as np
 from ..errors import ModelError, ServiceError, SpecError
 from ..models import ResolvedModel, load_model, resolve_model
 from ..models.resolve import cache_folder, folder_key
-from ..models.truncation import clipped
+from ..models.truncation import clipped_docs
 from ..params import Param
 from ..remote.client import JsonService
 from .base import Scorer, ScorerConfig, ScorerContext, params_signature, register
@@ -650,14 +650,7 @@ class LLMScorer(Scorer):
                     _checked.add(key)
 
     def _texts(self, doc_ids: Sequence[str]) -> list[str]:
-        limit = self.params["max_doc_chars"]
-        out = []
-        for d in doc_ids:
-            text, cut = clipped(self.corpus.text_of(d), limit)
-            out.append(text)
-            if cut:
-                self.cuts.add([d], f"{limit} characters")
-        return out
+        return clipped_docs(self.corpus, doc_ids, self.params["max_doc_chars"], self.cuts)
 
     def score(self, query: str, doc_ids: Sequence[str]) -> np.ndarray:
         if not len(doc_ids):

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import ServiceError, SpecError
 from ..latency.profiles import SEARCH_UNIT_PAIRS
-from ..models.truncation import clipped
+from ..models.truncation import clipped_docs
 from ..params import Param
 from ..remote.client import JsonService
 from ..remote.rerank import PROTOCOLS, BadAnswer, endpoint
@@ -168,14 +168,7 @@ class RerankApiScorer(Scorer):
         return scores
 
     def _texts(self, doc_ids: Sequence[str]) -> list[str]:
-        limit = self.params["max_doc_chars"]
-        out = []
-        for d in doc_ids:
-            text, cut = clipped(self.corpus.text_of(d), limit)
-            out.append(text)
-            if cut:
-                self.cuts.add([d], f"{limit} characters")
-        return out
+        return clipped_docs(self.corpus, doc_ids, self.params["max_doc_chars"], self.cuts)
 
     def score(self, query: str, doc_ids: Sequence[str]) -> np.ndarray:
         if not len(doc_ids):

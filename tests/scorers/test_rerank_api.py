@@ -18,6 +18,7 @@ from cascade_core.remote.rerank import PROTOCOLS, BadAnswer, endpoint, ranked_re
 from cascade_core.scorers import ScorerConfig
 from cascade_core.serving import DataRoots, SpecRefused, check_shared_scorers
 from tests.helpers import run_cli as cascade
+from tests.helpers import server_process
 from tests.rerank_server import control, serve, stats
 
 KEY_ENV = "TEST_RERANK_KEY"
@@ -26,21 +27,11 @@ KEY_ENV = "TEST_RERANK_KEY"
 @pytest.fixture(scope="module")
 def served(tiny_cross_encoder):
     """``cascade serve-model`` on a free port, a key required; its URL."""
+    argv = [sys.executable, "-m", "cascade_cli", "serve-model", tiny_cross_encoder, "--port", "0",
+            "--api-key-env", KEY_ENV, "--max-client-batch-size", "64"]
     env = dict(os.environ, **{KEY_ENV: "s3cret", "HF_HUB_OFFLINE": "1"})
-    proc = subprocess.Popen([sys.executable, "-m", "cascade_cli", "serve-model", tiny_cross_encoder, "--port", "0",
-                             "--api-key-env", KEY_ENV, "--max-client-batch-size", "64"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        line = proc.stdout.readline()
-        found = re.search(r" at (http://127\.0\.0\.1:\d+) ", line)
-        assert found, f"serve-model did not start: {line!r} {proc.stderr.read()[-2000:] if proc.poll() is not None else ''}"
-        yield found.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with server_process(argv, r" at (http://127\.0\.0\.1:\d+) ", "cascade serve-model", env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
