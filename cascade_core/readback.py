@@ -216,6 +216,24 @@ def read_record(path: str | Path, what: str = "", max_chars: int = MAX_CHARS,
     return data
 
 
+def shipped_manifest(path: Path, corpus, instead: str) -> tuple[dict | None, str]:
+    """The manifest (``path`` with ``.json``) of a file shipped beside a corpus (its vectors, a
+    step's scores), read strictly and checked against the corpus's fingerprint: ``(manifest, "")``;
+    ``(None, "")`` when nothing is shipped (not worth saying); ``(None, why not)`` otherwise, the
+    reason ending with ``instead`` (what is done rather: "encoding instead").
+    """
+    manifest = path.with_suffix(".json")
+    if not path.is_file() or not manifest.is_file():
+        return None, ""
+    try:
+        meta = read_record(manifest)
+    except Unreadable as exc:
+        return None, f"{exc}: {instead}"
+    if meta.get("corpus") != corpus.fingerprint:
+        return None, f"{path.name} was made for another version of this corpus: {instead}"
+    return meta, ""
+
+
 @dataclass(frozen=True)
 class SkippedLine:
     """A line of a log that was not read: its number (from 1) and why."""

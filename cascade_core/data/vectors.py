@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DataError
-from ..readback import Unreadable, loads, read_record
+from ..readback import Unreadable, loads, shipped_manifest
 
 ID_COLUMNS = ("id", "_id", "doc_id", "docid")
 VECTOR_COLUMNS = ("vector", "embedding", "embeddings")
@@ -219,15 +219,9 @@ def find_shipped(corpus, model_name: str, model_fingerprint: str) -> tuple[Preco
     if not getattr(corpus, "source", ""):
         return None, ""
     path = shipped_path(corpus.source, model_name)
-    manifest = path.with_suffix(".json")
-    if not path.is_file() or not manifest.is_file():
-        return None, ""
-    try:
-        meta = read_record(manifest)
-    except Unreadable as exc:
-        return None, f"{exc}: encoding instead"
-    if meta.get("corpus") != corpus.fingerprint:
-        return None, f"{path.name} was made for another version of this corpus: encoding instead"
+    meta, why = shipped_manifest(path, corpus, "encoding instead")
+    if meta is None:
+        return None, why
     if meta.get("model_fingerprint") != model_fingerprint:
         return None, f"{path.name} was made by other {model_name} weights: encoding instead"
     try:

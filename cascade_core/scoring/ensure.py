@@ -29,6 +29,7 @@ from ..latency.cpu_probe import ProbeSampler
 from ..progress import ProgressCallback, ProgressTracker
 from ..store.provenance import step_provenance
 from ..store.scores import list_key, query_key
+from ..store.shipped import TOLERANCE, VERIFY_QUERIES, ShippedScores, find_shipped_scores
 from .workspace import Workspace
 
 
@@ -157,10 +158,14 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         scorer.prepare(sorted({d for _, need in work for d in need}), progress)
         scorer.score(work[0][0], work[0][1][:1])   # untimed warm-up, as for the first pass
         run_id = store.start_run(scorer.id, fp, step_provenance(scorer))
+        shipped = None if listwise else ShippedImport.find(plan.corpus, scorer.id, report)
         tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
         costs, probe = [], ProbeSampler()
         try:
             for w, (text, need) in enumerate(work):
+                if shipped is not None and shipped.take(store, fp, text, need):
+                    tracker.advance(len(need))
+                    continue
                 scores = []
                 # A listwise list is scored whole: split in two, it would be two other lists.
                 for part in [need] if listwise else calibration_parts(need, w, len(work)):
@@ -170,16 +175,73 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                                   stated_or(scorer, text, time.perf_counter() - t0, len(part) / len(need))))
                 put = store.put_list if listwise else store.put
                 put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float), run=run_id)
+                if shipped is not None:
+                    shipped = shipped.check(text, need, scores, report)
                 probe.tick()
                 tracker.advance(len(need))
         finally:
             if costs:
                 store.record_costs(scorer.timing_key, costs, run=run_id, probe_ms=probe.median())
+            if shipped is not None:
+                shipped.finish(report, stage.name)
         report.note_cuts(stage.name, scorer)
         report.notes.extend(getattr(scorer, "notes", ()))
         report.notes.extend(scorer.scoring_notes())
     report.seconds = time.perf_counter() - start
     return report
+
+
+class ShippedImport:
+    """Scores shipped with a dataset for one step (:mod:`cascade_core.store.shipped`), taken in
+    only after this machine's model agreed with them on the first covered queries.
+
+    The scoring loop scores those queries for real (so this machine's timings are the step's
+    costs) and hands each result to :meth:`check`; once :data:`VERIFY_QUERIES` agree, :meth:`take`
+    stores the file's scores for every other query it covers, under a run of their own whose
+    provenance is the file's. One disagreement and the file is dropped: everything is scored.
+    """
+
+    def __init__(self, shipped: ShippedScores):
+        self.shipped, self.agreed, self.worst, self.imported, self.run = shipped, 0, 0.0, 0, None
+
+    @classmethod
+    def find(cls, corpus, scorer_id: str, report: "ScoringReport") -> "ShippedImport | None":
+        shipped, why = find_shipped_scores(corpus, scorer_id)
+        if why:
+            report.notes.append(why)
+        return cls(shipped) if shipped is not None else None
+
+    def take(self, store, corpus_fp: str, text: str, need: list[str]) -> bool:
+        """Store the file's scores of ``need`` if they are trusted and cover it; True if stored."""
+        key = query_key(text)
+        if self.agreed < VERIFY_QUERIES or not self.shipped.covers(key, need):
+            return False
+        if self.run is None:
+            self.run = store.start_run(self.shipped.scorer, corpus_fp,
+                                       {**self.shipped.provenance, "shipped": self.shipped.path.name})
+        store.put(self.shipped.scorer, corpus_fp, key, need, self.shipped.scores(key, need), run=self.run)
+        self.imported += len(need)
+        return True
+
+    def check(self, text: str, need: list[str], scores, report: "ScoringReport") -> "ShippedImport | None":
+        """Compare a query scored here with the file; None (drop the file) when they disagree."""
+        key = query_key(text)
+        if self.agreed >= VERIFY_QUERIES or not self.shipped.covers(key, need):
+            return self
+        diff = self.shipped.disagreement(key, need, scores)
+        if diff > TOLERANCE:
+            report.notes.append(f"the scores shipped in {self.shipped.path.name} differ from this machine's model "
+                                f"by up to {diff:.3g}: scoring everything here instead")
+            return None
+        self.agreed, self.worst = self.agreed + 1, max(self.worst, diff)
+        return self
+
+    def finish(self, report: "ScoringReport", step: str) -> None:
+        if self.imported:
+            report.scored_pairs[step] -= self.imported   # taken from the file, not scored
+            report.notes.append(f"{step}: {self.imported:,} scores taken from the file shipped with the dataset "
+                                f"({self.shipped.path.name}) after {self.agreed} queries scored here agreed with "
+                                f"it (largest difference {self.worst:.1g})")
 
 
 def stated_or(step, text: str, measured_s: float, share: float = 1.0) -> float:

@@ -26,7 +26,9 @@ import numpy as np
 
 from ..errors import MissingScoresError
 from ..latency.model import CostModel, pairs_per_query
-from .ensure import first_pass_todo, stage_work
+from ..store.scores import query_key
+from ..store.shipped import VERIFY_QUERIES, find_shipped_scores
+from .ensure import first_pass_todo, is_listwise, stage_work
 
 CONFIRM_ABOVE_S = 120.0     # a job estimated longer than this asks before it starts
 # Rates assumed for a step never timed on this machine: (ms per call, ms per pair), by the kind's
@@ -92,6 +94,23 @@ def _model(store, step, per_query: bool) -> CostModel:
     return CostModel.from_records(step.id, store.cost_rows(step.timing_key), per_query=per_query)
 
 
+def shipped_left(shipped, work: list[tuple[str, int, list | None]]) -> list[int]:
+    """The pair counts left to score once scores shipped with the dataset are taken: all of
+    them without a file; with one, the first :data:`VERIFY_QUERIES` covered queries (scored to
+    check the file) and those it does not cover. ``work``: ``(query key, pairs, doc ids or None)``;
+    None (which candidates reach the stage is not known yet) counts a query the file has as covered."""
+    if shipped is None:
+        return [n for _, n, _ in work]
+    left, checked = [], 0
+    for key, n, docs in work:
+        covered = shipped.covers(key, docs) if docs is not None else key in shipped.by_query
+        if covered and checked >= VERIFY_QUERIES:
+            continue
+        checked += covered
+        left.append(n)
+    return left
+
+
 def estimate_scoring(plan, queries) -> ScoringEstimate:
     """What :func:`~cascade_core.scoring.ensure.ensure_scores` would score for ``plan.spec`` on
     ``queries``, and about how long it would take: a dry run, no model call."""
@@ -109,13 +128,17 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
     # Upper bounds when an earlier step is missing: every query's list as long as the pool.
     bound = pairs_per_query(spec, [spec.pool_size] * len(queries.ids))
     for s, (stage, scorer) in enumerate(zip(spec.stages, plan.scorers)):
+        shipped = None if is_listwise(scorer) else find_shipped_scores(plan.corpus, scorer.id)[0]
         if exact:
             try:
-                sizes = [len(need) for _, need in stage_work(plan, queries, s)]
+                work = stage_work(plan, queries, s)
             except MissingScoresError:
                 exact = False
-        if not exact:
-            sizes = [int(n) for n in bound[s + 1] if n]
+        if exact:
+            sizes = shipped_left(shipped, [(query_key(t), len(need), need) for t, need in work])
+        else:
+            keys = [query_key(queries.text_of(q)) for q in queries.ids]
+            sizes = shipped_left(shipped, [(k, int(n), None) for k, n in zip(keys, bound[s + 1]) if n])
         model = _model(store, scorer, per_query=False)
         if model.known:
             ms, basis = model.predict_ms(np.asarray(sizes, dtype=float)), "measured here"
@@ -123,6 +146,8 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
             fixed, per_pair = DEFAULT_RATES.get(getattr(scorer, "cost_shape", "per-pair"), DEFAULT_RATES["per-pair"])
             ms = fixed + per_pair * np.asarray(sizes, dtype=float)
             basis = f"not timed yet: default {per_pair:g} ms/pair + {fixed:g} ms/query"
+        if shipped is not None:
+            basis += "; the rest from scores shipped with the dataset, once the first queries agree with them"
         steps.append(StepEstimate(stage.name, scorer.id, len(sizes), int(sum(sizes)),
                                   float(np.sum(ms)) / 1000 if sizes else 0.0, basis, exact))
     return ScoringEstimate(steps)
