@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cascade_core.analysis.experiment import Experiment
+from cascade_core.cascade.presets import preset_names, preset_spec
 from cascade_core.cascade.spec import CascadeSpec, parse_first_pass, parse_stage, stage_names
 from cascade_core.cascade.spec_input import OversizedNumber, load_yaml
 from cascade_core.data import load_dataset
@@ -69,6 +70,10 @@ def spec_args(p):
     (listed after the flags in ``--help``): a kind added in one file shows up here by itself.
     """
     p.add_argument("--config", help="cascade spec file (YAML or JSON); flags below override it")
+    p.add_argument("--preset", metavar="NAME",
+                   help=f"start from a preset instead of a spec file: {' | '.join(preset_names())} (the Build "
+                        "page's; a cross-encoder in it is the newest distilled student, else the one shipped "
+                        "with the sample); flags below override it")
     p.add_argument("--first-pass", metavar="KIND[:MODEL]",
                    help=f"the first pass: {' | '.join(retriever_kinds())} (default bm25; kinds below)")
     p.add_argument("--pool-size", type=positive_int, help="candidates the first pass keeps (default 100)")
@@ -169,7 +174,12 @@ def apply_cost_flags(spec, texts, config_costs: dict | None = None, stages_repla
 
 def spec_from_args(args):
     """The spec of ``--config`` (or BM25's defaults) with the spec flags laid over it."""
-    base = CascadeSpec.load(args.config).to_dict() if args.config else {"first_pass": {"kind": "bm25"}}
+    if args.config and getattr(args, "preset", None):
+        raise SpecError("--config and --preset both name the cascade to start from: give one")
+    if getattr(args, "preset", None):
+        base = preset_spec(args.preset)
+    else:
+        base = CascadeSpec.load(args.config).to_dict() if args.config else {"first_pass": {"kind": "bm25"}}
     config_costs = base.pop("costs", None)   # laid over last, with --cost (apply_cost_flags)
     if args.first_pass:
         base["first_pass"] = parse_first_pass(args.first_pass).to_dict()

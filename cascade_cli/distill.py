@@ -93,7 +93,7 @@ def add_parser(sub, storage) -> None:
 
 def _teacher(args):
     """The teacher spec: the spec flags, or the demo's shape when none is given."""
-    flags = ("config", "first_pass", "pool_size", "stage", "final_k", "param")
+    flags = ("config", "preset", "first_pass", "pool_size", "stage", "final_k", "param")
     if any(getattr(args, f, None) is not None for f in flags):
         return common.spec_from_args(args)
     spec = dict(DEMO_SPEC, name="teacher: BM25 -> 100 -> MiniLM fused with BM25 -> 20")

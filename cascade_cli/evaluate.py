@@ -160,6 +160,11 @@ def print_report(report: dict) -> None:
                 print(f"  WARNING: stage {st['name']!r} ranks worse than the list it receives: nDCG@10 "
                       f"{change['before']:.3f} -> {change['after']:.3f} ({change['change_points']:+.1f} points); "
                       "see `cascade doctor` for the fix")
+    for name, note in (report.get("students") or {}).items():
+        print(f"\n{name}: {note}")
+    for name in report.get("stand_in") or []:
+        print(f"\nWARNING: {name} is the untrained stand-in cross-encoder: its latency is real, its ranking is "
+              "random (distil a student: cascade distill)")
     print_latency(report["latency"])
     sc = report["scoring"]
     pairs = sum(sc["scored_pairs"].values())

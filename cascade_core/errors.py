@@ -57,6 +57,16 @@ class ScoringCancelled(CascadeError):
         super().__init__(message)
 
 
+class TrainingCancelled(ScoringCancelled):
+    """The user cancelled a student's training; a checkpoint at the step it stopped was written,
+    and the same run started again resumes from it."""
+
+    def __init__(self, pairs_done: int, pairs_total: int, checkpoint: str):
+        super().__init__(f"training cancelled at {pairs_done:,} of {pairs_total:,} pairs; the checkpoint in "
+                         f"{checkpoint} keeps them (Resume, or the same command again, continues from there)")
+        self.pairs_done, self.pairs_total = pairs_done, pairs_total
+
+
 class StoreDamagedError(CascadeError):
     """A file of the data folder was found damaged while in use; it was moved aside and a new one
     replaces it (the message says what was lost and where the old file went)."""

@@ -25,6 +25,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from cascade_core.cascade.presets import \
+    CROSS_ENCODER_ENV  # the presets' cross-encoder, when set: a shared dashboard may load it
 from cascade_core.scorers import ScorerConfig
 from cascade_core.serving import (DataRoots, GuessThrottle, JobSlots, PathRefused, ReadOnly, ServeSettings,
                                   TooManyGuesses, UploadArea, UploadGate, WeakToken, check_shared_scorers,
@@ -32,10 +34,6 @@ from cascade_core.serving import (DataRoots, GuessThrottle, JobSlots, PathRefuse
                                   new_token)
 
 from . import session
-
-# The cross-encoder the presets use when set (a hub id or folder, for online users); a shared
-# dashboard may load it (:func:`model_roots`).
-CROSS_ENCODER_ENV = "CASCADE_CROSS_ENCODER"
 
 SIGNED_IN = "access-signed-in"     # session key: this session gave the right token
 LINK_TRIED = "access-link-tried"   # session key: the ?token= value this session already had checked
@@ -402,6 +400,18 @@ def uploads_panel() -> None:
 @st.cache_resource(show_spinner=False)
 def _jobs() -> JobSlots:
     return JobSlots(settings().max_jobs)
+
+
+def background_slot(what: str):
+    """A factory of :func:`job_slot`'s context manager for work that runs in a background thread
+    (a distillation), taken in the thread, where no session is. It counts against the server's
+    cap like any job, but not against the session's own slot: a training run of hours must not
+    stop the person who started it from scoring a cut-off meanwhile."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    owner, slots = f"{ctx.session_id if ctx else 'no-session'}:background", _jobs()
+    return lambda: slots.hold(owner, what)
 
 
 def job_slot(what: str):

@@ -1,8 +1,11 @@
-"""The one-click demo: sample data, the demo preset, and every score its sliders can need."""
+"""The one-click demo: sample data, the demo preset, and every score its sliders can need; and the
+three-stage preset with the shipped cross-encoder, when its scores ship with the sample."""
 
 from __future__ import annotations
 
 from cascade_core.cascade import CascadeSpec
+from cascade_core.cascade.presets import SEED_PRESET
+from cascade_core.store.shipped import find_shipped_scores
 
 from . import access, state
 from .presets import DEMO_PRESET, preset_spec
@@ -31,9 +34,22 @@ def run_demo(container) -> CascadeSpec:
     exp = state.experiment(spec)
     if access.read_only() and not exp.estimate(deepest).empty:
         access.refuse_if_read_only("score: the demo's scores are not all stored yet")
+    seed = three_stage_preset()
     with access.job_slot("preparing the demo"), \
             container.status("Preparing the demo: indexing the sample and scoring (first time only)...",
                              expanded=True) as status:
         exp.ensure_scores(deepest, progress=state.progress_callback(status))
+        if seed is not None:   # the production shape with the shipped cross-encoder, ready on Build
+            state.experiment(seed).ensure_scores(seed, progress=state.progress_callback(status))
         status.update(label="Demo ready: every score is stored", state="complete", expanded=False)
     return spec
+
+
+def three_stage_preset() -> CascadeSpec | None:
+    """Seed 001's shape (BM25 -> 1000 -> MiniLM -> 100 -> cross-encoder -> 20) when its
+    cross-encoder's scores ship with the sample (then preparing it costs a few seconds: the
+    first queries are scored to check the file), else None: a sample without them (a test's, a
+    user's own) is not made to wait minutes for a stage the demo does not show."""
+    seed = CascadeSpec.from_dict(preset_spec(SEED_PRESET))
+    ce = state.experiment(seed).plan.scorers[-1]
+    return seed if find_shipped_scores(state.dataset().corpus, ce.id)[0] is not None else None

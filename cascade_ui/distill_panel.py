@@ -1,10 +1,15 @@
 """The Build page's distillation panel: train a cross-encoder from the current cascade, here.
 
-Teacher: the session's cascade. Training queries: another split of the dataset, a query file,
-or queries generated from documents; never the session's evaluation queries (refused). The time
-is estimated first (a few timed steps), the training shows a progress bar with time left, and
-the report compares first pass, teacher and student on the held-out queries; one click puts the
-student into the cascade. Everything is :mod:`cascade_core.distill`; this module only lays it out.
+Teacher: the session's cascade, refused when it would teach noise (the untrained stand-in, or a
+stage the doctor finds harmful), with the best teacher the stored scores support proposed
+instead. Training queries: another split of the dataset, a query file, or queries generated from
+documents; never the session's evaluation queries (refused). Before any work, the estimate: the
+teacher's scoring still to do, the training and the comparison, each with where its rate comes
+from; a job over two minutes asks first. The training runs in the background
+(:mod:`cascade_core.distill.job`): its progress with time left survives a refresh, Cancel stops
+it at a checkpoint, a stopped or interrupted run offers Resume, and the report compares first
+pass, teacher and student on the held-out queries; one click puts the student into the cascade.
+Everything is :mod:`cascade_core.distill`; this module only lays it out.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from cascade_core.cascade.presets import is_stand_in, preset_spec, presets
 from cascade_core.data.beir import available_splits
-from cascade_core.distill import (DistillSettings, build_training_set, distill, estimate, exclude_held_out,
-                                  file_queries, generated_queries, split_queries)
-from cascade_core.distill.registry import StudentInfo
+from cascade_core.distill import DistillSettings, exclude_held_out, file_queries, generated_queries, split_queries
+from cascade_core.distill.job import JobRequest, cancel_job, fmt_duration, jobs, new_job_folder, start_job
+from cascade_core.distill.plan import best_stored_teacher, estimate_distillation, teacher_problems
 from cascade_core.distill.report import student_spec
 from cascade_core.distill.train import LOSSES
 from cascade_core.errors import CascadeError
+from cascade_core.models.students import StudentInfo, read_student
 
 from . import access, state
 from .presets import student_note
@@ -29,7 +36,10 @@ from .text import code, literal
 
 SPLIT, FILE, GENERATED = "a split of this dataset", "a query file", "queries generated from documents"
 RESULT = "distill-result"      # session key: the last student trained here (folder, distilled.json)
-PREPARED = "distill-prepared"  # session key: (what it was built from, TrainingSet) for estimate then train
+ASKED = "distill-asked"        # session key: the request awaiting "Yes, start it" (a long job)
+SHOWN_ESTIMATE = "distill-estimate-shown"   # session key: the estimate's lines, shown until settings change
+MINE = "distill-my-jobs"       # session key: the job folders this session started (a shared dashboard shows only those)
+REFRESH_S = 2.0                # a running job's progress is read again this often
 
 
 def _other_splits(src: dict) -> list[str]:
@@ -42,10 +52,11 @@ def _other_splits(src: dict) -> list[str]:
 
 
 def _training_queries(source: str, src: dict, dataset, split: str | None, upload, n_generate: int, seed: int):
+    """The training queries, and how a background job finds them again (its request's part)."""
     if source == SPLIT:
         if not split:
             raise CascadeError("this dataset has no other split to train on: use a query file or generated queries")
-        return split_queries(src["path"], split, src.get("fmt", "auto"))
+        return split_queries(src["path"], split, src.get("fmt", "auto")), {"kind": "split", "split": split}
     if source == FILE:
         if upload is None:
             raise CascadeError("choose a query file first (.jsonl with _id and text, or .tsv/.csv with a header)")
@@ -53,38 +64,33 @@ def _training_queries(source: str, src: dict, dataset, split: str | None, upload
         name = Path(upload.name).name
         # Within the uploads quota, like the Data page's uploads (cascade_core.serving.UploadArea).
         folder = access.uploads().store(hashlib.sha256(data).hexdigest()[:16], {name: data})
-        return file_queries(folder / name)
-    return generated_queries(dataset.corpus, n_generate, seed=seed)
-
-
-def _prepared(sig: tuple, build):
-    """The training set for ``sig`` (teacher, queries), built once per session."""
-    kept = st.session_state.get(PREPARED)
-    if kept is not None and kept[0] == sig:
-        return kept[1]
-    ts = build()
-    st.session_state[PREPARED] = (sig, ts)
-    return ts
+        return file_queries(folder / name), {"kind": "file", "file": str(folder / name)}
+    return generated_queries(dataset.corpus, n_generate, seed=seed), {"kind": "generated", "n": n_generate, "seed": seed}
 
 
 def distill_panel() -> None:
     """The panel, at the end of the Build page (an expander, closed until used)."""
     spec, dataset, src = state.spec(), state.dataset(), st.session_state.get(state.DATASET)
+    shown_jobs = _my_jobs()
     with st.expander("Distil a cross-encoder from this cascade (a real precision stage, trained here)",
-                     expanded=RESULT in st.session_state):
+                     expanded=RESULT in st.session_state or bool(shown_jobs) or ASKED in st.session_state):
         if spec is None or dataset is None:
             st.info("Load a dataset and set a cascade first: the cascade is the teacher.")
             return
         if access.read_only():
             st.info("This dashboard is read-only: it trains nothing.")
             return
+        for job in shown_jobs:
+            _job_box(job, spec)
         st.caption(f"**Teacher:** {literal(spec.describe())}. The student, a small cross-encoder started from the "
                    "packaged MiniLM weights, learns the teacher's ranking of each training query's first-pass candidates; "
-                   "then both rank the held-out queries (this dataset's judged ones). Runs on the CPU.")
+                   "then both rank the held-out queries (this dataset's judged ones). Runs on the CPU, in the "
+                   "background: you may leave the page and come back.")
         for model in dict.fromkeys(s.scorer.model for s in spec.stages if s.scorer.model):
             note = student_note(model, dataset.corpus.fingerprint)
             if note:
                 st.caption(literal(note))
+        unfit = _teacher_check(spec, dataset)
         splits = _other_splits(src)
         c1, c2 = st.columns(2)
         source = c1.radio("Training queries", [SPLIT, FILE, GENERATED], index=0 if splits else 2, key="distill-source")
@@ -123,42 +129,152 @@ def distill_panel() -> None:
         if n_held:
             held = held.subset(held.ids[:n_held])
         c1, c2 = st.columns(2)
-        estimate_clicked = c1.button("Estimate the time", key="distill-estimate")
-        train_clicked = c2.button("Train the student", type="primary", key="distill-train")
+        estimate_clicked = c1.button("Estimate the time", key="distill-estimate",
+                                     help="What will be scored and trained, and how long: nothing is run")
+        train_clicked = c2.button("Train the student", type="primary", key="distill-train", disabled=bool(unfit),
+                                  help="Refused: the teacher would teach noise (above)" if unfit else
+                                  "Starts in the background; a job over 2 minutes asks first")
         if estimate_clicked or train_clicked:
             try:
-                training = _training_queries(source, src, dataset, split, upload, n_generate, 0)
+                training, how = _training_queries(source, src, dataset, split, upload, n_generate, 0)
                 training = exclude_held_out(training, held)
-                exp_ws = state.workspace()
-                sig = (spec.to_json(), source, split, training.source, tuple(training.queries.ids))
-                with access.job_slot("scoring the teacher"), \
-                        st.status("Scoring the teacher on the training queries (stored: never again)...") as status:
-                    ts = _prepared(sig, lambda: build_training_set(dataset, training, spec, exp_ws,
-                                                                   progress=state.progress_callback(status)))
-                    status.update(label=f"Teacher ready: {len(ts)} training queries, up to {ts.depth} candidates "
-                                        "each", state="complete", expanded=False)
-                if estimate_clicked:
-                    seconds = estimate(ts, dataset.corpus, settings, spec.device)
-                    st.info(f"Training {settings.pairs:,} pairs should take about **{_duration(seconds)}** here "
-                            f"({settings.pairs / seconds:.1f} pairs/s, measured now on a few steps), plus the "
-                            f"held-out comparison ({len(held)} queries).")
-                else:
-                    with access.job_slot("training a student"), \
-                            st.status("Training the student (a killed run resumes from its last checkpoint when "
-                                      "started again)...", expanded=True) as status:
-                        result = distill(dataset, training, spec, exp_ws, settings=settings, held_out=held,
-                                         progress=state.progress_callback(status), training_set=ts,
-                                         held_out_label=f"{len(held)} judged queries of {state.dataset_label()}")
-                        status.update(label="Student trained and compared", state="complete", expanded=False)
-                    st.session_state[RESULT] = {"out": str(result.out), "info": result.info}
+                est = estimate_distillation(dataset, training, spec, state.workspace(), settings, held)
+                st.session_state[SHOWN_ESTIMATE] = est.lines()
+                request = JobRequest(dataset={k: src[k] for k in ("path", "split", "fmt", "files") if k in src},
+                                     training=how, teacher=spec.to_dict(), settings=settings.to_dict(),
+                                     held_out=n_held, label=state.dataset_label() or dataset.name)
+                if train_clicked and est.needs_confirmation:
+                    st.session_state[ASKED] = (request.to_dict(), est.seconds)
+                elif train_clicked:
+                    _start(request.to_dict(), dataset.name)
             except CascadeError as exc:
                 st.error(literal(exc))
+        if SHOWN_ESTIMATE in st.session_state:
+            st.info("Before any work, the estimate:\n\n" + "\n".join(f"- {literal(line)}"
+                                                                       for line in st.session_state[SHOWN_ESTIMATE]))
+        if ASKED in st.session_state:
+            request, seconds = st.session_state[ASKED]
+            st.warning(f"This is a long job: about **{fmt_duration(seconds)}** on this machine. It runs in the "
+                       "background and checkpoints every 2 minutes; Cancel keeps what it did. Start it?")
+            c1, c2 = st.columns(2)
+            if c1.button(f"Yes, start it (about {fmt_duration(seconds)})", key="distill-yes", type="primary"):
+                st.session_state.pop(ASKED, None)
+                _start(request, dataset.name)
+            if c2.button("Not now", key="distill-no"):
+                st.session_state.pop(ASKED, None)
+                st.rerun()
         if RESULT in st.session_state:
             _report(st.session_state[RESULT], spec)
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
+def _start(request: dict, dataset_name: str) -> None:
+    """Start a job in a new folder of the data folder's students, then show the page again with it."""
+    out = new_job_folder(state.workspace().home, dataset_name)
+    start_job(out, request, state.workspace(), slot=access.background_slot("training a student"))
+    st.session_state.setdefault(MINE, []).append(str(out))
+    st.session_state.pop(SHOWN_ESTIMATE, None)
+    st.session_state.pop(RESULT, None)
+    st.rerun()
+
+
+def _my_jobs() -> list:
+    """The jobs this panel shows: every one not dismissed in the data folder (a shared dashboard:
+    only those this session started: a visitor neither sees nor cancels another's)."""
+    every = [j for j in jobs(state.workspace().home)]
+    if access.settings().share:
+        mine = set(st.session_state.get(MINE, []))
+        every = [j for j in every if str(j.out) in mine]
+    return every
+
+
+def _job_box(job, spec) -> None:
+    """One job: its progress while it runs (read again every few seconds, without rerunning the
+    page), or its end: stopped or interrupted (Resume), failed (why), finished (the report)."""
+    key = job.out.name
+    if job.active:
+        _running(str(job.out))
+        return
+    if job.state == "finished":
+        student = read_student(job.out)
+        if student is not None:
+            st.session_state[RESULT] = {"out": str(job.out), "info": student.info}
+        _dismiss(job, key, "Close", "the student stays in the data folder")
+        return
+    if job.resumable:
+        what = "stopped" if job.state == "stopped" else "interrupted (the server stopped while it ran)"
+        said = job.message or f"{job.describe_progress()}; its last checkpoint is kept"
+        st.warning(f"A training run was {what}. {literal(said[0].upper() + said[1:])}.")
+        c1, c2 = st.columns(2)
+        if c1.button("Resume", key=f"distill-resume-{key}", type="primary",
+                     help="Continues from the checkpoint: the steps done are not done again"):
+            start_job(job.out, job.request, state.workspace(), slot=access.background_slot("training a student"))
+            st.session_state.setdefault(MINE, []).append(str(job.out))
+            st.rerun()
+        _discard(job, key, c2)
+        return
+    st.error(f"A training run failed: {literal(job.message)}")
+    _discard(job, key, st)
+
+
+def _dismiss(job, key: str, label: str, why: str) -> None:
+    if st.button(label, key=f"distill-close-{key}", help=why):
+        (job.out / ".job.json").unlink(missing_ok=True)
+        st.session_state.pop(RESULT, None)
+        st.rerun()
+
+
+def _discard(job, key: str, where) -> None:
+    if where.button("Discard this run", key=f"distill-discard-{key}", help="Deletes its folder and checkpoint"):
+        import shutil
+
+        shutil.rmtree(job.out, ignore_errors=True)
+        st.rerun()
+
+
+@st.fragment(run_every=REFRESH_S)
+def _running(out: str) -> None:
+    """A running job's progress bar with time left and its Cancel button; this fragment alone is
+    redrawn every few seconds (the rest of the page is not run again), and the whole page once
+    the job ends."""
+    from cascade_core.distill.job import read_job
+
+    job = read_job(out)
+    if job is None or not job.active:
+        st.rerun()   # ended: the page shows how
+        return
+    p = job.progress
+    fraction = min(1.0, p.get("done", 0) / p["total"]) if p.get("total") else 0.0
+    st.progress(fraction, text=literal(f"Training a student in the background: {job.describe_progress()}"))
+    if st.button("Cancel", key=f"distill-cancel-{Path(out).name}",
+                 help="Stops at the next step and keeps a checkpoint there: Resume continues"):
+        cancel_job(out)
+        st.caption("Cancelling: it stops at the next step.")
+
+
+def _teacher_check(spec, dataset) -> list[str]:
+    """Refuse a teacher that would teach noise, with the reason; propose the best teacher the
+    stored scores support. Returns the reasons (empty: fit)."""
+    exp = state.experiment(spec)
+    problems = teacher_problems(spec, exp)
+    if not problems:
+        return []
+    st.error("This cascade cannot be the teacher: " + "; ".join(literal(p) for p in problems) + ".")
+    candidates = {title: preset_spec(title, dataset.corpus.fingerprint) for title in presets()}
+    kept = [s for s in spec.stages if not is_stand_in(s.scorer.model)]
+    if kept and len(kept) < len(spec.stages):
+        candidates["this cascade without the stand-in"] = {**spec.to_dict(), "stages": [s.to_dict() for s in kept]}
+    best = best_stored_teacher(dataset, state.workspace(), candidates)
+    if best is None:
+        st.info("No other cascade has every score stored on this dataset's judged queries to compare: apply the "
+                "demo preset (Build, above) or another cascade without the stand-in, score it, and come back.")
+        return problems
+    label, teacher, ndcg = best
+    st.info(f"The best teacher the stored scores support: **{literal(label)}** ({literal(teacher.describe())}), "
+            f"nDCG@10 {ndcg:.3f} on this dataset's judged queries (simulated from stored scores).")
+    if st.button("Use it as the cascade (and teacher)", key="distill-use-teacher"):
+        state.set_spec(teacher)
+        st.rerun()
+    return problems
 
 
 def _report(kept: dict, spec) -> None:
@@ -166,7 +282,7 @@ def _report(kept: dict, spec) -> None:
     info, out = kept["info"], kept["out"]
     student = StudentInfo(Path(out), info)
     tr = info.get("training", {})
-    st.success(f"{literal(student.describe())}. Trained in {_duration(tr.get('train_s', 0))} "
+    st.success(f"{literal(student.describe())}. Trained in {fmt_duration(tr.get('train_s', 0))} "
                f"({tr.get('cpu_s', 0):.0f} s of CPU). Folder: {code(out)}")
     report = info.get("report")
     if report:

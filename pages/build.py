@@ -14,7 +14,8 @@ from cascade_ui.cutoff_controls import cutoff_controls
 from cascade_ui.demo import pool_slider_max
 from cascade_ui.distill_panel import distill_panel
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, lead_params, model_widget, param_widgets
-from cascade_ui.presets import DEMO_PRESET, PRESET_NOTES, is_stand_in, preset_spec, presets
+from cascade_ui.presets import (DEMO_PRESET, PRESET_NOTES, cross_encoder_model, current_corpus, is_stand_in,
+                                preset_spec, presets, student_note)
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import sidebar_status
 
@@ -34,6 +35,14 @@ with st.container(border=True):
     name = c1.selectbox("Preset", list(presets()), index=0, key="preset")
     if name in PRESET_NOTES:
         c1.caption(PRESET_NOTES[name])
+    if any(s["scorer"]["kind"] == "cross-encoder" for s in presets()[name]["stages"]):
+        # Said before the preset is applied: which cross-encoder it would bring, and how good it is.
+        ce_model, ce_stand_in = cross_encoder_model()
+        if ce_stand_in:
+            c1.warning("Its cross-encoder would be the untrained stand-in (no student here): latency real, ranking "
+                       "random. Distil one below, or set CASCADE_CROSS_ENCODER.")
+        elif (ce_note := student_note(ce_model, current_corpus())) is not None:
+            c1.caption(literal(ce_note))
     if c2.button("Apply preset", key="apply-preset"):
         try:
             chosen, before = CascadeSpec.from_dict(preset_spec(name)), state.spec()
@@ -49,6 +58,7 @@ with st.container(border=True):
 
 current = state.spec() or CascadeSpec.from_dict(preset_spec(DEMO_PRESET))
 v = state.spec_version()
+corpus = current_corpus()
 
 st.subheader("First pass")
 c1, c2, c3 = st.columns(3)
@@ -91,6 +101,8 @@ for i in range(int(n_stages)):
         if is_stand_in(model):
             c2.warning("Untrained stand-in cross-encoder: its latency is real, its ranking is random. "
                        "Give a trained model (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 when online).")
+        elif (note := student_note(model, corpus)) is not None:   # which student, for which corpus
+            c2.caption(literal(note))
         fusions = registered_fusions()
         combine = c3.selectbox("Combine with earlier scores", list(fusions),
                                index=list(fusions).index(base.combine) if base and base.combine in fusions else 0,

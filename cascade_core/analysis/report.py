@@ -7,9 +7,11 @@ library results (:mod:`cascade_core.analysis.lift`, :mod:`.flow`, :mod:`.compare
 
 from __future__ import annotations
 
+from ..cascade.presets import is_stand_in
 from ..errors import CascadeError
 from ..latency.cpu_probe import busy_now_note, probe_now
 from ..metrics import MOSTLY_UNJUDGED_BELOW
+from ..models.students import student_note
 from .compare import experiment_factory, stage_lifts
 from .flow import kept_count_summary
 from .lift import first_pass_lift, stage_changes
@@ -21,7 +23,7 @@ def eval_report(exp, result, scoring, live=None, sample_qid=None) -> dict:
     ``result`` is ``exp.run(...)``, ``scoring`` the :class:`~cascade_core.scoring.ensure.ScoringReport`
     of the run that filled the store, ``live`` the measured figures of ``exp.measure_live`` (or
     None); ``sample_qid`` the query whose final list is shown (default: the first). The keys:
-    ``dataset``, ``spec``, ``metrics`` (the final list), ``first_pass`` and ``lift`` (the cascade
+    ``dataset``, ``spec``, ``students`` (a line per stage whose model is a distilled student), ``metrics`` (the final list), ``first_pass`` and ``lift`` (the cascade
     against its own first pass), ``stages`` (per step: keep, recall, metrics, predicted and
     measured latency, its change against its input and its contribution), ``holes``,
     ``kept_counts``, ``latency``, ``scoring``, ``notices``, ``approximate``, ``provenance`` and
@@ -65,6 +67,11 @@ def eval_report(exp, result, scoring, live=None, sample_qid=None) -> dict:
         "dataset": {"name": exp.dataset.name, "split": exp.dataset.split, "documents": len(corpus),
                     "queries": len(queries)},
         "spec": exp.spec.to_dict(),
+        # each stage whose model is a distilled student: which, how it was trained, for what corpus
+        "students": {st.name: note for st in exp.spec.stages
+                     if (note := student_note(st.scorer.model, corpus.fingerprint)) is not None},
+        # stages whose model is the untrained stand-in: latency real, ranking random
+        "stand_in": [st.name for st in exp.spec.stages if is_stand_in(st.scorer.model)],
         "metrics": ev.final.means if ev else {},
         # the first pass alone (its own top final_k): what the cascade must beat
         "first_pass": lift.first_pass_metrics() if lift else {},

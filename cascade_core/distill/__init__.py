@@ -11,7 +11,10 @@ written as a folder that works as ``cross:PATH`` in any cascade. Modules:
 * :mod:`.student`  the student model and its folder
 * :mod:`.train`    the training loop (losses, checkpoints and resume, time estimate)
 * :mod:`.report`   teacher against student on held-out queries
-* :mod:`.registry` the students kept under the data folder, for the presets
+* :mod:`cascade_core.models.students` the students kept under the data folder (and shipped with the
+  sample), for the presets
+* :mod:`.job`      a distillation run in the background, its state on disk: cancel, resume
+* :mod:`.plan`     before any work: what a distillation will score and train, and how long it takes
 
 >>> # training = split_queries("../shared/data/scifact", "train")
 >>> # result = distill(load_dataset("../shared/data/scifact", split="test"), training,
@@ -34,12 +37,13 @@ from ..cascade.spec import CascadeSpec
 from ..data import QuerySet
 from ..errors import CascadeError
 from ..models.device import resolve_device
+from ..models.students import INFO_FILE, StudentInfo, newest_student, read_student, registry, students
 from ..progress import ProgressCallback
 from ..readback import dumps
 from ..store.provenance import machine
+from .job import CANCEL_FILE, JOB_FILE
 from .queries import (TrainingQueries, check_disjoint, exclude_held_out, file_queries, generated_queries,
                       split_queries)
-from .registry import INFO_FILE, StudentInfo, newest_student, read_student, registry, students
 from .report import Comparison, compare, student_spec
 from .teacher import TrainingSet, build_training_set, teacher_scores
 from .train import DistillSettings, TrainResult, checkpoint_path, estimate_seconds, run_key, train_student
@@ -78,7 +82,8 @@ def _check_out(out: Path, key: str) -> bool:
                            "choose another output folder or delete it")
     if out.exists() and not out.is_dir():
         raise CascadeError(f"{out} is a file, not a folder")
-    if out.is_dir() and any(p.name != ".checkpoint" for p in out.iterdir()):
+    if out.is_dir() and any(p.name not in (".checkpoint", JOB_FILE, CANCEL_FILE) and not p.name.startswith(f"{JOB_FILE}.")
+                            for p in out.iterdir()):   # a job's own files (.job) may be there
         raise CascadeError(f"{out} is not empty and holds no distilled student: choose an empty or new folder")
     return False
 
@@ -141,7 +146,7 @@ def _info(dataset, training, teacher, ts, settings, key, out, result, load1) -> 
         "teacher": {"spec": teacher.to_dict(), "described": teacher.describe(), "signal": ts.signal},
         "training_queries": {**training.to_dict(), "used": len(ts), "candidates_per_query": ts.depth},
         "settings": settings.to_dict(),
-        "training": result.to_dict(),
+        "training": {**result.to_dict(), "device": resolve_device(teacher.device)},
         "machine": {**machine(), "torch_threads": torch.get_num_threads(), "load_average_at_start": load1,
                     "load_average_at_end": os.getloadavg()[0]},
         "use_as": f"cross:{out}",

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CascadeError
+from ..errors import CascadeError, ScoringCancelled, TrainingCancelled
 from ..progress import ProgressCallback, ProgressEvent
 from .student import BASE_MODEL, init_student, save_student
 from .teacher import TrainingSet
@@ -308,7 +308,12 @@ def train_student(ts: TrainingSet, corpus, settings: DistillSettings, out: Path,
     emit(start)
     for step in range(start, total):
         losses.append(trainer.step(step))
-        emit(step + 1)
+        try:
+            emit(step + 1)
+        except ScoringCancelled:
+            # A cancel (the progress callback's flag) keeps every step done: checkpoint here.
+            _save_checkpoint(ckpt, snapshot(step + 1))
+            raise TrainingCancelled((step + 1) * per, total * per, str(ckpt.parent)) from None
         if time.perf_counter() - last_ckpt >= checkpoint_every_s and step + 1 < total:
             _save_checkpoint(ckpt, snapshot(step + 1))
             last_ckpt, saved_at = time.perf_counter(), step + 1

@@ -120,12 +120,17 @@ def load_cross_encoder(model: ResolvedModel, max_length: int = 512, device: str 
         # A model with fewer positions than asked for (a small or distilled cross-encoder) would
         # fail on the first long pair: its own limit wins.
         max_length = min(max_length, position_limit(loc, local_files_only) or max_length)
+        half = half_precision(device)
+        # Weights stored in half precision (the shipped student: half the download) are computed
+        # in float32 where half precision is not used: a CPU's float16 is slow, and its scores
+        # would not be the ones recorded for the model.
         encoder = CrossEncoder(loc, max_length=max_length, device=device, activation_fn=torch.nn.Identity(),
-                               local_files_only=local_files_only)
+                               local_files_only=local_files_only,
+                               model_kwargs={} if half else {"dtype": torch.float32})
+        if half:
+            encoder.model.half()
         if device == "cpu":
             return accelerate(encoder, "cross-encoder", model)
-        if half_precision(device):
-            encoder.model.half()
         return encoder
 
     return load_model("cross-encoder", model, make, max_length=max_length, device=device)

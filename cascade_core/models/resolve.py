@@ -110,7 +110,7 @@ def folder_key(path: Path) -> str:
     return f"{path.name}-{content_hash(path)[:10]}"
 
 
-DESCRIPTION_FILES = ("distilled.json",)
+DESCRIPTION_FILES = ("distilled.json", "manifest.json")   # a student's report; a shipped model's provenance
 
 
 def content_hash(path: Path) -> str:

@@ -1,8 +1,10 @@
 """Distilled students on disk: ``$CASCADE_HOME/models/distilled/<name>/``, each a ``CrossEncoder``
 folder with a ``distilled.json`` saying how it was made and how it did on held-out queries.
 
-The presets use the newest student trained on the current dataset's corpus (or, with a note,
-the newest of any corpus) instead of the untrained stand-in.
+Students also ship with the sample (``sample_data/models/``: a SciFact student, packaged in
+half precision with a manifest). The presets use the newest student trained on the current
+dataset's corpus, else a shipped one made for it, else (with a note) the newest of any corpus,
+instead of the untrained stand-in.
 
 >>> import json, tempfile, pathlib
 >>> home = pathlib.Path(tempfile.mkdtemp())
@@ -31,6 +33,9 @@ from ..home import cascade_home
 from ..readback import Unreadable, read_record
 
 INFO_FILE = "distilled.json"
+# Students that ship with the sample (``sample_data/models/<name>/``, each with a manifest.json
+# saying how it was made): found after the data folder's own, before the untrained stand-in.
+SHIPPED_STUDENTS = Path(__file__).resolve().parents[2] / "sample_data" / "models"
 
 
 def registry(home: str | Path | None = None) -> Path:
@@ -55,6 +60,22 @@ class StudentInfo:
     def created(self) -> str:
         return self.info.get("created", "")
 
+    @property
+    def shipped(self) -> bool:
+        """Whether it ships with cascade-explorer (rather than being distilled in this data folder)."""
+        return self.path.parent.resolve() == SHIPPED_STUDENTS.resolve()
+
+    @property
+    def domain(self) -> str:
+        """What its training queries and documents were about, in words (``""`` when not said)."""
+        return self.info.get("domain", "")
+
+    def made_for(self, corpus: str | None) -> bool:
+        """Whether it was trained on ``corpus`` (a fingerprint) or made to serve it: a shipped
+        student lists the sample's corpus, a subset of its training collection whose evaluation
+        queries it never saw (``serves`` in its distilled.json)."""
+        return corpus is not None and (corpus == self.corpus or corpus in (self.info.get("serves") or []))
+
     def held_out(self, row: str = "student", metric: str = "ndcg@10") -> float | None:
         """A held-out metric of the report (None when no report was made)."""
         for r in (self.info.get("report") or {}).get("rows", []):
@@ -69,7 +90,8 @@ class StudentInfo:
         queries = (self.info.get("training_queries") or {}).get("source", "?")
         score = self.held_out()
         scored = f"; held-out nDCG@10 {score:.3f}" if score is not None else "; not evaluated"
-        return (f"distilled student {self.name} ({s.get('layers', '?')} layers of {s.get('base', '?')}), "
+        origin = "shipped with the sample: " if self.shipped else ""
+        return (f"distilled student {self.name} ({origin}{s.get('layers', '?')} layers of {s.get('base', '?')}), "
                 f"taught by {teacher} on {queries}{scored}")
 
 
@@ -87,17 +109,52 @@ def read_student(path: str | Path) -> StudentInfo | None:
 
 def students(home: str | Path | None = None) -> list[StudentInfo]:
     """Every finished student in the registry, newest first."""
-    root = registry(home)
+    return _finished_in(registry(home))
+
+
+def shipped_students() -> list[StudentInfo]:
+    """The students shipped with the sample (``sample_data/models/``), newest first."""
+    return _finished_in(SHIPPED_STUDENTS)
+
+
+def _finished_in(root: Path) -> list[StudentInfo]:
     found = [s for s in (read_student(p) for p in sorted(root.iterdir()) if p.is_dir())
              if s is not None] if root.is_dir() else []
     return sorted(found, key=lambda s: s.created, reverse=True)
 
 
 def newest_student(corpus: str | None, home: str | Path | None = None) -> tuple[StudentInfo | None, bool]:
-    """The newest student trained on ``corpus`` (a corpus fingerprint) and True; else the newest
-    of any corpus and False; else ``(None, False)``."""
-    every = students(home)
-    mine = [s for s in every if corpus is not None and s.corpus == corpus]
-    if mine:
-        return mine[0], True
+    """The student a preset's cross-encoder should be, and whether it was made for ``corpus``.
+
+    In order: the newest student of this data folder trained on ``corpus`` (a corpus
+    fingerprint), a shipped one made for it, then the newest of this data folder of any corpus,
+    then a shipped one (``made_for`` False: the page says where it was trained); ``(None, False)``
+    when there is none.
+    """
+    mine, shipped = students(home), shipped_students()
+    for s in mine + shipped:
+        if s.made_for(corpus):
+            return s, True
+    every = mine + shipped
     return (every[0] if every else None), False
+
+
+def student_note(model: str | None, corpus: str | None = None) -> str | None:
+    """A line naming a distilled student and how it was trained, or None for another model
+    (the pages and ``cascade eval`` show it beside a cross-encoder stage).
+
+    ``corpus``: the current dataset's corpus fingerprint; a student made for another corpus is
+    said to be so, with what it was trained on and how to distil one here.
+    """
+    student = read_student(model) if model else None
+    if student is None:
+        return None
+    note = f"Cross-encoder: {student.describe()}."
+    teacher, first = student.held_out("teacher"), student.held_out("first pass")
+    if teacher is not None and first is not None:
+        note += f" (Teacher {teacher:.3f}, first pass alone {first:.3f}, on the same held-out queries.)"
+    if corpus is not None and student.corpus is not None and not student.made_for(corpus):
+        about = student.domain or student.info.get("dataset", {}).get("name", "?")
+        note += (f" It was trained on another collection ({about}): distil one for this corpus (Build, "
+                 "\"Distil a cross-encoder\", or cascade distill) for numbers that mean something here.")
+    return note

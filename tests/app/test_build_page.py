@@ -1,5 +1,7 @@
 """Build page: presets, editing stages and cut-offs, refusing nothing silently, YAML export."""
 
+from pathlib import Path
+
 import yaml
 
 from tests.app.conftest import page
@@ -40,12 +42,32 @@ def test_two_stages_with_rrf_and_yaml_download(demo_state):
     assert at.get("download_button")
 
 
-def test_cross_encoder_preset_warns_about_the_stand_in(demo_state):
+def test_cross_encoder_preset_names_the_shipped_student_before_and_after_applying(demo_state):
+    from cascade_core.models.students import SHIPPED_STUDENTS
+
     at = page("build", demo_state)
     at.run()
     at.selectbox(key="preset").set_value("Dense -> 200 -> cross-encoder -> 10").run()
+    before = [shown(c.value) for c in at.caption]
+    # Said before applying: the shipped student, and that it learned another collection than this one
+    assert any("shipped with the sample" in c and "scientific claims" in c and "distil one for this corpus" in c
+               for c in before), before
     at.button(key="apply-preset").click().run()
-    assert at.session_state["spec"].to_dict()["pool_size"] == 200
+    spec = at.session_state["spec"].to_dict()
+    assert spec["pool_size"] == 200
+    assert Path(spec["stages"][0]["scorer"]["model"]).parent == SHIPPED_STUDENTS
+    assert not any("stand-in" in w.value for w in at.warning)
+
+
+def test_without_any_student_the_preset_warns_about_the_stand_in_before_applying(demo_state, monkeypatch, tmp_path):
+    from cascade_core.models import students
+
+    monkeypatch.setattr(students, "SHIPPED_STUDENTS", tmp_path / "none")
+    at = page("build", demo_state)
+    at.run()
+    at.selectbox(key="preset").set_value("Dense -> 200 -> cross-encoder -> 10").run()
+    assert any("would be the untrained stand-in" in w.value for w in at.warning)
+    at.button(key="apply-preset").click().run()
     assert any("Untrained stand-in" in w.value for w in at.warning)
 
 

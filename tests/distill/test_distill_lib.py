@@ -108,7 +108,7 @@ def test_the_overlap_rule_compares_texts_too():
 
 
 def test_students_newest_first_and_unfinished_ones_ignored(tmp_path):
-    from cascade_core.distill.registry import registry, students
+    from cascade_core.models.students import registry, students
 
     root = registry(tmp_path)
     for name, created, complete in (("old", "2024-01-01", True), ("new", "2025-01-01", True),
@@ -124,7 +124,7 @@ def test_a_student_is_written_as_strict_json_and_older_ones_with_nan_still_count
     with a bare NaN in its record, is still a student (it was refused as damaged, so the same
     distill command refused its own folder)."""
     from cascade_core.distill import _write_info
-    from cascade_core.distill.registry import read_student, registry
+    from cascade_core.models.students import read_student, registry
     from cascade_core.readback import loads
 
     new, old = registry(tmp_path) / "new", registry(tmp_path) / "old"
