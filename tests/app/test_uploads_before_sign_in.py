@@ -86,10 +86,13 @@ def put_upload(port: int, session_id: str, size: int, send_body: bool = True, ti
                 pass
         try:
             response = conn.getresponse()
-            response.read()
-            return response.status
         except OSError:
             return "reset"
+        try:
+            response.read()
+        except (OSError, http.client.HTTPException):   # closed before its short body was read: the status answers
+            pass
+        return response.status
     finally:
         conn.close()
 
