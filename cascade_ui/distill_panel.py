@@ -15,6 +15,7 @@ Everything is :mod:`cascade_core.distill`; this module only lays it out.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -128,18 +129,24 @@ def distill_panel() -> None:
         held = dataset.judged_queries
         if n_held:
             held = held.subset(held.ids[:n_held])
+        # What an estimate was made for: shown only while the teacher and the form still say the same.
+        asked_for = (spec.to_json(), source, split, n_generate, getattr(upload, "name", None), n_held,
+                     json.dumps(settings.to_dict(), sort_keys=True))
+        busy = any(j.active for j in shown_jobs)
         c1, c2 = st.columns(2)
         estimate_clicked = c1.button("Estimate the time", key="distill-estimate",
                                      help="What will be scored and trained, and how long: nothing is run")
-        train_clicked = c2.button("Train the student", type="primary", key="distill-train", disabled=bool(unfit),
+        train_clicked = c2.button("Train the student", type="primary", key="distill-train",
+                                  disabled=bool(unfit) or busy,
                                   help="Refused: the teacher would teach noise (above)" if unfit else
+                                  "One run at a time: wait for the one above, or cancel it" if busy else
                                   "Starts in the background; a job over 2 minutes asks first")
         if estimate_clicked or train_clicked:
             try:
                 training, how = _training_queries(source, src, dataset, split, upload, n_generate, 0)
                 training = exclude_held_out(training, held)
                 est = estimate_distillation(dataset, training, spec, state.workspace(), settings, held)
-                st.session_state[SHOWN_ESTIMATE] = est.lines()
+                st.session_state[SHOWN_ESTIMATE] = (asked_for, est.lines())
                 request = JobRequest(dataset={k: src[k] for k in ("path", "split", "fmt", "files") if k in src},
                                      training=how, teacher=spec.to_dict(), settings=settings.to_dict(),
                                      held_out=n_held, label=state.dataset_label() or dataset.name)
@@ -149,9 +156,9 @@ def distill_panel() -> None:
                     _start(request.to_dict(), dataset.name)
             except CascadeError as exc:
                 st.error(literal(exc))
-        if SHOWN_ESTIMATE in st.session_state:
-            st.info("Before any work, the estimate:\n\n" + "\n".join(f"- {literal(line)}"
-                                                                       for line in st.session_state[SHOWN_ESTIMATE]))
+        shown_for, lines = st.session_state.get(SHOWN_ESTIMATE, (None, []))
+        if shown_for == asked_for:   # an estimate of another teacher or other settings is not shown
+            st.info("Before any work, the estimate:\n\n" + "\n".join(f"- {literal(line)}" for line in lines))
         if ASKED in st.session_state:
             request, seconds = st.session_state[ASKED]
             st.warning(f"This is a long job: about **{fmt_duration(seconds)}** on this machine. It runs in the "
@@ -203,7 +210,8 @@ def _job_box(job, spec) -> None:
     if job.resumable:
         what = "stopped" if job.state == "stopped" else "interrupted (the server stopped while it ran)"
         said = job.message or f"{job.describe_progress()}; its last checkpoint is kept"
-        st.warning(f"A training run was {what}. {literal(said[0].upper() + said[1:])}.")
+        st.warning(f"A training run was {what}. {literal(said[0].upper() + said[1:])}. **Resume** continues from "
+                   "there.")
         c1, c2 = st.columns(2)
         if c1.button("Resume", key=f"distill-resume-{key}", type="primary",
                      help="Continues from the checkpoint: the steps done are not done again"):
@@ -224,11 +232,24 @@ def _dismiss(job, key: str, label: str, why: str) -> None:
 
 
 def _discard(job, key: str, where) -> None:
+    """Discard a run: asked first (its checkpoint, hours of training perhaps, goes with it)."""
+    asked = f"distill-discard-asked-{key}"
     if where.button("Discard this run", key=f"distill-discard-{key}", help="Deletes its folder and checkpoint"):
-        import shutil
+        st.session_state[asked] = True
+    if st.session_state.get(asked):
+        where.warning(f"Delete this run's folder and checkpoint ({literal(job.describe_progress())})? It cannot "
+                      "be resumed afterwards.")
+        c1, c2 = where.columns(2)
+        if c1.button("Yes, discard it", key=f"distill-discard-yes-{key}"):
+            import shutil
 
-        shutil.rmtree(job.out, ignore_errors=True)
-        st.rerun()
+            shutil.rmtree(job.out, ignore_errors=True)
+            st.session_state.pop(asked, None)
+            st.session_state["build-flash"] = "The training run was discarded."
+            st.rerun()
+        if c2.button("Keep it", key=f"distill-discard-no-{key}"):
+            st.session_state.pop(asked, None)
+            st.rerun()
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -220,11 +220,12 @@ def _run(out: Path, req: dict, workspace, slot, started: str) -> None:
             result = run_request(out, req, workspace, progress)
         save(state="finished", message=f"trained in {fmt_duration(result.info.get('training', {}).get('train_s'))}",
              progress={**record["progress"], "eta_s": None})
-    except TrainingCancelled as exc:
-        save(state="stopped", message=str(exc))
+    except TrainingCancelled as exc:   # said for the page: the CLI's message names a command
+        save(state="stopped", message=f"training cancelled at {exc.pairs_done:,} of {exc.pairs_total:,} pairs; "
+                                      "a checkpoint there keeps them")
     except ScoringCancelled:
         save(state="stopped", message="cancelled while scoring the teacher or comparing; what was scored is "
-                                      "stored (Resume continues)")
+                                      "stored")
     except CascadeError as exc:
         save(state="failed", message=str(exc))
     except Exception as exc:  # noqa: BLE001 - a thread's failure must reach the page, in one line

@@ -12,7 +12,7 @@ this machine never trained or ran a student, a stated default is used and said.
 stand-in cross-encoder, or a stage the doctor finds harmful on the stored scores
 (:mod:`cascade_core.doctor.harm`).
 
->>> est = DistillEstimate([], 16000, 2000.0, "default", 30000, 600.0, "default")
+>>> est = DistillEstimate([], 16000, 80700, 2000.0, "default", 30000, 600.0, "default")
 >>> est.needs_confirmation, round(est.seconds)
 (True, 2600)
 """
@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from ..models.students import StudentInfo, students
 from ..scoring.estimate import CONFIRM_ABOVE_S, DEFAULT_RATES, StepEstimate, fmt_seconds
 from ..store.provenance import machine
+from .job import jobs
 from .train import DistillSettings
 
 # A 6-layer MiniLM student at 128 tokens trained at 14.4 pairs/s on a quiet 2-core machine
 # (README, "Distilling"); per core, and scaled by layers and tokens, for a machine never measured.
 DEFAULT_TRAIN_PAIRS_PER_S_PER_CORE = 7.0
 DEFAULT_STUDENT_MS_PER_PAIR = DEFAULT_RATES["per-pair"][1]
+SMALLER_AT_MOST = 3.0         # a smaller student's default speed-up, at most
+REPEATS_WARNING = 5.0         # each training candidate seen more often than this: say so
 
 
 @dataclass
@@ -40,6 +43,7 @@ class DistillEstimate:
 
     teacher: list[StepEstimate]   # steps with something to score (training queries, then held out)
     train_pairs: int
+    candidates: int               # training queries x the teacher's pool: the distinct pairs at most
     train_s: float
     train_basis: str
     student_pairs: int
@@ -71,6 +75,10 @@ class DistillEstimate:
         else:
             out.append("Teacher: every score it needs is stored (no scoring).")
         out.append(f"Training: {self.train_pairs:,} pairs, ~{fmt_seconds(self.train_s)} ({self.train_basis}).")
+        if self.candidates and self.train_pairs > REPEATS_WARNING * self.candidates:
+            out.append(f"Few training candidates for that many pairs: at most {self.candidates:,} distinct pairs, "
+                       f"so each is seen about {self.train_pairs / self.candidates:.0f} times and the student may "
+                       "learn them by heart: more training queries, or fewer pairs.")
         out.append(f"Comparing on the held-out queries: the student scores {self.student_pairs:,} pairs, "
                    f"~{fmt_seconds(self.student_s)} ({self.student_basis}).")
         out.append(f"About {fmt_seconds(self.seconds)} in all.")
@@ -79,17 +87,27 @@ class DistillEstimate:
 
 def training_rate(settings: DistillSettings, device: str = "cpu", home=None) -> tuple[float, str]:
     """Training pairs per second here for ``settings``: the newest student trained on this
-    machine and device with the same layers and tokens (scaled by neither), else a default per
-    core scaled by layers and tokens; and where the figure comes from."""
+    machine and device with the same layers and tokens, else the newest job of the data folder
+    with them that has trained (a run in progress or stopped measures it too), else a default per
+    core; and where the figure comes from."""
     here = machine().get("id")
     for s in students(home):
         rate = _measured_rate(s, settings, device, here)
         if rate is not None:
             return rate, f"{rate:.1f} pairs/s, measured here training {s.name}"
+    for job in jobs(home):
+        shape, p = job.request.get("settings") or {}, job.progress
+        if shape.get("layers") == settings.layers and shape.get("max_length") == settings.max_length \
+                and str(p.get("task", "")).startswith("training") and p.get("done") and p.get("elapsed_s"):
+            rate = p["done"] / p["elapsed_s"]
+            return rate, f"{rate:.1f} pairs/s, measured here by the run in {job.out.name}"
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    rate = DEFAULT_TRAIN_PAIRS_PER_S_PER_CORE * cores * (6 / settings.layers) * (128 / settings.max_length)
+    # Fewer layers and tokens are cheaper, but the optimiser, the tokenizer and the loss are not:
+    # the saving is capped, so a small student is not promised a speed it will not reach.
+    rate = DEFAULT_TRAIN_PAIRS_PER_S_PER_CORE * cores * min(SMALLER_AT_MOST, (6 / settings.layers)
+                                                            * (128 / settings.max_length))
     return rate, (f"{rate:.1f} pairs/s: not measured here yet, a default for {cores} CPU cores "
                   "(the first run measures it)")
 
@@ -135,8 +153,8 @@ def estimate_distillation(dataset, training, teacher, workspace, settings: Disti
     rate, train_basis = training_rate(settings, device, workspace.home)
     ms, student_basis = student_pair_ms(settings, workspace.home)
     pairs = len(held_out) * teacher.pool_size
-    return DistillEstimate(steps, settings.pairs, settings.pairs / rate, train_basis, pairs, pairs * ms / 1000,
-                           student_basis)
+    return DistillEstimate(steps, settings.pairs, len(training.queries) * teacher.pool_size, settings.pairs / rate,
+                           train_basis, pairs, pairs * ms / 1000, student_basis)
 
 
 def teacher_problems(teacher, experiment=None) -> list[str]:
@@ -147,10 +165,12 @@ def teacher_problems(teacher, experiment=None) -> list[str]:
 
     out = [f"stage {s.name!r} is the untrained stand-in cross-encoder: its ranking is random, and a student "
            "would learn noise" for s in teacher.stages if is_stand_in(s.scorer.model)]
-    if experiment is not None and experiment.estimate().empty:
+    # The spec passed on: an experiment is shared by every spec of the same scorers (a fused and
+    # a replacing cascade alike), and its own spec may be the other one.
+    if experiment is not None and experiment.estimate(teacher).empty:
         from ..doctor.harm import check_harmful_stages
 
-        result = experiment.run()
+        result = experiment.run(teacher)
         for check in check_harmful_stages(result.run, experiment.relevance):
             if check.status == "flagged":
                 out.append(f"the doctor flags a harmful stage: {check.summary}")
@@ -170,7 +190,7 @@ def best_stored_teacher(dataset, workspace, candidates: dict) -> tuple[str, obje
         if teacher_problems(spec):   # the stand-in: not even simulated
             continue
         exp = Experiment(dataset, spec, workspace)
-        if not exp.estimate().empty or teacher_problems(spec, exp):
+        if not exp.estimate(spec).empty or teacher_problems(spec, exp):
             continue
         evaluation = exp.run().evaluation
         if evaluation is None:

@@ -87,7 +87,8 @@ class StudentInfo:
         """One line: which model, from what, taught by whom on which queries, and how it did."""
         s = self.info.get("settings", {})
         teacher = (self.info.get("teacher") or {}).get("described", "?")
-        queries = (self.info.get("training_queries") or {}).get("source", "?")
+        # the source's first clause: "split 'train' of scifact (809 queries)", without what was left out
+        queries = (self.info.get("training_queries") or {}).get("source", "?").split(";")[0]
         score = self.held_out()
         scored = f"; held-out nDCG@10 {score:.3f}" if score is not None else "; not evaluated"
         origin = "shipped with the sample: " if self.shipped else ""

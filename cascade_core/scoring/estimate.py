@@ -135,10 +135,12 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
             except MissingScoresError:
                 exact = False
         if exact:
-            sizes = shipped_left(shipped, [(query_key(t), len(need), need) for t, need in work])
+            todo = [(query_key(t), len(need), need) for t, need in work]
         else:
             keys = [query_key(queries.text_of(q)) for q in queries.ids]
-            sizes = shipped_left(shipped, [(k, int(n), None) for k, n in zip(keys, bound[s + 1]) if n])
+            todo = [(k, int(n), None) for k, n in zip(keys, bound[s + 1]) if n]
+        sizes = shipped_left(shipped, todo)
+        from_file = sum(n for _, n, _ in todo) - sum(sizes)   # pairs the shipped file will give
         model = _model(store, scorer, per_query=False)
         if model.known:
             ms, basis = model.predict_ms(np.asarray(sizes, dtype=float)), "measured here"
@@ -146,8 +148,9 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
             fixed, per_pair = DEFAULT_RATES.get(getattr(scorer, "cost_shape", "per-pair"), DEFAULT_RATES["per-pair"])
             ms = fixed + per_pair * np.asarray(sizes, dtype=float)
             basis = f"not timed yet: default {per_pair:g} ms/pair + {fixed:g} ms/query"
-        if shipped is not None:
-            basis += "; the rest from scores shipped with the dataset, once the first queries agree with them"
+        if from_file:
+            basis += (f"; {from_file:,} more from scores shipped with the dataset, once the first queries agree "
+                      "with them")
         steps.append(StepEstimate(stage.name, scorer.id, len(sizes), int(sum(sizes)),
                                   float(np.sum(ms)) / 1000 if sizes else 0.0, basis, exact))
     return ScoringEstimate(steps)

@@ -65,5 +65,8 @@ def test_distillation_panel_in_chromium(app_server):
         expect(page.get_by_role("button", name="Resume")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "distill-4-stopped.png"), full_page=True)
         page.get_by_role("button", name="Discard this run").click()
+        expect(page.get_by_text("cannot be resumed afterwards", exact=False)).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Yes, discard it").click()
+        expect(page.get_by_text("The training run was discarded", exact=False)).to_be_visible(timeout=60_000)
         expect(page.get_by_text("A training run was stopped", exact=False)).to_have_count(0, timeout=60_000)
         browser.close()
