@@ -279,7 +279,8 @@ def _teacher_check(spec, dataset) -> list[str]:
     problems = teacher_problems(spec, exp)
     if not problems:
         return []
-    st.error("This cascade cannot be the teacher: " + "; ".join(literal(p) for p in problems) + ".")
+    # A warning, not an error: nothing was asked yet, and the rest of the Build page stands.
+    st.warning("This cascade cannot be the teacher: " + "; ".join(literal(p) for p in problems) + ".")
     candidates = {title: preset_spec(title, dataset.corpus.fingerprint) for title in presets()}
     kept = [s for s in spec.stages if not is_stand_in(s.scorer.model)]
     if kept and len(kept) < len(spec.stages):

@@ -136,8 +136,8 @@ def test_the_stand_in_is_refused_as_teacher_and_a_stored_one_proposed(demo_state
     spec["stages"].append({"scorer": {"kind": "cross-encoder", "model": stand_in_cross_encoder()}, "keep": 10})
     at.session_state["spec"] = CascadeSpec.from_dict(spec)
     at.run()
-    errors = [shown(e.value) for e in at.error]
-    assert any("cannot be the teacher" in e and "untrained stand-in" in e for e in errors), errors
+    warnings = [shown(w.value) for w in at.warning]
+    assert any("cannot be the teacher" in w and "untrained stand-in" in w for w in warnings), warnings
     assert at.button(key="distill-train").disabled
     proposal = [shown(i.value) for i in at.info if "best teacher the stored scores support" in shown(i.value)]
     assert proposal and "nDCG@10" in proposal[0], [i.value for i in at.info]
@@ -145,7 +145,7 @@ def test_the_stand_in_is_refused_as_teacher_and_a_stored_one_proposed(demo_state
     assert all(s["scorer"].get("model") != stand_in_cross_encoder()
                for s in at.session_state["spec"].to_dict()["stages"])
     assert not at.button(key="distill-train").disabled
-    assert not any("cannot be the teacher" in e.value for e in at.error)
+    assert not any("cannot be the teacher" in shown(w.value) for w in at.warning)
 
 
 def test_the_presets_use_a_distilled_student(demo_state, tidy_registry, tmp_path, monkeypatch):
