@@ -24,7 +24,7 @@ import streamlit as st
 from cascade_core.cascade.presets import is_stand_in, preset_spec, presets
 from cascade_core.data.beir import available_splits
 from cascade_core.distill import DistillSettings, exclude_held_out, file_queries, generated_queries, split_queries
-from cascade_core.distill.job import JobRequest, cancel_job, fmt_duration, jobs, new_job_folder, start_job
+from cascade_core.distill.job import JobRequest, cancel_job, fmt_duration, jobs, new_job_folder, read_job, start_job
 from cascade_core.distill.plan import best_stored_teacher, estimate_distillation, teacher_problems
 from cascade_core.distill.report import student_spec
 from cascade_core.distill.train import LOSSES
@@ -257,8 +257,6 @@ def _running(out: str) -> None:
     """A running job's progress bar with time left and its Cancel button; this fragment alone is
     redrawn every few seconds (the rest of the page is not run again), and the whole page once
     the job ends."""
-    from cascade_core.distill.job import read_job
-
     job = read_job(out)
     if job is None or not job.active:
         st.rerun()   # ended: the page shows how

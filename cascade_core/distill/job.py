@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import threading
 import time
@@ -46,6 +47,7 @@ CANCEL_FILE = ".cancel"
 HEARTBEAT_S = 5.0          # how often a running job says it is alive
 STALE_AFTER_S = 60.0       # a "running" job silent this long was interrupted (its process died)
 WRITE_EVERY_S = 1.0        # progress is written at most this often
+STATES = ("running", "stopped", "interrupted", "failed", "finished")
 
 _RUNNING: dict[str, threading.Thread] = {}   # folder -> thread, in this process
 _LOCK = threading.RLock()   # start_job reads the previous record while holding it
@@ -128,13 +130,24 @@ def read_job(out: str | Path) -> JobStatus | None:
         rec = read_record(out / JOB_FILE, non_finite="unknown")
     except Unreadable:
         return None
-    state = rec.get("state", "failed")
+    # Every field checked: a hand-edited or torn record shows as a failed job, never a traceback.
+    state = rec.get("state") if rec.get("state") in STATES else "failed"
+    updated = rec.get("updated") if _number(rec.get("updated")) else 0.0
     with _LOCK:
         alive = str(out) in _RUNNING and _RUNNING[str(out)].is_alive()
-    if state == "running" and not alive and time.time() - float(rec.get("updated") or 0) > STALE_AFTER_S:
+    if state == "running" and not alive and time.time() - updated > STALE_AFTER_S:
         state = "interrupted"
-    return JobStatus(out, state, rec.get("request") or {}, rec.get("progress") or {}, rec.get("message", ""),
-                     rec.get("started", ""), float(rec.get("updated") or 0))
+    progress = rec.get("progress") if isinstance(rec.get("progress"), dict) else {}
+    if not all(_number(progress.get(k)) for k in ("done", "total")) or \
+            not all(progress.get(k) is None or _number(progress[k]) for k in ("elapsed_s", "eta_s")):
+        progress = {}
+    text = lambda key: rec.get(key) if isinstance(rec.get(key), str) else ""   # noqa: E731
+    return JobStatus(out, state, rec.get("request") if isinstance(rec.get("request"), dict) else {}, progress,
+                     text("message"), text("started"), float(updated))
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def jobs(home: str | Path | None = None) -> list[JobStatus]:

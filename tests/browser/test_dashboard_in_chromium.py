@@ -66,6 +66,17 @@ def app_server(tiny_beir, tmp_path_factory):
     log.close()
 
 
+def demo_page(browser, url: str, width: int = 1600, height: int = 1000):
+    """A new page on ``url`` with the demo run ("Demo ready" shown): where most browser tests begin."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.get_by_role("button", name="Run the demo").click()
+    expect(page.get_by_text("Demo ready", exact=False).first).to_be_visible(timeout=600_000)
+    return page
+
+
 @pytest.fixture(scope="module")
 def app_url(app_server):
     return app_server[0]

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS
+from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS, demo_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                                    reason="Debian's chromium is not installed")]
@@ -28,10 +28,7 @@ def test_distillation_panel_in_chromium(app_server):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(url)
-        page.get_by_role("button", name="Run the demo").click()
-        expect(page.get_by_text("Demo ready", exact=False).first).to_be_visible(timeout=600_000)
+        page = demo_page(browser, url)
         page.goto(f"{url}/build")
         panel = page.get_by_text("Distil a cross-encoder from this cascade", exact=False)
         expect(panel).to_be_visible(timeout=60_000)

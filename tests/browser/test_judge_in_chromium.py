@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS
+from tests.browser.test_dashboard_in_chromium import ARTIFACTS, CHROMIUM, FLAGS, demo_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (./run.sh test installs it)")]
@@ -32,10 +32,7 @@ def test_judge_holes_with_the_keyboard_and_evaluate_moves(app_server):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(app_url)
-        page.get_by_role("button", name="Run the demo").click()
-        expect(page.get_by_text("Demo ready", exact=False).first).to_be_visible(timeout=600_000)
+        page = demo_page(browser, app_url, 1400, 1100)
         before = ndcg_card(page, expect)
 
         page.get_by_role("link", name="Judge").click()

@@ -35,3 +35,16 @@ def test_jobs_are_listed_newest_first_and_a_cancel_is_a_file(tmp_path):
     assert read_job(tmp_path / "nothing") is None
     (second / JOB_FILE).write_text("{not json")   # a damaged record: no job, never a traceback
     assert [j.out for j in jobs(tmp_path)] == [first]
+
+
+def test_a_damaged_record_reads_as_a_failed_job_not_a_traceback(tmp_path):
+    out = new_job_folder(tmp_path, "data")
+    out.mkdir(parents=True)
+    (out / JOB_FILE).write_text(json.dumps({"state": "dancing", "updated": "soon", "message": 7,
+                                            "progress": {"done": "many", "total": 1e308}, "request": []}))
+    job = read_job(out)
+    assert (job.state, job.progress, job.message, job.request) == ("failed", {}, "", {})
+    assert job.describe_progress() == "failed"
+    (out / JOB_FILE).write_text('{"state": "running", "updated": 1e999, "progress": {"done": Infinity, "total": 2}}')
+    job = read_job(out)   # non-finite numbers: unknown, so no progress, and a heartbeat that says nothing
+    assert job.progress == {} and job.state == "interrupted"
