@@ -140,6 +140,8 @@ def print_report(report: dict) -> None:
     holes = report.get("holes") or {}
     if holes.get("warning"):
         print(f"WARNING: {holes['warning']}")
+    if holes.get("note"):   # positive-only qrels: expected, said once, not an alarm
+        print(f"Note: {holes['note']}")
     for name, k in (report.get("kept_counts") or {}).items():
         print(f"  {name}: per-query cut-off {k['cut-off']}: kept per query mean {k['mean']:.1f}, p50 {k['p50']:.0f}, "
               f"p95 {k['p95']:.0f} (min {k['min']}, max {k['max']})")

@@ -43,10 +43,11 @@ margin:8px 0;background:#fff5f5}.ok{border-left-color:#2ca02c;background:#f5fff5
 
 def html_report(title: str, summary: dict[str, str], figures: list[go.Figure], tables: dict[str, pd.DataFrame],
                 findings: list[tuple] | None = None, warnings: list[str] | None = None,
-                spec_yaml: str | None = None) -> str:
+                spec_yaml: str | None = None, notes: list[str] | None = None) -> str:
     """``summary``: label -> value lines; ``findings``: (title, text) or (title, text, severity)
     tuples, shown as callouts (red for a warning, blue for a note); ``warnings``: lines shown in
-    red under the summary (a cascade worse than its first pass); ``tables``: DataFrames, or pandas
+    red under the summary (a cascade worse than its first pass); ``notes``: caveats that are
+    expected, not alarms (positive-only judgments), in blue; ``tables``: DataFrames, or pandas
     Stylers where some cells must stand out (a change for the worse)."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
@@ -55,6 +56,8 @@ def html_report(title: str, summary: dict[str, str], figures: list[go.Figure], t
     parts.append("</ul>")
     for line in warnings or []:
         parts.append(f"<div class='finding'><span class='warn'>Warning:</span> {html.escape(line)}</div>")
+    for line in notes or []:
+        parts.append(f"<div class='finding info'>{html.escape(line)}</div>")
     if findings is not None:
         parts.append("<h2>Doctor</h2>")
         if not findings:
@@ -130,7 +133,7 @@ def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:
     figures = [charts.candidate_funnel(flow), charts.relevant_sankey(flow), charts.latency_bars(result.latency),
                charts.recall_funnel({s.name: s.per_query["recall"] for s in funnel}, [s.recall for s in funnel]),
                charts.recall_curves(curves, plateaus, dict(zip(spec.stage_names, spec.keeps)))]
-    tables, warnings = {}, []
+    tables, warnings, notes = {}, [], []
     if spec.stages:
         lift = first_pass_lift(result.run, ev, result.latency)
         tables["Against the first pass alone"] = flag_worse(
@@ -145,7 +148,11 @@ def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:
         if lift.worse:
             warnings.append(lift.worse_headline() + " on " + lift.worse_sentence() + ".")
     # judged@10 under 50% in red, and said under the summary: those steps' metrics are a floor
-    tables["Metrics per stage"] = flag_unjudged(readable(ev.table(corpus_size=len(exp.dataset.corpus)).reset_index()))
+    per_stage = ev.table(corpus_size=len(exp.dataset.corpus)).reset_index()
+    if ev.judgment_note():   # positive-only qrels: the holes are by design; their columns only confuse
+        per_stage = per_stage.drop(columns=["judged@10", "ndcg_condensed@10"], errors="ignore")
+        notes.append(ev.judgment_note())
+    tables["Metrics per stage"] = flag_unjudged(readable(per_stage))
     if ev.unjudged_warning():
         warnings.append(ev.unjudged_warning())
     if tuning is not None:
@@ -162,4 +169,4 @@ def cascade_report(result, exp, summary: dict[str, str], tuning=None) -> str:
     except CascadeError as exc:  # the report still has everything else
         findings = [("The doctor could not run", str(exc))]
     return html_report(f"Cascade report: {spec.describe()}", summary, figures, tables, findings=findings,
-                       warnings=warnings, spec_yaml=spec.to_yaml())
+                       warnings=warnings, notes=notes, spec_yaml=spec.to_yaml())

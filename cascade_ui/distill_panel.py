@@ -24,11 +24,12 @@ import streamlit as st
 from cascade_core.cascade.presets import is_stand_in, preset_spec, presets
 from cascade_core.data.beir import available_splits
 from cascade_core.distill import DistillSettings, exclude_held_out, file_queries, generated_queries, split_queries
-from cascade_core.distill.job import JobRequest, cancel_job, fmt_duration, jobs, new_job_folder, read_job, start_job
+from cascade_core.distill.job import JobRequest, cancel_job, jobs, new_job_folder, read_job, start_job
 from cascade_core.distill.plan import best_stored_teacher, estimate_distillation, teacher_problems
 from cascade_core.distill.report import student_spec
 from cascade_core.distill.train import LOSSES
 from cascade_core.errors import CascadeError
+from cascade_core.formats import duration
 from cascade_core.models.students import StudentInfo, read_student
 
 from . import access, state
@@ -161,10 +162,10 @@ def distill_panel() -> None:
             st.info("Before any work, the estimate:\n\n" + "\n".join(f"- {literal(line)}" for line in lines))
         if ASKED in st.session_state:
             request, seconds = st.session_state[ASKED]
-            st.warning(f"This is a long job: about **{fmt_duration(seconds)}** on this machine. It runs in the "
+            st.warning(f"This is a long job: about **{duration(seconds)}** on this machine. It runs in the "
                        "background and checkpoints every 2 minutes; Cancel keeps what it did. Start it?")
             c1, c2 = st.columns(2)
-            if c1.button(f"Yes, start it (about {fmt_duration(seconds)})", key="distill-yes", type="primary"):
+            if c1.button(f"Yes, start it (about {duration(seconds)})", key="distill-yes", type="primary"):
                 st.session_state.pop(ASKED, None)
                 _start(request, dataset.name)
             if c2.button("Not now", key="distill-no"):
@@ -302,7 +303,7 @@ def _report(kept: dict, spec) -> None:
     info, out = kept["info"], kept["out"]
     student = StudentInfo(Path(out), info)
     tr = info.get("training", {})
-    st.success(f"{literal(student.describe())}. Trained in {fmt_duration(tr.get('train_s', 0))} "
+    st.success(f"{literal(student.describe())}. Trained in {duration(tr.get('train_s', 0))} "
                f"({tr.get('cpu_s', 0):.0f} s of CPU). Folder: {code(out)}")
     report = info.get("report")
     if report:

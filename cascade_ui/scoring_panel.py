@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cascade_core.progress import cancellable
-from cascade_core.scoring.estimate import fmt_seconds
+from cascade_core.formats import duration
 
 from . import access, session
 from .text import literal
@@ -87,7 +87,7 @@ def scoring_allowed(estimate, key: str, where=None) -> bool:
     if estimate.needs_confirmation:
         box.warning(f"These settings need scores never computed: {literal(estimate.describe())}. That is a long job: "
                     "start it, or move the cut-offs back to what is stored.")
-        return box.button(f"Score them now (about {fmt_seconds(estimate.seconds)})", key=f"{key}-confirm",
+        return box.button(f"Score them now (about {duration(estimate.seconds)})", key=f"{key}-confirm",
                           on_click=_clear_cancel)
     return True
 
@@ -107,7 +107,7 @@ def score_button(label: str, key: str, estimate, job, where=None) -> bool:
             return True
         st.session_state[asked] = True
     if st.session_state.get(asked):
-        box.warning(f"This is a long job: about {fmt_seconds(estimate.seconds)} ({literal(estimate.describe())}). "
+        box.warning(f"This is a long job: about {duration(estimate.seconds)} ({literal(estimate.describe())}). "
                     "Start it?")
         c1, c2 = box.columns(2)
         if c1.button("Yes, score it", key=f"{key}-yes", on_click=_clear_cancel):

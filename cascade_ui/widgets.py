@@ -11,6 +11,7 @@ from cascade_core.analysis.experiment import Experiment, ExperimentResult
 from cascade_core.analysis.lift import first_pass_lift, metric_label
 from cascade_core.cascade import keep_within
 from cascade_core.errors import CascadeError, SpecError
+from cascade_core.formats import ms
 from cascade_core.judgments import USE_HUMAN, USES
 
 from . import access, state
@@ -34,10 +35,6 @@ def highlighted(spans) -> str:
         text = literal("".join(segment for segment, _ in group))
         out.append(f":orange-background[{text}]" if hit else text)
     return "".join(out)
-
-
-def fmt_ms(ms: float) -> str:
-    return "?" if ms != ms else (f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s")
 
 
 def sidebar_status(where=None) -> None:
@@ -124,26 +121,50 @@ def lift_cards(result: ExperimentResult):
         col.metric(metric_label(metric), f"{c.after:.3f}",
                    delta=f"{c.points:+.1f} pts vs first pass" if staged else None,
                    delta_color="normal" if abs(c.points) > 1e-9 else "off",
-                   help=(f"First pass alone (its own top {result.run.spec.final_k}): {c.before:.3f}. Per query: "
-                         f"{c.test.wins} better, {c.test.losses} worse, {c.test.ties} tied; {c.evidence()} "
-                         "(Wilcoxon signed-rank, scipy.stats.wilcoxon, two-sided).") if staged else
+                   help=(f"First pass alone (its own top {result.run.spec.final_k}): {c.before:.3f}. {c.evidence()}, "
+                         f"{c.test.ties} tied (Wilcoxon signed-rank, scipy.stats.wilcoxon, two-sided).") if staged else
                    "The first pass alone: no rerank stage to compare it with.")
     added, lat = lift.added_ms, result.latency
     over = lat.within_budget is False
     delta = f"+{added:.1f} ms for the stages" if staged and added == added else None
     if over:   # over the budget is a warning, never a neutral grey
-        delta = f"over the {fmt_ms(lat.budget_ms)} budget" + (f" (+{added:.1f} ms for the stages)" if delta else "")
-    cols[-1].metric("Predicted latency", fmt_ms(lat.total_ms), delta=delta,
+        delta = f"over the {ms(lat.budget_ms)} budget" + (f" (+{added:.1f} ms for the stages)" if delta else "")
+    cols[-1].metric("Predicted latency", ms(lat.total_ms), delta=delta,
                     delta_color="inverse" if over else "off",
                     help=f"Predicted per query from each step's cost profile ({sources_caption(lat)}): the first "
-                         f"pass's {fmt_ms(lift.first_pass_ms)} plus what the rerank stages add"
-                         + (f"; the budget is {fmt_ms(lat.budget_ms)}." if lat.budget_ms is not None else "."))
+                         f"pass's {ms(lift.first_pass_ms)} plus what the rerank stages add"
+                         + (f"; the budget is {ms(lat.budget_ms)}." if lat.budget_ms is not None else "."))
     if lift.worse and staged:
         st.warning(f"**{lift.worse_headline()}** on "
                    + literal(lift.worse_sentence())
-                   + f". Its stages cost {fmt_ms(added)} per query. See **Compare & doctor** for the fix "
+                   + f". Its stages cost {ms(added)} per query. See **Compare & doctor** for the fix "
                    "(combining a stage with the earlier score instead of replacing it is the usual one).")
     return lift
+
+
+HOLE_COLUMNS = ("judged@10", "ndcg_condensed@10", "nDCG@10 condensed")
+
+
+def judgment_caveat(ev, key: str) -> bool:
+    """Say what the judgments leave open, once, in proportion, and return whether the judged@10
+    and condensed nDCG@10 columns should show. Qrels that judge non-relevant documents too: a
+    warning when some top 10 is mostly unjudged (the metrics are a floor there), columns shown.
+    Positive-only qrels (SciFact's): the same holes are by design, so a caption and a switch to
+    show the columns, off by default."""
+    if ev is None:
+        return False
+    if warning := ev.unjudged_warning():
+        st.warning(literal(warning))
+        return True
+    if note := ev.judgment_note():
+        st.caption(literal(note))
+        return st.toggle("Show judged@10 and nDCG@10 condensed", key=key, value=False)
+    return True
+
+
+def without_hole_columns(table, shown: bool):
+    """``table`` without the judged@10 / condensed columns unless ``shown``."""
+    return table if shown else table.drop(columns=[c for c in HOLE_COLUMNS if c in table.columns])
 
 
 def stand_in_warning(spec) -> None:

@@ -7,8 +7,7 @@ from cascade_core.tuning import recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
 from cascade_ui import latency_panel
-from cascade_ui.text import literal
-from cascade_ui.widgets import analysis_page, lift_cards, shown_errors
+from cascade_ui.widgets import HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors, without_hole_columns
 
 result, exp = analysis_page("Evaluate")
 with shown_errors():
@@ -42,15 +41,15 @@ with shown_errors():
 
     st.subheader("Metrics per stage")
     # The first pass's "candidates in" is the corpus, as on Flow (not the depth its lists were stored at).
+    holes = judgment_caveat(ev, "evaluate-holes")
     quality = ["recall", "ndcg@10", "ndcg_condensed@10", "judged@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]
+    quality = [c for c in quality if holes or c not in HOLE_COLUMNS]
     table = ev.table(corpus_size=len(exp.dataset.corpus))[["keep", "candidates in"] + quality]
     # judged@10 under 50% in the warning red (a Styler: column formats alone cannot colour a cell)
     st.dataframe(flag_unjudged(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
                  column_config={
                      "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
                      "ndcg_condensed@10": st.column_config.NumberColumn("ndcg@10 condensed")})
-    if ev.unjudged_warning():
-        st.warning(literal(ev.unjudged_warning()))
     st.caption("Each row is measured on the list that step keeps, in its order. oracle_ndcg@10: the best "
                "nDCG@10 a perfect reordering of that step's survivors could reach (the ceiling for later "
                "stages). judged@10: the share of the top 10 with any judgment (judged non-relevant counts); "
@@ -67,7 +66,7 @@ with shown_errors():
 
     st.subheader("Per query")
     step = st.selectbox("Step", [s.name for s in ev.steps] + ["final"], index=len(ev.steps), key="pq-step")
-    per_query = ev.per_query(step)
+    per_query = without_hole_columns(ev.per_query(step), holes)
     per_query.insert(0, "query text", [exp.queries.text_of(q) for q in per_query.index])
     if step == "final" and result.run.spec.stages and ev.first_pass_alone is not None:
         # Beside each query's final nDCG@10, the first pass alone's: the queries the cascade hurt come first.

@@ -5,11 +5,12 @@ import streamlit as st
 from cascade_core.analysis.flow import flow_table, kept_count_summary
 from cascade_core.analysis.lift import first_pass_lift, points
 from cascade_core.cascade.simulate import kept_counts
+from cascade_core.formats import ms
 from cascade_draw import charts
 from cascade_draw.tables import WORSE_STYLE, count_text, flag_unjudged
 from cascade_ui import latency_panel
 from cascade_ui.text import literal
-from cascade_ui.widgets import analysis_page, fmt_ms, shown_errors
+from cascade_ui.widgets import analysis_page, judgment_caveat, shown_errors, without_hole_columns
 
 result, exp = analysis_page("Flow")
 with shown_errors():
@@ -23,12 +24,12 @@ with shown_errors():
     if ev is not None and result.run.spec.stages:
         lift = first_pass_lift(result.run, ev, result.latency)
         said = lift.sentence()
-        cost = "" if lift.added_ms != lift.added_ms else f", for {fmt_ms(lift.added_ms)} more per query (predicted)"
+        cost = "" if lift.added_ms != lift.added_ms else f", for {ms(lift.added_ms)} more per query (predicted)"
         over = result.latency.within_budget is False
         (st.warning if lift.worse or over else st.success)(
             f"**Final list against the first pass alone** (all queries): {said}{cost}."
             + (f" **{lift.worse_headline()}**: see Compare & doctor." if lift.worse else "")
-            + (f" **Over the {fmt_ms(result.latency.budget_ms)} budget** (below)." if over else ""))
+            + (f" **Over the {ms(result.latency.budget_ms)} budget** (below)." if over else ""))
 
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.candidate_funnel(flow, per_query=qi is None), key="funnel")
@@ -55,16 +56,16 @@ with shown_errors():
     if not lat.trusted:   # the verdict with what the tool distrusts about it, never the verdict alone
         latency_panel.latency_note(lat)
     elif lat.within_budget is False:
-        st.warning(f"Predicted {fmt_ms(lat.total_ms)} per query: over the {fmt_ms(lat.budget_ms)} budget "
+        st.warning(f"Predicted {ms(lat.total_ms)} per query: over the {ms(lat.budget_ms)} budget "
                    f"from **{literal(lat.first_over_budget)}** on.")
     tail = lat.tail()
     if tail.draws and lat.within_budget and tail.p95 > lat.budget_ms:
         # a mean within budget hides the slow queries: say so as a warning, not a green verdict
-        st.warning(f"Within the {fmt_ms(lat.budget_ms)} budget on average ({fmt_ms(lat.total_ms)}), but the predicted "
-                   f"p95 is {fmt_ms(tail.p95)}: about one query in twenty takes longer than the budget.")
+        st.warning(f"Within the {ms(lat.budget_ms)} budget on average ({ms(lat.total_ms)}), but the predicted "
+                   f"p95 is {ms(tail.p95)}: about one query in twenty takes longer than the budget.")
     if tail.draws:
-        st.caption(f"End to end per query, predicted: p50 {fmt_ms(tail.p50)}, p95 {fmt_ms(tail.p95)}, p99 "
-                   f"{fmt_ms(tail.p99)} (the steps' medians add up to {fmt_ms(tail.sum_of_medians)}): each query's "
+        st.caption(f"End to end per query, predicted: p50 {ms(tail.p50)}, p95 {ms(tail.p95)}, p99 "
+                   f"{ms(tail.p99)} (the steps' medians add up to {ms(tail.sum_of_medians)}): each query's "
                    "candidate counts, each step's recorded spread. Costs: " + latency_panel.sources_caption(lat) + "."
                    + (f" ${lat.usd_per_1k_queries:.4f} per 1,000 queries." if lat.usd_per_1k_queries else ""))
     c1, c2 = st.columns([1, 2])
@@ -88,17 +89,21 @@ with shown_errors():
         table["nDCG@10 condensed"] = [at(steps[name], "ndcg_condensed@10") for name in table["step"]]
         table["judged@10"] = [at(steps[name], "judged@10") for name in table["step"]]
     st.subheader("Per stage")
+    holes = judgment_caveat(ev, "flow-holes")
     # "dropped" is candidates in minus kept: left out, and quality first, so the comparison fits on screen
     table = table.drop(columns=["dropped"])
+    table = without_hole_columns(table, holes)
     if ev is not None:
-        first = ["step", "keep", "nDCG@10", "vs first pass (points)", "nDCG@10 condensed", "judged@10"]
+        first = [c for c in ["step", "keep", "nDCG@10", "vs first pass (points)", "nDCG@10 condensed", "judged@10"]
+                 if c in table.columns]
         table = table[first + [c for c in table.columns if c not in first]]
     # counts per cell: a fixed stage's 100 stays "100" beside an adaptive stage's mean "10.4"
     shown = table.set_index("step").style.format({"candidates_in": count_text, "kept": count_text})
     if ev is not None:
         worse = lambda v: WORSE_STYLE if v < -1e-9 else ""  # noqa: E731 - a drop is a warning, in red
         shown = shown.map(worse, subset=["vs first pass (points)"])
-        shown = flag_unjudged(shown, ["judged@10"])
+        if holes:
+            shown = flag_unjudged(shown, ["judged@10"])
     st.dataframe(shown, width="stretch", column_config={
         "candidates_in": st.column_config.Column("candidates in"),
         "kept": st.column_config.Column("kept"),
@@ -113,8 +118,6 @@ with shown_errors():
         "nDCG@10 condensed": st.column_config.NumberColumn(format="%.3f"),
         "judged@10": st.column_config.NumberColumn(format="%.2f"),
     })
-    if ev is not None and qi is None and ev.unjudged_warning():   # one query: its red cell says it
-        st.warning(literal(ev.unjudged_warning()))
     st.caption("Candidate counts are means per query over the query set (or this query's own); "
                "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on each "
                "scorer's latest timed calls (p10-p90: their spread around the fit), or the step's cost profile; "

@@ -124,6 +124,24 @@ class RunEvaluation:
         condensed nDCG@10 beside them, or judge the holes (:mod:`cascade_core.metrics.holes`)."""
         return [s.name for s in self.steps + [self.final] if s.means.get("judged@10", 1.0) < below]
 
+    def judgment_note(self, below: float = MOSTLY_UNJUDGED_BELOW) -> str | None:
+        """The caveat of positive-only qrels (SciFact's, most of BEIR's: relevant documents listed,
+        nothing judged non-relevant), said once per page as a caption, not a warning: every list
+        is "mostly unjudged" there by design, and metrics count unlisted documents as not relevant,
+        as the published figures do. None when the qrels judge non-relevant documents too (then
+        :meth:`unjudged_warning` speaks) or when every top 10 is mostly judged.
+
+        >>> st = StepEvaluation("final", 10, 20.0, 10.0, {"judged@10": 0.1}, {})
+        >>> RunEvaluation(["q"], [], st, ("ndcg@10",), judged_nonrelevant=False).judgment_note()[:44]
+        'These judgments list relevant documents only'
+        """
+        if self.judged_nonrelevant or not self.mostly_unjudged(below):
+            return None
+        return ("These judgments list relevant documents only (no document is judged not relevant): every other "
+                "document counts as not relevant, as in published figures for this kind of collection. Metrics "
+                "compare cascades fairly and are a floor; the judged@10 and condensed columns are left out "
+                "unless asked for.")
+
     def unjudged_warning(self, below: float = MOSTLY_UNJUDGED_BELOW) -> str | None:
         """One sentence for every table's reader when some step's top 10 is mostly unjudged
         (None when none is): which steps, their judged@10, and what to read instead. The pages,
@@ -135,14 +153,12 @@ class RunEvaluation:
         'Mostly unjudged: final (judged@10 0.30) has fewer than 50% of its top 10 judged; unjudged documents count as non-relevant there, so its metrics are a floor. Compare nDCG@10 condensed (unjudged documents removed), or judge the holes.'
         """
         names = self.mostly_unjudged(below)
-        if not names:
+        if not names or not self.judged_nonrelevant:   # positive-only qrels: judgment_note() says it
             return None
         steps = {s.name: s for s in self.steps + [self.final]}
         listed = ", ".join(f"{n} (judged@10 {steps[n].means['judged@10']:.2f})" for n in names)
         one = len(names) == 1
-        advice = ("Compare nDCG@10 condensed (unjudged documents removed), or judge the holes." if
-                  self.judged_nonrelevant else "The qrels judge no retrieved document non-relevant, so nDCG@10 "
-                  "condensed is only the reordering ceiling here: judge the holes.")
+        advice = "Compare nDCG@10 condensed (unjudged documents removed), or judge the holes."
         return (f"Mostly unjudged: {listed} {'has' if one else 'have'} fewer than {below:.0%} of "
                 f"{'its' if one else 'their'} top 10 judged; unjudged documents count as non-relevant there, "
                 f"so {'its' if one else 'their'} metrics are a floor. {advice}")

@@ -41,22 +41,13 @@ from typing import Sequence
 import pandas as pd
 
 from ..cascade.simulate import CascadeRun
+from ..formats import points  # noqa: F401 - re-exported: pages import it from here
 from ..latency.model import LatencyReport
 from .compare import PairedComparison, paired_test
 from .evaluation import RunEvaluation
 
 LIFT_METRICS = ("ndcg@10", "mrr@10", "recall@10")
 SIGNIFICANCE = 0.05     # the p-value under which a change is called significant, in words
-
-
-def points(after, before):
-    """A change in points, 100 x (after - before): how every page and report states a change of a
-    metric between 0 and 1 (works on numbers and on pandas columns alike).
-
-    >>> round(points(0.737, 0.691), 1)
-    4.6
-    """
-    return 100.0 * (after - before)
 
 
 @dataclass

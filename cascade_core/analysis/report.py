@@ -82,7 +82,9 @@ def eval_report(exp, result, scoring, live=None, sample_qid=None) -> dict:
         # every step's metrics), and the sentence the tables print about them
         "holes": {"mostly_unjudged_below": MOSTLY_UNJUDGED_BELOW,
                   "mostly_unjudged": ev.mostly_unjudged() if ev else [],
-                  "warning": ev.unjudged_warning() if ev else None},
+                  "warning": ev.unjudged_warning() if ev else None,
+                  # positive-only qrels: the same holes are expected there, said as a note
+                  "note": ev.judgment_note() if ev else None},
         # query-adaptive cut-offs: the distribution of each query's kept count ({} when all are fixed)
         "kept_counts": kept_count_summary(result.run).to_dict("index"),
         # each step's figure with its source and spread, what the tool distrusts, the predicted tail

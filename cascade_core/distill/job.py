@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import CascadeError, ScoringCancelled, TrainingCancelled
+from ..formats import duration
 from ..models.students import registry
 from ..progress import ProgressEvent
 from ..readback import Unreadable, read_record
@@ -94,24 +95,8 @@ class JobStatus:
         if not p:
             return self.state
         left = p.get("eta_s")
-        tail = f", {fmt_duration(left)} left" if left is not None and self.active else ""
+        tail = f", {duration(left)} left" if left is not None and self.active else ""
         return f"{p.get('task', '?')}: {p.get('done', 0):,} of {p.get('total', 0):,} {p.get('unit', '')}{tail}"
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """``45 s``, ``12 min``, ``4 h 53 min``: a duration as people say it.
-
-    >>> fmt_duration(17595), fmt_duration(700), fmt_duration(44.6)
-    ('4 h 53 min', '12 min', '45 s')
-    """
-    if seconds is None:
-        return "?"
-    s = max(0, int(round(seconds)))
-    if s < 90:
-        return f"{s} s"
-    if s < 3600:
-        return f"{round(s / 60)} min"
-    return f"{s // 3600} h {round(s % 3600 / 60)} min"
 
 
 def write_job(out: Path, record: dict) -> None:
@@ -231,7 +216,7 @@ def _run(out: Path, req: dict, workspace, slot, started: str) -> None:
     try:
         with slot() if slot is not None else nullcontext():
             result = run_request(out, req, workspace, progress)
-        save(state="finished", message=f"trained in {fmt_duration(result.info.get('training', {}).get('train_s'))}",
+        save(state="finished", message=f"trained in {duration(result.info.get('training', {}).get('train_s'))}",
              progress={**record["progress"], "eta_s": None})
     except TrainingCancelled as exc:   # said for the page: the CLI's message names a command
         save(state="stopped", message=f"training cancelled at {exc.pairs_done:,} of {exc.pairs_total:,} pairs; "

@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..formats import duration
 from ..models.students import StudentInfo, students
-from ..scoring.estimate import CONFIRM_ABOVE_S, DEFAULT_RATES, StepEstimate, fmt_seconds
+from ..scoring.estimate import CONFIRM_ABOVE_S, DEFAULT_RATES, StepEstimate
 from ..store.provenance import machine
 from .job import jobs
 from .train import DistillSettings
@@ -74,14 +75,14 @@ class DistillEstimate:
             out.append(f"Teacher scoring first (not stored yet): {parts}.")
         else:
             out.append("Teacher: every score it needs is stored (no scoring).")
-        out.append(f"Training: {self.train_pairs:,} pairs, ~{fmt_seconds(self.train_s)} ({self.train_basis}).")
+        out.append(f"Training: {self.train_pairs:,} pairs, ~{duration(self.train_s)} ({self.train_basis}).")
         if self.candidates and self.train_pairs > REPEATS_WARNING * self.candidates:
             out.append(f"Few training candidates for that many pairs: at most {self.candidates:,} distinct pairs, "
                        f"so each is seen about {self.train_pairs / self.candidates:.0f} times and the student may "
                        "learn them by heart: more training queries, or fewer pairs.")
         out.append(f"Comparing on the held-out queries: the student scores {self.student_pairs:,} pairs, "
-                   f"~{fmt_seconds(self.student_s)} ({self.student_basis}).")
-        out.append(f"About {fmt_seconds(self.seconds)} in all.")
+                   f"~{duration(self.student_s)} ({self.student_basis}).")
+        out.append(f"About {duration(self.seconds)} in all.")
         return out
 
 

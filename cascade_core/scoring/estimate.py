@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import MissingScoresError
+from ..formats import duration
 from ..latency.model import CostModel, pairs_per_query
 from ..store.scores import query_key
 from ..store.shipped import VERIFY_QUERIES, find_shipped_scores
@@ -51,7 +52,7 @@ class StepEstimate:
 
     def describe(self) -> str:
         what = f"{self.units:,} {'queries' if self.first_pass else 'pairs'}"
-        return f"{self.step}: {'' if self.exact else 'up to '}{what} (~{fmt_seconds(self.seconds)}, {self.basis})"
+        return f"{self.step}: {'' if self.exact else 'up to '}{what} (~{duration(self.seconds)}, {self.basis})"
 
 
 @dataclass(frozen=True)
@@ -73,20 +74,7 @@ class ScoringEstimate:
     def describe(self) -> str:
         if self.empty:
             return "nothing to score: every score needed is stored"
-        return "; ".join(s.describe() for s in self.steps if s.units) + f": about {fmt_seconds(self.seconds)} in all"
-
-
-def fmt_seconds(s: float) -> str:
-    """``42 s``, ``15 min``, ``2.5 h``.
-
-    >>> fmt_seconds(42.4), fmt_seconds(900), fmt_seconds(9000)
-    ('42 s', '15 min', '2.5 h')
-    """
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
+        return "; ".join(s.describe() for s in self.steps if s.units) + f": about {duration(self.seconds)} in all"
 
 
 def _model(store, step, per_query: bool) -> CostModel:
