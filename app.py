@@ -16,6 +16,7 @@ st.set_page_config(page_title="cascade-explorer", page_icon=str(Path(__file__).p
 
 PAGES = [
     st.Page("pages/data.py", title="Data & index", icon=":material/database:", default=True),
+    st.Page("pages/present.py", title="Present", icon=":material/slideshow:"),
     st.Page("pages/build.py", title="Build", icon=":material/build:"),
     st.Page("pages/judge.py", title="Judge", icon=":material/thumbs_up_down:"),
     st.Page("pages/flow.py", title="Flow", icon=":material/account_tree:"),

@@ -1,6 +1,7 @@
 """``cascade report FILE.html``: the one-file HTML report (the Tune page's download) from a terminal.
 
     cascade report FILE.html --dataset PATH [spec flags as eval]
+    cascade report FILE.html --present --dataset PATH [...]   # the Present page's story, for stakeholders
 
 The report draws (Plotly): it comes from :mod:`cascade_draw.report`, the drawing package the
 dashboard uses too, which needs the ``ui`` extra; without it, this command says so.
@@ -12,6 +13,7 @@ import sys
 
 from cascade_core.analysis.report import report_summary
 from cascade_core.errors import CascadeError, missing_extra
+from cascade_core.present import story
 from cascade_core.progress import terminal_progress
 
 from . import common
@@ -26,6 +28,9 @@ def add_parser(sub, storage) -> None:
     common.spec_args(r)
     r.add_argument("--budget-ms", type=common.positive_float, help="latency budget per query, in ms")
     r.add_argument("--queries", type=common.positive_int, metavar="N", help="use only the first N judged queries")
+    r.add_argument("--present", action="store_true",
+                   help="write the Present page's story instead (what the cascade is, buys, costs, the trade-off, "
+                        "what it still loses, caveats): one printable page per panel, for stakeholders")
     r.set_defaults(run=cmd_report)
 
 
@@ -39,10 +44,14 @@ def cmd_report(args) -> int:
     exp.ensure_scores(progress=terminal_progress(sys.stderr))
     result = exp.run(budget_ms=args.budget_ms)
     try:   # the report draws (Plotly): the drawing package needs the ui extra
+        from cascade_draw.present import present_report
         from cascade_draw.report import cascade_report
     except ImportError as exc:
         raise missing_extra(exc.name or "plotly", "ui", "the HTML report") from None
-    html = cascade_report(result, exp, report_summary(result, exp, exp.dataset.name))
+    if args.present:
+        html = present_report(story(result, exp))
+    else:
+        html = cascade_report(result, exp, report_summary(result, exp, exp.dataset.name))
     common.write_output(args.file, html, "report file")
     print(f"Report written to {args.file} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")
     return 0

@@ -244,7 +244,8 @@ def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
 
 
 def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, chosen: int | None,
-                  budget_ms: float | None) -> go.Figure:
+                  budget_ms: float | None, current_name: str = "current spec",
+                  title: str = "Quality vs latency of every combination (cut-offs and how stages combine)") -> go.Figure:
     """Every tuned combination (latency vs nDCG@10), coloured by how its last stage combines, the
     Pareto frontier, the first pass alone, the current spec, the recommended one, the budget line."""
     covered = table[table["covered"]]
@@ -265,13 +266,13 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
     if len(first):
         fig.add_trace(go.Scatter(x=first["latency_ms"], y=first["ndcg@10"], mode="markers+text",
                                  name="first pass alone", text=["first pass alone"] * len(first),
-                                 textposition="top center",
+                                 textposition="top right",   # at the left edge: centred text would be cut
                                  marker=dict(color=FINAL_COLOR, size=14, symbol="square"),
                                  hovertemplate="first pass alone: %{x:.1f} ms, nDCG@10 %{y:.3f}<extra></extra>"))
     f = table.loc[front]
     fig.add_trace(go.Scatter(x=f["latency_ms"], y=f["ndcg@10"], mode="lines", name="Pareto frontier",
                              line=dict(color=step_color(0), shape="hv", width=2)))
-    for idx, name, color, symbol in ((current, "current spec", BUDGET_COLOR, "x"),
+    for idx, name, color, symbol in ((current, current_name, BUDGET_COLOR, "x"),
                                      (chosen, "recommended", KEPT_COLOR, "star")):
         if idx is not None and bool(table.loc[idx, "covered"]):
             fig.add_trace(go.Scatter(x=[table.loc[idx, "latency_ms"]], y=[table.loc[idx, "ndcg@10"]], mode="markers",
@@ -289,7 +290,7 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
         fig.add_vline(x=budget_ms, line=dict(color=BUDGET_COLOR, dash="dash"), annotation_text=f"budget {budget_ms:.0f} ms")
     fig.update_xaxes(title="predicted latency (ms per query)")
     fig.update_yaxes(title="nDCG@10")
-    return _layout(fig, "Quality vs latency of every combination (cut-offs and how stages combine)", height=460)
+    return _layout(fig, title, height=460)
 
 
 def lost_by_stage_bars(by_stage: pd.DataFrame) -> go.Figure:
@@ -499,4 +500,48 @@ def wins_losses_bars(table: pd.DataFrame, baseline: str, metric: str) -> go.Figu
     fig = _layout(fig, f"Per-query wins and losses against {plain(baseline)}", height=max(300, 150 + 60 * len(rows)))
     # the legend under the axis title, in reading order (the default place covers the title)
     fig.update_layout(legend=dict(orientation="h", y=-0.3, x=0, yanchor="top", traceorder="normal"))
+    return fig
+
+
+def cascade_diagram(boxes, final_k: int) -> go.Figure:
+    """The cascade as a reader draws it on a whiteboard: one box per step (what it is, its model),
+    the count it hands on written on the arrow to the next, then the final list.
+
+    ``boxes``: :class:`cascade_core.present.StageBox` (role, kind, model, keeps, fused).
+
+    >>> from cascade_core.present import StageBox
+    >>> fig = cascade_diagram([StageBox("first pass", "bm25", "", "1,000", ""),
+    ...                        StageBox("stage 1", "cross-encoder", "student", "20", "fused")], 10)
+    >>> [a.text for a in fig.layout.annotations if "keeps" in a.text]
+    ['keeps 1,000', 'keeps 20']
+    """
+    n = len(boxes) + 1                      # the final list is a box too
+    width, gap = 1.0, 0.55
+    fig = go.Figure()
+    for i in range(n):
+        x0 = i * (width + gap)
+        last = i == len(boxes)
+        color = FINAL_COLOR if last else step_color(i)
+        fig.add_shape(type="rect", x0=x0, x1=x0 + width, y0=0, y1=1, line=dict(color=color, width=2),
+                      fillcolor=color, opacity=0.15, layer="below")
+        if last:
+            title, lines = "final list", [f"top {final_k}"]
+        else:
+            b = boxes[i]
+            title = plain(b.kind)
+            lines = [plain(b.model)] if b.model else []
+            lines += ["+ earlier score"] if b.fused else []
+            lines.append(f"<span style='color:#666666'>{plain(b.role)}</span>")
+        fig.add_annotation(x=x0 + width / 2, y=0.5, showarrow=False, align="center",
+                           text=f"<b>{title}</b><br>" + "<br>".join(lines), font=dict(size=13))
+        if not last:   # the arrow to the next box, with what this step keeps
+            fig.add_annotation(x=x0 + width + gap - 0.02, y=0.5, ax=x0 + width + 0.02, ay=0.5, xref="x", yref="y",
+                               axref="x", ayref="y", showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=2,
+                               arrowcolor=BUDGET_COLOR, text="")
+            fig.add_annotation(x=x0 + width + gap / 2, y=0.62, showarrow=False, yanchor="bottom",
+                               text=f"keeps {plain(boxes[i].keeps)}", font=dict(size=12))
+    fig.update_xaxes(visible=False, range=[-0.05, n * (width + gap) - gap + 0.05])
+    fig.update_yaxes(visible=False, range=[-0.05, 1.05])
+    fig.update_layout(height=170, margin=dict(l=5, r=5, t=5, b=5), showlegend=False,
+                      plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
     return fig

@@ -33,7 +33,8 @@ from .tables import flag_unjudged, flag_worse, readable, stage_changes_table
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em;max-width:100%}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;overflow-wrap:anywhere}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
+td:first-child,th:first-child{white-space:normal;text-align:left}.table{overflow-x:auto;max-width:100%}
 th{background:#f3f3f3}h1{margin-bottom:0}.figure{page-break-inside:avoid;break-inside:avoid}
 pre{background:#f6f6f6;padding:8px 12px;overflow-x:auto}@media print{body{max-width:none;margin:1cm}}
 .muted{color:#666}.finding{border-left:4px solid #d62728;padding:4px 12px;
@@ -66,9 +67,9 @@ def html_report(title: str, summary: dict[str, str], figures: list[go.Figure], t
             cls = "finding" if (severity or ["warning"])[0] == "warning" else "finding info"
             parts.append(f"<div class='{cls}'><b>{html.escape(head)}</b><br>{html.escape(text)}</div>")
     if figures:
-        parts.append(_plotly_loader())
+        parts.append(plotly_loader())
     for i, fig in enumerate(figures):
-        parts.append(_figure(fig, f"figure-{i}"))
+        parts.append(figure_html(fig, f"figure-{i}"))
     for name, df in tables.items():
         if df is None:
             continue
@@ -79,7 +80,8 @@ def html_report(title: str, summary: dict[str, str], figures: list[go.Figure], t
             styler = readable(df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df)
         else:
             styler = df.hide(axis="index") if isinstance(df.data.index, pd.RangeIndex) else df
-        parts.append(styler.set_table_attributes("border='1'").to_html())
+        # numbers never break inside (a wide table scrolls in its box instead of "1,00 0")
+        parts.append("<div class='table'>" + styler.set_table_attributes("border='1'").to_html() + "</div>")
     if spec_yaml is not None:
         parts.append(f"<h2>The cascade spec (YAML)</h2><pre>{html.escape(spec_yaml)}</pre>")
     parts.append("</body></html>")
@@ -94,7 +96,7 @@ def _plotly_gzip_base64() -> str:
     return base64.b64encode(gzip.compress(plotly.offline.get_plotlyjs().encode("utf-8"), 9)).decode("ascii")
 
 
-def _plotly_loader() -> str:
+def plotly_loader() -> str:
     """The Plotly library once, compressed, unpacked by the browser itself (DecompressionStream:
     Chrome 80+, Firefox 113+, Safari 16.4+); ``window.plotlyReady`` resolves when it is loaded.
     The file still opens offline: nothing is fetched."""
@@ -103,7 +105,7 @@ def _plotly_loader() -> str:
             ".pipeThrough(new DecompressionStream('gzip'))).text();(0,eval)(t);return window.Plotly;})();</script>")
 
 
-def _figure(fig: go.Figure, div_id: str) -> str:
+def figure_html(fig: go.Figure, div_id: str) -> str:
     """One figure: its div and the script that draws it once Plotly is loaded.
 
     The figure's JSON sits in a script element, where the HTML parser looks for ``</script`` and
@@ -111,7 +113,7 @@ def _figure(fig: go.Figure, div_id: str) -> str:
     ``<``, ``>`` and ``&`` is written as a JSON escape, which JavaScript reads back as the same
     character, so no text of the data can end or bend the script:
 
-    >>> html = _figure(go.Figure(layout={"title": {"text": "</script><!--<script>"}}), "f")
+    >>> html = figure_html(go.Figure(layout={"title": {"text": "</script><!--<script>"}}), "f")
     >>> "</script><!--" in html, html.count("</script>")
     (False, 1)
     """

@@ -242,3 +242,15 @@ def analysis_page(title: str) -> tuple[ExperimentResult, Experiment]:
         result, exp = state.run_current(), state.experiment()
         approximate_warning(result, exp)
         return result, exp
+
+
+def page_link(page_file: str, label: str, where=None) -> None:
+    """A link to another page of the dashboard (Streamlit's page link, which keeps the session);
+    where the page is not registered (a page run on its own, as the app tests do), its name as text."""
+    from streamlit.errors import StreamlitAPIException
+
+    box = where or st
+    try:
+        box.page_link(page_file, label=label)
+    except StreamlitAPIException:
+        box.caption(literal(label))

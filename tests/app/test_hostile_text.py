@@ -91,7 +91,8 @@ def carried(at) -> dict:
 PRESS = {"tune": "tune-run"}
 
 
-@pytest.mark.parametrize("name", ["data", "build", "flow", "evaluate", "inspect", "tune", "doctor", "experiments"])
+@pytest.mark.parametrize("name", ["data", "build", "present", "flow", "evaluate", "inspect", "tune", "doctor",
+                                  "experiments"])
 def test_every_page_shows_hostile_names_as_typed(opened, name):
     at = page(name, carried(opened))
     at.run()
@@ -101,7 +102,7 @@ def test_every_page_shows_hostile_names_as_typed(opened, name):
     assert_plain(at)
     text = all_shown(at)
     assert f"Dataset: {LABEL}" in text
-    if name in ("flow", "evaluate", "inspect", "tune", "doctor"):   # the sidebar's cut-off sliders
+    if name in ("present", "flow", "evaluate", "inspect", "tune", "doctor"):   # the sidebar's cut-off sliders
         stages = [s["name"] for s in SPEC["stages"]]
         assert [shown(s.label) for s in at.sidebar.slider][1:3] == [f"{stage} keeps" for stage in stages]
     if name == "tune":   # the recommended cascade, in words

@@ -67,10 +67,12 @@ def app_server(tiny_beir, tmp_path_factory):
 
 
 def demo_page(browser, url: str, width: int = 1600, height: int = 1000):
-    """A new page on ``url`` with the demo run ("Demo ready" shown): where most browser tests begin."""
+    """A new page on ``url`` with the demo run ("Demo ready" shown): where most browser tests begin.
+    ``browser``: a Browser, or a BrowserContext (its own viewport and routes)."""
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": width, "height": height})
+    page = (browser.new_page(viewport={"width": width, "height": height}) if hasattr(browser, "new_context")
+            else browser.new_page())
     page.goto(url)
     page.get_by_role("button", name="Run the demo").click()
     expect(page.get_by_text("Demo ready", exact=False).first).to_be_visible(timeout=600_000)

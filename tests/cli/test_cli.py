@@ -288,3 +288,19 @@ def test_report_writes_the_dashboards_html_report(tiny_beir, tmp_path):
     assert "Report written to" in res.stdout
     bad = cascade("report", str(tmp_path / "no" / "r.html"), "--dataset", str(tiny_beir), home=tmp_path / "home")
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+@pytest.mark.slow
+def test_report_present_writes_the_stakeholder_story_offline(tiny_beir, tmp_path):
+    out = tmp_path / "present.html"
+    res = cascade("report", str(out), "--present", "--dataset", str(tiny_beir), "--pool-size", "20",
+                  "--stage", "bi:all-MiniLM-L6-v2@10", "--final-k", "5", "--budget-ms", "500", home=tmp_path / "home")
+    assert res.returncode == 0, res.stderr
+    html = out.read_text()
+    sections = ["1. The cascade", "2. What it buys", "3. What it costs", "4. The trade-off", "5. What it still loses",
+                "Caveats"]
+    assert [html.index(f"<h2>{s}</h2>") for s in sections] == sorted(html.index(f"<h2>{s}</h2>") for s in sections)
+    assert "better on " in html and "this cascade" in html and "vs the first pass alone" in html
+    # one printed sheet per panel; the figures drawn from the inlined Plotly (nothing fetched)
+    assert "break-after:page" in html and html.count("window.plotlyReady.then") == 3
+    assert "<script src=" not in html and "<link " not in html

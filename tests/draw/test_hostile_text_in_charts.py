@@ -26,6 +26,7 @@ from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
 from cascade_core.cascade.live import LiveStep
 from cascade_core.cascade.simulate import kept_counts
 from cascade_core.latency.model import CostModel, predict_spec_latency
+from cascade_core.present import StageBox
 from cascade_core.tuning import depth_curve, grid_search, pareto_front, phantom_depths, recall_curves, tuning_grid
 from cascade_draw import charts
 from cascade_draw.text import plain
@@ -47,7 +48,7 @@ SOURCE = "user-set: <b>my GPU</b> %{x}"
 Q, N = 12, 60
 COVERED = {"candidate_funnel", "relevant_sankey", "latency_bars", "recall_funnel", "recall_curves", "live_latency",
            "pareto_figure", "lost_by_stage_bars", "score_distributions", "paired_differences", "depth_quality",
-           "kept_count_histogram", "experiments_scatter", "wins_losses_bars"}
+           "kept_count_histogram", "experiments_scatter", "wins_losses_bars", "cascade_diagram"}
 
 
 def qid(i: int) -> str:
@@ -115,6 +116,9 @@ def figures(case) -> dict:
         "kept counts": charts.kept_count_histogram(kept_counts(run), kept_count_summary(run)),
         "experiments": charts.experiments_scatter(experiments, NAMES[1]),
         "wins and losses": charts.wins_losses_bars(experiments, NAMES[1], NAMES[0]),
+        "cascade diagram": charts.cascade_diagram(
+            [StageBox(NAMES[0], NAMES[1], NAMES[2], "1,000", "fused"), StageBox("stage 1", NAMES[4], LINK, "20", "")],
+            10),
     }
 
 

@@ -1,0 +1,310 @@
+"""The stakeholder story of one evaluated cascade, as plain data, in the order a reader needs it.
+
+1. **What it is**: the stages, each with its model and how many candidates it keeps;
+2. **what it buys**: the final list against the first pass alone, with the per-query wins and
+   losses and the significance in words;
+3. **what it costs**: the predicted end-to-end latency (p50, p95) on the hardware its cost
+   profiles describe, the money per 1,000 queries where prices are set, against the budget;
+4. **the trade-off**: the quality/latency frontier of the alternatives the tuner finds from the
+   same stored scores, with this cascade on it;
+5. **what it still loses**: the relevant documents each stage drops, and one example;
+6. **caveats**: one line each, with the page that explains it.
+
+The Present page and ``cascade report --present`` lay out a :class:`Story`; neither computes a
+number. Everything comes from one simulated result and stored scores (no model call).
+
+>>> plain_words(1.2e-8, 66, 11)
+'better on 66 queries, worse on 11; a change this large would be very unlikely by chance (p = 1.2e-08)'
+>>> plain_words(0.62, 12, 9)
+'better on 12 queries, worse on 9; this could be chance (p = 0.62): not a proven gain'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import formats
+from ..analysis.explain import lost_by_stage
+from ..analysis.lift import SIGNIFICANCE, MetricChange, first_pass_lift, metric_label
+from ..cascade.presets import is_stand_in
+from ..cascade.simulate import kept_counts
+from ..latency.model import MEASURED_HERE
+from ..models.students import student_note
+from ..tuning import best_within_budget, grid_search, pareto_front, tuning_grid
+
+HEADLINE = "ndcg@10"
+FRONTIER_VALUES = 4      # values per cut-off in the compact grid drawn when the tuner has not run
+
+
+@dataclass(frozen=True)
+class StageBox:
+    """One box of the diagram: what the step is, with which model, and what it keeps."""
+
+    role: str          # "first pass", "stage 1", ...
+    kind: str          # "bm25", "cross-encoder", ...
+    model: str         # short model name ("" without one)
+    keeps: str         # "1,000", "20", "10.4 (per query)"
+    fused: str         # "fused with the earlier score (norm-sum 0.5)" or ""
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """One line a stakeholder may need, and the page that explains it."""
+
+    text: str
+    page: str          # a page title of the dashboard ("Evaluate", "Flow", ...)
+
+
+@dataclass(frozen=True)
+class LostExample:
+    """A relevant document the cascade drops, for one query: the case the reader can picture."""
+
+    query_id: str
+    query: str
+    doc_id: str
+    title: str
+    step: str
+    rank: int
+    keep: int
+
+    def sentence(self) -> str:
+        short = self.rank - self.keep
+        return (f"For the query \u201c{self.query}\u201d, the relevant document \u201c{self.title}\u201d was ranked "
+                f"{self.rank} {'in the final list' if self.step == 'final' else 'by the ' + self.step}, which keeps "
+                f"{self.keep}: {short} place{'s' if short != 1 else ''} short.")
+
+
+@dataclass
+class Story:
+    """Everything the Present view shows, computed once."""
+
+    title: str
+    dataset: str
+    queries: int
+    stages: list[StageBox]
+    final_k: int
+    change: MetricChange | None          # the headline metric, final list vs the first pass alone
+    others: list[MetricChange]           # the other lift metrics, smaller
+    p50_ms: float
+    p95_ms: float
+    first_pass_ms: float
+    budget_ms: float | None
+    within_budget: bool | None
+    usd_per_1k: float
+    cost_basis: str                      # where the latency figures come from, in words
+    frontier: pd.DataFrame | None        # the grid: latency_ms, ndcg@10, covered, first_pass_only, ...
+    front: list[int] = field(default_factory=list)
+    current: int | None = None
+    recommended: int | None = None
+    alternatives: pd.DataFrame | None = None   # the frontier's points, for a table
+    lost: pd.DataFrame | None = None     # per step: lost, share of all relevant
+    lost_example: LostExample | None = None
+    relevant_total: int = 0
+    relevant_final: int = 0
+    caveats: list[Caveat] = field(default_factory=list)
+
+    @property
+    def buys(self) -> str:
+        """``nDCG@10 0.691 -> 0.737: +4.6 points``."""
+        c = self.change
+        if c is None:
+            return "No rerank stage: this is the first pass alone."
+        return (f"{metric_label(c.metric)} {formats.metric(c.before)} \u2192 {formats.metric(c.after)}: "
+                f"{formats.change(c.points)}")
+
+    @property
+    def buys_in_words(self) -> str:
+        c = self.change
+        if c is None:
+            return ""
+        return plain_words(c.test.wilcoxon_p, c.test.wins, c.test.losses)
+
+    @property
+    def costs(self) -> str:
+        """``p50 33 ms, p95 75 ms per query (predicted), within the 100 ms budget``."""
+        out = f"p50 {formats.ms(self.p50_ms)}, p95 {formats.ms(self.p95_ms)} per query (predicted)"
+        if self.budget_ms is not None and self.within_budget is not None:
+            verdict = "within" if self.p95_ms <= self.budget_ms or not np.isfinite(self.p95_ms) else "p95 over"
+            if not self.within_budget:
+                verdict = "over"
+            out += f", {verdict} the {formats.ms(self.budget_ms)} budget"
+        return out
+
+    @property
+    def losses(self) -> str:
+        """``Of 339 relevant documents, 301 reach the final lists; 12 are lost at the first pass ...``."""
+        if self.lost is None or not self.relevant_total:
+            return ""
+        parts = [f"{formats.count(row['lost'])} " + (f"below the final top {self.final_k}" if step == "final" else
+                                                     f"at the {step}") for step, row in self.lost.iterrows() if row["lost"]]
+        return (f"Of {formats.count(self.relevant_total)} relevant documents, {formats.count(self.relevant_final)} "
+                f"reach the final top {self.final_k}" + (f"; lost: {', '.join(parts)}." if parts else "."))
+
+
+def plain_words(p: float, wins: int, losses: int) -> str:
+    """The per-query wins and losses, and how sure the change is, for someone who never met a p-value."""
+    better = f"better on {wins} {'query' if wins == 1 else 'queries'}, worse on {losses}"
+    if not np.isfinite(p):
+        return better
+    if p < SIGNIFICANCE:
+        return f"{better}; a change this large would be very unlikely by chance ({formats.p_value(p)})"
+    return f"{better}; this could be chance ({formats.p_value(p)}): not a proven gain"
+
+
+def story(result, exp, tuned=None, dataset_label: str | None = None) -> Story:
+    """The story of ``result`` (``exp.run(spec, budget_ms=...)``). ``tuned``: the Tune page's
+    :class:`~cascade_core.tuning.GridResult` for this cascade when there is one; otherwise a
+    compact grid of cut-offs is simulated here from stored scores (milliseconds per combination)."""
+    run, ev, lat = result.run, result.evaluation, result.latency
+    spec = run.spec
+    staged = bool(spec.stages) and ev is not None
+    lift = first_pass_lift(run, ev, lat) if staged else None
+    change = lift.changes.get(HEADLINE) if lift else None
+    others = [c for m, c in lift.changes.items() if m != HEADLINE] if lift else []
+    tail = lat.tail()
+    s = Story(title=spec.name or spec.describe(), dataset=dataset_label or exp.dataset.name,
+              queries=len(exp.queries), stages=stage_boxes(spec, run), final_k=spec.final_k, change=change,
+              others=others, p50_ms=tail.p50 if tail.draws else lat.total_ms,
+              p95_ms=tail.p95 if tail.draws else lat.total_ms,
+              first_pass_ms=lat.stages[0].predicted_ms if lat.stages else float("nan"),
+              budget_ms=lat.budget_ms, within_budget=lat.within_budget, usd_per_1k=lat.usd_per_1k_queries,
+              cost_basis=cost_basis(lat), frontier=None)
+    if ev is not None and exp.relevance is not None:
+        _frontier(s, exp, spec, tuned, lat.budget_ms)
+        _losses(s, run, exp)
+    s.caveats = caveats(result, exp, s)
+    return s
+
+
+def stage_boxes(spec, run=None) -> list[StageBox]:
+    """The diagram's boxes: the first pass, each stage, with the count each keeps."""
+    counts = kept_counts(run) if run is not None else {}
+    boxes = [StageBox("first pass", spec.first_pass.kind, short_model(spec.first_pass.model),
+                      formats.count(spec.pool_size), "")]
+    for i, st in enumerate(spec.stages, start=1):
+        keeps = formats.count(st.keep)
+        if st.adaptive and st.name in counts:
+            keeps = f"{formats.count(round(float(np.mean(counts[st.name])), 1))} per query (mean)"
+        fused = f"fused with the earlier score ({st.fusion.label})" if st.fusion.mixes else ""
+        boxes.append(StageBox(f"stage {i}", st.scorer.kind, short_model(st.scorer.model), keeps, fused))
+    return boxes
+
+
+def short_model(model: str | None) -> str:
+    """A model as a reader knows it: a folder's last part, a hub id's name (``all-MiniLM-L6-v2``).
+
+    >>> short_model("sample_data/models/scifact-student"), short_model("sentence-transformers/all-MiniLM-L6-v2")
+    ('scifact-student', 'all-MiniLM-L6-v2')
+    """
+    if not model:
+        return ""
+    return Path(str(model).rstrip("/")).name or str(model)
+
+
+def cost_basis(lat) -> str:
+    """Where the latency figures come from, in one phrase: ``measured on this machine`` or each
+    step's profile."""
+    sources = {s.source for s in lat.stages}
+    if sources == {MEASURED_HERE}:
+        return "timings measured on this machine"
+    return "; ".join(f"{s.name}: {s.source}" for s in lat.stages)
+
+
+def _frontier(s: Story, exp, spec, tuned, budget_ms) -> None:
+    grid = tuned
+    if grid is None or spec not in grid.specs:
+        depth = exp.matrix.retrieved_depth or spec.pool_size
+        specs = tuning_grid(spec, values=FRONTIER_VALUES, max_pool=max(spec.pool_size, depth), fusions=None)
+        if spec not in specs:
+            specs.append(spec)
+        grid = grid_search(exp, specs, budget_ms)
+    grid = grid.with_budget(budget_ms)
+    table = grid.table
+    s.frontier = table
+    s.front = pareto_front(table["latency_ms"], table["ndcg@10"])
+    s.current = grid.specs.index(spec)
+    s.recommended = best_within_budget(grid)
+    rows = sorted(set(s.front) | {s.current} | ({s.recommended} if s.recommended is not None else set()),
+                  key=lambda i: (table.loc[i, "latency_ms"], -table.loc[i, "ndcg@10"]))
+    def role(i: int) -> str:
+        said = ["this cascade"] if i == s.current else []
+        said += ["best within the budget"] if i == s.recommended else []
+        said += ["first pass alone"] if not grid.specs[i].stages else []
+        return ", ".join(said)
+
+    alt = pd.DataFrame({
+        "": [role(i) for i in rows],
+        "candidates kept at each step": [cutoffs(grid.specs[i]) for i in rows],
+        "nDCG@10": [formats.metric(table.loc[i, "ndcg@10"]) for i in rows],
+        "latency (predicted)": [formats.ms(table.loc[i, "latency_ms"]) for i in rows],
+        "within budget": ["yes" if table.loc[i, "within_budget"] else "no" for i in rows]})
+    ways = {tuple(st.fusion.label for st in grid.specs[i].stages) for i in rows if grid.specs[i].stages}
+    if len(ways) > 1:   # the tuner tried other ways of combining: say which each alternative uses
+        alt.insert(2, "how stages combine", [", ".join(st.fusion.label for st in grid.specs[i].stages) or "-"
+                                             for i in rows])
+    s.alternatives = alt
+
+
+def cutoffs(spec) -> str:
+    """The candidates each step hands on, as a reader follows them: ``100 → 20 → top 10``.
+
+    >>> from cascade_core.cascade import CascadeSpec
+    >>> cutoffs(CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100, "final_k": 10,
+    ...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 20}]}))
+    '100 → 20 → top 10'
+    """
+    return " → ".join([formats.count(spec.pool_size)] + [st.cutoff_label for st in spec.stages]
+                           + [f"top {spec.final_k}"])
+
+
+def _losses(s: Story, run, exp) -> None:
+    lost = lost_by_stage(run, exp.relevance, exp.qrels)
+    s.lost = lost.by_stage
+    s.relevant_total, s.relevant_final = lost.n_relevant, lost.n_final
+    docs = lost.documents
+    ranked = docs[docs["rank"].notna()]
+    if not len(ranked):
+        return
+    # The telling case: the relevant document that missed its cut-off by the fewest places
+    row = ranked.sort_values(["rank_margin", "query"], kind="stable").iloc[0]
+    corpus = exp.dataset.corpus
+    doc = corpus[row["doc_id"]] if row["doc_id"] in corpus else None
+    title = (doc.title or doc.text[:80]) if doc is not None else row["doc_id"]
+    s.lost_example = LostExample(row["query"], exp.queries.text_of(row["query"]), row["doc_id"], title,
+                                 row["step"], int(row["rank"]), int(row["keep"]))
+
+
+def caveats(result, exp, s: Story) -> list[Caveat]:
+    """One line per thing a stakeholder may need to know, each with the page that explains it."""
+    ev, lat, spec = result.evaluation, result.latency, result.run.spec
+    out = []
+    if any(is_stand_in(st.scorer.model) for st in spec.stages):
+        out.append(Caveat("A stage uses an untrained stand-in model: its latency is real, its ranking random.",
+                          "Build"))
+    corpus = exp.dataset.corpus.fingerprint
+    for st in spec.stages:
+        note = student_note(st.scorer.model, corpus) if st.scorer.model else None
+        if note and "trained on" in note and "made for this corpus" not in note and "shipped" not in note:
+            out.append(Caveat(f"{st.name}: {note}", "Build"))
+    if ev is not None and ev.judgment_note():
+        out.append(Caveat("Judgments list relevant documents only: unlisted documents count as not relevant, as in "
+                          "published figures.", "Evaluate"))
+    elif ev is not None and ev.unjudged_warning():
+        out.append(Caveat("Many top-ranked documents were never judged: quality figures are a floor.", "Evaluate"))
+    if lat.notes:
+        out.append(Caveat("Latency is predicted from recorded timings, some of them taken while the machine was busy "
+                          "or from few calls.", "Flow"))
+    else:
+        out.append(Caveat(f"Latency is predicted from {s.cost_basis}, not measured in production.", "Flow"))
+    if not result.run.exact:
+        out.append(Caveat("A listwise stage's scores are approximate at these cut-offs.", "Flow"))
+    if s.change is not None and s.change.worse:
+        out.append(Caveat("This cascade scores lower than its own first pass.", "Compare & doctor"))
+    if s.queries < 50:
+        out.append(Caveat(f"Measured on {s.queries} queries only: differences of a few points may be chance.",
+                          "Evaluate"))
+    return out
