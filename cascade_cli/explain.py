@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
+
 from cascade_core.analysis import explain
 from cascade_core.errors import CascadeError
 from cascade_core.progress import terminal_progress
@@ -99,7 +101,7 @@ def print_document(exp, run, path, limit: int) -> None:
     print(f"\nRanked above it at {step}:")
     for r in explain.beaten_by(run, path.query, step, path.doc_id, limit, exp.relevance).itertuples():
         doc = corpus[r.doc_id]
-        mark = f"REL {r.grade}" if r.grade > 0 else "     "
+        mark = ("     " if pd.isna(r.grade) or r.grade <= 0 else f"REL {r.grade}")   # <NA>: never judged
         print(f"  {r.rank:>4}. {mark} {r.score:10.4f}  {'kept   ' if r.kept else 'dropped'}  {r.doc_id:<12} "
               f"{(doc.title or doc.text)[:60]}")
     chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: the cut-off where it was dropped

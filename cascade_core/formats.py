@@ -112,9 +112,14 @@ def count(value) -> str:
     return f"{int(v):,}" if v.is_integer() else f"{v:,.1f}"
 
 
-def p_value(p) -> str:
-    """``p = 1.2e-08``, ``p = 0.03``, ``p = ?``."""
-    return f"p = {float(p):.2g}" if known(p) else f"p = {UNKNOWN}"
+def p_value(p, prefix: bool = True) -> str:
+    """``p = 1.2e-08``, ``p = 0.03``, ``p = ?`` (``prefix=False``: the number alone).
+
+    >>> p_value(1.236e-8), p_value(0.0312, prefix=False)
+    ('p = 1.2e-08', '0.031')
+    """
+    said = f"{float(p):.2g}" if known(p) else UNKNOWN
+    return f"p = {said}" if prefix else said
 
 
 def usd(value) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .errors import ScoringCancelled
+from .formats import duration
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ProgressEvent:
         return (self.total - self.done) / self.rate
 
     def describe(self) -> str:
-        eta = f", {self.eta_s:.0f} s left" if self.eta_s is not None and self.done < self.total else ""
+        eta = f", {duration(self.eta_s)} left" if self.eta_s is not None and self.done < self.total else ""
         return f"{self.task}: {self.done}/{self.total} {self.unit} ({self.rate:.1f}/s{eta})"
 
 

@@ -90,7 +90,9 @@ def readable(df: pd.DataFrame):
             formats[col] = "{:+.1f}"
         elif "ms" in name.split() or name.endswith("_ms") or " ms" in name:
             formats[col] = "{:.1f}"
-        elif ((vals.dropna() - vals.dropna().round()).abs() < 1e-9).all() and vals.abs().max() > 1:
+        elif pd.api.types.is_integer_dtype(df[col]) or (
+                ((vals.dropna() - vals.dropna().round()).abs() < 1e-9).all() and vals.abs().max() > 1):
+            # a count, even when every value is 0 (a whole-number float column of 0s and 1s may be a metric)
             formats[col] = "{:,.0f}"
         else:
             formats[col] = "{:.3f}"

@@ -9,6 +9,7 @@ import streamlit as st
 
 from cascade_core import doctor
 from cascade_core.analysis import compare
+from cascade_core import formats
 from cascade_core.analysis.lift import points
 from cascade_core.doctor.depth import MIN_DROP
 from cascade_core.doctor.provenance import experiment_checks
@@ -38,7 +39,7 @@ def single_pass_section(result, costs):
     cmp = compare.single_pass(result, costs, state.experiment)
     st.dataframe(cmp.table(), width="stretch", column_config={
         **{m: st.column_config.NumberColumn(format="%.3f") for m in compare.COMPARE_METRICS},
-        "predicted ms": st.column_config.NumberColumn(format="%.2f")})
+        "predicted ms": st.column_config.NumberColumn(format="%.1f")})
     st.caption(f"Single pass: **{literal(cmp.baseline.spec.describe())}**: the heaviest stage "
                f"({literal(cmp.heaviest)}, the costliest over the whole pool by its measured cost model) alone, "
                "scoring every pool candidate and ranking by its own score (replacing the first pass's order, not "
@@ -103,8 +104,8 @@ def wins_section(result, cmp, lift):
     cols[3].metric("Mean difference", f"{pts:+.1f} pts", delta=verdict, delta_color="normal" if pts > 1e-9 else
                    "inverse" if pts < -1e-9 else "off",
                    help="The cascade's mean minus the other's, in points (100 x the difference).")
-    cols[4].metric("Wilcoxon p", doctor.format_evidence(t.wilcoxon_p))
-    cols[5].metric("Paired t-test p", doctor.format_evidence(t.ttest_p))
+    cols[4].metric("Wilcoxon p", formats.p_value(t.wilcoxon_p, prefix=False))
+    cols[5].metric("Paired t-test p", formats.p_value(t.ttest_p, prefix=False))
     st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "
                "p-values from scipy.stats.wilcoxon (signed-rank; ties left out) and scipy.stats.ttest_rel, two-sided. "
                + literal(" ".join(t.notes)))

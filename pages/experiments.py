@@ -7,8 +7,10 @@ as ``cascade compare``); this page only lays them out.
 import streamlit as st
 
 from cascade_core.analysis.compare_many import ALPHA, METRICS, compare_experiments
-from cascade_core.analysis.saved import SavedExperiment, experiments_folder, saved_names, slug
+from cascade_core.analysis.lift import points
+from cascade_core.analysis.saved import SavedExperiment, comparable_names, experiments_folder, saved_names, slug
 from cascade_draw import charts
+from cascade_draw.tables import flag_worse
 from cascade_ui import state
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import shown_errors, sidebar_status
@@ -59,7 +61,7 @@ if len(names) < 2:
 
 with shown_errors():
     c1, c2, c3 = st.columns([3, 1, 1])
-    chosen = c1.multiselect("Experiments to compare", names, default=names[: min(len(names), 4)], key="cmp-names")
+    chosen = c1.multiselect("Experiments to compare", names, default=comparable_names(folder, names), key="cmp-names")
     if len(chosen) < 2:
         st.info("Choose at least two experiments.")
         st.stop()
@@ -78,14 +80,16 @@ with shown_errors():
                f"queries, corpus fingerprint {code(first.dataset.get('corpus'))}); baseline "
                f"**{literal(result.baseline)}**.")
     st.dataframe(shown, width="stretch", column_config={
-        **{m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
+        **{m: st.column_config.NumberColumn(format="%.3f") for m in METRICS},
         **{c: st.column_config.NumberColumn(format="%.1f") for c in shown.columns if c.endswith("ms")}})
     st.markdown(f"**Against {literal(result.baseline)}**, query by query on {metric}")
-    st.dataframe(t.loc[t.index != result.baseline, tested], width="stretch", column_config={
+    # the change in points, as every page says a change (the CSV keeps the raw difference)
+    against = t.loc[t.index != result.baseline, tested].rename(columns={f"{metric} diff": f"{metric} change (points)"})
+    against[f"{metric} change (points)"] = points(against[f"{metric} change (points)"], 0.0)
+    st.dataframe(flag_worse(against, {f"{metric} change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}", "Holm p": "{:.2g}"},
+                            [f"{metric} change (points)"]), width="stretch", column_config={
         **{c: st.column_config.NumberColumn(format="%d") for c in ("wins", "losses", "ties")},
-        f"{metric} diff": st.column_config.NumberColumn(format="%+.4f"),
-        "Wilcoxon p": st.column_config.NumberColumn(format="%.3g"),
-        "Holm p": st.column_config.NumberColumn(format="%.3g")})
+    })
     if unmeasured:
         st.caption("No measured latency among these: save with `cascade eval --live N --save NAME` to add it.")
     sig = result.significant(ALPHA)

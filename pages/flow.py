@@ -5,6 +5,7 @@ import streamlit as st
 from cascade_core.analysis.flow import flow_table, kept_count_summary
 from cascade_core.analysis.lift import first_pass_lift, points
 from cascade_core.cascade.simulate import kept_counts
+from cascade_core import formats
 from cascade_core.formats import ms
 from cascade_draw import charts
 from cascade_draw.tables import WORSE_STYLE, count_text, flag_unjudged
@@ -26,7 +27,13 @@ with shown_errors():
         said = lift.sentence()
         cost = "" if lift.added_ms != lift.added_ms else f", for {ms(lift.added_ms)} more per query (predicted)"
         over = result.latency.within_budget is False
-        (st.warning if lift.worse or over else st.success)(
+        if qi is not None and ev.first_pass_alone is not None:   # one query chosen: its own change first
+            before = float(ev.first_pass_alone.per_query["ndcg@10"][qi])
+            after = float(ev.final.per_query["ndcg@10"][qi])
+            (st.warning if after < before - 1e-9 else st.success)(
+                f"**Query {literal(choice)}: final list against the first pass alone**: nDCG@10 "
+                f"{formats.metric(before)} -> {formats.metric(after)} ({formats.change(points(after, before))}).")
+        (st.caption if qi is not None else st.warning if lift.worse or over else st.success)(
             f"**Final list against the first pass alone** (all queries): {said}{cost}."
             + (f" **{lift.worse_headline()}**: see Compare & doctor." if lift.worse else "")
             + (f" **Over the {ms(result.latency.budget_ms)} budget** (below)." if over else ""))

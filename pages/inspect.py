@@ -29,7 +29,9 @@ with shown_errors():
                "below final k.")
     c2.plotly_chart(charts.lost_by_stage_bars(lost.by_stage), key="lost-bars")
     with st.expander(f"Every lost relevant document ({len(lost.documents)})"):
-        st.dataframe(lost.documents, hide_index=True, width="stretch", column_config={
+        # "-" where a document has no rank or margin (never retrieved), never a grey "None"
+        st.dataframe(lost.documents.style.format({"score_margin": "{:.4f}"}, na_rep="-"), hide_index=True,
+                     width="stretch", column_config={
             "doc_id": st.column_config.TextColumn("document"),
             "rank": NUM("rank (empty: never retrieved)"),
             "rank_margin": NUM("rank margin", help="ranks short of the cut-off"),
@@ -73,8 +75,9 @@ with shown_errors():
             step = path.dropped_at
             st.markdown(f"**Ranked above it at {literal(step)}**")
             beaten = explain.beaten_by(run, qi, step, doc, relevance=exp.relevance)
-            st.dataframe(beaten, hide_index=True, width="stretch",
-                         column_config={c: NUM(format="%.4f") for c in ("score", "raw")})
+            # a candidate the qrels never judged is "unjudged", not grade 0
+            st.dataframe(beaten.style.format({"score": "{:.4f}", "raw": "{:.4f}"}, na_rep="-")
+                         .format(na_rep="unjudged", subset=["grade"]), hide_index=True, width="stretch")
             chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: this step's cut-off
             st.markdown("**To keep it:** " + literal(chain[0].describe()))
             if len(chain) > 1:

@@ -29,6 +29,7 @@ from cascade_ui.demo import DEMO_MAX_POOL
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import analysis_page, shown_errors
 
+APPLIED = "tune-applied"
 TUNED = "tune-result"   # {"context": tune_context(spec), "result": GridResult}
 # The deepest pool the sidebar and Build sliders offer (and the demo scores to): tuning deeper
 # would recommend a pool no slider can show.
@@ -160,7 +161,9 @@ def tuner_section(exp, spec):
     st.caption(f"{len(grid)} combinations (cut-offs x {how}, and the first pass alone), each simulated from "
                "stored scores.")
     if st.button("Tune", type="primary", key="tune-run"):
-        remember(spec, grid_search(exp, grid, budget, progress=state.progress_callback()), grid_settings)
+        bar = st.empty()   # the progress bar goes once the grid is simulated
+        remember(spec, grid_search(exp, grid, budget, progress=state.progress_callback(bar)), grid_settings)
+        bar.empty()
     stored = stored_result(spec, grid_settings)
     if stored is None:
         return None
@@ -215,13 +218,17 @@ def tuner_section(exp, spec):
             st.warning(said + f" That is over the {tuned.budget_ms:g} ms budget: this objective ignores it.")
         else:
             st.success(said)
-        if st.button("Apply the recommendation", key="tune-apply"):
+        if replace(best, name=spec.name) == spec:   # applied (or already the cascade in use): no button
+            applied = st.session_state.pop(APPLIED, None)
+            (st.success if applied else st.caption)(
+                (f"Applied: **{literal(applied)}**. " if applied else "") + "This is the cascade in use now: every "
+                "page shows it.")
+        elif st.button("Apply the recommendation", key="tune-apply"):
             # Cut-offs and combinations; the scorers are the current cascade's (the context guarantees
-            # it), or none when the first pass alone won. Renamed: it is no longer the spec it came from.
-            # A name stays only while it still describes the steps (the tuner may change a fusion).
-            base = spec.name or "cascade"
-            tuned_name = base if base.startswith("tuned: ") else f"tuned: {base}"
-            state.set_spec(replace(best, name=tuned_name if best.same_steps(spec) else ""))
+            # it), or none when the first pass alone won. Renamed after what it now is: a preset's name
+            # spells its cut-offs ("demo: BM25 -> 100 -> ..."), which the tuner just changed.
+            state.set_spec(replace(best, name=f"tuned: {best.describe()}"))
+            st.session_state[APPLIED] = best.describe()   # said once, after the rerun
             st.rerun()
         h = holdout_section(tuned, rule, objective)
     with st.expander("Every combination"):

@@ -234,7 +234,8 @@ def ranking_at(run: CascadeRun, query: int, step: str | int, ranks, relevance: R
     """The candidates at the given 1-based ``ranks`` of one step's order, for one query.
 
     Columns: rank, doc_id, score (what the step ranked by), raw (its scorer's output), kept,
-    and grade when ``relevance`` is given. Ranks past the list's end are skipped.
+    and grade when ``relevance`` is given (``<NA>`` for a document the qrels never judged: unjudged
+    is not "grade 0"). Ranks past the list's end are skipped.
     """
     _check_query(run, query)
     i = _step_index(run, step)
@@ -251,7 +252,9 @@ def ranking_at(run: CascadeRun, query: int, step: str | int, ranks, relevance: R
         "kept": np.asarray(ranks) <= st.keep,
     })
     if relevance is not None:
-        out["grade"] = relevance.grades[query, cols].astype(int)
+        grades = relevance.grades[query, cols].astype(int)
+        judged = relevance.judged[query, cols] if relevance.judged is not None else np.ones(len(cols), dtype=bool)
+        out["grade"] = pd.array([int(g) if j else pd.NA for g, j in zip(grades, judged)], dtype="Int64")
     return out
 
 
@@ -546,14 +549,20 @@ def paths_table(paths: list[DocumentPath]) -> pd.DataFrame:
 
 # -- query terms in a text --------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+")
+# A number with its decimal point or thousands separator is one word ("10.0", not "10" and "0").
+_WORD = re.compile(r"\d+(?:[.,]\d+)+|\w+")
 
 
 def highlight_spans(text: str, query: str, tokenizer: Tokenizer | None = None) -> list[tuple[str, bool]]:
     """Cut ``text`` into ``(segment, is_query_term)`` pieces, joined back they give ``text``.
 
     A word is a query term when its stem is one of the query's (BM25's tokenizer by default:
-    lower-cased, stopwords dropped, Snowball-stemmed), so "cells" matches "cell".
+    lower-cased, stopwords dropped, Snowball-stemmed), so "cells" matches "cell". A number
+    matches only as a whole and a one-character term never does: a query about "0-dimensional"
+    materials would otherwise light up every "0" of "10.0" and "2.0".
+
+    >>> [w for w, hit in highlight_spans("In 10.0 or 0 of 20 dimensional cells", "0-dimensional cell") if hit]
+    ['dimensional', 'cells']
     """
     tok = tokenizer or get_tokenizer()
     terms = set(tok.tokenize(query))
@@ -563,7 +572,10 @@ def highlight_spans(text: str, query: str, tokenizer: Tokenizer | None = None) -
     for match in _WORD.finditer(text):
         word = match.group()
         if word not in seen:
-            seen[word] = bool(terms.intersection(tok.tokenize(word)))
+            if any(c.isdigit() for c in word):   # a number: as a whole, or not at all
+                seen[word] = len(word) > 1 and word.lower() in terms
+            else:
+                seen[word] = bool(terms.intersection(t for t in tok.tokenize(word) if len(t) > 1))
         if seen[word]:
             if match.start() > last:
                 spans.append((text[last:match.start()], False))

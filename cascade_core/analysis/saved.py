@@ -183,6 +183,24 @@ def saved_names(folder) -> list[str]:
     return sorted(f.stem for f in p.glob("*.json")) if p.is_dir() else []
 
 
+def comparable_names(folder, names: list[str], limit: int = 4) -> list[str]:
+    """Up to ``limit`` of ``names`` that can be compared with each other (the same corpus, split and
+    queries), from the largest such group, newest last kept: what a comparison starts from, so the
+    first view is a comparison rather than a refusal. Unreadable files are left out (the page says
+    why when one is chosen).
+    """
+    groups: dict[tuple, list[str]] = {}
+    for name in names:
+        try:
+            e = SavedExperiment.load(folder, name)
+        except CascadeError:
+            continue
+        key = (e.dataset.get("corpus"), e.dataset.get("split"), tuple(e.query_ids))
+        groups.setdefault(key, []).append(name)
+    best = max(groups.values(), key=len, default=[])
+    return best[:limit] if len(best) >= 2 else names[:limit]
+
+
 def slug(text: str) -> str:
     """A valid experiment name made from any text (what a person typed, a cascade's name): runs of
     other characters become ``-``; empty when nothing usable is left.

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .. import formats
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -67,15 +69,28 @@ class Check:
 
 
 def format_evidence(value, name: str = "") -> str:
-    """An evidence value for people: recalls and shares (0-1) as percentages, floats to 3 digits.
+    """An evidence value for people, in the format its name says (:mod:`cascade_core.formats`):
+    recalls and shares as percentages, points signed with one decimal, milliseconds as latencies,
+    p-values with two digits, metrics (nDCG@10 ...) with three decimals, counts as counts.
 
     >>> format_evidence(0.1234, "share dropped"), format_evidence(12.345, "gap (points)"), format_evidence(7)
-    ('12.3%', '12.3', '7')
+    ('12.3%', '+12.3', '7')
+    >>> format_evidence(0.65, "nDCG@10 in"), format_evidence(32.67, "cascade ms"), format_evidence(1.2e-8, "Wilcoxon p")
+    ('0.650', '33 ms', '1.2e-08')
     """
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "?"
-        if "share" in name or name.startswith("recall"):
-            return f"{value:.1%}"
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+    if not isinstance(value, float):
+        return str(value)
+    if math.isnan(value):
+        return formats.UNKNOWN
+    words = name.lower()
+    if "share" in words or words.startswith("recall"):
+        return formats.share(value)
+    if "points" in words:
+        return formats.change(value, unit="")
+    if words.endswith(" ms") or words == "ms":
+        return formats.ms(value)
+    if words.endswith(" p") or words.startswith("p ") or words == "p":
+        return formats.p_value(value, prefix=False)
+    if value.is_integer():
+        return formats.count(value)
+    return formats.metric(value) if abs(value) < 10 else f"{value:,.3g}"

@@ -303,7 +303,7 @@ class LatencyReport:
         """The budget verdict in one line, with what the tool itself distrusts about the figure.
 
         >>> print(predict_latency(["first pass"], [10], [CostModel("f", 106, 0, 30, slowdown=2.3)], 100).verdict())
-        Predicted 106.0 ms per query: over the 100 ms budget (first pass measured while the CPU was busy: x2.3 slower than when quiet; re-measure: `cascade calibrate`, or Re-measure on Flow)
+        Predicted 106.0 ms per query: over the 100 ms budget (first pass measured while the CPU was busy: x2.3 slower than when quiet; re-measure with cascade calibrate, or Re-measure on Flow)
         """
         head = f"Predicted {self.total_ms:.1f} ms per query"
         if self.budget_ms is not None:
@@ -312,8 +312,8 @@ class LatencyReport:
         busy = [s for s in self.stages if slowdown_note(s.slowdown)]
         if busy:
             worst = max(busy, key=lambda s: s.slowdown)
-            head += (f" ({', '.join(s.name for s in busy)} {slowdown_note(worst.slowdown)}; re-measure: "
-                     "`cascade calibrate`, or Re-measure on Flow)")
+            head += (f" ({', '.join(s.name for s in busy)} {slowdown_note(worst.slowdown)}; re-measure with "
+                     "cascade calibrate, or Re-measure on Flow)")
         return head
 
     @property

@@ -71,6 +71,11 @@ def test_tuner_recommends_what_the_library_does_and_applies_it(demo_state):
     at.button(key="tune-apply").click().run()
     assert at.session_state["spec"].to_dict()["pool_size"] == best.pool_size
     assert [s["keep"] for s in at.session_state["spec"].to_dict()["stages"]] == [s.keep for s in best.stages]
+    # said once, the button gone (it is the cascade in use), named after what it is now
+    assert any(shown(s.value).startswith(f"Applied: {best.describe()}") for s in at.success)
+    assert not [b for b in at.button if b.key == "tune-apply"]
+    assert at.session_state["spec"].name == f"tuned: {best.describe()}"
+    assert not at.get("progress")   # the tuning's progress bar went once it finished
 
 
 def test_recall_at_the_current_cut_off_comes_from_the_library(demo_state):
