@@ -93,7 +93,7 @@ def test_no_import_cycle():
 
 # The layers of cascade_core, bottom up (README, "Layout"): a package imports only its own layer and those below.
 LAYERS = [
-    {"errors", "numbers", "progress", "home", "params", "plugins", "readback"},
+    {"errors", "numbers", "formats", "progress", "home", "params", "plugins", "readback"},
     {"data", "fusion", "metrics", "latency", "models"},
     {"store", "vectors", "remote"},
     {"scorers", "serving"},
@@ -102,7 +102,7 @@ LAYERS = [
     {"judgments"},
     {"analysis"},
     {"tuning"},
-    {"doctor", "distill", "export"},
+    {"doctor", "distill", "export", "present"},
 ]
 
 

@@ -257,6 +257,8 @@ def cutoffs(spec) -> str:
     ...     "stages": [{"scorer": {"kind": "bi-encoder", "model": "m"}, "keep": 20}]}))
     '100 → 20 → top 10'
     """
+    if not spec.stages:
+        return f"top {spec.final_k} of the first pass"
     return " → ".join([formats.count(spec.pool_size)] + [st.cutoff_label for st in spec.stages]
                            + [f"top {spec.final_k}"])
 
