@@ -525,13 +525,13 @@ def cascade_diagram(boxes, final_k: int) -> go.Figure:
         fig.add_shape(type="rect", x0=x0, x1=x0 + width, y0=0, y1=1, line=dict(color=color, width=2),
                       fillcolor=color, opacity=0.15, layer="below")
         if last:
-            title, lines = "final list", [f"top {final_k}"]
+            title, lines = "results shown", [f"top {final_k}"]
         else:
             b = boxes[i]
-            title = plain(b.kind)
-            lines = [plain(b.model)] if b.model else []
+            title = plain(getattr(b, "plain", b.kind))   # in everyday words, the kind's own name beneath
+            lines = [f"<span style='color:#666666'>{plain(b.kind)}" + (f": {plain(b.model)}" if b.model else "")
+                     + "</span>"]
             lines += ["+ earlier score"] if b.fused else []
-            lines.append(f"<span style='color:#666666'>{plain(b.role)}</span>")
         fig.add_annotation(x=x0 + width / 2, y=0.5, showarrow=False, align="center",
                            text=f"<b>{title}</b><br>" + "<br>".join(lines), font=dict(size=13))
         if not last:   # the arrow to the next box, with what this step keeps

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from cascade_core import formats
 from cascade_core.analysis.lift import metric_label
+from cascade_core.present import EXPLAIN
 
 from . import charts
 from .report import figure_html, plotly_loader
@@ -35,9 +36,7 @@ def present_report(s) -> str:
              "from stored scores and recorded timings; the caveats at the end say how far each goes.</p>",
              plotly_loader()]
     parts.append("<section><h2>1. The cascade</h2>" + figure_html(charts.cascade_diagram(s.stages, s.final_k), "diagram")
-                 + "<p class='muted'>Each step reranks the candidates it receives with a more expensive model and "
-                   "hands on the number on the arrow; \u201c+ earlier score\u201d: blended with the score before.</p>"
-                   "</section>")
+                 + f"<p class='muted'>{e(EXPLAIN['diagram'])}</p></section>")
     if s.change is None:
         parts.append("<section><h2>2. What it buys</h2><p>No rerank stage: the first pass is the cascade.</p></section>")
     else:
@@ -49,8 +48,8 @@ def present_report(s) -> str:
                      f"{e(metric_label(c.metric))} (quality of the top 10)</div><div class='big'>"
                      f"{formats.metric(c.after)}</div><div class='{cls}'>{formats.change(c.points)} vs the first pass "
                      f"alone</div></div><div class='tile' style='flex:1'><p><b>{e(s.buys)}</b> over the first pass "
-                     f"alone, on {formats.count(s.queries)} queries: {e(s.buys_in_words)}.</p><p class='muted'>Also: "
-                     f"{e(others)}</p></div></div></section>")
+                     f"alone, on {formats.count(s.queries)} queries: {e(s.buys_in_words)}.</p><p class='muted'>"
+                     f"{e(EXPLAIN['metric'])} Also: {e(others)}</p></div></div></section>")
     budget = ""
     if s.budget_ms is not None:
         over = s.within_budget is False or s.p95_ms > s.budget_ms
@@ -62,17 +61,16 @@ def present_report(s) -> str:
                  f"<div class='tile'><div class='label'>Typical query (p50)</div><div class='big'>{formats.ms(s.p50_ms)}"
                  f"</div></div><div class='tile'><div class='label'>Slow query (p95)</div><div class='big'>"
                  f"{formats.ms(s.p95_ms)}</div></div>{budget}<div class='tile'><div class='label'>Per 1,000 queries"
-                 f"</div><div class='big'>{price}</div></div></div><p class='muted'>Predicted per query from "
-                 f"{e(s.cost_basis)}; the first pass alone takes {formats.ms(s.first_pass_ms)}.</p></section>")
+                 f"</div><div class='big'>{price}</div></div></div><p class='muted'>"
+                 f"{e(EXPLAIN['costs'].format(basis=s.cost_basis, first=formats.ms(s.first_pass_ms)))}</p></section>")
     if s.frontier is not None:
         fig = charts.pareto_figure(s.frontier, s.front, s.current, s.recommended, s.budget_ms,
                                    current_name="this cascade",
                                    title="Quality against latency: this cascade among the alternatives")
         parts.append("<section><h2>4. The trade-off</h2>" + figure_html(fig, "tradeoff")
+                     + (f"<p>{e(s.tradeoff)}</p>" if s.tradeoff else "")
                      + s.alternatives.style.format(escape="html").hide(axis="index").to_html()
-                     + "<p class='muted'>The line joins the alternatives nothing beats on both quality and speed (the "
-                       "same models, other cut-offs, simulated from the stored scores); \u2605 the best within the "
-                       "budget.</p></section>")
+                     + f"<p class='muted'>{e(EXPLAIN['tradeoff'])}</p></section>")
     if s.lost is not None:
         example = f"<p><b>An example.</b> {e(s.lost_example.sentence())}</p>" if s.lost_example else ""
         parts.append(f"<section><h2>5. What it still loses</h2><p>{e(s.losses)}</p>"

@@ -10,7 +10,7 @@ import streamlit as st
 
 from cascade_core import formats
 from cascade_core.analysis.lift import metric_label
-from cascade_core.present import story
+from cascade_core.present import EXPLAIN, story
 from cascade_draw import charts
 from cascade_ui import state
 from cascade_ui.text import literal
@@ -38,8 +38,7 @@ with shown_errors():
         st.markdown(f"**{literal(s.title)}**")
         st.plotly_chart(charts.cascade_diagram(s.stages, s.final_k), key="present-diagram",
                         config={"displayModeBar": False})
-        st.caption("Each step reranks the candidates it receives with a more expensive model and hands on the "
-                   "number on the arrow. \u201c+ earlier score\u201d: the step's score is blended with the one before.")
+        st.caption(EXPLAIN["diagram"])
 
     with st.container(key="present-panel-buys"):
         st.subheader("2. What it buys")
@@ -52,7 +51,7 @@ with shown_errors():
                       delta_color="normal" if abs(s.change.points) > 1e-9 else "off")
             c2.markdown(f"**{literal(s.buys)}** over the first pass alone, on {formats.count(s.queries)} queries:")
             c2.markdown(literal(s.buys_in_words[0].upper() + s.buys_in_words[1:]) + ".")
-            c2.caption("Also: " + "; ".join(f"{metric_label(c.metric)} {formats.metric(c.before)} \u2192 "
+            c2.caption(EXPLAIN["metric"] + " Also: " + "; ".join(f"{metric_label(c.metric)} {formats.metric(c.before)} \u2192 "
                                              f"{formats.metric(c.after)} ({formats.change(c.points)})" for c in s.others))
 
     with st.container(key="present-panel-costs"):
@@ -64,11 +63,10 @@ with shown_errors():
             over = s.within_budget is False or s.p95_ms > s.budget_ms
             cols[2].metric("Budget", formats.ms(s.budget_ms),
                            delta="p95 over the budget" if over else "within the budget",
-                           delta_color="inverse" if over else "normal")
+                           delta_color="inverse" if over else "normal", delta_arrow="off")
         cols[3].metric("Per 1,000 queries", formats.usd(s.usd_per_1k) if s.usd_per_1k else "not priced",
                        help="From the prices set in the cost profiles (Flow); none set: not priced.")
-        st.caption(f"Predicted per query from {literal(s.cost_basis)}; the first pass alone takes "
-                   f"{formats.ms(s.first_pass_ms)}.")
+        st.caption(EXPLAIN["costs"].format(basis=literal(s.cost_basis), first=formats.ms(s.first_pass_ms)))
 
     if s.frontier is not None:
         with st.container(key="present-panel-tradeoff"):
@@ -77,9 +75,10 @@ with shown_errors():
                                                  current_name="this cascade",
                                                  title="Quality against latency: this cascade among the alternatives"),
                             key="present-pareto", config={"displayModeBar": False})
+            if s.tradeoff:
+                st.markdown(literal(s.tradeoff))
             st.dataframe(s.alternatives, hide_index=True, width="stretch")
-            st.caption("The line joins the alternatives nothing beats on both quality and speed (the same models, "
-                       "other cut-offs, simulated from the stored scores); \u2605 the best within the budget.")
+            st.caption(EXPLAIN["tradeoff"])
 
     if s.lost is not None:
         with st.container(key="present-panel-losses"):

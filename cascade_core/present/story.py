@@ -30,6 +30,7 @@ import pandas as pd
 from .. import formats
 from ..analysis.explain import lost_by_stage
 from ..analysis.lift import SIGNIFICANCE, MetricChange, first_pass_lift, metric_label
+from ..formats import points
 from ..cascade.presets import is_stand_in
 from ..cascade.simulate import kept_counts
 from ..latency.model import MEASURED_HERE
@@ -37,7 +38,28 @@ from ..models.students import student_note
 from ..tuning import best_within_budget, grid_search, pareto_front, tuning_grid
 
 HEADLINE = "ndcg@10"
+# The words under each panel, one home for the page and the HTML file.
+EXPLAIN = {
+    "diagram": "The first step finds candidates in the whole collection; each later step re-orders the candidates it "
+               "receives with a slower, more accurate model and hands on the number on the arrow. \u201c+ earlier "
+               "score\u201d: its score is blended with the one before.",
+    "metric": "nDCG@10 scores the order of the top 10 results against people's relevance judgments (1 is a "
+              "perfect order); a point is 0.01 of it.",
+    "costs": "Time per query, predicted from {basis}: half the queries take less than p50, 19 in 20 less than p95. "
+             "The first step alone takes {first}.",
+    "tradeoff": "Each dot is the same models with other cut-offs, simulated from the stored scores; the line joins "
+                "those nothing beats on both quality and speed (listed in the table, with this cascade); \u2605 the "
+                "best within the budget. Latency here is the mean per query.",
+}
 FRONTIER_VALUES = 4      # values per cut-off in the compact grid drawn when the tuner has not run
+
+
+# Each kind in words a stakeholder knows (the kind's own name stays beside it, small).
+PLAIN_KINDS = {"bm25": "keyword search", "dense": "vector search", "hybrid": "keyword + vector search",
+               "sparse": "learned keyword search", "collection": "your vector collection",
+               "search-api": "your search engine", "run": "your system's results", "bi-encoder": "embedding match",
+               "cross-encoder": "reranker model", "late": "token-level match", "llm": "LLM reranker",
+               "rerank-api": "hosted reranker"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,11 @@ class StageBox:
     model: str         # short model name ("" without one)
     keeps: str         # "1,000", "20", "10.4 (per query)"
     fused: str         # "fused with the earlier score (norm-sum 0.5)" or ""
+
+    @property
+    def plain(self) -> str:
+        """The kind in everyday words: ``keyword search`` for ``bm25``."""
+        return PLAIN_KINDS.get(self.kind, self.kind)
 
 
 @dataclass(frozen=True)
@@ -101,6 +128,7 @@ class Story:
     current: int | None = None
     recommended: int | None = None
     alternatives: pd.DataFrame | None = None   # the frontier's points, for a table
+    tradeoff: str = ""                   # the trade-off in a sentence or two
     lost: pd.DataFrame | None = None     # per step: lost, share of all relevant
     lost_example: LostExample | None = None
     relevant_total: int = 0
@@ -240,13 +268,35 @@ def _frontier(s: Story, exp, spec, tuned, budget_ms) -> None:
         "": [role(i) for i in rows],
         "candidates kept at each step": [cutoffs(grid.specs[i]) for i in rows],
         "nDCG@10": [formats.metric(table.loc[i, "ndcg@10"]) for i in rows],
-        "latency (predicted)": [formats.ms(table.loc[i, "latency_ms"]) for i in rows],
+        "mean latency (predicted)": [formats.ms(table.loc[i, "latency_ms"]) for i in rows],
         "within budget": ["yes" if table.loc[i, "within_budget"] else "no" for i in rows]})
     ways = {tuple(st.fusion.label for st in grid.specs[i].stages) for i in rows if grid.specs[i].stages}
     if len(ways) > 1:   # the tuner tried other ways of combining: say which each alternative uses
         alt.insert(2, "how stages combine", [", ".join(st.fusion.label for st in grid.specs[i].stages) or "-"
                                              for i in rows])
     s.alternatives = alt
+    s.tradeoff = tradeoff_words(grid, s.current, s.recommended)
+
+
+def tradeoff_words(grid, current: int, recommended: int | None) -> str:
+    """What the chart says, in words: whether a better choice fits the budget, and whether the
+    cut-offs move the cost at all (a stage whose cost hardly depends on its input costs the same
+    at every cut-off, which a reader would otherwise take for a mistake)."""
+    t = grid.table
+    out = []
+    if recommended is not None and recommended != current:
+        gain = points(t.loc[recommended, "ndcg@10"], t.loc[current, "ndcg@10"])
+        out.append(f"Within the budget, the best found keeps {cutoffs(grid.specs[recommended])}: nDCG@10 "
+                   f"{formats.metric(t.loc[recommended, 'ndcg@10'])} ({formats.change(gain)} against this cascade) "
+                   f"at {formats.ms(t.loc[recommended, 'latency_ms'])}; the Tune page applies it in one click.")
+    elif recommended == current:
+        out.append("This cascade is the best the search found within the budget.")
+    staged = t[t["covered"] & ~t["first_pass_only"]]["latency_ms"]
+    if len(staged) > 1 and staged.max() <= 1.1 * staged.min():
+        out.append(f"Every alternative with the stages costs about the same ({formats.ms(staged.min())} to "
+                   f"{formats.ms(staged.max())}): here the stages' cost hardly depends on how many candidates they "
+                   "receive, so the cut-offs trade quality only.")
+    return " ".join(out)
 
 
 def cutoffs(spec) -> str:
