@@ -54,6 +54,16 @@ def test_flow_page_for_one_query(demo_state, tiny_dataset):
     assert table.loc["first pass", "kept"] == min(100, len(tiny_dataset.corpus))
     assert table.loc["first pass", "candidates_in"] == len(tiny_dataset.corpus)
     assert table["relevant_in"].iloc[0] >= 1
+    # the headline is this query's own change; the whole set's is a caption under it
+    exp, spec = experiment_for(demo_state, demo_state["spec"].to_dict())
+    ev = exp.run(spec).evaluation
+    qid = at.selectbox(key="flow-query").value   # the option shown is "id: text"; the value is the id
+    qi = exp.matrix.query_ids.index(qid)
+    before, after = ev.first_pass_alone.per_query["ndcg@10"][qi], ev.final.per_query["ndcg@10"][qi]
+    box = (at.success or at.warning)[0]
+    assert shown(box.value).startswith(f"Query {qid}: final list against the first pass alone: nDCG@10 "
+                                       f"{before:.3f} -> {after:.3f}")
+    assert any("(all queries)" in shown(c.value) for c in at.caption)
 
 
 @pytest.mark.slow
