@@ -17,13 +17,14 @@ from cascade_core.present import EXPLAIN
 from . import charts
 from .report import figure_html, plotly_loader
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;line-height:1.45}
+SHEET_PX = 700   # a figure's width: an A4 or Letter sheet's printable width at 96 dpi, margins off
+STYLE = """body{font-family:system-ui,sans-serif;max-width:760px;margin:2em auto;color:#222;line-height:1.45}
 h1{margin-bottom:0.1em}.muted{color:#666;font-size:0.9em}
 section{border-top:1px solid #ddd;padding:0.6em 0 1.2em;break-inside:avoid;page-break-inside:avoid}
 .big{font-size:2.2em;font-weight:600}.delta{color:#2ca02c;font-weight:600}.worse{color:#d62728;font-weight:600}
 .tiles{display:flex;gap:2em;flex-wrap:wrap}.tile{min-width:10em}.tile .label{color:#666;font-size:0.85em}
 table{border-collapse:collapse;font-size:0.85em;width:100%}td,th{border:1px solid #ccc;padding:4px 8px;
-text-align:left;white-space:nowrap}td:first-child{white-space:normal}th{background:#f3f3f3}
+text-align:left}th{background:#f3f3f3}
 @media print{body{max-width:none;margin:1cm}section{break-after:page;page-break-after:always}}"""
 
 
@@ -35,7 +36,7 @@ def present_report(s) -> str:
              f"queries; cascade-explorer, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Every number is computed "
              "from stored scores and recorded timings; the caveats at the end say how far each goes.</p>",
              plotly_loader()]
-    parts.append("<section><h2>1. The cascade</h2>" + figure_html(charts.cascade_diagram(s.stages, s.final_k), "diagram")
+    parts.append("<section><h2>1. The cascade</h2>" + figure_html(_sheet(charts.cascade_diagram(s.stages, s.final_k)), "diagram")
                  + f"<p class='muted'>{e(EXPLAIN['diagram'])}</p></section>")
     if s.change is None:
         parts.append("<section><h2>2. What it buys</h2><p>No rerank stage: the first pass is the cascade.</p></section>")
@@ -52,10 +53,9 @@ def present_report(s) -> str:
                      f"{e(EXPLAIN['metric'])} Also: {e(others)}</p></div></div></section>")
     budget = ""
     if s.budget_ms is not None:
-        over = s.within_budget is False or s.p95_ms > s.budget_ms
+        said, bad = s.budget_verdict
         budget = (f"<div class='tile'><div class='label'>Budget</div><div class='big'>{formats.ms(s.budget_ms)}</div>"
-                  f"<div class='{'worse' if over else 'delta'}'>{'p95 over' if over else 'within'} the budget</div>"
-                  "</div>")
+                  f"<div class='{'worse' if bad else 'delta'}'>{e(said)}</div></div>")
     price = formats.usd(s.usd_per_1k) if s.usd_per_1k else "not priced"
     parts.append("<section><h2>3. What it costs</h2><div class='tiles'>"
                  f"<div class='tile'><div class='label'>Typical query (p50)</div><div class='big'>{formats.ms(s.p50_ms)}"
@@ -67,15 +67,20 @@ def present_report(s) -> str:
         fig = charts.pareto_figure(s.frontier, s.front, s.current, s.recommended, s.budget_ms,
                                    current_name="this cascade",
                                    title="Quality against latency: this cascade among the alternatives")
-        parts.append("<section><h2>4. The trade-off</h2>" + figure_html(fig, "tradeoff")
+        parts.append("<section><h2>4. The trade-off</h2>" + figure_html(_sheet(fig), "tradeoff")
                      + (f"<p>{e(s.tradeoff)}</p>" if s.tradeoff else "")
                      + s.alternatives.style.format(escape="html").hide(axis="index").to_html()
                      + f"<p class='muted'>{e(EXPLAIN['tradeoff'])}</p></section>")
     if s.lost is not None:
         example = f"<p><b>An example.</b> {e(s.lost_example.sentence())}</p>" if s.lost_example else ""
         parts.append(f"<section><h2>5. What it still loses</h2><p>{e(s.losses)}</p>"
-                     + figure_html(charts.lost_by_stage_bars(s.lost), "lost") + example + "</section>")
+                     + figure_html(_sheet(charts.lost_by_stage_bars(s.lost)), "lost") + example + "</section>")
     items = "".join(f"<li>{e(c.text)} <span class='muted'>(the dashboard's {e(c.page)} page)</span></li>"
                     for c in s.caveats)
     parts.append(f"<section><h2>Caveats</h2><ul>{items}</ul></section></body></html>")
     return "\n".join(parts)
+
+
+def _sheet(fig):
+    """The figure at a printed sheet's width (a wider one would be cut at the sheet's edge)."""
+    return fig.update_layout(width=SHEET_PX, autosize=False)

@@ -107,3 +107,23 @@ def _escaped(df: pd.DataFrame):
     names come from users and datasets, and a report must never run them as markup."""
     return (df.style.format(escape="html", na_rep="-").format_index(escape="html", axis=0)
             .format_index(escape="html", axis=1))
+
+
+def with_missing_said(df: pd.DataFrame, formats: dict[str, str], missing: str | dict[str, str] = "-") -> pd.DataFrame:
+    """``df`` with the named columns written out as text: each value by its format, a missing one
+    (None, NaN, <NA>) as ``missing`` ("-", or per column: "unjudged" for a grade nobody gave).
+    A data grid draws a missing number as a grey "None" whatever a Styler asks, so the words must
+    be in the data.
+
+    >>> t = pd.DataFrame({"rank": pd.array([3, None], dtype="Int64"), "grade": pd.array([1, None], dtype="Int64")})
+    >>> with_missing_said(t, {"rank": "{:d}", "grade": "{:d}"}, {"grade": "unjudged"}).values.tolist()
+    [['3', '1'], ['-', 'unjudged']]
+    """
+    out = df.copy()
+    for col, fmt in formats.items():
+        if col not in out.columns:
+            continue
+        gap = missing.get(col, "-") if isinstance(missing, dict) else missing
+        out[col] = [gap if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                    else fmt.format(int(v) if "d}" in fmt else v) for v in out[col].tolist()]
+    return out

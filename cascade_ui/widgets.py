@@ -11,6 +11,7 @@ from cascade_core.analysis.experiment import Experiment, ExperimentResult
 from cascade_core.analysis.lift import first_pass_lift, metric_label
 from cascade_core.cascade import keep_within
 from cascade_core.errors import CascadeError, SpecError
+from cascade_core import formats
 from cascade_core.formats import ms
 from cascade_core.judgments import USE_HUMAN, USES
 
@@ -119,7 +120,7 @@ def lift_cards(result: ExperimentResult):
     cols = st.columns(len(lift.changes) + 1)
     for col, (metric, c) in zip(cols, lift.changes.items()):
         col.metric(metric_label(metric), f"{c.after:.3f}",
-                   delta=f"{c.points:+.1f} pts vs first pass" if staged else None,
+                   delta=f"{formats.change(c.points)} vs first pass" if staged else None,
                    delta_color="normal" if abs(c.points) > 1e-9 else "off",
                    help=(f"First pass alone (its own top {result.run.spec.final_k}): {c.before:.3f}. {c.evidence()}, "
                          f"{c.test.ties} tied (Wilcoxon signed-rank, scipy.stats.wilcoxon, two-sided).") if staged else
@@ -242,6 +243,20 @@ def analysis_page(title: str) -> tuple[ExperimentResult, Experiment]:
         result, exp = state.run_current(), state.experiment()
         approximate_warning(result, exp)
         return result, exp
+
+
+def open_page_button(page_file: str, label: str, key: str, state: dict | None = None, where=None) -> None:
+    """A button that sets ``state`` (keys another page reads once) and opens ``page_file``; where the
+    page is not registered (a page run on its own, as the app tests do), its name as text."""
+    from streamlit.errors import StreamlitAPIException
+
+    box = where or st
+    if box.button(label, key=key, type="tertiary"):
+        st.session_state.update(state or {})
+        try:
+            st.switch_page(page_file)
+        except StreamlitAPIException:
+            box.caption(literal(label))
 
 
 def page_link(page_file: str, label: str, where=None) -> None:

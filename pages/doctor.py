@@ -101,7 +101,7 @@ def wins_section(result, cmp, lift):
     cols[2].metric("Ties", t.ties)
     pts = points(t.mean_diff, 0.0)
     verdict = "cascade better" if pts > 1e-9 else "cascade worse" if pts < -1e-9 else "no difference"
-    cols[3].metric("Mean difference", f"{pts:+.1f} pts", delta=verdict, delta_color="normal" if pts > 1e-9 else
+    cols[3].metric("Mean difference", formats.change(pts), delta=verdict, delta_color="normal" if pts > 1e-9 else
                    "inverse" if pts < -1e-9 else "off",
                    help="The cascade's mean minus the other's, in points (100 x the difference).")
     cols[4].metric("Wilcoxon p", formats.p_value(t.wilcoxon_p, prefix=False))

@@ -46,7 +46,9 @@ with shown_errors():
     quality = [c for c in quality if holes or c not in HOLE_COLUMNS]
     table = ev.table(corpus_size=len(exp.dataset.corpus))[["keep", "candidates in"] + quality]
     # judged@10 under 50% in the warning red (a Styler: column formats alone cannot colour a cell)
-    st.dataframe(flag_unjudged(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
+    # judged@10 in red where it makes the metrics a floor; positive-only qrels: low by design, not red
+    flag = flag_unjudged if ev.judged_nonrelevant else (lambda styler: styler)
+    st.dataframe(flag(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
                  column_config={
                      "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
                      "ndcg_condensed@10": st.column_config.NumberColumn("ndcg@10 condensed")})
@@ -79,6 +81,6 @@ with shown_errors():
         per_query = per_query.sort_values("ndcg@10", kind="stable")
         order = "sorted by nDCG@10, worst first"
     numbers = [c for c in per_query.columns if c not in ("query text", "change (points)")]
-    st.dataframe(flag_unjudged(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
+    st.dataframe(flag(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
                                           ["change (points)"])), width="stretch")
     st.caption(f"One row per labeled query, {order}. Metrics of the list that step keeps.")

@@ -37,7 +37,10 @@ with st.container(border=True):
         # dashboard it may be someone else's): replacing it is a choice of its own.
         taken = bool(name) and name in saved_names(folder)
         replace = taken and c1.checkbox(f"Replace the saved experiment {literal(name)}", key="save-replace")
-        if taken and not replace:
+        just_saved = SAVED_NOTE in st.session_state   # the name is taken because it was just saved: no alarm
+        if taken and not replace and just_saved:
+            c1.caption(f"{literal(name)} is saved. To save a changed cascade under this name, tick Replace.")
+        elif taken and not replace:
             c1.warning(f"An experiment named {literal(name)} is saved already: choose another name, or tick "
                        "Replace to overwrite it.")
         if c2.button("Save", type="primary", key="save-experiment", disabled=not name or (taken and not replace)):

@@ -83,9 +83,9 @@ with shown_errors():
     extra = len(table) - len(lat.stages)   # the final cut's row: it costs nothing
     table["predicted ms/query"] = [s.predicted_ms for s in lat.stages] + [0.0] * extra
     table["cumulative ms"] = [s.cumulative_ms for s in lat.stages] + [lat.total_ms] * extra
-    table["p10-p90 ms"] = [latency_panel.spread_text(s) for s in lat.stages] + [""] * extra
+    table["p10-p90 ms"] = [latency_panel.spread_text(s) for s in lat.stages] + ["-"] * extra
     table["timed calls"] = [s.n_calls for s in lat.stages] + [0] * extra
-    table["cost source"] = [s.source + (f" ({s.note})" if s.note else "") for s in lat.stages] + [""] * extra
+    table["cost source"] = [s.source + (f" ({s.note})" if s.note else "") for s in lat.stages] + ["-"] * extra
     if ev is not None:
         # nDCG@10 of the list each step keeps (this query's, or the mean), against the first pass's
         steps = {s.name: s for s in ev.steps + [ev.final]}
@@ -109,7 +109,7 @@ with shown_errors():
     if ev is not None:
         worse = lambda v: WORSE_STYLE if v < -1e-9 else ""  # noqa: E731 - a drop is a warning, in red
         shown = shown.map(worse, subset=["vs first pass (points)"])
-        if holes:
+        if holes and ev.judged_nonrelevant:   # positive-only qrels: a low judged@10 is by design, not red
             shown = flag_unjudged(shown, ["judged@10"])
     st.dataframe(shown, width="stretch", column_config={
         "candidates_in": st.column_config.Column("candidates in"),

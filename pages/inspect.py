@@ -4,10 +4,12 @@ import streamlit as st
 
 from cascade_core.analysis import explain
 from cascade_draw import charts
+from cascade_draw.tables import with_missing_said
 from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, highlighted, shown_errors
 
 NUM = st.column_config.NumberColumn
+FOCUS = "inspect-focus"   # a query id another page asks Inspect to open at
 
 result, exp = analysis_page("Inspect")
 with shown_errors():
@@ -30,18 +32,23 @@ with shown_errors():
     c2.plotly_chart(charts.lost_by_stage_bars(lost.by_stage), key="lost-bars")
     with st.expander(f"Every lost relevant document ({len(lost.documents)})"):
         # "-" where a document has no rank or margin (never retrieved), never a grey "None"
-        st.dataframe(lost.documents.style.format({"score_margin": "{:.4f}"}, na_rep="-"), hide_index=True,
-                     width="stretch", column_config={
+        st.dataframe(with_missing_said(lost.documents, {"rank": "{:d}", "rank_margin": "{:d}", "score_margin": "{:.4f}"}),
+                     hide_index=True, width="stretch", column_config={
             "doc_id": st.column_config.TextColumn("document"),
-            "rank": NUM("rank (empty: never retrieved)"),
-            "rank_margin": NUM("rank margin", help="ranks short of the cut-off"),
-            "score_margin": NUM("score margin", format="%.4f", help="score short of the last kept candidate")})
+            "rank": st.column_config.TextColumn("rank (-: never retrieved)"),
+            "rank_margin": st.column_config.TextColumn("rank margin", help="ranks short of the cut-off"),
+            "score_margin": st.column_config.TextColumn("score margin", help="score short of the last kept candidate")})
 
     # 2. One query: the path of each of its relevant documents.
     st.subheader("One query: its relevant documents, step by step")
     qids = run.matrix.query_ids
+    focus = st.session_state.pop(FOCUS, None)   # another page's example (Present): shown first
+    if focus in qids:
+        st.session_state["inspect-query"] = focus
+    elif st.session_state.get("inspect-query") not in qids:
+        st.session_state["inspect-query"] = lost.first_query if lost.first_query else qids[0]
     qid = st.selectbox("Query (first shown: the first that loses a relevant document it retrieved)", qids,
-                       index=qids.index(lost.first_query) if lost.first_query else 0, key="inspect-query",
+                       key="inspect-query",
                        format_func=lambda q: f"{q}: {exp.queries.text_of(q)[:80]}"
                        + (f"  (loses {lost.lost_in(q)})" if lost.lost_in(q) else ""))
     qi = qids.index(qid)
@@ -52,10 +59,11 @@ with shown_errors():
     llm_sources = exp.merged_qrels.llm_sources
     if llm_sources:   # the metrics use LLM labels (the Judge page's switch): say which grades are an LLM's
         summary.insert(1, "grade by", [llm_sources.get((qid, d), "people") for d in summary.index])
-    st.dataframe(summary.style.format({"score margin": "{:.4f}"}, na_rep="-"), width="stretch")
+    whole = {c: "{:d}" for c in ("rank there", "cut-off", "rank margin", "final rank", "rank", "candidates in")}
+    st.dataframe(with_missing_said(summary, {**whole, "score margin": "{:.4f}"}), width="stretch")
     with st.expander("Rank, score and cut-off at every step"):
-        st.dataframe(explain.paths_table(paths).style.format(
-            {c: "{:.4f}" for c in ("score", "raw score", "score margin")}, na_rep="-"), hide_index=True, width="stretch")
+        st.dataframe(with_missing_said(explain.paths_table(paths), {**whole, **{c: "{:.4f}" for c in (
+            "score", "raw score", "score margin")}}), hide_index=True, width="stretch")
     st.caption("rank: within the candidates that step received (the first pass ranks its whole stored "
                "list); rank margin: rank - cut-off (> 0: ranks it missed by); score margin: the last kept "
                "candidate's score minus its own (the score the step ranked by).")
@@ -76,8 +84,8 @@ with shown_errors():
             st.markdown(f"**Ranked above it at {literal(step)}**")
             beaten = explain.beaten_by(run, qi, step, doc, relevance=exp.relevance)
             # a candidate the qrels never judged is "unjudged", not grade 0
-            st.dataframe(beaten.style.format({"score": "{:.4f}", "raw": "{:.4f}"}, na_rep="-")
-                         .format(na_rep="unjudged", subset=["grade"]), hide_index=True, width="stretch")
+            st.dataframe(with_missing_said(beaten, {"score": "{:.4f}", "raw": "{:.4f}", "grade": "{:d}"},
+                                           {"grade": "unjudged"}), hide_index=True, width="stretch")
             chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: this step's cut-off
             st.markdown("**To keep it:** " + literal(chain[0].describe()))
             if len(chain) > 1:

@@ -164,15 +164,15 @@ def pool_table(ds, pool, qid: str, qrels, store) -> None:
         # The judgment made here is the one in force when, on the dataset's scale, it is the grade shown.
         here = by is not None and on_scale(by.grade, binary) == g
         rows.append({"document": d, "title": (ds.corpus[d].title or ds.corpus[d].text)[:90],
-                     "grade": "" if g is None else grade_word(g, binary, short=True),
-                     "by": "" if g is None else (f"{by.who}, {by.at[:16].replace('T', ' ')} UTC" if here
-                                                 else "the dataset's qrels"),
-                     "LLM label": "" if machine is None else grade_word(on_scale(machine.grade, binary), binary,
-                                                                        short=True),
-                     "source": "" if machine is None else machine.source})
+                     "grade": "unjudged" if g is None else grade_word(g, binary, short=True),
+                     "by": "-" if g is None else (f"{by.who}, {by.at[:16].replace('T', ' ')} UTC" if here
+                                                  else "the dataset's qrels"),
+                     "LLM label": "-" if machine is None else grade_word(on_scale(machine.grade, binary), binary,
+                                                                         short=True),
+                     "source": "-" if machine is None else machine.source})
     with st.expander(f"The pool: {len(pool)} documents, in judging order"):
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-            "document": st.column_config.TextColumn(width="small"),
+            "document": st.column_config.TextColumn(width="small", pinned=True),   # stays when the table scrolls
             "title": st.column_config.TextColumn(width="large"),
             "grade": st.column_config.TextColumn(width="small"),
             "by": st.column_config.TextColumn(width="medium"),

@@ -14,7 +14,7 @@ from cascade_core.present import EXPLAIN, story
 from cascade_draw import charts
 from cascade_ui import state
 from cascade_ui.text import literal
-from cascade_ui.widgets import analysis_page, page_link, shown_errors
+from cascade_ui.widgets import analysis_page, open_page_button, page_link, shown_errors
 
 PAGE_FILES = {"Evaluate": "pages/evaluate.py", "Flow": "pages/flow.py", "Build": "pages/build.py",
               "Compare & doctor": "pages/doctor.py", "Tune": "pages/tune.py", "Inspect": "pages/inspect.py"}
@@ -22,6 +22,8 @@ PAGE_FILES = {"Evaluate": "pages/evaluate.py", "Flow": "pages/flow.py", "Build":
 PRINT_CSS = """<style>@media print {
   [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"] {display: none !important;}
   div[class*="st-key-present-panel"] {break-after: page; break-inside: avoid;}
+  /* charts and grids keep the width they were drawn at on screen: scale the page to the sheet */
+  [data-testid="stMain"] {zoom: 0.6;}
 }</style>"""
 
 result, exp = analysis_page("Present")
@@ -29,13 +31,13 @@ with shown_errors():
     tuned = st.session_state.get("tune-result", {})
     s = story(result, exp, tuned.get("result") if isinstance(tuned, dict) else None, state.dataset_label())
     st.html(PRINT_CSS)
-    st.caption(f"{literal(s.dataset)}, {formats.count(s.queries)} labeled queries. Every number below is computed "
+    st.caption(f"**{literal(s.title)}** on {literal(s.dataset)}, {formats.count(s.queries)} labeled queries. Every "
+               "number below is computed "
                "from this dataset's stored scores and this machine's timings; the caveats at the end say how far "
                "each one goes.")
 
     with st.container(key="present-panel-what"):
         st.subheader("1. The cascade")
-        st.markdown(f"**{literal(s.title)}**")
         st.plotly_chart(charts.cascade_diagram(s.stages, s.final_k), key="present-diagram",
                         config={"displayModeBar": False})
         st.caption(EXPLAIN["diagram"])
@@ -60,10 +62,9 @@ with shown_errors():
         cols[0].metric("Typical query (p50)", formats.ms(s.p50_ms), help="Predicted: half the queries take less.")
         cols[1].metric("Slow query (p95)", formats.ms(s.p95_ms), help="Predicted: one query in twenty takes longer.")
         if s.budget_ms is not None:
-            over = s.within_budget is False or s.p95_ms > s.budget_ms
-            cols[2].metric("Budget", formats.ms(s.budget_ms),
-                           delta="p95 over the budget" if over else "within the budget",
-                           delta_color="inverse" if over else "normal", delta_arrow="off")
+            said, bad = s.budget_verdict
+            cols[2].metric("Budget", formats.ms(s.budget_ms), delta=said, delta_color="inverse" if bad else "normal",
+                           delta_arrow="off")
         cols[3].metric("Per 1,000 queries", formats.usd(s.usd_per_1k) if s.usd_per_1k else "not priced",
                        help="From the prices set in the cost profiles (Flow); none set: not priced.")
         st.caption(EXPLAIN["costs"].format(basis=literal(s.cost_basis), first=formats.ms(s.first_pass_ms)))
@@ -87,7 +88,8 @@ with shown_errors():
             st.plotly_chart(charts.lost_by_stage_bars(s.lost), key="present-lost", config={"displayModeBar": False})
             if s.lost_example is not None:
                 st.markdown("**An example.** " + literal(s.lost_example.sentence()))
-                page_link(PAGE_FILES["Inspect"], "See why, on Inspect")
+                open_page_button(PAGE_FILES["Inspect"], "See why, on Inspect", key="present-inspect",
+                                 state={"inspect-focus": s.lost_example.query_id})
 
     with st.container(key="present-panel-caveats"):
         st.subheader("Caveats")

@@ -521,7 +521,7 @@ def paths_summary(paths: list[DocumentPath]) -> pd.DataFrame:
     for p in paths:
         s = p.at(p.dropped_at) if p.dropped_at else p.steps[-1]
         rows.append({"doc_id": p.doc_id, "grade": p.grade, "outcome": p.describe(),
-                     "dropped at": p.dropped_at or "", "rank there": s.rank, "cut-off": s.keep,
+                     "dropped at": p.dropped_at or "-", "rank there": s.rank, "cut-off": s.keep,
                      "rank margin": s.rank_margin if p.dropped_at else None,
                      "score margin": s.score_margin if p.dropped_at else None,
                      "final rank": p.final_rank})
@@ -537,7 +537,7 @@ def paths_table(paths: list[DocumentPath]) -> pd.DataFrame:
     for p in paths:
         for s in p.steps:
             outcome = ("kept" if s.survived else "not retrieved" if s.reached and s.rank is None
-                       else "dropped here" if s.reached else "")
+                       else "dropped here" if s.reached else "not reached")
             rows.append({"doc_id": p.doc_id, "grade": p.grade, "step": s.step, "rank": s.rank, "cut-off": s.keep,
                          "candidates in": s.n_in, "score": s.score, "raw score": s.raw,
                          "rank margin": s.rank_margin, "score margin": s.score_margin, "outcome": outcome})

@@ -90,11 +90,11 @@ def test_relevant_paths_cover_every_judged_document_furthest_first(run):
     summary = paths_summary(paths)
     assert summary.loc["d3", "rank there"] == 3 and summary.loc["d3", "rank margin"] == 1
     assert summary.loc["d3", "score margin"] == pytest.approx(0.05)
-    assert summary.loc["d1", "final rank"] == 1 and summary.loc["d1", "dropped at"] == ""
+    assert summary.loc["d1", "final rank"] == 1 and summary.loc["d1", "dropped at"] == "-"
     long = paths_table(paths)
     assert len(long) == 5 * 3
     d3 = long[long["doc_id"] == "d3"].set_index("step")
-    assert d3["outcome"].tolist() == ["kept", "dropped here", ""]
+    assert d3["outcome"].tolist() == ["kept", "dropped here", "not reached"]
     assert long[long["doc_id"] == "d7"]["outcome"].iloc[0] == "not retrieved"
 
 

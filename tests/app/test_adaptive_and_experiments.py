@@ -109,8 +109,11 @@ def test_a_saved_name_is_replaced_only_when_asked(demo_state):
     at.button(key="save-experiment").click().run()
     assert "Saved as app-twice (app-twice.json)." in rendered(at.success[0].value).text
     first = (folder / "app-twice.json").read_bytes()
-    # At once (no second click): the name is taken, Save waits, Replace is offered.
-    assert "app-twice is saved already" in rendered(at.warning[0].value).text
+    # At once (no second click): the name is taken, Save waits, Replace is offered; no alarm for
+    # the save just made
+    assert not at.warning
+    assert any("app-twice is saved. To save a changed cascade under this name, tick Replace." in
+               rendered(c.value).text for c in at.caption)
     assert at.button(key="save-experiment").disabled
     assert (folder / "app-twice.json").read_bytes() == first
     at.checkbox(key="save-replace").check().run()

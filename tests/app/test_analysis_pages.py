@@ -80,7 +80,7 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
     assert shown["MRR@10"].value == f"{means['mrr@10']:.3f}"
     # each headline card says its change against the first pass alone, in points
     for label, metric in (("nDCG@10", "ndcg@10"), ("MRR@10", "mrr@10"), ("Recall@10", "recall@10")):
-        assert shown[label].delta == f"{100 * (means[metric] - first[metric]):+.1f} pts vs first pass"
+        assert shown[label].delta == f"{100 * (means[metric] - first[metric]):+.1f} points vs first pass"
     tables = [d.value for d in at.dataframe]
     lift = next(t for t in tables if "first pass" in t.columns and "cascade" in t.columns)
     assert lift.loc["nDCG@10", "first pass"] == pytest.approx(first["ndcg@10"])
@@ -158,7 +158,7 @@ def test_a_cascade_worse_than_its_first_pass_is_a_warning_on_evaluate_and_flow(d
     assert not at.exception
     cards = {m.label: m for m in at.metric}
     for metric, label in (("ndcg@10", "nDCG@10"), ("mrr@10", "MRR@10")):
-        assert cards[label].delta == f"{lift.changes[metric].points:+.1f} pts vs first pass"
+        assert cards[label].delta == f"{lift.changes[metric].points:+.1f} points vs first pass"
     warned = any(lift.worse_headline() in w.value for w in at.warning)
     assert warned == bool({"ndcg@10", "mrr@10", "recall@10"} & set(lift.worse))
 

@@ -55,7 +55,7 @@ def test_doctor_page_shows_the_library_numbers(demo_state):
     t = compare.wins_losses(result, first, "ndcg@10")
     metrics = {m.label: m for m in at.metric}
     assert tuple(metrics[k].value for k in ("Wins", "Losses", "Ties")) == (str(t.wins), str(t.losses), str(t.ties))
-    assert metrics["Mean difference"].value == f"{100 * t.mean_diff:+.1f} pts"
+    assert metrics["Mean difference"].value == f"{100 * t.mean_diff:+.1f} points"
 
     checks = doctor.run_checks(result.run, exp.relevance, costs, extra=experiment_checks(exp))
     assert {c.kind for c in checks} >= {"harmful-stage", "depth-quality", "provenance", "latency-machine"}

@@ -29,15 +29,6 @@ def red_cells(element) -> set[tuple[int, int]]:
     return cells
 
 
-def assert_unjudged_red(element, column="judged@10"):
-    """Exactly the judged@10 cells under 50% are red."""
-    table = element.value
-    col = list(table.columns).index(column)
-    expected = {(r, col) for r, v in enumerate(table[column]) if v < 0.5}
-    assert expected, "nothing to flag"
-    assert {cell for cell in red_cells(element) if cell[1] == col} == expected
-
-
 @pytest.fixture
 def evaluated(demo_state):
     exp, spec = experiment_for(demo_state, demo_state["spec"].to_dict())
@@ -67,8 +58,8 @@ def test_evaluate_says_positive_only_judgments_once_and_shows_the_hole_columns_w
         assert table.loc[st.name, "judged@10"] == pytest.approx(st.means["judged@10"])
         assert table.loc[st.name, "ndcg_condensed@10"] == pytest.approx(st.means["ndcg_condensed@10"])
         assert table.loc[st.name, "ndcg@10"] == pytest.approx(st.means["ndcg@10"])
-    assert_unjudged_red(element)
-    assert_unjudged_red(at.dataframe[-1])   # the per-query table too
+    # low by design here: not painted red (a calm caption above and red cells would contradict)
+    assert not red_cells(element) and not red_cells(at.dataframe[-1])
 
 
 def test_flow_table_says_it_once_and_shows_judged_and_condensed_ndcg_when_asked(demo_state, evaluated):
@@ -86,7 +77,7 @@ def test_flow_table_says_it_once_and_shows_judged_and_condensed_ndcg_when_asked(
     for name in table.index:
         assert table.loc[name, "judged@10"] == pytest.approx(steps[name].means["judged@10"])
         assert table.loc[name, "nDCG@10 condensed"] == pytest.approx(steps[name].means["ndcg_condensed@10"])
-    assert_unjudged_red(element)
+    assert not {cell for cell in red_cells(element) if cell[1] == list(table.columns).index("judged@10")}
 
 
 def test_cli_report_and_html_report_show_the_holes(evaluated, capsys):
