@@ -244,7 +244,7 @@ def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
 
 
 def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, chosen: int | None,
-                  budget_ms: float | None, current_name: str = "current spec",
+                  budget_ms: float | None, current_name: str = "current spec", chosen_name: str = "recommended",
                   title: str = "Quality vs latency of every combination (cut-offs and how stages combine)") -> go.Figure:
     """Every tuned combination (latency vs nDCG@10), coloured by how its last stage combines, the
     Pareto frontier, the first pass alone, the current spec, the recommended one, the budget line."""
@@ -273,7 +273,7 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
     fig.add_trace(go.Scatter(x=f["latency_ms"], y=f["ndcg@10"], mode="lines", name="Pareto frontier",
                              line=dict(color=step_color(0), shape="hv", width=2)))
     for idx, name, color, symbol in ((current, current_name, BUDGET_COLOR, "x"),
-                                     (chosen, "recommended", KEPT_COLOR, "star")):
+                                     (chosen, chosen_name, KEPT_COLOR, "star")):
         if idx is not None and bool(table.loc[idx, "covered"]):
             fig.add_trace(go.Scatter(x=[table.loc[idx, "latency_ms"]], y=[table.loc[idx, "ndcg@10"]], mode="markers",
                                      name=name, marker=dict(color=color, size=16, symbol=symbol,
@@ -293,13 +293,14 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
     return _layout(fig, title, height=460)
 
 
-def lost_by_stage_bars(by_stage: pd.DataFrame) -> go.Figure:
+def lost_by_stage_bars(by_stage: pd.DataFrame, labels: dict[str, str] | None = None) -> go.Figure:
     """Judged-relevant documents lost at each step (a row per step, index = step name, columns
-    ``lost``, ``share``, ``queries``), coloured like the step everywhere else; the final cut grey."""
+    ``lost``, ``share``, ``queries``), coloured like the step everywhere else; the final cut grey.
+    ``labels``: words to show for some steps (the Present page's "keyword search")."""
     names = list(by_stage.index)
     colors = [row_color(i, n) for i, n in enumerate(names)]
     fig = go.Figure(go.Bar(
-        x=[plain(n) for n in names], y=by_stage["lost"], marker_color=colors,
+        x=[plain((labels or {}).get(n, n)) for n in names], y=by_stage["lost"], marker_color=colors,
         text=[f"{n:,} ({s:.1%})" for n, s in zip(by_stage["lost"], by_stage["share"])], textposition="outside",
         customdata=by_stage["queries"],
         hovertemplate="%{x}: %{y} relevant lost, in %{customdata} queries<extra></extra>"))

@@ -36,7 +36,8 @@ def present_report(s) -> str:
              f"queries; cascade-explorer, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Every number is computed "
              "from stored scores and recorded timings; the caveats at the end say how far each goes.</p>",
              plotly_loader()]
-    parts.append("<section><h2>1. The cascade</h2>" + figure_html(_sheet(charts.cascade_diagram(s.stages, s.final_k)), "diagram")
+    diagram = _sheet(charts.cascade_diagram(s.stages, s.final_k))
+    parts.append("<section><h2>1. The cascade</h2>" + figure_html(diagram, "diagram")
                  + f"<p class='muted'>{e(EXPLAIN['diagram'])}</p></section>")
     if s.change is None:
         parts.append("<section><h2>2. What it buys</h2><p>No rerank stage: the first pass is the cascade.</p></section>")
@@ -65,7 +66,7 @@ def present_report(s) -> str:
                  f"{e(EXPLAIN['costs'].format(basis=s.cost_basis, first=formats.ms(s.first_pass_ms)))}</p></section>")
     if s.frontier is not None:
         fig = charts.pareto_figure(s.frontier, s.front, s.current, s.recommended, s.budget_ms,
-                                   current_name="this cascade",
+                                   current_name="this cascade", chosen_name="best within the budget",
                                    title="Quality against latency: this cascade among the alternatives")
         parts.append("<section><h2>4. The trade-off</h2>" + figure_html(_sheet(fig), "tradeoff")
                      + (f"<p>{e(s.tradeoff)}</p>" if s.tradeoff else "")
@@ -74,7 +75,8 @@ def present_report(s) -> str:
     if s.lost is not None:
         example = f"<p><b>An example.</b> {e(s.lost_example.sentence())}</p>" if s.lost_example else ""
         parts.append(f"<section><h2>5. What it still loses</h2><p>{e(s.losses)}</p>"
-                     + figure_html(_sheet(charts.lost_by_stage_bars(s.lost)), "lost") + example + "</section>")
+                     + figure_html(_sheet(charts.lost_by_stage_bars(s.lost, s.step_words)), "lost") + example
+                     + "</section>")
     items = "".join(f"<li>{e(c.text)} <span class='muted'>(the dashboard's {e(c.page)} page)</span></li>"
                     for c in s.caveats)
     parts.append(f"<section><h2>Caveats</h2><ul>{items}</ul></section></body></html>")

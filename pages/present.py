@@ -74,6 +74,7 @@ with shown_errors():
             st.subheader("4. The trade-off")
             st.plotly_chart(charts.pareto_figure(s.frontier, s.front, s.current, s.recommended, s.budget_ms,
                                                  current_name="this cascade",
+                                                 chosen_name="best within the budget",
                                                  title="Quality against latency: this cascade among the alternatives"),
                             key="present-pareto", config={"displayModeBar": False})
             if s.tradeoff:
@@ -85,7 +86,8 @@ with shown_errors():
         with st.container(key="present-panel-losses"):
             st.subheader("5. What it still loses")
             st.markdown(literal(s.losses))
-            st.plotly_chart(charts.lost_by_stage_bars(s.lost), key="present-lost", config={"displayModeBar": False})
+            st.plotly_chart(charts.lost_by_stage_bars(s.lost, s.step_words), key="present-lost",
+                            config={"displayModeBar": False})
             if s.lost_example is not None:
                 st.markdown("**An example.** " + literal(s.lost_example.sentence()))
                 open_page_button(PAGE_FILES["Inspect"], "See why, on Inspect", key="present-inspect",

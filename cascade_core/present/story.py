@@ -131,6 +131,7 @@ class Story:
     alternatives: pd.DataFrame | None = None   # the frontier's points, for a table
     tradeoff: str = ""                   # the trade-off in a sentence or two
     lost: pd.DataFrame | None = None     # per step: lost, share of all relevant
+    step_words: dict[str, str] = field(default_factory=dict)   # step name -> the diagram's words
     lost_example: LostExample | None = None
     relevant_total: int = 0
     relevant_final: int = 0
@@ -165,15 +166,16 @@ class Story:
             return "over the budget on average", True
         if np.isfinite(self.p95_ms) and self.p95_ms > self.budget_ms:
             return "within the budget on average; 1 query in 20 takes longer", True
-        return "within the budget, slow queries too", False
+        return "within the budget, even for slow queries", False
 
     @property
     def losses(self) -> str:
         """``Of 339 relevant documents, 301 reach the final lists; 12 are lost at the first pass ...``."""
         if self.lost is None or not self.relevant_total:
             return ""
-        parts = [f"{formats.count(row['lost'])} " + (f"just {step}" if step.startswith("below the top") else f"by the {step}")
-                 for step, row in self.lost.iterrows() if row["lost"]]
+        words = [self.step_words.get(step, step) for step in self.lost.index]
+        parts = [f"{formats.count(row['lost'])} " + (f"just {w}" if w.startswith("below the top") else f"by the {w}")
+                 for w, (_, row) in zip(words, self.lost.iterrows()) if row["lost"]]
         return (f"Of {formats.count(self.relevant_total)} relevant documents, {formats.count(self.relevant_final)} "
                 f"reach the final top {self.final_k}" + (f"; lost: {', '.join(parts)}." if parts else "."))
 
@@ -326,7 +328,7 @@ def _losses(s: Story, run, exp) -> None:
     # each step in the diagram's words: "by the keyword search", "just below the top 10"
     said = {name: box.plain for name, box in zip(run.spec.stage_names, s.stages)}
     said["final"] = f"below the top {run.spec.final_k}"
-    s.lost = lost.by_stage.rename(index=lambda step: said.get(step, step))
+    s.lost, s.step_words = lost.by_stage, said
     s.relevant_total, s.relevant_final = lost.n_relevant, lost.n_final
     docs = lost.documents
     ranked = docs[docs["rank"].notna()]
