@@ -103,8 +103,8 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
         fig.add_annotation(x=i / max(len(columns) - 1, 1), y=1.13, xref="paper", yref="paper", text=text,
                            showarrow=False, align="center",
                            xanchor=["left", "center", "right"][min(i, 1) + (i == len(columns) - 1)])
-    scope = "all queries, totals" if whole_set else "this query"
-    fig = _layout(fig, f"Judged-relevant documents: kept vs lost ({scope})")
+    scope = "totals" if whole_set else "this query"
+    fig = _layout(fig, f"Relevant documents kept and lost ({scope})")   # short: the chart has half a page
     fig.update_layout(margin=dict(l=10, r=10, t=105, b=10))
     return fig
 

@@ -60,7 +60,8 @@ def present_report(s) -> str:
     price = formats.usd(s.usd_per_1k) if s.usd_per_1k else "not priced"
     parts.append("<section><h2>3. What it costs</h2><div class='tiles'>"
                  f"<div class='tile'><div class='label'>Typical query (p50)</div><div class='big'>{formats.ms(s.p50_ms)}"
-                 f"</div></div><div class='tile'><div class='label'>Slow query (p95)</div><div class='big'>"
+                 f"</div><div class='muted'>{formats.ms(s.p50_ms - s.first_pass_ms)} more than the first step alone"
+                 "</div></div><div class='tile'><div class='label'>Slow query (p95)</div><div class='big'>"
                  f"{formats.ms(s.p95_ms)}</div></div>{budget}<div class='tile'><div class='label'>Per 1,000 queries"
                  f"</div><div class='big'>{price}</div></div></div><p class='muted'>"
                  f"{e(EXPLAIN['costs'].format(basis=s.cost_basis, first=formats.ms(s.first_pass_ms)))}</p></section>")

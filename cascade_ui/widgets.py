@@ -251,7 +251,7 @@ def open_page_button(page_file: str, label: str, key: str, state: dict | None = 
     from streamlit.errors import StreamlitAPIException
 
     box = where or st
-    if box.button(label, key=key, type="tertiary"):
+    if box.button(label, key=key, type="tertiary", icon=":material/arrow_forward:"):
         st.session_state.update(state or {})
         try:
             st.switch_page(page_file)
@@ -266,6 +266,6 @@ def page_link(page_file: str, label: str, where=None) -> None:
 
     box = where or st
     try:
-        box.page_link(page_file, label=label)
+        box.page_link(page_file, label=label, icon=":material/arrow_forward:")
     except StreamlitAPIException:
         box.caption(literal(label))

@@ -22,7 +22,7 @@ with shown_errors():
 
     # 1. Across the query set: which step loses the relevant documents.
     st.subheader("Relevant documents lost, by stage")
-    c1, c2 = st.columns([2, 3])
+    c1, c2 = st.columns(2)   # the table's five headers need half the page to show whole
     c1.dataframe(lost.by_stage, width="stretch", column_config={
         "keep": NUM("cut-off"), "lost": NUM("relevant lost"),
         "share": NUM("share of all relevant", format="percent"), "queries": NUM("queries affected")})

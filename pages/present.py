@@ -59,7 +59,10 @@ with shown_errors():
     with st.container(key="present-panel-costs"):
         st.subheader("3. What it costs")
         cols = st.columns(4)
-        cols[0].metric("Typical query (p50)", formats.ms(s.p50_ms), help="Predicted: half the queries take less.")
+        added = s.p50_ms - s.first_pass_ms   # what the stages cost, said where the reader looks first
+        cols[0].metric("Typical query (p50)", formats.ms(s.p50_ms), help="Predicted: half the queries take less.",
+                       delta=f"{formats.ms(added)} more than the first step alone" if s.stages[1:] else None,
+                       delta_color="off", delta_arrow="off")
         cols[1].metric("Slow query (p95)", formats.ms(s.p95_ms), help="Predicted: one query in twenty takes longer.")
         if s.budget_ms is not None:
             said, bad = s.budget_verdict

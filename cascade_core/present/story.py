@@ -166,7 +166,7 @@ class Story:
             return "over the budget on average", True
         if np.isfinite(self.p95_ms) and self.p95_ms > self.budget_ms:
             return "within the budget on average; 1 query in 20 takes longer", True
-        return "within the budget, even for slow queries", False
+        return "within budget, p95 too", False
 
     @property
     def losses(self) -> str:

@@ -249,7 +249,7 @@ def test_html_report_has_doctor_findings_tuning_and_every_chart(demo_state, defe
     assert findings and "<h2>Doctor</h2>" in report
     for f in findings:
         assert html.escape(f.title) in report
-    for chart_title in ("Candidates through the cascade", "Judged-relevant documents: kept vs lost",
+    for chart_title in ("Candidates through the cascade", "Relevant documents kept and lost",
                         "Latency budget:", "Recall funnel: judged-relevant documents still present",
                         "Recall@k of each step over the candidates it receives",
                         "Quality vs latency of every combination", "Held-out validation", "Metrics per stage",
