@@ -63,7 +63,7 @@ if len(names) < 2:
     st.stop()
 
 with shown_errors():
-    c1, c2, c3 = st.columns([3, 1, 1])
+    c1, c2, c3 = st.columns([2, 2, 1])   # the baseline box shows a whole experiment name
     chosen = c1.multiselect("Experiments to compare", names, default=comparable_names(folder, names), key="cmp-names")
     if len(chosen) < 2:
         st.info("Choose at least two experiments.")
@@ -102,8 +102,8 @@ with shown_errors():
                 f"**{literal(', '.join(sig)) or 'none'}**.")
     st.download_button("Download the table (CSV)", result.to_csv(), file_name="experiments.csv", mime="text/csv",
                        key="cmp-csv")
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.experiments_scatter(t, result.baseline), key="cmp-scatter")
-    c2.plotly_chart(charts.wins_losses_bars(t, result.baseline, metric), key="cmp-wins")
+    # one under the other: experiment names are long, and half a page squeezed the bars and the labels
+    st.plotly_chart(charts.experiments_scatter(t, result.baseline), key="cmp-scatter")
+    st.plotly_chart(charts.wins_losses_bars(t, result.baseline, metric), key="cmp-wins")
     st.caption("Predicted latency: mean per query from each query's own candidate counts (the p95 whisker from "
                "the recorded spreads); measured figures appear where a live run measured them.")
