@@ -153,8 +153,12 @@ if state.require_dataset_and_spec():
                 rows = [{"rank": r, "doc": d, "score": float(sc),
                          "title": ds.corpus[d].title or ds.corpus[d].text[:80]}
                         for r, (d, sc) in enumerate(zip(doc_ids, scores), start=1)]
-                tab.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                              column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+                # the title takes the room: rank, id and score are short
+                tab.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+                    "rank": st.column_config.NumberColumn(width="small"),
+                    "doc": st.column_config.TextColumn(width="small"),
+                    "score": st.column_config.NumberColumn(format="%.4f", width="small"),
+                    "title": st.column_config.TextColumn(width="large")})
 
             tabs[0].caption(f"The final list: the top {live.final_k} of {literal(live.steps[-1].name)}'s ranking.")
             ranked(tabs[0], final, live.steps[-1].scores[: len(final)])
