@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cascade_core.progress import cancellable
 from cascade_core.formats import duration
+from cascade_core.progress import cancellable
 
 from . import access, session
 from .text import literal

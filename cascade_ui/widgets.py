@@ -7,11 +7,11 @@ from itertools import groupby
 
 import streamlit as st
 
+from cascade_core import formats
 from cascade_core.analysis.experiment import Experiment, ExperimentResult
 from cascade_core.analysis.lift import first_pass_lift, metric_label
 from cascade_core.cascade import keep_within
 from cascade_core.errors import CascadeError, SpecError
-from cascade_core import formats
 from cascade_core.formats import ms
 from cascade_core.judgments import USE_HUMAN, USES
 

@@ -7,9 +7,8 @@ in their own shared experiment (``state.experiment(spec)``), reusing every store
 
 import streamlit as st
 
-from cascade_core import doctor
+from cascade_core import doctor, formats
 from cascade_core.analysis import compare
-from cascade_core import formats
 from cascade_core.analysis.lift import points
 from cascade_core.doctor.depth import MIN_DROP
 from cascade_core.doctor.provenance import experiment_checks

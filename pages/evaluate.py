@@ -7,7 +7,8 @@ from cascade_core.tuning import recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
 from cascade_ui import latency_panel
-from cascade_ui.widgets import HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors, without_hole_columns
+from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors,
+                                without_hole_columns)
 
 result, exp = analysis_page("Evaluate")
 with shown_errors():

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
+from cascade_core import formats
 from cascade_core.analysis.flow import flow_table, kept_count_summary
 from cascade_core.analysis.lift import first_pass_lift, points
 from cascade_core.cascade.simulate import kept_counts
-from cascade_core import formats
 from cascade_core.formats import ms
 from cascade_draw import charts
 from cascade_draw.tables import WORSE_STYLE, count_text, flag_unjudged

@@ -30,9 +30,9 @@ import pandas as pd
 from .. import formats
 from ..analysis.explain import lost_by_stage
 from ..analysis.lift import SIGNIFICANCE, MetricChange, first_pass_lift, metric_label
-from ..formats import points
 from ..cascade.presets import is_stand_in
 from ..cascade.simulate import kept_counts
+from ..formats import points
 from ..latency.model import MEASURED_HERE
 from ..models.students import student_note
 from ..tuning import best_within_budget, grid_search, pareto_front, tuning_grid

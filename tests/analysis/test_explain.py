@@ -5,7 +5,6 @@ whose answers are known."""
 import numpy as np
 import pytest
 
-from cascade_core.fusion import RRF
 from cascade_core.analysis.evaluation import Relevance
 from cascade_core.analysis.explain import (beaten_by, describe_keeps, document_path, highlight_document,
                                            highlight_spans, keep_needed, keeps_to_final, lost_by_stage,
@@ -15,6 +14,7 @@ from cascade_core.analysis.flow import flow_table
 from cascade_core.cascade import CascadeSpec, ScoreMatrix, StageSpec, simulate
 from cascade_core.data import Corpus, Qrels
 from cascade_core.errors import CascadeError
+from cascade_core.fusion import RRF
 from cascade_core.latency.model import CostModel, predict_latency
 from cascade_core.scorers import ScorerConfig
 

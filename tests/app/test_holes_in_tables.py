@@ -82,9 +82,8 @@ def test_flow_table_says_it_once_and_shows_judged_and_condensed_ndcg_when_asked(
 
 def test_cli_report_and_html_report_show_the_holes(evaluated, capsys):
     from cascade_cli.evaluate import print_report
-    from cascade_core.analysis.report import eval_report
+    from cascade_core.analysis.report import eval_report, report_summary
     from cascade_core.scoring.ensure import ScoringReport
-    from cascade_core.analysis.report import report_summary
     from cascade_draw.report import cascade_report
 
     exp, result = evaluated
