@@ -87,17 +87,20 @@ def check_page(page, name: str, seen: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("width", [1280, 1600])
-def test_every_page_fits_shows_no_empty_cell_and_logs_no_error_offline(app_server, width):
+WIDTHS = (1600, 1280)
+
+
+def test_every_page_fits_shows_no_empty_cell_and_logs_no_error_offline(app_server):
+    """One browser, one demo, every page at each width (the viewport resized between rounds)."""
     from playwright.sync_api import expect, sync_playwright
 
     url, _ = app_server
     ARTIFACTS.mkdir(exist_ok=True)
     errors, outside, problems = [], [], []
-    seen = {"grids": 0, "cells": 0, "scrolling": 0}
+    seen = {w: {"grids": 0, "cells": 0, "scrolling": 0} for w in WIDTHS}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": width, "height": 1000})
+        context = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000})
 
         def route(r):   # the network is off: only the app's own server answers
             if r.request.url.startswith(url):
@@ -108,20 +111,23 @@ def test_every_page_fits_shows_no_empty_cell_and_logs_no_error_offline(app_serve
         context.route("**/*", route)
         context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         context.on("weberror", lambda e: errors.append(str(e.error)))
-        page = demo_page(context, url, width=width)
-        for name, ready in PAGES:
-            page.get_by_role("link", name=name, exact=True).click()
-            expect(page.get_by_text(ready, exact=False).first).to_be_visible(timeout=180_000)
-            page.wait_for_timeout(1500)   # charts and grids draw after the text
-            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-            if name == "Present":
-                expect(page.locator('[data-testid="stAlertContentWarning"]')).to_have_count(0)
-                expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
-                page.screenshot(path=str(ARTIFACTS / f"present-{width}.png"), full_page=True)
-            problems += check_page(page, name, seen)
+        page = demo_page(context, url)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 1000})
+            for name, ready in PAGES:
+                page.get_by_role("link", name=name, exact=True).click()
+                expect(page.get_by_text(ready, exact=False).first).to_be_visible(timeout=180_000)
+                page.wait_for_timeout(800)   # charts and grids draw after the text
+                expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+                if name == "Present":
+                    expect(page.locator('[data-testid="stAlertContentWarning"]')).to_have_count(0)
+                    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+                    page.screenshot(path=str(ARTIFACTS / f"present-{width}.png"))
+                problems += [f"{width} px, {line}" for line in check_page(page, name, seen[width])]
         browser.close()
-    print(f"\n{width} px: {seen}")
-    assert seen["grids"] >= 10 and seen["cells"] >= 100, seen   # it read the tables it checks
+    print(f"\nread: {seen}")
+    for width in WIDTHS:   # it read the tables it checks
+        assert seen[width]["grids"] >= 10 and seen[width]["cells"] >= 100, seen
     assert not problems, problems
     assert not outside, f"requests outside the app: {sorted(set(outside))[:5]}"
     assert not errors, errors[:5]
