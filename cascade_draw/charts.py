@@ -245,6 +245,7 @@ def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
 
 def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, chosen: int | None,
                   budget_ms: float | None, current_name: str = "current spec", chosen_name: str = "recommended",
+                  others_name: str | None = None,
                   title: str = "Quality vs latency of every combination (cut-offs and how stages combine)") -> go.Figure:
     """Every tuned combination (latency vs nDCG@10), coloured by how its last stage combines, the
     Pareto frontier, the first pass alone, the current spec, the recommended one, the budget line."""
@@ -254,6 +255,8 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
         " / ".join, axis=1).map(plain)
     combine_cols = [c for c in table.columns if c.startswith("combine ")]
     way = covered[combine_cols[-1]] if combine_cols else pd.Series("cut-offs", index=covered.index)
+    if others_name is not None:   # one legend entry for every alternative (a stakeholder's chart)
+        way, combine_cols = pd.Series(others_name, index=covered.index), []
     fig = go.Figure()
     for i, (name, rows) in enumerate(covered[~covered.get("first_pass_only", False)].groupby(way, sort=True)):
         fig.add_trace(go.Scatter(x=rows["latency_ms"], y=rows["ndcg@10"], mode="markers", name=plain(name),

@@ -66,9 +66,7 @@ def present_report(s) -> str:
                  f"</div><div class='big'>{price}</div></div></div><p class='muted'>"
                  f"{e(EXPLAIN['costs'].format(basis=s.cost_basis, first=formats.ms(s.first_pass_ms)))}</p></section>")
     if s.frontier is not None:
-        fig = charts.pareto_figure(s.frontier, s.front, s.current, s.recommended, s.budget_ms,
-                                   current_name="this cascade", chosen_name="best within the budget",
-                                   title="Quality against latency: this cascade among the alternatives")
+        fig = tradeoff_figure(s)
         parts.append("<section><h2>4. The trade-off</h2>" + figure_html(_sheet(fig), "tradeoff")
                      + (f"<p>{e(s.tradeoff)}</p>" if s.tradeoff else "")
                      + s.alternatives.style.format(escape="html").hide(axis="index").to_html()
@@ -82,6 +80,15 @@ def present_report(s) -> str:
                     for c in s.caveats)
     parts.append(f"<section><h2>Caveats</h2><ul>{items}</ul></section></body></html>")
     return "\n".join(parts)
+
+
+def tradeoff_figure(s):
+    """The trade-off chart of story ``s``, its marks named as the Present table names them (the page's
+    and the file's one chart)."""
+    return charts.pareto_figure(s.frontier, s.front, s.current, s.recommended, s.budget_ms,
+                                current_name="this cascade", chosen_name="best within the budget",
+                                others_name="other cut-offs",
+                                title="Quality against latency: this cascade among the alternatives")
 
 
 def _sheet(fig):

@@ -12,6 +12,7 @@ from cascade_core import formats
 from cascade_core.analysis.lift import metric_label
 from cascade_core.present import EXPLAIN, story
 from cascade_draw import charts
+from cascade_draw.present import tradeoff_figure
 from cascade_ui import state
 from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, open_page_button, page_link, shown_errors
@@ -75,11 +76,7 @@ with shown_errors():
     if s.frontier is not None:
         with st.container(key="present-panel-tradeoff"):
             st.subheader("4. The trade-off")
-            st.plotly_chart(charts.pareto_figure(s.frontier, s.front, s.current, s.recommended, s.budget_ms,
-                                                 current_name="this cascade",
-                                                 chosen_name="best within the budget",
-                                                 title="Quality against latency: this cascade among the alternatives"),
-                            key="present-pareto", config={"displayModeBar": False})
+            st.plotly_chart(tradeoff_figure(s), key="present-pareto", config={"displayModeBar": False})
             if s.tradeoff:
                 st.markdown(literal(s.tradeoff))
             st.dataframe(s.alternatives, hide_index=True, width="stretch")
