@@ -33,8 +33,8 @@ from .tables import flag_unjudged, flag_worse, readable, stage_changes_table
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em;max-width:100%}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
-td:first-child,th:first-child{white-space:normal;text-align:left}.table{overflow-x:auto;max-width:100%}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;overflow-wrap:normal}
+td:first-child,th:first-child{text-align:left}.table{overflow-x:auto;max-width:100%}
 th{background:#f3f3f3}h1{margin-bottom:0}.figure{page-break-inside:avoid;break-inside:avoid}
 pre{background:#f6f6f6;padding:8px 12px;overflow-x:auto}@media print{body{max-width:none;margin:1cm}}
 .muted{color:#666}.finding{border-left:4px solid #d62728;padding:4px 12px;
@@ -80,7 +80,8 @@ def html_report(title: str, summary: dict[str, str], figures: list[go.Figure], t
             styler = readable(df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df)
         else:
             styler = df.hide(axis="index") if isinstance(df.data.index, pd.RangeIndex) else df
-        # numbers never break inside (a wide table scrolls in its box instead of "1,00 0")
+        # text wraps between words, a number never inside ("1,00 0" was overflow-wrap:anywhere);
+        # a table still too wide scrolls in its box
         parts.append("<div class='table'>" + styler.set_table_attributes("border='1'").to_html() + "</div>")
     if spec_yaml is not None:
         parts.append(f"<h2>The cascade spec (YAML)</h2><pre>{html.escape(spec_yaml)}</pre>")
