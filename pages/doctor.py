@@ -9,7 +9,7 @@ import streamlit as st
 
 from cascade_core import doctor, formats
 from cascade_core.analysis import compare
-from cascade_core.analysis.lift import points
+from cascade_core.analysis.lift import metric_label, points
 from cascade_core.doctor.depth import MIN_DROP
 from cascade_core.doctor.provenance import experiment_checks
 from cascade_core.tuning import depth_curve, first_pass_only, phantom_depths
@@ -19,7 +19,7 @@ from cascade_ui import scoring_panel, state
 from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, shown_errors
 
-METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
+WIN_LOSS_METRICS = ("ndcg@10", "recall@10", "mrr@10")   # named as people write them: lift.metric_label
 
 
 def score_button(label: str, key: str, specs) -> None:
@@ -88,7 +88,7 @@ def wins_section(result, cmp, lift):
     default = 0     # the comparison every cascade must win first
     c1, c2 = st.columns([3, 1])
     choice = c1.selectbox("Compare the cascade with", labels, index=default, key="wl-baseline")
-    metric = c2.selectbox("Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get, key="wl-metric")
+    metric = c2.selectbox("Metric", list(WIN_LOSS_METRICS), format_func=metric_label, key="wl-metric")
     other = options[choice]
     if other.result is None:
         st.info("That spec's scores are not stored yet: score them above first.")
@@ -105,10 +105,10 @@ def wins_section(result, cmp, lift):
                    help="The cascade's mean minus the other's, in points (100 x the difference).")
     cols[4].metric("Wilcoxon p", formats.p_value(t.wilcoxon_p, prefix=False))
     cols[5].metric("Paired t-test p", formats.p_value(t.ttest_p, prefix=False))
-    st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {METRIC_LABELS[metric]} is higher. "
+    st.caption(f"Over {t.n} labeled queries: a win is a query where the cascade's {metric_label(metric)} is higher. "
                "p-values from scipy.stats.wilcoxon (signed-rank; ties left out) and scipy.stats.ttest_rel, two-sided. "
                + literal(" ".join(t.notes)))
-    st.plotly_chart(charts.paired_differences(t.diffs, METRIC_LABELS[metric], "cascade", short[choice]),
+    st.plotly_chart(charts.paired_differences(t.diffs, metric_label(metric), "cascade", short[choice]),
                     key="wl-chart")
 
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cascade_core.analysis.lift import points
+from cascade_core.analysis.lift import metric_label, points
 from cascade_core.tuning import recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
@@ -46,13 +46,14 @@ with shown_errors():
     quality = ["recall", "ndcg@10", "ndcg_condensed@10", "judged@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]
     quality = [c for c in quality if holes or c not in HOLE_COLUMNS]
     table = ev.table(corpus_size=len(exp.dataset.corpus))[["keep", "candidates in"] + quality]
-    # judged@10 under 50% in the warning red (a Styler: column formats alone cannot colour a cell)
     # judged@10 in red where it makes the metrics a floor; positive-only qrels: low by design, not red
+    # (a Styler: column formats alone cannot colour a cell)
     flag = flag_unjudged if ev.judged_nonrelevant else (lambda styler: styler)
     st.dataframe(flag(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
                  column_config={
                      "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
-                     "ndcg_condensed@10": st.column_config.NumberColumn("ndcg@10 condensed")})
+                     # headers as people write the metrics (the data keeps the library's names)
+                     **{m: st.column_config.Column(metric_label(m)) for m in quality}})
     st.caption("Each row is measured on the list that step keeps, in its order. oracle_ndcg@10: the best "
                "nDCG@10 a perfect reordering of that step's survivors could reach (the ceiling for later "
                "stages). judged@10: the share of the top 10 with any judgment (judged non-relevant counts); "

@@ -222,7 +222,8 @@ def _change(metric: str, before: dict, after: dict) -> MetricChange:
 
 
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "mrr@10": "MRR@10", "recall@10": "Recall@10", "recall@100": "Recall@100",
-                 "map": "MAP", "precision@10": "P@10"}
+                 "map": "MAP", "precision@10": "P@10", "oracle_ndcg@10": "oracle nDCG@10",
+                 "ndcg_condensed@10": "nDCG@10 condensed", "recall": "recall (kept)"}
 
 
 def metric_label(metric: str) -> str:
