@@ -40,7 +40,7 @@ def present_report(s) -> str:
     parts.append("<section><h2>1. The cascade</h2>" + figure_html(diagram, "diagram")
                  + f"<p class='muted'>{e(EXPLAIN['diagram'])}</p></section>")
     if s.change is None:
-        parts.append("<section><h2>2. What it buys</h2><p>No rerank stage: the first pass is the cascade.</p></section>")
+        parts.append(f"<section><h2>2. What it buys</h2><p>{e(s.buys)}</p></section>")
     else:
         c = s.change
         cls = "worse" if c.worse else "delta"

@@ -17,7 +17,7 @@ from cascade_ui import state
 from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, open_page_button, page_link, shown_errors
 
-PAGE_FILES = {"Evaluate": "pages/evaluate.py", "Flow": "pages/flow.py", "Build": "pages/build.py",
+PAGE_FILES = {"Judge": "pages/judge.py", "Evaluate": "pages/evaluate.py", "Flow": "pages/flow.py", "Build": "pages/build.py",
               "Compare & doctor": "pages/doctor.py", "Tune": "pages/tune.py", "Inspect": "pages/inspect.py"}
 # Print: no sidebar or toolbar, one panel per sheet, charts kept whole.
 PRINT_CSS = """<style>@media print {
@@ -45,7 +45,9 @@ with shown_errors():
 
     with st.container(key="present-panel-buys"):
         st.subheader("2. What it buys")
-        if s.change is None:
+        if s.change is None and not s.judged:
+            st.markdown(literal(s.buys))
+        elif s.change is None:
             st.markdown("There is no rerank stage yet: the first pass is the whole cascade. Add stages on **Build**.")
         else:
             c1, c2 = st.columns([1, 2])

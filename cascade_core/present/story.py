@@ -38,6 +38,8 @@ from ..models.students import student_note
 from ..tuning import best_within_budget, grid_search, pareto_front, tuning_grid
 
 HEADLINE = "ndcg@10"
+NOT_MEASURED = ("This dataset has no relevance judgments, so what the cascade buys cannot be measured yet: judge "
+                "some documents on the Judge page (each judgment counts at once).")
 # The words under each panel, one home for the page and the HTML file.
 EXPLAIN = {
     "diagram": "The first step finds candidates in the whole collection; each later step re-orders the candidates it "
@@ -136,13 +138,14 @@ class Story:
     relevant_total: int = 0
     relevant_final: int = 0
     caveats: list[Caveat] = field(default_factory=list)
+    judged: bool = True                  # the dataset has relevance judgments (else quality is unmeasured)
 
     @property
     def buys(self) -> str:
         """``nDCG@10 0.691 -> 0.737: +4.6 points``."""
         c = self.change
         if c is None:
-            return "No rerank stage: this is the first pass alone."
+            return NOT_MEASURED if not self.judged else "No rerank stage: this is the first pass alone."
         return (f"{metric_label(c.metric)} {formats.metric(c.before)} \u2192 {formats.metric(c.after)}: "
                 f"{formats.change(c.points)}")
 
@@ -207,7 +210,7 @@ def story(result, exp, tuned=None, dataset_label: str | None = None) -> Story:
               p95_ms=tail.p95 if tail.draws else lat.total_ms,
               first_pass_ms=lat.stages[0].predicted_ms if lat.stages else float("nan"),
               budget_ms=lat.budget_ms, within_budget=lat.within_budget, usd_per_1k=lat.usd_per_1k_queries,
-              cost_basis=cost_basis(lat), frontier=None)
+              cost_basis=cost_basis(lat), frontier=None, judged=ev is not None and exp.relevance is not None)
     if ev is not None and exp.relevance is not None:
         _frontier(s, exp, spec, tuned, lat.budget_ms)
         _losses(s, run, exp)
@@ -355,6 +358,8 @@ def caveats(result, exp, s: Story) -> list[Caveat]:
         note = student_note(st.scorer.model, corpus) if st.scorer.model else None
         if note and "trained on" in note and "made for this corpus" not in note and "shipped" not in note:
             out.append(Caveat(f"{st.name}: {note}", "Build"))
+    if not s.judged:
+        out.append(Caveat("No relevance judgments: quality is not measured, only cost.", "Judge"))
     if ev is not None and ev.judgment_note():
         out.append(Caveat("Judgments list relevant documents only: unlisted documents count as not relevant, as in "
                           "published figures.", "Evaluate"))

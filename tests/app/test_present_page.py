@@ -54,3 +54,24 @@ def test_present_page_tells_the_story_without_a_warning_box(demo_state, evaluate
     for caveat in s.caveats:
         assert caveat.text in captions
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_present_without_judgments_says_what_cannot_be_measured_and_still_the_cost(tiny_beir, tmp_path):
+    import shutil
+
+    from cascade_core.present.story import NOT_MEASURED
+
+    lines = (tiny_beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "corpus.jsonl").write_text("\n".join(lines[:-2]) + "\n", encoding="utf-8")   # its own corpus
+    shutil.copy(tiny_beir / "queries.jsonl", tmp_path / "queries.jsonl")
+    state = {"dataset_source": {"path": str(tmp_path), "split": None, "fmt": "auto", "label": "no qrels",
+                                "stamp": ""},
+             "spec": {"name": "two steps", "first_pass": {"kind": "bm25"}, "pool_size": 20, "final_k": 5,
+                      "stages": [{"scorer": {"kind": "bm25"}, "keep": 10}]}, "spec_version": 1}
+    at = page("present", state)
+    at.run()
+    assert not at.exception and not at.error and not at.warning
+    assert NOT_MEASURED in [shown(m.value) for m in at.markdown]
+    assert [h.value for h in at.subheader] == ["1. The cascade", "2. What it buys", "3. What it costs", "Caveats"]
+    assert any(m.label.startswith("Typical query") for m in at.metric)
+    assert any("No relevance judgments" in shown(c.value) for c in at.caption)
