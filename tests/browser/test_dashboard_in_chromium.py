@@ -127,13 +127,7 @@ def test_demo_flow_in_chromium(app_url):
         expect(page.get_by_text("Rerank stages")).to_be_visible(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "6-build.png"), full_page=True)
 
-        for name, shot, ready in (("Inspect", "7-inspect", "Relevant documents lost, by stage"),
-                                  ("Tune", "8-tune", "Where recall stops rising"),
-                                  ("Compare & doctor", "9-compare-doctor", "Cascade doctor")):
-            page.get_by_role("link", name=name).click()
-            expect(page.get_by_text(ready).first).to_be_visible(timeout=120_000)
-            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-            page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+        # Inspect, Tune and Compare & doctor: every page is opened (and checked) by test_finish_in_chromium
 
         page.get_by_role("link", name="Live").click()
         page.get_by_label("Query", exact=True).fill("stem cells differentiate into neurons")

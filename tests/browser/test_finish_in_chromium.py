@@ -63,7 +63,7 @@ def check_page(page, name: str, seen: dict) -> list[str]:
     grids = page.locator('[data-testid="stDataFrame"]')
     for i in range(grids.count()):
         grids.nth(i).scroll_into_view_if_needed()
-        page.wait_for_timeout(250)
+        page.wait_for_timeout(150)
         grid = page.evaluate(GRID, i)
         seen["grids"] += 1
         seen["cells"] += len(grid["cells"])
@@ -117,7 +117,7 @@ def test_every_page_fits_shows_no_empty_cell_and_logs_no_error_offline(app_serve
             for name, ready in PAGES:
                 page.get_by_role("link", name=name, exact=True).click()
                 expect(page.get_by_text(ready, exact=False).first).to_be_visible(timeout=180_000)
-                page.wait_for_timeout(800)   # charts and grids draw after the text
+                page.wait_for_timeout(500)   # charts and grids draw after the text
                 expect(page.locator('[data-testid="stException"]')).to_have_count(0)
                 if name == "Present":
                     expect(page.locator('[data-testid="stAlertContentWarning"]')).to_have_count(0)
