@@ -34,7 +34,7 @@ from ..cascade.presets import is_stand_in
 from ..cascade.simulate import kept_counts
 from ..formats import points
 from ..latency.model import MEASURED_HERE
-from ..models.students import student_note
+from ..models.students import read_student
 from ..tuning import best_within_budget, grid_search, pareto_front, tuning_grid
 
 HEADLINE = "ndcg@10"
@@ -354,10 +354,12 @@ def caveats(result, exp, s: Story) -> list[Caveat]:
         out.append(Caveat("A stage uses an untrained stand-in model: its latency is real, its ranking random.",
                           "Build"))
     corpus = exp.dataset.corpus.fingerprint
-    for st in spec.stages:
-        note = student_note(st.scorer.model, corpus) if st.scorer.model else None
-        if note and "trained on" in note and "made for this corpus" not in note and "shipped" not in note:
-            out.append(Caveat(f"{st.name}: {note}", "Build"))
+    for st in spec.stages:   # a distilled student made for another collection: its numbers here mean little
+        student = read_student(st.scorer.model) if st.scorer.model else None
+        if student is not None and student.corpus is not None and not student.made_for(corpus):
+            about = student.domain or "another collection"
+            out.append(Caveat(f"The {st.name} step's model was trained on {about}, not on this collection.",
+                              "Build"))
     if not s.judged:
         out.append(Caveat("No relevance judgments: quality is not measured, only cost.", "Judge"))
     if ev is not None and ev.judgment_note():

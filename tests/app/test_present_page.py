@@ -75,3 +75,15 @@ def test_present_without_judgments_says_what_cannot_be_measured_and_still_the_co
     assert [h.value for h in at.subheader] == ["1. The cascade", "2. What it buys", "3. What it costs", "Caveats"]
     assert any(m.label.startswith("Typical query") for m in at.metric)
     assert any("No relevance judgments" in shown(c.value) for c in at.caption)
+
+
+def test_a_student_made_for_another_collection_is_a_caveat(demo_state):
+    from pathlib import Path
+
+    student = Path(__file__).resolve().parents[2] / "sample_data" / "models" / "scifact-student"
+    exp, spec = experiment_for(demo_state, {
+        "first_pass": {"kind": "bm25"}, "pool_size": 6, "final_k": 3,
+        "stages": [{"scorer": {"kind": "cross-encoder", "model": str(student)}, "keep": 3}]})
+    exp.ensure_scores(spec)
+    s = story(exp.run(spec), exp)
+    assert [c.page for c in s.caveats if "model was trained on" in c.text] == ["Build"]
