@@ -83,8 +83,9 @@ def main() -> None:
           f"predicted {baseline.latency.total_ms:.1f} ms")
     if args.live:
         live = exp.measure_live(args.live, best)
-        print(f"  measured live over {args.live} queries (ms p50/p95/p99): " + "; ".join(
-            f"{n} {v['p50']:.1f}/{v['p95']:.1f}/{v['p99']:.1f}" for n, v in live.items()))
+        print(f"  measured live over {args.live} queries, quiet-equivalent (ms p50/p95/p99): " + "; ".join(
+            f"{n} {v['p50']:.1f}/{v['p95']:.1f}/{v['p99']:.1f}" for n, v in live.quiet.items()))
+        print(f"  {live.describe()}")
 
 
 if __name__ == "__main__":

@@ -43,10 +43,12 @@ def cmd_calibrate(args) -> int:
     report = exp.calibrate(n, progress=terminal_progress(sys.stderr))
     print(report.describe())
     after = exp.run(budget_ms=args.budget_ms).latency
-    print("\nStep           before ms   after ms   spread p10-p90   calls  source")
+    print("\nStep           before ms   after ms   wall ms   spread p10-p90   calls  source")
     for i, st in enumerate(after.stages):
         old = "" if before is None else fmt(before.stages[i].predicted_ms)
-        print(f"{st.name[:13]:<13} {old:>10} {fmt(st.predicted_ms):>10}   {spread(st):>14}   {st.n_calls:>5}  {st.source}")
+        print(f"{st.name[:13]:<13} {old:>10} {fmt(st.predicted_ms):>10}  {fmt(st.wall_ms):>8}   {spread(st):>14}   "
+              f"{st.n_calls:>5}  {st.source}")
+    print("(ms: the time the work ran, its quiet-equivalent; wall ms: as timed, waits for a core included)")
     print(after.verdict())
     for note in after.notes:
         print(f"  note: {note}")
@@ -65,26 +67,33 @@ def spread(st) -> str:
 
 
 def print_latency(lat_report: dict) -> None:
-    """Print the ``latency`` part of :func:`cascade_core.analysis.report.eval_report`: per step, then the verdict, the notes and the tail."""
-    print("\nLatency        pred. ms   p10-p90 ms   calls  source")
+    """Print the ``latency`` part of :func:`cascade_core.analysis.report.eval_report`: per step
+    (quiet-equivalent, and wall clock as timed), then the verdict, the notes and the tail, and
+    with ``--live`` the measured tail on the same basis, the wall clock and the load beside it."""
+    print("\nLatency        pred. ms   wall ms   p10-p90 ms   calls  source")
     for s in lat_report["steps"]:
         sp = "-" if not (math.isfinite(s["p10_ms"]) and s["p10_ms"] != s["p90_ms"]) else f"{s['p10_ms']:.1f}-{s['p90_ms']:.1f}"
-        print(f"{s['name'][:13]:<13} {fmt(s['predicted_ms']):>9}   {sp:>10}   {s['calls']:>5}  {s['source']}")
+        print(f"{s['name'][:13]:<13} {fmt(s['predicted_ms']):>9}  {fmt(s['wall_clock_ms']):>8}   {sp:>10}   "
+              f"{s['calls']:>5}  {s['source']}")
+    print("(pred. ms: the time the work ran, its quiet-equivalent; wall ms: as timed, waits for a core included)")
     print(lat_report["verdict"])
     for note in lat_report["notes"]:
         print(f"  note: {note}")
-    if lat_report["cpu_slowdown"] == lat_report["cpu_slowdown"]:
-        print(f"Busy-CPU check: the timings were recorded at x{lat_report['cpu_slowdown']:.2f} the CPU probe's time "
-              f"now (probe {lat_report['cpu_probe_now_ms']:.2f} ms now; x1.5 or more is flagged)")
     t, m = lat_report["predicted_tail"], lat_report.get("measured_total")
     if t["draws"]:
         print(f"End to end, predicted p50/p95/p99: {t['p50']:.1f} / {t['p95']:.1f} / {t['p99']:.1f} ms "
               f"(sum of the steps' medians {t['sum_of_medians']:.1f} ms)")
     if m:
-        print(f"End to end, measured live p50/p95/p99: {m['p50']:.1f} / {m['p95']:.1f} / {m['p99']:.1f} ms"
-              + (f"  (live p95 / predicted p95 = {m['p95'] / t['p95']:.2f})" if t["draws"] and t["p95"] > 0 else ""))
-    if lat_report.get("cpu_now"):
-        print(f"Busy-CPU check now: {lat_report['cpu_now']['note']}")
+        w, live = lat_report["measured_wall_clock_total"], lat_report["live"]
+        print(f"End to end, measured live p50/p95/p99: {m['p50']:.1f} / {m['p95']:.1f} / {m['p99']:.1f} ms "
+              "quiet-equivalent" + (f"  (live / predicted: p50 {m['p50'] / t['p50']:.2f}, p95 {m['p95'] / t['p95']:.2f})"
+                                    if t["draws"] and t["p50"] > 0 and t["p95"] > 0 else ""))
+        print(f"  wall clock: {w['p50']:.1f} / {w['p95']:.1f} / {w['p99']:.1f} ms; "
+              + (f"{len(live['warmup_ms'])} warm-up run(s) first, not counted ("
+                 + ", ".join(f"{x:.1f} ms" for x in live["warmup_ms"]) + ")" if live["warmup_ms"] else "no warm-up run"))
+        print(f"  {live['machine']}")
+    elif lat_report.get("machine_now"):
+        print(f"Machine now: {lat_report['machine_now']}")
     if lat_report.get("usd_per_1k_queries"):
         print(f"Cost: ${lat_report['usd_per_1k_queries']:.4f} per 1,000 queries (from the profiles' prices)")
 

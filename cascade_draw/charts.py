@@ -227,13 +227,15 @@ def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[
 
 
 def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
-    """Measured ms of a live run next to the predicted ms, per step."""
+    """Measured ms of a live run next to the predicted ms, per step: both the time the work ran
+    (quiet-equivalent), the wall clock written on the measured bars."""
     names = [s.name for s in steps]
     labels = [plain(n) for n in names]
     fig = go.Figure([
         # One colour per series, so the legend's swatches match the bars (per-step colours did not).
-        go.Bar(x=labels, y=[s.ms for s in steps], name="measured (this run)", marker_color="#444444",
-               text=[f"{s.ms:.1f} ms" for s in steps], textposition="outside"),
+        go.Bar(x=labels, y=[s.quiet_ms for s in steps], name="measured (this run; time the work ran)",
+               marker_color="#444444", text=[f"{s.quiet_ms:.1f} ms (wall {s.ms:.1f} ms)" for s in steps],
+               textposition="outside"),
         go.Bar(x=labels, y=[predicted.get(n, float("nan")) for n in names], name="predicted (cost model)",
                marker_color="#A6A6A6",
                text=[f"{predicted.get(n, float('nan')):.1f} ms" for n in names], textposition="outside"),

@@ -83,6 +83,8 @@ with shown_errors():
     extra = len(table) - len(lat.stages)   # the final cut's row: it costs nothing
     table["predicted ms/query"] = [s.predicted_ms for s in lat.stages] + [0.0] * extra
     table["cumulative ms"] = [s.cumulative_ms for s in lat.stages] + [lat.total_ms] * extra
+    # the wall clock as the calls were timed, waits for a core included (the prediction leaves them out)
+    table["wall clock ms (as timed)"] = [s.wall_ms for s in lat.stages] + [0.0] * extra
     table["p10-p90 ms"] = [latency_panel.spread_text(s) for s in lat.stages] + ["-"] * extra
     table["timed calls"] = [s.n_calls for s in lat.stages] + [0] * extra
     table["cost source"] = [s.source + (f" ({s.note})" if s.note else "") for s in lat.stages] + ["-"] * extra
@@ -119,6 +121,7 @@ with shown_errors():
         "relevant_lost": st.column_config.NumberColumn("relevant lost", format="%d"),
         "predicted ms/query": st.column_config.NumberColumn(format="%.1f ms"),
         "cumulative ms": st.column_config.NumberColumn(format="%.1f ms"),
+        "wall clock ms (as timed)": st.column_config.NumberColumn(format="%.1f ms"),
         "timed calls": st.column_config.NumberColumn(format="%d"),
         "nDCG@10": st.column_config.NumberColumn(format="%.3f"),
         "vs first pass (points)": st.column_config.NumberColumn(format="%+.1f"),
@@ -128,6 +131,7 @@ with shown_errors():
     st.caption("Candidate counts are means per query over the query set (or this query's own); "
                "relevant counts are totals. Predicted latency: fixed + per-pair cost fitted on each "
                "scorer's latest timed calls (p10-p90: their spread around the fit), or the step's cost profile; "
-               "timings recorded while the CPU was busy (against the quietest probe seen) are flagged. "
+               "each call counts the time it ran, not the time it waited for a core (quiet-equivalent), so "
+               "timings from a busy CPU predict a quiet one; those are flagged, with the wall clock as timed. "
                "judged@10: the share of the step's top 10 with any judgment (red under 50%: its nDCG@10 counts "
                "the unjudged documents as non-relevant); nDCG@10 condensed removes them first.")

@@ -6,15 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.judgments import GRADES, LLM, grade_word, merge_qrels, on_scale, query_id_for, with_added_queries
-from cascade_core.latency.cpu_probe import busy_now_note
 from cascade_core.latency.model import tail_comparison
+from cascade_core.latency.timing import load_note
 from cascade_draw import charts
 from cascade_ui import access, judging, latency_panel, state
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import shown_errors, sidebar_status, stand_in_warning
 
 LIVE_RESULT = "live-result"
-LIVE_TAIL = "live-tail"   # (context, queries, measured percentiles per step, latency report, busy-CPU note)
+LIVE_TAIL = "live-tail"   # (context, queries, LiveMeasurement, latency report, the machine before the run)
 
 
 def _live_context() -> str:
@@ -93,28 +93,33 @@ def tail_section() -> None:
     c1, c2 = st.columns([1, 3])
     n = c1.number_input("Queries to run live", 2, 500, 20, key="live-n")
     if c2.button("Measure", key="live-measure", help="Runs the first N queries through the real models (one "
-                 "untimed query first, as scoring warms up) and compares their p50/p95/p99 with the prediction."):
+                 "warm-up run first, not counted) and compares their p50/p95/p99 with the prediction, both as the "
+                 "time the work ran (quiet-equivalent: waits for a core left out), with the wall clock beside."):
         exp, sp = state.experiment(), state.spec()
+        before = load_note()
         with access.job_slot(f"running {int(n)} queries live"), st.spinner(f"Running {int(n)} queries live..."):
             measured = exp.measure_live(int(n), sp)
         # The prediction through the session's run, which scores first what is not stored (a query
         # judged on this page joins the evaluated ones unscored: exp.run alone failed on it).
-        st.session_state[LIVE_TAIL] = (_live_context(), int(n), measured, state.run_current().latency,
-                                       busy_now_note(*exp.cpu_now()))
+        st.session_state[LIVE_TAIL] = (_live_context(), int(n), measured, state.run_current().latency, before)
     stored = st.session_state.get(LIVE_TAIL)
     if not stored or stored[0] != _live_context():
         return
-    _, n_run, measured, lat, cpu_note = stored
+    _, n_run, measured, lat, before = stored
     tail = lat.tail()
-    rows = tail_comparison(tail, measured["total"])
+    rows = tail_comparison(tail, measured.total, measured.wall["total"])
     st.dataframe(pd.DataFrame(rows).set_index("percentile"), width="stretch", column_config={
         "predicted ms": st.column_config.NumberColumn(format="%.1f"),
         "measured ms": st.column_config.NumberColumn(format="%.1f"),
-        "measured / predicted": st.column_config.NumberColumn(format="%.2f")})
-    st.caption(f"Measured over {n_run} queries run live; predicted from every query's candidate counts and each "
-               f"step's recorded spread (the steps' medians add up to {tail.sum_of_medians:.1f} ms). Costs: "
+        "measured / predicted": st.column_config.NumberColumn(format="%.2f"),
+        "wall clock ms": st.column_config.NumberColumn(format="%.1f")})
+    (st.warning if measured.busy else st.caption)(measured.load_line() + (
+        " Wall-clock times include the waits; the comparison uses the time the work ran (quiet-equivalent) on both "
+        "sides." if measured.busy else ""))
+    st.caption(f"{measured.describe()} Predicted from every query's candidate counts and each step's recorded spread "
+               f"(the steps' medians add up to {tail.sum_of_medians:.1f} ms). Costs: "
                f"{latency_panel.sources_caption(lat)}. A step priced for other hardware is not what runs here. "
-               f"Busy-CPU check after the run: {cpu_note}.")
+               f"Before the run, {before}.")
     latency_panel.latency_note(lat)
 
 
@@ -141,9 +146,13 @@ if state.require_dataset_and_spec():
         if query.strip() and query != ran_query:
             st.info(f"The results below are for the query **{literal(ran_query.strip())}**: press **Run** for the new one.")
         with shown_errors():
-            st.metric("Total measured", f"{live.total_ms:.1f} ms", help=f"Query: {literal(ran_query)}")
-            st.caption(f"Query: *{literal(ran_query.strip())}*. The first run in a server process also loads the models and "
-                       "warms them up (a cold start); run again for the steady-state timings the cost model predicts.")
+            st.metric("Total measured (the time the work ran)", f"{live.quiet_ms:.1f} ms",
+                      help="Quiet-equivalent: the wall clock less the time the work waited for a core, the basis of "
+                           "every prediction here.")
+            warm = ("" if live.warmup_ms is None else f" A warm-up run came first ({live.warmup_ms:.1f} ms, not "
+                    "counted): this server process had not run these models live yet.")
+            st.caption(f"Query: *{literal(ran_query.strip())}*. Wall clock {live.total_ms:.1f} ms.{warm} "
+                       f"Now {load_note()}.")
             st.plotly_chart(charts.live_latency(live.steps, predicted), key="live-latency")
             ds = state.dataset()
             final = live.final_doc_ids

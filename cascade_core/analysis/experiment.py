@@ -11,14 +11,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 
-from ..cascade.live import LiveResult, live_run
+from ..cascade.live import LiveMeasurement, LiveResult, live_run, measure_live
 from ..cascade.simulate import CascadeRun, ScoreMatrix, kept_counts, simulate
 from ..cascade.spec import CascadeSpec
 from ..data import Dataset, Qrels, QuerySet
 from ..errors import CascadeError, MissingScoresError
 from ..judgments.store import USE_LLM, JudgmentStore, MergedQrels, judged_qrels, with_added_queries
-from ..latency import cpu_probe
-from ..latency.model import CostModel, LatencyReport, percentiles_ms, predict_spec_latency
+from ..latency.model import CostModel, LatencyReport, predict_spec_latency
 from ..models.device import device_name
 from ..progress import ProgressCallback
 from ..scoring.calibrate import calibrate
@@ -171,9 +170,9 @@ class Experiment:
 
     def cost_models(self) -> list[CostModel]:
         """Each step's cost model as measured here (cached until new timings), fitted on its
-        scorer's latest recorded calls (:meth:`CostModel.from_records`), with the CPU slowdown of
-        those timings against the quietest CPU probe seen, now or recorded (:mod:`cascade_core.latency.cpu_probe`).
-        A spec's cost profiles are applied when a spec is priced (:func:`predict_spec_latency`)."""
+        scorer's latest recorded calls' quiet-equivalent times (:meth:`CostModel.from_records`),
+        with how busy the CPU was when they were timed. A spec's cost profiles are applied when a
+        spec is priced (:func:`predict_spec_latency`)."""
         with self._state_lock:
             if self._cost_models is None:
                 store = self.workspace.store
@@ -183,19 +182,7 @@ class Experiment:
                             device=device_name(dev))
                     for i, (sid, key, dev) in enumerate(zip(self.plan.scorer_ids, self.plan.timing_keys,
                                                             self.plan.devices()))]
-            models = self._cost_models
-        if not any(m.probe_ms == m.probe_ms for m in models):   # nothing to compare: no probe to time
-            return list(models)
-        # Against the quietest CPU seen (now, or any probe recorded here): timings taken on a busy CPU
-        # are flagged even when the CPU is busy now too (against "now" alone they looked fine).
-        now, quietest = cpu_probe.probe_now(), self.workspace.store.quietest_probe_ms()
-        reference = min(now, quietest) if quietest == quietest else now
-        return [m.with_probe_now(reference) for m in models]
-
-    def cpu_now(self) -> tuple[float, float]:
-        """(the CPU probe timed now, the quietest probe recorded in this store) in ms: how busy the
-        machine is now against the quietest moment it was timed at (for live runs)."""
-        return cpu_probe.probe_now(), self.workspace.store.quietest_probe_ms()
+            return list(self._cost_models)
 
     def estimate(self, spec: CascadeSpec | None = None):
         """What :meth:`ensure_scores` would score for ``spec`` and about how long it would take
@@ -260,17 +247,9 @@ class Experiment:
         plan = self.plan if spec is None else self.plan.with_spec(spec)
         return live_run(plan, query)
 
-    def measure_live(self, n_queries: int = 20, spec: CascadeSpec | None = None) -> dict[str, dict[str, float]]:
-        """Measured p50/p95/p99 ms per step over the first ``n_queries`` queries, run live.
-
-        One untimed query first: a live run's first call in a process pays one-off set-up (as
-        scoring's warm-up call does), which is not what production pays per query."""
-        self.live(self.queries.text_of(self.queries.ids[0]), spec)
-        results = [self.live(self.queries.text_of(q), spec) for q in self.queries.ids[:n_queries]]
-        names = [s.name for s in results[0].steps] + ["total"]
-        samples = {n: [] for n in names}
-        for r in results:
-            for s in r.steps:
-                samples[s.name].append(s.ms / 1000.0)
-            samples["total"].append(r.total_ms / 1000.0)
-        return {n: percentiles_ms(v) for n, v in samples.items()}
+    def measure_live(self, n_queries: int = 20, spec: CascadeSpec | None = None) -> LiveMeasurement:
+        """The first ``n_queries`` queries run live after one labelled warm-up run
+        (:func:`cascade_core.cascade.live.measure_live`): per step and total, p50/p95/p99 ms
+        quiet-equivalent (what predictions are compared with) and wall clock, and the load."""
+        plan = self.plan if spec is None else self.plan.with_spec(spec)
+        return measure_live(plan, [self.queries.text_of(q) for q in self.queries.ids[:n_queries]])

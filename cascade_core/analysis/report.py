@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..cascade.presets import is_stand_in
 from ..errors import CascadeError
-from ..latency.cpu_probe import busy_now_note, probe_now
+from ..latency.timing import load_note
 from ..metrics import MOSTLY_UNJUDGED_BELOW
 from ..models.students import student_note
 from .compare import experiment_factory, stage_lifts
@@ -47,7 +47,7 @@ def eval_report(exp, result, scoring, live=None, sample_qid=None) -> dict:
             "metrics": st_eval.means if st_eval else None,
             "latency_ms": st_lat.predicted_ms,
             "cumulative_ms": st_lat.cumulative_ms,
-            "measured_ms": live.get(name) if live else None,
+            "measured_ms": live.quiet.get(name) if live else None,   # quiet-equivalent, as predicted
             # a rerank stage's output against the list it received (None for the first pass)
             "change_vs_input": ({m: c.to_dict() for m, c in changes[name].changes.items()}
                                 if name in changes else None),
@@ -88,7 +88,7 @@ def eval_report(exp, result, scoring, live=None, sample_qid=None) -> dict:
         # query-adaptive cut-offs: the distribution of each query's kept count ({} when all are fixed)
         "kept_counts": kept_count_summary(result.run).to_dict("index"),
         # each step's figure with its source and spread, what the tool distrusts, the predicted tail
-        "latency": latency_section(lat, live, exp.cpu_now() if live else None),
+        "latency": latency_section(lat, live),
         "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
                     "seconds": scoring.seconds,
                     # per step that cut documents to its model's limit in this run: how many, and where
@@ -118,19 +118,24 @@ def stage_contributions(exp, result) -> dict:
                       "missing_scores": r.without.missing} for r in lifts.rows}
 
 
-def latency_section(lat, live: dict | None, cpu: tuple[float, float] | None = None) -> dict:
-    """The latency part of ``cascade eval``'s JSON report: each step's figure, source and spread,
-    what the tool distrusts, and the end-to-end tail predicted (and measured, with ``--live``)."""
+def latency_section(lat, live=None) -> dict:
+    """The latency part of ``cascade eval``'s JSON report: each step's figure (quiet-equivalent,
+    and wall clock as timed), source and spread, what the tool distrusts, how busy the CPU was
+    when each step was timed, and the end-to-end tail predicted (and measured, with ``--live``:
+    ``live`` is a :class:`~cascade_core.cascade.live.LiveMeasurement`, compared on the same
+    quiet-equivalent basis, the wall clock and the load beside it)."""
     tail = lat.tail()
-    out = {"total_ms": lat.total_ms, "budget_ms": lat.budget_ms, "within_budget": lat.within_budget,
-           "first_over_budget": lat.first_over_budget, "verdict": lat.verdict(), "notes": lat.notes,
-           "cpu_slowdown": lat.slowdown, "cpu_probe_now_ms": probe_now() if lat.slowdown == lat.slowdown else None,
-           "steps": [{"name": s.name, "predicted_ms": s.predicted_ms, "p10_ms": s.low_ms, "p90_ms": s.high_ms,
-                      "calls": s.n_calls, "source": s.source, "cpu_slowdown": s.slowdown} for s in lat.stages],
+    out = {"total_ms": lat.total_ms, "wall_clock_total_ms": lat.wall_total_ms, "budget_ms": lat.budget_ms,
+           "within_budget": lat.within_budget, "first_over_budget": lat.first_over_budget, "verdict": lat.verdict(),
+           "notes": lat.notes, "busy_steps": lat.busy_steps,
+           "steps": [{"name": s.name, "predicted_ms": s.predicted_ms, "wall_clock_ms": s.wall_ms,
+                      "basis": s.basis or None, "p10_ms": s.low_ms, "p90_ms": s.high_ms, "calls": s.n_calls,
+                      "source": s.source, "busy": s.busy} for s in lat.stages],
            "predicted_tail": tail.to_dict(),
-           "measured_total": live.get("total") if live else None}
-    if cpu is not None:   # how busy the CPU is now, against the quietest moment recorded (for --live)
-        out["cpu_now"] = {"probe_ms": cpu[0], "quietest_probe_ms": cpu[1], "note": busy_now_note(*cpu)}
+           "measured_total": live.total if live else None,
+           "measured_wall_clock_total": live.wall["total"] if live else None,
+           "live": live.to_dict() if live else None,
+           "machine_now": load_note()}
     if lat.usd_per_1k_queries:
         out["usd_per_1k_queries"] = lat.usd_per_1k_queries
     return out

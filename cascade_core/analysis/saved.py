@@ -77,7 +77,10 @@ class SavedExperiment:
                      for m, v in ev.final.per_query.items()}
         latency = {"predicted_ms": lat.total_ms, "p50": tail.p50, "p95": tail.p95, "p99": tail.p99,
                    "steps": {s.name: s.predicted_ms for s in lat.stages},
-                   "measured": (live or {}).get("total")}
+                   # quiet-equivalent, as predicted; the wall clock and the load beside it
+                   "measured": live.total if live else None,
+                   "measured_wall_clock": live.wall["total"] if live else None,
+                   "measured_load": live.load_line() if live else None}
         kept = kept_count_summary(result.run).to_dict("index") if kept_counts(result.run) else {}
         return cls(name, spec.to_dict(), spec.describe(), dataset_identity(experiment), list(ev.query_ids),
                    per_query, latency, kept, datetime.now(timezone.utc).isoformat(timespec="seconds"))

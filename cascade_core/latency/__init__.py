@@ -4,8 +4,8 @@
   and the predicted latency of a spec per step against a budget, with the predicted tail;
 * :mod:`.profiles` -- cost profiles: a step priced where it will *run* (user-set, or measured and
   scaled), not where it was timed;
-* :mod:`.cpu_probe` -- a short fixed workload timed beside every recording, so figures taken
-  while the CPU was busy are recognised.
+* :mod:`.timing` -- a timed call's wall time, CPU time and wait for a core, so a figure taken
+  while the CPU was busy predicts a quiet machine (its quiet-equivalent) and says it was busy.
 
 Pure arithmetic over stored timings: imports only the ground floor (``errors``) and NumPy/SciPy.
 """

@@ -10,11 +10,13 @@ size only, and a per-query cost (encoding the query) would be mistaken for a per
 A first pass is fitted ``per_query``: BM25 and a vector search score or scan the whole corpus
 whatever the pool size, so a smaller pool does not make it cheaper.
 
-Beyond the fit, each model keeps what makes a figure trustworthy: the number of calls it was
-fitted on, the spread of the calls around the fit (quantiles of measured / fitted ms, from which
-the tail of the whole cascade is sampled: :meth:`LatencyReport.tail`), and the CPU probe timed
-while they were recorded (:mod:`cascade_core.latency.cpu_probe`), compared with the probe now: timings
-from a busier moment are flagged. A spec's cost profiles (:mod:`cascade_core.latency.profiles`:
+Each call is fitted on its *quiet-equivalent* time: its wall time less the time it waited for a
+core (:mod:`cascade_core.latency.timing`), so a figure timed while other work kept the CPU busy
+predicts what a quiet machine takes; a second fit on the wall clock stays beside it. Beyond the
+fit, each model keeps what makes a figure trustworthy: the number of calls it was fitted on, the
+spread of the calls around the fit (quantiles of measured / fitted ms, from which the tail of the
+whole cascade is sampled: :meth:`LatencyReport.tail`), and how busy the CPU was (the share of the
+time the work waited for a core, the load average): timings from a busy moment are flagged. A spec's cost profiles (:mod:`cascade_core.latency.profiles`:
 user-set, or measured and scaled) are applied in one place, :func:`apply_profiles`, which every
 prediction goes through (:func:`predict_spec_latency`); each figure says where it comes from.
 
@@ -34,11 +36,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import nnls
 
-from .cpu_probe import slowdown_note
 from .profiles import MEASURED, SCALED, USER, CostProfile
+from .timing import busy_note, waits_reported
 
 PERCENTILES = (50, 95, 99)
 MEASURED_HERE = "measured here"
+QUIET_EQUIVALENT = "quiet-equivalent"   # fitted on wall time less the wait for a core
+WALL_CLOCK = "wall clock"               # fitted on wall time (no wait recorded with the calls)
 RATIO_QUANTILES = np.linspace(0, 100, 21)   # the spread kept per model: every 5th percentile
 MIN_CALLS = 20          # a model reads the latest recording, and older ones until it has this many calls
 FEW_CALLS = 5           # fewer timed calls than this: the figure is flagged as thin
@@ -49,9 +53,10 @@ class CostModel:
     """``ms = fixed + per_pair x pairs (+ per_call x requests)`` for one step, and where it comes from.
 
     ``ratios``: quantiles (:data:`RATIO_QUANTILES`) of measured / fitted ms over the calls it was
-    fitted on, its spread; ``probe_ms``: the CPU probe timed while they were recorded;
-    ``slowdown``: that probe over the probe now (:meth:`with_probe_now`); ``base``: the measured
-    model a cost profile was applied to (:func:`apply_profile`).
+    fitted on, its spread; ``basis``: what the calls' times were (:data:`QUIET_EQUIVALENT` or
+    :data:`WALL_CLOCK`); ``waited``: the share of the calls' wall time spent waiting for a core;
+    ``load``: the load average while timed; ``wall``: the same calls fitted on the wall clock;
+    ``base``: the measured model a cost profile was applied to (:func:`apply_profile`).
 
     >>> m = CostModel("ce", 2.0, 0.5, 40, per_call_ms=100.0, pairs_per_call=20)
     >>> m.predict_ms(30)     # 2 + 0.5 x 30 + two requests of 100 ms
@@ -66,11 +71,13 @@ class CostModel:
     per_call_ms: float = 0.0
     pairs_per_call: int = 0
     ratios: tuple[float, ...] = ()
-    probe_ms: float = float("nan")
-    slowdown: float = float("nan")
+    basis: str = ""          # QUIET_EQUIVALENT or WALL_CLOCK for measured calls; "" for none
+    waited: float = float("nan")
+    load: float = float("nan")
     device: str = "cpu"      # where its calls were timed ("cuda:0 (NVIDIA ...)" on a GPU): said beside the figure
     profile: CostProfile | None = field(default=None, compare=False)
     base: "CostModel | None" = field(default=None, compare=False, repr=False)
+    wall: "CostModel | None" = field(default=None, compare=False, repr=False)
 
     @classmethod
     def fit(cls, scorer_id: str, calls: np.ndarray, per_query: bool = False) -> "CostModel":
@@ -105,15 +112,18 @@ class CostModel:
                      min_calls: int = MIN_CALLS) -> "CostModel":
         """Fit on :meth:`ScoreStore.cost_rows` (newest first): the latest recording, and older
         ones until ``min_calls`` calls of more than one size (so a fresh ``cascade calibrate``
-        decides the figure, and a recording of two queries does not); with the spread of those
-        calls around the fit and the CPU probe timed while they were recorded.
+        decides the figure, and a recording of two queries does not); on the calls'
+        quiet-equivalent times where every one has one (else the wall clock), with the spread of
+        those calls around the fit, the wall-clock fit beside it, and how busy the CPU was.
 
-        >>> rows = np.array([[10, 0, 0.012, 2, 4.0], [20, 0, 0.022, 2, 4.0], [10, 0, 0.05, 1, 9.0]])
+        >>> nan = float("nan")      # (n_pairs, n_chars, wall s, recorded_at, quiet s, cpu s, load)
+        >>> rows = np.array([[10, 0, 0.024, 2, 0.012, 0.02, 4.0], [20, 0, 0.044, 2, 0.022, 0.04, 4.0],
+        ...                  [10, 0, 0.05, 1, nan, nan, nan]])
         >>> m = CostModel.from_records("x", rows, min_calls=2)
-        >>> m.n_calls, round(m.per_pair_ms, 3), m.probe_ms     # the older, slower recording is not read
-        (2, 1.0, 4.0)
+        >>> m.n_calls, round(m.per_pair_ms, 3), m.basis, round(m.wall.per_pair_ms, 3), round(m.waited, 2)
+        (2, 1.0, 'quiet-equivalent', 2.0, 0.5)
         """
-        rows = np.asarray(rows, dtype=float).reshape(-1, 5)
+        rows = np.asarray(rows, dtype=float).reshape(-1, 7)
         if len(rows) == 0:
             return cls(scorer_id, float("nan"), float("nan"), 0)
         stamps = list(dict.fromkeys(rows[:, 3].tolist()))   # recordings, newest first
@@ -124,14 +134,22 @@ class CostModel:
                 take = int(np.flatnonzero(chosen)[-1]) + 1
                 break
         rows = rows[:take]
-        model = cls.fit(scorer_id, rows[:, :3], per_query=per_query)
+        wall_s, quiet_s = rows[:, 2], rows[:, 4]
+        quiet = bool(np.isfinite(quiet_s).all())
+        seconds = quiet_s if quiet else wall_s
+        model = cls.fit(scorer_id, np.column_stack([rows[:, :2], seconds]), per_query=per_query)
+        wall = cls.fit(scorer_id, rows[:, :3], per_query=per_query) if quiet else model
         fitted = np.array([model.predict_ms(n) for n in rows[:, 0]])
         with np.errstate(all="ignore"):
-            ratio = rows[:, 2] * 1000.0 / fitted
+            ratio = seconds * 1000.0 / fitted
         ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
-        probes = rows[:, 4][np.isfinite(rows[:, 4])]
+        known = np.isfinite(quiet_s)
+        waited = float((wall_s[known] - quiet_s[known]).sum() / wall_s[known].sum()) \
+            if known.any() and wall_s[known].sum() > 0 else float("nan")
+        loads = rows[:, 6][np.isfinite(rows[:, 6])]
         return replace(model, ratios=tuple(np.percentile(ratio, RATIO_QUANTILES).round(4)) if len(ratio) else (),
-                       probe_ms=float(np.median(probes)) if len(probes) else float("nan"))
+                       basis=QUIET_EQUIVALENT if quiet else WALL_CLOCK, waited=waited,
+                       load=float(np.median(loads)) if len(loads) else float("nan"), wall=wall)
 
     @property
     def known(self) -> bool:
@@ -162,10 +180,15 @@ class CostModel:
             return np.ones(shape)
         return np.interp(rng.uniform(0, 100, shape), RATIO_QUANTILES, self.ratios)
 
-    def with_probe_now(self, now_ms: float) -> "CostModel":
-        """A copy whose ``slowdown`` compares its recorded probe with ``now_ms`` (NaN without one)."""
-        ok = math.isfinite(self.probe_ms) and math.isfinite(now_ms) and now_ms > 0
-        return replace(self, slowdown=self.probe_ms / now_ms if ok else float("nan"))
+    def wall_ms(self, n_pairs):
+        """Predicted wall-clock ms for ``n_pairs`` as the calls were timed (busy CPU and all);
+        the same as :meth:`predict_ms` when the calls had no quiet-equivalent."""
+        return (self.wall or self).predict_ms(n_pairs)
+
+    @property
+    def busy(self) -> str | None:
+        """The busy-CPU line for its calls, or None (see :func:`cascade_core.latency.timing.busy_note`)."""
+        return busy_note(self.waited, self.load) if self.basis else None
 
 
 def apply_profile(model: CostModel, profile: CostProfile | None) -> CostModel:
@@ -185,8 +208,10 @@ def apply_profile(model: CostModel, profile: CostProfile | None) -> CostModel:
     profile = profile or CostProfile()
     if profile.kind == SCALED:
         f = profile.factor
+        # scaled from the quiet-equivalent figure: how busy this CPU was says nothing of the target's
         return replace(base, fixed_ms=base.fixed_ms * f, per_pair_ms=base.per_pair_ms * f,
-                       per_call_ms=base.per_call_ms * f, source=profile.describe(), profile=profile, base=base)
+                       per_call_ms=base.per_call_ms * f, source=profile.describe(), profile=profile, base=base,
+                       basis="", wall=None)
     if profile.kind == USER:
         return CostModel(base.scorer_id, profile.fixed_ms, profile.per_pair_ms, 0, source=profile.describe(),
                          per_call_ms=profile.per_call_ms, pairs_per_call=profile.pairs_per_call,
@@ -211,17 +236,21 @@ class StageLatency:
     low_ms: float = float("nan")     # p10 of the step's calls around the fit, at this many pairs
     high_ms: float = float("nan")    # p90
     n_calls: int = 0                 # timed calls the figure rests on (0 for a user-set one)
-    slowdown: float = float("nan")   # CPU probe when timed / now: above 1.5, timed while busier
     usd_per_query: float = 0.0       # from the profile's prices (0 without)
+    wall_ms: float = float("nan")    # the wall clock as the calls were timed (busy CPU and all)
+    basis: str = ""                  # QUIET_EQUIVALENT, WALL_CLOCK, or "" (not measured here)
+    busy: str | None = None          # the busy-CPU line of its calls (timing.busy_note), or None
 
     @property
     def note(self) -> str | None:
-        """Why this figure is not to be trusted as it is, or None."""
+        """Why this figure is not to be trusted as it is, or None (a busy CPU's timings are said
+        even though the figure is their quiet-equivalent: that is an estimate)."""
         if not math.isfinite(self.predicted_ms):
             return "no recorded cost yet"
-        busy = slowdown_note(self.slowdown)
-        if busy:
-            return busy
+        if self.busy:
+            return self.busy
+        if self.basis == WALL_CLOCK and self.n_calls and waits_reported():
+            return "wall clock: timed before waits for a core were recorded (re-measure with cascade calibrate)"
         if self.source != MEASURED_HERE or self.n_calls >= FEW_CALLS or self.n_calls == 0:
             return None
         return f"only {self.n_calls} timed calls"
@@ -263,19 +292,25 @@ class LatencyReport:
         return next((s.name for s in self.stages if s.over_budget), None)
 
     @property
-    def slowdown(self) -> float:
-        """The largest CPU slowdown (probe when timed / now) among the measured steps; NaN if none."""
-        vals = [s.slowdown for s in self.stages if math.isfinite(s.slowdown)]
-        return max(vals) if vals else float("nan")
+    def wall_total_ms(self) -> float:
+        """The total as the calls were timed, wall clock (a busy CPU's waits and all)."""
+        return float(sum(s.wall_ms for s in self.stages if math.isfinite(s.wall_ms)))
+
+    @property
+    def busy_steps(self) -> list[str]:
+        """The steps whose calls were timed on a busy CPU (their figures: quiet-equivalent)."""
+        return [s.name for s in self.stages if s.busy]
 
     @property
     def notes(self) -> list[str]:
         """Why figures here are not to be trusted as they are, one line per reason (step names said).
 
-        >>> rep = predict_latency(["first pass", "ce"], [100, 100], [CostModel("f", 5, 0, 30, slowdown=2.31),
-        ...                       CostModel("c", 0, 1, 3)], budget_ms=50)
-        >>> rep.notes
-        ['first pass: measured while the CPU was busy: x2.3 slower than when quiet', 'ce: only 3 timed calls']
+        >>> busy = CostModel("f", 5, 0, 30, basis=QUIET_EQUIVALENT, waited=0.48, load=4.1)
+        >>> rep = predict_latency(["first pass", "ce"], [100, 100], [busy, CostModel("c", 0, 1, 3)], budget_ms=50)
+        >>> rep.notes[1]
+        'ce: only 3 timed calls'
+        >>> rep.notes[0].startswith("first pass: timed on a busy CPU (the work waited for a core 48% of the time")
+        True
         """
         return [f"{s.name}: {s.note}" for s in self.stages if s.note] + ([self.devices_note] if self.devices_note else [])
 
@@ -302,18 +337,18 @@ class LatencyReport:
     def verdict(self) -> str:
         """The budget verdict in one line, with what the tool itself distrusts about the figure.
 
-        >>> print(predict_latency(["first pass"], [10], [CostModel("f", 106, 0, 30, slowdown=2.3)], 100).verdict())
-        Predicted 106.0 ms per query: over the 100 ms budget (first pass measured while the CPU was busy: x2.3 slower than when quiet; re-measure with cascade calibrate, or Re-measure on Flow)
+        >>> busy = CostModel("f", 106, 0, 30, basis=QUIET_EQUIVALENT, waited=0.5, load=4.0,
+        ...                  wall=CostModel("f", 212, 0, 30))
+        >>> print(predict_latency(["first pass"], [10], [busy], 100).verdict())
+        Predicted 106.0 ms per query: over the 100 ms budget (first pass timed on a busy CPU: predicted from the time the work ran, its quiet-equivalent; 212.0 ms as timed, wall clock)
         """
         head = f"Predicted {self.total_ms:.1f} ms per query"
         if self.budget_ms is not None:
             head += (f": within the {self.budget_ms:g} ms budget" if self.within_budget
                      else f": over the {self.budget_ms:g} ms budget")
-        busy = [s for s in self.stages if slowdown_note(s.slowdown)]
-        if busy:
-            worst = max(busy, key=lambda s: s.slowdown)
-            head += (f" ({', '.join(s.name for s in busy)} {slowdown_note(worst.slowdown)}; re-measure with "
-                     "cascade calibrate, or Re-measure on Flow)")
+        if self.busy_steps:
+            head += (f" ({', '.join(self.busy_steps)} timed on a busy CPU: predicted from the time the work ran, its "
+                     f"quiet-equivalent; {self.wall_total_ms:.1f} ms as timed, wall clock)")
         return head
 
     @property
@@ -349,7 +384,8 @@ class LatencyReport:
 def predict_latency(names: list[str], n_pairs: list[float], models: list[CostModel],
                     budget_ms: float | None = None, pairs: np.ndarray | None = None) -> LatencyReport:
     """Per-step predicted cost per query, cumulated, against an optional budget; each figure with
-    its source, spread, calls and CPU slowdown. ``pairs``: per step and query, for the tail."""
+    its source, spread, calls and how busy the CPU was when timed. ``pairs``: per step and query,
+    for the tail."""
     stages, total = [], 0.0
     for name, n, model in zip(names, n_pairs, models):
         ms = model.predict_ms(n) if model.known else float("nan")
@@ -360,8 +396,9 @@ def predict_latency(names: list[str], n_pairs: list[float], models: list[CostMod
                if model.profile and model.known else 0.0)
         source = model.source if model.device == "cpu" or model.source != MEASURED_HERE else \
             f"{MEASURED_HERE} on {model.device}"
+        wall = model.wall_ms(n) if model.known else float("nan")
         stages.append(StageLatency(name, float(n), ms, total, over, source, ms * lo, ms * hi, model.n_calls,
-                                   model.slowdown, usd))
+                                   usd, wall, model.basis, model.busy))
     return LatencyReport(stages, budget_ms, pairs, tuple(models))
 
 
@@ -423,17 +460,20 @@ def predict_spec_latency(spec, lengths, models: list[CostModel], budget_ms: floa
                            budget_ms, pairs)
 
 
-def percentiles_ms(samples_s, qs=PERCENTILES) -> dict[str, float]:
-    """``{"p50": ..., "p95": ..., "p99": ...}`` in ms from samples in seconds."""
-    arr = np.asarray(samples_s, dtype=float) * 1000.0
-    if arr.size == 0:
-        return {f"p{q}": float("nan") for q in qs}
-    return {f"p{q}": float(np.percentile(arr, q)) for q in qs}
+def percentiles(samples_ms, qs=PERCENTILES) -> dict[str, float]:
+    """``{"p50": ..., "p95": ..., "p99": ...}`` of ``samples_ms`` (NaN when empty).
+
+    >>> percentiles([1.0, 2.0, 3.0])["p50"]
+    2.0
+    """
+    arr = np.asarray(samples_ms, dtype=float)
+    return {f"p{q}": float(np.percentile(arr, q)) if arr.size else float("nan") for q in qs}
 
 
-def tail_comparison(tail: TailLatency, measured: dict[str, float]) -> list[dict]:
-    """Predicted against measured end-to-end percentiles (``measured``: ``{"p50": ms, ...}``, as
-    :meth:`Experiment.measure_live` gives ``["total"]``), one row per percentile.
+def tail_comparison(tail: TailLatency, measured: dict[str, float], wall: dict[str, float] | None = None) -> list[dict]:
+    """Predicted against measured end-to-end percentiles, one row per percentile: ``measured`` is
+    quiet-equivalent, as predictions are (``{"p50": ms, ...}``: :attr:`LiveMeasurement.total`);
+    ``wall``, the same run's wall clock, is shown beside.
 
     >>> tail_comparison(TailLatency(10.0, 20.0, 30.0, 9.0, 100), {"p50": 11.0, "p95": 25.0, "p99": 33.0})[1]
     {'percentile': 'p95', 'predicted ms': 20.0, 'measured ms': 25.0, 'measured / predicted': 1.25}
@@ -442,5 +482,6 @@ def tail_comparison(tail: TailLatency, measured: dict[str, float]) -> list[dict]
     for q in PERCENTILES:
         p, m = getattr(tail, f"p{q}"), measured.get(f"p{q}", float("nan"))
         rows.append({"percentile": f"p{q}", "predicted ms": p, "measured ms": m,
-                     "measured / predicted": m / p if p > 0 else float("nan")})
+                     "measured / predicted": m / p if p > 0 else float("nan")}
+                    | ({"wall clock ms": wall.get(f"p{q}", float("nan"))} if wall is not None else {}))
     return rows

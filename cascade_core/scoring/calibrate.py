@@ -3,8 +3,8 @@
 Scoring records timings once, whenever it ran: on a busy machine, or before a library upgrade,
 they overprice (or underprice) every prediction since. :func:`calibrate` runs each step's real
 model again on ``n_queries`` queries (spread over the set) over the candidates that reach it under
-the spec, stores *no* score, and records the timed calls with the CPU probe timed meanwhile
-(:mod:`cascade_core.latency.cpu_probe`). Cost models read the latest recording first
+the spec, stores *no* score, and records the timed calls with their CPU time and their wait for a
+core (:mod:`cascade_core.latency.timing`). Cost models read the latest recording first
 (:meth:`CostModel.from_records <cascade_core.latency.model.CostModel.from_records>`), so every later
 prediction uses these. ``cascade calibrate`` and the Flow page's Re-measure button call it.
 
@@ -13,14 +13,13 @@ prediction uses these. ``cascade calibrate`` and the Flow page's Re-measure butt
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..cascade.simulate import simulate
 from ..errors import CascadeError, MissingScoresError
-from ..latency.cpu_probe import ProbeSampler, probe_ms
+from ..latency.timing import busy_note, cores, load_average, step_threads, timed
 from ..progress import ProgressCallback, ProgressTracker
 from ..store.provenance import step_provenance
 from .ensure import calibration_parts, first_pass_todo, is_listwise, load_matrix
@@ -30,17 +29,36 @@ DEFAULT_QUERIES = 20
 
 @dataclass
 class CalibrationReport:
-    """What :func:`calibrate` timed: per step, calls and the median ms per call; the CPU probe."""
+    """What :func:`calibrate` timed: per step, calls and the median ms per call (quiet-equivalent,
+    and wall clock as timed); how busy the CPU was (the share of the time the work waited for a
+    core, the load average at the start and the end).
+
+    >>> r = CalibrationReport({"ce": 20}, {"ce": 10.0}, {"ce": 19.0}, 0.47, (3.9, 4.2), 20)
+    >>> print(r.describe())
+    Re-measured on 20 queries (ce: 20 calls, median 10.0 ms quiet-equivalent, 19.0 ms wall clock). The CPU was busy: the work waited for a core 47% of the time (load average 3.9 -> 4.2 on 2 cores); predictions use the time the work ran. Predictions now use these timings.
+    """
 
     calls: dict[str, int] = field(default_factory=dict)
     median_ms: dict[str, float] = field(default_factory=dict)
-    probe_ms: float = float("nan")
+    wall_median_ms: dict[str, float] = field(default_factory=dict)
+    waited: float = float("nan")
+    load: tuple[float, float] = (float("nan"), float("nan"))
     queries: int = 0
+    cores: int = 2
 
     def describe(self) -> str:
-        steps = "; ".join(f"{name}: {n} calls, median {self.median_ms[name]:.1f} ms" for name, n in self.calls.items())
-        return (f"Re-measured on {self.queries} queries ({steps}); CPU probe {self.probe_ms:.2f} ms. "
-                "Predictions now use these timings.")
+        steps = "; ".join(f"{name}: {n} calls, median {self.median_ms[name]:.1f} ms quiet-equivalent, "
+                          f"{self.wall_median_ms[name]:.1f} ms wall clock" for name, n in self.calls.items())
+        return f"Re-measured on {self.queries} queries ({steps}). {self.cpu_line()} Predictions now use these timings."
+
+    def cpu_line(self) -> str:
+        """How busy the CPU was while timed, in one sentence."""
+        load = f"load average {self.load[0]:.1f} -> {self.load[1]:.1f} on {self.cores} cores"
+        if self.waited != self.waited:
+            return f"This system does not report waits for a core: the figures are wall clock ({load})."
+        state = "busy" if busy_note(self.waited, max(self.load), self.cores) else "quiet"
+        return (f"The CPU was {state}: the work waited for a core {self.waited:.0%} of the time ({load})"
+                + ("; predictions use the time the work ran." if state == "busy" else "."))
 
 
 def sample_ids(ids: list[str], n: int) -> list[str]:
@@ -95,7 +113,8 @@ def calibrate(plan, queries, n_queries: int = DEFAULT_QUERIES, progress: Progres
     run_ids = [store.start_run(step.id, fp, step_provenance(step)) for _, step, _ in steps]
     costs = [[] for _ in steps]
     tracker = ProgressTracker("re-measuring each step", len(texts), progress, "queries")
-    probe = ProbeSampler()
+    threads = [step_threads(step) for _, step, _ in steps]
+    load_start = load_average()
     try:
         for i, text in enumerate(texts):
             for k, (_, step, work) in enumerate(steps):
@@ -106,21 +125,24 @@ def calibrate(plan, queries, n_queries: int = DEFAULT_QUERIES, progress: Progres
                 parts = [None] if cands is None else [cands] if is_listwise(step) else calibration_parts(
                     cands, i, len(texts), n_calibrate=max(1, len(texts) // 2))
                 for part in parts:
-                    t0 = time.perf_counter()
-                    n = _call(step, text, part, spec.pool_size)
-                    costs[k].append((n, len(text) + sum(len(corpus.text_of(d)) for d in part or []),
-                                     time.perf_counter() - t0))
-            probe.tick()
+                    with timed(threads[k]) as clock:
+                        n = _call(step, text, part, spec.pool_size)
+                    costs[k].append((n, len(text) + sum(len(corpus.text_of(d)) for d in part or []), clock.timing))
             tracker.advance(1)
     finally:
-        for (name, step, _), run_id, timed in zip(steps, run_ids, costs):
-            if timed:
-                store.record_costs(step.timing_key, timed, run=run_id, probe_ms=probe.median())
-    for (name, _, _), timed in zip(steps, costs):
-        if timed:
-            report.calls[name] = len(timed)
-            report.median_ms[name] = float(np.median([c[2] for c in timed]) * 1000.0)
-    report.probe_ms = probe.median() if probe.samples else probe_ms()
+        for (name, step, _), run_id, calls in zip(steps, run_ids, costs):
+            if calls:
+                store.record_costs(step.timing_key, calls, run=run_id)
+    for (name, _, _), calls in zip(steps, costs):
+        if calls:
+            report.calls[name] = len(calls)
+            report.median_ms[name] = float(np.median([c[2].quiet_s for c in calls]) * 1000.0)
+            report.wall_median_ms[name] = float(np.median([c[2].wall_s for c in calls]) * 1000.0)
+    timings = [c[2] for calls in costs for c in calls]
+    wall = sum(t.wall_s for t in timings)
+    waits = [t.wait_s for t in timings]
+    report.waited = sum(waits) / wall if timings and wall > 0 and all(w == w for w in waits) else float("nan")
+    report.load, report.cores = (load_start, load_average()), cores()
     return report
 
 

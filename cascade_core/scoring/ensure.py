@@ -25,7 +25,7 @@ from ..cascade.listwise import StoredLists
 from ..cascade.simulate import ScoreMatrix, simulate
 from ..cascade.spec import CascadeSpec
 from ..data import Corpus, QuerySet
-from ..latency.cpu_probe import ProbeSampler
+from ..latency.timing import Timing, step_threads, timed
 from ..progress import ProgressCallback, ProgressTracker
 from ..store.provenance import step_provenance
 from ..store.scores import list_key, query_key
@@ -129,19 +129,18 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         # After the warm-up: the model is loaded, so the run records the weights that score.
         run_id = store.start_run(rid, fp, step_provenance(plan.retriever))
         tracker = ProgressTracker(f"first pass ({spec.first_pass.label})", len(todo), progress, "queries")
-        costs, probe = [], ProbeSampler()   # the CPU probe beside the timings: was it busy?
+        costs, threads = [], step_threads(plan.retriever)
         try:
             for qid in todo:
                 text = queries.text_of(qid)
-                t0 = time.perf_counter()
-                ids, scores = plan.retriever.retrieve(text, spec.pool_size)
-                costs.append((len(ids), len(text), stated_or(plan.retriever, text, time.perf_counter() - t0)))
+                with timed(threads) as clock:   # wall, CPU, and the wait for a core: was it busy?
+                    ids, scores = plan.retriever.retrieve(text, spec.pool_size)
+                costs.append((len(ids), len(text), stated_or(plan.retriever, text, clock.timing)))
                 store.put_retrieval(rid, fp, query_key(text), ids, scores, spec.pool_size, run=run_id)
-                probe.tick()
                 tracker.advance(1)   # may raise: a cancelled run keeps what it stored, timings too
         finally:
             if costs:
-                store.record_costs(plan.retriever.timing_key, costs, run=run_id, probe_ms=probe.median())
+                store.record_costs(plan.retriever.timing_key, costs, run=run_id)
         report.retrieved_queries = len(todo)
         report.note_cuts(spec.stage_names[0], plan.retriever)
         report.notes.extend(plan.retriever.scoring_notes())
@@ -160,7 +159,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         run_id = store.start_run(scorer.id, fp, step_provenance(scorer))
         shipped = None if listwise else ShippedImport.find(plan.corpus, scorer.id, report)
         tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label})", n_pairs, progress, "pairs")
-        costs, probe = [], ProbeSampler()
+        costs, threads = [], step_threads(scorer)
         try:
             for w, (text, need) in enumerate(work):
                 if shipped is not None and shipped.take(store, fp, text, need):
@@ -169,19 +168,18 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
                 scores = []
                 # A listwise list is scored whole: split in two, it would be two other lists.
                 for part in [need] if listwise else calibration_parts(need, w, len(work)):
-                    t0 = time.perf_counter()
-                    scores.extend(scorer.score(text, part))
+                    with timed(threads) as clock:
+                        scores.extend(scorer.score(text, part))
                     costs.append((len(part), len(text) + sum(len(plan.corpus.text_of(d)) for d in part),
-                                  stated_or(scorer, text, time.perf_counter() - t0, len(part) / len(need))))
+                                  stated_or(scorer, text, clock.timing, len(part) / len(need))))
                 put = store.put_list if listwise else store.put
                 put(scorer.id, fp, query_key(text), need, np.asarray(scores, dtype=float), run=run_id)
                 if shipped is not None:
                     shipped = shipped.check(text, need, scores, report)
-                probe.tick()
                 tracker.advance(len(need))
         finally:
             if costs:
-                store.record_costs(scorer.timing_key, costs, run=run_id, probe_ms=probe.median())
+                store.record_costs(scorer.timing_key, costs, run=run_id)
             if shipped is not None:
                 shipped.finish(report, stage.name)
         report.note_cuts(stage.name, scorer)
@@ -244,12 +242,12 @@ class ShippedImport:
                                 f"it (largest difference {self.worst:.1g})")
 
 
-def stated_or(step, text: str, measured_s: float, share: float = 1.0) -> float:
-    """The seconds to record for a timed call: what the step's data states for the query (a run
-    file's ``latency_ms``: the engine's time, not the reading of the file) times ``share`` (the
-    call's part of the query's candidates), else ``measured_s``."""
+def stated_or(step, text: str, measured: Timing, share: float = 1.0) -> Timing:
+    """The timing to record for a call: what the step's data states for the query (a run file's
+    ``latency_ms``: the engine's time, not the reading of the file) times ``share`` (the call's
+    part of the query's candidates), else the call as ``measured`` here."""
     stated = step.stated_seconds(text)
-    return measured_s if stated is None else stated * share
+    return measured if stated is None else Timing.stated(stated * share)
 
 
 def first_pass_todo(plan: CascadePlan, queries: QuerySet) -> list[str]:

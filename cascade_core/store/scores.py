@@ -84,7 +84,10 @@ CREATE TABLE IF NOT EXISTS costs (
     seconds REAL NOT NULL,
     recorded_at REAL NOT NULL,   -- one value per recording: the calls of one scoring run
     run INTEGER,                 -- runs.id (its machine); NULL: recorded before provenance
-    probe_ms REAL                -- the CPU probe timed meanwhile (cpu_probe); NULL: not timed
+    cpu_s REAL,                  -- process CPU seconds during the call (latency.timing); NULL: not recorded
+    wait_s REAL,                 -- the calling thread's wait for a core; NULL: not reported or not recorded
+    threads INTEGER,             -- the parallelism it ran with
+    load REAL                    -- the 1-minute load average after it
 );
 CREATE INDEX IF NOT EXISTS costs_by_scorer ON costs (scorer);
 -- What produced a scoring run (see cascade_core.store.provenance); scores and costs point here.
@@ -113,6 +116,9 @@ CREATE TABLE IF NOT EXISTS score_lists (
 """
 # Added to stores made before provenance: NULL in old rows means "unknown provenance".
 RUN_COLUMNS = ("scores", "costs")
+# Added to the costs of stores made before CPU time and waits were recorded (their rows: NULL).
+# (A ``probe_ms`` column of older stores is left as it was: nothing reads it any more.)
+TIMING_COLUMNS = (("cpu_s", "REAL"), ("wait_s", "REAL"), ("threads", "INTEGER"), ("load", "REAL"))
 # Named columns: a migrated table has the run column last, a new one too, so both take this.
 INSERT_SCORE = "INSERT OR REPLACE INTO scores (set_id, query, doc, score, run) VALUES (?, ?, ?, ?, ?)"
 
@@ -225,7 +231,8 @@ class ScoreStore:
         column" is the winner's work, not an error.
         """
         conn = self._conn()
-        self._add_column(conn, "costs", "probe_ms", "REAL")
+        for column, sql_type in TIMING_COLUMNS:
+            self._add_column(conn, "costs", column, sql_type)
         for table in RUN_COLUMNS:
             if "run" in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
                 continue
@@ -399,19 +406,23 @@ class ScoreStore:
 
     # -- costs -------------------------------------------------------------------------------
 
-    def record_costs(self, scorer: str, calls: Iterable[tuple[int, int, float]], run: int | None = None,
-                     probe_ms: float | None = None) -> None:
-        """Record timed calls as ``(n_pairs, n_chars, seconds)``, timed in ``run`` (its machine)
-        while the CPU probe took ``probe_ms`` (:mod:`cascade_core.latency.cpu_probe`; None: not timed)."""
+    def record_costs(self, scorer: str, calls: Iterable[tuple], run: int | None = None) -> None:
+        """Record timed calls as ``(n_pairs, n_chars, timing)``, timed in ``run`` (its machine);
+        ``timing`` is a :class:`~cascade_core.latency.timing.Timing` (wall, CPU, wait for a core,
+        threads, load) or plain wall seconds (then the rest is NULL: not recorded)."""
         now = time.time()
-        probe = None if probe_ms is None or probe_ms != probe_ms else float(probe_ms)
+
+        def row(n, c, t):
+            if isinstance(t, (int, float)):
+                return (scorer, int(n), int(c), float(t), now, run, None, None, None, None)
+            return (scorer, int(n), int(c), float(t.wall_s), now, run, _or_null(t.cpu_s), _or_null(t.wait_s),
+                    int(t.threads), _or_null(t.load))
+
         conn = self._conn()
         with conn:
             conn.executemany(
-                "INSERT INTO costs (scorer, n_pairs, n_chars, seconds, recorded_at, run, probe_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(scorer, int(n), int(c), float(s), now, run, probe) for n, c, s in calls],
-            )
+                "INSERT INTO costs (scorer, n_pairs, n_chars, seconds, recorded_at, run, cpu_s, wait_s, threads, load) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [row(*call) for call in calls])
 
     def costs(self, scorer: str, most_recent: int = 5000) -> np.ndarray:
         """The most recent recorded calls of a scorer as rows ``(n_pairs, n_chars, seconds)``.
@@ -422,25 +433,21 @@ class ScoreStore:
 
     def cost_rows(self, scorer: str, most_recent: int = 5000) -> np.ndarray:
         """The most recent recorded calls, newest first, as rows ``(n_pairs, n_chars, seconds,
-        recorded_at, probe_ms)``; ``probe_ms`` is NaN where no probe was timed. Calls recorded
-        together share ``recorded_at``, so the cost model can read the latest recording first.
+        recorded_at, quiet_s, cpu_s, load)``: ``seconds`` is the wall clock, ``quiet_s`` the
+        quiet-equivalent (wall less the wait for a core; NaN where no wait was recorded). Calls
+        recorded together share ``recorded_at``, so the cost model can read the latest recording first.
 
         >>> import tempfile, os
+        >>> from cascade_core.latency.timing import Timing
         >>> store = ScoreStore(os.path.join(tempfile.mkdtemp(), "scores.sqlite"))
-        >>> store.record_costs("ce", [(10, 100, 0.02)], probe_ms=3.0); store.record_costs("ce", [(5, 50, 0.01)])
-        >>> store.cost_rows("ce")[:, [0, 2, 4]].tolist()
-        [[5.0, 0.01, nan], [10.0, 0.02, 3.0]]
+        >>> store.record_costs("ce", [(10, 100, Timing(0.03, 0.05, 0.01, 2, 3.0))]); store.record_costs("ce", [(5, 50, 0.01)])
+        >>> [[round(v, 3) for v in r] for r in store.cost_rows("ce")[:, [0, 2, 4, 5]].tolist()]
+        [[5.0, 0.01, nan, nan], [10.0, 0.03, 0.02, 0.05]]
         """
         rows = self._conn().execute(
-            "SELECT n_pairs, n_chars, seconds, recorded_at, probe_ms FROM costs WHERE scorer=? "
+            "SELECT n_pairs, n_chars, seconds, recorded_at, seconds - wait_s, cpu_s, load FROM costs WHERE scorer=? "
             "ORDER BY rowid DESC LIMIT ?", (scorer, most_recent)).fetchall()
-        return np.asarray([[np.nan if v is None else v for v in r] for r in rows], dtype=float).reshape(-1, 5)
-
-    def quietest_probe_ms(self) -> float:
-        """The fastest CPU probe recorded with any cost here (NaN if none): the quietest moment this
-        store has seen, against which "busy now" is judged (see :mod:`cascade_core.latency.cpu_probe`)."""
-        row = self._conn().execute("SELECT MIN(probe_ms) FROM costs WHERE probe_ms IS NOT NULL").fetchone()
-        return float("nan") if row is None or row[0] is None else float(row[0])
+        return np.asarray([[np.nan if v is None else v for v in r] for r in rows], dtype=float).reshape(-1, 7)
 
     # -- provenance --------------------------------------------------------------------------
 
@@ -557,6 +564,11 @@ class ScoreStore:
             "WHERE score_sets.scorer=?", (scorer,)).fetchone()[0]
 
 
+def _or_null(x: float):
+    """A float for SQLite, NULL for NaN (not measured)."""
+    return None if x is None or x != x else float(x)
+
+
 def is_locked(exc: sqlite3.Error) -> bool:
     """True for SQLite's "another connection holds the lock" errors (worth waiting for)."""
     text = str(exc).lower()
@@ -605,6 +617,6 @@ def _guarded(method):
 
 
 for _name in ("put", "put_many", "get", "get_many", "put_list", "get_lists", "put_retrieval", "retrieval_depths",
-              "record_costs", "cost_rows", "quietest_probe_ms", "start_run", "runs", "score_provenance",
+              "record_costs", "cost_rows", "start_run", "runs", "score_provenance",
               "cost_provenance", "drop_scores", "drop_costs", "scorers", "n_scores"):
     setattr(ScoreStore, _name, _guarded(getattr(ScoreStore, _name)))

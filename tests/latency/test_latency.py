@@ -18,9 +18,10 @@ from tests.tuning.test_search import constructed
 MEASURED = [CostModel("fp", 1.0, 0.0, 30), CostModel("st", 0.0, 1.0, 30)]
 
 
-def rows(sizes, seconds, stamp, probe=float("nan")):
-    """Cost rows as the store gives them: (n_pairs, n_chars, seconds, recorded_at, probe_ms)."""
-    return [[n, 0, s, stamp, probe] for n, s in zip(sizes, seconds)]
+def rows(sizes, seconds, stamp, waited=float("nan"), load=float("nan")):
+    """Cost rows as the store gives them: (n_pairs, n_chars, wall s, recorded_at, quiet s, cpu s, load);
+    ``waited``: the share of each call's wall time spent waiting for a core (NaN: not recorded)."""
+    return [[n, 0, s, stamp, s * (1 - waited), s, load] for n, s in zip(sizes, seconds)]
 
 
 def test_every_figure_says_where_it_comes_from():
@@ -81,10 +82,10 @@ def test_the_heaviest_stage_is_judged_by_the_profiles():
 
 
 def test_the_model_reads_the_latest_recording_first():
-    old = rows([10, 20] * 20, [0.1, 0.2] * 20, stamp=1.0, probe=9.0)          # 10 ms per pair, busy
-    fresh = rows([10, 20] * 10, [0.011, 0.021] * 10, stamp=2.0, probe=3.0)    # 1 ms per pair, quiet
+    old = rows([10, 20] * 20, [0.1, 0.2] * 20, stamp=1.0)                     # 10 ms per pair, wall clock only
+    fresh = rows([10, 20] * 10, [0.011, 0.021] * 10, stamp=2.0, waited=0.0)   # 1 ms per pair, quiet
     model = CostModel.from_records("ce", np.array(fresh + old))               # newest first, as stored
-    assert model.n_calls == 20 and model.per_pair_ms == pytest.approx(1.0) and model.probe_ms == 3.0
+    assert model.n_calls == 20 and model.per_pair_ms == pytest.approx(1.0) and model.basis == "quiet-equivalent"
     # too few fresh calls: older recordings are read (whole) until there are enough
     model = CostModel.from_records("ce", np.array(fresh[:4] + old))
     assert model.n_calls == 44
@@ -104,18 +105,30 @@ def test_spread_and_calls_come_with_every_figure():
     assert user.low_ms == user.high_ms == pytest.approx(5.0) and user.n_calls == 0 and user.note is None
 
 
-def test_timings_from_a_busier_moment_are_flagged_next_to_the_verdict():
-    busy = CostModel("fp", 106.0, 0.0, 30, probe_ms=6.9).with_probe_now(3.0)
+def test_timings_from_a_busy_cpu_predict_their_quiet_equivalent_and_say_so():
+    """Calls that waited for a core half their time: the figure is the time they ran (the
+    quiet-equivalent), the wall clock stays beside it, and the busy CPU is said next to the verdict."""
+    busy = CostModel.from_records("fp", np.array(rows([100] * 30, [0.212] * 30, 1.0, waited=0.5, load=4.1)),
+                                  per_query=True)
     lat = predict_latency(["first pass"], [100], [busy], budget_ms=100)
-    assert lat.stages[0].slowdown == pytest.approx(2.3) and not lat.trusted
-    assert lat.notes == ["first pass: measured while the CPU was busy: x2.3 slower than when quiet"]
-    assert lat.verdict().startswith("Predicted 106.0 ms per query: over the 100 ms budget (first pass measured "
-                                    "while the CPU was busy: x2.3 slower than when quiet")
+    [stage] = lat.stages
+    assert stage.predicted_ms == pytest.approx(106.0) and stage.wall_ms == pytest.approx(212.0)
+    assert stage.basis == "quiet-equivalent" and lat.busy_steps == ["first pass"] and not lat.trusted
+    assert lat.notes[0].startswith("first pass: timed on a busy CPU (the work waited for a core 50% of the time; "
+                                   "load average 4.1 on")
+    assert lat.verdict() == ("Predicted 106.0 ms per query: over the 100 ms budget (first pass timed on a busy CPU: "
+                             "predicted from the time the work ran, its quiet-equivalent; 212.0 ms as timed, wall clock)")
     assert "distrusted" in charts.latency_bars(lat).layout.title.text
-    quiet = CostModel("fp", 12.0, 0.0, 30, probe_ms=3.2).with_probe_now(3.0)
+    quiet = CostModel.from_records("fp", np.array(rows([100] * 30, [0.012] * 30, 1.0, waited=0.01, load=0.3)),
+                                   per_query=True)
     assert predict_latency(["first pass"], [100], [quiet], budget_ms=100).trusted
-    # no probe recorded (costs from before this check): nothing to compare, nothing claimed
-    assert predict_latency(["first pass"], [100], [CostModel("fp", 12.0, 0.0, 30).with_probe_now(3.0)]).trusted
+    # a heavy load average with no wait recorded is still said: never "quiet" while the load exceeds the cores
+    loaded = CostModel.from_records("fp", np.array(rows([100] * 30, [0.012] * 30, 1.0, waited=0.01, load=64.0)),
+                                    per_query=True)
+    assert "load average 64.0" in predict_latency(["first pass"], [100], [loaded]).notes[0]
+    # a figure scaled to other hardware says nothing of this CPU
+    scaled = apply_profile(busy, CostProfile("scaled", factor=0.5))
+    assert predict_latency(["first pass"], [100], [scaled]).trusted
 
 
 def test_the_tail_is_sampled_per_query_from_each_steps_spread():

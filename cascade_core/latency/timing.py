@@ -1,0 +1,179 @@
+"""Timing a call on a shared machine: wall time, CPU time, and the time it waited for a core.
+
+Wall-clock time on a busy CPU measures the neighbours as much as the model. So every timed call
+records, beside its wall time, the CPU time the process spent on it (all threads: the model's
+intra-op threads too), the parallelism it ran with, the load average, and the time the calling
+thread spent *runnable but not running*: waiting for a core (Linux reports it per thread, in
+``/proc/thread-self/schedstat``). What the call would take on a quiet machine, its
+*quiet-equivalent* time, is its wall time less that wait; predictions are made from it, and the
+wall-clock figures stay beside them.
+
+Why the wait and not CPU time divided by the threads: measured on this 2-core machine, quiet and
+with two ``while True: pass`` processes beside it (``python /tmp/x27/probe.py``, 40 live queries,
+medians):
+
+=========================  ========  =======  ==========  ===========
+step                       wall      CPU      wall-wait   CPU/threads
+=========================  ========  =======  ==========  ===========
+bi-encoder, quiet          5.2 ms    9.2 ms   5.1 ms      4.6 ms
+bi-encoder, 2 busy procs   14.7 ms   14.8 ms  6.1 ms      7.4 ms
+cross-encoder, quiet       429 ms    853 ms   ~429 ms     427 ms
+cross-encoder, 2 busy      942 ms    928 ms   459 ms      464 ms
+=========================  ========  =======  ==========  ===========
+
+ONNX Runtime's and torch's thread pools spin while they wait for each other, and a busy machine
+makes them spin longer: CPU time grew x1.6 for the bi-encoder's short calls; wall less the wait
+moved by 7-18% (it misses only the helper threads' own waits, so errs on the slow side). Where the
+system does not report waits (not Linux), the quiet-equivalent is unknown and the wall clock is
+used, said as such.
+
+>>> with timed() as t:
+...     _ = sum(range(10_000))
+>>> t.timing.wall_s > 0, t.timing.quiet_s <= t.timing.wall_s
+(True, True)
+>>> Timing(0.010, 0.012, 0.006, 2, 3.5).waited_share
+0.6
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
+BUSY_SHARE = 0.25      # the work waited for a core this share of its time or more: timed on a busy CPU
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One timed call: wall and process CPU seconds, the calling thread's wait for a core (NaN
+    where the system does not say), the parallelism it ran with, and the 1-minute load average."""
+
+    wall_s: float
+    cpu_s: float = NAN
+    wait_s: float = NAN
+    threads: int = 1
+    load: float = NAN
+
+    @property
+    def quiet_s(self) -> float:
+        """The quiet-equivalent seconds: wall less the wait for a core (the wall clock when the wait is unknown)."""
+        return self.wall_s - self.wait_s if math.isfinite(self.wait_s) else self.wall_s
+
+    @property
+    def waited_share(self) -> float:
+        """The share of the wall time the work waited for a core (NaN when unknown)."""
+        return self.wait_s / self.wall_s if math.isfinite(self.wait_s) and self.wall_s > 0 else NAN
+
+    @classmethod
+    def stated(cls, seconds: float) -> "Timing":
+        """A time read, not measured here (a run file's ``latency_ms``): no CPU, no wait."""
+        return cls(float(seconds), wait_s=0.0)
+
+
+def thread_wait_s() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a core (NaN: not reported)."""
+    try:
+        return int(SCHEDSTAT.read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return NAN
+
+
+def waits_reported() -> bool:
+    """Whether this system reports a thread's wait for a core (Linux does)."""
+    return math.isfinite(thread_wait_s())
+
+
+def load_average() -> float:
+    """The 1-minute load average (NaN where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return NAN
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class timed:
+    """A context manager timing its block: ``.timing`` after it ends (``threads``: the
+    parallelism the work runs with, recorded beside it).
+
+    >>> with timed(threads=2) as t:
+    ...     pass
+    >>> t.timing.threads
+    2
+    """
+
+    def __init__(self, threads: int = 1):
+        self.threads = threads
+        self.timing: Timing | None = None
+
+    def __enter__(self) -> "timed":
+        self._wait, self._cpu, self._wall = thread_wait_s(), time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall, cpu, wait = time.perf_counter(), time.process_time(), thread_wait_s()
+        waited = max(0.0, wait - self._wait) if math.isfinite(wait) and math.isfinite(self._wait) else NAN
+        wall_s = wall - self._wall
+        self.timing = Timing(wall_s, cpu - self._cpu, min(waited, wall_s), self.threads, load_average())
+
+
+def step_threads(step) -> int:
+    """The parallelism a step's calls run with: a local model's intra-op threads (ONNX Runtime's
+    sessions take torch's count, :func:`cascade_core.models.fast_encoder`), else 1 (BM25, a run
+    file, a remote call: one thread waiting)."""
+    if not getattr(step, "uses_device", False):
+        return 1
+    import sys
+
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else 1
+
+
+def busy_note(waited_share: float, load: float = NAN, n_cores: int | None = None) -> str | None:
+    """The line for timings whose work waited for a core ``waited_share`` of the time, or None
+    when that is below :data:`BUSY_SHARE` and the load average (when known) is within the cores.
+
+    >>> busy_note(0.48, 4.1, 2)
+    'timed on a busy CPU (the work waited for a core 48% of the time; load average 4.1 on 2 cores): the figure is its quiet-equivalent'
+    >>> busy_note(0.02, 0.4, 2) is None
+    True
+    """
+    n_cores = n_cores or cores()
+    waited = math.isfinite(waited_share) and waited_share >= BUSY_SHARE
+    loaded = math.isfinite(load) and load > n_cores
+    if not (waited or loaded):
+        return None
+    parts = ([f"the work waited for a core {waited_share:.0%} of the time"] if math.isfinite(waited_share) else []) + \
+        ([f"load average {load:.1f} on {n_cores} cores"] if math.isfinite(load) else [])
+    return f"timed on a busy CPU ({'; '.join(parts)}): the figure is its quiet-equivalent"
+
+
+def load_note(load: float | None = None, n_cores: int | None = None) -> str:
+    """How busy the machine is now, from the load average against the cores: "busy" while the
+    load exceeds the cores (more work runnable than cores to run it).
+
+    >>> load_note(12.0, 2)
+    'the machine is busy now: load average 12.0 on 2 cores: live wall-clock timings will be slower (the comparison uses quiet-equivalent times)'
+    >>> load_note(0.3, 2)
+    'the machine is quiet now: load average 0.3 on 2 cores'
+    """
+    load = load_average() if load is None else load
+    n_cores = n_cores or cores()
+    if not math.isfinite(load):
+        return f"the load average is not reported here ({n_cores} cores)"
+    if load > n_cores:
+        return (f"the machine is busy now: load average {load:.1f} on {n_cores} cores: live wall-clock timings will "
+                "be slower (the comparison uses quiet-equivalent times)")
+    return f"the machine is quiet now: load average {load:.1f} on {n_cores} cores"
