@@ -287,6 +287,13 @@ def _session(path: Path):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # Idle pool threads sleep instead of spinning. Spinning buys a quiet machine a little (the
+    # bi-encoder's call: 5.2-5.7 ms spinning, 6.1-6.4 ms not, 2 cores), but on a shared one the
+    # spinning threads take the cores from the neighbours and from each other (with two busy
+    # processes beside it: 14.7-24 ms spinning, 15.5 ms not), and they burn CPU time that is not
+    # work, so a call's CPU time, which the latency model reads, moved x1.6 with the load
+    # (spinning) instead of 2% (not): /tmp/x27/probe.py, cascade_core.latency.timing.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
