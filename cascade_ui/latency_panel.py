@@ -24,11 +24,20 @@ CALIBRATE_QUERIES = 20
 
 def latency_note(latency, where=None) -> None:
     """Next to a budget verdict: a warning naming what the tool distrusts about these figures
-    (timed while the CPU was busy, too few calls, no cost yet); nothing when all is well."""
+    (timed while the CPU was busy: the waits left out, said once; too few calls, no cost yet);
+    nothing when all is well."""
     if latency is None or latency.trusted:
         return
-    (where or st).warning(f"**{literal(latency.verdict())}.** Not to be trusted as it is: "
-                          + literal("; ".join(latency.notes)) + ".")
+    busy = set(latency.busy_steps)
+    others = [f"{s.name}: {s.note}" for s in latency.stages if s.note and s.name not in busy]
+    others += [latency.devices_note] if latency.devices_note else []
+    text = f"**{literal(latency.verdict())}.**"
+    if busy:
+        text += (" " + literal(latency.busy_line()) + " Measured here, that holds to about 25% "
+                 "(`benchmarks/bench_busy_latency.py`); Re-measure on a quiet machine to be sure.")
+    if others:
+        text += " Not to be trusted as it is: " + literal("; ".join(others)) + "."
+    (where or st).warning(text)
 
 
 def sources_caption(latency) -> str:

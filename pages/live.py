@@ -151,8 +151,9 @@ if state.require_dataset_and_spec():
                            "every prediction here.")
             warm = ("" if live.warmup_ms is None else f" A warm-up run came first ({live.warmup_ms:.1f} ms, not "
                     "counted): this server process had not run these models live yet.")
+            now = load_note()
             st.caption(f"Query: *{literal(ran_query.strip())}*. Wall clock {live.total_ms:.1f} ms.{warm} "
-                       f"Now {load_note()}.")
+                       f"{now[0].upper()}{now[1:]}.")
             st.plotly_chart(charts.live_latency(live.steps, predicted), key="live-latency")
             ds = state.dataset()
             final = live.final_doc_ids

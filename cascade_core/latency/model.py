@@ -240,6 +240,8 @@ class StageLatency:
     wall_ms: float = float("nan")    # the wall clock as the calls were timed (busy CPU and all)
     basis: str = ""                  # QUIET_EQUIVALENT, WALL_CLOCK, or "" (not measured here)
     busy: str | None = None          # the busy-CPU line of its calls (timing.busy_note), or None
+    waited: float = float("nan")     # the share of its calls' wall time spent waiting for a core
+    load: float = float("nan")       # the load average while they were timed
 
     @property
     def note(self) -> str | None:
@@ -334,6 +336,22 @@ class LatencyReport:
     def trusted(self) -> bool:
         return not self.notes
 
+    def busy_line(self) -> str | None:
+        """The busy steps' waits in one sentence (None when no step was timed on a busy CPU).
+
+        >>> busy = CostModel("f", 5, 0, 30, basis=QUIET_EQUIVALENT, waited=0.7, load=5.0)
+        >>> print(predict_latency(["first pass", "ce"], [10, 10], [busy, CostModel("c", 0, 1, 30)]).busy_line())
+        Timed on a busy CPU: first pass waited for a core 70% of the time (load average 5.0): the figures leave the waits out.
+        """
+        busy = [s for s in self.stages if s.busy]
+        if not busy:
+            return None
+        parts = [f"{s.name} waited for a core {s.waited:.0%} of the time" if math.isfinite(s.waited)
+                 else s.name for s in busy]
+        loads = [s.load for s in busy if math.isfinite(s.load)]
+        load = f" (load average {max(loads):.1f})" if loads else ""
+        return f"Timed on a busy CPU: {', '.join(parts)}{load}: the figures leave the waits out."
+
     def verdict(self) -> str:
         """The budget verdict in one line, with what the tool itself distrusts about the figure.
 
@@ -398,7 +416,7 @@ def predict_latency(names: list[str], n_pairs: list[float], models: list[CostMod
             f"{MEASURED_HERE} on {model.device}"
         wall = model.wall_ms(n) if model.known else float("nan")
         stages.append(StageLatency(name, float(n), ms, total, over, source, ms * lo, ms * hi, model.n_calls,
-                                   usd, wall, model.basis, model.busy))
+                                   usd, wall, model.basis, model.busy, model.waited, model.load))
     return LatencyReport(stages, budget_ms, pairs, tuple(models))
 
 
