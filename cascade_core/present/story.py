@@ -367,9 +367,12 @@ def caveats(result, exp, s: Story) -> list[Caveat]:
                           "published figures.", "Evaluate"))
     elif ev is not None and ev.unjudged_warning():
         out.append(Caveat("Many top-ranked documents were never judged: quality figures are a floor.", "Evaluate"))
-    if lat.notes:
-        out.append(Caveat("Latency is predicted from recorded timings, some of them taken while the machine was busy "
-                          "or from few calls.", "Flow"))
+    if lat.busy_steps:
+        out.append(Caveat("Latency is predicted from timings taken while the machine was busy, with the time spent "
+                          "waiting for a core left out: an estimate of a quiet machine.", "Flow"))
+    elif lat.notes:
+        out.append(Caveat("Latency is predicted from recorded timings, some of them from few calls or from before "
+                          "waits for a core were recorded.", "Flow"))
     else:
         out.append(Caveat(f"Latency is predicted from {s.cost_basis}, not measured in production.", "Flow"))
     if not result.run.exact:
