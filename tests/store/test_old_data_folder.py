@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cascade_cli import main
+from cascade_core.latency.timing import waits_reported
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "old-layout"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "scifact-mini"
@@ -31,3 +32,8 @@ def test_the_old_folder_opens_with_the_same_scores(name, tmp_path, capsys):
     assert [st["metrics"]["ndcg@10"] for st in got["stages"]] == pytest.approx(expected["stage_metrics"], abs=1e-12)
     assert "pairs scored" in capsys.readouterr().out   # the report's scoring line: nothing was
     assert got["scoring"]["scored_pairs"] == {} or sum(got["scoring"]["scored_pairs"].values()) == 0
+    # costs stored before CPU time and waits were recorded: used as the wall clock, and said so
+    steps = got["latency"]["steps"]
+    assert all(s["basis"] == "wall clock" and s["predicted_ms"] == s["wall_clock_ms"] for s in steps)
+    if waits_reported():
+        assert any("timed before waits for a core were recorded" in n for n in got["latency"]["notes"])
