@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import MissingScoresError
 from ..formats import duration
 from ..latency.model import CostModel, pairs_per_query
+from ..latency.timing import cores, load_average
 from ..store.scores import query_key
 from ..store.shipped import VERIFY_QUERIES, find_shipped_scores
 from .ensure import first_pass_todo, is_listwise, stage_work
@@ -57,7 +58,16 @@ class StepEstimate:
 
 @dataclass(frozen=True)
 class ScoringEstimate:
+    """Every step's estimate, at a quiet machine's speed (the timings' quiet-equivalent); ``busy``:
+    the load now when it exceeds the cores (the job will then take longer), else None.
+
+    >>> print(ScoringEstimate([StepEstimate("ce", "ce", 2, 20, 3.0, "measured here")],
+    ...                       busy="load average 4.0 on 2 cores").describe())
+    ce: 20 pairs (~3 s, measured here): about 3 s in all on a quiet machine; longer now (load average 4.0 on 2 cores)
+    """
+
     steps: list[StepEstimate]
+    busy: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -74,7 +84,8 @@ class ScoringEstimate:
     def describe(self) -> str:
         if self.empty:
             return "nothing to score: every score needed is stored"
-        return "; ".join(s.describe() for s in self.steps if s.units) + f": about {duration(self.seconds)} in all"
+        return ("; ".join(s.describe() for s in self.steps if s.units) + f": about {duration(self.seconds)} in all"
+                + (f" on a quiet machine; longer now ({self.busy})" if self.busy else ""))
 
 
 def _model(store, step, per_query: bool) -> CostModel:
@@ -141,4 +152,5 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
                       "with them")
         steps.append(StepEstimate(stage.name, scorer.id, len(sizes), int(sum(sizes)),
                                   float(np.sum(ms)) / 1000 if sizes else 0.0, basis, exact))
-    return ScoringEstimate(steps)
+    load, n_cores = load_average(), cores()
+    return ScoringEstimate(steps, f"load average {load:.1f} on {n_cores} cores" if load > n_cores else None)
