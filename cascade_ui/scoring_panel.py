@@ -51,6 +51,7 @@ def run_scoring(job, label: str, key: str, where=None) -> None:
         try:
             with status_slot.status(literal(label), expanded=True) as status:
                 report = job(cancellable(session.progress_callback(status), cancel_flag))
+                session.settle_heap()   # the models just loaded, for good
                 status.update(label="Scores stored", state="complete", expanded=False)
         except BaseException:
             # A failure (a server down, a cancel) is the page's one error: no Cancel button, no

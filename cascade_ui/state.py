@@ -21,12 +21,12 @@ from .access import check_path, check_spec, read_only, refuse_if_read_only, sett
 from .scoring_panel import run_scoring, scoring_allowed
 from .session import (BUDGET, DATASET, DEFAULT_BUDGET_MS, REPO, SPEC, SPEC_VERSION, _dataset, _files_key, _named,
                       budget_ms, dataset, dataset_label, experiment, experiment_key, files_stamp, progress_callback,
-                      require_dataset_and_spec, sample_path, show_error, spec, spec_version, workspace)
+                      require_dataset_and_spec, sample_path, settle_heap, show_error, spec, spec_version, workspace)
 
 __all__ = ["BUDGET", "DATASET", "DEFAULT_BUDGET_MS", "REPO", "SPEC", "SPEC_VERSION", "budget_ms",
            "dataset", "dataset_label", "experiment", "experiment_key", "files_stamp", "judgments", "load_dataset",
-           "progress_callback", "require_dataset_and_spec", "run_current", "sample_path", "set_spec", "show_error", "spec",
-           "spec_version", "workspace"]
+           "progress_callback", "require_dataset_and_spec", "run_current", "sample_path", "set_spec", "settle_heap",
+           "show_error", "spec", "spec_version", "workspace"]
 
 
 def judgments():
