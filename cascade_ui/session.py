@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -169,12 +170,23 @@ def experiment(for_spec: CascadeSpec | None = None) -> Experiment | None:
                        *_named(named))
 
 
+PROGRESS_EVERY_S = 0.1   # the fastest a progress bar is redrawn
+
+
 def progress_callback(container=None):
-    """A cascade_core progress callback drawing a Streamlit progress bar with time left."""
+    """A cascade_core progress callback drawing a Streamlit progress bar with time left.
+
+    Redrawn at most ten times a second (and at each new task and at the end): work that reports
+    every query would otherwise send the browser a message for each (600 for the demo: a second
+    of its time on 2 cores)."""
     holder = (container or st).empty()
-    bar = {"widget": None, "task": None}
+    bar = {"widget": None, "task": None, "at": 0.0}
 
     def update(event):
+        now = time.monotonic()
+        if bar["task"] == event.task and event.fraction < 1.0 and now - bar["at"] < PROGRESS_EVERY_S:
+            return
+        bar["at"] = now
         text = literal(event.describe())   # the task names a step, a model, a file
         if bar["task"] != event.task:
             bar["widget"] = holder.progress(0.0, text=text)

@@ -12,7 +12,7 @@ from cascade_core.scorers.dense import DEFAULT_BI_ENCODER
 from cascade_core.serving import PathRefused
 from cascade_core.vectors.index import list_indexes
 from cascade_ui import access, state
-from cascade_ui.demo import run_demo
+from cascade_ui.demo import run_demo, warm_up
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import sidebar_status
 
@@ -150,3 +150,6 @@ except Exception as exc:  # noqa: BLE001
     state.show_error(exc)
 
 sidebar_status(sidebar_slot)
+# Drawn: now the model libraries import in the background (once per server), so that the demo's
+# first model load, or an index build, does not wait for them.
+warm_up()
