@@ -17,6 +17,7 @@ from cascade_core.judgments import (GRADES, HOLES, LIMITS, LLM, MODES, POOL, PRE
                                     USE_HUMAN, grade_word, is_binary_scale, judged_qrels, merge_qrels, on_scale,
                                     parse_queries, pool_for_query, to_trec, with_added_queries)
 from cascade_ui import access, judging, llm_judge_panel, state
+from cascade_ui.memo import remembered
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import highlighted, shown_errors, sidebar_status
 
@@ -25,6 +26,7 @@ QUERY = "judge-query"        # the query being judged
 SKIPPED = "judge-skipped"    # {query id: [documents skipped in this session]}
 AGAIN = "judge-again"        # a document picked to judge again (else: the next unjudged one)
 NOTE = "judge-note"          # what the last button did, shown once
+WHOLE_PAGE = "judge-whole-page"   # set by a button that changes the query box: the page runs again whole
 PREFER_LABELS = {PREFER_DATASET: "the dataset's qrels", PREFER_JUDGMENTS: "the judgment made here"}
 
 
@@ -52,15 +54,18 @@ def _skip(qid: str, doc: str) -> None:
 
 
 def _next_query(ids: list, qid: str) -> None:
-    # In a callback: it runs before the query box is drawn, so the box may be set.
+    # In a callback: it runs before the query box is drawn, so the box may be set (the box lies
+    # outside the judging fragment: the whole page runs again).
     st.session_state[QUERY] = ids[(ids.index(qid) + 1) % len(ids)]
     st.session_state.pop(AGAIN, None)
+    st.session_state[WHOLE_PAGE] = True
 
 
 def _open(qid: str, doc: str) -> None:
     # In a callback: the query box and the card are drawn after it (an agreement row opened).
     st.session_state[QUERY] = qid
     st.session_state[AGAIN] = doc
+    st.session_state[WHOLE_PAGE] = True
 
 
 def _undo(store) -> None:
@@ -95,8 +100,17 @@ def add_queries_box(store, queries, locked: bool) -> None:
 
 
 def pool_for(exp, qid: str, text: str, depth: int, mode: str, locked: bool):
-    """The pool, read from the score store; a query never scored is scored first (stored)."""
+    """The pool, read from the score store; a query never scored is scored first (stored).
+
+    Kept for the session once read (reading a query's scores takes a while): the pool is a
+    function of the experiment (its dataset and scorers), the cut-offs, the query and the mode,
+    and a judgment changes none of them (the holes leave out what the *dataset's* qrels grade)."""
     sp = state.spec()
+    return remembered("judge-pool", (sp, qid, text, depth, mode), exp,
+                      lambda: _read_pool(exp, sp, qid, text, depth, mode, locked), keep=64)
+
+
+def _read_pool(exp, sp, qid: str, text: str, depth: int, mode: str, locked: bool):
     try:
         return pool_for_query(exp, qid, text, sp, depth, mode, score=False)
     except MissingScoresError:
@@ -235,6 +249,48 @@ def judgments_section(store, ds, merged, locked: bool) -> None:
                        help="People's judgments only: the LLM labels are downloaded apart (LLM labels, above).")
 
 
+@st.fragment
+def judging_part(exp, store, ds, queries, qid: str, text: str, mode: str, depth: int, locked: bool, ids: list) -> None:
+    """Everything a judgment changes, from the pool's progress to the agreement with the LLM: a
+    key press runs this part alone again (the query box, the mode and the page above stay as
+    they are), so the next document shows without the whole page running."""
+    if st.session_state.pop(WHOLE_PAGE, False):   # "Next query", an agreement row opened: the box above
+        st.rerun()
+    with shown_errors():
+        judging_body(exp, store, ds, queries, qid, text, mode, depth, locked, ids)
+
+
+def judging_body(exp, store, ds, queries, qid: str, text: str, mode: str, depth: int, locked: bool,
+                 ids: list) -> None:
+    note = st.session_state.pop(NOTE, None)
+    if note:
+        st.toast(literal(note))   # it quotes document and query ids
+    # A person judges against people's grades: the LLM's labels never mark a document as done here.
+    qrels = exp.qrels if exp.merged_qrels.use == USE_HUMAN else merge_qrels(ds.qrels, store).qrels
+    mine = store.qrels()
+    pool = pool_for(exp, qid, text, depth, mode, locked)
+    done = len(pool.judged(qrels))
+    st.progress(done / len(pool) if len(pool) else 1.0,
+                text=f"{pool.progress(qrels)}; {queries_judged(len(mine.query_ids))}")
+    if mode == HOLES:
+        st.caption(f"The cascade's final top 10 has {len(pool)} document(s) the dataset's qrels do not grade: "
+                   "counted as not relevant until judged, so a reranker that finds new relevant documents "
+                   "can score worse than one that does not.")
+    elif pool.steps:
+        st.caption(f"The union of the top {depth} of {literal(' and '.join(pool.steps))}: {len(pool)} documents. "
+                   "Documents the dataset's qrels grade count as judged.")
+    if not len(pool):
+        st.info("Nothing to judge here: every document of the final top 10 is graded.")
+        st.button("Next query", key="judge-next", shortcut="N", type="primary", on_click=_next_query, args=(ids, qid))
+    else:
+        judging_card(store, ds, pool, qid, text, qrels, locked, ids)
+        pool_table(ds, pool, qid, qrels, store)
+    llm_judge_panel.label_section(exp, store, ds, queries, qid, pool, depth, locked, _who())
+    llm_judge_panel.labels_table(store, ds, queries)
+    judgments_section(store, ds, exp.merged_qrels, locked)
+    llm_judge_panel.agreement_section(store, ds, queries, _open)
+
+
 st.title("Judge")
 sidebar_status()
 locked = access.read_only()
@@ -244,7 +300,6 @@ if not access.settings().share:   # a local dashboard: the account's name is a f
     except (KeyError, OSError):
         pass
 st.sidebar.text_input("Judge's name (saved with each judgment)", key=WHO, disabled=locked)
-note = st.session_state.pop(NOTE, None)
 
 with shown_errors():
     ds = state.dataset()
@@ -260,17 +315,15 @@ with shown_errors():
                "step of the current cascade, shuffled, so you cannot tell which stage ranked what.")
     with st.expander("Add queries to judge", expanded=not len(queries)):
         add_queries_box(store, queries, locked)
-    if note:
-        st.toast(literal(note))   # it quotes document and query ids
     if not len(queries) or not state.require_dataset_and_spec():
+        if note := st.session_state.pop(NOTE, None):   # else the judging part below says it
+            st.toast(literal(note))
         if not len(queries):
             st.info("This dataset has no queries: add some above (typed, or from a file).")
         judgments_section(store, ds, judged_qrels(ds.qrels, store), locked)
         st.stop()
 
     exp = state.experiment()
-    # A person judges against people's grades: the LLM's labels never mark a document as done here.
-    qrels = exp.qrels if exp.merged_qrels.use == USE_HUMAN else merge_qrels(ds.qrels, store).qrels
     mine = store.qrels()
     ids = queries.ids
     if st.session_state.get(QUERY) not in ids:
@@ -285,24 +338,4 @@ with shown_errors():
                     horizontal=True, key="judge-mode")
     depth = c2.number_input("k", 1, 200, 10, key="judge-depth", disabled=mode == HOLES,
                             help="How deep into each step's list (the first pass, each stage) the pool goes.")
-    pool = pool_for(exp, qid, text, int(depth), mode, locked)
-    done = len(pool.judged(qrels))
-    st.progress(done / len(pool) if len(pool) else 1.0,
-                text=f"{pool.progress(qrels)}; {queries_judged(len(mine.query_ids))}")
-    if mode == HOLES:
-        st.caption(f"The cascade's final top 10 has {len(pool)} document(s) the dataset's qrels do not grade: "
-                   "counted as not relevant until judged, so a reranker that finds new relevant documents "
-                   "can score worse than one that does not.")
-    elif pool.steps:
-        st.caption(f"The union of the top {int(depth)} of {literal(' and '.join(pool.steps))}: {len(pool)} documents. "
-                   "Documents the dataset's qrels grade count as judged.")
-    if not len(pool):
-        st.info("Nothing to judge here: every document of the final top 10 is graded.")
-        st.button("Next query", key="judge-next", shortcut="N", type="primary", on_click=_next_query, args=(ids, qid))
-    else:
-        judging_card(store, ds, pool, qid, text, qrels, locked, ids)
-        pool_table(ds, pool, qid, qrels, store)
-    llm_judge_panel.label_section(exp, store, ds, queries, qid, pool, int(depth), locked, _who())
-    llm_judge_panel.labels_table(store, ds, queries)
-    judgments_section(store, ds, exp.merged_qrels, locked)
-    llm_judge_panel.agreement_section(store, ds, queries, _open)
+    judging_part(exp, store, ds, queries, qid, text, mode, int(depth), locked, ids)
