@@ -26,6 +26,7 @@ from cascade_draw import charts
 from cascade_draw.report import cascade_report
 from cascade_ui import latency_panel, scoring_panel, state
 from cascade_ui.demo import DEMO_MAX_POOL
+from cascade_ui.memo import remembered
 from cascade_ui.text import code, literal
 from cascade_ui.widgets import analysis_page, shown_errors
 
@@ -106,12 +107,15 @@ def score_uncovered(exp, spec, tuned, grid_settings) -> None:
         st.rerun()
 
 
-def holdout_section(tuned, rule, objective):
+def holdout_section(stored, tuned, rule, objective):
     st.subheader("Held-out check")
     c1, c2 = st.columns(2)
     k = c1.slider("Folds", 2, 10, 5, key="tune-folds")
     repeats = c2.slider("Repeats", 1, 5, 2, key="tune-repeats")
-    h = holdout_validation(tuned, k=k, repeats=repeats, rule=rule)
+    # The folds depend on the tuning and the budget, not on the cut-offs in use: a slider move
+    # does not run them again.
+    h = remembered("tune-holdout", (tuned.budget_ms, k, repeats, objective), stored,
+                   lambda: holdout_validation(tuned, k=k, repeats=repeats, rule=rule))
     m = st.columns(4)
     m[0].metric("In-sample nDCG@10", f"{h.in_sample:.3f}")
     m[1].metric("Held-out nDCG@10", f"{h.held_out_mean:.3f} ± {h.held_out_std:.3f}")
@@ -129,9 +133,10 @@ def holdout_section(tuned, rule, objective):
     return h
 
 
-def tuner_section(exp, spec):
+def tuner_section(exp, spec, result):
     """The budget tuner. Returns what the report needs: (result, front, current, chosen, holdout,
-    objective), or None before the first tuning of this cascade."""
+    objective), or None before the first tuning of this cascade. ``result``: the cascade in use,
+    simulated (its latency is priced as every combination's)."""
     st.subheader("Budget tuner")
     c1, c2, c3 = st.columns(3)
     # One budget for the whole app: the sidebar's (Flow and Evaluate judge against it too).
@@ -174,10 +179,13 @@ def tuner_section(exp, spec):
     chosen = rule(tuned)
     current = tuned.specs.index(spec) if spec in tuned.specs else None
     front = pareto_front(tuned.table["latency_ms"], tuned.table["ndcg@10"])
-    st.plotly_chart(charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms), key="pareto")
+    # The same chart while only the current cascade's mark could move, and that mark stays put
+    st.plotly_chart(remembered("tune-pareto", (tuned.budget_ms, current, chosen, tuple(front)), stored,
+                               lambda: charts.pareto_figure(tuned.table, front, current, chosen, tuned.budget_ms)),
+                    key="pareto")
     # Every figure of the grid is priced by the same step models: say where they come from, and
     # what the tool distrusts about them, before any verdict against the budget.
-    lat = exp.run(spec, budget).latency
+    lat = result.latency   # the cascade in use, priced with this budget
     st.caption(f"Predicted latency per step: {latency_panel.sources_caption(lat)}.")
     latency_panel.latency_note(lat)
     h = None
@@ -230,7 +238,7 @@ def tuner_section(exp, spec):
             state.set_spec(replace(best, name=f"tuned: {best.describe()}"))
             st.session_state[APPLIED] = best.describe()   # said once, after the rerun
             st.rerun()
-        h = holdout_section(tuned, rule, objective)
+        h = holdout_section(stored, tuned, rule, objective)
     with st.expander("Every combination"):
         st.dataframe(tuned.table.sort_values("latency_ms"), hide_index=True, width="stretch", column_config={
             "first_pass_only": st.column_config.CheckboxColumn("first pass alone"),
@@ -306,5 +314,5 @@ with shown_errors():
                 "**Judge** page: they count here at once.")
         st.stop()
     curves, plateaus = plateau_section(result, exp, spec)
-    tuning = tuner_section(exp, spec)
+    tuning = tuner_section(exp, spec, result)
     export_section(result, exp, spec, curves, plateaus, tuning)
