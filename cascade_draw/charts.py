@@ -48,16 +48,34 @@ def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     return fig
 
 
+def _figure(data: list[dict], layout: dict, title: str, height: int = 380) -> go.Figure:
+    """The figure :func:`_layout` makes of ``data`` (traces as dicts, ``type`` named) and ``layout``,
+    built in one go: a Figure validates each trace and setting once, where ``add_trace`` and
+    ``update_*`` calls validate and merge again at every call (five times the time; the charts a
+    slider redraws are built on every move)."""
+    merged = dict(layout)
+    merged.update(title={"text": title}, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                  legend={**layout.get("legend", {}), "orientation": "h", "y": -0.2})
+    for axis in ("xaxis", "yaxis"):
+        merged[axis] = {**layout.get(axis, {}), "automargin": True}
+    return go.Figure({"data": data, "layout": merged})
+
+
+def _vline(x: float, line: dict) -> dict:
+    """The shape ``fig.add_vline(x=x, line=line)`` adds: a line across the plot at ``x``."""
+    return {"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain", "line": line}
+
+
 def candidate_funnel(flow: pd.DataFrame, per_query: bool = True) -> go.Figure:
     """Candidates kept at each step (first the corpus), with in -> out in the labels."""
     labels = ["corpus"] + [plain(s) for s in flow["step"]]
     values = [flow["candidates_in"].iloc[0]] + list(flow["kept"])
     text = [f"{values[0]:,.0f} documents"] + [
         f"{r.candidates_in:,.0f} in -> {r.kept:,.0f} kept" for r in flow.itertuples()]
-    fig = go.Figure(go.Funnel(y=labels, x=values, text=text, textinfo="text",
-                              marker=dict(color=["#BBBBBB"] + [row_color(i, n) for i, n in enumerate(flow["step"])])))
-    fig.update_xaxes(title="documents" + (" per query (mean)" if per_query else ""))
-    return _layout(fig, "Candidates through the cascade" + (" (mean per query)" if per_query else ""))
+    trace = dict(type="funnel", y=labels, x=values, text=text, textinfo="text",
+                 marker=dict(color=["#BBBBBB"] + [row_color(i, n) for i, n in enumerate(flow["step"])]))
+    layout = {"xaxis": {"title": {"text": "documents" + (" per query (mean)" if per_query else "")}}}
+    return _figure([trace], layout, "Candidates through the cascade" + (" (mean per query)" if per_query else ""))
 
 
 def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
@@ -92,27 +110,28 @@ def relevant_sankey(flow: pd.DataFrame, whole_set: bool = True) -> go.Figure:
         if r.relevant_lost > 0:
             src.append(origin); dst.append(1 + n + i); val.append(r.relevant_lost)
             col.append("rgba(214,39,40,0.45)")
-    fig = go.Figure(go.Sankey(arrangement="fixed",
-                              node=dict(label=labels, color=colors, pad=18, thickness=16, x=xs, y=ys,
-                                        customdata=hover, hovertemplate="%{customdata}<extra></extra>"),
-                              link=dict(source=src, target=dst, value=val, color=col)))
+    trace = dict(type="sankey", arrangement="fixed",
+                 node=dict(label=labels, color=colors, pad=18, thickness=16, x=xs, y=ys,
+                           customdata=hover, hovertemplate="%{customdata}<extra></extra>"),
+                 link=dict(source=src, target=dst, value=val, color=col))
     columns = [f"<b>judged relevant</b><br>{total:,.0f}"] + [
         f"<b>{name}</b><br><span style='color:{KEPT_COLOR}'>kept {k:,.0f}</span> · "
         f"<span style='color:{LOST_COLOR}'>lost {v:,.0f}</span>" for name, k, v in zip(steps, kept, lost)]
-    for i, text in enumerate(columns):
-        fig.add_annotation(x=i / max(len(columns) - 1, 1), y=1.13, xref="paper", yref="paper", text=text,
-                           showarrow=False, align="center",
-                           xanchor=["left", "center", "right"][min(i, 1) + (i == len(columns) - 1)])
+    annotations = [dict(x=i / max(len(columns) - 1, 1), y=1.13, xref="paper", yref="paper", text=text,
+                        showarrow=False, align="center",
+                        xanchor=["left", "center", "right"][min(i, 1) + (i == len(columns) - 1)])
+                   for i, text in enumerate(columns)]
     scope = "totals" if whole_set else "this query"
-    fig = _layout(fig, f"Relevant documents kept and lost ({scope})")   # short: the chart has half a page
-    fig.update_layout(margin=dict(l=10, r=10, t=105, b=10))
+    fig = _figure([trace], {"annotations": annotations},
+                  f"Relevant documents kept and lost ({scope})")   # short: the chart has half a page
+    fig.layout.margin.t = 105   # room for the column headings
     return fig
 
 
 def latency_bars(latency, measured: dict | None = None) -> go.Figure:
     """Each step's predicted ms per query stacked against the budget line; the step that crosses
     the budget is marked. ``measured`` (step -> p50 ms) adds a measured bar beside it."""
-    fig = go.Figure()
+    traces = []
     rows = ["predicted"] + (["measured p50"] if measured else [])
     for i, st in enumerate(latency.stages):
         ms = 0.0 if math.isnan(st.predicted_ms) else st.predicted_ms
@@ -127,28 +146,30 @@ def latency_bars(latency, measured: dict | None = None) -> go.Figure:
         hover = plain(_latency_hover(st))
         # The over-budget hatch is drawn faintly, with dark text on a white box: the label must stay
         # readable on it (a full-strength hatch hid it).
-        fig.add_trace(go.Bar(y=rows, x=xs, orientation="h", name=name, marker_color=step_color(i),
-                             marker_pattern=dict(shape="x" if st.over_budget else "", fgcolor="rgba(255,255,255,0.45)",
-                                                 size=8, fillmode="overlay"),  # keep the step's colour under the hatch
-                             text=[f"{x:.1f} ms" for x in xs], textposition="inside", insidetextanchor="middle",
-                             textfont=dict(color="black" if st.over_budget else "white"),
-                             hovertemplate=f"{shown}: %{{x:.1f}} ms<br>{hover}<extra></extra>"))
+        traces.append(dict(type="bar", y=rows, x=xs, orientation="h", name=name,
+                           marker=dict(color=step_color(i),
+                                       pattern=dict(shape="x" if st.over_budget else "",
+                                                    fgcolor="rgba(255,255,255,0.45)", size=8,
+                                                    fillmode="overlay")),  # the step's colour under the hatch
+                           text=[f"{x:.1f} ms" for x in xs], textposition="inside", insidetextanchor="middle",
+                           textfont=dict(color="black" if st.over_budget else "white"),
+                           hovertemplate=f"{shown}: %{{x:.1f}} ms<br>{hover}<extra></extra>"))
     # A stacked horizontal bar lists its legend bottom-up by default: keep the steps' order.
-    fig.update_layout(barmode="stack", uniformtext=dict(minsize=9, mode="hide"), legend_traceorder="normal")
+    layout = {"barmode": "stack", "uniformtext": dict(minsize=9, mode="hide"), "legend": {"traceorder": "normal"},
+              "xaxis": {"title": {"text": "ms per query"}}, "yaxis": {"title": {"text": ""}}}
     if latency.budget_ms is not None:
         # The budget's label above the plot, not on the bars (it sat on a value label).
-        fig.add_vline(x=latency.budget_ms, line=dict(color=BUDGET_COLOR, dash="dash", width=2))
-        fig.add_annotation(x=latency.budget_ms, y=1.0, yref="paper", yanchor="bottom", text=f"budget {latency.budget_ms:g} ms",
-                           showarrow=False, font=dict(color=BUDGET_COLOR))
-    fig.update_xaxes(title="ms per query")
-    fig.update_yaxes(title="")
+        layout["shapes"] = [_vline(latency.budget_ms, dict(color=BUDGET_COLOR, dash="dash", width=2))]
+        layout["annotations"] = [dict(x=latency.budget_ms, y=1.0, yref="paper", yanchor="bottom",
+                                      text=f"budget {latency.budget_ms:g} ms", showarrow=False,
+                                      font=dict(color=BUDGET_COLOR))]
     verdict = ""
     if latency.within_budget is not None:
         over = plain(latency.first_over_budget)
         verdict = " - within budget" if latency.within_budget else f" - over budget from {over}"
     if not getattr(latency, "trusted", True):   # never a budget verdict the tool distrusts without saying so
         verdict += " (figures distrusted: see each step's hover)"
-    return _layout(fig, f"Latency budget: {latency.total_ms:.1f} ms predicted{verdict}", height=260)
+    return _figure(traces, layout, f"Latency budget: {latency.total_ms:.1f} ms predicted{verdict}", height=260)
 
 
 def _latency_hover(st) -> str:
@@ -176,54 +197,55 @@ def recall_funnel(per_step_recall: dict[str, np.ndarray], means: list[float]) ->
         vals = np.asarray(per_step_recall[name], dtype=float)
         vals = vals[~np.isnan(vals)]
         whole.append(float((vals >= 1 - 1e-9).mean()) if len(vals) else float("nan"))
-    fig = go.Figure()
     # The bars carry the steps' colours, so they stay out of the legend (one swatch could not match
     # them all); the axis says what they are. The value sits mid-bar, clear of the markers on top.
     labels = [plain(n) for n in names]
-    fig.add_trace(go.Bar(x=labels, y=means, name="relevant documents kept (mean over queries)", showlegend=False,
-                         marker_color=[row_color(i, n) for i, n in enumerate(names)],
-                         text=[f"{m:.1%}" for m in means], textposition="inside", insidetextanchor="middle",
-                         textfont=dict(color="white", size=16),
-                         hovertemplate="%{x}: %{y:.1%} of the judged-relevant documents kept<extra></extra>"))
-    fig.add_trace(go.Scatter(x=labels, y=whole, mode="markers+lines", name="queries keeping all of theirs",
-                             marker=dict(symbol="diamond", size=11, color=BUDGET_COLOR), line=dict(color=BUDGET_COLOR,
-                             dash="dot", width=1),
-                             hovertemplate="%{x}: %{y:.1%} of the queries keep every relevant document<extra></extra>"))
-    fig.update_yaxes(title="relevant kept (mean)", tickformat=".0%", range=[0, 1.05])
-    fig.update_xaxes(title="after step")
-    fig.update_layout(showlegend=True)
-    return _layout(fig, "Recall funnel: judged-relevant documents still present after each step", height=400)
+    traces = [
+        dict(type="bar", x=labels, y=means, name="relevant documents kept (mean over queries)", showlegend=False,
+             marker=dict(color=[row_color(i, n) for i, n in enumerate(names)]),
+             text=[f"{m:.1%}" for m in means], textposition="inside", insidetextanchor="middle",
+             textfont=dict(color="white", size=16),
+             hovertemplate="%{x}: %{y:.1%} of the judged-relevant documents kept<extra></extra>"),
+        dict(type="scatter", x=labels, y=whole, mode="markers+lines", name="queries keeping all of theirs",
+             marker=dict(symbol="diamond", size=11, color=BUDGET_COLOR),
+             line=dict(color=BUDGET_COLOR, dash="dot", width=1),
+             hovertemplate="%{x}: %{y:.1%} of the queries keep every relevant document<extra></extra>")]
+    layout = {"showlegend": True, "xaxis": {"title": {"text": "after step"}},
+              "yaxis": {"title": {"text": "relevant kept (mean)"}, "tickformat": ".0%", "range": [0, 1.05]}}
+    return _figure(traces, layout, "Recall funnel: judged-relevant documents still present after each step",
+                   height=400)
 
 
 def recall_curves(curves: pd.DataFrame, plateaus: dict[str, int], cutoffs: dict[str, int]) -> go.Figure:
     """recall@k per step (conditional on the steps before), its plateau and the current cut-off."""
-    fig = go.Figure()
+    traces = []
     for i, (name, df) in enumerate(curves.groupby("step", sort=False)):
         color, shown = step_color(i), plain(name)
-        fig.add_trace(go.Scatter(x=df["k"], y=df["recall"], mode="lines", name=shown, line=dict(color=color),
-                                 hovertemplate=f"{shown}: recall@%{{x}} = %{{y:.3f}}<extra></extra>"))
+        traces.append(dict(type="scatter", x=df["k"], y=df["recall"], mode="lines", name=shown, line=dict(color=color),
+                           hovertemplate=f"{shown}: recall@%{{x}} = %{{y:.3f}}<extra></extra>"))
         k_plateau = plateaus.get(name)
         if k_plateau is not None:
             y = float(df.loc[df["k"] == k_plateau, "recall"].iloc[0])
             # Right of the point unless it lies in the right half of the log axis (clipped there).
             right_half = math.log10(max(k_plateau, 1)) > 0.5 * math.log10(max(float(df["k"].max()), 10))
-            fig.add_trace(go.Scatter(x=[k_plateau], y=[y], mode="markers+text", marker=dict(size=11, color=color,
-                                     symbol="diamond"), text=[f"plateau k={k_plateau}"],
-                                     textposition="bottom left" if right_half else "bottom right",
-                                     name=f"{shown}: recall stops rising", showlegend=False))
+            traces.append(dict(type="scatter", x=[k_plateau], y=[y], mode="markers+text",
+                               marker=dict(size=11, color=color, symbol="diamond"), text=[f"plateau k={k_plateau}"],
+                               textposition="bottom left" if right_half else "bottom right",
+                               name=f"{shown}: recall stops rising", showlegend=False))
         if name in cutoffs:
             # A trace, not add_vline: on a log axis a shape's x is read as log10(x) (k=100 drew
             # at 10^100 and squashed every curve to the left edge).
             k = cutoffs[name]
-            fig.add_trace(go.Scatter(x=[k, k], y=[0, 1.0], mode="lines+text", line=dict(color=color, dash="dot"),
-                                     text=["", f"{shown} keeps {k}"], textposition="top left",
-                                     name=f"{shown}: cut-off", showlegend=False,
-                                     hovertemplate=f"{shown} keeps {k}<extra></extra>"))
+            traces.append(dict(type="scatter", x=[k, k], y=[0, 1.0], mode="lines+text",
+                               line=dict(color=color, dash="dot"), text=["", f"{shown} keeps {k}"],
+                               textposition="top left", name=f"{shown}: cut-off", showlegend=False,
+                               hovertemplate=f"{shown} keeps {k}<extra></extra>"))
     top = float(curves["k"].max()) if len(curves) else 10.0
     ticks = _log_ticks(1, top)
-    fig.update_xaxes(title="cut-off k (candidates kept)", type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
-    fig.update_yaxes(title="recall@k", tickformat=".0%", range=[0, 1.08])
-    return _layout(fig, "Recall@k of each step over the candidates it receives", height=420)
+    layout = {"xaxis": {"title": {"text": "cut-off k (candidates kept)"}, "type": "log", "tickvals": ticks,
+                        "ticktext": [f"{t:,}" for t in ticks]},
+              "yaxis": {"title": {"text": "recall@k"}, "tickformat": ".0%", "range": [0, 1.08]}}
+    return _figure(traces, layout, "Recall@k of each step over the candidates it receives", height=420)
 
 
 def live_latency(steps, predicted: dict[str, float]) -> go.Figure:
@@ -253,49 +275,57 @@ def pareto_figure(table: pd.DataFrame, front: list[int], current: int | None, ch
     Pareto frontier, the first pass alone, the current spec, the recommended one, the budget line."""
     covered = table[table["covered"]]
     choice_cols = [c for c in table.columns if c == "pool_size" or c.startswith(("keep ", "cutoff ", "combine "))]
-    label = covered[choice_cols].apply(lambda col: col.map(lambda v: "-" if pd.isna(v) else str(v))).agg(
-        " / ".join, axis=1).map(plain)
+    if choice_cols:   # "100 / 20 / rrf k=60": each choice as text, "-" where a column does not apply
+        parts = [covered[c].map(lambda v: "-" if pd.isna(v) else str(v)) for c in choice_cols]
+        label = parts[0].str.cat(parts[1:], sep=" / ").map(plain) if len(parts) > 1 else parts[0].map(plain)
+    else:
+        label = covered[choice_cols].apply(lambda col: col.map(lambda v: "-" if pd.isna(v) else str(v))).agg(
+            " / ".join, axis=1).map(plain)
     combine_cols = [c for c in table.columns if c.startswith("combine ")]
     way = covered[combine_cols[-1]] if combine_cols else pd.Series("cut-offs", index=covered.index)
     if others_name is not None:   # one legend entry for every alternative (a stakeholder's chart)
         way, combine_cols = pd.Series(others_name, index=covered.index), []
-    fig = go.Figure()
+    traces = []
     for i, (name, rows) in enumerate(covered[~covered.get("first_pass_only", False)].groupby(way, sort=True)):
-        fig.add_trace(go.Scatter(x=rows["latency_ms"], y=rows["ndcg@10"], mode="markers", name=plain(name),
-                                 marker=dict(color=COMBINE_COLORS[i % len(COMBINE_COLORS)], size=7, opacity=0.75),
-                                 text=label[rows.index], legendgroup="ways",
-                                 legendgrouptitle_text=plain(combine_cols[-1]) if combine_cols else None,
-                                 hovertemplate=f"{plain(' / '.join(choice_cols))}: %{{text}}<br>%{{x:.1f}} ms, "
-                                               "nDCG@10 %{y:.3f}<extra></extra>"))
+        trace = dict(type="scatter", x=rows["latency_ms"], y=rows["ndcg@10"], mode="markers", name=plain(name),
+                     marker=dict(color=COMBINE_COLORS[i % len(COMBINE_COLORS)], size=7, opacity=0.75),
+                     text=label[rows.index], legendgroup="ways",
+                     hovertemplate=f"{plain(' / '.join(choice_cols))}: %{{text}}<br>%{{x:.1f}} ms, "
+                                   "nDCG@10 %{y:.3f}<extra></extra>")
+        if combine_cols:
+            trace["legendgrouptitle"] = {"text": plain(combine_cols[-1])}
+        traces.append(trace)
     first = covered[covered["first_pass_only"]] if "first_pass_only" in covered else covered.iloc[0:0]
     if len(first):
-        fig.add_trace(go.Scatter(x=first["latency_ms"], y=first["ndcg@10"], mode="markers+text",
-                                 name="first pass alone", text=["first pass alone"] * len(first),
-                                 textposition="top right",   # at the left edge: centred text would be cut
-                                 marker=dict(color=FINAL_COLOR, size=14, symbol="square"),
-                                 hovertemplate="first pass alone: %{x:.1f} ms, nDCG@10 %{y:.3f}<extra></extra>"))
+        traces.append(dict(type="scatter", x=first["latency_ms"], y=first["ndcg@10"], mode="markers+text",
+                           name="first pass alone", text=["first pass alone"] * len(first),
+                           textposition="top right",   # at the left edge: centred text would be cut
+                           marker=dict(color=FINAL_COLOR, size=14, symbol="square"),
+                           hovertemplate="first pass alone: %{x:.1f} ms, nDCG@10 %{y:.3f}<extra></extra>"))
     f = table.loc[front]
-    fig.add_trace(go.Scatter(x=f["latency_ms"], y=f["ndcg@10"], mode="lines", name="Pareto frontier",
-                             line=dict(color=step_color(0), shape="hv", width=2)))
+    traces.append(dict(type="scatter", x=f["latency_ms"], y=f["ndcg@10"], mode="lines", name="Pareto frontier",
+                       line=dict(color=step_color(0), shape="hv", width=2)))
     for idx, name, color, symbol in ((current, current_name, BUDGET_COLOR, "x"),
                                      (chosen, chosen_name, KEPT_COLOR, "star")):
         if idx is not None and bool(table.loc[idx, "covered"]):
-            fig.add_trace(go.Scatter(x=[table.loc[idx, "latency_ms"]], y=[table.loc[idx, "ndcg@10"]], mode="markers",
-                                     name=name, marker=dict(color=color, size=16, symbol=symbol,
-                                                            line=dict(color="white", width=1))))
+            traces.append(dict(type="scatter", x=[table.loc[idx, "latency_ms"]], y=[table.loc[idx, "ndcg@10"]],
+                               mode="markers", name=name, marker=dict(color=color, size=16, symbol=symbol,
+                                                                      line=dict(color="white", width=1))))
+    layout: dict = {"xaxis": {"title": {"text": "predicted latency (ms per query)"}},
+                    "yaxis": {"title": {"text": "nDCG@10"}}}
     top = float(covered["latency_ms"].max()) if len(covered) else float("nan")
     if budget_ms is not None and top == top and budget_ms > 3 * top:
         # A budget far beyond every point would squeeze them into a strip at the left: fit the axis to
         # the points and say where the budget is instead of drawing it.
-        fig.update_xaxes(range=[0, top * 1.15])
-        fig.add_annotation(x=1, y=1.0, xref="paper", yref="paper", xanchor="right", yanchor="bottom", showarrow=False,
-                           text=f"budget {budget_ms:.0f} ms (off the right edge: every point fits)",
-                           font=dict(color=BUDGET_COLOR))
+        layout["xaxis"]["range"] = [0, top * 1.15]
+        layout["annotations"] = [dict(x=1, y=1.0, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
+                                      showarrow=False, text=f"budget {budget_ms:.0f} ms (off the right edge: every "
+                                      "point fits)", font=dict(color=BUDGET_COLOR))]
     elif budget_ms is not None:
-        fig.add_vline(x=budget_ms, line=dict(color=BUDGET_COLOR, dash="dash"), annotation_text=f"budget {budget_ms:.0f} ms")
-    fig.update_xaxes(title="predicted latency (ms per query)")
-    fig.update_yaxes(title="nDCG@10")
-    return _layout(fig, title, height=460)
+        layout["shapes"] = [_vline(budget_ms, dict(color=BUDGET_COLOR, dash="dash"))]
+        layout["annotations"] = [dict(showarrow=False, text=f"budget {budget_ms:.0f} ms", x=budget_ms, xanchor="left",
+                                      xref="x", y=1, yanchor="top", yref="y domain")]
+    return _figure(traces, layout, title, height=460)
 
 
 def lost_by_stage_bars(by_stage: pd.DataFrame, labels: dict[str, str] | None = None) -> go.Figure:
@@ -304,16 +334,17 @@ def lost_by_stage_bars(by_stage: pd.DataFrame, labels: dict[str, str] | None = N
     ``labels``: words to show for some steps (the Present page's "keyword search")."""
     names = list(by_stage.index)
     colors = [row_color(i, n) for i, n in enumerate(names)]
-    fig = go.Figure(go.Bar(
-        x=[plain((labels or {}).get(n, n)) for n in names], y=by_stage["lost"], marker_color=colors,
-        text=[f"{n:,} ({s:.1%})" for n, s in zip(by_stage["lost"], by_stage["share"])], textposition="outside",
-        customdata=by_stage["queries"],
-        hovertemplate="%{x}: %{y} relevant lost, in %{customdata} queries<extra></extra>"))
+    trace = dict(type="bar", x=[plain((labels or {}).get(n, n)) for n in names], y=by_stage["lost"],
+                 marker=dict(color=colors),
+                 text=[f"{n:,} ({s:.1%})" for n, s in zip(by_stage["lost"], by_stage["share"])],
+                 textposition="outside", customdata=by_stage["queries"],
+                 hovertemplate="%{x}: %{y} relevant lost, in %{customdata} queries<extra></extra>")
     # With nothing lost Plotly would centre the axis on 0 (-1..1): keep it from 0 up.
-    fig.update_yaxes(title="judged-relevant documents lost", rangemode="tozero",
-                     range=None if by_stage["lost"].max() > 0 else [0, 1])
-    fig.update_xaxes(title="lost at")
-    return _layout(fig, "Where the relevant documents are lost (all queries)", height=360)
+    yaxis = {"title": {"text": "judged-relevant documents lost"}, "rangemode": "tozero"}
+    if not by_stage["lost"].max() > 0:
+        yaxis["range"] = [0, 1]
+    layout = {"xaxis": {"title": {"text": "lost at"}}, "yaxis": yaxis}
+    return _figure([trace], layout, "Where the relevant documents are lost (all queries)", height=360)
 
 
 def score_distributions(dists, scale: str = "raw") -> go.Figure:
