@@ -316,12 +316,13 @@ def main() -> None:
             judge_keys(page, timer, "judge/skip", ["s"] * args.presses)
             if args.screenshots:
                 page.screenshot(path=str(Path(args.screenshots) / "Judge.png"))
+            # What other work used the machine meanwhile: every process's CPU but this benchmark's
+            # own (itself, the server, the browser, the busy processes), taken while all of them
+            # still run (a browser's processes that exit are not all counted in their parent's).
+            others = machine_cpu_s() - machine0 - (tree_cpu_s(os.getpid()) - ours0)
+            others_share = max(others, 0.0) / ((time.perf_counter() - wall0) * (os.cpu_count() or 1))
             browser.close()
         peak = peak_rss_mb(server.pid)
-        # What other work used the machine meanwhile: every process's CPU but this benchmark's
-        # own (itself, the server, the browser, the busy processes).
-        others = machine_cpu_s() - machine0 - (tree_cpu_s(os.getpid()) - ours0)
-        others_share = max(others, 0.0) / ((time.perf_counter() - wall0) * (os.cpu_count() or 1))
     finally:
         server.terminate()
         server.wait(timeout=30)
