@@ -10,6 +10,31 @@ from cascade_ui import latency_panel
 from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors,
                                 without_hole_columns)
 
+
+@st.fragment
+def per_query_section(result, exp, ev, holes: bool, flag) -> None:
+    """One row per query for the step chosen: choosing another step redraws this part alone."""
+    with shown_errors():
+        st.subheader("Per query")
+        step = st.selectbox("Step", [s.name for s in ev.steps] + ["final"], index=len(ev.steps), key="pq-step")
+        per_query = without_hole_columns(ev.per_query(step), holes)
+        per_query.insert(0, "query text", [exp.queries.text_of(q) for q in per_query.index])
+        if step == "final" and result.run.spec.stages and ev.first_pass_alone is not None:
+            # Beside each query's final nDCG@10, the first pass alone's: the queries the cascade hurt come first.
+            alone = ev.first_pass_alone.per_query["ndcg@10"]
+            per_query.insert(1, "nDCG@10 first pass alone", alone)
+            per_query.insert(2, "change (points)", points(per_query["ndcg@10"], alone))
+            per_query = per_query.sort_values(["change (points)", "ndcg@10"], kind="stable")
+            order = "sorted by the change against the first pass alone, the queries the cascade hurt most first"
+        else:
+            per_query = per_query.sort_values("ndcg@10", kind="stable")
+            order = "sorted by nDCG@10, worst first"
+        numbers = [c for c in per_query.columns if c not in ("query text", "change (points)")]
+        st.dataframe(flag(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
+                                              ["change (points)"])), width="stretch")
+        st.caption(f"One row per labeled query, {order}. Metrics of the list that step keeps.")
+
+
 result, exp = analysis_page("Evaluate")
 with shown_errors():
     ev = result.evaluation
@@ -17,72 +42,59 @@ with shown_errors():
         st.info("This dataset has no relevance judgments: nothing to evaluate against. Judge some documents "
                 "on the **Judge** page: they count here at once.")
         st.stop()
-    lift = lift_cards(result)
-    latency_panel.latency_note(result.latency)   # beside the predicted-latency card: what the tool distrusts
-    st.caption(f"{len(ev.query_ids)} labeled queries. Changes are against the first pass alone (its own top "
-               f"{result.run.spec.final_k}), in points (100 x the difference); hover a card for the per-query "
-               "wins, losses and the paired test. nDCG uses trec_eval's linear gain (gain = grade).")
-    if result.run.spec.stages:
-        with st.expander("Against the first pass, and what each stage does to the list it receives",
-                         expanded=bool(lift.worse)):
-            st.dataframe(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",
-                                                   "change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}"},
-                                    ["change (points)"]), width="stretch")
-            changes = stage_changes_table(result)
-            change_cols = [c for c in changes.columns if "change" in c]
-            st.dataframe(flag_worse(changes, {**{c: "{:+.1f}" for c in change_cols},
-                                              **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
-                                              "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols), width="stretch")
-            st.caption("Second table: each stage's input is the list the step before it keeps, in that order; its "
-                       "output is the list it keeps. A negative change means the stage makes the ranking worse: "
-                       "the doctor on **Compare & doctor** flags it and simulates the fix.")
-
-    st.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.funnel_steps()},
-                                         [s.recall for s in ev.funnel_steps()]), key="funnel")
-
-    st.subheader("Metrics per stage")
-    # The first pass's "candidates in" is the corpus, as on Flow (not the depth its lists were stored at).
-    holes = judgment_caveat(ev, "evaluate-holes")
-    quality = ["recall", "ndcg@10", "ndcg_condensed@10", "judged@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]
-    quality = [c for c in quality if holes or c not in HOLE_COLUMNS]
-    table = ev.table(corpus_size=len(exp.dataset.corpus))[["keep", "candidates in"] + quality]
-    # judged@10 in red where it makes the metrics a floor; positive-only qrels: low by design, not red
-    # (a Styler: column formats alone cannot colour a cell)
-    flag = flag_unjudged if ev.judged_nonrelevant else (lambda styler: styler)
-    st.dataframe(flag(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
-                 column_config={
-                     "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
-                     # headers as people write the metrics (the data keeps the library's names)
-                     **{m: st.column_config.Column(metric_label(m)) for m in quality}})
-    st.caption("Each row is measured on the list that step keeps, in its order. oracle_ndcg@10: the best "
-               "nDCG@10 a perfect reordering of that step's survivors could reach (the ceiling for later "
-               "stages). judged@10: the share of the top 10 with any judgment (judged non-relevant counts); "
-               "ndcg@10 condensed: nDCG@10 with the unjudged documents removed from the list first (Sakai's "
-               "condensed list), beside the standard one that counts them as non-relevant. "
-               "'final' is the last stage cut at final k.")
+    # Each part in its place, the charts made first: the browser draws them while the tables are made.
+    top, funnel_slot, metrics_box, curves_slot = st.container(), st.empty(), st.container(), st.empty()
+    funnel_slot.plotly_chart(charts.recall_funnel({s.name: s.per_query["recall"] for s in ev.funnel_steps()},
+                                                  [s.recall for s in ev.funnel_steps()]), key="funnel")
 
     curves, plateaus = recall_curves(result.run, exp.relevance)
     cutoffs = dict(zip(result.run.spec.stage_names, result.run.spec.keeps))
-    st.plotly_chart(charts.recall_curves(curves, plateaus, cutoffs), key="curves")
+    curves_slot.plotly_chart(charts.recall_curves(curves, plateaus, cutoffs), key="curves")
+    with top:
+        lift = lift_cards(result)
+        latency_panel.latency_note(result.latency)   # beside the predicted-latency card: what the tool distrusts
+        st.caption(f"{len(ev.query_ids)} labeled queries. Changes are against the first pass alone (its own top "
+                   f"{result.run.spec.final_k}), in points (100 x the difference); hover a card for the per-query "
+                   "wins, losses and the paired test. nDCG uses trec_eval's linear gain (gain = grade).")
+        if result.run.spec.stages:
+            with st.expander("Against the first pass, and what each stage does to the list it receives",
+                             expanded=bool(lift.worse)):
+                st.dataframe(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",
+                                                       "change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}"},
+                                        ["change (points)"]), width="stretch")
+                changes = stage_changes_table(result)
+                change_cols = [c for c in changes.columns if "change" in c]
+                st.dataframe(flag_worse(changes, {**{c: "{:+.1f}" for c in change_cols},
+                                                  **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
+                                                  "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols), width="stretch")
+                st.caption("Second table: each stage's input is the list the step before it keeps, in that order; its "
+                           "output is the list it keeps. A negative change means the stage makes the ranking worse: "
+                           "the doctor on **Compare & doctor** flags it and simulates the fix.")
+
+    with metrics_box:
+        st.subheader("Metrics per stage")
+        # The first pass's "candidates in" is the corpus, as on Flow (not the depth its lists were stored at).
+        holes = judgment_caveat(ev, "evaluate-holes")
+        quality = ["recall", "ndcg@10", "ndcg_condensed@10", "judged@10", "mrr@10", "recall@10", "map", "oracle_ndcg@10"]
+        quality = [c for c in quality if holes or c not in HOLE_COLUMNS]
+        table = ev.table(corpus_size=len(exp.dataset.corpus))[["keep", "candidates in"] + quality]
+        # judged@10 in red where it makes the metrics a floor; positive-only qrels: low by design, not red
+        # (a Styler: column formats alone cannot colour a cell)
+        flag = flag_unjudged if ev.judged_nonrelevant else (lambda styler: styler)
+        st.dataframe(flag(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
+                     column_config={
+                         "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
+                         # headers as people write the metrics (the data keeps the library's names)
+                         **{m: st.column_config.Column(metric_label(m)) for m in quality}})
+        st.caption("Each row is measured on the list that step keeps, in its order. oracle_ndcg@10: the best "
+                   "nDCG@10 a perfect reordering of that step's survivors could reach (the ceiling for later "
+                   "stages). judged@10: the share of the top 10 with any judgment (judged non-relevant counts); "
+                   "ndcg@10 condensed: nDCG@10 with the unjudged documents removed from the list first (Sakai's "
+                   "condensed list), beside the standard one that counts them as non-relevant. "
+                   "'final' is the last stage cut at final k.")
+
     st.caption("Diamonds mark the smallest k where a step's recall stops rising (within half a point of its "
                "maximum); dotted lines the current cut-offs. A step's curve ranks what it receives, so it is "
                "conditional on the steps before it.")
 
-    st.subheader("Per query")
-    step = st.selectbox("Step", [s.name for s in ev.steps] + ["final"], index=len(ev.steps), key="pq-step")
-    per_query = without_hole_columns(ev.per_query(step), holes)
-    per_query.insert(0, "query text", [exp.queries.text_of(q) for q in per_query.index])
-    if step == "final" and result.run.spec.stages and ev.first_pass_alone is not None:
-        # Beside each query's final nDCG@10, the first pass alone's: the queries the cascade hurt come first.
-        alone = ev.first_pass_alone.per_query["ndcg@10"]
-        per_query.insert(1, "nDCG@10 first pass alone", alone)
-        per_query.insert(2, "change (points)", points(per_query["ndcg@10"], alone))
-        per_query = per_query.sort_values(["change (points)", "ndcg@10"], kind="stable")
-        order = "sorted by the change against the first pass alone, the queries the cascade hurt most first"
-    else:
-        per_query = per_query.sort_values("ndcg@10", kind="stable")
-        order = "sorted by nDCG@10, worst first"
-    numbers = [c for c in per_query.columns if c not in ("query text", "change (points)")]
-    st.dataframe(flag(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
-                                          ["change (points)"])), width="stretch")
-    st.caption(f"One row per labeled query, {order}. Metrics of the list that step keeps.")
+    per_query_section(result, exp, ev, holes, flag)
