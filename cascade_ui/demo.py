@@ -4,7 +4,8 @@ three-stage preset with the shipped cross-encoder, when its scores ship with the
 What the click waits for is only the demo's own scores: the model libraries are imported in the
 background as soon as the first page shows (:func:`warm_up`), the demo's model loads (and, in a
 fresh data folder, exports to ONNX) beside the first pass, and the three-stage preset's scores are
-prepared after "Demo ready", in the background at the lowest CPU priority.
+prepared later, in the background, in a pause after Build is opened, at the lowest CPU priority
+(:func:`prepare_three_stage_preset`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
+
+import streamlit as st
 
 from cascade_core.cascade import CascadeSpec
 from cascade_core.cascade.presets import SEED_PRESET
 from cascade_core.store.shipped import find_shipped_scores
 
-from . import access, state
+from . import access, session, state
 from .presets import DEMO_PRESET, preset_spec
 
 DEMO_MAX_POOL = 1000
+SEED_PENDING = "demo-seed-pending"   # session key: the demo ran; its three-stage preset is prepared when Build opens
 
 
 def pool_slider_max(pool_size: int) -> int:
@@ -37,13 +42,20 @@ _started: dict[str, threading.Thread] = {}   # background work of this process, 
 _lock = threading.Lock()
 
 
+IDLE_S = 2.0   # low-priority work starts once no page has run for this long
+
+
 def in_background(name: str, work, low_priority: bool = False) -> threading.Thread:
     """Run ``work()`` in a daemon thread, once per process and ``name`` (a second call returns the
     first thread). Errors are left to the foreground: whatever failed here is done again there,
-    where its error is shown. ``low_priority``: the thread (and the threads it starts, such as ONNX
-    Runtime's) yields the CPU to everything else (Linux: nice 19 for this thread only)."""
+    where its error is shown. ``low_priority``: the work waits for a pause (no page run for
+    :data:`IDLE_S`), and then yields the CPU to everything else (Linux: nice 19 for this thread and
+    the threads it starts, such as ONNX Runtime's): one Python process shares one interpreter lock,
+    so work beside a page's run slows it whatever its priority."""
     def run():
         if low_priority:
+            while session.idle_s() < IDLE_S:
+                time.sleep(0.25)
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
             except (AttributeError, OSError):   # not Linux: the same work at normal priority
@@ -84,7 +96,6 @@ def run_demo(container) -> CascadeSpec:
     exp = state.experiment(spec)
     if access.read_only() and not exp.estimate(deepest).empty:
         access.refuse_if_read_only("score: the demo's scores are not all stored yet")
-    seed = three_stage_preset()
     with access.job_slot("preparing the demo"), \
             container.status("Preparing the demo: indexing the sample and scoring (first time only)...",
                              expanded=True) as status:
@@ -99,22 +110,32 @@ def run_demo(container) -> CascadeSpec:
         exp.snapshot()   # the score matrix every page simulates from, loaded once here
         state.settle_heap()   # the index, the model, the matrix: loaded for good
         status.update(label="Demo ready: every score is stored", state="complete", expanded=False)
-    if seed is not None and not access.read_only():
-        # The production shape with the shipped cross-encoder, ready on Build a little later: its
-        # model is loaded and the shipped scores checked and imported in the background, at the
-        # lowest priority (the pages stay quick meanwhile; nothing is done when all is stored).
-        # Applied before that is done, the preset scores as any cascade does, waiting for this
-        # work rather than repeating it.
-        seed_exp = state.experiment(seed)
-        in_background(f"prepare-{seed.scorer_key()}", lambda: seed_exp.ensure_scores(seed), low_priority=True)
+    if not access.read_only():
+        st.session_state[SEED_PENDING] = True   # prepared once Build, which offers it, is opened
     return spec
+
+
+def prepare_three_stage_preset() -> None:
+    """After the demo, when Build (which offers the preset) is opened: the three-stage preset's
+    cross-encoder is loaded and its shipped scores checked and imported in the background, once
+    per server, in the first pause and at the lowest priority (nothing is done when all is
+    stored), so that the preset applies at once a little later. Not in the demo's ready time, and
+    no work for a visitor who never opens Build. Applied before that is done, the preset scores as
+    any cascade does, waiting for this work rather than repeating it."""
+    if not st.session_state.pop(SEED_PENDING, False) or state.dataset() is None:
+        return
+    seed = three_stage_preset()
+    if seed is None:
+        return
+    seed_exp = state.experiment(seed)
+    in_background(f"prepare-{seed.scorer_key()}", lambda: seed_exp.ensure_scores(seed), low_priority=True)
 
 
 def three_stage_preset() -> CascadeSpec | None:
     """Seed 001's shape (BM25 -> 1000 -> MiniLM -> 100 -> cross-encoder -> 20) when its
-    cross-encoder's scores ship with the sample (then preparing it costs a few seconds, after the
-    demo is ready: the first queries are scored to check the file), else None: a sample without them (a test's, a
-    user's own) is not made to wait minutes for a stage the demo does not show."""
+    cross-encoder's scores ship with the sample (then preparing it costs a few seconds: the first
+    queries are scored to check the file), else None: a sample without them (a test's, a user's
+    own) is not made to wait minutes for a stage the demo does not show."""
     seed = CascadeSpec.from_dict(preset_spec(SEED_PRESET))
     ce = state.experiment(seed).plan.scorers[-1]
     return seed if find_shipped_scores(state.dataset().corpus, ce.id)[0] is not None else None

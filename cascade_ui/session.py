@@ -130,9 +130,22 @@ def dataset_label() -> str | None:
     return None if src is None else src["label"]
 
 
+_last_use = [0.0]   # when a page last ran (time.monotonic()), in any session of this server
+
+
+def idle_s() -> float:
+    """Seconds since a page of this dashboard last ran (in any session): background work that
+    can wait (:func:`cascade_ui.demo.in_background`) waits for a pause."""
+    return time.monotonic() - _last_use[0]
+
+
 def spec() -> CascadeSpec | None:
     """The session's cascade: the frozen spec :func:`cascade_ui.state.set_spec` checked and stored
-    (a mapping put there otherwise, by a test or an older session, is read once and kept as a spec)."""
+    (a mapping put there otherwise, by a test or an older session, is read once and kept as a spec).
+
+    Every page run asks for it (the address bar's view at the end of each, the judging part of
+    Judge): when it was last asked is when the dashboard was last in use (:func:`idle_s`)."""
+    _last_use[0] = time.monotonic()
     value = st.session_state.get(SPEC)
     if value is None or isinstance(value, CascadeSpec):
         return value

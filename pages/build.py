@@ -11,7 +11,7 @@ from cascade_core.models.device import DEVICE_HELP, DEVICES, resolve_device
 from cascade_core.scorers import canonical_kind
 from cascade_ui import state
 from cascade_ui.cutoff_controls import cutoff_controls
-from cascade_ui.demo import pool_slider_max
+from cascade_ui.demo import pool_slider_max, prepare_three_stage_preset
 from cascade_ui.distill_panel import distill_panel
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, lead_params, model_widget, param_widgets
 from cascade_ui.presets import (DEMO_PRESET, PRESET_NOTES, cross_encoder_model, current_corpus, is_stand_in,
@@ -188,3 +188,4 @@ if uploaded is not None and c2.button("Load spec", key="load-spec"):
 
 sidebar_status(sidebar_slot)
 distill_panel()
+prepare_three_stage_preset()   # after the demo: its three-stage preset, ready to apply a little later
