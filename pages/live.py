@@ -147,12 +147,12 @@ if state.require_dataset_and_spec():
             st.info(f"The results below are for the query **{literal(ran_query.strip())}**: press **Run** for the new one.")
         with shown_errors():
             st.metric("Total measured (the time the work ran)", f"{live.quiet_ms:.1f} ms",
-                      help="Quiet-equivalent: the wall clock less the time the work waited for a core, the basis of "
-                           "every prediction here.")
+                      help=f"Query: {literal(ran_query)}")
             warm = ("" if live.warmup_ms is None else f" A warm-up run came first ({live.warmup_ms:.1f} ms, not "
                     "counted): this server process had not run these models live yet.")
             now = load_note()
-            st.caption(f"Query: *{literal(ran_query.strip())}*. Wall clock {live.total_ms:.1f} ms.{warm} "
+            st.caption(f"Query: *{literal(ran_query.strip())}*. Wall clock {live.total_ms:.1f} ms; the time the work "
+                       f"ran leaves out the time it waited for a core (the basis of every prediction here).{warm} "
                        f"{now[0].upper()}{now[1:]}.")
             st.plotly_chart(charts.live_latency(live.steps, predicted), key="live-latency")
             ds = state.dataset()
