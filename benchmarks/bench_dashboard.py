@@ -242,6 +242,19 @@ def tree_cpu_s(root: int) -> float:
     return total
 
 
+def cpu_probe_ms() -> float:
+    """A fixed pure-Python loop's best time of three: how fast a core is now (a shared or throttled
+    host reads slower; compare runs with it)."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return round(best * 1000, 1)
+
+
 def start_busy(n: int) -> list[subprocess.Popen]:
     return [subprocess.Popen(["python3", "-c", "while True: pass"]) for _ in range(n)]
 
@@ -258,6 +271,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
+    probe_before = cpu_probe_ms()
     load_before = os.getloadavg()
     wall0, machine0, ours0 = time.perf_counter(), machine_cpu_s(), tree_cpu_s(os.getpid())
     busy = start_busy(args.busy)
@@ -333,6 +347,7 @@ def main() -> None:
            "busy": args.busy, "data_folder": "given" if args.home else "fresh",
            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
            "cpus": os.cpu_count(), "server_peak_mb": round(peak),
+           "cpu_probe_ms": [probe_before, cpu_probe_ms()],   # before and after: the host's speed
            # above a few per cent, other work shared the cores: the figures are not quiet ones
            "others_cpu_share": round(others_share, 3),
            "seconds": {k: summary(v) | {"phases p50": timer.phase_medians(k)} for k, v in timer.samples.items()},
@@ -341,7 +356,8 @@ def main() -> None:
         print(json.dumps(out, indent=1))
         return
     print(f"{out['command']}  (load before {out['load_before']}, after {out['load_after']}, "
-          f"{args.busy} busy process(es); other work used {others_share:.0%} of the cores meanwhile)")
+          f"{args.busy} busy process(es); other work used {others_share:.0%} of the cores meanwhile; "
+          f"CPU probe {out['cpu_probe_ms'][0]} / {out['cpu_probe_ms'][1]} ms before / after)")
     for name, s in out["seconds"].items():
         extra = f"  first visit {cold[name[6:]]:.2f}" if name.startswith("paint/") else ""
         phases = ", ".join(f"{k} {v:.3f}" for k, v in s["phases p50"].items())
