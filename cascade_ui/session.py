@@ -134,9 +134,22 @@ _last_use = [0.0]   # when a page last ran (time.monotonic()), in any session of
 
 
 def idle_s() -> float:
-    """Seconds since a page of this dashboard last ran (in any session): background work that
-    can wait (:func:`cascade_ui.demo.in_background`) waits for a pause."""
-    return time.monotonic() - _last_use[0]
+    """Seconds since a page of this dashboard last ran (in any session), 0 while one runs:
+    background work that can wait (:func:`cascade_ui.demo.in_background`) waits for a pause."""
+    return 0.0 if _page_running() else time.monotonic() - _last_use[0]
+
+
+def _page_running() -> bool:
+    """Whether a page runs now in any session of this server, as Streamlit's sessions say (a long
+    run asks for the spec only at its start and its end); False where that cannot be read."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.app_session import AppSessionState
+
+        return any(getattr(info.session, "_state", None) == AppSessionState.APP_IS_RUNNING
+                   for info in Runtime.instance()._session_mgr.list_sessions())   # noqa: SLF001
+    except Exception:  # noqa: BLE001 - no runtime (AppTest, a script): the time alone
+        return False
 
 
 def spec() -> CascadeSpec | None:
