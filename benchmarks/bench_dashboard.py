@@ -13,7 +13,10 @@ fresh data folder (or ``--home``), drives Debian's Chromium with Playwright, and
   that depends on the cut-off (the sidebar's cascade line, and the page's first chart on Flow,
   Evaluate and Inspect, the Pareto chart on Tune after one press of Tune) shows the new value;
 * ``judge/grade`` (keys 0, 1, 2), ``judge/undo`` (U: the same judgments taken back) and
-  ``judge/skip`` (S) on the Judge page: the key press until the next document's card is drawn.
+  ``judge/skip`` (S) on the Judge page: the key press until the next document's card is drawn;
+* ``slider/Flow after a pause``: Flow's slider again after 3 s without input on Build, when the
+  work the dashboard leaves for a pause runs beside it (after the demo in a fresh data folder: the
+  three-stage preset's shipped scores, checked and imported).
 
 Every time is taken in the page's own clock, from the key or mouse event (``keydown`` or
 ``mousedown``, caught before the app sees it) to the first animation frame after the condition
@@ -330,6 +333,13 @@ def main() -> None:
             judge_keys(page, timer, "judge/skip", ["s"] * args.presses)
             if args.screenshots:
                 page.screenshot(path=str(Path(args.screenshots) / "Judge.png"))
+            # Last, after a pause on Build: the work the dashboard leaves for a pause (after the demo,
+            # the three-stage preset's shipped scores, checked and imported; in a fresh data folder)
+            # runs beside the next slider moves.
+            open_page(page, timer, "Build")
+            time.sleep(3)
+            open_page(page, timer, "Flow")
+            move_slider(page, timer, "slider/Flow after a pause", min(args.moves, 10), plot=0)
             # What other work used the machine meanwhile: every process's CPU but this benchmark's
             # own (itself, the server, the browser, the busy processes), taken while all of them
             # still run (a browser's processes that exit are not all counted in their parent's).
