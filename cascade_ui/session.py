@@ -136,7 +136,10 @@ _last_use = [0.0]   # when a page last ran (time.monotonic()), in any session of
 def idle_s() -> float:
     """Seconds since a page of this dashboard last ran (in any session), 0 while one runs:
     background work that can wait (:func:`cascade_ui.demo.in_background`) waits for a pause."""
-    return 0.0 if _page_running() else time.monotonic() - _last_use[0]
+    if _page_running():   # seen running: the pause starts no earlier than now
+        _last_use[0] = time.monotonic()
+        return 0.0
+    return time.monotonic() - _last_use[0]
 
 
 def _page_running() -> bool:
