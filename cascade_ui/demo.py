@@ -107,8 +107,7 @@ def run_demo(container) -> CascadeSpec:
             in_background(f"load-models-{spec.scorer_key()}",
                           lambda: [scorer.load_model() for scorer in plan.scorers])
         exp.ensure_scores(deepest, progress=state.progress_callback(status))
-        exp.snapshot()   # the score matrix every page simulates from, loaded once here
-        state.settle_heap()   # the index, the model, the matrix: loaded for good
+        state.settle_heap()   # the index, the model: loaded for good
         status.update(label="Demo ready: every score is stored", state="complete", expanded=False)
     if not access.read_only():
         st.session_state[SEED_PENDING] = True   # prepared once Build, which offers it, is opened
