@@ -25,7 +25,7 @@ with st.container(border=True):
     st.subheader("Demo")
     st.write("One click: the bundled SciFact sample (1,813 abstracts, 300 labeled queries), the "
              "BM25 -> 100 -> MiniLM (fused with BM25) -> 20 cascade, and every score its sliders can need. The first "
-             "time takes about 20 s on 2 cores (the sample ships its document vectors); after that it is instant.")
+             "time takes about 15 s on 2 cores (the sample ships its document vectors); after that it is instant.")
     if st.button("Run the demo", type="primary", key="demo"):
         try:
             run_demo(st)
