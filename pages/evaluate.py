@@ -7,6 +7,7 @@ from cascade_core.tuning import recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
 from cascade_ui import latency_panel
+from cascade_ui.styled import fast
 from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors,
                                 without_hole_columns)
 
@@ -30,8 +31,8 @@ def per_query_section(result, exp, ev, holes: bool, flag) -> None:
             per_query = per_query.sort_values("ndcg@10", kind="stable")
             order = "sorted by nDCG@10, worst first"
         numbers = [c for c in per_query.columns if c not in ("query text", "change (points)")]
-        st.dataframe(flag(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
-                                              ["change (points)"])), width="stretch")
+        st.dataframe(fast(flag(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
+                                          ["change (points)"]))), width="stretch")
         st.caption(f"One row per labeled query, {order}. Metrics of the list that step keeps.")
 
 
@@ -59,14 +60,15 @@ with shown_errors():
         if result.run.spec.stages:
             with st.expander("Against the first pass, and what each stage does to the list it receives",
                              expanded=bool(lift.worse)):
-                st.dataframe(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",
-                                                       "change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}"},
-                                        ["change (points)"]), width="stretch")
+                st.dataframe(fast(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",
+                                                            "change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}"},
+                                             ["change (points)"])), width="stretch")
                 changes = stage_changes_table(result)
                 change_cols = [c for c in changes.columns if "change" in c]
-                st.dataframe(flag_worse(changes, {**{c: "{:+.1f}" for c in change_cols},
-                                                  **{c: "{:.3f}" for c in changes.columns if c.endswith((" in", " out"))},
-                                                  "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols), width="stretch")
+                st.dataframe(fast(flag_worse(changes, {**{c: "{:+.1f}" for c in change_cols},
+                                                       **{c: "{:.3f}" for c in changes.columns
+                                                          if c.endswith((" in", " out"))},
+                                                       "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols)), width="stretch")
                 st.caption("Second table: each stage's input is the list the step before it keeps, in that order; its "
                            "output is the list it keeps. A negative change means the stage makes the ranking worse: "
                            "the doctor on **Compare & doctor** flags it and simulates the fix.")
@@ -81,7 +83,7 @@ with shown_errors():
         # judged@10 in red where it makes the metrics a floor; positive-only qrels: low by design, not red
         # (a Styler: column formats alone cannot colour a cell)
         flag = flag_unjudged if ev.judged_nonrelevant else (lambda styler: styler)
-        st.dataframe(flag(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-")), width="stretch",
+        st.dataframe(fast(flag(table.style.format({c: "{:.3f}" for c in quality}, na_rep="-"))), width="stretch",
                      column_config={
                          "candidates in": st.column_config.NumberColumn(format=count_format(table["candidates in"])),
                          # headers as people write the metrics (the data keeps the library's names)

@@ -10,6 +10,7 @@ from cascade_core.formats import ms
 from cascade_draw import charts
 from cascade_draw.tables import WORSE_STYLE, count_text, flag_unjudged
 from cascade_ui import latency_panel
+from cascade_ui.styled import fast
 from cascade_ui.text import literal
 from cascade_ui.widgets import analysis_page, judgment_caveat, shown_errors, without_hole_columns
 
@@ -113,7 +114,7 @@ with shown_errors():
         shown = shown.map(worse, subset=["vs first pass (points)"])
         if holes and ev.judged_nonrelevant:   # positive-only qrels: a low judged@10 is by design, not red
             shown = flag_unjudged(shown, ["judged@10"])
-    st.dataframe(shown, width="stretch", column_config={
+    st.dataframe(fast(shown), width="stretch", column_config={
         "candidates_in": st.column_config.Column("candidates in"),
         "kept": st.column_config.Column("kept"),
         "relevant_in": st.column_config.NumberColumn("relevant in", format="%d"),
