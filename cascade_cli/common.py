@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cascade_core.analysis.experiment import Experiment
+from cascade_core.cascade.executor import EXECUTOR_HELP
 from cascade_core.cascade.presets import preset_names, preset_spec
 from cascade_core.cascade.spec import CascadeSpec, parse_first_pass, parse_stage, stage_names
 from cascade_core.cascade.spec_input import OversizedNumber, load_yaml
@@ -88,6 +89,7 @@ def spec_args(p):
                         "its number (1 = the first rerank stage) or first-pass; e.g. "
                         "--param llm.base_url=http://localhost:11434/v1 --param llm.mode=listwise")
     p.add_argument("--device", metavar="DEVICE", help=DEVICE_HELP + " (default auto; or device: in the spec)")
+    p.add_argument("--executor", metavar="WHERE", help=EXECUTOR_HELP + " (default local; or executor: in the spec)")
     add_cost_arg(p)
     p.epilog = kinds_help()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -195,6 +197,8 @@ def spec_from_args(args):
         set_param(base, text)
     if getattr(args, "device", None):
         base["device"] = args.device
+    if getattr(args, "executor", None):
+        base["executor"] = args.executor
     spec = apply_cost_flags(CascadeSpec.from_dict(base), getattr(args, "cost", None), config_costs,
                             stages_replaced=args.stage is not None)
     spec.check_device()   # before any work: a GPU this machine lacks is one line

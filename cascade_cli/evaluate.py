@@ -24,7 +24,7 @@ from cascade_core.errors import CascadeError
 from cascade_core.home import cascade_home
 from cascade_core.metrics import MOSTLY_UNJUDGED_BELOW
 from cascade_core.progress import terminal_progress
-from cascade_core.scoring.ensure import ScoringReport, truncation_line
+from cascade_core.scoring.ensure import LOCAL, ScoringReport, truncation_line
 
 from . import common
 from .calibrate import print_estimate, print_latency
@@ -92,7 +92,8 @@ def evaluate(args, spec, dataset_path) -> int:
     if getattr(args, "from_store", False):
         scoring = ScoringReport()   # nothing scored: the simulation reads the store only
     else:
-        common.load_models(exp.plan)
+        if exp.spec.executor == "local":   # on a cluster, the workers load them
+            common.load_models(exp.plan)
         print_estimate(exp.estimate(), sys.stderr)   # what is missing, and about how long
         # sys.stderr as it is now: terminal_progress's default is the stream of import time.
         scoring = exp.ensure_scores(progress=terminal_progress(sys.stderr))
@@ -172,6 +173,10 @@ def print_report(report: dict) -> None:
     pairs = sum(sc["scored_pairs"].values())
     print(f"Scoring this run: {sc['retrieved_queries']} first-pass queries, {pairs} pairs scored "
           f"({sc['seconds']:.1f} s); everything else came from the store")
+    where = sc.get("where") or {}
+    if any(w != LOCAL for w in where.values()):
+        for step, w in where.items():
+            print(f"  {step}: scored {'in' if w == LOCAL else 'on'} {w}")
     for note in sc.get("notes") or []:
         print(f"note: {note}")
     for step, cut in (sc.get("truncated") or {}).items():

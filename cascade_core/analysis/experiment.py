@@ -24,7 +24,7 @@ from ..scoring.calibrate import calibrate
 from ..scoring.ensure import CascadePlan, ScoringReport, ensure_scores, load_matrix
 from ..scoring.estimate import estimate_scoring
 from ..scoring.workspace import Workspace
-from ..store.provenance import provenance_report
+from ..store.provenance import cost_source, provenance_report
 from ..store.scores import query_key
 from .evaluation import DEFAULT_METRICS, Relevance, RunEvaluation, evaluate_run
 
@@ -177,9 +177,10 @@ class Experiment:
             if self._cost_models is None:
                 store = self.workspace.store
                 # Each step's calls timed on the device it runs on now, labelled with it (a GPU's).
+                # "measured here" unless Ray workers timed some of the calls: then said (cost_source).
                 self._cost_models = [
                     replace(CostModel.from_records(sid, store.cost_rows(key), per_query=(i == 0)),
-                            device=device_name(dev))
+                            device=device_name(dev), source=cost_source(store, key))
                     for i, (sid, key, dev) in enumerate(zip(self.plan.scorer_ids, self.plan.timing_keys,
                                                             self.plan.devices()))]
             return list(self._cost_models)

@@ -91,6 +91,8 @@ def eval_report(exp, result, scoring, live=None, sample_qid=None) -> dict:
         "latency": latency_section(lat, live),
         "scoring": {"retrieved_queries": scoring.retrieved_queries, "scored_pairs": scoring.scored_pairs,
                     "seconds": scoring.seconds,
+                    # where each step that scored in this run was scored ("this process", or Ray's units and hosts)
+                    "where": scoring.where,
                     # per step that cut documents to its model's limit in this run: how many, and where
                     "truncated": scoring.truncated,
                     # what a step found while preparing (an existing collection: its coverage of the corpus)

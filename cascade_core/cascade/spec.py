@@ -46,6 +46,7 @@ from ..readback import Unreadable, loads
 from ..scorers import (ScorerConfig, canonical_kind, compact_config, compact_text, retriever_class, retriever_kinds,
                        scorer_class, scorer_kinds)
 from .cutoff import Cutoff
+from .executor import Executor, parse_executor
 from .spec_input import MAX_SPEC_BYTES, check_spec_fields, load_yaml
 
 MAX_STAGES = 4
@@ -103,10 +104,14 @@ class CascadeSpec:
     # a run setting, not part of the scorer key (a kind scoring in half precision on a GPU says so
     # in its own id).
     device: str = "auto"
+    # Where scoring runs (:mod:`cascade_core.cascade.executor`: local, ray, ray:ADDRESS): a run
+    # setting like the device, not part of the scorer key (a cluster's scores are the same scores).
+    executor: str = "local"
 
     def __post_init__(self):
         object.__setattr__(self, "stages", tuple(_name_stages(self.stages)))
         object.__setattr__(self, "device", parse_device(self.device))
+        object.__setattr__(self, "executor", parse_executor(self.executor))
         # A derived spec (a prefix, the cascade without a stage, the first pass alone) keeps the
         # profiles of the steps it still has: the user's typos are refused in from_dict instead.
         names = self.stage_names
@@ -236,7 +241,9 @@ class CascadeSpec:
     def check_device(self) -> None:
         """A device this machine lacks is refused now (one ``ModelError``), when a step's model
         runs here; ``auto`` and ``cpu`` always do."""
-        if self.device not in ("auto", "cpu") and self.runs_models_here():
+        Executor.parse(self.executor).check()   # --executor ray without Ray: one line naming the extra
+        # on a cluster the workers have the device, not necessarily this machine
+        if self.device not in ("auto", "cpu") and self.runs_models_here() and self.executor == "local":
             resolve_device(self.device)
 
     def missing_files(self) -> list[str]:
@@ -267,12 +274,13 @@ class CascadeSpec:
             [st.fusion for st in self.stages] == [st.fusion for st in other.stages]
 
     @classmethod
-    def widest(cls, scorer_key: str, device: str = "auto") -> "CascadeSpec":
+    def widest(cls, scorer_key: str, device: str = "auto", executor: str = "local") -> "CascadeSpec":
         """The widest spec over a :meth:`scorer_key`'s scorers (pool and every keep at the limit),
-        its models on ``device``."""
+        its models on ``device``, scored by ``executor``."""
         configs = [scorer_config(c, "scorer key") for c in json.loads(scorer_key)]
         return cls(first_pass=configs[0], pool_size=MAX_POOL, final_k=1,
-                   stages=tuple(StageSpec(c, keep=MAX_POOL) for c in configs[1:]), device=device)
+                   stages=tuple(StageSpec(c, keep=MAX_POOL) for c in configs[1:]), device=device,
+                   executor=executor)
 
     def describe(self) -> str:
         """The cascade in one line; a stage that fuses with the incoming order says how, because
@@ -297,6 +305,8 @@ class CascadeSpec:
             out["costs"] = {n: p.to_dict() for n, p in self.costs}
         if self.device != "auto":
             out["device"] = self.device
+        if self.executor != "local":
+            out["executor"] = self.executor
         if self.name:
             out = {"name": self.name, **out}
         return out
@@ -312,7 +322,7 @@ class CascadeSpec:
         if not isinstance(data, dict):
             raise SpecError("a cascade spec must be a mapping with first_pass, pool_size, stages, final_k")
         check_spec_fields(data)   # sizes and the types of its free-text fields (names, kinds, models)
-        _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k", "costs", "device"}, "spec")
+        _no_unknown(data, {"name", "first_pass", "pool_size", "stages", "final_k", "costs", "device", "executor"}, "spec")
         if "first_pass" not in data:
             raise SpecError("the spec has no first_pass (e.g. first_pass: {kind: bm25})")
         stages_data = data.get("stages") or []
@@ -334,7 +344,8 @@ class CascadeSpec:
         spec = cls(first_pass=scorer_config(data["first_pass"], "first_pass"),
                    pool_size=pool, stages=tuple(stages),
                    final_k=_int(data.get("final_k", min(10, last)), "final_k"),
-                   name=str(data.get("name") or ""), device=data.get("device") or "auto")
+                   name=str(data.get("name") or ""), device=data.get("device") or "auto",
+                   executor=data.get("executor") or "local")
         return spec.with_costs(data["costs"]) if data.get("costs") else spec
 
     @classmethod

@@ -114,6 +114,7 @@ def check_spec_fields(data: dict) -> None:
     """Type-check a spec mapping's free-text fields (the rest is checked where it is parsed)."""
     check_bounded(data)
     text_field(data.get("name"), "name")
+    text_field(data.get("executor"), "executor")
     stages = data.get("stages")
     steps = [("first_pass", data.get("first_pass"))]
     if isinstance(stages, list):

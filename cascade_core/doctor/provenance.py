@@ -204,11 +204,15 @@ def _latency_check(p: StepProvenance, dataset: str = "DATASET") -> Check:
     other_hw = [m for m in others.values() if not same_hardware(m, here)]
     where = ", ".join(f"{describe_machine(m)}: {m['calls']} calls" for m in others.values())
     severity = "warning" if other_hw else "info"
+    on_ray = [m for m in others.values() if m.get("executor") == "ray"]
     why = ("other hardware: predicted latency describes that machine, not this one" if other_hw else
+           "timed in Ray workers on the same CPU, cores and OS: a worker runs with its own threads and neighbours, "
+           "so the cost model mixes cluster timings with this process's" if on_ray else
            "the same CPU, cores and OS under another host name: timings are likely comparable")
     finding = Finding(
         LATENCY_KIND, severity,
-        f"{p.step}: latency measured on another machine ({n_other:,} of {p.calls:,} timed calls)",
+        f"{p.step}: latency measured {'in Ray workers' if len(on_ray) == len(others) else 'on another machine'} "
+        f"({n_other:,} of {p.calls:,} timed calls)",
         f"The cost model fits the most recent {p.calls:,} timed calls of {p.scorer}; {n_other:,} were measured on "
         f"{where}, and this machine is {describe_machine(here)}: {why}.", ev,
         f"Re-time on this machine: `{forget_command(p.scorer, costs=True, dataset=dataset)}` forgets its scores and timings, "

@@ -4,7 +4,7 @@ Every timed call of a scorer is stored as (pairs, characters, seconds). The mode
 ``ms = fixed + per_pair * pairs`` fitted by non-negative least squares, which is what a stage
 costs per query when it receives ``pairs`` candidates. The fit needs calls of more than one
 size: scoring times a few queries' candidates in two parts of different sizes for that (see
-:func:`cascade_core.scoring.ensure.calibration_parts`), because a stage that always receives the whole pool would otherwise give one
+:func:`cascade_core.latency.timing.calibration_parts`), because a stage that always receives the whole pool would otherwise give one
 size only, and a per-query cost (encoding the query) would be mistaken for a per-pair one.
 
 A first pass is fitted ``per_query``: BM25 and a vector search score or scan the whole corpus

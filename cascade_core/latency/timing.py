@@ -192,3 +192,30 @@ def load_note(load: float | None = None, n_cores: int | None = None) -> str:
         return (f"the machine is busy now: load average {load:.1f} on {n_cores} cores: live wall-clock timings will "
                 "be slower (the comparison uses quiet-equivalent times)")
     return f"the machine is quiet now: load average {load:.1f} on {n_cores} cores"
+
+
+CALIBRATION_QUERIES = 8   # per scoring run: enough calls of two sizes for a stable fit, few extra calls
+
+
+def calibration_parts(need: list[str], i: int, n_queries: int,
+                      n_calibrate: int = CALIBRATION_QUERIES) -> list[list[str]]:
+    """How to split the ``i``-th of ``n_queries`` queries' pairs into timed calls.
+
+    A stage usually receives the same number of candidates for every query (the whole pool), so
+    its timed calls would all have one size, and the cost model could not tell a per-query cost
+    (encoding the query) from a per-pair one (encoding each candidate). ``n_calibrate`` queries,
+    spread evenly over the run, are therefore scored in two calls, a quarter and three quarters
+    of their pairs. The scorers are pointwise, so the scores are the same; it costs a few extra
+    calls once. Spread, not the first few: a burst of other work on the machine (another process
+    encoding) then slows a few calibration calls, not all of them, and the fit drops those.
+
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 0, 80)]
+    [2, 6]
+    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 10, 80)], [len(p) for p in calibration_parts(list("abcdefgh"), 5, 80)]
+    ([2, 6], [8])
+    """
+    stride = max(1, n_queries // n_calibrate)
+    if len(need) < 4 or i % stride or i // stride >= n_calibrate:
+        return [need]
+    cut = len(need) // 4
+    return [need[:cut], need[cut:]]

@@ -19,10 +19,10 @@ import numpy as np
 
 from ..cascade.simulate import simulate
 from ..errors import CascadeError, MissingScoresError
-from ..latency.timing import busy_note, cores, load_average, step_threads, timed
+from ..latency.timing import busy_note, calibration_parts, cores, load_average, step_threads, timed
 from ..progress import ProgressCallback, ProgressTracker
 from ..store.provenance import step_provenance
-from .ensure import calibration_parts, first_pass_todo, is_listwise, load_matrix
+from .ensure import first_pass_todo, is_listwise, load_matrix
 
 DEFAULT_QUERIES = 20
 

@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..cascade.executor import Executor
 from ..cascade.listwise import StoredLists
 from ..cascade.simulate import ScoreMatrix, simulate
 from ..cascade.spec import CascadeSpec
 from ..data import Corpus, QuerySet
-from ..latency.timing import Timing, step_threads, timed
+from ..latency.timing import Timing, calibration_parts, step_threads, timed
 from ..progress import ProgressCallback, ProgressTracker
 from ..store.provenance import step_provenance
 from ..store.scores import list_key, query_key
 from ..store.shipped import TOLERANCE, VERIFY_QUERIES, ShippedScores, find_shipped_scores
+from .on_ray import score_stage_on_ray
 from .workspace import Workspace
 
 
@@ -79,6 +81,9 @@ class ScoringReport:
     seconds: float = 0.0
     truncated: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)   # what a step found while preparing (an existing collection's coverage)
+    # Where each step that scored in this run was scored: "this process", or the Ray cluster's
+    # units and hosts (:mod:`cascade_core.scoring.on_ray`).
+    where: dict[str, str] = field(default_factory=dict)
 
     def note_cuts(self, step: str, component) -> None:
         """Record the documents ``component`` cut in this run, if any."""
@@ -95,12 +100,26 @@ class ScoringReport:
         return [truncation_line(step, c) for step, c in self.truncated.items()]
 
     def describe(self) -> list[str]:
-        """Every line worth showing after scoring: the notes, then the truncations."""
-        return list(self.notes) + [f"Truncated: {line}" for line in self.describe_truncated()]
+        """Every line worth showing after scoring: where steps were scored (when not all in this
+        process), the notes, then the truncations.
+
+        >>> ScoringReport(where={"bm25": "this process", "ce": "Ray (auto): 2 units on h (40 pairs)"}).describe()
+        ['Scored: bm25 in this process; ce on Ray (auto): 2 units on h (40 pairs)']
+        """
+        return self.describe_where() + list(self.notes) + [f"Truncated: {line}" for line in self.describe_truncated()]
+
+    def describe_where(self) -> list[str]:
+        """One line saying where each step was scored, when any was scored off this process."""
+        if all(w == LOCAL for w in self.where.values()):
+            return []
+        return ["Scored: " + "; ".join(f"{step} {'in' if w == LOCAL else 'on'} {w}" for step, w in self.where.items())]
 
     @property
     def model_calls(self) -> int:
         return self.retrieved_queries + sum(1 for n in self.scored_pairs.values() if n)
+
+
+LOCAL = "this process"
 
 
 def truncation_line(step: str, cut: dict) -> str:
@@ -115,6 +134,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
     start = time.perf_counter()
     report = ScoringReport()
     store, fp, spec = plan.workspace.store, plan.corpus.fingerprint, plan.spec
+    executor = Executor.parse(spec.executor)
 
     # 1. First pass, at the pool depth.
     rid = plan.retriever.id
@@ -142,6 +162,7 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
             if costs:
                 store.record_costs(plan.retriever.timing_key, costs, run=run_id)
         report.retrieved_queries = len(todo)
+        report.where[spec.stage_names[0]] = LOCAL   # the first pass runs here whatever the executor
         report.note_cuts(spec.stage_names[0], plan.retriever)
         report.notes.extend(plan.retriever.scoring_notes())
 
@@ -154,6 +175,12 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
         if not work:
             continue
         scorer.cuts.clear()
+        if not executor.is_local:   # the missing pairs, on the cluster; stored here as they return
+            tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label}) on Ray", n_pairs, progress, "pairs")
+            score_stage_on_ray(plan, s, work, tracker, report, executor)
+            report.note_cuts(stage.name, scorer)
+            continue
+        report.where[stage.name] = LOCAL
         scorer.prepare(sorted({d for _, need in work for d in need}), progress)
         scorer.score(work[0][0], work[0][1][:1])   # untimed warm-up, as for the first pass
         run_id = store.start_run(scorer.id, fp, step_provenance(scorer))
@@ -289,33 +316,6 @@ def is_listwise(scorer) -> bool:
     """Whether a step's scores depend on the candidate list (stored per list, see
     :mod:`cascade_core.cascade.listwise`); a kind whose mode decides sets it per instance."""
     return getattr(scorer, "pointwise", True) is False
-
-
-CALIBRATION_QUERIES = 8   # per scoring run: enough calls of two sizes for a stable fit, few extra calls
-
-
-def calibration_parts(need: list[str], i: int, n_queries: int,
-                      n_calibrate: int = CALIBRATION_QUERIES) -> list[list[str]]:
-    """How to split the ``i``-th of ``n_queries`` queries' pairs into timed calls.
-
-    A stage usually receives the same number of candidates for every query (the whole pool), so
-    its timed calls would all have one size, and the cost model could not tell a per-query cost
-    (encoding the query) from a per-pair one (encoding each candidate). ``n_calibrate`` queries,
-    spread evenly over the run, are therefore scored in two calls, a quarter and three quarters
-    of their pairs. The scorers are pointwise, so the scores are the same; it costs a few extra
-    calls once. Spread, not the first few: a burst of other work on the machine (another process
-    encoding) then slows a few calibration calls, not all of them, and the fit drops those.
-
-    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 0, 80)]
-    [2, 6]
-    >>> [len(p) for p in calibration_parts(list("abcdefgh"), 10, 80)], [len(p) for p in calibration_parts(list("abcdefgh"), 5, 80)]
-    ([2, 6], [8])
-    """
-    stride = max(1, n_queries // n_calibrate)
-    if len(need) < 4 or i % stride or i // stride >= n_calibrate:
-        return [need]
-    cut = len(need) // 4
-    return [need[:cut], need[cut:]]
 
 
 def load_matrix(plan: CascadePlan, queries: QuerySet) -> ScoreMatrix:

@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from ..errors import MissingScoresError
 from ..formats import duration
 from ..latency.model import CostModel, pairs_per_query
 from ..latency.timing import cores, load_average
+from ..store.provenance import cost_source
 from ..store.scores import query_key
 from ..store.shipped import VERIFY_QUERIES, find_shipped_scores
 from .ensure import first_pass_todo, is_listwise, stage_work
@@ -90,7 +91,8 @@ class ScoringEstimate:
 
 def _model(store, step, per_query: bool) -> CostModel:
     """A step's cost model from its timed calls on the device it runs on."""
-    return CostModel.from_records(step.id, store.cost_rows(step.timing_key), per_query=per_query)
+    model = CostModel.from_records(step.id, store.cost_rows(step.timing_key), per_query=per_query)
+    return replace(model, source=cost_source(store, step.timing_key)) if model.n_calls else model
 
 
 def shipped_left(shipped, work: list[tuple[str, int, list | None]]) -> list[int]:
@@ -118,7 +120,7 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
     todo = first_pass_todo(plan, queries)
     fp_model = _model(store, plan.retriever, per_query=True)
     if fp_model.known:
-        fp_ms, basis = fp_model.predict_ms(spec.pool_size), "measured here"
+        fp_ms, basis = fp_model.predict_ms(spec.pool_size), fp_model.source
     else:
         fp_ms, basis = DEFAULT_FIRST_PASS_MS, f"default {DEFAULT_FIRST_PASS_MS:g} ms/query"
     steps.append(StepEstimate("first pass", plan.retriever.id, len(todo), len(todo), len(todo) * fp_ms / 1000,
@@ -142,7 +144,7 @@ def estimate_scoring(plan, queries) -> ScoringEstimate:
         from_file = sum(n for _, n, _ in todo) - sum(sizes)   # pairs the shipped file will give
         model = _model(store, scorer, per_query=False)
         if model.known:
-            ms, basis = model.predict_ms(np.asarray(sizes, dtype=float)), "measured here"
+            ms, basis = model.predict_ms(np.asarray(sizes, dtype=float)), model.source
         else:
             fixed, per_pair = DEFAULT_RATES.get(getattr(scorer, "cost_shape", "per-pair"), DEFAULT_RATES["per-pair"])
             ms = fixed + per_pair * np.asarray(sizes, dtype=float)

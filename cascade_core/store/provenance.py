@@ -201,7 +201,36 @@ def _add(counts: dict, key, n: int) -> None:
 
 
 def _describe_keys(m: dict) -> dict:
-    return {k: m.get(k) for k in ("hostname", "cpu", "cores", "machine", "system")}
+    out = {k: m.get(k) for k in ("hostname", "cpu", "cores", "machine", "system")}
+    if m.get("executor"):   # timed in a Ray worker (:mod:`cascade_core.scoring.on_ray`), not this process
+        out["executor"] = m["executor"]
+    return out
+
+
+def cost_source(store, scorer: str, most_recent: int = 5000) -> str:
+    """Where a step's recent timed calls were made, for the latency figure's source: "measured
+    here", unless some were timed in Ray workers (:mod:`cascade_core.scoring.on_ray`), which is
+    then said, so cluster timings are never read as this process's.
+
+    >>> import tempfile, os
+    >>> from cascade_core.store.scores import ScoreStore
+    >>> store = ScoreStore(os.path.join(tempfile.mkdtemp(), "scores.sqlite"))
+    >>> worker = {"machine": {**machine(), "executor": "ray", "id": machine_id() + "-ray"}}
+    >>> store.record_costs("ce", [(10, 100, 0.02)], run=store.start_run("ce", "c", worker))
+    >>> cost_source(store, "ce")
+    'measured in Ray workers'
+    >>> store.record_costs("ce", [(10, 100, 0.02)] * 3, run=store.start_run("ce", "c", {"machine": machine()}))
+    >>> cost_source(store, "ce")
+    'measured here and in Ray workers (1 of 4 calls)'
+    """
+    rows = store.cost_provenance(scorer, most_recent)
+    total = sum(r["calls"] for r in rows)
+    on_ray = sum(r["calls"] for r in rows if (r["machine"] or {}).get("executor") == "ray")
+    if not on_ray:
+        return "measured here"
+    if on_ray == total:
+        return "measured in Ray workers"
+    return f"measured here and in Ray workers ({on_ray:,} of {total:,} calls)"
 
 
 def describe_machine(m: dict) -> str:
@@ -209,8 +238,11 @@ def describe_machine(m: dict) -> str:
 
     >>> describe_machine({"hostname": "gpu-1", "cpu": "AMD EPYC", "cores": 16})
     'gpu-1 (AMD EPYC, 16 cores)'
+    >>> describe_machine({"hostname": "gpu-1", "cpu": "AMD EPYC", "cores": 16, "executor": "ray"})
+    'gpu-1 (AMD EPYC, 16 cores; a Ray worker)'
     """
-    return f"{m.get('hostname') or '?'} ({m.get('cpu') or '?'}, {m.get('cores') or '?'} cores)"
+    worker = "; a Ray worker" if m.get("executor") == "ray" else ""
+    return f"{m.get('hostname') or '?'} ({m.get('cpu') or '?'}, {m.get('cores') or '?'} cores{worker})"
 
 
 def plan_steps(plan) -> list[tuple[str, str, dict]]:

@@ -1,0 +1,82 @@
+"""Where scoring runs: this process (``local``) or a Ray cluster (``ray``), a run setting of a spec.
+
+Like the device, the executor changes where the work is done, never the scores: it is not part
+of the scorer key, and scores made on a cluster land in the same store as local ones. The
+setting is one string, so a spec file, ``--executor`` and the Build page say it the same way:
+
+* ``local`` -- this process (the default);
+* ``ray`` -- the Ray cluster named by ``RAY_ADDRESS`` if set, else a local one started for the
+  run (on this machine's cores);
+* ``ray:ADDRESS`` -- the cluster at ``ADDRESS``: ``auto`` (a cluster already running on this
+  machine), ``HOST:6379`` (its head node), or a Ray Client address; ``ray://HOST:10001`` alone
+  means the same as ``ray:ray://HOST:10001``.
+
+>>> parse_executor("ray://head:10001")
+'ray:ray://head:10001'
+>>> Executor.parse("ray:auto"), Executor.parse("local").is_local
+(Executor(kind='ray', address='auto'), True)
+>>> Executor.parse("ray").label
+'a Ray cluster (RAY_ADDRESS, else one started on this machine)'
+>>> parse_executor("dask")
+Traceback (most recent call last):
+...
+cascade_core.errors.SpecError: unknown executor 'dask': local, ray, ray:ADDRESS (e.g. ray:auto, ray:HOST:6379) or ray://HOST:10001
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import SpecError, require
+
+EXECUTORS = ("local", "ray")
+EXECUTOR_HELP = ("where scoring runs: local (this process) | ray (the cluster at $RAY_ADDRESS, else a local one "
+                 "started for the run) | ray:ADDRESS (auto, HOST:6379) | ray://HOST:10001 (Ray Client); needs "
+                 "pip install 'cascade-explorer[ray]'")
+
+
+@dataclass(frozen=True)
+class Executor:
+    """A parsed executor setting: ``kind`` (local or ray) and, for Ray, the cluster's address
+    (None: ``RAY_ADDRESS``, else a cluster started for the run)."""
+
+    kind: str = "local"
+    address: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Executor":
+        raw = str(text or "local").strip()
+        if raw.startswith("ray://"):
+            return cls("ray", raw)
+        kind, _, address = raw.partition(":")
+        kind = kind.strip().lower()
+        if kind not in EXECUTORS or (kind == "local" and address):
+            raise SpecError(f"unknown executor {raw!r}: local, ray, ray:ADDRESS (e.g. ray:auto, ray:HOST:6379) "
+                            "or ray://HOST:10001")
+        return cls(kind, address.strip() or None)
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+    def __str__(self) -> str:
+        return self.kind if self.address is None else f"{self.kind}:{self.address}"
+
+    def check(self) -> None:
+        """Refuse now, with the extra to install, a Ray setting where Ray is not installed."""
+        if not self.is_local:
+            require("ray", "scoring on a Ray cluster (--executor ray)")
+
+    @property
+    def label(self) -> str:
+        """The setting for a sentence."""
+        if self.is_local:
+            return "this process"
+        if self.address is None:
+            return "a Ray cluster (RAY_ADDRESS, else one started on this machine)"
+        return f"the Ray cluster at {self.address}"
+
+
+def parse_executor(text: str | None) -> str:
+    """The canonical string of an executor setting (refused with one line when unknown)."""
+    return str(Executor.parse(text))

@@ -1,0 +1,253 @@
+"""Scoring a stage on a Ray cluster: the same pairs, the same scorers, the same store.
+
+:func:`~cascade_core.scoring.ensure.ensure_scores` hands a stage's missing work here when the
+spec's executor is ``ray`` (:mod:`cascade_core.cascade.executor`). The work (one row per query:
+its text and the candidates it still needs) becomes a Ray Data dataset, mapped in batches (the
+*units*) over a pool of actors that each build the stage's scorer once, from its config, and
+load its model once. Results stream back as units finish; this process, the driver, writes each
+query's scores into the score store as it arrives, under a run whose provenance is the worker's
+(its machine, device and library versions, marked ``executor: ray``), and records the worker's
+timed calls beside them. So:
+
+* an interrupted job (the driver killed, the cluster lost) keeps every query written, and the
+  same command again scores only what is missing (the store says what that is);
+* a worker process that dies mid-unit is restarted by Ray and the unit retried (Ray Data's actor
+  restarts and task retries), with the same result;
+* the doctor's provenance checks see where every score and timing came from, and the latency
+  check says when timed calls come from Ray workers rather than this process.
+
+The first pass stays in this process (BM25 or a search of the vector index: one call per query,
+cheap beside the stages it feeds). A worker needs this package installed (the same version) and
+the models at the same paths or packages; a bi-encoder stage encodes the candidates it scores
+into its own index (in the worker's temporary folder), or reads the Qdrant server's index when
+the workspace has a server (``--qdrant-url``), which every worker then shares.
+
+Not measured here: a real multi-node cluster (the tests start a local one on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..cascade.executor import Executor
+from ..errors import CascadeError, require
+from ..latency.timing import Timing, calibration_parts, step_threads, timed
+from ..store.provenance import machine, step_provenance
+from ..store.scores import query_key
+
+# About this many pairs per unit (``$CASCADE_RAY_UNIT_PAIRS`` sets another): a unit is what a
+# killed worker loses and redoes, and what a killed driver loses of the results in flight.
+UNIT_PAIRS = 2000
+MIN_UNITS_PER_ACTOR = 2  # enough units that a slow actor does not hold the others up at the end
+
+
+@dataclass
+class RaySummary:
+    """Where a stage was scored on Ray: the cluster, its workers and the units done."""
+
+    address: str
+    units: int = 0
+    nodes: dict = field(default_factory=dict)   # {host name: pairs scored there}
+
+    def describe(self) -> str:
+        hosts = ", ".join(f"{h} ({n:,} pairs)" for h, n in self.nodes.items()) or "no pairs"
+        return f"Ray ({self.address}): {self.units} unit{'s' if self.units != 1 else ''} on {hosts}"
+
+
+def connect(executor: Executor) -> str:
+    """Ray, initialised for ``executor``; the cluster's address as said to a person.
+
+    An address (the setting's, else ``RAY_ADDRESS``) connects to that cluster; none starts a local
+    one on this machine's cores, for the life of this process (later runs reuse it)."""
+    ray = require("ray", "scoring on a Ray cluster (--executor ray)")
+    require("ray.data", "scoring on a Ray cluster (--executor ray)")
+    address = executor.address or os.environ.get("RAY_ADDRESS") or None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, include_dashboard=False if address is None else None,
+                     logging_level=logging.WARNING, log_to_driver=False, configure_logging=True,
+                     runtime_env={"env_vars": forwarded_env()})
+        except Exception as exc:  # noqa: BLE001 - connection failures come in many types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CascadeError(f"cannot connect to the Ray cluster at {address or 'a new local cluster'}: {first} "
+                               "(check the address, and that the cluster runs the same Ray and Python version)") from None
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False   # progress is ours: units done, pairs/s, time left
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return address or "a local cluster started here"
+
+
+# Settings of this process that decide how a worker loads models: an offline machine's workers
+# must not wait on the hub (measured: a unit of 300 pairs took 48 s instead of 4 s without them).
+FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM")
+
+
+def forwarded_env() -> dict[str, str]:
+    """The :data:`FORWARDED_ENV` settings this process has, for the job's workers."""
+    return {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+
+
+class StageWorker:
+    """A Ray actor that scores one stage: its scorer is built once per actor (model loaded once),
+    in a workspace of its own; each call scores a unit (a batch of queries' candidates)."""
+
+    def __init__(self, config: dict, corpus, queries, device: str, listwise: bool,
+                 qdrant_url: str | None = None, qdrant_api_key: str | None = None):
+        import ray
+
+        from ..scorers import ScorerConfig
+        from .workspace import Workspace
+
+        # shipped once through the object store; Ray Data hands constructor arguments over as given
+        corpus, queries = (ray.get(x) if isinstance(x, ray.ObjectRef) else x for x in (corpus, queries))
+        self.home = tempfile.mkdtemp(prefix="cascade-ray-worker-")
+        self.workspace = Workspace(self.home, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key)
+        self.corpus, self.listwise = corpus, listwise
+        self.scorer = self.workspace.scorer(ScorerConfig(**config), corpus, queries, device)
+        self.threads = None
+        self.provenance = None
+
+    def __call__(self, batch: dict) -> dict:
+        texts = [str(t) for t in batch["text"]]
+        needs = [json.loads(n) for n in batch["need"]]
+        self.scorer.cuts.clear()
+        self.scorer.prepare(sorted({d for need in needs for d in need}))
+        if self.provenance is None:   # once per actor, after the model is loaded (as ensure_scores does)
+            self.scorer.score(texts[0], needs[0][:1])   # untimed warm-up: one-off set-up is not a query's cost
+            self.threads = step_threads(self.scorer)
+            prov = step_provenance(self.scorer)
+            prov["machine"] = {**prov["machine"], "executor": "ray", "id": f"{prov['machine']['id']}-ray"}
+            self.provenance = json.dumps(prov, sort_keys=True)
+        out_scores, out_costs = [], []
+        for text, need, w, n_work in zip(texts, needs, batch["position"], batch["n_work"]):
+            scores, costs = [], []
+            for part in [need] if self.listwise else calibration_parts(need, int(w), int(n_work)):
+                with timed(self.threads) as clock:
+                    scores.extend(float(v) for v in self.scorer.score(text, part))
+                chars = len(text) + sum(len(self.corpus.text_of(d)) for d in part)
+                costs.append([len(part), chars, _timing_dict(clock.timing)])
+            out_scores.append(json.dumps(scores))
+            out_costs.append(json.dumps(costs))
+        cuts = self.scorer.cuts
+        n = len(texts)
+        return {"text": np.array(texts, dtype=object), "need": batch["need"],
+                "scores": np.array(out_scores, dtype=object), "costs": np.array(out_costs, dtype=object),
+                "provenance": np.array([self.provenance] * n, dtype=object),
+                "host": np.array([machine()["hostname"]] * n, dtype=object),
+                "cuts": np.array([json.dumps({"docs": sorted(cuts.docs), "limit": cuts.limit})] * n, dtype=object),
+                "notes": np.array([json.dumps(list(self.scorer.scoring_notes()))] * n, dtype=object)}
+
+    def __del__(self):
+        try:
+            self.workspace.close()
+        finally:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _timing_dict(t: Timing) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(t).items()}
+
+
+def _timing(d: dict) -> Timing:
+    return Timing(**{k: (float("nan") if v is None else v) for k, v in d.items()})
+
+
+def unit_size(work: list[tuple[str, list[str]]], actors: int, unit_pairs: int | None = None) -> int:
+    """Queries per unit: about ``unit_pairs`` pairs (:data:`UNIT_PAIRS`), and at least two units per actor.
+
+    >>> unit_size([("q", ["d"] * 100)] * 300, 2, 2000), unit_size([("q", ["d"] * 100)] * 6, 2, 2000)
+    (20, 1)
+    """
+    if unit_pairs is None:
+        unit_pairs = int(os.environ.get("CASCADE_RAY_UNIT_PAIRS") or UNIT_PAIRS)
+    mean = max(1.0, sum(len(n) for _, n in work) / max(len(work), 1))
+    by_pairs = max(1, int(max(unit_pairs, 1) // mean))
+    by_spread = max(1, len(work) // (actors * MIN_UNITS_PER_ACTOR))
+    return min(by_pairs, by_spread)
+
+
+def score_stage_on_ray(plan, s: int, work: list[tuple[str, list[str]]], tracker, report, executor: Executor) -> None:
+    """Score stage ``s`` of ``plan`` over ``work`` (``(query text, document ids)``, the pairs not
+    stored yet) on Ray; each query's scores are stored as its unit returns (see the module)."""
+    ray = require("ray", "scoring on a Ray cluster (--executor ray)")
+    address = connect(executor)
+    spec, scorer, store, fp = plan.spec, plan.scorers[s], plan.workspace.store, plan.corpus.fingerprint
+    stage = spec.stages[s]
+    listwise = getattr(scorer, "pointwise", True) is False
+    gpus = 1 if str(spec.device).startswith("cuda") else 0   # one GPU per actor where the device asks for one
+    resources = ray.cluster_resources()
+    slots = int(resources.get("GPU", 0)) if gpus else int(resources.get("CPU", 1))
+    if gpus and not slots:
+        raise CascadeError(f"the device setting is {spec.device}, and the Ray cluster at {address} has no GPU "
+                           "(device auto or cpu scores on its CPUs)")
+    actors = max(1, min(len(work), slots))
+    per_unit = unit_size(work, actors)
+    rows = [{"text": text, "need": json.dumps(need), "position": w, "n_work": len(work)}
+            for w, (text, need) in enumerate(work)]
+    units = math.ceil(len(rows) / per_unit)
+    ds = ray.data.from_items(rows, override_num_blocks=units).map_batches(
+        StageWorker, batch_size=per_unit, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+        num_cpus=1, num_gpus=gpus,
+        # (A worker that dies mid-unit is restarted and its unit retried: Ray Data's actor pools
+        # default to max_restarts=-1 and max_task_retries=-1; an exception in our code is not retried.)
+        fn_constructor_kwargs={"config": stage.scorer.to_dict(),
+                               "corpus": ray.put(plan.corpus), "queries": ray.put(plan.queries),
+                               "device": spec.device, "listwise": listwise,
+                               "qdrant_url": plan.workspace.qdrant_url, "qdrant_api_key": plan.workspace.qdrant_api_key})
+    summary = RaySummary(address)
+    runs: dict[str, int] = {}          # worker provenance (JSON) -> run id
+    costs: dict[int, list] = {}        # run id -> timed calls
+    notes: dict[str, None] = {}
+    put = store.put_list if listwise else store.put
+    batches = ds.iter_batches(batch_size=None, batch_format="numpy")
+    try:
+        for batch in batches:
+            summary.units += 1
+            for i in range(len(batch["text"])):
+                text, need = str(batch["text"][i]), json.loads(batch["need"][i])
+                prov = str(batch["provenance"][i])
+                if prov not in runs:
+                    runs[prov] = store.start_run(scorer.id, fp, json.loads(prov))
+                run_id = runs[prov]
+                put(scorer.id, fp, query_key(text), need, np.asarray(json.loads(batch["scores"][i]), dtype=float),
+                    run=run_id)
+                costs.setdefault(run_id, []).extend(
+                    (n, chars, _timing(t)) for n, chars, t in json.loads(batch["costs"][i]))
+                host = str(batch["host"][i])
+                summary.nodes[host] = summary.nodes.get(host, 0) + len(need)
+                tracker.advance(len(need))   # may raise: a cancelled run keeps what it stored
+            cut = json.loads(batch["cuts"][0])
+            if cut["docs"]:
+                scorer.cuts.add(cut["docs"], cut["limit"])
+            notes.update(dict.fromkeys(json.loads(batch["notes"][0])))
+    except CascadeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a worker's error arrives wrapped in Ray's types
+        raise CascadeError(f"scoring {stage.name} on Ray failed: {_first_line(exc)}") from exc
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()   # stop the job: a cancelled run does not keep the cluster busy
+        for run_id, calls in costs.items():
+            store.record_costs(scorer.timing_key, calls, run=run_id)
+        report.where[stage.name] = summary.describe()
+    report.notes.extend(notes)
+
+
+def _first_line(exc: Exception) -> str:
+    """The user's part of a worker's error: Ray wraps it with a traceback of its own."""
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip()
+    for line in reversed(text.splitlines()):
+        if line.strip() and not line.startswith(" "):
+            return line.strip()
+    return type(cause).__name__
