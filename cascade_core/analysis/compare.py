@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -405,22 +406,36 @@ def paired_test(a, b, metric: str = "", tie_tol: float = 1e-9) -> PairedComparis
                      "(the Wilcoxon test is undefined when all differences are zero)")
         w_p = t_p = 1.0
     else:
-        with warnings.catch_warnings():
-            # Tiny samples and near-constant differences make SciPy warn; the p-value says enough.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            try:
-                w_p = float(stats.wilcoxon(d.to_numpy(), zero_method="wilcox").pvalue)
-            except ValueError as exc:
-                w_p = float("nan")
-                notes.append(f"Wilcoxon test not possible: {exc}")
-            t_p = float(stats.ttest_rel(sa.to_numpy(), sb.to_numpy()).pvalue)
+        w_p, t_p, why = _p_values(np.ascontiguousarray(d.to_numpy(dtype=float)).tobytes(),
+                                  np.ascontiguousarray(sa.to_numpy(dtype=float)).tobytes(),
+                                  np.ascontiguousarray(sb.to_numpy(dtype=float)).tobytes())
+        if why is not None:
+            notes.append(f"Wilcoxon test not possible: {why}")
         if math.isnan(t_p):
             notes.append("paired t-test undefined (too few queries, or no spread in the differences)")
         if wins + losses < 6:
             notes.append(f"only {wins + losses} queries differ: too few for either test to detect much")
     return PairedComparison(metric, n, wins, losses, n - wins - losses, float(sa.mean()), float(sb.mean()),
                             float(d.mean()), w_p, t_p, notes, d)
+
+
+@lru_cache(maxsize=256)
+def _p_values(d: bytes, a: bytes, b: bytes) -> tuple[float, float, str | None]:
+    """The Wilcoxon and paired t-test p-values of :func:`paired_test` (and why Wilcoxon could not
+    run, if so), from the differences and the two sides as float64 bytes: SciPy's tests cost
+    milliseconds a call, and a page redrawn after a slider move often asks for the same ones (a
+    cut-off below which nothing in the top 10 changes); the same bytes give the same answer."""
+    with warnings.catch_warnings():
+        # Tiny samples and near-constant differences make SciPy warn; the p-value says enough.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        why = None
+        try:
+            w_p = float(stats.wilcoxon(np.frombuffer(d), zero_method="wilcox").pvalue)
+        except ValueError as exc:
+            w_p, why = float("nan"), str(exc)
+        t_p = float(stats.ttest_rel(np.frombuffer(a), np.frombuffer(b)).pvalue)
+    return w_p, t_p, why
 
 
 def wins_losses(a, b, metric: str = "ndcg@10") -> PairedComparison:
