@@ -1,6 +1,6 @@
 """``cascade index`` and ``cascade indexes``: encode a corpus into Qdrant (resumable); list or drop indexes.
 
-    cascade index --dataset PATH --model all-MiniLM-L6-v2 [--qdrant-url URL]
+    cascade index --dataset PATH --model all-MiniLM-L6-v2 [--qdrant-url URL] [--executor ray]
     cascade indexes [--drop NAME] [--qdrant-url URL]
 """
 
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sys
 
+from cascade_core.cascade.executor import EXECUTOR_HELP, Executor
 from cascade_core.data.vectors import read_vectors
 from cascade_core.errors import CascadeError
 from cascade_core.models import resolve_model
 from cascade_core.models.device import DEVICE_HELP, parse_device, resolve_device
 from cascade_core.progress import terminal_progress
 from cascade_core.scorers.dense import DEFAULT_BI_ENCODER
+from cascade_core.scoring.on_ray import ray_encoder
 from cascade_core.vectors.index import INDEX_PREFIX, list_indexes
 
 from . import common
@@ -30,6 +32,8 @@ def add_parser(sub, storage) -> None:
                         "and any document without a vector)")
     i.add_argument("--ids", metavar="FILE", help="the ids file of a --vectors .npy, when not beside it")
     i.add_argument("--device", default="auto", metavar="DEVICE", help=DEVICE_HELP + " (default auto)")
+    i.add_argument("--executor", default="local", metavar="WHERE",
+                   help=EXECUTOR_HELP + " (default local): the documents are encoded there and upserted from here")
 
     x = sub.add_parser("indexes", parents=[storage], help="list vector indexes (or drop one)")
     x.add_argument("--drop", metavar="NAME", help="delete this index (only this tool's, as listed)")
@@ -42,7 +46,9 @@ def cmd_index(args) -> int:
     ws = common.workspace(args)
     index = ws.vector_index(dataset.corpus, resolve_model(args.model))
     index.device = args.device
-    if parse_device(args.device) not in ("auto", "cpu"):
+    executor = Executor.parse(args.executor)
+    executor.check()   # no Ray installed: one line naming the extra, before any work
+    if parse_device(args.device) not in ("auto", "cpu") and executor.is_local:
         resolve_device(args.device)   # a GPU this machine lacks: one line, before any work
     precomputed = None
     if args.vectors:
@@ -53,12 +59,13 @@ def cmd_index(args) -> int:
     if before.complete and not index.needs_ann():
         print(f"Index {index.name} in {ws.qdrant_location} is complete ({before.n_points} vectors): nothing to do")
         return 0
-    rep = index.build(progress=terminal_progress(sys.stderr), precomputed=precomputed)
+    encode = None if executor.is_local else ray_encoder(executor, index.model, args.device)
+    rep = index.build(progress=terminal_progress(sys.stderr), precomputed=precomputed, encode_chunks=encode)
     if rep.note:
         print(f"note: {rep.note}", file=sys.stderr)
     print(f"Index {rep.name} in {ws.qdrant_location}: "
           + (f"imported {rep.imported} precomputed vectors, " if rep.imported else "")
-          + f"encoded {rep.encoded} documents in {rep.seconds:.1f} s "
+          + f"encoded {rep.encoded} documents{'' if executor.is_local else ' on ' + executor.label} in {rep.seconds:.1f} s "
           f"({rep.docs_per_s:.1f} docs/s), {rep.already_stored} were already stored, "
           f"{rep.truncated} truncated at {rep.max_tokens} tokens; complete: {rep.complete}"
           + (f"; search: {index.info().search}" if rep.complete else ""))

@@ -152,6 +152,59 @@ class StageWorker:
             shutil.rmtree(self.home, ignore_errors=True)
 
 
+class EncodeWorker:
+    """A Ray actor that encodes documents with a bi-encoder (loaded once per actor): each call
+    encodes one chunk of texts as :meth:`VectorIndex.build` would here (unit vectors)."""
+
+    def __init__(self, model, device: str, batch_size: int):
+        from ..models import load_bi_encoder
+        from ..models.device import resolve_device
+
+        self.encoder, self.batch_size = load_bi_encoder(model, resolve_device(device)), batch_size
+
+    def __call__(self, batch: dict) -> dict:
+        out = []
+        for texts in batch["texts"]:
+            vectors = self.encoder.encode(json.loads(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False)
+            out.append(np.asarray(vectors, dtype=np.float32))
+        return {"chunk": batch["chunk"], "shape": np.array([json.dumps(v.shape) for v in out], dtype=object),
+                "vectors": np.array([v.tobytes() for v in out], dtype=object)}
+
+
+def ray_encoder(executor: Executor, model, device: str = "auto", batch_size: int = 32):
+    """An ``encode_chunks`` for :meth:`~cascade_core.vectors.index.VectorIndex.build` that encodes
+    on the Ray cluster of ``executor``: chunks spread over one actor per CPU (per GPU where the
+    device is a CUDA one), vectors streamed back as chunks finish, for this process to upsert."""
+    def encode_chunks(chunks: list[list[str]]):
+        ray = require("ray", "encoding on a Ray cluster (--executor ray)")
+        connect(executor)
+        gpus = 1 if str(device).startswith("cuda") else 0
+        slots = int(ray.cluster_resources().get("GPU" if gpus else "CPU", 0))
+        if gpus and not slots:
+            raise CascadeError(f"the device setting is {device}, and the Ray cluster has no GPU")
+        rows = [{"chunk": n, "texts": json.dumps(texts)} for n, texts in enumerate(chunks)]
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            EncodeWorker, batch_size=1, batch_format="numpy", num_cpus=1, num_gpus=gpus,
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, min(len(rows), slots))),
+            fn_constructor_kwargs={"model": model, "device": device, "batch_size": batch_size})
+        batches = ds.iter_batches(batch_size=None, batch_format="numpy")
+        try:
+            for batch in batches:
+                for n, shape, raw in zip(batch["chunk"], batch["shape"], batch["vectors"]):
+                    yield int(n), np.frombuffer(raw, dtype=np.float32).reshape(json.loads(shape))
+        except CascadeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a worker's error arrives wrapped in Ray's types
+            raise CascadeError(f"encoding on Ray failed: {_first_line(exc)}") from exc
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    return encode_chunks
+
+
 def _timing_dict(t: Timing) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(t).items()}
 

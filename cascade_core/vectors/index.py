@@ -43,7 +43,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -79,6 +79,10 @@ def hnsw_threshold() -> int:
 
 def index_name(corpus_fingerprint: str, model_key: str) -> str:
     return f"{INDEX_PREFIX}{corpus_fingerprint}-{hashlib.sha1(model_key.encode()).hexdigest()[:10]}"
+
+
+# Encodes the chunks' texts elsewhere: yields (chunk number, vectors) as chunks finish (VectorIndex.build).
+EncodeChunks = Callable[[list[list[str]]], Iterable[tuple[int, np.ndarray]]]
 
 
 def point_id(doc_id: str) -> str:
@@ -211,7 +215,8 @@ class VectorIndex:
     # -- building ----------------------------------------------------------------------------
 
     def build(self, doc_ids: Sequence[str] | None = None, progress: ProgressCallback | None = None,
-              chunk_size: int = 256, batch_size: int = 32, precomputed=None, shipped: bool = True) -> BuildReport:
+              chunk_size: int = 256, batch_size: int = 32, precomputed=None, shipped: bool = True,
+              encode_chunks: EncodeChunks | None = None) -> BuildReport:
         """Encode and store the vectors of ``doc_ids`` (default: the whole corpus) not stored yet.
 
         ``precomputed`` (:class:`~cascade_core.data.vectors.PrecomputedVectors`, checked against
@@ -219,6 +224,10 @@ class VectorIndex:
         shipped beside the corpus for these very weights are used (the bundled sample's; not with
         ``shipped=False``), and anything without a vector is encoded. Marks the index complete once every document of the
         corpus is stored (and, past :data:`HNSW_THRESHOLD` vectors, builds its HNSW graph first).
+
+        ``encode_chunks`` encodes elsewhere (a Ray cluster: :func:`cascade_core.scoring.on_ray.ray_encoder`):
+        given the chunks' texts, it yields ``(chunk number, unit vectors)`` as chunks finish, in any
+        order; each is stored as it arrives, so an interrupted build keeps what was stored.
         """
         start = time.perf_counter()
         if not any(d.title.strip() or d.text.strip() for d in self.corpus):
@@ -255,11 +264,15 @@ class VectorIndex:
         truncated_ids = tuple(d for d, c in zip(missing, cut) if c)
         order = np.argsort(lengths, kind="stable")[::-1]
         tracker = ProgressTracker(f"encoding documents ({self.model.name})", len(missing), progress, "docs")
-        for lo in range(0, len(order), chunk_size):
-            chunk = order[lo:lo + chunk_size]
-            vectors = encoder.encode([texts[i] for i in chunk], batch_size=batch_size,
-                                     normalize_embeddings=True, convert_to_numpy=True,
-                                     show_progress_bar=False)
+        chunks = [order[lo:lo + chunk_size] for lo in range(0, len(order), chunk_size)]
+        chunk_texts = ([texts[i] for i in chunk] for chunk in chunks)
+        if encode_chunks is None:
+            encoded = ((n, encoder.encode(t, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                          show_progress_bar=False)) for n, t in enumerate(chunk_texts))
+        else:
+            encoded = encode_chunks(list(chunk_texts)) if chunks else ()
+        for n, vectors in encoded:
+            chunk = chunks[n]
             docs = [self.corpus[missing[i]] for i in chunk]
             self._upsert([point_id(d.id) for d in docs], vectors,
                          [payload_of(d) for d in docs])
