@@ -530,7 +530,19 @@ def check_shared_scorers(scorers: Iterable, roots: DataRoots, allowed_urls: Iter
 
 
 def check_shared_spec(spec, roots: DataRoots, allowed_urls: Iterable[str] = ()) -> None:
-    """:func:`check_shared_scorers` over a spec's first pass and every stage."""
+    """:func:`check_shared_scorers` over a spec's first pass and every stage; and no Ray cluster
+    address a visitor typed (the corpus and models would be sent there): ``ray`` alone is the
+    operator's cluster (``RAY_ADDRESS``) or one on this machine.
+
+    >>> from cascade_core.cascade.spec import CascadeSpec
+    >>> check_shared_spec(CascadeSpec.from_dict({"first_pass": "bm25", "executor": "ray:evil:6379"}), None)
+    Traceback (most recent call last):
+    ...
+    cascade_core.serving.SpecRefused: this dashboard is shared: scoring runs here or on the operator's Ray cluster (executor ray), not on ray:evil:6379
+    """
+    if spec.executor not in ("local", "ray"):
+        raise SpecRefused(f"this dashboard is shared: scoring runs here or on the operator's Ray cluster "
+                          f"(executor ray), not on {spec.executor}")
     check_shared_scorers([spec.first_pass], roots, allowed_urls, retriever=True)
     check_shared_scorers([stage.scorer for stage in spec.stages], roots, allowed_urls)
 

@@ -13,6 +13,7 @@ from cascade_ui import state
 from cascade_ui.cutoff_controls import cutoff_controls
 from cascade_ui.demo import pool_slider_max, prepare_three_stage_preset
 from cascade_ui.distill_panel import distill_panel
+from cascade_ui.executor_widget import executor_widget
 from cascade_ui.kinds import kind_caption, kind_choices, kind_class, lead_params, model_widget, param_widgets
 from cascade_ui.presets import (DEMO_PRESET, PRESET_NOTES, cross_encoder_model, current_corpus, is_stand_in,
                                 preset_spec, presets, student_note)
@@ -134,13 +135,15 @@ device = c3.selectbox("Device (where models run)", devices, index=devices.index(
                       help=DEVICE_HELP + ". On a CUDA GPU cross-encoders score in half precision (stored apart); "
                            "timings are kept per device.")
 c3.caption(f"auto is {code(resolve_device('auto'))} on this machine.")
+executor = executor_widget(current.executor, v)
 st.caption("Each stage scores every candidate it receives, keeps the top `keep` (or, with a per-query "
            "cut-off, as many as pass its rule, between min and max) and drops the rest (nothing is appended "
            "below). Scores are computed once and stored; cut-offs are simulated.")
 
 draft = {"name": current.name, "first_pass": {"kind": fp_kind, **({"model": fp_model} if fp_model else {}),
                                               **({"params": fp_params} if fp_params else {})},
-         "pool_size": pool, "stages": stages, "final_k": keep_within(previous, final_k), "device": device}
+         "pool_size": pool, "stages": stages, "final_k": keep_within(previous, final_k), "device": device,
+         "executor": executor}
 
 
 def form_spec() -> CascadeSpec:

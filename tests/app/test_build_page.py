@@ -315,3 +315,25 @@ def demo_state_queries(state) -> list[str]:
     from cascade_core.data import load_dataset
 
     return load_dataset(state["dataset_source"]["path"], split="test").queries.ids
+
+
+def test_scoring_on_a_ray_cluster_is_chosen_on_build_and_kept_in_the_spec(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    at.radio(key=f"executor-{v}").set_value("a Ray cluster").run()
+    at.text_input(key=f"ray-address-{v}").input("ray://head.example:10001").run()
+    at.button(key="use").click().run()
+    assert not at.error, [e.value for e in at.error]
+    spec = at.session_state["spec"]
+    assert spec.executor == "ray:ray://head.example:10001"
+    assert yaml.safe_load(at.code[0].value)["executor"] == "ray:ray://head.example:10001"
+    # the scores are the same wherever they are made: the same experiment, nothing to rescore
+    assert spec.scorer_key() == demo_state["spec"].scorer_key()
+    at.run()   # the form shows the setting in use
+    v = at.session_state["spec_version"]
+    assert at.radio(key=f"executor-{v}").value == "a Ray cluster"
+    assert at.text_input(key=f"ray-address-{v}").value == "ray://head.example:10001"
+    at.radio(key=f"executor-{v}").set_value("this process (local)").run()
+    at.button(key="use").click().run()
+    assert at.session_state["spec"].executor == "local"
