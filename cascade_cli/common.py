@@ -314,7 +314,9 @@ def load_models(plan) -> None:
     stages before it have run (minutes on a real corpus). The loaders cache per process, so
     scoring reuses what is loaded here.
     """
-    for step in [plan.retriever, *plan.scorers]:
+    # On a cluster (the executor setting) the stages' models load in the workers: only the first
+    # pass runs here. (Whatever runs here later, e.g. calibrate's timing, loads on first use.)
+    for step in [plan.retriever] + (list(plan.scorers) if plan.spec.executor == "local" else []):
         step.load_model()
 
 

@@ -92,8 +92,7 @@ def evaluate(args, spec, dataset_path) -> int:
     if getattr(args, "from_store", False):
         scoring = ScoringReport()   # nothing scored: the simulation reads the store only
     else:
-        if exp.spec.executor == "local":   # on a cluster, the workers load them
-            common.load_models(exp.plan)
+        common.load_models(exp.plan)
         print_estimate(exp.estimate(), sys.stderr)   # what is missing, and about how long
         # sys.stderr as it is now: terminal_progress's default is the stream of import time.
         scoring = exp.ensure_scores(progress=terminal_progress(sys.stderr))
