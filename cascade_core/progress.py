@@ -25,6 +25,7 @@ class ProgressEvent:
     total: int
     elapsed_s: float
     unit: str = "items"
+    detail: str = ""   # a count beside the main one: "3/40 units" of a job on a cluster
 
     @property
     def fraction(self) -> float:
@@ -43,8 +44,14 @@ class ProgressEvent:
         return (self.total - self.done) / self.rate
 
     def describe(self) -> str:
+        """The event in one line.
+
+        >>> ProgressEvent("scoring", 400, 1000, 10.0, "pairs", detail="2/5 units").describe()
+        'scoring: 400/1000 pairs, 2/5 units (40.0/s, 15 s left)'
+        """
         eta = f", {duration(self.eta_s)} left" if self.eta_s is not None and self.done < self.total else ""
-        return f"{self.task}: {self.done}/{self.total} {self.unit} ({self.rate:.1f}/s{eta})"
+        detail = f", {self.detail}" if self.detail else ""
+        return f"{self.task}: {self.done}/{self.total} {self.unit}{detail} ({self.rate:.1f}/s{eta})"
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -78,6 +85,7 @@ class ProgressTracker:
     def __init__(self, task: str, total: int, callback: Optional[ProgressCallback] = None, unit: str = "items"):
         self.task, self.total, self.callback, self.unit = task, total, callback, unit
         self.done = 0
+        self.detail = ""   # shown beside the count from the next event on (ProgressEvent.detail)
         self.start = time.perf_counter()
         self._emit()
 
@@ -88,7 +96,7 @@ class ProgressTracker:
     def _emit(self) -> None:
         if self.callback is not None:
             self.callback(ProgressEvent(self.task, self.done, self.total,
-                                        time.perf_counter() - self.start, self.unit))
+                                        time.perf_counter() - self.start, self.unit, self.detail))
 
 
 def terminal_progress(stream=sys.stderr) -> ProgressCallback:

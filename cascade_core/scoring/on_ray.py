@@ -262,9 +262,11 @@ def score_stage_on_ray(plan, s: int, work: list[tuple[str, list[str]]], tracker,
     notes: dict[str, None] = {}
     put = store.put_list if listwise else store.put
     batches = ds.iter_batches(batch_size=None, batch_format="numpy")
+    tracker.detail = f"0/{units} units"
     try:
         for batch in batches:
             summary.units += 1
+            tracker.detail = f"{summary.units}/{units} units"
             for i in range(len(batch["text"])):
                 text, need = str(batch["text"][i]), json.loads(batch["need"][i])
                 prov = str(batch["provenance"][i])
