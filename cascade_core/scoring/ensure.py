@@ -176,6 +176,10 @@ def ensure_scores(plan: CascadePlan, queries: QuerySet, progress: ProgressCallba
             continue
         scorer.cuts.clear()
         if not executor.is_local:   # the missing pairs, on the cluster; stored here as they return
+            if not listwise and find_shipped_scores(plan.corpus, scorer.id)[0] is not None:
+                # Taking them needs this machine's model to agree on a few queries first (ShippedImport).
+                report.notes.append(f"{stage.name}: the scores shipped with the dataset are taken by the local "
+                                    "executor only: on the cluster every missing pair is scored")
             tracker = ProgressTracker(f"scoring: {stage.name} ({stage.scorer.label}) on Ray", n_pairs, progress, "pairs")
             score_stage_on_ray(plan, s, work, tracker, report, executor)
             report.note_cuts(stage.name, scorer)

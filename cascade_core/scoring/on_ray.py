@@ -82,6 +82,8 @@ def connect(executor: Executor) -> str:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False   # progress is ours: units done, pairs/s, time left
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # ... and Ray Data's note that its own bars are off would only puzzle a user of ours
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     return address or "a local cluster started here"
 
 
