@@ -34,7 +34,7 @@ def add_parser(sub, storage) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    spec = common.spec_from_args(args)
+    spec = common.local_only(common.spec_from_args(args), "cascade calibrate times the steps on this machine")
     n = args.queries
     args.queries = None              # _experiment's --queries is "the first N"; here N is a sample size
     exp = common.experiment(args, spec, args.dataset)

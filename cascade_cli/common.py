@@ -307,6 +307,15 @@ def experiment(args, spec, dataset_path):
     return exp
 
 
+def local_only(spec: CascadeSpec, why: str) -> CascadeSpec:
+    """``spec``, refused in one line when its executor is not local, for a command that works only
+    here (``why`` says so): a cluster setting must not be accepted and then ignored."""
+    if spec.executor != "local":
+        raise SpecError(f"{why}: --executor {spec.executor} does not apply (score on the cluster with "
+                        "cascade eval first; the stored scores are then used here)")
+    return spec
+
+
 def load_models(plan) -> None:
     """Load every step's model before any scoring starts.
 

@@ -93,9 +93,9 @@ def add_parser(sub, storage) -> None:
 
 def _teacher(args):
     """The teacher spec: the spec flags, or the demo's shape when none is given."""
-    flags = ("config", "preset", "first_pass", "pool_size", "stage", "final_k", "param")
+    flags = ("config", "preset", "first_pass", "pool_size", "stage", "final_k", "param", "executor")
     if any(getattr(args, f, None) is not None for f in flags):
-        return common.spec_from_args(args)
+        return common.local_only(common.spec_from_args(args), "cascade distill trains on this machine")
     spec = dict(DEMO_SPEC, name="teacher: BM25 -> 100 -> MiniLM fused with BM25 -> 20")
     return CascadeSpec.from_dict(spec)
 

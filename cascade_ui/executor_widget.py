@@ -13,6 +13,7 @@ import importlib.util
 import streamlit as st
 
 from cascade_core.cascade.executor import Executor
+from cascade_ui.access import settings
 
 LOCAL_LABEL = "this process (local)"
 RAY_LABEL = "a Ray cluster"
@@ -35,6 +36,10 @@ def executor_widget(current: str, version: int) -> str:
                            "these pages) runs here from the store either way.")
     if choice == LOCAL_LABEL:
         return "local"
+    if settings().share:   # visitors score on the operator's cluster only (RAY_ADDRESS), never one they type
+        c2.caption("On this shared dashboard scoring runs on the operator's Ray cluster, if one is set, else on a "
+                   "cluster started on this machine.")
+        return "ray"
     address = c2.text_input("Ray cluster address", value=now.address or "", key=f"ray-address-{version}",
                             placeholder="blank: RAY_ADDRESS, else a cluster started on this machine",
                             help="HOST:6379 (the head node), auto (a cluster running on this machine), or "
@@ -42,7 +47,17 @@ def executor_widget(current: str, version: int) -> str:
                                  "installed; the first pass stays here.")
     c2.caption("Each stage's missing pairs are scored by Ray workers (one model per worker) and stored here as "
                "they return; a stopped run keeps what was stored. The doctor says which timings came from workers.")
+    return executor_setting(address)
+
+
+def executor_setting(address: str) -> str:
+    """The setting for an address as typed (blank, ``HOST:6379``, ``ray:HOST:6379``, ``ray://HOST:10001``).
+
+    >>> executor_setting(""), executor_setting(" ray:h:6379 "), executor_setting("h:6379"), executor_setting("ray://h:1")
+    ('ray', 'ray:h:6379', 'ray:h:6379', 'ray://h:1')
+    """
     address = address.strip()
     if address.startswith("ray://"):
         return address
+    address = address.removeprefix("ray:")
     return f"ray:{address}" if address else "ray"

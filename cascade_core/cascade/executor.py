@@ -25,9 +25,10 @@ cascade_core.errors.SpecError: unknown executor 'dask': local, ray, ray:ADDRESS 
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
-from ..errors import SpecError, require
+from ..errors import CascadeError, SpecError, require
 
 EXECUTORS = ("local", "ray")
 EXECUTOR_HELP = ("where scoring runs: local (this process) | ray (the cluster at $RAY_ADDRESS, else a local one "
@@ -45,7 +46,7 @@ class Executor:
 
     @classmethod
     def parse(cls, text: str | None) -> "Executor":
-        raw = str(text or "local").strip()
+        raw = "local" if text is None or text == "" else str(text).strip()   # 0 is not "local"
         if raw.startswith("ray://"):
             return cls("ray", raw)
         kind, _, address = raw.partition(":")
@@ -63,9 +64,11 @@ class Executor:
         return self.kind if self.address is None else f"{self.kind}:{self.address}"
 
     def check(self) -> None:
-        """Refuse now, with the extra to install, a Ray setting where Ray is not installed."""
+        """Refuse now, before any work, a Ray setting where Ray is not installed (the line names
+        the extra) or whose cluster cannot be reached (:func:`check_reachable`)."""
         if not self.is_local:
             require("ray", "scoring on a Ray cluster (--executor ray)")
+            check_reachable(self.address)
 
     @property
     def label(self) -> str:
@@ -80,3 +83,34 @@ class Executor:
 def parse_executor(text: str | None) -> str:
     """The canonical string of an executor setting (refused with one line when unknown)."""
     return str(Executor.parse(text))
+
+
+PROBE_TIMEOUT_S = 5   # a cluster address that does not accept a connection in this long is unreachable
+
+
+def check_reachable(address: str | None) -> None:
+    """Refuse, in one line and within :data:`PROBE_TIMEOUT_S` seconds, a cluster address whose host
+    does not resolve or whose port takes no connection (``auto`` and none are this machine's).
+
+    >>> check_reachable("127.0.0.1:1")
+    Traceback (most recent call last):
+    ...
+    cascade_core.errors.CascadeError: cannot reach the Ray cluster at 127.0.0.1:1: connection refused (check the address, and that the cluster runs)
+    """
+    if address in (None, "auto", "local"):
+        return
+    hostport = address.removeprefix("ray://").rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise CascadeError(f"the Ray cluster address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379, "
+                           "ray://10.0.0.5:10001, or auto)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S).close()
+    except socket.gaierror:
+        raise CascadeError(f"cannot reach the Ray cluster at {address}: no host {host!r} (check the address)") from None
+    except ConnectionRefusedError:
+        raise CascadeError(f"cannot reach the Ray cluster at {address}: connection refused "
+                           "(check the address, and that the cluster runs)") from None
+    except OSError as exc:
+        raise CascadeError(f"cannot reach the Ray cluster at {address}: {exc.strerror or type(exc).__name__} "
+                           f"(check the address, and that the cluster runs)") from None

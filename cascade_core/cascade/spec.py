@@ -40,7 +40,7 @@ import yaml
 from ..errors import SpecError
 from ..fusion import Fusion, Replace, fusion_from_spec, fusion_names, fusion_param_names
 from ..latency.profiles import CostProfile, parse_costs
-from ..models.device import parse_device, resolve_device
+from ..models.device import cluster_device, parse_device, resolve_device
 from ..numbers import whole_number
 from ..readback import Unreadable, loads
 from ..scorers import (ScorerConfig, canonical_kind, compact_config, compact_text, retriever_class, retriever_kinds,
@@ -241,7 +241,10 @@ class CascadeSpec:
     def check_device(self) -> None:
         """A device this machine lacks is refused now (one ``ModelError``), when a step's model
         runs here; ``auto`` and ``cpu`` always do."""
-        Executor.parse(self.executor).check()   # --executor ray without Ray: one line naming the extra
+        executor = Executor.parse(self.executor)
+        executor.check()   # no Ray installed, or a cluster out of reach: one line before any work
+        if not executor.is_local:
+            cluster_device(self.device)   # a device a cluster cannot give (mps): refused now
         # on a cluster the workers have the device, not necessarily this machine
         if self.device not in ("auto", "cpu") and self.runs_models_here() and self.executor == "local":
             resolve_device(self.device)
@@ -345,7 +348,7 @@ class CascadeSpec:
                    pool_size=pool, stages=tuple(stages),
                    final_k=_int(data.get("final_k", min(10, last)), "final_k"),
                    name=str(data.get("name") or ""), device=data.get("device") or "auto",
-                   executor=data.get("executor") or "local")
+                   executor="local" if data.get("executor") in (None, "") else data["executor"])
         return spec.with_costs(data["costs"]) if data.get("costs") else spec
 
     @classmethod

@@ -206,8 +206,10 @@ def _latency_check(p: StepProvenance, dataset: str = "DATASET") -> Check:
     severity = "warning" if other_hw else "info"
     on_ray = [m for m in others.values() if m.get("executor") == "ray"]
     why = ("other hardware: predicted latency describes that machine, not this one" if other_hw else
-           "timed in Ray workers on the same CPU, cores and OS: a worker runs with its own threads and neighbours, "
-           "so the cost model mixes cluster timings with this process's" if on_ray else
+           ("timed in Ray workers on the same CPU, cores and OS: a worker runs with its own threads (often one) "
+            "and neighbours, so the figure describes the cluster's workers, not this process"
+            + ("" if len(on_ray) == len(others) and not local else "; the cost model mixes them with this process's "
+               "timings")) if on_ray else
            "the same CPU, cores and OS under another host name: timings are likely comparable")
     finding = Finding(
         LATENCY_KIND, severity,

@@ -41,6 +41,8 @@ from .timing import busy_note, waits_reported
 
 PERCENTILES = (50, 95, 99)
 MEASURED_HERE = "measured here"
+MEASURED_ON_RAY = "measured in Ray workers"   # timed where a cluster scored (cascade_core.scoring.on_ray)
+MEASURED_SOURCES = (MEASURED_HERE, MEASURED_ON_RAY, "measured here and in Ray workers")
 QUIET_EQUIVALENT = "quiet-equivalent"   # fitted on wall time less the wait for a core
 WALL_CLOCK = "wall clock"               # fitted on wall time (no wait recorded with the calls)
 RATIO_QUANTILES = np.linspace(0, 100, 21)   # the spread kept per model: every 5th percentile
@@ -216,7 +218,9 @@ def apply_profile(model: CostModel, profile: CostProfile | None) -> CostModel:
         return CostModel(base.scorer_id, profile.fixed_ms, profile.per_pair_ms, 0, source=profile.describe(),
                          per_call_ms=profile.per_call_ms, pairs_per_call=profile.pairs_per_call,
                          profile=profile, base=base, device=base.device)
-    return replace(base, source=MEASURED_HERE, profile=profile if profile.kind == MEASURED else None, base=None)
+    # the measured figure keeps its own source: "measured here", or where else it was timed (Ray workers)
+    return replace(base, source=base.source or MEASURED_HERE, profile=profile if profile.kind == MEASURED else None,
+                   base=None)
 
 
 def apply_profiles(spec, models) -> list[CostModel]:
@@ -253,7 +257,7 @@ class StageLatency:
             return self.busy
         if self.basis == WALL_CLOCK and self.n_calls and waits_reported():
             return "wall clock: timed before waits for a core were recorded (re-measure with cascade calibrate)"
-        if self.source != MEASURED_HERE or self.n_calls >= FEW_CALLS or self.n_calls == 0:
+        if not self.source.startswith(MEASURED_SOURCES) or self.n_calls >= FEW_CALLS or self.n_calls == 0:
             return None
         return f"only {self.n_calls} timed calls"
 
@@ -326,7 +330,7 @@ class LatencyReport:
         ...                 CostModel("c", 0, 1, 30, device="cuda:0 (NVIDIA H100)")]).devices_note
         'measured on different devices (first pass: cpu; ce: cuda:0 (NVIDIA H100)): the total holds for a cascade deployed the same way'
         """
-        measured = [(m, s) for m, s in zip(self.models, self.stages) if s.source.startswith(MEASURED_HERE)]
+        measured = [(m, s) for m, s in zip(self.models, self.stages) if s.source.startswith(MEASURED_SOURCES)]
         if len({m.device for m, _ in measured}) < 2:
             return None
         return ("measured on different devices (" + "; ".join(f"{s.name}: {m.device}" for m, s in measured)

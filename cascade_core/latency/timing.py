@@ -219,3 +219,11 @@ def calibration_parts(need: list[str], i: int, n_queries: int,
         return [need]
     cut = len(need) // 4
     return [need[:cut], need[cut:]]
+
+
+def stated_or(step, text: str, measured: Timing, share: float = 1.0) -> Timing:
+    """The timing to record for a call: what the step's data states for the query (a run file's
+    ``latency_ms``: the engine's time, not the reading of the file) times ``share`` (the call's
+    part of the query's candidates), else the call as ``measured`` here."""
+    stated = step.stated_seconds(text)
+    return measured if stated is None else Timing.stated(stated * share)

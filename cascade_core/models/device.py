@@ -79,6 +79,22 @@ def resolve_device(setting: str = "auto") -> str:
     return f"cuda:{index}"
 
 
+def cluster_device(setting: str) -> str:
+    """Where a model scoring on a Ray cluster runs, as this process must know it (for the step's
+    id and where its timings are kept) without a GPU of its own: each actor asking for a GPU is
+    given one, which its torch sees as ``cuda:0``; ``auto`` and ``cpu`` ask for none: the CPU.
+
+    >>> cluster_device("auto"), cluster_device("cuda:3")
+    ('cpu', 'cuda:0')
+    """
+    setting = parse_device(setting)
+    if setting in ("auto", "cpu"):
+        return "cpu"
+    if setting == "mps":
+        raise ModelError("device mps: a Ray cluster's workers are given CUDA GPUs or CPUs; choose cuda, auto or cpu")
+    return "cuda:0"
+
+
 def device_name(device: str) -> str:
     """The device in words for reports: ``cpu``, or ``cuda:0 (NVIDIA H100 80GB HBM3)``."""
     if device.startswith("cuda"):

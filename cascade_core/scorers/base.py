@@ -105,6 +105,9 @@ class ScorerContext:
     # Where models run (:mod:`cascade_core.models.device`): the setting, resolved by a kind that
     # runs a model here when it first needs it (so a BM25-only cascade never imports torch).
     device: str = "auto"
+    # Where the model runs when it is decided elsewhere, not resolved on this machine: a stage
+    # scored on a Ray cluster runs on the workers' device (cascade_core.models.device.cluster_device).
+    resolved_device: str | None = None
 
 
 COST_SHAPES = {
@@ -215,7 +218,8 @@ class Component(ABC):
         server's model). A setting this machine cannot meet is one ``ModelError``."""
         if "_device" not in self.__dict__:
             setting = getattr(self.ctx, "device", "auto") if self.ctx is not None else "auto"
-            self.__dict__["_device"] = resolve_device(setting) if self.uses_device else "cpu"
+            decided = getattr(self.ctx, "resolved_device", None) if self.ctx is not None else None
+            self.__dict__["_device"] = "cpu" if not self.uses_device else decided or resolve_device(setting)
         return self.__dict__["_device"]
 
     @property

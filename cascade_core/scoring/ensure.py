@@ -26,7 +26,8 @@ from ..cascade.listwise import StoredLists
 from ..cascade.simulate import ScoreMatrix, simulate
 from ..cascade.spec import CascadeSpec
 from ..data import Corpus, QuerySet
-from ..latency.timing import Timing, calibration_parts, step_threads, timed
+from ..latency.timing import calibration_parts, stated_or, step_threads, timed
+from ..models.device import cluster_device
 from ..progress import ProgressCallback, ProgressTracker
 from ..store.provenance import step_provenance
 from ..store.scores import list_key, query_key
@@ -43,8 +44,10 @@ class CascadePlan:
         self.corpus = corpus
         self.workspace = workspace
         self.queries = queries   # the dataset's: a run file's query ids are matched through them
-        self.retriever = workspace.retriever(spec.first_pass, corpus, queries, spec.device)
-        self.scorers = [workspace.scorer(st.scorer, corpus, queries, spec.device) for st in spec.stages]
+        self.retriever = workspace.retriever(spec.first_pass, corpus, queries, spec.device)   # always here
+        # On a cluster the stages' models run on the workers' device, not this machine's.
+        there = None if Executor.parse(spec.executor).is_local else cluster_device(spec.device)
+        self.scorers = [workspace.scorer(st.scorer, corpus, queries, spec.device, there) for st in spec.stages]
 
     @property
     def scorer_ids(self) -> list[str]:
@@ -61,7 +64,8 @@ class CascadePlan:
 
     def with_spec(self, spec: CascadeSpec) -> "CascadePlan":
         """The same plan for a spec with other cut-offs (scorers reused when they are the same)."""
-        if spec.scorer_key() == self.spec.scorer_key() and spec.device == self.spec.device:
+        if spec.scorer_key() == self.spec.scorer_key() and spec.device == self.spec.device and \
+                Executor.parse(spec.executor).is_local == Executor.parse(self.spec.executor).is_local:
             clone = object.__new__(CascadePlan)
             clone.__dict__.update(self.__dict__, spec=spec)
             return clone
@@ -271,14 +275,6 @@ class ShippedImport:
             report.notes.append(f"{step}: {self.imported:,} scores taken from the file shipped with the dataset "
                                 f"({self.shipped.path.name}) after {self.agreed} queries scored here agreed with "
                                 f"it (largest difference {self.worst:.1g})")
-
-
-def stated_or(step, text: str, measured: Timing, share: float = 1.0) -> Timing:
-    """The timing to record for a call: what the step's data states for the query (a run file's
-    ``latency_ms``: the engine's time, not the reading of the file) times ``share`` (the call's
-    part of the query's candidates), else the call as ``measured`` here."""
-    stated = step.stated_seconds(text)
-    return measured if stated is None else Timing.stated(stated * share)
 
 
 def first_pass_todo(plan: CascadePlan, queries: QuerySet) -> list[str]:

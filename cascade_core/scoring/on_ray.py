@@ -34,12 +34,13 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ..cascade.executor import Executor
+from ..cascade.executor import Executor, check_reachable
 from ..errors import CascadeError, require
-from ..latency.timing import Timing, calibration_parts, step_threads, timed
+from ..latency.timing import Timing, calibration_parts, stated_or, step_threads, timed
 from ..store.provenance import machine, step_provenance
 from ..store.scores import query_key
 
@@ -62,29 +63,53 @@ class RaySummary:
         return f"Ray ({self.address}): {self.units} unit{'s' if self.units != 1 else ''} on {hosts}"
 
 
+_connected: dict = {}  # the cluster this process is connected to: {"address": ...}
+
+
 def connect(executor: Executor) -> str:
     """Ray, initialised for ``executor``; the cluster's address as said to a person.
 
-    An address (the setting's, else ``RAY_ADDRESS``) connects to that cluster; none starts a local
-    one on this machine's cores, for the life of this process (later runs reuse it)."""
+    An address (the setting's, else ``RAY_ADDRESS``) connects to that cluster, once checked
+    reachable (:func:`check_reachable`: an unreachable one is one line within seconds, not Ray's
+    retries for minutes); none starts a new local cluster on this machine's cores, for the life of
+    this process (later runs reuse it). Another address than the one connected to reconnects."""
     ray = require("ray", "scoring on a Ray cluster (--executor ray)")
     require("ray.data", "scoring on a Ray cluster (--executor ray)")
     address = executor.address or os.environ.get("RAY_ADDRESS") or None
+    said = address or "a local cluster started here"
+    if ray.is_initialized() and _connected.get("address") != address:
+        ray.shutdown()   # the dashboard's user chose another cluster: never score on the old one
     if not ray.is_initialized():
+        check_reachable(address)
+        # Ray's own notice that its clusters use a token is for its users, not ours (the README says it)
+        logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         try:
-            ray.init(address=address, include_dashboard=False if address is None else None,
-                     logging_level=logging.WARNING, log_to_driver=False, configure_logging=True,
-                     runtime_env={"env_vars": forwarded_env()})
+            # "local": a new cluster of this process, never one a `ray start` left running here
+            ray.init(address=address or "local", include_dashboard=False if address is None else None,
+                     logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
         except Exception as exc:  # noqa: BLE001 - connection failures come in many types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CascadeError(f"cannot connect to the Ray cluster at {address or 'a new local cluster'}: {first} "
-                               "(check the address, and that the cluster runs the same Ray and Python version)") from None
+            raise CascadeError(connect_error(address, exc)) from None
+        _connected["address"] = address
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False   # progress is ours: units done, pairs/s, time left
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     # ... and Ray Data's note that its own bars are off would only puzzle a user of ours
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
-    return address or "a local cluster started here"
+    return said
+
+
+def connect_error(address: str | None, exc: Exception) -> str:
+    """What went wrong connecting, in one line, with what to check."""
+    text = str(exc)
+    if address == "auto":
+        return ("no Ray cluster runs on this machine (executor ray:auto): start one (`ray start --head`), "
+                "or choose the executor ray to start one for the run")
+    if "auth" in text.lower() or "token" in text.lower():
+        why = "the cluster asks for a token: set RAY_AUTH_TOKEN (and RAY_AUTH_MODE=token) as on the cluster"
+    else:
+        why = "check the address, RAY_AUTH_TOKEN if the cluster uses a token, and that it runs the same Ray and Python"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"cannot connect to the Ray cluster at {address or 'a new local cluster'}: {first} ({why})"
 
 
 # Settings of this process that decide how a worker loads models: an offline machine's workers
@@ -92,25 +117,33 @@ def connect(executor: Executor) -> str:
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM")
 
 
-def forwarded_env() -> dict[str, str]:
-    """The :data:`FORWARDED_ENV` settings this process has, for the job's workers."""
-    return {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+def forwarded_env(config=None) -> dict[str, str]:
+    """The :data:`FORWARDED_ENV` settings this process has, for the job's workers, and the
+    variables a stage's config names for its secrets (a rerank API's key: ``secret-env``
+    parameters), so a worker calls the server as this process would."""
+    names = list(FORWARDED_ENV)
+    if config is not None:
+        from ..scorers import scorer_class
+
+        names += scorer_class(config.kind).secret_envs(config.params).values()
+    return {k: os.environ[k] for k in names if k and k in os.environ}
 
 
 class StageWorker:
     """A Ray actor that scores one stage: its scorer is built once per actor (model loaded once),
     in a workspace of its own; each call scores a unit (a batch of queries' candidates)."""
 
-    def __init__(self, config: dict, corpus, queries, device: str, listwise: bool,
+    def __init__(self, config: dict, shared: list, device: str, listwise: bool,
                  qdrant_url: str | None = None, qdrant_api_key: str | None = None):
         import ray
 
         from ..scorers import ScorerConfig
         from .workspace import Workspace
 
-        # shipped once through the object store; Ray Data hands constructor arguments over as given
-        corpus, queries = (ray.get(x) if isinstance(x, ray.ObjectRef) else x for x in (corpus, queries))
-        self.home = tempfile.mkdtemp(prefix="cascade-ray-worker-")
+        # the corpus and queries (object references, put once by the driver)
+        corpus, queries = (ray.get(x) if isinstance(x, ray.ObjectRef) else x for x in shared)
+        remove_stale_homes()   # of workers killed before they could clean up
+        self.home = tempfile.mkdtemp(prefix=f"{WORKER_HOME}{os.getpid()}-")
         self.workspace = Workspace(self.home, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key)
         self.corpus, self.listwise = corpus, listwise
         self.scorer = self.workspace.scorer(ScorerConfig(**config), corpus, queries, device)
@@ -135,12 +168,15 @@ class StageWorker:
                 with timed(self.threads) as clock:
                     scores.extend(float(v) for v in self.scorer.score(text, part))
                 chars = len(text) + sum(len(self.corpus.text_of(d)) for d in part)
-                costs.append([len(part), chars, _timing_dict(clock.timing)])
+                # a run file's stated latency, as ensure_scores records it; else the call as timed here
+                costs.append([len(part), chars, _timing_dict(stated_or(self.scorer, text, clock.timing,
+                                                                       len(part) / len(need)))])
             out_scores.append(json.dumps(scores))
             out_costs.append(json.dumps(costs))
         cuts = self.scorer.cuts
         n = len(texts)
-        return {"text": np.array(texts, dtype=object), "need": batch["need"],
+        return {"text": np.array(texts, dtype=object), "need": batch["need"], "unit": batch["unit"],
+                "scorer": np.array([f"{self.scorer.id}\t{self.scorer.device}"] * n, dtype=object),
                 "scores": np.array(out_scores, dtype=object), "costs": np.array(out_costs, dtype=object),
                 "provenance": np.array([self.provenance] * n, dtype=object),
                 "host": np.array([machine()["hostname"]] * n, dtype=object),
@@ -152,6 +188,19 @@ class StageWorker:
             self.workspace.close()
         finally:
             shutil.rmtree(self.home, ignore_errors=True)
+
+
+WORKER_HOME = "cascade-ray-worker-"   # a worker's data folder: WORKER_HOME<pid>-<random>, in the temp folder
+
+
+def remove_stale_homes() -> None:
+    """Remove the data folders of workers on this node whose process is gone (killed by Ray or a
+    user before ``__del__`` ran: a bi-encoder stage's folder holds a vector index)."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{WORKER_HOME}*"):
+        pid = folder.name[len(WORKER_HOME):].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and os.path.exists("/proc/self"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class EncodeWorker:
@@ -189,8 +238,9 @@ def ray_encoder(executor: Executor, model, device: str = "auto", batch_size: int
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             EncodeWorker, batch_size=1, batch_format="numpy", num_cpus=1, num_gpus=gpus,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, min(len(rows), slots))),
+            runtime_env={"env_vars": forwarded_env()},
             fn_constructor_kwargs={"model": model, "device": device, "batch_size": batch_size})
-        batches = ds.iter_batches(batch_size=None, batch_format="numpy")
+        batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy"))
         try:
             for batch in batches:
                 for n, shape, raw in zip(batch["chunk"], batch["shape"], batch["vectors"]):
@@ -198,7 +248,7 @@ def ray_encoder(executor: Executor, model, device: str = "auto", batch_size: int
         except CascadeError:
             raise
         except Exception as exc:  # noqa: BLE001 - a worker's error arrives wrapped in Ray's types
-            raise CascadeError(f"encoding on Ray failed: {_first_line(exc)}") from exc
+            raise CascadeError(f"encoding on Ray failed: {worker_error(exc)}") from exc
         finally:
             close = getattr(batches, "close", None)
             if close is not None:
@@ -245,66 +295,106 @@ def score_stage_on_ray(plan, s: int, work: list[tuple[str, list[str]]], tracker,
                            "(device auto or cpu scores on its CPUs)")
     actors = max(1, min(len(work), slots))
     per_unit = unit_size(work, actors)
-    rows = [{"text": text, "need": json.dumps(need), "position": w, "n_work": len(work)}
+    rows = [{"text": text, "need": json.dumps(need), "position": w, "n_work": len(work), "unit": w // per_unit}
             for w, (text, need) in enumerate(work)]
     units = math.ceil(len(rows) / per_unit)
+    unit_left = {u: min(per_unit, len(rows) - u * per_unit) for u in range(units)}   # queries a unit has left
     ds = ray.data.from_items(rows, override_num_blocks=units).map_batches(
         StageWorker, batch_size=per_unit, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
         num_cpus=1, num_gpus=gpus,
+        # what decides how a worker loads models and calls servers (offline settings, a stage's key)
+        runtime_env={"env_vars": forwarded_env(stage.scorer)},
         # (A worker that dies mid-unit is restarted and its unit retried: Ray Data's actor pools
         # default to max_restarts=-1 and max_task_retries=-1; an exception in our code is not retried.)
         fn_constructor_kwargs={"config": stage.scorer.to_dict(),
-                               "corpus": ray.put(plan.corpus), "queries": ray.put(plan.queries),
+                               # put once in the object store: every actor reads them from there
+                               "shared": [ray.put(plan.corpus), ray.put(plan.queries)],
                                "device": spec.device, "listwise": listwise,
                                "qdrant_url": plan.workspace.qdrant_url, "qdrant_api_key": plan.workspace.qdrant_api_key})
     summary = RaySummary(address)
     runs: dict[str, int] = {}          # worker provenance (JSON) -> run id
-    costs: dict[int, list] = {}        # run id -> timed calls
     notes: dict[str, None] = {}
     put = store.put_list if listwise else store.put
-    batches = ds.iter_batches(batch_size=None, batch_format="numpy")
+    expected = f"{scorer.id}\t{scorer.device}"
+    batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy"))
     tracker.detail = f"0/{units} units"
-    try:
-        for batch in batches:
-            summary.units += 1
-            tracker.detail = f"{summary.units}/{units} units"
-            for i in range(len(batch["text"])):
-                text, need = str(batch["text"][i]), json.loads(batch["need"][i])
-                prov = str(batch["provenance"][i])
-                if prov not in runs:
-                    runs[prov] = store.start_run(scorer.id, fp, json.loads(prov))
-                run_id = runs[prov]
-                put(scorer.id, fp, query_key(text), need, np.asarray(json.loads(batch["scores"][i]), dtype=float),
-                    run=run_id)
-                costs.setdefault(run_id, []).extend(
-                    (n, chars, _timing(t)) for n, chars, t in json.loads(batch["costs"][i]))
-                host = str(batch["host"][i])
-                summary.nodes[host] = summary.nodes.get(host, 0) + len(need)
-                tracker.advance(len(need))   # may raise: a cancelled run keeps what it stored
-            cut = json.loads(batch["cuts"][0])
+
+    def store_batch(batch: dict, costs: dict) -> None:
+        """Store a returned batch's scores, query by query, and collect its timed calls."""
+        for i in range(len(batch["text"])):
+            if str(batch["scorer"][i]) != expected:   # e.g. a GPU a worker was not expected to have
+                got_id, _, got_device = str(batch["scorer"][i]).partition("\t")
+                raise CascadeError(f"the Ray workers scored {stage.name} as {got_id} on {got_device}, and this "
+                                   f"process expected {scorer.id} on {scorer.device}: nothing of theirs is "
+                                   "stored (check the device setting and the workers' libraries)")
+            text, need = str(batch["text"][i]), json.loads(batch["need"][i])
+            prov = str(batch["provenance"][i])
+            if prov not in runs:
+                runs[prov] = store.start_run(scorer.id, fp, json.loads(prov))
+            run_id = runs[prov]
+            put(scorer.id, fp, query_key(text), need, np.asarray(json.loads(batch["scores"][i]), dtype=float),
+                run=run_id)
+            costs.setdefault(run_id, []).extend(
+                (n, chars, _timing(t)) for n, chars, t in json.loads(batch["costs"][i]))
+            host = str(batch["host"][i])
+            summary.nodes[host] = summary.nodes.get(host, 0) + len(need)
+            cut = json.loads(batch["cuts"][i])
             if cut["docs"]:
                 scorer.cuts.add(cut["docs"], cut["limit"])
-            notes.update(dict.fromkeys(json.loads(batch["notes"][0])))
+            notes.update(dict.fromkeys(json.loads(batch["notes"][i])))
+            unit = int(batch["unit"][i])
+            unit_left[unit] -= 1
+            summary.units += unit_left[unit] == 0
+            tracker.detail = f"{summary.units}/{units} units"
+            tracker.advance(len(need))   # may raise: a cancelled run keeps what it stored
+
+    try:
+        for batch in batches:
+            costs: dict[int, list] = {}   # run id -> this batch's timed calls, recorded with its scores
+            try:
+                store_batch(batch, costs)
+            finally:   # per batch: a killed or cancelled driver keeps the timings of what it stored
+                for run_id, calls in costs.items():
+                    store.record_costs(scorer.timing_key, calls, run=run_id)
     except CascadeError:
         raise
     except Exception as exc:  # noqa: BLE001 - a worker's error arrives wrapped in Ray's types
-        raise CascadeError(f"scoring {stage.name} on Ray failed: {_first_line(exc)}") from exc
+        raise CascadeError(f"scoring {stage.name} on Ray failed: {worker_error(exc)}") from exc
     finally:
         close = getattr(batches, "close", None)
         if close is not None:
             close()   # stop the job: a cancelled run does not keep the cluster busy
-        for run_id, calls in costs.items():
-            store.record_costs(scorer.timing_key, calls, run=run_id)
         report.where[stage.name] = summary.describe()
-    report.notes.extend(notes)
+        report.notes.extend(n for n in notes if n not in report.notes)
 
 
-def _first_line(exc: Exception) -> str:
-    """The user's part of a worker's error: Ray wraps it with a traceback of its own."""
-    cause = getattr(exc, "cause", None) or exc
-    text = str(cause).strip()
-    for line in reversed(text.splitlines()):
-        if line.strip() and not line.startswith(" "):
-            return line.strip()
-    return type(cause).__name__
+def worker_error(exc: BaseException) -> str:
+    """The cause of a worker's error in one line: Ray wraps it (a task error holding the original
+    exception as ``cause``, inside Ray Data's own exception and its advice on retries); ours (a
+    model that cannot load) is said as it would be here.
+
+    >>> class Wrapped(Exception):
+    ...     cause = None
+    >>> outer = Wrapped("To change retry attempts, configure ray.data.DataContext")
+    >>> outer.cause = ValueError("Traceback ...\\n  File x\\nValueError: cannot load model 'x'")
+    >>> worker_error(outer)
+    "cannot load model 'x'"
+    """
+    seen, todo, found = set(), [exc], []
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        found.append(e)
+        todo += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    for e in found:   # ours first: its message is written for a person
+        if isinstance(e, CascadeError) and not type(e).__module__.startswith("ray"):
+            return str(e).strip().splitlines()[0]
+    deepest = found[-1] if len(found) > 1 else exc
+    for line in reversed(str(deepest).strip().splitlines()):
+        line = line.strip()
+        if line and not line.startswith(("File ", "Traceback", "^")):
+            return line.split(": ", 1)[1] if line.split(": ", 1)[0].isidentifier() and ": " in line else line
+    return type(deepest).__name__

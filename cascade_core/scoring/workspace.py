@@ -87,10 +87,11 @@ class Workspace:
             return self._indexes[key]
 
     def scorer(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None,
-               device: str = "auto") -> Scorer:
+               device: str = "auto", resolved_device: str | None = None) -> Scorer:
         """A stage of ``config``'s kind over ``corpus``; its model (if it runs one here) on ``device``
-        (a setting: :mod:`cascade_core.models.device`)."""
-        return scorer_class(config.kind)(config, ScorerContext(corpus, self, queries, device))
+        (a setting: :mod:`cascade_core.models.device`), or on ``resolved_device`` when that is decided
+        elsewhere (a cluster's workers)."""
+        return scorer_class(config.kind)(config, ScorerContext(corpus, self, queries, device, resolved_device))
 
     def retriever(self, config: ScorerConfig, corpus: Corpus, queries: QuerySet | None = None,
                   device: str = "auto") -> Retriever:

@@ -318,22 +318,33 @@ def demo_state_queries(state) -> list[str]:
 
 
 def test_scoring_on_a_ray_cluster_is_chosen_on_build_and_kept_in_the_spec(demo_state):
+    import socket
+
+    head = socket.create_server(("127.0.0.1", 0))   # a port that takes connections, as a cluster's head does
+    address = f"127.0.0.1:{head.getsockname()[1]}"
     at = page("build", demo_state)
     at.run()
     v = at.session_state["spec_version"]
     at.radio(key=f"executor-{v}").set_value("a Ray cluster").run()
-    at.text_input(key=f"ray-address-{v}").input("ray://head.example:10001").run()
+    at.text_input(key=f"ray-address-{v}").input("127.0.0.1:1").run()   # nothing listens there
     at.button(key="use").click().run()
+    assert [shown(e.value) for e in at.error] == [
+        "Not a valid cascade: cannot reach the Ray cluster at 127.0.0.1:1: connection refused (check the address, "
+        "and that the cluster runs)"]
+    assert at.session_state["spec"].executor == "local"   # the cascade in use is unchanged
+    at.text_input(key=f"ray-address-{v}").input(f"ray:{address}").run()   # typed with the setting's prefix
+    at.button(key="use").click().run()
+    head.close()
     assert not at.error, [e.value for e in at.error]
     spec = at.session_state["spec"]
-    assert spec.executor == "ray:ray://head.example:10001"
-    assert yaml.safe_load(at.code[0].value)["executor"] == "ray:ray://head.example:10001"
+    assert spec.executor == f"ray:{address}"
+    assert yaml.safe_load(at.code[0].value)["executor"] == f"ray:{address}"
     # the scores are the same wherever they are made: the same experiment, nothing to rescore
     assert spec.scorer_key() == demo_state["spec"].scorer_key()
     at.run()   # the form shows the setting in use
     v = at.session_state["spec_version"]
     assert at.radio(key=f"executor-{v}").value == "a Ray cluster"
-    assert at.text_input(key=f"ray-address-{v}").value == "ray://head.example:10001"
+    assert at.text_input(key=f"ray-address-{v}").value == address
     at.radio(key=f"executor-{v}").set_value("this process (local)").run()
     at.button(key="use").click().run()
     assert at.session_state["spec"].executor == "local"

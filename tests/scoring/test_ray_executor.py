@@ -51,6 +51,25 @@ def test_the_executor_is_a_run_setting_of_the_spec():
         CascadeSpec.from_dict({**SPEC, "executor": "slurm"})
     with pytest.raises(SpecError, match="executor must be a short text"):
         CascadeSpec.from_dict({**SPEC, "executor": ["ray"]})
+    with pytest.raises(SpecError, match="unknown executor '0'"):   # not read as "local"
+        CascadeSpec.from_dict({**SPEC, "executor": 0})
+
+
+def test_a_cluster_out_of_reach_or_a_command_that_works_here_is_one_line_before_any_work(tiny_beir, tmp_path):
+    pytest.importorskip("ray")
+    start = time.perf_counter()
+    res = run_cli("eval", "--dataset", str(tiny_beir), "--preset", "demo", "--executor", "ray:127.0.0.1:1",
+                  home=tmp_path / "a")
+    assert res.returncode != 0 and time.perf_counter() - start < 60
+    assert res.stderr.strip().splitlines() == ["error: cannot reach the Ray cluster at 127.0.0.1:1: connection refused "
+                                               "(check the address, and that the cluster runs)"], res.stderr
+    assert not (tmp_path / "a" / "scores.sqlite").exists() or _stage_rows(tmp_path / "a" / "scores.sqlite") == 0
+    res = run_cli("eval", "--dataset", str(tiny_beir), "--executor", "ray:no-such-host.invalid:6379", home=tmp_path / "b")
+    assert "cannot reach the Ray cluster at no-such-host.invalid:6379: no host 'no-such-host.invalid'" in res.stderr
+    for command, why in (("calibrate", "cascade calibrate times the steps on this machine"),
+                         ("distill", "cascade distill trains on this machine")):
+        res = run_cli(command, "--dataset", str(tiny_beir), "--executor", "ray", home=tmp_path / "c")
+        assert res.returncode != 0 and f"{why}: --executor ray does not apply" in res.stderr, res.stderr
 
 
 def test_without_ray_the_setting_is_one_line_naming_the_extra(monkeypatch, tiny_beir, tmp_path):
@@ -202,6 +221,13 @@ def test_a_cascade_scored_and_indexed_on_ray_is_the_same_and_resumes_after_a_los
     assert {cost_source(store, key) for key in timed} == {"measured in Ray workers"}
 
     _check_index_on_ray(ray_cluster, tiny_beir, tmp_path)
+
+    # GPU actors asked of a cluster without a GPU (this process has none either: the device is the workers')
+    res = cascade(*args, *on_ray, "--device", "cuda", home=tmp_path / "gpu", env=env)
+    assert res.returncode != 0
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"error: the device setting is cuda, and the Ray cluster at {ray_cluster['address']} has no GPU (device auto "
+        "or cpu scores on its CPUs)"), res.stderr
 
 
 def _check_index_on_ray(ray_cluster, tiny_beir, tmp_path):
