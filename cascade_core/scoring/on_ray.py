@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -144,9 +145,13 @@ class StageWorker:
         corpus, queries = (ray.get(x) if isinstance(x, ray.ObjectRef) else x for x in shared)
         remove_stale_homes()   # of workers killed before they could clean up
         self.home = tempfile.mkdtemp(prefix=f"{WORKER_HOME}{os.getpid()}-")
-        self.workspace = Workspace(self.home, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key)
-        self.corpus, self.listwise = corpus, listwise
-        self.scorer = self.workspace.scorer(ScorerConfig(**config), corpus, queries, device)
+        try:
+            self.workspace = Workspace(self.home, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key)
+            self.corpus, self.listwise = corpus, listwise
+            self.scorer = self.workspace.scorer(ScorerConfig(**config), corpus, queries, device)
+        except BaseException:   # a model that cannot load: the actor dies, its folder must not stay
+            shutil.rmtree(self.home, ignore_errors=True)
+            raise
         self.threads = None
         self.provenance = None
 
@@ -369,32 +374,37 @@ def score_stage_on_ray(plan, s: int, work: list[tuple[str, list[str]]], tracker,
         report.notes.extend(n for n in notes if n not in report.notes)
 
 
+OUR_ERROR = re.compile(r"^cascade_core\.errors\.\w+: (.+)$", re.M)   # ours, as a worker's traceback prints it
+ANY_ERROR = re.compile(r"^[\w.]*(?:Error|Exception): (.+)$", re.M)
+
+
 def worker_error(exc: BaseException) -> str:
-    """The cause of a worker's error in one line: Ray wraps it (a task error holding the original
-    exception as ``cause``, inside Ray Data's own exception and its advice on retries); ours (a
-    model that cannot load) is said as it would be here.
+    """The cause of a worker's error in one line. Ray wraps it (a task error holding the original
+    as ``cause``; an actor that died in its constructor holds only the printed traceback), inside
+    Ray Data's own exception and its advice on retries: ours (a model that cannot load) is said as
+    it would be here, else the last error line of the worker's traceback.
 
     >>> class Wrapped(Exception):
     ...     cause = None
     >>> outer = Wrapped("To change retry attempts, configure ray.data.DataContext")
-    >>> outer.cause = ValueError("Traceback ...\\n  File x\\nValueError: cannot load model 'x'")
+    >>> outer.cause = RuntimeError("The actor died ...\\n  File x\\ncascade_core.errors.ModelError: cannot load model 'x'")
     >>> worker_error(outer)
     "cannot load model 'x'"
     """
-    seen, todo, found = set(), [exc], []
+    seen, todo, chain = set(), [exc], []
     while todo:
         e = todo.pop(0)
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        found.append(e)
+        chain.append(e)
         todo += [getattr(e, "cause", None), e.__cause__, e.__context__]
-    for e in found:   # ours first: its message is written for a person
+    for e in chain:   # ours first: its message is written for a person
         if isinstance(e, CascadeError) and not type(e).__module__.startswith("ray"):
             return str(e).strip().splitlines()[0]
-    deepest = found[-1] if len(found) > 1 else exc
-    for line in reversed(str(deepest).strip().splitlines()):
-        line = line.strip()
-        if line and not line.startswith(("File ", "Traceback", "^")):
-            return line.split(": ", 1)[1] if line.split(": ", 1)[0].isidentifier() and ": " in line else line
-    return type(deepest).__name__
+    for pattern in (OUR_ERROR, ANY_ERROR):
+        for e in chain:
+            found = pattern.findall(str(e))
+            if found:
+                return found[-1].strip()
+    return next((str(e).strip().splitlines()[0] for e in reversed(chain) if str(e).strip()), type(exc).__name__)
