@@ -126,13 +126,15 @@ def ray_cluster():
     pytest.importorskip("ray")
     port = free_port()
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")   # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(16).hex(), "HF_HUB_OFFLINE": "1",
+    # Only what the cluster and the commands need: the whole environment here would carry this
+    # process's CASCADE_HOME (another test's data folder) into every command run with it.
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(16).hex(), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     ray_bin = str(Path(sys.executable).parent / "ray")
     head = subprocess.Popen([ray_bin, "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
                              "--node-ip-address", "127.0.0.1", "--include-dashboard", "false",
                              "--disable-usage-stats", "--temp-dir", temp],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     deadline, seen = time.time() + 120, []
     while time.time() < deadline:
@@ -171,7 +173,7 @@ def test_a_cascade_scored_and_indexed_on_ray_is_the_same_and_resumes_after_a_los
 
     # On Ray, the driver killed once its first results are stored, then the same command again.
     home = tmp_path / "killed"
-    full_env = {**os.environ, "CASCADE_HOME": str(home), **env}
+    full_env = {**os.environ, **env, "CASCADE_HOME": str(home)}
     driver = subprocess.Popen([sys.executable, "-m", "cascade_cli", *args, *on_ray], env=full_env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
