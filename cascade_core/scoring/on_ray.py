@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -86,8 +87,9 @@ def connect(executor: Executor) -> str:
         logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         try:
             # "local": a new cluster of this process, never one a `ray start` left running here
-            ray.init(address=address or "local", include_dashboard=False if address is None else None,
-                     logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+            init_in_lasting_thread(ray, address=address or "local",
+                                   include_dashboard=False if address is None else None,
+                                   logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
         except Exception as exc:  # noqa: BLE001 - connection failures come in many types
             raise CascadeError(connect_error(address, exc)) from None
         _connected["address"] = address
@@ -97,6 +99,35 @@ def connect(executor: Executor) -> str:
     # ... and Ray Data's note that its own bars are off would only puzzle a user of ours
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     return said
+
+
+def init_in_lasting_thread(ray, **kwargs) -> None:
+    """``ray.init(**kwargs)`` from a thread that lives as long as this process.
+
+    A local cluster's processes are started to die with the *thread* that started them (Linux's
+    parent-death signal follows the thread): started from a dashboard page's run, they died when
+    that run ended (seen: the next page's scoring waited 60 s for a cluster that was gone). In the
+    main thread (the CLI) it is a plain call."""
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**kwargs)
+        return
+    outcome: dict = {}
+    ready = threading.Event()
+
+    def hold() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+        finally:
+            ready.set()
+        if "error" not in outcome:
+            threading.Event().wait()   # never returns: the cluster's processes live while this thread does
+
+    threading.Thread(target=hold, name="cascade-ray-cluster", daemon=True).start()
+    ready.wait()
+    if "error" in outcome:
+        raise outcome["error"]
 
 
 def connect_error(address: str | None, exc: Exception) -> str:
