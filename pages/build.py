@@ -5,7 +5,8 @@ from dataclasses import replace
 import streamlit as st
 
 from cascade_core.cascade import MAX_STAGES, CascadeSpec, keep_within
-from cascade_core.errors import CascadeError
+from cascade_core.cascade.executor import Executor
+from cascade_core.errors import CascadeError, SpecError
 from cascade_core.fusion import registered_fusions
 from cascade_core.models.device import DEVICE_HELP, DEVICES, resolve_device
 from cascade_core.scorers import canonical_kind
@@ -157,9 +158,15 @@ if st.button("Use this cascade", type="primary", key="use"):
     try:
         state.set_spec(form_spec())
         st.session_state[state.BUDGET] = budget
-        st.success(f"Cascade set: {literal(state.spec().describe())}. Open **Flow** or **Evaluate**.")
-    except CascadeError as exc:
-        st.error(f"Not a valid cascade: {literal(exc)}")
+        where = Executor.parse(state.spec().executor)
+        st.session_state["build-flash"] = (f"Cascade set: {state.spec().describe()}"
+                                           + ("" if where.is_local else f"; scored on {where.label}")
+                                           + ". Open Flow or Evaluate.")
+        # Drawn again at once: the form's widgets are keyed by the spec's version, which setting
+        # it raised; kept as they are, the next change made here would be dropped.
+        st.rerun()
+    except CascadeError as exc:   # a cluster out of reach is a setting that cannot be used, not a bad cascade
+        st.error(f"{'Not a valid cascade' if isinstance(exc, SpecError) else 'Not set'}: {literal(exc)}")
 
 st.subheader("Save and load")
 sp = state.spec()

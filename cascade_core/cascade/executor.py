@@ -99,13 +99,17 @@ def check_reachable(address: str | None) -> None:
     """
     if address in (None, "auto", "local"):
         return
+    if address.startswith(("http://", "https://")):
+        raise CascadeError(f"{address} is a web address: a Ray cluster's is HOST:PORT (its head, port 6379 by "
+                           "default) or ray://HOST:10001 (Ray Client), not its dashboard's")
     hostport = address.removeprefix("ray://").rstrip("/")
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
         raise CascadeError(f"the Ray cluster address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379, "
                            "ray://10.0.0.5:10001, or auto)")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S) as sock:
+            grpc = speaks_grpc(sock)
     except socket.gaierror:
         raise CascadeError(f"cannot reach the Ray cluster at {address}: no host {host!r} (check the address)") from None
     except ConnectionRefusedError:
@@ -114,3 +118,26 @@ def check_reachable(address: str | None) -> None:
     except OSError as exc:
         raise CascadeError(f"cannot reach the Ray cluster at {address}: {exc.strerror or type(exc).__name__} "
                            f"(check the address, and that the cluster runs)") from None
+    if not grpc:   # Ray would retry a port that is not its own for minutes
+        raise CascadeError(f"something answers at {address}, but not a Ray cluster (it does not speak gRPC): check "
+                           "the port (the head's, 6379 by default; Ray Client's, 10001)")
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"   # and an empty SETTINGS
+
+
+def speaks_grpc(sock: socket.socket) -> bool:
+    """Whether the server on ``sock`` speaks HTTP/2, as a Ray head (GCS) and Ray Client do (gRPC):
+    it answers the client preface with a SETTINGS frame (frame type 4)."""
+    try:
+        sock.settimeout(PROBE_TIMEOUT_S)
+        sock.sendall(HTTP2_PREFACE)
+        head = b""
+        while len(head) < 9:
+            chunk = sock.recv(9 - len(head))
+            if not chunk:
+                return False
+            head += chunk
+        return head[3] == 4
+    except OSError:
+        return False

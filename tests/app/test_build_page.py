@@ -319,9 +319,23 @@ def demo_state_queries(state) -> list[str]:
 
 def test_scoring_on_a_ray_cluster_is_chosen_on_build_and_kept_in_the_spec(demo_state):
     import socket
+    import threading
 
-    head = socket.create_server(("127.0.0.1", 0))   # a port that takes connections, as a cluster's head does
+    # A port that answers as a cluster's head does (gRPC: HTTP/2's SETTINGS frame), without a cluster
+    head = socket.create_server(("127.0.0.1", 0))
     address = f"127.0.0.1:{head.getsockname()[1]}"
+
+    def answer():
+        while True:
+            try:
+                conn, _ = head.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(64)
+                conn.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+
+    threading.Thread(target=answer, daemon=True).start()
     at = page("build", demo_state)
     at.run()
     v = at.session_state["spec_version"]
@@ -329,7 +343,7 @@ def test_scoring_on_a_ray_cluster_is_chosen_on_build_and_kept_in_the_spec(demo_s
     at.text_input(key=f"ray-address-{v}").input("127.0.0.1:1").run()   # nothing listens there
     at.button(key="use").click().run()
     assert [shown(e.value) for e in at.error] == [
-        "Not a valid cascade: cannot reach the Ray cluster at 127.0.0.1:1: connection refused (check the address, "
+        "Not set: cannot reach the Ray cluster at 127.0.0.1:1: connection refused (check the address, "
         "and that the cluster runs)"]
     assert at.session_state["spec"].executor == "local"   # the cascade in use is unchanged
     at.text_input(key=f"ray-address-{v}").input(f"ray:{address}").run()   # typed with the setting's prefix
@@ -338,13 +352,27 @@ def test_scoring_on_a_ray_cluster_is_chosen_on_build_and_kept_in_the_spec(demo_s
     assert not at.error, [e.value for e in at.error]
     spec = at.session_state["spec"]
     assert spec.executor == f"ray:{address}"
+    assert f"; scored on the Ray cluster at {address}. Open Flow or Evaluate." in shown(at.success[0].value)
     assert yaml.safe_load(at.code[0].value)["executor"] == f"ray:{address}"
     # the scores are the same wherever they are made: the same experiment, nothing to rescore
     assert spec.scorer_key() == demo_state["spec"].scorer_key()
-    at.run()   # the form shows the setting in use
-    v = at.session_state["spec_version"]
+    v = at.session_state["spec_version"]   # the form, drawn again at once, shows the setting in use
     assert at.radio(key=f"executor-{v}").value == "a Ray cluster"
     assert at.text_input(key=f"ray-address-{v}").value == address
     at.radio(key=f"executor-{v}").set_value("this process (local)").run()
     at.button(key="use").click().run()
     assert at.session_state["spec"].executor == "local"
+
+
+def test_the_first_change_after_use_is_kept(demo_state):
+    at = page("build", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    at.slider(key=f"final-{v}").set_value(5).run()
+    at.button(key="use").click().run()
+    assert at.session_state["spec"].final_k == 5
+    v = at.session_state["spec_version"]   # the form was drawn again under the new version's keys
+    at.slider(key=f"final-{v}").set_value(7).run()   # the first change after Use: it must not snap back
+    assert at.slider(key=f"final-{v}").value == 7
+    at.button(key="use").click().run()
+    assert at.session_state["spec"].final_k == 7
