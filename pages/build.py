@@ -154,19 +154,22 @@ def form_spec() -> CascadeSpec:
     return chosen if chosen.same_steps(current) else replace(chosen, name="")
 
 
+USE_FLASH = "build-use-flash"   # the confirmation, kept across the redraw below
 if st.button("Use this cascade", type="primary", key="use"):
     try:
         state.set_spec(form_spec())
         st.session_state[state.BUDGET] = budget
         where = Executor.parse(state.spec().executor)
-        st.session_state["build-flash"] = (f"Cascade set: {state.spec().describe()}"
-                                           + ("" if where.is_local else f"; scored on {where.label}")
-                                           + ". Open Flow or Evaluate.")
+        st.session_state[USE_FLASH] = (f"Cascade set: {state.spec().describe()}"
+                                       + ("" if where.is_local else f"; scored on {where.label}")
+                                       + ". Open Flow or Evaluate.")
         # Drawn again at once: the form's widgets are keyed by the spec's version, which setting
         # it raised; kept as they are, the next change made here would be dropped.
         st.rerun()
     except CascadeError as exc:   # a cluster out of reach is a setting that cannot be used, not a bad cascade
         st.error(f"{'Not a valid cascade' if isinstance(exc, SpecError) else 'Not set'}: {literal(exc)}")
+if USE_FLASH in st.session_state:   # said under the button pressed, after the form was drawn again
+    st.success(literal(st.session_state.pop(USE_FLASH)))
 
 st.subheader("Save and load")
 sp = state.spec()
