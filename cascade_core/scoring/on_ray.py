@@ -35,6 +35,7 @@ import re
 import shutil
 import tempfile
 import threading
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -276,19 +277,10 @@ def ray_encoder(executor: Executor, model, device: str = "auto", batch_size: int
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, min(len(rows), slots))),
             runtime_env={"env_vars": forwarded_env()},
             fn_constructor_kwargs={"model": model, "device": device, "batch_size": batch_size})
-        batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy"))
-        try:
+        with closing(streamed(ds, "encoding")) as batches:
             for batch in batches:
                 for n, shape, raw in zip(batch["chunk"], batch["shape"], batch["vectors"]):
                     yield int(n), np.frombuffer(raw, dtype=np.float32).reshape(json.loads(shape))
-        except CascadeError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a worker's error arrives wrapped in Ray's types
-            raise CascadeError(f"encoding on Ray failed: {worker_error(exc)}") from exc
-        finally:
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
 
     return encode_chunks
 
@@ -353,7 +345,6 @@ def score_stage_on_ray(plan, s: int, work: list[tuple[str, list[str]]], tracker,
     notes: dict[str, None] = {}
     put = store.put_list if listwise else store.put
     expected = f"{scorer.id}\t{scorer.device}"
-    batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy"))
     tracker.detail = f"0/{units} units"
 
     def store_batch(batch: dict, costs: dict) -> None:
@@ -386,23 +377,39 @@ def score_stage_on_ray(plan, s: int, work: list[tuple[str, list[str]]], tracker,
             tracker.advance(len(need))   # may raise: a cancelled run keeps what it stored
 
     try:
-        for batch in batches:
-            costs: dict[int, list] = {}   # run id -> this batch's timed calls, recorded with its scores
+        with closing(streamed(ds, f"scoring {stage.name}")) as batches:
+            for batch in batches:
+                costs: dict[int, list] = {}   # run id -> this batch's timed calls, recorded with its scores
+                try:
+                    store_batch(batch, costs)
+                finally:   # per batch: a killed or cancelled driver keeps the timings of what it stored
+                    for run_id, calls in costs.items():
+                        store.record_costs(scorer.timing_key, calls, run=run_id)
+    finally:
+        report.where[stage.name] = summary.describe()
+        report.notes.extend(n for n in notes if n not in report.notes)
+
+
+def streamed(ds, what: str):
+    """A Ray dataset's batches as its tasks finish. A worker's error is one :class:`CascadeError`
+    saying ``what`` failed and why (:func:`worker_error`); closing this generator (the caller's
+    ``closing``: done, cancelled, or failed) stops the job, so the cluster is not kept busy."""
+    batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy"))
+    try:
+        while True:
             try:
-                store_batch(batch, costs)
-            finally:   # per batch: a killed or cancelled driver keeps the timings of what it stored
-                for run_id, calls in costs.items():
-                    store.record_costs(scorer.timing_key, calls, run=run_id)
-    except CascadeError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a worker's error arrives wrapped in Ray's types
-        raise CascadeError(f"scoring {stage.name} on Ray failed: {worker_error(exc)}") from exc
+                batch = next(batches)
+            except StopIteration:
+                return
+            except CascadeError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a worker's error arrives wrapped in Ray's types
+                raise CascadeError(f"{what} on Ray failed: {worker_error(exc)}") from exc
+            yield batch
     finally:
         close = getattr(batches, "close", None)
         if close is not None:
-            close()   # stop the job: a cancelled run does not keep the cluster busy
-        report.where[stage.name] = summary.describe()
-        report.notes.extend(n for n in notes if n not in report.notes)
+            close()
 
 
 OUR_ERROR = re.compile(r"^cascade_core\.errors\.\w+: (.+)$", re.M)   # ours, as a worker's traceback prints it
