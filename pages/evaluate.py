@@ -12,28 +12,44 @@ from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, li
                                 without_hole_columns)
 
 
+# Rows the per-query table shows until "every query" is asked for: the top of its order (the
+# queries the cascade hurt most). A slider move redraws the table: 300 styled rows cost the
+# browser some 40-70 ms a move and the server 10-20, a fifth of the page's redraw.
+FIRST_ROWS = 10
+
+
 @st.fragment
 def per_query_section(result, exp, ev, holes: bool, flag) -> None:
-    """One row per query for the step chosen: choosing another step redraws this part alone."""
+    """One row per query for the step chosen, the queries that need a look first: choosing another
+    step, or every query, redraws this part alone."""
     with shown_errors():
         st.subheader("Per query")
-        step = st.selectbox("Step", [s.name for s in ev.steps] + ["final"], index=len(ev.steps), key="pq-step")
+        left, right = st.columns([3, 2], vertical_alignment="bottom")
+        step = left.selectbox("Step", [s.name for s in ev.steps] + ["final"], index=len(ev.steps), key="pq-step")
+        every = right.toggle(f"Every query ({len(ev.query_ids)})", key="pq-every",
+                             help=f"Off: the first {FIRST_ROWS} rows of the order below, the queries to look at first.")
         per_query = without_hole_columns(ev.per_query(step), holes)
-        per_query.insert(0, "query text", [exp.queries.text_of(q) for q in per_query.index])
         if step == "final" and result.run.spec.stages and ev.first_pass_alone is not None:
             # Beside each query's final nDCG@10, the first pass alone's: the queries the cascade hurt come first.
             alone = ev.first_pass_alone.per_query["ndcg@10"]
-            per_query.insert(1, "nDCG@10 first pass alone", alone)
-            per_query.insert(2, "change (points)", points(per_query["ndcg@10"], alone))
+            per_query.insert(0, "nDCG@10 first pass alone", alone)
+            per_query.insert(1, "change (points)", points(per_query["ndcg@10"], alone))
             per_query = per_query.sort_values(["change (points)", "ndcg@10"], kind="stable")
             order = "sorted by the change against the first pass alone, the queries the cascade hurt most first"
         else:
             per_query = per_query.sort_values("ndcg@10", kind="stable")
             order = "sorted by nDCG@10, worst first"
+        total = len(per_query)
+        if not every:
+            per_query = per_query.head(FIRST_ROWS)
+        # The query text only for the rows shown (300 look-ups a move otherwise).
+        per_query.insert(0, "query text", [exp.queries.text_of(q) for q in per_query.index])
         numbers = [c for c in per_query.columns if c not in ("query text", "change (points)")]
         st.dataframe(fast(flag(flag_worse(per_query, {**{c: "{:.3f}" for c in numbers}, "change (points)": "{:+.1f}"},
                                           ["change (points)"]))), width="stretch")
-        st.caption(f"One row per labeled query, {order}. Metrics of the list that step keeps.")
+        shown_rows = (f"All {total} labeled queries" if every or total <= FIRST_ROWS
+                      else f"The first {len(per_query)} of {total} labeled queries (**Every query** shows them all)")
+        st.caption(f"{shown_rows}, one row each, {order}. Metrics of the list that step keeps.")
 
 
 result, exp = analysis_page("Evaluate")

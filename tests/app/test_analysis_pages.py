@@ -3,6 +3,7 @@
 import pytest
 
 from cascade_core.analysis.flow import flow_table
+from cascade_core.analysis.lift import points
 from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
@@ -88,7 +89,17 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
     table = next(t for t in tables if "candidates in" in t.columns)
     assert table["candidates in"].iloc[0] == len(exp.dataset.corpus)     # the same number Flow shows
     assert table["recall"].is_monotonic_decreasing or table["recall"].iloc[:-1].is_monotonic_decreasing
-    assert len(tables[-1]) == len(exp.queries)
+    # The per-query table: the first rows of its order (the queries the cascade hurt most), then
+    # every query when asked, in the same order.
+    change = points(result.evaluation.per_query("final")["ndcg@10"], result.evaluation.first_pass_alone.per_query["ndcg@10"])
+    first = tables[-1]
+    assert len(first) == 10 and len(exp.queries) > 10
+    assert list(first["change (points)"]) == pytest.approx(sorted(change)[:10], abs=1e-9)
+    assert any(f"The first 10 of {len(exp.queries)} labeled queries" in c.value for c in at.caption)
+    at.toggle(key="pq-every").set_value(True).run()
+    every = at.dataframe[-1].value
+    assert len(every) == len(exp.queries) and list(every.index[:10]) == list(first.index)
+    assert any(f"All {len(exp.queries)} labeled queries" in c.value for c in at.caption)
 
     v = at.session_state["spec_version"]
     at.slider(key=f"cut-v{v}-pool").set_value(30).run()
