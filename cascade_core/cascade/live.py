@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import CascadeError
 from ..latency.model import percentiles
-from ..latency.timing import busy_note, cores, load_average, step_threads, timed
+from ..latency.timing import busy_note, cores, load_average, run_load_line, step_threads, timed
 from .simulate import ScoreMatrix, simulate
 
 
@@ -151,11 +151,10 @@ class LiveMeasurement:
 
     def load_line(self) -> str:
         """How busy the machine was during the run, in one sentence."""
-        load = f"load average {self.load[0]:.1f} -> {self.load[1]:.1f} on {self.cores} cores"
         if not math.isfinite(self.waited):
-            return f"This system does not report waits for a core: quiet-equivalent is the wall clock ({load})."
-        return (f"The machine was {'busy' if self.busy else 'quiet'}: the work waited for a core "
-                f"{self.waited:.0%} of the time ({load}).")
+            return (f"This system does not report waits for a core: quiet-equivalent is the wall clock (load average "
+                    f"{self.load[0]:.1f} -> {self.load[1]:.1f} on {self.cores} cores).")
+        return run_load_line(self.waited, self.load, self.cores)
 
     def describe(self) -> str:
         q, w = self.quiet["total"], self.wall["total"]

@@ -164,6 +164,8 @@ def busy_note(waited_share: float, load: float = NAN, n_cores: int | None = None
     'timed on a busy CPU (the work waited for a core 48% of the time; load average 4.1 on 2 cores): the figure is its quiet-equivalent'
     >>> busy_note(0.02, 0.4, 2) is None
     True
+    >>> busy_note(0.0, 2.1, 2)
+    'timed on a busy CPU (load average 2.1 on 2 cores; the work itself waited for a core only 0% of the time): the figure is its quiet-equivalent'
     """
     n_cores = n_cores or cores()
     waited = math.isfinite(waited_share) and waited_share >= BUSY_SHARE
@@ -172,7 +174,35 @@ def busy_note(waited_share: float, load: float = NAN, n_cores: int | None = None
         return None
     parts = ([f"the work waited for a core {waited_share:.0%} of the time"] if math.isfinite(waited_share) else []) + \
         ([f"load average {load:.1f} on {n_cores} cores"] if math.isfinite(load) else [])
+    if loaded and not waited and math.isfinite(waited_share):
+        # Busy by the load alone: the load first, the small wait said as small ("busy" beside "0%" reads as a slip).
+        parts = [f"load average {load:.1f} on {n_cores} cores", f"the work itself waited for a core only {waited_share:.0%} "
+                 "of the time"]
     return f"timed on a busy CPU ({'; '.join(parts)}): the figure is its quiet-equivalent"
+
+
+def run_load_line(waited_share: float, load: tuple[float, float], n_cores: int, subject: str = "The machine") -> str:
+    """How busy the machine was while a run was timed, in one sentence: the share of the time the
+    work waited for a core, and the load average at its start and end. Busy by either (as
+    :func:`busy_note`); busy by the load alone, the sentence says so rather than pair "busy" with a
+    wait near zero.
+
+    >>> run_load_line(0.46, (3.8, 4.1), 2)
+    'The machine was busy: the work waited for a core 46% of the time (load average 3.8 -> 4.1 on 2 cores).'
+    >>> run_load_line(0.0, (2.1, 2.1), 2)
+    'The machine was busy (load average 2.1 -> 2.1 on 2 cores: other work was runnable), though this work waited for a core only 0% of the time.'
+    >>> run_load_line(0.01, (0.3, 0.5), 2)
+    'The machine was quiet: the work waited for a core 1% of the time (load average 0.3 -> 0.5 on 2 cores).'
+    """
+    where = f"load average {load[0]:.1f} -> {load[1]:.1f} on {n_cores} cores"
+    if not math.isfinite(waited_share):
+        return f"This system does not report waits for a core: the figures are wall clock ({where})."
+    if busy_note(waited_share, max(load), n_cores) is None:
+        return f"{subject} was quiet: the work waited for a core {waited_share:.0%} of the time ({where})."
+    if waited_share < BUSY_SHARE:
+        return (f"{subject} was busy ({where}: other work was runnable), though this work waited for a core only "
+                f"{waited_share:.0%} of the time.")
+    return f"{subject} was busy: the work waited for a core {waited_share:.0%} of the time ({where})."
 
 
 def load_note(load: float | None = None, n_cores: int | None = None) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..cascade.simulate import simulate
 from ..errors import CascadeError, MissingScoresError
-from ..latency.timing import busy_note, calibration_parts, cores, load_average, step_threads, timed
+from ..latency.timing import busy_note, calibration_parts, cores, load_average, run_load_line, step_threads, timed
 from ..progress import ProgressCallback, ProgressTracker
 from ..store.provenance import step_provenance
 from .ensure import first_pass_todo, is_listwise, load_matrix
@@ -53,12 +53,9 @@ class CalibrationReport:
 
     def cpu_line(self) -> str:
         """How busy the CPU was while timed, in one sentence."""
-        load = f"load average {self.load[0]:.1f} -> {self.load[1]:.1f} on {self.cores} cores"
-        if self.waited != self.waited:
-            return f"This system does not report waits for a core: the figures are wall clock ({load})."
-        state = "busy" if busy_note(self.waited, max(self.load), self.cores) else "quiet"
-        return (f"The CPU was {state}: the work waited for a core {self.waited:.0%} of the time ({load})"
-                + ("; predictions use the time the work ran." if state == "busy" else "."))
+        line = run_load_line(self.waited, self.load, self.cores, subject="The CPU")
+        busy = self.waited == self.waited and busy_note(self.waited, max(self.load), self.cores) is not None
+        return line[:-1] + "; predictions use the time the work ran." if busy else line
 
 
 def sample_ids(ids: list[str], n: int) -> list[str]:
