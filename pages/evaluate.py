@@ -11,7 +11,6 @@ from cascade_ui.styled import fast
 from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors,
                                 without_hole_columns)
 
-
 # Rows the per-query table shows until "every query" is asked for: the top of its order (the
 # queries the cascade hurt most). A slider move redraws the table: 300 styled rows cost the
 # browser some 40-70 ms a move and the server 10-20, a fifth of the page's redraw.
