@@ -10,6 +10,7 @@ prepared later, in the background, in a pause after Build is opened, at the lowe
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
@@ -19,6 +20,7 @@ import streamlit as st
 
 from cascade_core.cascade import CascadeSpec
 from cascade_core.cascade.presets import SEED_PRESET
+from cascade_core.models.fast_encoder import exports_elsewhere
 from cascade_core.store.shipped import find_shipped_scores
 
 from . import access, session, state
@@ -51,7 +53,9 @@ def in_background(name: str, work, low_priority: bool = False) -> threading.Thre
     where its error is shown. ``low_priority``: the work waits for a pause (no page run for
     :data:`IDLE_S`), and then yields the CPU to everything else (Linux: nice 19 for this thread and
     the threads it starts, such as ONNX Runtime's): one Python process shares one interpreter lock,
-    so work beside a page's run slows it whatever its priority."""
+    so work beside a page's run slows it whatever its priority; the longest hold of it, a model's
+    ONNX export (seconds: a slider move after a pause on Build took 1.5 s), goes to a child process
+    (:func:`~cascade_core.models.fast_encoder.exports_elsewhere`)."""
     def run():
         if low_priority:
             while session.idle_s() < IDLE_S:
@@ -61,7 +65,8 @@ def in_background(name: str, work, low_priority: bool = False) -> threading.Thre
             except (AttributeError, OSError):   # not Linux: the same work at normal priority
                 pass
         try:
-            work()
+            with exports_elsewhere() if low_priority else contextlib.nullcontext():
+                work()
         except Exception:  # noqa: BLE001, S110 - done again, and reported, in the foreground
             pass
 

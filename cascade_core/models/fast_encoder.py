@@ -21,6 +21,11 @@ as they are: a score stored by the stock path and one computed here are the same
 dynamic quantisation is not used: it moves scores by ~0.2 and changes top 10s
 (``benchmarks/bench_throughput.py --int8``).
 
+An export takes seconds of work that holds Python's interpreter lock (``torch.onnx``'s tracing and
+graph passes): background work that must not stall a dashboard's pages (its thread inside
+:func:`exports_elsewhere`) has it done by a child process at the lowest CPU priority instead, and
+then only opens the file.
+
 When onnxruntime (or onnx) is missing, the export fails, the check fails, or ``CASCADE_FAST_ENCODER=0``
 is set, the stock model is returned unchanged and one line says why (on stderr, once per model,
 and in :func:`backend_of`).
@@ -399,6 +404,67 @@ def _export(stock, model, kind: str, inputs: list[str], folder: Path) -> dict:
         tmp.rmdir()
 
 
+_elsewhere = threading.local()
+CHILD_TIMEOUT_S = 900
+
+
+class exports_elsewhere:
+    """Within this block, this thread's exports run in a child process (see the module): for
+    background work beside a page's run. A thread's own setting; others are not affected.
+
+    >>> with exports_elsewhere():
+    ...     _exporting_elsewhere()
+    True
+    >>> _exporting_elsewhere()
+    False
+    """
+
+    def __enter__(self):
+        self._before = _exporting_elsewhere()
+        _elsewhere.on = True
+        return self
+
+    def __exit__(self, *exc):
+        _elsewhere.on = self._before
+
+
+def _exporting_elsewhere() -> bool:
+    return bool(getattr(_elsewhere, "on", False))
+
+
+def _export_in_child(resolved, kind: str, folder: Path) -> dict | None:
+    """Have a child process load ``resolved`` as this process does and export it (into the same
+    cache: the folder is named by content), at nice 19; the export's meta when ``folder`` then
+    holds it, else None (the caller exports here)."""
+    import pickle
+    import subprocess
+
+    code = "import sys; from cascade_core.models.fast_encoder import _child_export; _child_export(sys.stdin.buffer)"
+    env = {**os.environ, ENV_CACHE: str(cache_root())}
+    try:
+        done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps((resolved, kind)), env=env,
+                              capture_output=True, timeout=CHILD_TIMEOUT_S,
+                              preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    meta = folder / "meta.json"
+    if done.returncode != 0 or not (folder / "model.onnx").exists() or not meta.exists():
+        return None
+    return json.loads(meta.read_text())
+
+
+def _child_export(stream) -> None:
+    """A child process of :func:`_export_in_child`: load the model as the dashboard does, which
+    exports it into the cache (and exits 1 when the export did not happen)."""
+    import pickle
+
+    from .loading import load_bi_encoder, load_cross_encoder
+
+    resolved, kind = pickle.load(stream)
+    encoder = (load_cross_encoder if kind == "cross-encoder" else load_bi_encoder)(resolved, device="cpu")
+    sys.exit(0 if isinstance(encoder, (FastBiEncoder, FastCrossEncoder)) else 1)
+
+
 def accelerate(stock, kind: str, resolved=None, export_dir: Path | None = None):
     """``stock`` with its forward pass in ONNX Runtime, or ``stock`` itself (with a note) when
     that cannot be done. ``kind`` is ``"bi-encoder"`` or ``"cross-encoder"``; ``resolved`` (a
@@ -426,7 +492,9 @@ def accelerate(stock, kind: str, resolved=None, export_dir: Path | None = None):
             if meta.get("inputs") != inputs:
                 raise RuntimeError(f"cached export {folder} takes {meta.get('inputs')}, the model {inputs}")
         else:
-            meta = _export(stock, model, kind, inputs, folder)
+            meta = ((_export_in_child(resolved, kind, folder) if _exporting_elsewhere() and resolved is not None
+                     and export_dir is None else None)
+                    or _export(stock, model, kind, inputs, folder))
         session = _session(path)
     except Exception as exc:  # noqa: BLE001 - any failure: the stock path still works
         note(f"export:{label}", f"{kind} {label}: ONNX export failed ({type(exc).__name__}: "

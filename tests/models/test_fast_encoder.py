@@ -154,3 +154,37 @@ def test_a_graph_that_differs_from_pytorch_is_not_used(tiny_cross_encoder, onnx_
     err = capsys.readouterr().err
     assert "differs from PyTorch" in err and "stock PyTorch path" in err
     assert not list(onnx_cache.rglob("model.onnx"))
+
+
+@pytest.mark.slow
+def test_background_export_runs_in_a_child_process(tiny_cross_encoder, onnx_cache, monkeypatch):
+    """Within exports_elsewhere, the export (seconds holding the interpreter lock) is a child
+    process's: this process never exports, yet gets the fast path from the file the child wrote;
+    outside it, this process exports as before."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    def no_export_here(*a, **k):
+        raise AssertionError("exported in this process")
+
+    monkeypatch.setattr(fast_encoder, "_export", no_export_here)
+    model = resolve_model(tiny_cross_encoder)
+    ce = CrossEncoder(tiny_cross_encoder, device="cpu", activation_fn=torch.nn.Identity())
+    with fast_encoder.exports_elsewhere():
+        fast = fast_encoder.accelerate(ce, "cross-encoder", model)
+    assert isinstance(fast, fast_encoder.FastCrossEncoder)
+    assert fast.export_dir.parent.parent == onnx_cache and (fast.export_dir / "model.onnx").exists()
+    pairs = [("insulin", "insulin resistance in mice"), ("a", "b c d")]
+    assert np.allclose(fast.predict(pairs), ce.predict(pairs), atol=1e-5)
+    # A child that fails (here: no Python to run) leaves the export to this process, as before.
+    for f in fast.export_dir.glob("*"):
+        f.unlink()
+    monkeypatch.undo()
+    monkeypatch.setenv(fast_encoder.ENV_CACHE, str(onnx_cache))
+    here = []
+    real_export = fast_encoder._export
+    monkeypatch.setattr(fast_encoder, "_export", lambda *a, **k: here.append(1) or real_export(*a, **k))
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with fast_encoder.exports_elsewhere():
+        again = fast_encoder.accelerate(ce, "cross-encoder", model)
+    assert here == [1] and isinstance(again, fast_encoder.FastCrossEncoder)
