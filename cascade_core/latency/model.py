@@ -37,7 +37,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from .profiles import MEASURED, SCALED, USER, CostProfile
-from .timing import busy_note, waits_reported
+from .timing import busy_note, quiet_equivalent_s, quiet_parallelism, waits_reported
 
 PERCENTILES = (50, 95, 99)
 MEASURED_HERE = "measured here"
@@ -128,6 +128,11 @@ class CostModel:
         rows = np.asarray(rows, dtype=float).reshape(-1, 7)
         if len(rows) == 0:
             return cls(scorer_id, float("nan"), float("nan"), 0)
+        # The quiet-equivalent floored at the CPU time over the parallelism the step's quiet calls
+        # show (all recordings kept: a busy recording is read with what quiet ones taught).
+        rows = rows.copy()
+        wait = rows[:, 2] - rows[:, 4]
+        rows[:, 4] = quiet_equivalent_s(rows[:, 2], wait, rows[:, 5], quiet_parallelism(rows[:, 2], wait, rows[:, 5]))
         stamps = list(dict.fromkeys(rows[:, 3].tolist()))   # recordings, newest first
         take = len(rows)
         for i in range(1, len(stamps) + 1):
