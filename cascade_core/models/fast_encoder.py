@@ -439,7 +439,8 @@ def _export_in_child(resolved, kind: str, folder: Path) -> dict | None:
     import pickle
     import subprocess
 
-    code = "import sys; from cascade_core.models.fast_encoder import _child_export; _child_export(sys.stdin.buffer)"
+    # The child is models.loading's entry (it loads as this process does, and imports this module).
+    code = "import sys; from cascade_core.models.loading import export_in_this_child; export_in_this_child(sys.stdin.buffer)"
     env = {**os.environ, ENV_CACHE: str(cache_root())}
     try:
         done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps((resolved, kind)), env=env,
@@ -451,18 +452,6 @@ def _export_in_child(resolved, kind: str, folder: Path) -> dict | None:
     if done.returncode != 0 or not (folder / "model.onnx").exists() or not meta.exists():
         return None
     return json.loads(meta.read_text())
-
-
-def _child_export(stream) -> None:
-    """A child process of :func:`_export_in_child`: load the model as the dashboard does, which
-    exports it into the cache (and exits 1 when the export did not happen)."""
-    import pickle
-
-    from .loading import load_bi_encoder, load_cross_encoder
-
-    resolved, kind = pickle.load(stream)
-    encoder = (load_cross_encoder if kind == "cross-encoder" else load_bi_encoder)(resolved, device="cpu")
-    sys.exit(0 if isinstance(encoder, (FastBiEncoder, FastCrossEncoder)) else 1)
 
 
 def accelerate(stock, kind: str, resolved=None, export_dir: Path | None = None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import urlparse
 
 from ..errors import ModelError, missing_dependency
 from .device import half_precision
-from .fast_encoder import accelerate
+from .fast_encoder import FastBiEncoder, FastCrossEncoder, accelerate
 from .fingerprint import model_fingerprint, remember_loaded
 from .resolve import MINILM, PACKAGED, ResolvedModel, resolve_model
 
@@ -174,3 +175,14 @@ def build_tiny_cross_encoder(folder: str | Path, seed: int = 0) -> str:
     BertForSequenceClassification(config).save_pretrained(folder)
     AutoTokenizer.from_pretrained(resolve_model(MINILM).location).save_pretrained(folder)
     return str(folder)
+
+
+def export_in_this_child(stream) -> None:
+    """The child process of :func:`~.fast_encoder.exports_elsewhere`: load the model (a pickled
+    ``(ResolvedModel, kind)`` on ``stream``) as the dashboard does, which exports it into the
+    cache; exit 1 when the export did not happen."""
+    import pickle
+
+    resolved, kind = pickle.load(stream)
+    encoder = (load_cross_encoder if kind == "cross-encoder" else load_bi_encoder)(resolved, device="cpu")
+    sys.exit(0 if isinstance(encoder, (FastBiEncoder, FastCrossEncoder)) else 1)
