@@ -33,8 +33,11 @@ def latency_note(latency, where=None) -> None:
     others += [latency.devices_note] if latency.devices_note else []
     text = f"**{literal(latency.verdict())}.**"
     if busy:
-        text += (" " + literal(latency.busy_line()) + " Measured here, that holds to about 25% "
-                 "(`benchmarks/bench_busy_latency.py`); Re-measure on a quiet machine to be sure.")
+        # How far to trust it: the benchmark's result on the project's 2-core machine (the README's
+        # table), not this stage's source (Flow's table says where each stage was timed).
+        text += (" " + literal(latency.busy_line()) + " On the project's test machine, figures taken this way beside "
+                 "two busy processes came within about 25% of the quiet ones (`benchmarks/bench_busy_latency.py`); "
+                 "re-measure on a quiet machine to be sure.")
     if others:
         text += " Not to be trusted as it is: " + literal("; ".join(others)) + "."
     (where or st).warning(text)
