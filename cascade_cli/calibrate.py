@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import sys
 
+from cascade_core.latency.model import agreement_line
 from cascade_core.progress import terminal_progress
 
 from . import common
@@ -92,6 +93,8 @@ def print_latency(lat_report: dict) -> None:
               + (f"{len(live['warmup_ms'])} warm-up run(s) first, not counted ("
                  + ", ".join(f"{x:.1f} ms" for x in live["warmup_ms"]) + ")" if live["warmup_ms"] else "no warm-up run"))
         print(f"  {live['machine']}")
+        if t["draws"]:
+            print(f"  {agreement_line(t, m)[1]}")
     elif lat_report.get("machine_now"):
         print(f"Machine now: {lat_report['machine_now']}")
     if lat_report.get("usd_per_1k_queries"):

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.judgments import GRADES, LLM, grade_word, merge_qrels, on_scale, query_id_for, with_added_queries
-from cascade_core.latency.model import tail_comparison
-from cascade_core.latency.timing import load_note
+from cascade_core.latency.model import agreement_line, tail_comparison
+from cascade_core.latency.timing import cores, load_average, load_note
 from cascade_draw import charts
 from cascade_ui import access, judging, latency_panel, state
 from cascade_ui.text import code, literal
@@ -96,7 +96,7 @@ def tail_section() -> None:
                  "warm-up run first, not counted) and compares their p50/p95/p99 with the prediction, both as the "
                  "time the work ran (quiet-equivalent: waits for a core left out), with the wall clock beside."):
         exp, sp = state.experiment(), state.spec()
-        before = load_note()
+        before = load_average()
         with access.job_slot(f"running {int(n)} queries live"), st.spinner(f"Running {int(n)} queries live..."):
             measured = exp.measure_live(int(n), sp)
         # The prediction through the session's run, which scores first what is not stored (a query
@@ -113,13 +113,15 @@ def tail_section() -> None:
         "measured ms": st.column_config.NumberColumn(format="%.1f"),
         "measured / predicted": st.column_config.NumberColumn(format="%.2f"),
         "wall clock ms": st.column_config.NumberColumn(format="%.1f")})
+    agrees, agreement = agreement_line(tail.to_dict(), measured.total)
+    (st.caption if agrees else st.warning)(agreement)
     (st.warning if measured.busy else st.caption)(measured.load_line() + (
         " Wall-clock times include the waits; the comparison uses the time the work ran (quiet-equivalent) on both "
         "sides." if measured.busy else ""))
-    st.caption(f"{measured.describe()} Predicted from every query's candidate counts and each step's recorded spread "
-               f"(the steps' medians add up to {tail.sum_of_medians:.1f} ms). Costs: "
-               f"{latency_panel.sources_caption(lat)}. A step priced for other hardware is not what runs here. "
-               f"Before the run, {before}.")
+    st.caption(f"{measured.describe(load=False)} Predicted from every query's candidate counts and each step's "
+               f"recorded spread (the steps' medians add up to {tail.sum_of_medians:.1f} ms). Costs: "
+               f"{latency_panel.sources_caption(lat)}. A step priced for other hardware is not what runs here."
+               + (f" Load average when Measure was pressed: {before:.1f} on {cores()} cores." if before == before else ""))
     latency_panel.latency_note(lat)
 
 

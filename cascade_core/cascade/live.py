@@ -156,12 +156,15 @@ class LiveMeasurement:
                     f"{self.load[0]:.1f} -> {self.load[1]:.1f} on {self.cores} cores).")
         return run_load_line(self.waited, self.load, self.cores)
 
-    def describe(self) -> str:
+    def describe(self, load: bool = True) -> str:
+        """The run in a few sentences; ``load=False``: without :meth:`load_line` (a page that
+        shows it apart)."""
         q, w = self.quiet["total"], self.wall["total"]
         warm = (f" after {len(self.warmup_ms)} warm-up run{'s' if len(self.warmup_ms) != 1 else ''} "
                 f"({', '.join(f'{x:.1f} ms' for x in self.warmup_ms)}, not counted)") if self.warmup_ms else ""
         return (f"{self.queries} queries run live{warm}. Quiet-equivalent p50/p95/p99: {q['p50']:.1f} / {q['p95']:.1f} / "
-                f"{q['p99']:.1f} ms; wall clock: {w['p50']:.1f} / {w['p95']:.1f} / {w['p99']:.1f} ms. {self.load_line()}")
+                f"{q['p99']:.1f} ms; wall clock: {w['p50']:.1f} / {w['p95']:.1f} / {w['p99']:.1f} ms."
+                + (f" {self.load_line()}" if load else ""))
 
     def to_dict(self) -> dict:
         return {"queries": self.queries, "quiet_equivalent": self.quiet, "wall_clock": self.wall,

@@ -497,6 +497,31 @@ def percentiles(samples_ms, qs=PERCENTILES) -> dict[str, float]:
     return {f"p{q}": float(np.percentile(arr, q)) if arr.size else float("nan") for q in qs}
 
 
+AGREEMENT = 0.25   # live within this share of the prediction (p50 and p95): the two agree
+
+
+def agreement_line(predicted: dict[str, float], measured: dict[str, float]) -> tuple[bool, str]:
+    """Whether a live run agrees with the prediction (p50 and p95 within :data:`AGREEMENT`, both
+    quiet-equivalent), and the sentence that says so with the ratios.
+
+    >>> agreement_line({"p50": 5.0, "p95": 8.0}, {"p50": 5.5, "p95": 8.4})
+    (True, 'Live against predicted: p50 x1.10, p95 x1.05: within 25%, the prediction holds here.')
+    >>> agreement_line({"p50": 5.1, "p95": 8.5}, {"p50": 6.6, "p95": 9.2})[1]
+    'Live against predicted: p50 x1.29, p95 x1.08: p50 is more than 25% off; run more queries, or re-measure the costs (cascade calibrate, or Re-measure step costs on Flow) where the live run was timed.'
+    """
+    ratios = {q: measured[q] / predicted[q] for q in ("p50", "p95")
+              if predicted.get(q, 0) > 0 and math.isfinite(measured.get(q, float("nan")))}
+    if len(ratios) < 2:
+        return True, ""
+    off = [q for q, r in ratios.items() if abs(r - 1) > AGREEMENT]
+    head = f"Live against predicted: p50 x{ratios['p50']:.2f}, p95 x{ratios['p95']:.2f}"
+    if not off:
+        return True, f"{head}: within {AGREEMENT:.0%}, the prediction holds here."
+    return False, (f"{head}: {' and '.join(off)} {'is' if len(off) == 1 else 'are'} more than {AGREEMENT:.0%} off; run "
+                   "more queries, or re-measure the costs (cascade calibrate, or Re-measure step costs on Flow) where the live "
+                   "run was timed.")
+
+
 def tail_comparison(tail: TailLatency, measured: dict[str, float], wall: dict[str, float] | None = None) -> list[dict]:
     """Predicted against measured end-to-end percentiles, one row per percentile: ``measured`` is
     quiet-equivalent, as predictions are (``{"p50": ms, ...}``: :attr:`LiveMeasurement.total`);

@@ -113,25 +113,27 @@ def quiet_parallelism(wall_s: np.ndarray, wait_s: np.ndarray, cpu_s: np.ndarray)
     return float(np.median(cpu_s[quiet] / wall_s[quiet]))
 
 
-def quiet_equivalent_s(wall_s: np.ndarray, wait_s: np.ndarray, cpu_s: np.ndarray, parallelism: float) -> np.ndarray:
+def quiet_equivalent_s(wall_s: np.ndarray, wait_s: np.ndarray, cpu_s: np.ndarray, parallelism: float,
+                       n_cores: int | None = None) -> np.ndarray:
     """Each call's quiet-equivalent seconds with the step's :func:`quiet_parallelism` known: its
     wall time less its wait for a core, but never less than its CPU time over that parallelism.
     A pool thread works on while the calling thread waits for a core, so on a busy machine the
     wall less the calling thread's wait undercounts (measured here, the bi-encoder beside two
     busy processes: 3.8 ms for a call that takes 4.8 ms quiet; its CPU time, 6.6 ms against 7.4
-    quiet, hardly moves, and over the quiet parallelism 1.54 gives 4.3 ms). Unknown parallelism:
-    the wall less the wait, as before.
+    quiet, hardly moves, and over the quiet parallelism 1.54 gives 4.3 ms). Unknown parallelism
+    (no quiet call recorded yet): the most this machine allows, ``n_cores``, so that a call that
+    waited nearly all its time is not read as taking nothing (a first pass shown as "0 ms").
 
     >>> quiet_equivalent_s(np.array([6.5]), np.array([2.7]), np.array([6.6]), 1.5).round(2).tolist()
     [4.4]
-    >>> quiet_equivalent_s(np.array([6.5]), np.array([2.7]), np.array([6.6]), float("nan")).round(2).tolist()
-    [3.8]
+    >>> quiet_equivalent_s(np.array([6.5, 0.2]), np.array([2.7, 0.2]), np.array([6.6, 0.17]), float("nan"), 2).round(3).tolist()
+    [3.8, 0.085]
     """
     wall_s, wait_s, cpu_s = (np.asarray(a, dtype=float) for a in (wall_s, wait_s, cpu_s))
-    quiet = wall_s - wait_s
-    if math.isfinite(parallelism) and parallelism > 0:
-        quiet = np.fmin(wall_s, np.fmax(quiet, cpu_s / parallelism))   # fmax: a NaN CPU time leaves the wall less the wait
-    return quiet
+    if not (math.isfinite(parallelism) and parallelism > 0):
+        parallelism = float(n_cores or cores())
+    # fmax: a NaN CPU time (a stated figure, an old row) leaves the wall less the wait
+    return np.fmin(wall_s, np.fmax(wall_s - wait_s, cpu_s / parallelism))
 
 
 def thread_wait_s() -> float:

@@ -148,3 +148,11 @@ def test_live_page_measures_the_tail_against_the_prediction(demo_state):
     table = at.dataframe[0].value
     assert list(table.index) == ["p50", "p95", "p99"]
     assert (table["predicted ms"] > 0).all() and (table["measured ms"] > 0).all()
+    # one verdict on the agreement, from the table's own ratios; the machine's load said once
+    ratio = table["measured / predicted"]
+    shown_lines = [shown(str(e.value)) for e in list(at.caption) + list(at.warning)]
+    verdict = [t for t in shown_lines if t.startswith("Live against predicted")]
+    assert len(verdict) == 1 and f"p50 x{ratio['p50']:.2f}, p95 x{ratio['p95']:.2f}" in verdict[0]
+    assert ("within 25%" in verdict[0]) == bool(abs(ratio["p50"] - 1) <= 0.25 and abs(ratio["p95"] - 1) <= 0.25)
+    shown_text = " ".join(shown_lines)
+    assert shown_text.count("The machine was") == 1 and "Before the run" not in shown_text, shown_lines
