@@ -128,12 +128,16 @@ def quiet_equivalent_s(wall_s: np.ndarray, wait_s: np.ndarray, cpu_s: np.ndarray
     [4.4]
     >>> quiet_equivalent_s(np.array([6.5, 0.2]), np.array([2.7, 0.2]), np.array([6.6, 0.17]), float("nan"), 2).round(3).tolist()
     [3.8, 0.085]
+    >>> quiet_equivalent_s(np.array([6.5]), np.array([float("nan")]), np.array([6.6]), 1.5).tolist()   # wait not recorded
+    [nan]
     """
     wall_s, wait_s, cpu_s = (np.asarray(a, dtype=float) for a in (wall_s, wait_s, cpu_s))
     if not (math.isfinite(parallelism) and parallelism > 0):
         parallelism = float(n_cores or cores())
-    # fmax: a NaN CPU time (a stated figure, an old row) leaves the wall less the wait
-    return np.fmin(wall_s, np.fmax(wall_s - wait_s, cpu_s / parallelism))
+    # fmax: a NaN CPU time (a stated figure) leaves the wall less the wait; an unknown wait (an
+    # old row, a system that does not report it) leaves the quiet-equivalent unknown.
+    quiet = np.fmin(wall_s, np.fmax(wall_s - wait_s, cpu_s / parallelism))
+    return np.where(np.isfinite(wait_s), quiet, np.nan)
 
 
 def thread_wait_s() -> float:
