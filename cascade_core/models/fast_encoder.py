@@ -436,14 +436,14 @@ def _export_in_child(resolved, kind: str, folder: Path) -> dict | None:
     """Have a child process load ``resolved`` as this process does and export it (into the same
     cache: the folder is named by content), at nice 19; the export's meta when ``folder`` then
     holds it, else None (the caller exports here)."""
-    import pickle
     import subprocess
+    from dataclasses import asdict
 
     # The child is models.loading's entry (it loads as this process does, and imports this module).
     code = "import sys; from cascade_core.models.loading import export_in_this_child; export_in_this_child(sys.stdin.buffer)"
     env = {**os.environ, ENV_CACHE: str(cache_root())}
     try:
-        done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps((resolved, kind)), env=env,
+        done = subprocess.run([sys.executable, "-c", code], input=json.dumps({"model": asdict(resolved), "kind": kind}).encode(), env=env,
                               capture_output=True, timeout=CHILD_TIMEOUT_S,
                               preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None)
     except (OSError, subprocess.SubprocessError):

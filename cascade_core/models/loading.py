@@ -178,11 +178,18 @@ def build_tiny_cross_encoder(folder: str | Path, seed: int = 0) -> str:
 
 
 def export_in_this_child(stream) -> None:
-    """The child process of :func:`~.fast_encoder.exports_elsewhere`: load the model (a pickled
-    ``(ResolvedModel, kind)`` on ``stream``) as the dashboard does, which exports it into the
-    cache; exit 1 when the export did not happen."""
-    import pickle
+    """The child process of :func:`~.fast_encoder.exports_elsewhere`: load the model named on
+    ``stream`` (JSON: ``{"model": ResolvedModel's fields, "kind": ...}``, written by this package's
+    parent process) as the dashboard does, which exports it into the cache; exit 1 when the
+    export did not happen, 2 when the request is not one."""
+    import json
 
-    resolved, kind = pickle.load(stream)
+    try:
+        request = json.load(stream)
+        resolved, kind = ResolvedModel(**request["model"]), request["kind"]
+    except (ValueError, TypeError, KeyError):
+        sys.exit(2)
+    if kind not in ("bi-encoder", "cross-encoder"):
+        sys.exit(2)
     encoder = (load_cross_encoder if kind == "cross-encoder" else load_bi_encoder)(resolved, device="cpu")
     sys.exit(0 if isinstance(encoder, (FastBiEncoder, FastCrossEncoder)) else 1)

@@ -38,6 +38,16 @@ def page(name: str, carry: AppTest | dict | None = None, timeout: float = 300) -
     return at
 
 
+def build_and_use(carry, slider: str, value) -> AppTest:
+    """The Build page with ``carry``'s state, one slider of its form (``pool``, ``final``, ...: the
+    key's stem, before the spec's version) set to ``value``, then **Use this cascade** pressed."""
+    at = page("build", carry)
+    at.run()
+    at.slider(key=f"{slider}-{at.session_state['spec_version']}").set_value(value).run()
+    at.button(key="use").click().run()
+    return at
+
+
 @pytest.fixture(scope="session")
 def demo_state(app_environment):
     """Session state after pressing "Run the demo" (on the small sample)."""

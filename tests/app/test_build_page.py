@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.app.conftest import page
+from tests.app.conftest import build_and_use, page
 from tests.app.rendered import shown
 
 
@@ -365,11 +365,7 @@ def test_scoring_on_a_ray_cluster_is_chosen_on_build_and_kept_in_the_spec(demo_s
 
 
 def test_the_first_change_after_use_is_kept(demo_state):
-    at = page("build", demo_state)
-    at.run()
-    v = at.session_state["spec_version"]
-    at.slider(key=f"final-{v}").set_value(5).run()
-    at.button(key="use").click().run()
+    at = build_and_use(demo_state, "final", 5)
     assert at.session_state["spec"].final_k == 5
     v = at.session_state["spec_version"]   # the form was drawn again under the new version's keys
     at.slider(key=f"final-{v}").set_value(7).run()   # the first change after Use: it must not snap back

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cascade_ui import view_link
-from tests.app.conftest import REPO, page
+from tests.app.conftest import REPO, build_and_use
 
 
 def app() -> AppTest:
@@ -30,11 +30,7 @@ def test_encode_decode_round_trip_and_bad_tokens():
 
 
 def test_a_link_opens_the_same_view_in_a_new_session(demo_state):
-    build = page("build", demo_state)
-    build.run()
-    v = build.session_state["spec_version"]
-    build.slider(key=f"pool-{v}").set_value(40).run()
-    build.button(key="use").click().run()
+    build = build_and_use(demo_state, "pool", 40)
     token = build.query_params[view_link.PARAM]          # the address bar carries the view
     spec = build.session_state["spec"].to_dict()
     assert spec["pool_size"] == 40

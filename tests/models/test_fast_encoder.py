@@ -188,3 +188,16 @@ def test_background_export_runs_in_a_child_process(tiny_cross_encoder, onnx_cach
     with fast_encoder.exports_elsewhere():
         again = fast_encoder.accelerate(ce, "cross-encoder", model)
     assert here == [1] and isinstance(again, fast_encoder.FastCrossEncoder)
+
+
+@pytest.mark.slow
+def test_the_export_child_refuses_a_request_that_is_not_one():
+    """The child reads JSON from its parent, never code: garbage, an unknown kind or missing fields
+    end it with exit status 2, loading nothing."""
+    import subprocess
+
+    code = "import sys; from cascade_core.models.loading import export_in_this_child; export_in_this_child(sys.stdin)"
+    for request in (b"\x80garbage", b'{"model": {"name": "x"}, "kind": "cross-encoder"}',
+                    b'{"model": {"name": "a", "location": "a", "local": true, "key": "a"}, "kind": "os.system"}'):
+        done = subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, timeout=120)
+        assert done.returncode == 2, done.stderr[-500:]
