@@ -1,13 +1,16 @@
 """Evaluate: recall funnels, the metrics table per stage, recall@k curves, per-query results."""
 
+import pandas as pd
 import streamlit as st
 
 from cascade_core.analysis.lift import metric_label, points
-from cascade_core.tuning import recall_curves
+from cascade_core.tuning import PLATEAU_TOLERANCE, cutoffs_and_plateaus, recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
 from cascade_ui import latency_panel
+from cascade_ui.memo import remembered
 from cascade_ui.styled import fast
+from cascade_ui.text import literal
 from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors,
                                 without_hole_columns)
 
@@ -15,6 +18,21 @@ from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, li
 # queries the cascade hurt most). A slider move redraws the table: 300 styled rows cost the
 # browser some 40-70 ms a move and the server 10-20, a fifth of the page's redraw.
 FIRST_ROWS = 10
+
+
+def cutoffs_sentence(run, relevance, curves, plateaus) -> str:
+    """Each step's cut-off in use and its recall there against its plateau, as Markdown: "first
+    pass keeps 100: recall 0.934 (it stops rising at k=80); bi-encoder keeps 20: recall 0.871,
+    7.9 points below its plateau at k=38 (0.950)"."""
+    parts = []
+    for name, row in cutoffs_and_plateaus(run, relevance, curves, plateaus).iterrows():
+        keep, at, k_plateau, top = (row["current cut-off"], row["recall at it"], row["suggested (plateau)"],
+                                    row["recall at plateau"])
+        gap = points(top, at)
+        where = (f", {gap:.1f} points below its plateau at k={k_plateau} ({top:.3f})" if gap > 100 * PLATEAU_TOLERANCE
+                 else f" (it stops rising at k={k_plateau})")
+        parts.append(f"{literal(name)} keeps {keep}: recall {at:.3f}{where}")
+    return "; ".join(parts)
 
 
 @st.fragment
@@ -64,8 +82,13 @@ with shown_errors():
                                                   [s.recall for s in ev.funnel_steps()]), key="funnel")
 
     curves, plateaus = recall_curves(result.run, exp.relevance)
-    cutoffs = dict(zip(result.run.spec.stage_names, result.run.spec.keeps))
-    curves_slot.plotly_chart(charts.recall_curves(curves, plateaus, cutoffs), key="curves")
+    # Without the cut-offs drawn: moving a step's cut-off leaves its own curve as it was, and an
+    # unchanged figure is not drawn again (the cut-offs are said below it).
+    # Made again only when the curves change (the figure's validation is some 20 ms a move).
+    curves_figure = remembered("evaluate-curves", (pd.util.hash_pandas_object(curves).values.tobytes(),
+                                                   tuple(plateaus.items())), None,
+                               lambda: charts.recall_curves(curves, plateaus))
+    curves_slot.plotly_chart(curves_figure, key="curves")
     with top:
         lift = lift_cards(result)
         latency_panel.latency_note(result.latency)   # beside the predicted-latency card: what the tool distrusts
@@ -73,20 +96,25 @@ with shown_errors():
                    f"{result.run.spec.final_k}), in points (100 x the difference); hover a card for the per-query "
                    "wins, losses and the paired test. nDCG uses trec_eval's linear gain (gain = grade).")
         if result.run.spec.stages:
-            with st.expander("Against the first pass, and what each stage does to the list it receives",
-                             expanded=bool(lift.worse)):
-                st.dataframe(fast(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",
-                                                            "change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}"},
-                                             ["change (points)"])), width="stretch")
-                changes = stage_changes_table(result)
-                change_cols = [c for c in changes.columns if "change" in c]
-                st.dataframe(fast(flag_worse(changes, {**{c: "{:+.1f}" for c in change_cols},
-                                                       **{c: "{:.3f}" for c in changes.columns
-                                                          if c.endswith((" in", " out"))},
-                                                       "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols)), width="stretch")
-                st.caption("Second table: each stage's input is the list the step before it keeps, in that order; its "
-                           "output is the list it keeps. A negative change means the stage makes the ranking worse: "
-                           "the doctor on **Compare & doctor** flags it and simulates the fix.")
+            # Made only while open (a rerun when it opens): collapsed, its two tables are not made
+            # on every slider move (some 15 ms of the server's work a move).
+            against = st.expander("Against the first pass, and what each stage does to the list it receives",
+                                  expanded=bool(lift.worse), key="evaluate-against", on_change="rerun")
+            if against.open:
+                with against:
+                    st.dataframe(fast(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",
+                                                                "change (points)": "{:+.1f}", "Wilcoxon p": "{:.2g}"},
+                                                 ["change (points)"])), width="stretch")
+                    changes = stage_changes_table(result)
+                    change_cols = [c for c in changes.columns if "change" in c]
+                    st.dataframe(fast(flag_worse(changes, {**{c: "{:+.1f}" for c in change_cols},
+                                                           **{c: "{:.3f}" for c in changes.columns
+                                                              if c.endswith((" in", " out"))},
+                                                           "Wilcoxon p (nDCG@10)": "{:.2g}"}, change_cols)),
+                                 width="stretch")
+                    st.caption("Second table: each stage's input is the list the step before it keeps, in that order; "
+                               "its output is the list it keeps. A negative change means the stage makes the ranking "
+                               "worse: the doctor on **Compare & doctor** flags it and simulates the fix.")
 
     with metrics_box:
         st.subheader("Metrics per stage")
@@ -111,7 +139,7 @@ with shown_errors():
                    "'final' is the last stage cut at final k.")
 
     st.caption("Diamonds mark the smallest k where a step's recall stops rising (within half a point of its "
-               "maximum); dotted lines the current cut-offs. A step's curve ranks what it receives, so it is "
-               "conditional on the steps before it.")
+               f"maximum). At the cut-offs in use: {cutoffs_sentence(result.run, exp.relevance, curves, plateaus)}. "
+               "A step's curve ranks what it receives, so it is conditional on the steps before it.")
 
     per_query_section(result, exp, ev, holes, flag)

@@ -20,8 +20,8 @@ from cascade_core.export.qdrant import plan as qdrant_plan
 from cascade_core.export.qdrant import python_code as qdrant_python
 from cascade_core.export.snippets import python_snippet, trec_runs_zip
 from cascade_core.fusion import registered_fusions, tuning_candidates
-from cascade_core.tuning import (OBJECTIVES, best_within_budget, closest_over_budget, grid_search,
-                                 holdout_validation, pareto_front, recall_at_cutoffs, recall_curves, tuning_grid)
+from cascade_core.tuning import (OBJECTIVES, best_within_budget, closest_over_budget, cutoffs_and_plateaus,
+                                 grid_search, holdout_validation, pareto_front, recall_curves, tuning_grid)
 from cascade_draw import charts
 from cascade_draw.report import cascade_report
 from cascade_ui import latency_panel, scoring_panel, state
@@ -71,16 +71,10 @@ def stored_result(spec, grid_settings):
     return stored["result"]
 
 
-def plateau_section(result, exp, spec):
+def plateau_section(result, exp):
     st.subheader("Where recall stops rising")
     curves, plateaus = recall_curves(result.run, exp.relevance)
-    at_cutoff = recall_at_cutoffs(result.run, exp.relevance)
-    rows = []
-    for name, keep in zip(spec.stage_names, spec.keeps):
-        c = curves[curves["step"] == name].set_index("k")["recall"]
-        rows.append({"step": name, "current cut-off": keep, "recall at it": at_cutoff[name],
-                     "suggested (plateau)": plateaus[name], "recall at plateau": c.get(plateaus[name])})
-    st.dataframe(pd.DataFrame(rows).set_index("step"), width="stretch", column_config={
+    st.dataframe(cutoffs_and_plateaus(result.run, exp.relevance, curves, plateaus), width="stretch", column_config={
         "recall at it": st.column_config.NumberColumn(format="%.3f"),
         "recall at plateau": st.column_config.NumberColumn(format="%.3f")})
     st.caption("Plateau: the smallest k whose recall@k is within half a point of the step's best, over the "
@@ -313,6 +307,6 @@ with shown_errors():
         st.info("Tuning needs relevance judgments; this dataset has none. Judge some documents on the "
                 "**Judge** page: they count here at once.")
         st.stop()
-    curves, plateaus = plateau_section(result, exp, spec)
+    curves, plateaus = plateau_section(result, exp)
     tuning = tuner_section(exp, spec, result)
     export_section(result, exp, spec, curves, plateaus, tuning)

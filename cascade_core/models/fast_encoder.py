@@ -432,6 +432,31 @@ def _exporting_elsewhere() -> bool:
     return bool(getattr(_elsewhere, "on", False))
 
 
+def _background_child():
+    """What a background child runs before it starts (a ``preexec_fn``): the lowest CPU priority
+    and, on Linux, a SIGTERM when the parent dies (a dashboard stopped mid-export leaves no export
+    running on; the child removes its scratch folder on SIGTERM). ``prctl`` is looked up here, in
+    the parent: the child between fork and exec only calls it."""
+    import signal
+
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):   # no prctl: a child outlives a parent that died
+            pass
+
+    def setup() -> None:
+        if hasattr(os, "nice"):
+            os.nice(19)
+        if prctl is not None:
+            prctl(1, int(signal.SIGTERM), 0, 0, 0)   # 1: PR_SET_PDEATHSIG
+
+    return setup
+
+
 def _export_in_child(resolved, kind: str, folder: Path) -> dict | None:
     """Have a child process load ``resolved`` as this process does and export it (into the same
     cache: the folder is named by content), at nice 19; the export's meta when ``folder`` then
@@ -444,8 +469,7 @@ def _export_in_child(resolved, kind: str, folder: Path) -> dict | None:
     env = {**os.environ, ENV_CACHE: str(cache_root())}
     try:
         done = subprocess.run([sys.executable, "-c", code], input=json.dumps({"model": asdict(resolved), "kind": kind}).encode(), env=env,
-                              capture_output=True, timeout=CHILD_TIMEOUT_S,
-                              preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None)
+                              capture_output=True, timeout=CHILD_TIMEOUT_S, preexec_fn=_background_child())
     except (OSError, subprocess.SubprocessError):
         return None
     meta = folder / "meta.json"

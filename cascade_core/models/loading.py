@@ -183,7 +183,11 @@ def export_in_this_child(stream) -> None:
     parent process) as the dashboard does, which exports it into the cache; exit 1 when the
     export did not happen, 2 when the request is not one."""
     import json
+    import signal
 
+    # Ended by its parent's death (fast_encoder._background_child): leave as an exception does, so
+    # the export's scratch folder is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         request = json.load(stream)
         resolved, kind = ResolvedModel(**request["model"]), request["kind"]

@@ -31,7 +31,10 @@ def recall_curve(run: CascadeRun, relevance: Relevance, step: int, ks=None) -> p
     st = run.steps[step]
     n_in = st.order.shape[1]
     ks = default_grid(n_in) if ks is None else np.asarray([k for k in ks if 1 <= k <= n_in])
-    rel = (np.take_along_axis(relevance.grades, st.order, axis=1) > 0) & st.valid
+    # Only the columns up to the deepest k asked for (one cut-off reads k columns, not the whole
+    # input: recall_at_cutoffs runs on every slider move).
+    depth = int(ks.max()) if len(ks) else 0
+    rel = (np.take_along_axis(relevance.grades, st.order[:, :depth], axis=1) > 0) & st.valid[:, :depth]
     found = np.cumsum(rel, axis=1)[:, ks - 1]
     n_rel = relevance.n_relevant[:, None].astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -76,3 +79,30 @@ def recall_curves(run: CascadeRun, relevance: Relevance) -> tuple[pd.DataFrame, 
         frames.append(df)
         plateaus[st.name] = plateau(df["k"].to_numpy(), df["recall"].to_numpy())
     return pd.concat(frames, ignore_index=True), plateaus
+
+
+def cutoffs_and_plateaus(run: CascadeRun, relevance: Relevance, curves: pd.DataFrame,
+                         plateaus: dict[str, int]) -> pd.DataFrame:
+    """Each step's cut-off in use beside the plateau of its recall curve, one row per step (index:
+    the step's name): ``current cut-off``, ``recall at it`` (exact, :func:`recall_at_cutoffs`),
+    ``suggested (plateau)`` and ``recall at plateau``. ``curves`` and ``plateaus`` are what
+    :func:`recall_curves` returned for the same run.
+
+    >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
+    >>> m = ScoreMatrix(["q"], [f"d{i}" for i in range(30)], np.arange(30)[None], -np.arange(30.0)[None], [])
+    >>> grades = np.zeros((1, 30)); grades[0, [2, 22]] = 1
+    >>> rel = Relevance(grades, np.ones((1, 1)), np.array([2]))
+    >>> run = simulate(CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 20, "final_k": 10}), m)
+    >>> # the second relevant document is at rank 23: cutting at 20 keeps half of the relevant
+    >>> cutoffs_and_plateaus(run, rel, *recall_curves(run, rel)).to_dict("records")
+    [{'current cut-off': 20, 'recall at it': 0.5, 'suggested (plateau)': 23, 'recall at plateau': 1.0}]
+    """
+    at_cutoff = recall_at_cutoffs(run, relevance)
+    rows = {}
+    for name, keep in zip(run.spec.stage_names, run.spec.keeps):
+        curve = curves[curves["step"] == name].set_index("k")["recall"]
+        rows[name] = {"current cut-off": keep, "recall at it": at_cutoff[name],
+                      "suggested (plateau)": plateaus[name], "recall at plateau": curve.get(plateaus[name])}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "step"
+    return table

@@ -4,6 +4,7 @@ import pytest
 
 from cascade_core.analysis.flow import flow_table
 from cascade_core.analysis.lift import points
+from cascade_core.tuning import cutoffs_and_plateaus, recall_curves
 from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
 from tests.app.conftest import page
@@ -76,12 +77,17 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
     result = exp.run(spec)
     means = result.evaluation.final.means
     first = result.evaluation.steps[0].means
-    shown = {m.label: m for m in at.metric}
-    assert shown["nDCG@10"].value == f"{means['ndcg@10']:.3f}"
-    assert shown["MRR@10"].value == f"{means['mrr@10']:.3f}"
+    cards = {m.label: m for m in at.metric}
+    assert cards["nDCG@10"].value == f"{means['ndcg@10']:.3f}"
+    assert cards["MRR@10"].value == f"{means['mrr@10']:.3f}"
     # each headline card says its change against the first pass alone, in points
     for label, metric in (("nDCG@10", "ndcg@10"), ("MRR@10", "mrr@10"), ("Recall@10", "recall@10")):
-        assert shown[label].delta == f"{100 * (means[metric] - first[metric]):+.1f} points vs first pass"
+        assert cards[label].delta == f"{100 * (means[metric] - first[metric]):+.1f} points vs first pass"
+    # "Against the first pass" is collapsed (the cascade is better) and its tables are made only
+    # once it is opened.
+    assert not any("cascade" in d.value.columns for d in at.dataframe)
+    at.session_state["evaluate-against"] = True
+    at.run()
     tables = [d.value for d in at.dataframe]
     lift = next(t for t in tables if "first pass" in t.columns and "cascade" in t.columns)
     assert lift.loc["nDCG@10", "first pass"] == pytest.approx(first["ndcg@10"])
@@ -101,11 +107,29 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
     assert len(every) == len(exp.queries) and list(every.index[:10]) == list(first.index)
     assert any(f"All {len(exp.queries)} labeled queries" in c.value for c in at.caption)
 
+    # The recall@k curves leave the cut-offs out (a step's own cut-off does not move its curve, so
+    # the figure stays the same and the browser does not draw it again); the caption says them.
+    def curves_figure():
+        return next(c.proto.spec for c in at.get("plotly_chart") if "Recall@k of each step" in c.proto.spec)
+
+    def said(run):
+        return "; ".join(f"{name} keeps {row['current cut-off']}: recall {row['recall at it']:.3f}"
+                         for name, row in cutoffs_and_plateaus(run, exp.relevance, *recall_curves(run, exp.relevance)).iterrows())
+
+    before = curves_figure()
     v = at.session_state["spec_version"]
+    at.slider(key=f"cut-v{v}-stage1").set_value(spec.stages[0].keep - 3).run()
+    assert curves_figure() == before
+    moved = exp.run(experiment_for(demo_state, at.session_state["spec"].to_dict())[1]).run
+    sentence = next(c.value for c in at.caption if "At the cut-offs in use" in c.value)
+    for part in said(moved).split("; "):
+        assert part in shown(sentence)
+
     at.slider(key=f"cut-v{v}-pool").set_value(30).run()
     exp2, spec2 = experiment_for(demo_state, at.session_state["spec"].to_dict())
     assert spec2.pool_size == 30
     assert {m.label: m.value for m in at.metric}["nDCG@10"] == f"{exp2.run(spec2).evaluation.final.means['ndcg@10']:.3f}"
+    assert curves_figure() != before   # the first pass's pool is what the bi-encoder receives
 
 
 def test_live_page_runs_a_query_and_refuses_an_empty_one(demo_state):

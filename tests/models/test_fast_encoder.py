@@ -201,3 +201,39 @@ def test_the_export_child_refuses_a_request_that_is_not_one():
                     b'{"model": {"name": "a", "location": "a", "local": true, "key": "a"}, "kind": "os.system"}'):
         done = subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, timeout=120)
         assert done.returncode == 2, done.stderr[-500:]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_background_child_ends_when_its_parent_dies():
+    """A dashboard stopped mid-export leaves no export running on: the child started with
+    _background_child gets SIGTERM when its parent is killed (and runs at nice 19)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time; from cascade_core.models.fast_encoder import _background_child\n"
+         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], preexec_fn=_background_child())\n"
+         "print(child.pid, flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert os.getpriority(os.PRIO_PROCESS, child) == 19
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:   # gone, or a zombie waiting for init to reap it
+                state = open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                break
+            if state == "Z":
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(child, signal.SIGKILL)
+            raise AssertionError("the child outlived its parent")
+    finally:
+        parent.kill()
