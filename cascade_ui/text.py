@@ -47,6 +47,7 @@ _SPLIT_AT = re.compile(
 _ESCAPED = {c: "\\" + c for c in string.punctuation}
 # Spaces and tabs at a line's start: four would start a code block, one cannot.
 _LEADING_SPACE = re.compile(r"^[ \t]+", re.MULTILINE)
+_WORD_HYPHEN = re.compile(r"(?<=[^\W_])-(?=[^\W_])")   # between two letters or digits
 
 
 def literal(text: object) -> str:
@@ -75,17 +76,21 @@ def literal(text: object) -> str:
     \::small[]smile\: a \-:small[]\> b
     >>> literal("# title\n  - item")
     '\\# title  \n \\- item'
-    >>> literal(42), literal("plain words stay as they are")
-    ('42', 'plain words stay as they are')
+    >>> literal(42), literal("plain words stay as they are"), literal("bi-encoder keeps"), literal("a--b")
+    ('42', 'plain words stay as they are', 'bi-encoder keeps', 'a\\-:small[]\\-b')
     """
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")
     text = _LEADING_SPACE.sub(" ", text)
     splits = {m.start() for m in _SPLIT_AT.finditer(text)}
+    # A hyphen inside a word ("bi-encoder") is never syntax (a list needs a line's start, an arrow
+    # or a dash a second character): left as typed, since a widget's label is also its accessible
+    # name, read out with any backslash in it.
+    inside = {m.start() for m in _WORD_HYPHEN.finditer(text)}
     out = []
     for i, ch in enumerate(text):
         if i in splits:
             out.append(SPLIT)
-        out.append(_ESCAPED.get(ch, ch))
+        out.append(ch if i in inside else _ESCAPED.get(ch, ch))
     # Two spaces before a newline: a line break (a single newline would join the lines).
     return "".join(out).replace("\n", "  \n")
 
