@@ -105,7 +105,7 @@ def print_document(exp, run, path, limit: int) -> None:
         print(f"  {r.rank:>4}. {mark} {r.score:10.4f}  {'kept   ' if r.kept else 'dropped'}  {r.doc_id:<12} "
               f"{(doc.title or doc.text)[:60]}")
     chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: the cut-off where it was dropped
-    print(f"\nTo keep it: {chain[0].describe()}")
+    print(f"\nTo keep it past {chain[0].step}: {chain[0].describe()}")
     if len(chain) > 1:
         print(f"To reach the final list: {explain.describe_keeps(chain)}")
 

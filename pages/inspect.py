@@ -87,7 +87,7 @@ with shown_errors():
             st.dataframe(with_missing_said(beaten, {"score": "{:.4f}", "raw": "{:.4f}", "grade": "{:d}"},
                                            {"grade": "unjudged"}), hide_index=True, width="stretch")
             chain = explain.keeps_to_final(run, path, costs=exp)   # its first item: this step's cut-off
-            st.markdown("**To keep it:** " + literal(chain[0].describe()))
+            st.markdown(f"**To keep it past {literal(step)}:** " + literal(chain[0].describe()))
             if len(chain) > 1:
                 st.markdown("**To reach the final list:** " + literal(explain.describe_keeps(chain)))
             st.caption("Predicted latency: each step's fitted cost for the candidates it would receive. A "

@@ -260,7 +260,7 @@ def test_cascade_explain_by_stage_then_one_document(tiny_beir, tmp_path):
     out = res.stdout
     assert f"Query {qid}:" in out and f"{doc} (grade " in out and "dropped at" in out
     assert "Ranked above it at" in out
-    assert f"To keep it: bi-encoder keeps >= {rank} (now 1): predicted " in out and "ms per query" in out
+    assert f"To keep it past bi-encoder: bi-encoder keeps >= {rank} (now 1): predicted " in out and "ms per query" in out
 
 
 @pytest.mark.slow

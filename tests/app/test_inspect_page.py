@@ -52,8 +52,8 @@ def test_inspect_page_shows_the_library_losses_and_a_dropped_documents_path(demo
     step = path.at(path.dropped_at)
     if step.rank is not None:
         assert beaten["rank"].max() < step.rank and beaten["kept"].iloc[0]
-    keep = next(rendered(m.value).text for m in at.markdown if m.value.startswith("**To keep it:**"))
-    assert keep == "To keep it: " + keep_needed(run, path, costs=exp).describe()
+    keep = next(rendered(m.value).text for m in at.markdown if m.value.startswith("**To keep it past "))
+    assert keep == f"To keep it past {path.dropped_at}: " + keep_needed(run, path, costs=exp).describe()
     assert f" >= {step.rank} (now {step.keep})" in keep and "ms per query" in keep
     assert any(":orange-background[" in m.value for m in at.markdown)
     # Beside it by default: the last candidate the step kept, the one it had to beat.
