@@ -146,6 +146,30 @@ def lift_cards(result: ExperimentResult):
 HOLE_COLUMNS = ("judged@10", "ndcg_condensed@10", "nDCG@10 condensed")
 
 
+KEPT = "kept-"   # session keys holding widgets' values across pages (see kept)
+
+
+def kept(key: str, default, options=None) -> dict:
+    """Keep widget ``key``'s value when another page is opened and this one again: Streamlit forgets
+    the value of a widget that a run does not draw (leaving the page reset the switch). Sets the
+    widget's value, as last chosen on any page (``default`` the first time, or when it is not
+    among ``options`` any more), and returns the callback that remembers a change: create the
+    widget with ``key`` and ``**kept(key, default)``, and no default of its own.
+
+        every = st.toggle("Every query", key="pq-every", **kept("pq-every", False))
+    """
+    value = st.session_state.get(KEPT + key, default)
+    if options is not None and value not in options:
+        value = default
+    if key not in st.session_state or (options is not None and st.session_state[key] not in options):
+        st.session_state[key] = value
+    return {"on_change": _remember, "args": (key,)}
+
+
+def _remember(key: str) -> None:
+    st.session_state[KEPT + key] = st.session_state[key]
+
+
 def judgment_caveat(ev, key: str) -> bool:
     """Say what the judgments leave open, once, in proportion, and return whether the judged@10
     and condensed nDCG@10 columns should show. Qrels that judge non-relevant documents too: a
@@ -159,7 +183,7 @@ def judgment_caveat(ev, key: str) -> bool:
         return True
     if note := ev.judgment_note():
         st.caption(literal(note))
-        return st.toggle("Show judged@10 and nDCG@10 condensed", key=key, value=False)
+        return st.toggle("Show judged@10 and nDCG@10 condensed", key=key, **kept(key, False))
     return True
 
 

@@ -11,7 +11,7 @@ from cascade_ui import latency_panel
 from cascade_ui.memo import remembered
 from cascade_ui.styled import fast
 from cascade_ui.text import literal
-from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, lift_cards, shown_errors,
+from cascade_ui.widgets import (HOLE_COLUMNS, analysis_page, judgment_caveat, kept, lift_cards, shown_errors,
                                 without_hole_columns)
 
 # Rows the per-query table shows until "every query" is asked for: the top of its order (the
@@ -25,9 +25,10 @@ def cutoffs_sentence(run, relevance, curves, plateaus) -> str:
     pass keeps 100: recall 0.934 (it stops rising at k=80); bi-encoder keeps 20: recall 0.871,
     7.9 points below its plateau at k=38 (0.950)"."""
     parts = []
-    for name, row in cutoffs_and_plateaus(run, relevance, curves, plateaus).iterrows():
-        keep, at, k_plateau, top = (row["current cut-off"], row["recall at it"], row["suggested (plateau)"],
-                                    row["recall at plateau"])
+    table = cutoffs_and_plateaus(run, relevance, curves, plateaus)
+    # Column by column: a row of the table is all floats (k=905.0)
+    for name, keep, at, k_plateau, top in zip(table.index, table["current cut-off"], table["recall at it"],
+                                              table["suggested (plateau)"], table["recall at plateau"]):
         gap = points(top, at)
         where = (f", {gap:.1f} points below its plateau at k={k_plateau} ({top:.3f})" if gap > 100 * PLATEAU_TOLERANCE
                  else f" (it stops rising at k={k_plateau})")
@@ -42,8 +43,9 @@ def per_query_section(result, exp, ev, holes: bool, flag) -> None:
     with shown_errors():
         st.subheader("Per query")
         left, right = st.columns([3, 2], vertical_alignment="bottom")
-        step = left.selectbox("Step", [s.name for s in ev.steps] + ["final"], index=len(ev.steps), key="pq-step")
-        every = right.toggle(f"Every query ({len(ev.query_ids)})", key="pq-every",
+        steps = [s.name for s in ev.steps] + ["final"]
+        step = left.selectbox("Step", steps, key="pq-step", **kept("pq-step", "final", steps))
+        every = right.toggle(f"Every query ({len(ev.query_ids)})", key="pq-every", **kept("pq-every", False),
                              help=f"Off: the first {FIRST_ROWS} rows of the order below, the queries to look at first.")
         per_query = without_hole_columns(ev.per_query(step), holes)
         if step == "final" and result.run.spec.stages and ev.first_pass_alone is not None:
@@ -96,10 +98,11 @@ with shown_errors():
                    f"{result.run.spec.final_k}), in points (100 x the difference); hover a card for the per-query "
                    "wins, losses and the paired test. nDCG uses trec_eval's linear gain (gain = grade).")
         if result.run.spec.stages:
-            # Made only while open (a rerun when it opens): collapsed, its two tables are not made
-            # on every slider move (some 15 ms of the server's work a move).
+            # Made only while open (a callback, so a rerun, when it opens): collapsed, its two tables
+            # are not made on every slider move (some 15 ms of the server's work a move). Open by
+            # itself when the cascade is worse somewhere; as the user left it otherwise.
             against = st.expander("Against the first pass, and what each stage does to the list it receives",
-                                  expanded=bool(lift.worse), key="evaluate-against", on_change="rerun")
+                                  key="evaluate-against", **kept("evaluate-against", bool(lift.worse)))
             if against.open:
                 with against:
                     st.dataframe(fast(flag_worse(lift.table(), {"first pass": "{:.3f}", "cascade": "{:.3f}",

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cascade_ui.widgets import KEPT
+
 REPO = Path(__file__).resolve().parents[2]
 STATE_KEYS = ("dataset_source", "spec", "spec_version", "budget_ms")
 
@@ -32,7 +34,9 @@ def page(name: str, carry: AppTest | dict | None = None, timeout: float = 300) -
     at = AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=timeout)
     if carry is not None:
         source = carry.session_state if isinstance(carry, AppTest) else carry
-        for key in STATE_KEYS:
+        # Widgets' values kept across pages (cascade_ui.widgets.kept) go along; the widgets' own
+        # do not: Streamlit forgets those when another page runs.
+        for key in [*STATE_KEYS, *(k for k in source if str(k).startswith(KEPT))]:
             if key in source:
                 at.session_state[key] = source[key]
     return at

@@ -7,6 +7,7 @@ from cascade_core.analysis.lift import points
 from cascade_core.tuning import cutoffs_and_plateaus, recall_curves
 from cascade_ui import session as ui_session
 from cascade_ui import state as ui_state
+from cascade_ui.widgets import KEPT
 from tests.app.conftest import page
 from tests.app.rendered import shown
 
@@ -113,8 +114,9 @@ def test_evaluate_page_metrics_equal_the_library(demo_state):
         return next(c.proto.spec for c in at.get("plotly_chart") if "Recall@k of each step" in c.proto.spec)
 
     def said(run):
-        return "; ".join(f"{name} keeps {row['current cut-off']}: recall {row['recall at it']:.3f}"
-                         for name, row in cutoffs_and_plateaus(run, exp.relevance, *recall_curves(run, exp.relevance)).iterrows())
+        table = cutoffs_and_plateaus(run, exp.relevance, *recall_curves(run, exp.relevance))
+        return "; ".join(f"{name} keeps {int(keep)}: recall {at:.3f}"   # "keeps 20", never "keeps 20.0"
+                         for name, keep, at in zip(table.index, table["current cut-off"], table["recall at it"]))
 
     before = curves_figure()
     v = at.session_state["spec_version"]
@@ -208,3 +210,34 @@ def test_a_cascade_worse_than_its_first_pass_is_a_warning_on_evaluate_and_flow(d
     banner = (at.warning if lift.worse else at.success)[0].value
     assert banner.startswith("**Final list against the first pass alone**")
     assert f"nDCG@10 {lift.changes['ndcg@10'].before:.3f} -> {lift.changes['ndcg@10'].after:.3f}" in banner
+
+
+@pytest.mark.slow
+def test_evaluate_keeps_its_switches_when_another_page_was_opened(demo_state):
+    """Streamlit forgets a widget's value when a run does not draw it: the per-query switch, the
+    Step chosen and the judged@10 switch came back at their defaults after a look at Flow."""
+    at = page("evaluate", demo_state)
+    at.run()
+    at.toggle(key="pq-every").set_value(True).run()
+    at.selectbox(key="pq-step").set_value("first pass").run()
+    at.toggle(key="evaluate-holes").set_value(True).run()
+    flow = page("flow", at)   # the session goes on, without Evaluate's widgets
+    flow.run()
+    assert not flow.exception
+    back = page("evaluate", flow)
+    back.run()
+    assert not back.exception
+    assert back.toggle(key="pq-every").value and back.selectbox(key="pq-step").value == "first pass"
+    assert back.toggle(key="evaluate-holes").value
+    assert len(back.dataframe[-1].value) > 10   # every query, not the first 10
+    # "Against the first pass", opened, stays open too (collapsed by default: the cascade is better)
+    # (AppTest cannot click an expander open: its value and the callback's copy, as a click sets them)
+    back.session_state["evaluate-against"] = back.session_state[KEPT + "evaluate-against"] = True
+    back.run()
+    again = page("evaluate", page("flow", back))
+    again.run()
+    assert any("cascade" in d.value.columns for d in again.dataframe)
+    fresh = page("evaluate", demo_state)   # another session: the defaults
+    fresh.run()
+    assert not fresh.toggle(key="pq-every").value and fresh.selectbox(key="pq-step").value == "final"
+    assert not fresh.toggle(key="evaluate-holes").value
