@@ -166,6 +166,27 @@ def test_the_tail_is_sampled_per_query_from_each_steps_spread():
     assert [r["measured / predicted"] for r in rows_] == pytest.approx([1.0, 2.0, 1.0])
 
 
+def test_a_tail_drawn_once_is_not_drawn_again_for_the_same_counts_and_costs(monkeypatch):
+    """A slider move that leaves every step's candidate counts as they were (a new report, the same
+    inputs) gets the tail drawn before; other counts or other costs draw again."""
+    from cascade_core.latency.model import LatencyReport
+
+    spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 100,
+                                  "stages": [{"scorer": "bm25", "keep": 20}]})
+    ratios = tuple(np.linspace(0.5, 2.0, 21))
+    costs = [CostModel("fp", 10.0, 0.0, 30, ratios=ratios), CostModel("st", 0.0, 1.0, 30, ratios=ratios)]
+    drawn = []
+    real = LatencyReport._draw_tail
+    monkeypatch.setattr(LatencyReport, "_draw_tail", lambda self, *a: drawn.append(1) or real(self, *a))
+    first = predict_spec_latency(spec, [100] * 5 + [60] * 5, costs).tail(draws=123)
+    again = predict_spec_latency(spec, [100] * 5 + [60] * 5, costs).tail(draws=123)
+    assert again == first and len(drawn) == 1
+    other_counts = predict_spec_latency(spec, [100] * 10, costs).tail(draws=123)
+    other_costs = predict_spec_latency(spec, [100] * 5 + [60] * 5, [costs[0], CostModel("st", 0.0, 2.0, 30, ratios=ratios)]
+                                       ).tail(draws=123)
+    assert len(drawn) == 3 and other_counts != first and other_costs.p50 > first.p50
+
+
 def test_money_per_thousand_queries_from_prices():
     spec = CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 40,
                                   "stages": [{"scorer": "bm25", "keep": 20}],
