@@ -38,9 +38,14 @@ def row_color(i: int, name: str) -> str:
     return FINAL_COLOR if name == "final" else step_color(i)
 
 
+# Plotly's tool buttons, shown on hover, in a column down the right edge: laid out in a row they
+# covered the right end of a long title in a half-width chart (Flow's funnel, Inspect's losses).
+MODEBAR = {"orientation": "v"}
+
+
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=-0.2))
+                      legend=dict(orientation="h", y=-0.2), modebar=MODEBAR)
     # Room for tick labels and axis titles inside the figure: plotly.js does not make it by itself
     # (Streamlit's theme did, so the dashboard looked right while the HTML report clipped them).
     fig.update_xaxes(automargin=True)
@@ -55,7 +60,7 @@ def _figure(data: list[dict], layout: dict, title: str, height: int = 380) -> go
     slider redraws are built on every move)."""
     merged = dict(layout)
     merged.update(title={"text": title}, height=height, margin=dict(l=10, r=10, t=50, b=10),
-                  legend={**layout.get("legend", {}), "orientation": "h", "y": -0.2})
+                  legend={**layout.get("legend", {}), "orientation": "h", "y": -0.2}, modebar=MODEBAR)
     for axis in ("xaxis", "yaxis"):
         merged[axis] = {**layout.get(axis, {}), "automargin": True}
     return go.Figure({"data": data, "layout": merged})
