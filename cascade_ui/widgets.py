@@ -88,18 +88,19 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
     box = where or st.sidebar
     key_prefix = f"{key_prefix}-v{state.spec_version()}"
     box.markdown("**Cut-offs**")
-    pool = box.slider("first pass keeps (pool size)", 1, pool_slider_max(sp.pool_size), sp.pool_size, key=f"{key_prefix}-pool")
+    pool = _cutoff_slider(box, "first pass keeps (pool size)", f"{key_prefix}-pool", pool_slider_max(sp.pool_size),
+                          sp.pool_size)
     keeps, previous = [], pool
     for i, stage in enumerate(sp.stages, start=1):
         # an adaptive stage's slider moves its maximum; its rule is set on Build
-        k = box.slider(f"{literal(stage.name)} keeps" + (" at most" if stage.adaptive else ""), 1, max(previous, 2),
-                       keep_within(previous, stage.keep), key=f"{key_prefix}-stage{i}",
-                       help=f"Stage {i}: {literal(stage.scorer.label)}"
-                       + (f"; per-query cut-off {literal(stage.cutoff_label)} (set on Build)" if stage.adaptive
-                          else ""))
+        k = _cutoff_slider(box, f"{literal(stage.name)} keeps" + (" at most" if stage.adaptive else ""),
+                           f"{key_prefix}-stage{i}", previous, stage.keep,
+                           help=f"Stage {i}: {literal(stage.scorer.label)}"
+                           + (f"; per-query cut-off {literal(stage.cutoff_label)} (set on Build)" if stage.adaptive
+                              else ""))
         keeps.append(k)
         previous = keep_within(previous, k)
-    final_k = box.slider("final k", 1, max(previous, 2), keep_within(previous, sp.final_k), key=f"{key_prefix}-final")
+    final_k = _cutoff_slider(box, "final k", f"{key_prefix}-final", previous, sp.final_k)
     budget = box.number_input("latency budget (ms per query)", 1.0, 100_000.0, state.budget_ms(), step=10.0,
                               key=f"{key_prefix}-budget")
     st.session_state[state.BUDGET] = budget
@@ -107,6 +108,24 @@ def cutoff_sliders(where=None, key_prefix: str = "cut") -> None:
         state.set_spec(sp.with_keeps(pool_size=pool, keeps=keeps, final_k=final_k), from_slider=True)   # clamped there
     except SpecError as exc:
         box.error(literal(exc))
+
+
+WISH = "cut-wish-"   # session keys: each cut-off slider's last value set by hand (see _cutoff_slider)
+
+
+def _cutoff_slider(box, label: str, key: str, received: int, start: int, **kwargs) -> int:
+    """A cut-off slider from 1 to what its step receives, showing the value last set by hand (the
+    spec's, ``start``, until then) within that: lowering an earlier cut-off lowers this one with it,
+    and raising it again brings back the value chosen (it stayed at the lowered one). A spec set
+    elsewhere starts new keys (the spec's version is in ``key``), so new values."""
+    if WISH + key not in st.session_state:
+        st.session_state[WISH + key] = start
+    st.session_state[key] = keep_within(received, st.session_state[WISH + key])
+    return box.slider(label, 1, max(received, 2), key=key, on_change=_wished, args=(key,), **kwargs)
+
+
+def _wished(key: str) -> None:
+    st.session_state[WISH + key] = st.session_state[key]
 
 
 def lift_cards(result: ExperimentResult):

@@ -241,3 +241,22 @@ def test_evaluate_keeps_its_switches_when_another_page_was_opened(demo_state):
     fresh.run()
     assert not fresh.toggle(key="pq-every").value and fresh.selectbox(key="pq-step").value == "final"
     assert not fresh.toggle(key="evaluate-holes").value
+
+
+@pytest.mark.slow
+def test_a_cut_off_lowered_with_an_earlier_one_comes_back_when_that_one_rises(demo_state):
+    """Lowering the bi-encoder's cut-off below final k lowers final k with it; raising it again
+    brings back the final k chosen, not the lowered one; a value set by hand is the new wish."""
+    at = page("flow", demo_state)
+    at.run()
+    v = at.session_state["spec_version"]
+    final = at.session_state["spec"].to_dict()["final_k"]
+    at.slider(key=f"cut-v{v}-stage1").set_value(3).run()
+    assert at.slider(key=f"cut-v{v}-final").value == 3 and at.session_state["spec"].to_dict()["final_k"] == 3
+    at.slider(key=f"cut-v{v}-stage1").set_value(40).run()
+    assert at.slider(key=f"cut-v{v}-final").value == final and at.session_state["spec"].to_dict()["final_k"] == final
+    at.slider(key=f"cut-v{v}-final").set_value(7).run()
+    at.slider(key=f"cut-v{v}-stage1").set_value(2).run()
+    at.slider(key=f"cut-v{v}-stage1").set_value(30).run()
+    assert at.slider(key=f"cut-v{v}-final").value == 7
+    assert not at.exception and not at.error
