@@ -4,7 +4,8 @@ Serves the app on localhost with the real bundled sample (1,813 documents, 300 q
 fresh data folder (or ``--home``), drives Debian's Chromium with Playwright, and times:
 
 * ``server start``: the server started until the first page is usable;
-* ``demo``: the click on "Run the demo" until "Demo ready" shows and the run has finished;
+* ``demo``: the click on "Run the demo" until "Demo ready" shows and the run has finished (the
+  click as soon as the first page is usable, or ``--read-s`` seconds later: a user reading it);
 * ``paint/<page>``: a click on a page in the menu until that page is drawn (its title, every
   chart drawn, Streamlit's run finished), ``--rounds`` visits of every page; the first visit of a
   page is kept apart too (``cold``);
@@ -269,6 +270,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="visits of every page for first paint")
     ap.add_argument("--busy", type=int, default=0, help="busy processes beside the dashboard during the run")
     ap.add_argument("--home", help="data folder (default: a fresh temporary one)")
+    ap.add_argument("--read-s", type=float, default=0.0,
+                    help="seconds on the first page before the click on Run the demo (a user reading it first)")
     ap.add_argument("--json", action="store_true", help="print one JSON object (p50/p95 per measurement)")
     ap.add_argument("--screenshots", help="a folder for a screenshot of each page after its slider moves")
     args = ap.parse_args()
@@ -311,6 +314,7 @@ def main() -> None:
                                    ".getAttribute('data-test-script-state') === 'notRunning'", timeout=120_000)
             timer.samples["server start"] = [time.perf_counter() - t_start]
             demo = page.get_by_role("button", name="Run the demo")
+            time.sleep(args.read_s)
             timer.time("demo", demo.click, {"text": "Demo ready"}, changed=False, want={"text": True}, timeout_s=1800)
             for r in range(args.rounds):
                 for name in PAGES:
@@ -354,7 +358,7 @@ def main() -> None:
             proc.terminate()
             proc.wait()
     out = {"command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
-           "busy": args.busy, "data_folder": "given" if args.home else "fresh",
+           "busy": args.busy, "data_folder": "given" if args.home else "fresh", "read_s": args.read_s,
            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
            "cpus": os.cpu_count(), "server_peak_mb": round(peak),
            "cpu_probe_ms": [probe_before, cpu_probe_ms()],   # before and after: the host's speed
