@@ -263,6 +263,43 @@ def start_busy(n: int) -> list[subprocess.Popen]:
     return [subprocess.Popen(["python3", "-c", "while True: pass"]) for _ in range(n)]
 
 
+def start_server(app: Path, home: str, log) -> tuple[subprocess.Popen, str]:
+    """Serve ``app`` (an app.py: this checkout's or another's) on a free localhost port with the
+    data folder ``home`` and the bundled sample, offline; return the server once it answers, and
+    its URL (the caller terminates it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CASCADE_HOME": home, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("CASCADE_SAMPLE_DATA", None)
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                               "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false"],
+                              cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return server, url
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"the server exited with status {server.returncode} before answering")
+            time.sleep(0.1)
+
+
+def first_page(page, timer: Timer, url: str):
+    """Open the app's first page and wait until it is usable (its run over); its "Run the demo"
+    button."""
+    page.goto(url)
+    demo = page.get_by_role("button", name="Run the demo")
+    demo.wait_for(timeout=120_000)
+    timer.install()
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stApp\"]')"
+                           ".getAttribute('data-test-script-state') === 'notRunning'", timeout=120_000)
+    return demo
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--moves", type=int, default=20, help="slider moves per page")
@@ -282,38 +319,17 @@ def main() -> None:
     wall0, machine0, ours0 = time.perf_counter(), machine_cpu_s(), tree_cpu_s(os.getpid())
     busy = start_busy(args.busy)
     home = args.home or tempfile.mkdtemp(prefix="cx-dash-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "CASCADE_HOME": home, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
-    env.pop("CASCADE_SAMPLE_DATA", None)
-    log = open(Path(home) / "bench-streamlit.log", "w")
     t_start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless",
-                               "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"],
-                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = None
     cold: dict[str, float] = {}
     try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
+        server, url = start_server(REPO / "app.py", home, open(Path(home) / "bench-streamlit.log", "w"))
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             timer = Timer(page)
-            page.goto(url)
-            page.get_by_role("button", name="Run the demo").wait_for(timeout=120_000)
-            timer.install()
-            page.wait_for_function("() => document.querySelector('[data-testid=\"stApp\"]')"
-                                   ".getAttribute('data-test-script-state') === 'notRunning'", timeout=120_000)
+            demo = first_page(page, timer, url)
             timer.samples["server start"] = [time.perf_counter() - t_start]
-            demo = page.get_by_role("button", name="Run the demo")
             time.sleep(args.read_s)
             timer.time("demo", demo.click, {"text": "Demo ready"}, changed=False, want={"text": True}, timeout_s=1800)
             for r in range(args.rounds):
@@ -352,8 +368,9 @@ def main() -> None:
             browser.close()
         peak = peak_rss_mb(server.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
         for proc in busy:
             proc.terminate()
             proc.wait()

@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,34 +59,13 @@ def main() -> None:
 
     app = Path(args.app).resolve()
     home = args.home or tempfile.mkdtemp(prefix="cx-cpu-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "CASCADE_HOME": home, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
-    env.pop("CASCADE_SAMPLE_DATA", None)
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"],
-                              cwd=app.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server, url = bd.start_server(app, home, subprocess.DEVNULL)
     try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=bd.FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             timer = bd.Timer(page)
-            page.goto(url)
-            demo = page.get_by_role("button", name="Run the demo")
-            demo.wait_for(timeout=120_000)
-            timer.install()
-            page.wait_for_function("() => document.querySelector('[data-testid=\"stApp\"]')"
-                                   ".getAttribute('data-test-script-state') === 'notRunning'", timeout=120_000)
+            demo = bd.first_page(page, timer, url)
             timer.time(None, demo.click, {"text": "Demo ready"}, changed=False, want={"text": True}, timeout_s=1800)
             bd.open_page(page, timer, args.page)
             bd.move_slider(page, timer, None, 4, plot=0)   # warm: the first moves pay one-off work
