@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from cascade_core.analysis.lift import metric_label, points
-from cascade_core.tuning import PLATEAU_TOLERANCE, cutoffs_and_plateaus, recall_curves
+from cascade_core.tuning import cutoffs_and_plateaus, recall_curves
 from cascade_draw import charts
 from cascade_draw.tables import count_format, flag_unjudged, flag_worse, stage_changes_table
 from cascade_ui import latency_panel
@@ -27,10 +27,10 @@ def cutoffs_sentence(run, relevance, curves, plateaus) -> str:
     parts = []
     table = cutoffs_and_plateaus(run, relevance, curves, plateaus)
     # Column by column: a row of the table is all floats (k=905.0)
-    for name, keep, at, k_plateau, top in zip(table.index, table["current cut-off"], table["recall at it"],
-                                              table["suggested (plateau)"], table["recall at plateau"]):
-        gap = points(top, at)
-        where = (f", {gap:.1f} points below its plateau at k={k_plateau} ({top:.3f})" if gap > 100 * PLATEAU_TOLERANCE
+    for name, keep, at, k_plateau, top, below in zip(table.index, table["current cut-off"], table["recall at it"],
+                                                     table["suggested (plateau)"], table["recall at plateau"],
+                                                     table["points below plateau"]):
+        where = (f", {below:.1f} points below its plateau at k={k_plateau} ({top:.3f})" if below > 0
                  else f" (it stops rising at k={k_plateau})")
         parts.append(f"{literal(name)} keeps {keep}: recall {at:.3f}{where}")
     return "; ".join(parts)

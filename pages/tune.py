@@ -76,7 +76,8 @@ def plateau_section(result, exp):
     curves, plateaus = recall_curves(result.run, exp.relevance)
     st.dataframe(cutoffs_and_plateaus(result.run, exp.relevance, curves, plateaus), width="stretch", column_config={
         "recall at it": st.column_config.NumberColumn(format="%.3f"),
-        "recall at plateau": st.column_config.NumberColumn(format="%.3f")})
+        "recall at plateau": st.column_config.NumberColumn(format="%.3f"),
+        "points below plateau": st.column_config.NumberColumn(format="%.1f")})
     st.caption("Plateau: the smallest k whose recall@k is within half a point of the step's best, over the "
                "candidates the step receives (so it depends on the cut-offs before it).")
     return curves, plateaus

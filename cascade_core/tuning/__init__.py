@@ -24,5 +24,5 @@ from .sweeps import (PLATEAU_TOLERANCE, cutoffs_and_plateaus, default_grid, plat
 __all__ = ["FIRST_PASS_ONLY", "adaptive_variants", "choice_columns", "closest_over_budget", "first_pass_only",
            "tuning_grid", "OBJECTIVES", "PLATEAU_TOLERANCE", "DepthVerdict", "GridResult", "HoldoutResult", "Rule",
            "best_within_budget", "cheapest_within_recall", "cutoff_grid", "cutoffs_and_plateaus", "default_grid",
-           "depth_curve", "grid_search", "holdout_validation", "input_depth", "phantom_depths", "with_input_depth", "pareto_front", "plateau",
-           "recall_at_cutoffs", "recall_curve", "recall_curves"]
+           "depth_curve", "grid_search", "holdout_validation", "input_depth", "phantom_depths", "with_input_depth",
+           "pareto_front", "plateau", "recall_at_cutoffs", "recall_curve", "recall_curves"]

@@ -85,8 +85,9 @@ def cutoffs_and_plateaus(run: CascadeRun, relevance: Relevance, curves: pd.DataF
                          plateaus: dict[str, int]) -> pd.DataFrame:
     """Each step's cut-off in use beside the plateau of its recall curve, one row per step (index:
     the step's name): ``current cut-off``, ``recall at it`` (exact, :func:`recall_at_cutoffs`),
-    ``suggested (plateau)`` and ``recall at plateau``. ``curves`` and ``plateaus`` are what
-    :func:`recall_curves` returned for the same run.
+    ``suggested (plateau)``, ``recall at plateau`` and ``points below plateau`` (100 x the recall
+    the cut-off leaves on the table; 0 within the plateau's own tolerance). ``curves`` and
+    ``plateaus`` are what :func:`recall_curves` returned for the same run.
 
     >>> from cascade_core.cascade import CascadeSpec, ScoreMatrix, simulate
     >>> m = ScoreMatrix(["q"], [f"d{i}" for i in range(30)], np.arange(30)[None], -np.arange(30.0)[None], [])
@@ -94,15 +95,20 @@ def cutoffs_and_plateaus(run: CascadeRun, relevance: Relevance, curves: pd.DataF
     >>> rel = Relevance(grades, np.ones((1, 1)), np.array([2]))
     >>> run = simulate(CascadeSpec.from_dict({"first_pass": {"kind": "bm25"}, "pool_size": 20, "final_k": 10}), m)
     >>> # the second relevant document is at rank 23: cutting at 20 keeps half of the relevant
-    >>> cutoffs_and_plateaus(run, rel, *recall_curves(run, rel)).to_dict("records")
-    [{'current cut-off': 20, 'recall at it': 0.5, 'suggested (plateau)': 23, 'recall at plateau': 1.0}]
+    >>> table = cutoffs_and_plateaus(run, rel, *recall_curves(run, rel))
+    >>> table[["current cut-off", "recall at it", "suggested (plateau)"]].to_dict("records")
+    [{'current cut-off': 20, 'recall at it': 0.5, 'suggested (plateau)': 23}]
+    >>> table[["recall at plateau", "points below plateau"]].to_dict("records")
+    [{'recall at plateau': 1.0, 'points below plateau': 50.0}]
     """
     at_cutoff = recall_at_cutoffs(run, relevance)
     rows = {}
     for name, keep in zip(run.spec.stage_names, run.spec.keeps):
         curve = curves[curves["step"] == name].set_index("k")["recall"]
-        rows[name] = {"current cut-off": keep, "recall at it": at_cutoff[name],
-                      "suggested (plateau)": plateaus[name], "recall at plateau": curve.get(plateaus[name])}
+        top = float(curve.get(plateaus[name], np.nan))
+        below = top - at_cutoff[name]
+        rows[name] = {"current cut-off": keep, "recall at it": at_cutoff[name], "suggested (plateau)": plateaus[name],
+                      "recall at plateau": top, "points below plateau": 100 * below if below > PLATEAU_TOLERANCE else 0.0}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "step"
     return table
